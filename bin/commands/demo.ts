@@ -1,0 +1,64 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { runIngest } from './ingest';
+import { runTop } from './top';
+
+// `npm start`: the whole local pipeline on the real Go profiles the repository ships.
+
+interface ManifestRun {
+  dir: string;
+  service: string;
+  instance: string;
+  version: string;
+  start: string;
+}
+
+export function samplesDir(): string {
+  // dist/bin/commands -> repository root, or bin/commands when run from source.
+  for (const up of ['../../..', '../..']) {
+    const dir = path.resolve(__dirname, up, 'test/fixtures/go');
+    try {
+      require('node:fs').accessSync(path.join(dir, 'MANIFEST.json'));
+      return dir;
+    } catch {
+      /* try the next candidate */
+    }
+  }
+  throw new Error('sample profiles not found (test/fixtures/go/MANIFEST.json)');
+}
+
+export async function loadManifest(dir: string): Promise<ManifestRun[]> {
+  const m = JSON.parse(await fs.readFile(path.join(dir, 'MANIFEST.json'), 'utf8')) as { runs: Record<string, unknown>[] };
+  return m.runs.map((r) => ({
+    dir: path.join(dir, String(r.run ?? r.name ?? r.dir)),
+    service: String(r.service),
+    instance: String(r.instance),
+    version: String(r.version),
+    start: String(r.startTime ?? r.start),
+  }));
+}
+
+export async function runDemo(o: { data: string }): Promise<number> {
+  const dir = samplesDir();
+  const runs = await loadManifest(dir);
+  await fs.rm(o.data, { recursive: true, force: true });
+  let rc = 0;
+  for (const run of runs) {
+    const files = (await fs.readdir(run.dir)).filter((f) => f.endsWith('.pb.gz')).map((f) => path.join(run.dir, f));
+    process.stderr.write(`== ${run.service} ${run.version} ${run.instance}\n`);
+    rc |= await runIngest(files, {
+      data: o.data,
+      service: run.service,
+      instance: run.instance,
+      version: run.version,
+      label: {},
+      start: Date.parse(run.start) * 1000,
+    });
+  }
+  for (const kind of ['cpu', 'heap'] as const) {
+    process.stdout.write(`\n== fleet top ${kind} (all services, versions, instances)\n`);
+    rc |= await runTop({ data: o.data, type: kind, label: {}, limit: 15, by: 'flat' });
+  }
+  process.stdout.write(`\nTry: npx fleetprof sql --data ${o.data} "SELECT version, function, SUM(flat) FROM functions WHERE kind='cpu' GROUP BY ALL ORDER BY 3 DESC LIMIT 10"\n`);
+  return rc;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runIngest } from './commands/ingest';
+import { runTop } from './commands/top';
+import { runSql } from './commands/sql';
+import { runExport } from './commands/export';
+import { runDemo } from './commands/demo';
+import { PROFILE_KINDS } from '../lib/model/profile';
+
+// The CLI contract (flags and JSON shapes) is used by other tools: change it only additively.
+
+function collectLabel(value: string, prev: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`expected k=v, got "${value}"`);
+  return { ...prev, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+function isoTime(value: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`not an ISO-8601 time: "${value}"`);
+  return ms * 1000;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a non-negative integer: "${value}"`);
+  return n;
+}
+
+const kindOption = () => new Option('--type <kind>', 'profile kind').choices(PROFILE_KINDS).makeOptionMandatory();
+
+function cohortOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--data <dir>', 'data directory (the local store)')
+    .addOption(kindOption())
+    .option('--sample-type <name>', 'sample type (default: what go tool pprof shows for the kind)')
+    .option('--service <name>', 'only this service')
+    .option('--version <v>', 'only this version')
+    .option('--instance <id>', 'only this instance')
+    .option('--label <k=v>', 'only profiles with this upload label (repeatable)', collectLabel, {})
+    .option('--from <iso>', 'capture time >= from', isoTime)
+    .option('--to <iso>', 'capture time < to', isoTime);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('fleetprof')
+    .description('Continuous profiling for Go fleets: pprof, gctrace and runtime/metrics into open Parquet.')
+    .showHelpAfterError();
+
+  program
+    .command('ingest')
+    .description('decode profiles and write them to the tables of a data directory')
+    .requiredOption('--data <dir>', 'data directory (created if missing)')
+    .requiredOption('--service <name>', 'service name')
+    .requiredOption('--instance <id>', 'instance id')
+    .option('--version <v>', 'service version', '')
+    .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {})
+    .addOption(new Option('--kind <kind>', 'declared kind (decides block vs mutex, heap vs allocs text)').choices(PROFILE_KINDS))
+    .option('--start <iso>', 'capture start for inputs with no timestamp of their own', isoTime)
+    .option('--max-decompressed <bytes>', 'refuse inputs that decompress to more than this', positiveInt)
+    .argument('<paths...>', 'files or directories')
+    .action(async (paths: string[], opts) => {
+      process.exitCode = await runIngest(paths, opts);
+    });
+
+  cohortOptions(program.command('top').description('top functions of a cohort, merged exactly as go tool pprof -top'))
+    .option('--limit <n>', 'at most n functions (0 = all)', positiveInt, 0)
+    .addOption(new Option('--by <order>', 'sort order').choices(['flat', 'cum']).default('flat'))
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      process.exitCode = await runTop(opts);
+    });
+
+  program
+    .command('sql')
+    .description('read-only SQL over the tables (profiles, functions, stacks, ...)')
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--json', 'print {"columns":[...],"rows":[[...]]}')
+    .argument('<sql>', 'one SELECT statement')
+    .action(async (sql: string, opts) => {
+      process.exitCode = await runSql(sql, opts);
+    });
+
+  cohortOptions(program.command('export').description('write the merged profile of a cohort as .pb.gz'))
+    .requiredOption('--out <file>', 'output .pb.gz')
+    .action(async (opts) => {
+      process.exitCode = await runExport(opts);
+    });
+
+  program
+    .command('demo')
+    .description('ingest the sample profiles shipped with fleetprof into a directory and print fleet top functions')
+    .option('--data <dir>', 'data directory', '.fleetprof/demo')
+    .action(async (opts) => {
+      process.exitCode = await runDemo(opts);
+    });
+
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((e: unknown) => {
+      process.stderr.write(`fleetprof: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    });
+}

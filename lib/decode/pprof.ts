@@ -1,0 +1,568 @@
+import { Reader } from 'protobufjs/minimal';
+import { DecodeError } from './errors';
+import { GrowableF64, GrowableU32 } from './growable';
+import { readIndex, readInt64, readUint64 } from './varint';
+import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../model/profile';
+
+// A streaming decoder for perftools.profiles.Profile (shared/reference/profile.proto).
+// Field order on the wire is not schema order (Go writes the string table last and interleaves
+// locations with samples), so everything is read raw and resolved only after the whole message.
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_BYTES = 2;
+const WIRE_FIXED32 = 5;
+
+interface RawLabel {
+  key: number;
+  str: number;
+  num: Int64;
+  numUnit: number;
+}
+interface RawLine {
+  fn: Int64;
+  line: number;
+  column: number;
+}
+interface RawLocation {
+  id: Int64;
+  mappingId: Int64;
+  address: Int64;
+  lines: RawLine[];
+  isFolded: boolean;
+}
+interface RawFunction {
+  id: Int64;
+  name: number;
+  systemName: number;
+  filename: number;
+  startLine: number;
+}
+interface RawMapping {
+  id: Int64;
+  memoryStart: Int64;
+  memoryLimit: Int64;
+  fileOffset: Int64;
+  filename: number;
+  buildId: number;
+  flags: [boolean, boolean, boolean, boolean];
+}
+
+/** Sentinel in the number arrays meaning "the exact value is in a side table". */
+const BIG = Number.NaN;
+
+class RawProfile {
+  sampleTypes: [number, number][] = [];
+  // Per sample: offsets into locIds; values in a flat array; labels sparse.
+  sampleLocStart = new GrowableU32();
+  locIds = new GrowableF64(4096);
+  bigLocIds = new Map<number, bigint>();
+  values = new GrowableF64(4096);
+  bigValues = new Map<number, bigint>();
+  sampleLabels = new Map<number, RawLabel[]>();
+  sampleCount = 0;
+  valuesPerSample = -1;
+  mappings: RawMapping[] = [];
+  locations: RawLocation[] = [];
+  functions: RawFunction[] = [];
+  strings: string[] = [];
+  dropFrames = 0;
+  keepFrames = 0;
+  timeNanos: Int64 = 0;
+  sawTime = false;
+  durationNanos: Int64 = 0;
+  periodType: [number, number] | null = null;
+  period: Int64 = 0;
+  comments: number[] = [];
+  defaultSampleType = 0;
+  docUrl = 0;
+}
+
+export function decodePprofMessage(bytes: Uint8Array): Profile {
+  if (bytes.length === 0) throw new DecodeError('empty', 'empty input');
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const raw = new RawProfile();
+  try {
+    readProfile(Reader.create(buf), raw);
+  } catch (e) {
+    if (e instanceof DecodeError) throw e;
+    // protobufjs throws RangeError("index out of range") when a length runs past the end.
+    throw new DecodeError('malformed', `not a valid pprof protobuf: ${(e as Error).message}`);
+  }
+  return resolve(raw);
+}
+
+function wireCheck(wire: number, expected: number, field: string): void {
+  if (wire !== expected) throw new DecodeError('malformed', `field ${field} has wire type ${wire}, expected ${expected}`);
+}
+
+function skip(r: Reader, wire: number): void {
+  switch (wire) {
+    case WIRE_VARINT:
+      readUint64(r);
+      return;
+    case WIRE_FIXED64:
+      r.skip(8);
+      return;
+    case WIRE_BYTES:
+      r.skip(r.uint32());
+      return;
+    case WIRE_FIXED32:
+      r.skip(4);
+      return;
+    default:
+      throw new DecodeError('malformed', `unknown wire type ${wire}`);
+  }
+}
+
+/** Runs `each` once per element of a repeated scalar field, packed or not. */
+function repeated(r: Reader, wire: number, each: () => void): void {
+  if (wire === WIRE_BYTES) {
+    const end = r.uint32() + r.pos;
+    if (end > r.len) throw new DecodeError('malformed', 'packed field runs past the end of its message');
+    const outerLen = r.len;
+    r.len = end;
+    while (r.pos < end) each();
+    r.len = outerLen;
+  } else if (wire === WIRE_VARINT) {
+    each();
+  } else {
+    throw new DecodeError('malformed', `repeated varint field has wire type ${wire}`);
+  }
+}
+
+/** Narrows the reader to one embedded message and restores it afterwards. */
+function embedded<T>(r: Reader, wire: number, field: string, read: (r: Reader) => T): T {
+  wireCheck(wire, WIRE_BYTES, field);
+  const len = r.uint32();
+  const end = r.pos + len;
+  if (end > r.len) throw new DecodeError('malformed', `${field} message runs past the end of the data`);
+  const outerLen = r.len;
+  r.len = end;
+  const v = read(r);
+  r.pos = end;
+  r.len = outerLen;
+  return v;
+}
+
+function readProfile(r: Reader, p: RawProfile): void {
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    switch (field) {
+      case 1:
+        p.sampleTypes.push(embedded(r, wire, 'sample_type', readValueType));
+        break;
+      case 2:
+        embedded(r, wire, 'sample', (rr) => readSample(rr, p));
+        break;
+      case 3:
+        p.mappings.push(embedded(r, wire, 'mapping', readMapping));
+        break;
+      case 4:
+        p.locations.push(embedded(r, wire, 'location', readLocation));
+        break;
+      case 5:
+        p.functions.push(embedded(r, wire, 'function', readFunction));
+        break;
+      case 6:
+        wireCheck(wire, WIRE_BYTES, 'string_table');
+        p.strings.push(r.string());
+        break;
+      case 7:
+        wireCheck(wire, WIRE_VARINT, 'drop_frames');
+        p.dropFrames = readIndex(r);
+        break;
+      case 8:
+        wireCheck(wire, WIRE_VARINT, 'keep_frames');
+        p.keepFrames = readIndex(r);
+        break;
+      case 9:
+        wireCheck(wire, WIRE_VARINT, 'time_nanos');
+        // pprof refuses this too: two time_nanos means two profiles were concatenated.
+        if (p.sawTime) throw new DecodeError('malformed', 'concatenated profiles detected (time_nanos seen twice)');
+        p.sawTime = true;
+        p.timeNanos = readInt64(r);
+        break;
+      case 10:
+        wireCheck(wire, WIRE_VARINT, 'duration_nanos');
+        p.durationNanos = readInt64(r);
+        break;
+      case 11:
+        p.periodType = embedded(r, wire, 'period_type', readValueType);
+        break;
+      case 12:
+        wireCheck(wire, WIRE_VARINT, 'period');
+        p.period = readInt64(r);
+        break;
+      case 13:
+        repeated(r, wire, () => p.comments.push(readIndex(r)));
+        break;
+      case 14:
+        wireCheck(wire, WIRE_VARINT, 'default_sample_type');
+        p.defaultSampleType = readIndex(r);
+        break;
+      case 15:
+        wireCheck(wire, WIRE_VARINT, 'doc_url');
+        p.docUrl = readIndex(r);
+        break;
+      default:
+        skip(r, wire);
+    }
+  }
+}
+
+function readValueType(r: Reader): [number, number] {
+  let type = 0;
+  let unit = 0;
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    if (tag >>> 3 === 1 && wire === WIRE_VARINT) type = readIndex(r);
+    else if (tag >>> 3 === 2 && wire === WIRE_VARINT) unit = readIndex(r);
+    else skip(r, wire);
+  }
+  return [type, unit];
+}
+
+function readSample(r: Reader, p: RawProfile): void {
+  const sampleIndex = p.sampleCount++;
+  p.sampleLocStart.push(p.locIds.length);
+  const locIds = p.locIds;
+  const values = p.values;
+  const valuesBefore = values.length;
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1) {
+      repeated(r, wire, () => {
+        const id = readUint64(r);
+        if (typeof id === 'number') locIds.push(id);
+        else {
+          p.bigLocIds.set(locIds.length, id);
+          locIds.push(BIG);
+        }
+      });
+    } else if (field === 2) {
+      repeated(r, wire, () => {
+        const v = readInt64(r);
+        if (typeof v === 'number') values.push(v);
+        else {
+          p.bigValues.set(values.length, v);
+          values.push(BIG);
+        }
+      });
+    } else if (field === 3) {
+      const label = embedded(r, wire, 'label', readLabel);
+      let list = p.sampleLabels.get(sampleIndex);
+      if (!list) p.sampleLabels.set(sampleIndex, (list = []));
+      list.push(label);
+    } else skip(r, wire);
+  }
+  // sample_type may come later on the wire, so only consistency is checked here and the
+  // count itself in resolve().
+  const n = values.length - valuesBefore;
+  if (p.valuesPerSample === -1) p.valuesPerSample = n;
+  else if (n !== p.valuesPerSample) {
+    throw new DecodeError('malformed', `sample ${sampleIndex} has ${n} values, earlier samples have ${p.valuesPerSample}`);
+  }
+}
+
+function readLabel(r: Reader): RawLabel {
+  const l: RawLabel = { key: 0, str: 0, num: 0, numUnit: 0 };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        wireCheck(wire, WIRE_VARINT, 'label.key');
+        l.key = readIndex(r);
+        break;
+      case 2:
+        wireCheck(wire, WIRE_VARINT, 'label.str');
+        l.str = readIndex(r);
+        break;
+      case 3:
+        wireCheck(wire, WIRE_VARINT, 'label.num');
+        l.num = readInt64(r);
+        break;
+      case 4:
+        wireCheck(wire, WIRE_VARINT, 'label.num_unit');
+        l.numUnit = readIndex(r);
+        break;
+      default:
+        skip(r, wire);
+    }
+  }
+  return l;
+}
+
+function readMapping(r: Reader): RawMapping {
+  const m: RawMapping = { id: 0, memoryStart: 0, memoryLimit: 0, fileOffset: 0, filename: 0, buildId: 0, flags: [false, false, false, false] };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    const field = tag >>> 3;
+    if (wire !== WIRE_VARINT) {
+      skip(r, wire);
+      continue;
+    }
+    switch (field) {
+      case 1:
+        m.id = readUint64(r);
+        break;
+      case 2:
+        m.memoryStart = readUint64(r);
+        break;
+      case 3:
+        m.memoryLimit = readUint64(r);
+        break;
+      case 4:
+        m.fileOffset = readUint64(r);
+        break;
+      case 5:
+        m.filename = readIndex(r);
+        break;
+      case 6:
+        m.buildId = readIndex(r);
+        break;
+      case 7:
+      case 8:
+      case 9:
+      case 10:
+        m.flags[field - 7] = readUint64(r) !== 0;
+        break;
+      default:
+        readUint64(r);
+    }
+  }
+  return m;
+}
+
+function readLocation(r: Reader): RawLocation {
+  const loc: RawLocation = { id: 0, mappingId: 0, address: 0, lines: [], isFolded: false };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        wireCheck(wire, WIRE_VARINT, 'location.id');
+        loc.id = readUint64(r);
+        break;
+      case 2:
+        wireCheck(wire, WIRE_VARINT, 'location.mapping_id');
+        loc.mappingId = readUint64(r);
+        break;
+      case 3:
+        wireCheck(wire, WIRE_VARINT, 'location.address');
+        loc.address = readUint64(r);
+        break;
+      case 4:
+        loc.lines.push(embedded(r, wire, 'line', readLine));
+        break;
+      case 5:
+        wireCheck(wire, WIRE_VARINT, 'location.is_folded');
+        loc.isFolded = readUint64(r) !== 0;
+        break;
+      default:
+        skip(r, wire);
+    }
+  }
+  return loc;
+}
+
+function readLine(r: Reader): RawLine {
+  const l: RawLine = { fn: 0, line: 0, column: 0 };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    const field = tag >>> 3;
+    if (wire !== WIRE_VARINT) skip(r, wire);
+    else if (field === 1) l.fn = readUint64(r);
+    else if (field === 2) l.line = Number(readInt64(r));
+    else if (field === 3) l.column = Number(readInt64(r));
+    else readUint64(r);
+  }
+  return l;
+}
+
+function readFunction(r: Reader): RawFunction {
+  const f: RawFunction = { id: 0, name: 0, systemName: 0, filename: 0, startLine: 0 };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    const field = tag >>> 3;
+    if (wire !== WIRE_VARINT) skip(r, wire);
+    else if (field === 1) f.id = readUint64(r);
+    else if (field === 2) f.name = readIndex(r);
+    else if (field === 3) f.systemName = readIndex(r);
+    else if (field === 4) f.filename = readIndex(r);
+    else if (field === 5) f.startLine = Number(readInt64(r));
+    else readUint64(r);
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution: strings, ids and validation (pprof's postDecode + CheckValid).
+
+function resolve(p: RawProfile): Profile {
+  const strings = p.strings;
+  if (strings.length === 0 || strings[0] !== '') {
+    throw new DecodeError('malformed', "string_table[0] must be ''");
+  }
+  const str = (i: number, what: string): string => {
+    if (i >= strings.length) throw new DecodeError('malformed', `${what}: string index ${i} out of range (table has ${strings.length})`);
+    return strings[i];
+  };
+  const vt = ([t, u]: [number, number], what: string): ValueType => ({ type: str(t, what), unit: str(u, what) });
+
+  const sampleTypes = p.sampleTypes.map((x) => vt(x, 'sample_type'));
+  const nTypes = sampleTypes.length;
+  if (p.sampleCount > 0 && nTypes === 0) throw new DecodeError('malformed', 'samples present but no sample_type');
+  if (p.values.length !== p.sampleCount * nTypes) {
+    // Find the first offending sample for a useful message.
+    throw new DecodeError('malformed', `sample value count does not match the ${nTypes} sample types`);
+  }
+
+  const mappings: Mapping[] = [];
+  const mappingIndex = indexById(p.mappings, 'mapping');
+  for (const m of p.mappings) {
+    mappings.push({
+      id: m.id,
+      memoryStart: m.memoryStart,
+      memoryLimit: m.memoryLimit,
+      fileOffset: m.fileOffset,
+      filename: str(m.filename, 'mapping.filename'),
+      buildId: str(m.buildId, 'mapping.build_id'),
+      hasFunctions: m.flags[0],
+      hasFilenames: m.flags[1],
+      hasLineNumbers: m.flags[2],
+      hasInlineFrames: m.flags[3],
+    });
+  }
+
+  const functions: Func[] = [];
+  const functionIndex = indexById(p.functions, 'function');
+  for (const f of p.functions) {
+    functions.push({
+      id: f.id,
+      name: str(f.name, 'function.name'),
+      systemName: str(f.systemName, 'function.system_name'),
+      filename: str(f.filename, 'function.filename'),
+      startLine: f.startLine,
+    });
+  }
+
+  const locations: Location[] = [];
+  const locationIndex = indexById(p.locations, 'location');
+  for (const l of p.locations) {
+    let mapping = -1;
+    if (l.mappingId !== 0) {
+      const mi = mappingIndex.get(l.mappingId);
+      if (mi === undefined) throw new DecodeError('malformed', `location ${l.id} refers to unknown mapping ${l.mappingId}`);
+      mapping = mi;
+    }
+    const lines = l.lines.map((ln) => {
+      const fi = ln.fn === 0 ? undefined : functionIndex.get(ln.fn);
+      if (fi === undefined) throw new DecodeError('malformed', `location ${l.id} has a line with unknown function ${ln.fn}`);
+      return { fn: fi, line: ln.line, column: ln.column };
+    });
+    locations.push({ id: l.id, mapping, address: l.address, lines, isFolded: l.isFolded });
+  }
+
+  // Samples: location ids -> indices.
+  const locIds = p.locIds;
+  const stack = new Uint32Array(locIds.length);
+  const denseLoc = denseIndex(p.locations, locationIndex);
+  for (let i = 0; i < locIds.length; i++) {
+    const raw = locIds.data[i];
+    let idx: number | undefined;
+    if (raw === raw) idx = raw < denseLoc.length ? denseLoc[raw] : locationIndex.get(raw);
+    else idx = locationIndex.get(p.bigLocIds.get(i)!);
+    if (idx === undefined || idx < 0) throw new DecodeError('malformed', `sample refers to unknown location id ${Number.isNaN(raw) ? p.bigLocIds.get(i) : raw}`);
+    stack[i] = idx;
+  }
+  const stackStart = new Uint32Array(p.sampleCount + 1);
+  stackStart.set(p.sampleLocStart.data.subarray(0, p.sampleCount));
+  stackStart[p.sampleCount] = locIds.length;
+
+  let values: SampleValues;
+  if (p.bigValues.size === 0) {
+    values = { exact: 'number', data: p.values.toArray() };
+  } else {
+    const data = new BigInt64Array(p.values.length);
+    for (let i = 0; i < p.values.length; i++) {
+      const v = p.values.data[i];
+      data[i] = v === v ? BigInt(v) : p.bigValues.get(i)!;
+    }
+    values = { exact: 'bigint', data };
+  }
+
+  // Labels: deduplicate label sets so rows can share them.
+  const labelSet = new Uint32Array(p.sampleCount);
+  const labelSets: Label[][] = [[]];
+  const setIndex = new Map<string, number>();
+  for (const [i, rawLabels] of p.sampleLabels) {
+    const labels: Label[] = [];
+    for (const l of rawLabels) {
+      // pprof drops a label with neither a string nor a number nor a unit.
+      if (l.str !== 0) labels.push({ key: str(l.key, 'label.key'), str: str(l.str, 'label.str') });
+      else if (l.num !== 0 || l.numUnit !== 0) {
+        labels.push({ key: str(l.key, 'label.key'), num: l.num, numUnit: str(l.numUnit, 'label.num_unit') });
+      }
+    }
+    if (labels.length === 0) continue;
+    const key = JSON.stringify(labels, (_k, v) => (typeof v === 'bigint' ? v.toString() + 'n' : v));
+    let idx = setIndex.get(key);
+    if (idx === undefined) {
+      idx = labelSets.length;
+      labelSets.push(labels);
+      setIndex.set(key, idx);
+    }
+    labelSet[i] = idx;
+  }
+
+  const defaultName = p.defaultSampleType !== 0 ? str(p.defaultSampleType, 'default_sample_type') : '';
+  const defaultSampleType =
+    defaultName && sampleTypes.some((t) => t.type === defaultName) ? defaultName : (sampleTypes[nTypes - 1]?.type ?? '');
+
+  return {
+    format: 'pprof',
+    sampleTypes,
+    defaultSampleType,
+    samples: { count: p.sampleCount, stackStart, stack, values, labelSet, labelSets },
+    mappings,
+    locations,
+    functions,
+    dropFrames: str(p.dropFrames, 'drop_frames'),
+    keepFrames: str(p.keepFrames, 'keep_frames'),
+    timeNanos: p.timeNanos,
+    durationNanos: p.durationNanos,
+    periodType: p.periodType ? vt(p.periodType, 'period_type') : null,
+    period: p.period,
+    comments: p.comments.map((c) => str(c, 'comment')),
+    docUrl: str(p.docUrl, 'doc_url'),
+  };
+}
+
+function indexById(items: readonly { id: Int64 }[], what: string): Map<Int64, number> {
+  const m = new Map<Int64, number>();
+  for (let i = 0; i < items.length; i++) {
+    const id = items[i].id;
+    if (id === 0) throw new DecodeError('malformed', `${what} id 0 is reserved`);
+    if (m.has(id)) throw new DecodeError('malformed', `duplicate ${what} id ${id}`);
+    m.set(id, i);
+  }
+  return m;
+}
+
+/** Go numbers locations 1..n: a flat array lookup beats a Map on the hot path. */
+function denseIndex(items: readonly { id: Int64 }[], byId: Map<Int64, number>): Int32Array {
+  const n = Math.min(items.length * 2 + 1, 1 << 24);
+  const dense = new Int32Array(n).fill(-1);
+  for (const [id, i] of byId) if (typeof id === 'number' && id < n) dense[id] = i;
+  return dense;
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { decodeProfile, type DecodeOptions } from './decode';
+import { detectKind } from './decode/kind';
+import type { ProfileKind } from './model/profile';
+import { TABLES, type TableName } from './model/schema';
+import type { SourceMeta } from './model/source';
+import { profileRows } from './normalize/profile-rows';
+import { sourceToProfileId, tableKey, utcDate } from './store/layout';
+import type { ParquetWriter, Row } from './store/parquet';
+import type { Store } from './store/store';
+
+// bytes -> decode -> normalize -> write. The same function runs in the CLI and the ingest
+// Lambda; only the Store differs.
+
+export interface IngestContext {
+  readonly store: Store;
+  readonly writer: ParquetWriter;
+  readonly decode?: DecodeOptions;
+}
+
+export interface IngestResult {
+  readonly profileId: string;
+  readonly kind: ProfileKind;
+  readonly timeUs: number;
+  readonly rows: Record<TableName, number>;
+  readonly keys: string[];
+}
+
+export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestResult> {
+  const profile = decodeProfile(bytes, ctx.decode);
+  const kind = detectKind(profile, meta.kind);
+  const profileId = sourceToProfileId(meta.sourceId);
+  const rows = profileRows(profile, kind, meta, profileId);
+  const dt = utcDate(rows.timeUs);
+  // profiles goes last: a profile row is only visible once its functions and stacks are.
+  const keys = await publish(ctx, dt, meta.service, profileId, [
+    ['functions', rows.functions],
+    ['stacks', rows.stacks],
+    ['profiles', rows.profiles],
+  ]);
+  return {
+    profileId,
+    kind,
+    timeUs: rows.timeUs,
+    rows: { profiles: rows.profiles.length, functions: rows.functions.length, stacks: rows.stacks.length },
+    keys,
+  };
+}
+
+/**
+ * Writes every table's file to scratch first and publishes only when all were written, so a
+ * failure leaves nothing half-written behind.
+ */
+export async function publish(
+  ctx: IngestContext,
+  dt: string,
+  service: string,
+  fileId: string,
+  tables: [TableName, Row[]][],
+): Promise<string[]> {
+  await fs.mkdir(ctx.store.scratchDir, { recursive: true });
+  const staged: [string, string][] = [];
+  try {
+    for (const [table, rows] of tables) {
+      const tmp = path.join(ctx.store.scratchDir, `${randomUUID()}.parquet`);
+      staged.push([tableKey(table, dt, service, fileId), tmp]);
+      await ctx.writer.write(TABLES[table], rows, tmp);
+    }
+    for (const [key, tmp] of staged) await ctx.store.putFile(key, tmp);
+    return staged.map(([key]) => key);
+  } finally {
+    for (const [, tmp] of staged) await fs.rm(tmp, { force: true });
+  }
+}

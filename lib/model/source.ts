@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { PROFILE_KINDS } from './profile';
+
+// What an upload says about itself (CLI flags, or the S3 key and metadata). Validated once at
+// the edge so the core never sees a service name that would break a Hive path.
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+
+export const SourceMetaSchema = z.object({
+  service: z.string().regex(NAME, 'service must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit'),
+  instance: z.string().regex(NAME, 'instance must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit'),
+  version: z.string().max(128).regex(/^[^\s/]*$/, 'version must not contain spaces or slashes').default(''),
+  labels: z
+    .record(z.string().regex(LABEL_KEY, 'label keys are identifiers'), z.string().max(256))
+    .default({}),
+  /** Declared kind: decides only what the content leaves open (block vs mutex, heap vs allocs text). */
+  kind: z.enum(PROFILE_KINDS).optional(),
+  /** Capture start in epoch microseconds, for inputs with no timestamp of their own. */
+  startUs: z.number().int().nonnegative().optional(),
+  /** Human-readable origin: a path, or s3://bucket/key#etag. */
+  source: z.string().min(1),
+  /** Identity of the source: equal identities replace each other's rows, never duplicate them. */
+  sourceId: z.string().min(1),
+});
+
+export type SourceMeta = z.infer<typeof SourceMetaSchema>;
+export type SourceMetaInput = z.input<typeof SourceMetaSchema>;
+
+export function parseSourceMeta(input: SourceMetaInput): SourceMeta {
+  const r = SourceMetaSchema.safeParse(input);
+  if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  return r.data;
+}

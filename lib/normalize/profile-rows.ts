@@ -1,0 +1,86 @@
+import type { Int64, Profile, ProfileKind } from '../model/profile';
+import type { SourceMeta } from '../model/source';
+import type { Row } from '../store/parquet';
+import { buildFrameTable } from './frames';
+import { functionStats } from './functions';
+import { aggregateStacks } from './stacks';
+
+// Profile + what the upload says about it -> rows of the profiles, functions and stacks tables.
+
+export interface ProfileRows {
+  readonly profileId: string;
+  readonly kind: ProfileKind;
+  readonly timeUs: number;
+  readonly profiles: Row[];
+  readonly functions: Row[];
+  readonly stacks: Row[];
+}
+
+const INT64_MAX = (1n << 63n) - 1n;
+
+function checkInt64(v: Int64, what: string): Int64 {
+  if (typeof v === 'bigint' && (v > INT64_MAX || v < -INT64_MAX - 1n)) throw new RangeError(`${what} does not fit in BIGINT`);
+  return v;
+}
+
+export function captureTimeUs(p: Profile, meta: SourceMeta): number {
+  if (p.timeNanos !== 0) return Number(BigInt(p.timeNanos) / 1000n);
+  if (meta.startUs !== undefined) return meta.startUs;
+  throw new Error('the profile carries no capture time (Go debug=1 text): pass --start or upload with a start time');
+}
+
+export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, profileId: string): ProfileRows {
+  const timeUs = captureTimeUs(p, meta);
+  const frames = buildFrameTable(p);
+  const stats = functionStats(p, frames);
+  const base = { profile_id: profileId, instance: meta.instance, version: meta.version, kind, time: timeUs };
+
+  const profiles: Row[] = [
+    {
+      ...base,
+      labels: meta.labels,
+      duration_ns: p.durationNanos,
+      period_type: p.periodType?.type ?? '',
+      period_unit: p.periodType?.unit ?? '',
+      period: p.period,
+      sample_types: stats.map((s) => ({ type: s.sampleType, unit: s.unit, total: checkInt64(s.total, 'total') })),
+      default_sample_type: p.defaultSampleType,
+      samples: p.samples.count,
+      format: p.format,
+      source: meta.source,
+    },
+  ];
+
+  const functions: Row[] = [];
+  for (const s of stats) {
+    for (const f of s.functions) {
+      functions.push({ ...base, sample_type: s.sampleType, unit: s.unit, function: f.name, flat: checkInt64(f.flat, 'flat'), cum: checkInt64(f.cum, 'cum') });
+    }
+  }
+
+  const stacks: Row[] = [];
+  for (const st of aggregateStacks(p, frames)) {
+    const str: Record<string, string> = {};
+    const num: Record<string, Int64> = {};
+    for (const l of st.labels) {
+      if ('str' in l) str[l.key] = l.str;
+      else num[l.key] = l.num;
+    }
+    for (let t = 0; t < p.sampleTypes.length; t++) {
+      const v = st.values[t];
+      if (v === 0) continue; // a zero row adds nothing to any sum; storing it costs bytes
+      stacks.push({
+        ...base,
+        sample_type: p.sampleTypes[t].type,
+        unit: p.sampleTypes[t].unit,
+        stack_id: st.stackId,
+        frames: st.frames,
+        lines: st.lines,
+        sample_labels: str,
+        num_labels: num,
+        value: checkInt64(v, 'value'),
+      });
+    }
+  }
+  return { profileId, kind, timeUs, profiles, functions, stacks };
+}

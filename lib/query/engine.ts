@@ -1,0 +1,50 @@
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { duckdbType, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
+import { openDuckDb, sqlString, type DuckDbSettings } from '../store/parquet';
+
+// DuckDB views named after the documented tables, over a set of local Parquet files (the local
+// store's own files, or S3 objects downloaded to a cache). Once the views exist the connection
+// is locked down: no file outside the table directories, no settings, no extensions.
+
+export type TableFiles = Record<TableName, string[]>;
+
+export class QueryEngine {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly conn: DuckDBConnection,
+  ) {}
+
+  /** `allowedDirectories`: the only places SQL may read (the directories the files live in). */
+  static async open(files: TableFiles, allowedDirectories: string[], settings: DuckDbSettings = {}): Promise<QueryEngine> {
+    const instance = await openDuckDb(settings);
+    const conn = await instance.connect();
+    for (const t of TABLE_NAMES) await conn.run(viewSql(t, files[t]));
+    const dirs = allowedDirectories.map((d) => `'${sqlString(d.endsWith('/') ? d : d + '/')}'`).join(', ');
+    await conn.run(`SET allowed_directories = [${dirs}]`);
+    await conn.run('SET enable_external_access = false');
+    await conn.run('SET lock_configuration = true');
+    return new QueryEngine(instance, conn);
+  }
+
+  async rows(sql: string, params?: Record<string, string | number | bigint | boolean>): Promise<Record<string, unknown>[]> {
+    const reader = await this.conn.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+function viewSql(t: TableName, files: string[]): string {
+  const def = TABLES[t];
+  if (files.length === 0) {
+    // No data yet: an empty view with the documented columns, so every query still binds.
+    const cols = [...def.partitionKeys, ...def.columns].map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`);
+    return `CREATE OR REPLACE VIEW ${t} AS SELECT ${cols.join(', ')} WHERE false`;
+  }
+  const list = files.map((f) => `'${sqlString(f)}'`).join(', ');
+  const keys = def.partitionKeys.map((k) => `'${k.name}': VARCHAR`).join(', ');
+  return `CREATE OR REPLACE VIEW ${t} AS SELECT * FROM read_parquet([${list}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
+}

@@ -1,0 +1,186 @@
+import { gzipSync } from 'node:zlib';
+import { Writer } from 'protobufjs/minimal';
+import type { Int64 } from '../model/profile';
+import { cohortWhere, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
+import type { QueryEngine } from './engine';
+
+// The merged profile of a cohort, rebuilt from the stacks table as a gzipped pprof protobuf.
+// One Location per (function, line) frame, one Function per name: `go tool pprof -top` on the
+// result prints the same flat/cum as on the original files (function granularity).
+
+interface MergedStack {
+  frames: string[];
+  lines: number[];
+  labels: [string, string][];
+  numLabels: [string, bigint][];
+  values: bigint[];
+}
+
+export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint8Array> {
+  const params: SqlParams = {};
+  const sel = selectedProfilesSql(c, params);
+  const meta = await engine.rows(
+    `WITH sel AS (${sel})
+     SELECT p.sample_types, p.period_type, p.period_unit, p.period, p.default_sample_type,
+            epoch_us(p.time) AS time_us, p.duration_ns
+     FROM profiles p WHERE p.profile_id IN (SELECT profile_id FROM sel) ORDER BY p.time`,
+    params,
+  );
+  if (meta.length === 0) throw new Error('no profiles match the filters');
+  const types = (meta[0].sample_types as { type: string; unit: string }[]).map((t) => ({ type: t.type, unit: t.unit }));
+  const typeIndex = new Map(types.map((t, i) => [t.type, i]));
+
+  const sparams: SqlParams = {};
+  const ssel = selectedProfilesSql(c, sparams);
+  const rows = await engine.rows(
+    `WITH sel AS (${ssel})
+     SELECT s.stack_id, s.frames, s.lines, s.sample_labels, s.num_labels, s.sample_type, SUM(s.value)::HUGEINT AS v
+     FROM stacks s
+     WHERE ${cohortWhere(c, sparams, 's')} AND s.profile_id IN (SELECT profile_id FROM sel)
+     GROUP BY ALL`,
+    sparams,
+  );
+
+  const merged = new Map<string, MergedStack>();
+  for (const r of rows) {
+    const labels = mapEntries<string>(r.sample_labels);
+    const numLabels = mapEntries<bigint>(r.num_labels);
+    const key = `${r.stack_id}|${JSON.stringify(r.frames)}|${JSON.stringify(r.lines)}|${JSON.stringify(labels)}|${numLabels.map(([k, v]) => k + '=' + v).join(',')}`;
+    let m = merged.get(key);
+    if (!m) {
+      m = { frames: r.frames as string[], lines: r.lines as number[], labels, numLabels, values: types.map(() => 0n) };
+      merged.set(key, m);
+    }
+    const t = typeIndex.get(r.sample_type as string);
+    if (t !== undefined) m.values[t] += r.v as bigint;
+  }
+
+  let durationNs = 0n;
+  for (const m of meta) durationNs += BigInt(m.duration_ns as bigint);
+  return gzipSync(
+    encode({
+      types,
+      stacks: [...merged.values()],
+      periodType: { type: meta[0].period_type as string, unit: meta[0].period_unit as string },
+      period: meta[0].period as bigint,
+      defaultSampleType: meta[0].default_sample_type as string,
+      timeNanos: BigInt(meta[0].time_us as bigint) * 1000n,
+      durationNanos: durationNs,
+    }),
+  );
+}
+
+/** DuckDB MAP values come back as [{key, value}] lists. */
+function mapEntries<V>(v: unknown): [string, V][] {
+  if (!v) return [];
+  const entries = Array.isArray(v) ? (v as { key: string; value: V }[]) : Object.entries(v as Record<string, V>).map(([key, value]) => ({ key, value }));
+  return entries.map((e) => [e.key, e.value] as [string, V]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+interface EncodeInput {
+  types: { type: string; unit: string }[];
+  stacks: MergedStack[];
+  periodType: { type: string; unit: string };
+  period: bigint;
+  defaultSampleType: string;
+  timeNanos: bigint;
+  durationNanos: bigint;
+}
+
+function int64(v: Int64): number | { low: number; high: number } {
+  if (typeof v === 'number') return v;
+  const u = BigInt.asUintN(64, v);
+  return { low: Number(u & 0xffffffffn), high: Number(u >> 32n) };
+}
+
+export function encode(p: EncodeInput): Uint8Array {
+  const strings = [''];
+  const stringIds = new Map<string, number>([['', 0]]);
+  const s = (x: string): number => {
+    let i = stringIds.get(x);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(x);
+      stringIds.set(x, i);
+    }
+    return i;
+  };
+  const fnIds = new Map<string, number>();
+  const locIds = new Map<string, number>();
+  const w = Writer.create();
+  const valueType = (field: number, t: { type: string; unit: string }) => {
+    w.uint32((field << 3) | 2).fork();
+    w.uint32(8).int64(s(t.type));
+    w.uint32(16).int64(s(t.unit));
+    w.ldelim();
+  };
+  for (const t of p.types) valueType(1, t);
+  const functions: [number, string][] = [];
+  const locations: [number, number, number][] = [];
+  for (const st of p.stacks) {
+    if (st.values.every((v) => v === 0n)) continue;
+    const ids: number[] = [];
+    for (let i = 0; i < st.frames.length; i++) {
+      const name = st.frames[i];
+      let fid = fnIds.get(name);
+      if (fid === undefined) {
+        fid = fnIds.size + 1;
+        fnIds.set(name, fid);
+        functions.push([fid, name]);
+      }
+      const lkey = `${fid}:${st.lines[i]}`;
+      let lid = locIds.get(lkey);
+      if (lid === undefined) {
+        lid = locIds.size + 1;
+        locIds.set(lkey, lid);
+        locations.push([lid, fid, st.lines[i]]);
+      }
+      ids.push(lid);
+    }
+    w.uint32((2 << 3) | 2).fork();
+    if (ids.length) {
+      w.uint32((1 << 3) | 2).fork();
+      for (const id of ids) w.uint64(id);
+      w.ldelim();
+    }
+    w.uint32((2 << 3) | 2).fork();
+    for (const v of st.values) w.int64(int64(v) as number);
+    w.ldelim();
+    for (const [k, v] of st.labels) {
+      w.uint32((3 << 3) | 2).fork();
+      w.uint32(8).int64(s(k));
+      w.uint32(16).int64(s(v));
+      w.ldelim();
+    }
+    for (const [k, v] of st.numLabels) {
+      w.uint32((3 << 3) | 2).fork();
+      w.uint32(8).int64(s(k));
+      w.uint32(24).int64(int64(BigInt(v)) as number);
+      w.ldelim();
+    }
+    w.ldelim();
+  }
+  for (const [id, fid, line] of locations) {
+    w.uint32((4 << 3) | 2).fork();
+    w.uint32(8).uint64(id);
+    w.uint32((4 << 3) | 2).fork();
+    w.uint32(8).uint64(fid);
+    if (line) w.uint32(16).int64(line);
+    w.ldelim();
+    w.ldelim();
+  }
+  for (const [id, name] of functions) {
+    w.uint32((5 << 3) | 2).fork();
+    w.uint32(8).uint64(id);
+    w.uint32(16).int64(s(name));
+    w.uint32(24).int64(s(name));
+    w.ldelim();
+  }
+  if (p.timeNanos) w.uint32(9 << 3).int64(int64(p.timeNanos) as number);
+  if (p.durationNanos) w.uint32(10 << 3).int64(int64(p.durationNanos) as number);
+  valueType(11, p.periodType);
+  if (p.period) w.uint32(12 << 3).int64(int64(p.period) as number);
+  w.uint32(14 << 3).int64(s(p.defaultSampleType));
+  for (const x of strings) w.uint32((6 << 3) | 2).string(x);
+  return w.finish();
+}

@@ -1,0 +1,61 @@
+import type { Int64 } from '../model/profile';
+import { normalizeBig } from '../normalize/functions';
+import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
+import type { QueryEngine } from './engine';
+
+// Fleet-wide top functions: the per-profile flat/cum rows summed over a cohort. That equals
+// `go tool pprof -top` on all of the cohort's files at once, because pprof's merge sums sample
+// values and flat/cum are linear in them.
+
+export interface TopQuery extends Cohort {
+  sampleType?: string;
+  limit?: number;
+  by?: 'flat' | 'cum';
+}
+
+export interface TopResult {
+  type: string;
+  sampleType: string;
+  unit: string;
+  total: Int64;
+  functions: { name: string; flat: Int64; cum: Int64 }[];
+}
+
+export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> {
+  const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
+  const params: SqlParams = { st: sampleType };
+  const sel = selectedProfilesSql(q, params);
+  const totals = await engine.rows(
+    `WITH sel AS (${sel}), t AS (SELECT UNNEST(sample_types) AS s FROM sel)
+     SELECT SUM(s.total)::HUGEINT AS total, MIN(s.unit) AS unit FROM t WHERE s.type = $st`,
+    params,
+  );
+  const fparams: SqlParams = { st: sampleType };
+  const fsel = selectedProfilesSql(q, fparams);
+  const rows = await engine.rows(
+    `WITH sel AS (${fsel})
+     SELECT function AS name, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum
+     FROM functions f
+     WHERE ${cohortWhere(q, fparams, 'f')} AND f.sample_type = $st AND f.profile_id IN (SELECT profile_id FROM sel)
+     GROUP BY function`,
+    fparams,
+  );
+  const fns = rows.map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint }));
+  const abs = (v: bigint) => (v < 0n ? -v : v);
+  const cmp = (a: bigint, b: bigint) => (a === b ? 0 : a > b ? -1 : 1);
+  const byName = (a: string, b: string) => (a === b ? 0 : a < b ? -1 : 1);
+  // pprof's FlatNameOrder / CumNameOrder.
+  fns.sort(
+    q.by === 'cum'
+      ? (a, b) => cmp(abs(a.cum), abs(b.cum)) || byName(a.name, b.name) || cmp(abs(a.flat), abs(b.flat))
+      : (a, b) => cmp(abs(a.flat), abs(b.flat)) || byName(a.name, b.name) || cmp(abs(a.cum), abs(b.cum)),
+  );
+  const limited = q.limit !== undefined && q.limit > 0 ? fns.slice(0, q.limit) : fns;
+  return {
+    type: q.kind,
+    sampleType,
+    unit: (totals[0]?.unit as string | null) ?? '',
+    total: normalizeBig((totals[0]?.total as bigint | null) ?? 0n),
+    functions: limited.map((f) => ({ name: f.name, flat: normalizeBig(f.flat), cum: normalizeBig(f.cum) })),
+  };
+}
