@@ -99,7 +99,17 @@ function readStack(b: Builder, addrText: string, lines: string[], start: number,
     if (!list) framesByPc.set(pc, (list = []));
     list.push({ name: fm[2], file: fm[3], line: Number(fm[4]) });
   }
-  const stack = addrs.map((addr) => {
+  // Go hides leading runtime frames from the comments (printStackRecord) exactly as its proto
+  // writer hides them from heap stacks (hideRuntime): drop those leaf-side frames it left
+  // unnamed, so the text form attributes flat where the protobuf form does.
+  // runtime.goexit, the root of every goroutine, is never named either: drop it too.
+  let first = 0;
+  let end = addrs.length;
+  if (framesByPc.size > 0) {
+    while (first < end - 1 && !framesByPc.has(addrs[first])) first++;
+    while (end > first + 1 && !framesByPc.has(addrs[end - 1])) end--;
+  }
+  const stack = addrs.slice(first, end).map((addr) => {
     let idx = b.locByAddr.get(addr);
     if (idx === undefined) {
       const frames = framesByPc.get(addr) ?? [];
