@@ -50,12 +50,12 @@ export function cohortWhere(c: Cohort, params: SqlParams, alias = ''): string {
     params.instance = c.instance;
   }
   if (c.fromUs !== undefined) {
-    parts.push(`${a}dt >= $from_dt`, `${a}time >= make_timestamp($from_us)`);
+    parts.push(`${a}dt >= $from_dt`, `${a}time >= make_timestamp($from_us::BIGINT)`);
     params.from_dt = utcDate(c.fromUs);
     params.from_us = BigInt(c.fromUs);
   }
   if (c.toUs !== undefined) {
-    parts.push(`${a}dt <= $to_dt`, `${a}time < make_timestamp($to_us)`);
+    parts.push(`${a}dt <= $to_dt`, `${a}time < make_timestamp($to_us::BIGINT)`);
     params.to_dt = utcDate(c.toUs - 1);
     params.to_us = BigInt(c.toUs);
   }
