@@ -4,7 +4,9 @@
 // line (after a timestamp, a syslog header, a CRI `... stderr F ` header, inside a Docker JSON
 // `"log"` string) between application output, panics, scavenger and pacer lines. We therefore
 // never anchor on the line start: we look for `gc <digits> @` and match the runtime's exact
-// print format from there (reference: formats.md section 4).
+// print format from there (reference: formats.md section 4). Not even a word boundary is required:
+// the runtime writes a gc line with many write(2) calls and user output is not serialized with
+// them, so a newline-less app write can sit directly before `gc` (`...50%gc 12 @...`).
 //
 // Rules worth knowing:
 // - A line is "gc-looking" if it contains `gc N @` (or ends right after `gc N`); one that does not
@@ -40,7 +42,8 @@ const MAX_EXAMPLES = 5;
 const EXAMPLE_CHARS = 300;
 // A gc line is ~250 bytes even inside a JSON wrapper. Longer unterminated text is application
 // output (or binary junk); keep only its tail so memory stays bounded yet a gc line printed after
-// a newline-less app write is still found.
+// a newline-less app write is still found. (Only for such lines can the result depend on where the
+// input was split into chunks.)
 const MAX_PARTIAL = 64 * 1024;
 const KEEP_PARTIAL = 16 * 1024;
 
@@ -140,10 +143,6 @@ const cpuNs = new Float64Array(10);
 const seps = new Uint8Array(10);
 const PLUS = 43;
 const SLASH = 47;
-
-function isWordChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-}
 
 function countNewlines(text: string, from: number, to: number): number {
   let n = 0;
@@ -267,7 +266,6 @@ class GctraceParser implements GctraceStreamParser {
     const line = hadCR ? raw.slice(0, -1) : raw;
     let gcLooking = false;
     for (let i = line.indexOf('gc '); i >= 0; i = line.indexOf('gc ', i + 3)) {
-      if (i > 0 && isWordChar(line.charCodeAt(i - 1))) continue;
       GC_LINE.lastIndex = i;
       const m = GC_LINE.exec(line);
       if (m) {

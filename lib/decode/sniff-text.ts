@@ -5,7 +5,7 @@
 const SNIFF_CHARS = 64 * 1024;
 
 // The head of a gc line of any Go version 1.5+, anywhere in a line (log prefixes are common).
-const GC_LINE_HEAD = /(?:^|[^\w])gc \d+ @\d+(?:\.\d+)?s \d+%(?: \([^()]*\))?: [\d.]+\+[\d.+]+ ms clock, /m;
+const GC_LINE_HEAD = /gc \d+ @\d+(?:\.\d+)?s \d+%(?: \([^()]*\))?: [\d.]+\+[\d.+]+ ms clock, /;
 // `"metrics"` holding an object whose first key is a runtime/metrics name (`/path:unit`).
 const METRICS_HEAD = /"metrics"\s*:\s*\{\s*"\/[^":]+:[^":]+"\s*:/;
 
