@@ -87,6 +87,9 @@ export function decodePprofMessage(bytes: Uint8Array): Profile {
   } catch (e) {
     if (e instanceof DecodeError) throw e;
     // protobufjs throws RangeError("index out of range") when a length runs past the end.
+    if (e instanceof RangeError) {
+      throw new DecodeError('malformed', `not a valid pprof protobuf: truncated data, a field runs past the end of the data (${e.message})`);
+    }
     throw new DecodeError('malformed', `not a valid pprof protobuf: ${(e as Error).message}`);
   }
   return resolve(raw);
@@ -506,20 +509,25 @@ function resolve(p: RawProfile): Profile {
   const labelSets: Label[][] = [[]];
   const setIndex = new Map<string, number>();
   for (const [i, rawLabels] of p.sampleLabels) {
-    const labels: Label[] = [];
-    for (const l of rawLabels) {
-      // pprof drops a label with neither a string nor a number nor a unit.
-      if (l.str !== 0) labels.push({ key: str(l.key, 'label.key'), str: str(l.str, 'label.str') });
-      else if (l.num !== 0 || l.numUnit !== 0) {
-        labels.push({ key: str(l.key, 'label.key'), num: l.num, numUnit: str(l.numUnit, 'label.num_unit') });
-      }
-    }
-    if (labels.length === 0) continue;
-    const key = JSON.stringify(labels, (_k, v) => (typeof v === 'bigint' ? v.toString() + 'n' : v));
+    // Key on the raw string indices: resolving and serializing each sample's labels first was
+    // the single largest cost of decoding label-heavy (heap `bytes`, tracing) profiles.
+    let key = '';
+    for (const l of rawLabels) key += `${l.key}:${l.str}:${l.num}:${l.numUnit};`;
     let idx = setIndex.get(key);
     if (idx === undefined) {
-      idx = labelSets.length;
-      labelSets.push(labels);
+      const labels: Label[] = [];
+      for (const l of rawLabels) {
+        // pprof drops a label with neither a string nor a number nor a unit.
+        if (l.str !== 0) labels.push({ key: str(l.key, 'label.key'), str: str(l.str, 'label.str') });
+        else if (l.num !== 0 || l.numUnit !== 0) {
+          labels.push({ key: str(l.key, 'label.key'), num: l.num, numUnit: str(l.numUnit, 'label.num_unit') });
+        }
+      }
+      if (labels.length === 0) idx = 0;
+      else {
+        idx = labelSets.length;
+        labelSets.push(labels);
+      }
       setIndex.set(key, idx);
     }
     labelSet[i] = idx;

