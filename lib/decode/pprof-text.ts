@@ -10,8 +10,10 @@ const HEAP_HEADER = /^heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] *@ *(h
 const HEAP_SAMPLE = /^(-?\d+): *(-?\d+) *\[ *(\d+): *(\d+) *\] @([ x0-9a-f]*)$/;
 const COUNT_HEADER = /^(\S+) profile: total \d+$/;
 const COUNT_SAMPLE = /^(\d+) @((?: 0x[0-9a-f]+)+)$/;
-const CONTENTION_SAMPLE = /^(\d+) *(\d+) @([ x0-9a-f]*)$/;
-const FRAME_COMMENT = /^#\s+(0x[0-9a-f]+)\s+(\S.*?)\+0x[0-9a-f]+\s+(.*):(\d+)$/;
+// pprof requires blanks between the two numbers (` *` also made a long digit run quadratic).
+const CONTENTION_SAMPLE = /^(\d+) +(\d+) @([ x0-9a-f]*)$/;
+// The name stops at the first `+0x<offset><blank>`: a lazy `.*?` here was quadratic on long lines.
+const FRAME_COMMENT = /^#\s+(0x[0-9a-f]+)\s+(\S(?:(?!\+0x[0-9a-f]+\s).)*)\+0x[0-9a-f]+\s+(.*):(\d+)$/;
 const LABELS_COMMENT = /^# labels: (\{.*\})$/;
 
 export type TextForm = 'heap' | 'count' | 'contention' | 'goroutine-debug2';
@@ -80,7 +82,9 @@ function malformed(lineNo: number, why: string, line: string): never {
  * (leaf first) and the index of the next unread line.
  */
 function readStack(b: Builder, addrText: string, lines: string[], start: number, labelsOut: Label[]): [number[], number] {
-  const addrs = addrText.trim().split(/\s+/).filter((s) => s.length > 0).map((s) => BigInt(s) - 1n);
+  // Like pprof's parseHexAddresses: the hex numbers found in the text (a stray token such as
+  // "0x" or "x" must not reach BigInt(), which would throw a SyntaxError).
+  const addrs = (addrText.match(/0x[0-9a-f]+/g) ?? []).map((s) => BigInt(s) - 1n);
   // Comments: frames in CallersFrames order (innermost inlined first), PC already minus one.
   const framesByPc = new Map<bigint, { name: string; file: string; line: number }[]>();
   let i = start;
