@@ -1,4 +1,5 @@
 import { DecodeError } from './errors';
+import { LabelSetTable } from './label-sets';
 import type { Func, Int64, Label, Line, Location, Profile, ProfileKind, ValueType } from '../model/profile';
 
 // Go's legacy `debug=1` text forms, read with the same rules as google/pprof's legacy parsers
@@ -322,28 +323,18 @@ function finish(b: Builder): Profile {
   const stack = new Uint32Array(total);
   const values = new Float64Array(n * nTypes);
   const labelSet = new Uint32Array(n);
-  const labelSets: Label[][] = [[]];
-  const setIndex = new Map<string, number>();
+  const labelSets = new LabelSetTable();
   for (let i = 0; i < n; i++) {
     stack.set(b.stacks[i], stackStart[i]);
     values.set(b.values[i], i * nTypes);
     const labels = b.labels[i];
-    if (labels.length === 0) continue;
-    const key = JSON.stringify(labels);
-    let idx = setIndex.get(key);
-    if (idx === undefined) {
-      idx = labelSets.length;
-      labelSets.push(labels);
-      setIndex.set(key, idx);
-    }
-    labelSet[i] = idx;
+    if (labels.length > 0) labelSet[i] = labelSets.intern(JSON.stringify(labels), () => labels);
   }
-  if (n === 0 && b.locations.length === 0 && b.sampleTypes.length === 0) throw new DecodeError('malformed', 'no records');
   return {
     format: 'pprof-text',
     sampleTypes: b.sampleTypes,
     defaultSampleType: b.sampleTypes[nTypes - 1].type,
-    samples: { count: n, stackStart, stack, values: { exact: 'number', data: values }, labelSet, labelSets },
+    samples: { count: n, stackStart, stack, values: { exact: 'number', data: values }, labelSet, labelSets: labelSets.sets },
     mappings: [],
     locations: b.locations,
     functions: b.functions,

@@ -1,6 +1,7 @@
 import { Reader } from 'protobufjs/minimal';
 import { DecodeError } from './errors';
 import { GrowableF64, GrowableU32 } from './growable';
+import { LabelSetTable } from './label-sets';
 import { readIndex, readInt64, readUint64 } from './varint';
 import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../model/profile';
 
@@ -506,15 +507,13 @@ function resolve(p: RawProfile): Profile {
 
   // Labels: deduplicate label sets so rows can share them.
   const labelSet = new Uint32Array(p.sampleCount);
-  const labelSets: Label[][] = [[]];
-  const setIndex = new Map<string, number>();
+  const labelSets = new LabelSetTable();
   for (const [i, rawLabels] of p.sampleLabels) {
     // Key on the raw string indices: resolving and serializing each sample's labels first was
     // the single largest cost of decoding label-heavy (heap `bytes`, tracing) profiles.
     let key = '';
     for (const l of rawLabels) key += `${l.key}:${l.str}:${l.num}:${l.numUnit};`;
-    let idx = setIndex.get(key);
-    if (idx === undefined) {
+    labelSet[i] = labelSets.intern(key, () => {
       const labels: Label[] = [];
       for (const l of rawLabels) {
         // pprof drops a label with neither a string nor a number nor a unit.
@@ -523,14 +522,8 @@ function resolve(p: RawProfile): Profile {
           labels.push({ key: str(l.key, 'label.key'), num: l.num, numUnit: str(l.numUnit, 'label.num_unit') });
         }
       }
-      if (labels.length === 0) idx = 0;
-      else {
-        idx = labelSets.length;
-        labelSets.push(labels);
-      }
-      setIndex.set(key, idx);
-    }
-    labelSet[i] = idx;
+      return labels;
+    });
   }
 
   const defaultName = p.defaultSampleType !== 0 ? str(p.defaultSampleType, 'default_sample_type') : '';
@@ -541,7 +534,7 @@ function resolve(p: RawProfile): Profile {
     format: 'pprof',
     sampleTypes,
     defaultSampleType,
-    samples: { count: p.sampleCount, stackStart, stack, values, labelSet, labelSets },
+    samples: { count: p.sampleCount, stackStart, stack, values, labelSet, labelSets: labelSets.sets },
     mappings,
     locations,
     functions,

@@ -59,7 +59,9 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
   }
 
   const stacks: Row[] = [];
-  for (const st of aggregateStacks(p, frames)) {
+  // totalAbs already decided exactness: number totals from number values mean Σ|v| <= 2^53.
+  const exactNumbers = p.samples.values.exact === 'number' && stats.every((s) => typeof s.total === 'number');
+  for (const st of aggregateStacks(p, frames, exactNumbers)) {
     const str: Record<string, string> = {};
     const num: Record<string, Int64> = {};
     for (const l of st.labels) {

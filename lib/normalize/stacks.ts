@@ -18,13 +18,12 @@ export interface StackAgg {
   readonly values: Int64[];
 }
 
-export function aggregateStacks(p: Profile, frames: FrameTable): StackAgg[] {
+/** `exactNumbers`: float sums are exact for every sample type (Σ|v| <= 2^53, see totalAbs). */
+export function aggregateStacks(p: Profile, frames: FrameTable, exactNumbers = p.sampleTypes.every((_t, t) => totalAbs(p, t).exact)): StackAgg[] {
   const nTypes = p.sampleTypes.length;
   const { count, stackStart, stack, labelSet, labelSets } = p.samples;
   const data = p.samples.values.data;
   const byKey = new Map<string, { frames: string[]; lines: number[]; labels: readonly Label[]; sums: bigint[] | Float64Array }>();
-  // Float sums are exact when every partial sum stays within 2^53, which Σ|v| bounds.
-  const exactNumbers = p.sampleTypes.every((_t, t) => totalAbs(p, t).exact);
   const frameIds: number[] = [];
   const lineNos: number[] = [];
   for (let i = 0; i < count; i++) {
