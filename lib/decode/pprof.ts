@@ -14,12 +14,6 @@ const WIRE_FIXED64 = 1;
 const WIRE_BYTES = 2;
 const WIRE_FIXED32 = 5;
 
-interface RawLabel {
-  key: number;
-  str: number;
-  num: Int64;
-  numUnit: number;
-}
 interface RawLine {
   fn: Int64;
   line: number;
@@ -51,16 +45,30 @@ interface RawMapping {
 
 /** Sentinel in the number arrays meaning "the exact value is in a side table". */
 const BIG = Number.NaN;
+const BIG_ID = 0xffffffff;
 
 class RawProfile {
+  constructor(inputBytes: number) {
+    // Every id and value takes at least one byte on the wire; an eighth of the input is a
+    // starting size that rarely needs doubling and never dominates memory.
+    const guess = Math.max(1024, inputBytes >> 3);
+    this.locIds = new GrowableU32(guess);
+    this.values = new GrowableF64(guess >> 1);
+    this.sampleLocStart = new GrowableU32(guess >> 3);
+  }
   sampleTypes: [number, number][] = [];
   // Per sample: offsets into locIds; values in a flat array; labels sparse.
-  sampleLocStart = new GrowableU32();
-  locIds = new GrowableF64(4096);
-  bigLocIds = new Map<number, bigint>();
-  values = new GrowableF64(4096);
+  sampleLocStart: GrowableU32;
+  /** Location ids; BIG_ID means "look in bigLocIds" (ids that do not fit in 32 bits). */
+  locIds: GrowableU32;
+  bigLocIds = new Map<number, Int64>();
+  values: GrowableF64;
   bigValues = new Map<number, bigint>();
-  sampleLabels = new Map<number, RawLabel[]>();
+  // Labels flat, four numbers each (key, str, num, num_unit), with the sample that owns them:
+  // one object and one Map entry per label was the largest source of garbage when measured.
+  labelFields = new GrowableF64(64);
+  labelOwner = new GrowableU32(16);
+  bigLabelNums = new Map<number, bigint>();
   sampleCount = 0;
   valuesPerSample = -1;
   mappings: RawMapping[] = [];
@@ -82,7 +90,7 @@ class RawProfile {
 export function decodePprofMessage(bytes: Uint8Array): Profile {
   if (bytes.length === 0) throw new DecodeError('empty', 'empty input');
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const raw = new RawProfile();
+  const raw = new RawProfile(buf.length);
   try {
     readProfile(Reader.create(buf), raw);
   } catch (e) {
@@ -233,36 +241,30 @@ function readValueType(r: Reader): [number, number] {
 function readSample(r: Reader, p: RawProfile): void {
   const sampleIndex = p.sampleCount++;
   p.sampleLocStart.push(p.locIds.length);
-  const locIds = p.locIds;
   const values = p.values;
   const valuesBefore = values.length;
   while (r.pos < r.len) {
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1) {
-      repeated(r, wire, () => {
-        const id = readUint64(r);
-        if (typeof id === 'number') locIds.push(id);
-        else {
-          p.bigLocIds.set(locIds.length, id);
-          locIds.push(BIG);
-        }
-      });
-    } else if (field === 2) {
-      repeated(r, wire, () => {
-        const v = readInt64(r);
-        if (typeof v === 'number') values.push(v);
-        else {
-          p.bigValues.set(values.length, v);
-          values.push(BIG);
-        }
-      });
+    if (field === 1 || field === 2) {
+      // The hot loop of the whole decoder: no closures, 1-2 byte varints read inline.
+      const ids = field === 1;
+      if (wire === WIRE_BYTES) {
+        const end = r.uint32() + r.pos;
+        if (end > r.len) throw new DecodeError('malformed', 'packed field runs past the end of its message');
+        const outerLen = r.len;
+        r.len = end;
+        if (ids) while (r.pos < end) readLocationId(r, p);
+        else while (r.pos < end) readValue(r, p);
+        r.len = outerLen;
+      } else if (wire === WIRE_VARINT) {
+        if (ids) readLocationId(r, p);
+        else readValue(r, p);
+      }
+      else throw new DecodeError('malformed', `repeated varint field has wire type ${wire}`);
     } else if (field === 3) {
-      const label = embedded(r, wire, 'label', readLabel);
-      let list = p.sampleLabels.get(sampleIndex);
-      if (!list) p.sampleLabels.set(sampleIndex, (list = []));
-      list.push(label);
+      embedded(r, wire, 'label', (rr) => readLabel(rr, p, sampleIndex));
     } else skip(r, wire);
   }
   // sample_type may come later on the wire, so only consistency is checked here and the
@@ -274,33 +276,83 @@ function readSample(r: Reader, p: RawProfile): void {
   }
 }
 
-function readLabel(r: Reader): RawLabel {
-  const l: RawLabel = { key: 0, str: 0, num: 0, numUnit: 0 };
+/** One location id (uint64) of a sample; 1-2 byte varints (ids below 16384) read inline. */
+function readLocationId(r: Reader, p: RawProfile): void {
+  const buf = r.buf;
+  const pos = r.pos;
+  const b0 = buf[pos];
+  if (pos < r.len && b0 < 0x80) {
+    r.pos = pos + 1;
+    p.locIds.push(b0);
+    return;
+  }
+  if (pos + 1 < r.len && buf[pos + 1] < 0x80) {
+    r.pos = pos + 2;
+    p.locIds.push((b0 & 0x7f) | (buf[pos + 1] << 7));
+    return;
+  }
+  const id = readUint64(r);
+  if (typeof id === 'number' && id < BIG_ID) p.locIds.push(id);
+  else {
+    p.bigLocIds.set(p.locIds.length, id);
+    p.locIds.push(BIG_ID);
+  }
+}
+
+/** One value (int64) of a sample. */
+function readValue(r: Reader, p: RawProfile): void {
+  const buf = r.buf;
+  const pos = r.pos;
+  const b0 = buf[pos];
+  if (pos < r.len && b0 < 0x80) {
+    r.pos = pos + 1;
+    p.values.push(b0);
+    return;
+  }
+  const v = readInt64(r);
+  if (typeof v === 'number') p.values.push(v);
+  else {
+    p.bigValues.set(p.values.length, v);
+    p.values.push(BIG);
+  }
+}
+
+function readLabel(r: Reader, p: RawProfile, sampleIndex: number): void {
+  let key = 0;
+  let str = 0;
+  let num: Int64 = 0;
+  let numUnit = 0;
   while (r.pos < r.len) {
     const tag = r.uint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
       case 1:
         wireCheck(wire, WIRE_VARINT, 'label.key');
-        l.key = readIndex(r);
+        key = readIndex(r);
         break;
       case 2:
         wireCheck(wire, WIRE_VARINT, 'label.str');
-        l.str = readIndex(r);
+        str = readIndex(r);
         break;
       case 3:
         wireCheck(wire, WIRE_VARINT, 'label.num');
-        l.num = readInt64(r);
+        num = readInt64(r);
         break;
       case 4:
         wireCheck(wire, WIRE_VARINT, 'label.num_unit');
-        l.numUnit = readIndex(r);
+        numUnit = readIndex(r);
         break;
       default:
         skip(r, wire);
     }
   }
-  return l;
+  const f = p.labelFields;
+  if (typeof num === 'bigint') p.bigLabelNums.set(p.labelOwner.length, num);
+  f.push(key);
+  f.push(str);
+  f.push(typeof num === 'bigint' ? BIG : num);
+  f.push(numUnit);
+  p.labelOwner.push(sampleIndex);
 }
 
 function readMapping(r: Reader): RawMapping {
@@ -481,12 +533,11 @@ function resolve(p: RawProfile): Profile {
   const locIds = p.locIds;
   const stack = new Uint32Array(locIds.length);
   const denseLoc = denseIndex(p.locations, locationIndex);
+  const ids = locIds.data;
   for (let i = 0; i < locIds.length; i++) {
-    const raw = locIds.data[i];
-    let idx: number | undefined;
-    if (raw === raw) idx = raw < denseLoc.length ? denseLoc[raw] : locationIndex.get(raw);
-    else idx = locationIndex.get(p.bigLocIds.get(i)!);
-    if (idx === undefined || idx < 0) throw new DecodeError('malformed', `sample refers to unknown location id ${Number.isNaN(raw) ? p.bigLocIds.get(i) : raw}`);
+    const raw = ids[i];
+    const idx = raw < denseLoc.length ? denseLoc[raw] : locationIndex.get(raw === BIG_ID ? p.bigLocIds.get(i)! : raw);
+    if (idx === undefined || idx < 0) throw new DecodeError('malformed', `sample refers to unknown location id ${raw === BIG_ID ? p.bigLocIds.get(i) : raw}`);
     stack[i] = idx;
   }
   const stackStart = new Uint32Array(p.sampleCount + 1);
@@ -508,23 +559,38 @@ function resolve(p: RawProfile): Profile {
   // Labels: deduplicate label sets so rows can share them.
   const labelSet = new Uint32Array(p.sampleCount);
   const labelSets = new LabelSetTable();
-  for (const [i, rawLabels] of p.sampleLabels) {
+  const lf = p.labelFields.data;
+  const owner = p.labelOwner.data;
+  const nLabels = p.labelOwner.length;
+  for (let first = 0; first < nLabels; ) {
+    // The labels of one sample are consecutive (they are read with it).
+    let last = first;
+    while (last + 1 < nLabels && owner[last + 1] === owner[first]) last++;
     // Key on the raw string indices: resolving and serializing each sample's labels first was
     // the single largest cost of decoding label-heavy (heap `bytes`, tracing) profiles.
     let key = '';
-    for (const l of rawLabels) key += `${l.key}:${l.str}:${l.num}:${l.numUnit};`;
-    labelSet[i] = labelSets.intern(key, () => {
+    for (let j = first; j <= last; j++) {
+      const num = lf[j * 4 + 2];
+      key += `${lf[j * 4]}:${lf[j * 4 + 1]}:${num === num ? num : p.bigLabelNums.get(j)}:${lf[j * 4 + 3]};`;
+    }
+    const from = first;
+    labelSet[owner[first]] = labelSets.intern(key, () => {
       const labels: Label[] = [];
-      for (const l of rawLabels) {
+      for (let j = from; j <= last; j++) {
+        const k = lf[j * 4];
+        const sv = lf[j * 4 + 1];
+        const nv = lf[j * 4 + 2];
+        const num: Int64 = nv === nv ? nv : p.bigLabelNums.get(j)!;
+        const unit = lf[j * 4 + 3];
         // pprof drops a label with neither a string nor a number nor a unit.
-        if (l.str !== 0) labels.push({ key: str(l.key, 'label.key'), str: str(l.str, 'label.str') });
-        else if (l.num !== 0 || l.numUnit !== 0) {
-          labels.push({ key: str(l.key, 'label.key'), num: l.num, numUnit: str(l.numUnit, 'label.num_unit') });
-        }
+        if (sv !== 0) labels.push({ key: str(k, 'label.key'), str: str(sv, 'label.str') });
+        else if (num !== 0 || unit !== 0) labels.push({ key: str(k, 'label.key'), num, numUnit: str(unit, 'label.num_unit') });
       }
       return labels;
     });
+    first = last + 1;
   }
+
 
   const defaultName = p.defaultSampleType !== 0 ? str(p.defaultSampleType, 'default_sample_type') : '';
   const defaultSampleType =
