@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { decodeProfile, type DecodeOptions } from './decode';
+import { isDecodeError } from './decode/errors';
 import { detectKind } from './decode/kind';
+import { containsGctrace, ingestGctraceBytes, ingestRuntimeMetricsBytes, routeText, type GcIngestResult } from './ingest-gc';
 import type { ProfileKind } from './model/profile';
 import { TABLES, type TableName } from './model/schema';
 import type { SourceMeta } from './model/source';
@@ -24,8 +26,27 @@ export interface IngestResult {
   readonly profileId: string;
   readonly kind: ProfileKind;
   readonly timeUs: number;
-  readonly rows: Record<TableName, number>;
+  readonly rows: Record<'profiles' | 'functions' | 'stacks', number>;
   readonly keys: string[];
+}
+
+export type IngestBytesResult = ({ readonly input: 'profile' } & IngestResult) | GcIngestResult;
+
+/**
+ * Any upload, routed by content: gctrace logs and runtime/metrics JSON go to gc_cycles /
+ * runtime_metrics (lib/ingest-gc.ts), everything else to the profile path. A text log whose first
+ * 64 KiB hold no gc line is still recognized once the profile decoders have refused it.
+ */
+export async function ingestBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestBytesResult> {
+  const route = routeText(bytes);
+  if (route === 'gctrace') return ingestGctraceBytes(bytes, meta, ctx);
+  if (route === 'runtime-metrics') return ingestRuntimeMetricsBytes(bytes, meta, ctx);
+  try {
+    return { input: 'profile', ...(await ingestProfileBytes(bytes, meta, ctx)) };
+  } catch (e) {
+    if (isDecodeError(e) && containsGctrace(bytes, ctx.decode?.maxDecompressedBytes)) return ingestGctraceBytes(bytes, meta, ctx);
+    throw e;
+  }
 }
 
 export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestResult> {

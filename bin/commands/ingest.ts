@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { ingestProfileBytes } from '../../lib/ingest';
+import { ingestBytes } from '../../lib/ingest';
 import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
 import type { ProfileKind } from '../../lib/model/profile';
@@ -63,9 +63,15 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
           // Same bytes from the same instance are the same profile: re-ingesting replaces it.
           sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,
         });
-        const r = await ingestProfileBytes(bytes, meta, { store, writer, decode: { maxDecompressedBytes: opts.maxDecompressed } });
-        rows += r.rows.functions + r.rows.stacks + r.rows.profiles;
+        const r = await ingestBytes(bytes, meta, { store, writer, decode: { maxDecompressedBytes: opts.maxDecompressed } });
+        for (const n of Object.values(r.rows)) rows += n ?? 0;
         ok++;
+        if (r.input !== 'profile' && r.warnings.length > 0) {
+          // Still ingested (the good lines are in): warn, do not fail.
+          bar?.stop();
+          for (const w of r.warnings) process.stderr.write(`${file}: warning: ${w}\n`);
+          bar?.start(files.length, ok + failed - 1, { file: '' });
+        }
       } catch (e) {
         failed++;
         bar?.stop();
