@@ -5,6 +5,7 @@ import { runTop } from './commands/top';
 import { runSql } from './commands/sql';
 import { runExport } from './commands/export';
 import { runDemo } from './commands/demo';
+import { runGc } from './commands/gc';
 import { PROFILE_KINDS } from '../lib/model/profile';
 
 // The CLI contract (flags and JSON shapes) is used by other tools: change it only additively.
@@ -49,14 +50,14 @@ export function buildProgram(): Command {
 
   program
     .command('ingest')
-    .description('decode profiles and write them to the tables of a data directory')
+    .description('decode profiles, gctrace logs and runtime/metrics snapshots into the tables of a data directory')
     .requiredOption('--data <dir>', 'data directory (created if missing)')
     .requiredOption('--service <name>', 'service name')
     .requiredOption('--instance <id>', 'instance id')
     .option('--version <v>', 'service version', '')
     .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {})
     .addOption(new Option('--kind <kind>', 'declared kind (decides block vs mutex, heap vs allocs text)').choices(PROFILE_KINDS))
-    .option('--start <iso>', 'capture start for inputs with no timestamp of their own', isoTime)
+    .option('--start <iso>', 'capture start for inputs with no timestamp of their own (debug=1 text; process start of a gctrace log)', isoTime)
     .option('--max-decompressed <bytes>', 'refuse inputs that decompress to more than this', positiveInt)
     .argument('<paths...>', 'files or directories')
     .action(async (paths: string[], opts) => {
@@ -73,7 +74,7 @@ export function buildProgram(): Command {
 
   program
     .command('sql')
-    .description('read-only SQL over the tables (profiles, functions, stacks, ...)')
+    .description('read-only SQL over the tables (profiles, functions, stacks, gc_cycles, runtime_metrics)')
     .requiredOption('--data <dir>', 'data directory')
     .option('--json', 'print {"columns":[...],"rows":[[...]]}')
     .argument('<sql>', 'one SELECT statement')
@@ -85,6 +86,22 @@ export function buildProgram(): Command {
     .requiredOption('--out <file>', 'output .pb.gz')
     .action(async (opts) => {
       process.exitCode = await runExport(opts);
+    });
+
+  program
+    .command('gc')
+    .description('GC trends from gctrace logs per service, version and time bucket, with pacer and tuning diagnostics')
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--service <name>', 'only this service')
+    .option('--version <v>', 'only this version')
+    .option('--instance <id>', 'only this instance')
+    .option('--label <k=v>', 'only logs with this upload label (repeatable)', collectLabel, {})
+    .option('--from <iso>', 'cycle start >= from', isoTime)
+    .option('--to <iso>', 'cycle start < to', isoTime)
+    .option('--bucket <duration>', 'bucket width: 30s, 5m, 1h, 1d', '1h')
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      process.exitCode = await runGc(opts);
     });
 
   program

@@ -2,8 +2,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { runIngest } from './ingest';
 import { runTop } from './top';
+import { runGc } from './gc';
 
-// `npm start`: the whole local pipeline on the real Go profiles the repository ships.
+// `npm start`: the whole local pipeline on the real Go profiles and gctrace logs the repository ships.
 
 interface ManifestRun {
   dir: string;
@@ -44,7 +45,7 @@ export async function runDemo(o: { data: string }): Promise<number> {
   await fs.rm(o.data, { recursive: true, force: true });
   let rc = 0;
   for (const run of runs) {
-    const files = (await fs.readdir(run.dir)).filter((f) => f.endsWith('.pb.gz')).map((f) => path.join(run.dir, f));
+    const files = (await fs.readdir(run.dir)).filter((f) => f.endsWith('.pb.gz') || f === 'gctrace.log').map((f) => path.join(run.dir, f));
     process.stderr.write(`== ${run.service} ${run.version} ${run.instance}\n`);
     rc |= await runIngest(files, {
       data: o.data,
@@ -59,6 +60,9 @@ export async function runDemo(o: { data: string }): Promise<number> {
     process.stdout.write(`\n== fleet top ${kind} (all services, versions, instances)\n`);
     rc |= await runTop({ data: o.data, type: kind, label: {}, limit: 15, by: 'flat' });
   }
+  // The gctrace logs were ingested with the run's startTime as process start (--start).
+  process.stdout.write(`\n== GC summary per service and version (fleetprof gc, 1h buckets)\n`);
+  rc |= await runGc({ data: o.data, bucket: '1h' });
   process.stdout.write(`\nTry: npx fleetprof sql --data ${o.data} "SELECT version, function, SUM(flat) FROM functions WHERE kind='cpu' GROUP BY ALL ORDER BY 3 DESC LIMIT 10"\n`);
   return rc;
 }

@@ -1,0 +1,272 @@
+import { utcDate, type PartitionFilter } from '../store/layout';
+import type { SqlParams } from './cohort';
+import type { QueryEngine } from './engine';
+import { diagnoseGc, type GcDiagnostic } from './gc-diagnostics';
+
+// GC trends: the gc_cycles table aggregated per service, version and time bucket.
+//
+// Exact definitions (docs/cli.md repeats them; test/gc-trends.test.ts recomputes every number from
+// the parsed rows):
+// - A cycle belongs to the bucket holding its start time; buckets are aligned to the Unix epoch
+//   (so `1d` buckets are UTC days), [start, start + bucket).
+// - A stream is one process lifetime in one uploaded log: (profile_id, segment). Its observed window
+//   is [first cycle start, last cycle end] over the cycles the filters select (cycle end = start +
+//   sweep_term_ns + mark_ns + mark_term_ns), clipped to [--from, --to).
+// - covered_ns of a bucket = sum over the streams of the bucket's service and version of
+//   |window ∩ bucket|: wall time during which instances were observed, whether or not they ran a
+//   cycle in that bucket.
+// - cycles_per_min = cycles / (covered_ns / 60e9): GC frequency per instance.
+// - pause percentiles: nearest rank over every cycle of the bucket (all instances pooled): p_q is
+//   the pause at 1-based rank max(1, ceil(q * n)) of the n pauses sorted ascending (DuckDB
+//   quantile_disc with a DECIMAL q, which computes that rank exactly).
+// - gc_cpu_fraction = sum of GC CPU / sum over streams of |window ∩ bucket| x procs, where GC CPU of
+//   a cycle = sweep_term_cpu + assist + background + idle + mark_term_cpu and procs is the largest
+//   P the stream printed.
+// - assist_share = sum assist / (sum assist + sum background + sum idle).
+// - heap averages are the mean over the bucket's cycles rounded half up to whole bytes; maxima are
+//   the largest value. goal_live_ratio = sum heap_goal / sum heap_live (= avg goal / avg live).
+// Ratios whose denominator is 0 are null.
+
+export interface GcQuery {
+  service?: string;
+  version?: string;
+  instance?: string;
+  labels?: Record<string, string>;
+  /** Half-open [fromUs, toUs) on cycle start time, epoch microseconds. */
+  fromUs?: number;
+  toUs?: number;
+  /** Bucket width in microseconds (default 1 hour). */
+  bucketUs?: number;
+  /** Only for the commands the diagnostics suggest (`fleetprof top --data DIR ...`). */
+  dataDir?: string;
+}
+
+/** Exact sums behind one bucket; what the diagnostics reason about. */
+export interface GcBucketStats {
+  service: string;
+  version: string;
+  startUs: number;
+  endUs: number;
+  instances: number;
+  cycles: number;
+  forcedCycles: number;
+  pauseP50Ns: bigint;
+  pauseP95Ns: bigint;
+  pauseP99Ns: bigint;
+  pauseMaxNs: bigint;
+  gcCpuNs: bigint;
+  sweepTermCpuNs: bigint;
+  markTermCpuNs: bigint;
+  assistCpuNs: bigint;
+  backgroundCpuNs: bigint;
+  idleCpuNs: bigint;
+  heapLiveSum: bigint;
+  heapLiveMax: bigint;
+  heapGoalSum: bigint;
+  heapGoalMax: bigint;
+  /** Sum of stacks_bytes + globals_bytes (0 where the version does not print them). */
+  stacksGlobalsSum: bigint;
+  coveredNs: bigint;
+  /** sum over streams of |window ∩ bucket| x procs. */
+  capacityNs: bigint;
+}
+
+export interface GcBucket {
+  service: string;
+  version: string;
+  start: string;
+  cycles: number;
+  cycles_per_min: number | null;
+  pause_p50_ns: bigint;
+  pause_p95_ns: bigint;
+  pause_p99_ns: bigint;
+  pause_max_ns: bigint;
+  gc_cpu_fraction: number | null;
+  assist_share: number | null;
+  heap_live_avg_bytes: bigint;
+  heap_live_max_bytes: bigint;
+  heap_goal_avg_bytes: bigint;
+  heap_goal_max_bytes: bigint;
+  goal_live_ratio: number | null;
+  instances: number;
+  forced_cycles: number;
+  covered_ns: bigint;
+  diagnostics: GcDiagnostic[];
+}
+
+export interface GcResult {
+  buckets: GcBucket[];
+}
+
+export const DEFAULT_BUCKET_US = 3600 * 1e6;
+
+/** `90s`, `5m`, `1h`, `1d` (or a bare number of seconds) -> microseconds. */
+export function parseBucket(s: string): number {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());
+  if (!m || Number(m[1]) <= 0) throw new Error(`bucket must be a positive duration like 30s, 5m, 1h or 1d, got "${s}"`);
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit * 1e6;
+}
+
+export function gcPartitionFilter(q: GcQuery): PartitionFilter {
+  return { service: q.service, fromUs: q.fromUs, toUs: q.toUs };
+}
+
+function where(q: GcQuery, params: SqlParams): string {
+  const parts = ['true'];
+  if (q.service !== undefined) {
+    parts.push('service = $service');
+    params.service = q.service;
+  }
+  if (q.version !== undefined) {
+    parts.push('version = $version');
+    params.version = q.version;
+  }
+  if (q.instance !== undefined) {
+    parts.push('instance = $instance');
+    params.instance = q.instance;
+  }
+  Object.entries(q.labels ?? {}).forEach(([k, v], i) => {
+    parts.push(`labels[$lk${i}] = $lv${i}`);
+    params[`lk${i}`] = k;
+    params[`lv${i}`] = v;
+  });
+  if (q.fromUs !== undefined) {
+    parts.push('dt >= $from_dt', 'time >= make_timestamp($from_us::BIGINT)');
+    params.from_dt = utcDate(q.fromUs);
+    params.from_us = BigInt(q.fromUs);
+  }
+  if (q.toUs !== undefined) {
+    parts.push('dt <= $to_dt', 'time < make_timestamp($to_us::BIGINT)');
+    params.to_dt = utcDate(q.toUs - 1);
+    params.to_us = BigInt(q.toUs);
+  }
+  return parts.join(' AND ');
+}
+
+/** One row per service, version and bucket with the exact sums; ordered by service, version, start. */
+export async function gcBucketStats(engine: QueryEngine, q: GcQuery): Promise<GcBucketStats[]> {
+  const bucketUs = q.bucketUs ?? DEFAULT_BUCKET_US;
+  if (!Number.isSafeInteger(bucketUs) || bucketUs <= 0) throw new Error('bucket must be a positive whole number of microseconds');
+  const params: SqlParams = { bucket_ns: BigInt(bucketUs) * 1000n };
+  const w = where(q, params);
+  // The stream window is clipped to [from, to) too, so covered time never leaves the query range.
+  const lo = q.fromUs !== undefined ? `GREATEST(s.s_ns, b.b_ns, $from_us::BIGINT * 1000)` : 'GREATEST(s.s_ns, b.b_ns)';
+  const hi = q.toUs !== undefined ? `LEAST(s.e_ns, b.b_ns + $bucket_ns::BIGINT, $to_us::BIGINT * 1000)` : 'LEAST(s.e_ns, b.b_ns + $bucket_ns::BIGINT)';
+  const rows = await engine.rows(
+    `WITH c AS (
+       SELECT service, version, instance, profile_id, segment, procs, forced, pause_ns,
+              epoch_us(time) * 1000 AS t_ns,
+              epoch_us(time) * 1000 + sweep_term_ns + mark_ns + mark_term_ns AS end_ns,
+              (epoch_us(time) * 1000 // $bucket_ns::BIGINT) * $bucket_ns::BIGINT AS b_ns,
+              sweep_term_cpu_ns, assist_cpu_ns, background_cpu_ns, idle_cpu_ns, mark_term_cpu_ns,
+              heap_live_bytes, heap_goal_bytes, COALESCE(stacks_bytes, 0) + COALESCE(globals_bytes, 0) AS sg_bytes
+       FROM gc_cycles WHERE ${w}
+     ),
+     streams AS (
+       SELECT service, version, profile_id, segment, MIN(t_ns) AS s_ns, MAX(end_ns) AS e_ns, MAX(procs) AS procs
+       FROM c GROUP BY service, version, profile_id, segment
+     ),
+     b AS (
+       SELECT service, version, b_ns,
+              COUNT(DISTINCT instance) AS instances,
+              COUNT(*) AS cycles,
+              COUNT(*) FILTER (WHERE forced) AS forced_cycles,
+              quantile_disc(pause_ns, [0.5, 0.95, 0.99]) AS pq,
+              MAX(pause_ns) AS pause_max,
+              SUM(sweep_term_cpu_ns)::HUGEINT AS sweep_term_cpu,
+              SUM(assist_cpu_ns)::HUGEINT AS assist,
+              SUM(background_cpu_ns)::HUGEINT AS background,
+              SUM(idle_cpu_ns)::HUGEINT AS idle,
+              SUM(mark_term_cpu_ns)::HUGEINT AS mark_term_cpu,
+              SUM(heap_live_bytes)::HUGEINT AS live_sum,
+              MAX(heap_live_bytes) AS live_max,
+              SUM(heap_goal_bytes)::HUGEINT AS goal_sum,
+              MAX(heap_goal_bytes) AS goal_max,
+              SUM(sg_bytes)::HUGEINT AS sg_sum
+       FROM c GROUP BY service, version, b_ns
+     ),
+     cover AS (
+       SELECT b.service, b.version, b.b_ns,
+              SUM(GREATEST(0, ${hi} - ${lo}))::HUGEINT AS covered,
+              SUM(GREATEST(0, ${hi} - ${lo})::HUGEINT * s.procs)::HUGEINT AS capacity
+       FROM b JOIN streams s ON s.service = b.service AND s.version = b.version
+       GROUP BY b.service, b.version, b.b_ns
+     )
+     SELECT b.*, cover.covered, cover.capacity
+     FROM b JOIN cover ON cover.service = b.service AND cover.version = b.version AND cover.b_ns = b.b_ns
+     ORDER BY b.service, b.version, b.b_ns`,
+    params,
+  );
+  return rows.map((r) => {
+    const pq = r.pq as bigint[];
+    const startUs = Number((r.b_ns as bigint) / 1000n);
+    const sweepTermCpuNs = r.sweep_term_cpu as bigint;
+    const assistCpuNs = r.assist as bigint;
+    const backgroundCpuNs = r.background as bigint;
+    const idleCpuNs = r.idle as bigint;
+    const markTermCpuNs = r.mark_term_cpu as bigint;
+    return {
+      service: r.service as string,
+      version: r.version as string,
+      startUs,
+      endUs: startUs + bucketUs,
+      instances: Number(r.instances),
+      cycles: Number(r.cycles),
+      forcedCycles: Number(r.forced_cycles),
+      pauseP50Ns: pq[0],
+      pauseP95Ns: pq[1],
+      pauseP99Ns: pq[2],
+      pauseMaxNs: r.pause_max as bigint,
+      gcCpuNs: sweepTermCpuNs + assistCpuNs + backgroundCpuNs + idleCpuNs + markTermCpuNs,
+      sweepTermCpuNs,
+      markTermCpuNs,
+      assistCpuNs,
+      backgroundCpuNs,
+      idleCpuNs,
+      heapLiveSum: r.live_sum as bigint,
+      heapLiveMax: r.live_max as bigint,
+      heapGoalSum: r.goal_sum as bigint,
+      heapGoalMax: r.goal_max as bigint,
+      stacksGlobalsSum: r.sg_sum as bigint,
+      coveredNs: r.covered as bigint,
+      capacityNs: r.capacity as bigint,
+    };
+  });
+}
+
+const ratio = (num: bigint, den: bigint): number | null => (den === 0n ? null : Number(num) / Number(den));
+/** Mean rounded half up to a whole number (values are non-negative). */
+export const meanHalfUp = (sum: bigint, n: number): bigint => (sum * 2n + BigInt(n)) / (2n * BigInt(n));
+
+/** The documented per-bucket metrics, from the exact sums. */
+export function bucketMetrics(s: GcBucketStats): Omit<GcBucket, 'diagnostics'> {
+  return {
+    service: s.service,
+    version: s.version,
+    start: new Date(s.startUs / 1000).toISOString(),
+    cycles: s.cycles,
+    cycles_per_min: s.coveredNs === 0n ? null : (s.cycles * 60e9) / Number(s.coveredNs),
+    pause_p50_ns: s.pauseP50Ns,
+    pause_p95_ns: s.pauseP95Ns,
+    pause_p99_ns: s.pauseP99Ns,
+    pause_max_ns: s.pauseMaxNs,
+    gc_cpu_fraction: ratio(s.gcCpuNs, s.capacityNs),
+    assist_share: ratio(s.assistCpuNs, s.assistCpuNs + s.backgroundCpuNs + s.idleCpuNs),
+    heap_live_avg_bytes: meanHalfUp(s.heapLiveSum, s.cycles),
+    heap_live_max_bytes: s.heapLiveMax,
+    heap_goal_avg_bytes: meanHalfUp(s.heapGoalSum, s.cycles),
+    heap_goal_max_bytes: s.heapGoalMax,
+    goal_live_ratio: ratio(s.heapGoalSum, s.heapLiveSum),
+    instances: s.instances,
+    forced_cycles: s.forcedCycles,
+    covered_ns: s.coveredNs,
+  };
+}
+
+/** `fleetprof gc`: per service, version and bucket, with pacer and tuning diagnostics. */
+export async function gcTrends(engine: QueryEngine, q: GcQuery): Promise<GcResult> {
+  const stats = await gcBucketStats(engine, q);
+  const diagnostics = diagnoseGc(stats, { dataDir: q.dataDir });
+  return { buckets: stats.map((s, i) => ({ ...bucketMetrics(s), diagnostics: diagnostics[i] })) };
+}
