@@ -60,6 +60,8 @@ class RawProfile {
     this.locIds = new GrowableU32(guess);
     this.values = new GrowableF64(guess >> 1);
     this.sampleLocStart = new GrowableU32(guess >> 3);
+    this.labelFields = new GrowableF64(guess >> 1);
+    this.labelOwner = new GrowableU32(guess >> 3);
   }
   sampleTypes: [number, number][] = [];
   // Per sample: offsets into locIds; values in a flat array; labels sparse.
@@ -71,8 +73,8 @@ class RawProfile {
   bigValues = new Map<number, bigint>();
   // Labels flat, four numbers each (key, str, num, num_unit), with the sample that owns them:
   // one object and one Map entry per label was the largest source of garbage when measured.
-  labelFields = new GrowableF64(64);
-  labelOwner = new GrowableU32(16);
+  labelFields: GrowableF64;
+  labelOwner: GrowableU32;
   bigLabelNums = new Map<number, bigint>();
   sampleCount = 0;
   valuesPerSample = -1;
@@ -535,19 +537,19 @@ function resolve(p: RawProfile): Profile {
   const locations = p.locations as Location[];
 
   // Samples: location ids -> indices.
+  // In place: the id array becomes the index array, and the sample offsets gain their end.
   const locIds = p.locIds;
-  const stack = new Uint32Array(locIds.length);
   const denseLoc = denseIndex(p.locations, locationIndex);
   const ids = locIds.data;
   for (let i = 0; i < locIds.length; i++) {
     const raw = ids[i];
     const idx = raw < denseLoc.length ? denseLoc[raw] : locationIndex.get(raw === BIG_ID ? p.bigLocIds.get(i)! : raw);
     if (idx === undefined || idx < 0) throw new DecodeError('malformed', `sample refers to unknown location id ${raw === BIG_ID ? p.bigLocIds.get(i) : raw}`);
-    stack[i] = idx;
+    ids[i] = idx;
   }
-  const stackStart = new Uint32Array(p.sampleCount + 1);
-  stackStart.set(p.sampleLocStart.data.subarray(0, p.sampleCount));
-  stackStart[p.sampleCount] = locIds.length;
+  const stack = ids.subarray(0, locIds.length);
+  p.sampleLocStart.push(locIds.length);
+  const stackStart = p.sampleLocStart.data.subarray(0, p.sampleCount + 1);
 
   let values: SampleValues;
   if (p.bigValues.size === 0) {
