@@ -1,7 +1,6 @@
 import { Reader } from 'protobufjs/minimal';
 import { DecodeError } from './errors';
 import { GrowableF64, GrowableU32 } from './growable';
-import { LabelSetTable } from './label-sets';
 import { readIndex, readInt64, readUint64 } from './varint';
 import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../model/profile';
 
@@ -491,7 +490,7 @@ function resolve(p: RawProfile): Profile {
   }
 
   const mappings: Mapping[] = [];
-  const mappingIndex = indexById(p.mappings, 'mapping');
+  const mappingIndex = new IdIndex(p.mappings, 'mapping');
   for (const m of p.mappings) {
     mappings.push({
       id: m.id,
@@ -508,7 +507,7 @@ function resolve(p: RawProfile): Profile {
   }
 
   const functions: Func[] = [];
-  const functionIndex = indexById(p.functions, 'function');
+  const functionIndex = new IdIndex(p.functions, 'function');
   for (const f of p.functions) {
     functions.push({
       id: f.id,
@@ -519,7 +518,7 @@ function resolve(p: RawProfile): Profile {
     });
   }
 
-  const locationIndex = indexById(p.locations, 'location');
+  const locationIndex = new IdIndex(p.locations, 'location');
   for (const l of p.locations) {
     const mappingId = l.mapping;
     if (mappingId === 0) l.mapping = -1;
@@ -539,7 +538,7 @@ function resolve(p: RawProfile): Profile {
   // Samples: location ids -> indices.
   // In place: the id array becomes the index array, and the sample offsets gain their end.
   const locIds = p.locIds;
-  const denseLoc = denseIndex(p.locations, locationIndex);
+  const denseLoc = locationIndex.dense;
   const ids = locIds.data;
   for (let i = 0; i < locIds.length; i++) {
     const raw = ids[i];
@@ -565,39 +564,57 @@ function resolve(p: RawProfile): Profile {
 
   // Labels: deduplicate label sets so rows can share them.
   const labelSet = new Uint32Array(p.sampleCount);
-  const labelSets = new LabelSetTable();
   const lf = p.labelFields.data;
   const owner = p.labelOwner.data;
   const nLabels = p.labelOwner.length;
+  // Label sets are interned by a numeric hash of their raw fields, confirmed field by field: a
+  // string key per sample (build, hash, compare) was the largest remaining cost of label-heavy
+  // profiles. An entry remembers where its first occurrence's labels are in `lf`.
+  const labelSets: Label[][] = [[]];
+  const entries: number[] = []; // per entry: first, last, set id, next entry with the same hash
+  const byHash = new Map<number, number>();
+  const field = (j: number, f: number): Int64 => {
+    const v = lf[j * 4 + f];
+    return v === v ? v : p.bigLabelNums.get(j)!;
+  };
+  const sameRun = (a0: number, a1: number, b0: number, b1: number): boolean => {
+    if (a1 - a0 !== b1 - b0) return false;
+    for (let k = 0; k <= a1 - a0; k++) for (let f = 0; f < 4; f++) if (field(a0 + k, f) !== field(b0 + k, f)) return false;
+    return true;
+  };
   for (let first = 0; first < nLabels; ) {
     // The labels of one sample are consecutive (they are read with it).
     let last = first;
     while (last + 1 < nLabels && owner[last + 1] === owner[first]) last++;
-    // Key on the raw string indices: resolving and serializing each sample's labels first was
-    // the single largest cost of decoding label-heavy (heap `bytes`, tracing) profiles.
-    let key = '';
-    for (let j = first; j <= last; j++) {
-      const num = lf[j * 4 + 2];
-      key += `${lf[j * 4]}:${lf[j * 4 + 1]}:${num === num ? num : p.bigLabelNums.get(j)}:${lf[j * 4 + 3]};`;
+    let h = 0x811c9dc5 ^ (last - first);
+    for (let j = first * 4; j < last * 4 + 4; j++) {
+      const v = lf[j];
+      h = Math.imul(h ^ (v | 0), 16777619);
+      h = Math.imul(h ^ ((v / 4294967296) | 0), 16777619);
     }
-    const from = first;
-    labelSet[owner[first]] = labelSets.intern(key, () => {
+    let e = byHash.get(h);
+    while (e !== undefined && !sameRun(entries[e * 4], entries[e * 4 + 1], first, last)) e = entries[e * 4 + 3] < 0 ? undefined : entries[e * 4 + 3];
+    let id: number;
+    if (e !== undefined) id = entries[e * 4 + 2];
+    else {
       const labels: Label[] = [];
-      for (let j = from; j <= last; j++) {
+      for (let j = first; j <= last; j++) {
         const k = lf[j * 4];
         const sv = lf[j * 4 + 1];
-        const nv = lf[j * 4 + 2];
-        const num: Int64 = nv === nv ? nv : p.bigLabelNums.get(j)!;
+        const num = field(j, 2);
         const unit = lf[j * 4 + 3];
         // pprof drops a label with neither a string nor a number nor a unit.
         if (sv !== 0) labels.push({ key: str(k, 'label.key'), str: str(sv, 'label.str') });
         else if (num !== 0 || unit !== 0) labels.push({ key: str(k, 'label.key'), num, numUnit: str(unit, 'label.num_unit') });
       }
-      return labels;
-    });
+      id = labels.length === 0 ? 0 : labelSets.push(labels) - 1;
+      const prev = byHash.get(h);
+      byHash.set(h, entries.length / 4);
+      entries.push(first, last, id, prev ?? -1);
+    }
+    labelSet[owner[first]] = id;
     first = last + 1;
   }
-
 
   const defaultName = p.defaultSampleType !== 0 ? str(p.defaultSampleType, 'default_sample_type') : '';
   const defaultSampleType =
@@ -607,7 +624,7 @@ function resolve(p: RawProfile): Profile {
     format: 'pprof',
     sampleTypes,
     defaultSampleType,
-    samples: { count: p.sampleCount, stackStart, stack, values, labelSet, labelSets: labelSets.sets },
+    samples: { count: p.sampleCount, stackStart, stack, values, labelSet, labelSets },
     mappings,
     locations,
     functions,
@@ -622,21 +639,28 @@ function resolve(p: RawProfile): Profile {
   };
 }
 
-function indexById(items: readonly { id: Int64 }[], what: string): Map<Int64, number> {
-  const m = new Map<Int64, number>();
-  for (let i = 0; i < items.length; i++) {
-    const id = items[i].id;
-    if (id === 0) throw new DecodeError('malformed', `${what} id 0 is reserved`);
-    if (m.has(id)) throw new DecodeError('malformed', `duplicate ${what} id ${id}`);
-    m.set(id, i);
+/**
+ * id -> position. Producers such as Go number ids 1..n, so ids below 2n+1 live in a flat array
+ * (a Map of every id was a measurable share of decode time); other ids go to a Map.
+ */
+class IdIndex {
+  readonly dense: Int32Array;
+  private readonly sparse = new Map<Int64, number>();
+  constructor(items: readonly { id: Int64 }[], what: string) {
+    this.dense = new Int32Array(Math.min(items.length * 2 + 1, 1 << 24)).fill(-1);
+    for (let i = 0; i < items.length; i++) {
+      const id = items[i].id;
+      if (id === 0) throw new DecodeError('malformed', `${what} id 0 is reserved`);
+      if (this.get(id) !== undefined) throw new DecodeError('malformed', `duplicate ${what} id ${id}`);
+      if (typeof id === 'number' && id < this.dense.length) this.dense[id] = i;
+      else this.sparse.set(id, i);
+    }
   }
-  return m;
-}
-
-/** Go numbers locations 1..n: a flat array lookup beats a Map on the hot path. */
-function denseIndex(items: readonly { id: Int64 }[], byId: Map<Int64, number>): Int32Array {
-  const n = Math.min(items.length * 2 + 1, 1 << 24);
-  const dense = new Int32Array(n).fill(-1);
-  for (const [id, i] of byId) if (typeof id === 'number' && id < n) dense[id] = i;
-  return dense;
+  get(id: Int64): number | undefined {
+    if (typeof id === 'number' && id < this.dense.length) {
+      const i = this.dense[id];
+      return i < 0 ? undefined : i;
+    }
+    return this.sparse.get(id);
+  }
 }
