@@ -83,7 +83,7 @@ export interface DiagnoseOptions {
   dataDir?: string;
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const bytes = (b: bigint | number) => formatValue(typeof b === 'bigint' ? b : Math.round(b), 'bytes');
 const num = (x: bigint) => Number(x);
 const meanHalfUp = (sum: bigint, n: number): bigint => (sum * 2n + BigInt(n)) / (2n * BigInt(n));
@@ -183,8 +183,9 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
         message:
           `The heap goal is only ${goalLive.toFixed(2)}x the live heap (avg goal ${bytes(goalAvg)}, avg live ` +
           `${bytes(liveAvg)}; threshold ${GOAL_LIVE_LOW}x): each cycle may allocate just ` +
-          `${pct(Math.max(0, goalLive - 1))} of the live heap before the next is due, so the GC runs nearly back to back` +
-          `${rate}${gcCpu !== null ? `, using ${pct(gcCpu)} of the CPU` : ''}. This is what a process running into ` +
+          `${pct(Math.max(0, goalLive - 1))} of the live heap before the next one is due, so GC frequency and GC CPU ` +
+          `rise steeply with any extra allocation (here ${perMin === null ? '?' : perMin.toFixed(1)} cycles/min per instance` +
+          `${gcCpu !== null ? ` and ${pct(gcCpu)} of the CPU` : ''}). This is what a process running into ` +
           `GOMEMLIMIT looks like (the runtime shrinks the goal to stay under it), or a very low GOGC. Try: give the process ` +
           `more memory and raise GOMEMLIMIT with it, or shrink the live heap (${topCommand(s, 'heap', o)} shows what holds ` +
           `it); keep GOGC at 100 or more.`,
