@@ -62,7 +62,8 @@ async function decodeSection(): Promise<void> {
   const rows: [string, number | string][] = [
     ['fleetprof decodeProfile (gz in, zlib)', mbps(total, () => inputs.forEach((b) => decodeProfile(b)))],
     ['fleetprof decodeProfile (gz in, pako)', mbps(total, () => inputs.forEach((b) => decodeProfile(b, { inflate: 'pako' })))],
-    ['bare gunzip, node:zlib', mbps(total, () => inputs.forEach((b) => gunzipSync(b)))],
+    ['bare gunzip, node:zlib (default chunks)', mbps(total, () => inputs.forEach((b) => gunzipSync(b)))],
+    ['bare gunzip, node:zlib (sized chunk)', mbps(total, () => inputs.forEach((b) => gunzip(b)))],
     ['bare gunzip, pako', mbps(total, () => inputs.forEach((b) => gunzip(b, undefined, 'pako')))],
     ['protobufjs reflection decode (+zlib)', mbps(total, () => inputs.forEach((b) => Reflected.decode(gunzipSync(b))))],
     ['npm pprof-format decode (+zlib)', mbps(total, () => inputs.forEach((b) => PprofFormatProfile.decode(gunzipSync(b))))],
