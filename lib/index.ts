@@ -7,7 +7,11 @@ export { TABLES, TABLE_NAMES, type TableDef, type TableName } from './model/sche
 export { parseSourceMeta, type SourceMeta } from './model/source';
 export { functionStats, type SampleTypeStats } from './normalize/functions';
 export { profileRows } from './normalize/profile-rows';
-export { ingestProfileBytes, type IngestContext, type IngestResult } from './ingest';
+export { ingestBytes, ingestProfileBytes, type IngestBytesResult, type IngestContext, type IngestResult } from './ingest';
+export { ingestGctraceBytes, ingestRuntimeMetricsBytes, type GcIngestResult } from './ingest-gc';
+export { parseGctrace, createGctraceParser } from './decode/gctrace';
+export { parseRuntimeMetrics } from './decode/runtime-metrics';
+export type { GcCycleRow, GctraceParseResult, MetricSnapshotRow } from './model/gc';
 export { LocalStore } from './store/local';
 export type { Store, StoredObject } from './store/store';
 export { openDuckDb, ParquetWriter } from './store/parquet';
@@ -16,3 +20,5 @@ export { openEngine } from './query/open';
 export { top, type TopQuery, type TopResult } from './query/top';
 export { runReadOnlySql, SqlRejected } from './query/sql';
 export { exportMerged } from './query/export';
+export { gcTrends, gcBucketStats, parseBucket, type GcQuery, type GcBucket, type GcResult } from './query/gc';
+export { diagnoseGc, type GcDiagnostic } from './query/gc-diagnostics';
