@@ -44,7 +44,10 @@ export async function ingestBytes(bytes: Uint8Array, meta: SourceMeta, ctx: Inge
   try {
     return { input: 'profile', ...(await ingestProfileBytes(bytes, meta, ctx)) };
   } catch (e) {
-    if (isDecodeError(e) && containsGctrace(bytes, ctx.decode?.maxDecompressedBytes)) return ingestGctraceBytes(bytes, meta, ctx);
+    // 'unsupported' is how the profile decoders refuse plain text; only then is a full scan worth it.
+    if (isDecodeError(e) && e.code === 'unsupported' && containsGctrace(bytes, ctx.decode?.maxDecompressedBytes)) {
+      return ingestGctraceBytes(bytes, meta, ctx);
+    }
     throw e;
   }
 }

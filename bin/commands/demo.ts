@@ -64,5 +64,6 @@ export async function runDemo(o: { data: string }): Promise<number> {
   process.stdout.write(`\n== GC summary per service and version (fleetprof gc, 1h buckets)\n`);
   rc |= await runGc({ data: o.data, bucket: '1h' });
   process.stdout.write(`\nTry: npx fleetprof sql --data ${o.data} "SELECT version, function, SUM(flat) FROM functions WHERE kind='cpu' GROUP BY ALL ORDER BY 3 DESC LIMIT 10"\n`);
+  process.stdout.write(`     npx fleetprof gc --data ${o.data} --bucket 1s   (GC trends per second, with diagnostics)\n`);
   return rc;
 }
