@@ -5,6 +5,7 @@ import { runTop } from './commands/top';
 import { runSql } from './commands/sql';
 import { runExport } from './commands/export';
 import { runDemo } from './commands/demo';
+import { runCompact } from './commands/compact';
 import { runGc } from './commands/gc';
 import { PROFILE_KINDS } from '../lib/model/profile';
 
@@ -102,6 +103,19 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts) => {
       process.exitCode = await runGc(opts);
+    });
+
+  program
+    .command('compact')
+    .description('merge the per-source files of closed partitions into one file per table and partition')
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--before <date>', 'compact partitions whose dt is before this YYYY-MM-DD (default: today, UTC)', (v: string) => {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new InvalidArgumentError(`not a YYYY-MM-DD date: "${v}"`);
+      return v;
+    })
+    .option('--all', 'compact every partition, today included')
+    .action(async (opts) => {
+      process.exitCode = await runCompact(opts);
     });
 
   program

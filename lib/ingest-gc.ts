@@ -12,7 +12,7 @@ import { TABLES, type TableName } from './model/schema';
 import type { SourceMeta } from './model/source';
 import { sourceToProfileId, tableKey, utcDate } from './store/layout';
 import type { Row } from './store/parquet';
-import type { IngestContext } from './ingest';
+import { publishEntries, type IngestContext } from './ingest';
 
 // gctrace logs and runtime/metrics snapshots -> the gc_cycles and runtime_metrics tables.
 // Same contract as the profile path: bytes + SourceMeta in, files published atomically under
@@ -244,17 +244,9 @@ async function publishByDay(
     else byDay.set(dt, [r]);
   });
   const dts = [...byDay.keys()].sort();
-  await fs.mkdir(ctx.store.scratchDir, { recursive: true });
-  const staged: [string, string][] = [];
-  try {
-    for (const dt of dts) {
-      const tmp = path.join(ctx.store.scratchDir, `${randomUUID()}.parquet`);
-      staged.push([tableKey(table, dt, service, `${profileId}-${dt}`), tmp]);
-      await ctx.writer.write(TABLES[table], byDay.get(dt)!, tmp);
-    }
-    for (const [key, tmp] of staged) await ctx.store.putFile(key, tmp);
-    return { keys: staged.map(([key]) => key), dts };
-  } finally {
-    for (const [, tmp] of staged) await fs.rm(tmp, { force: true });
-  }
+  const keys = await publishEntries(
+    ctx,
+    dts.map((dt) => ({ table, dt, service, fileId: `${profileId}-${dt}`, rows: byDay.get(dt)! })),
+  );
+  return { keys, dts };
 }

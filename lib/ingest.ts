@@ -12,6 +12,7 @@ import { profileRows } from './normalize/profile-rows';
 import { sourceToProfileId, tableKey, utcDate } from './store/layout';
 import type { ParquetWriter, Row } from './store/parquet';
 import type { Store } from './store/store';
+import { alreadyCompacted } from './store/manifest';
 
 // bytes -> decode -> normalize -> write. The same function runs in the CLI and the ingest
 // Lambda; only the Store differs.
@@ -73,10 +74,39 @@ export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ct
   };
 }
 
+/** One file to publish: the rows of one table for one partition, named by its source. */
+export interface PublishEntry {
+  readonly table: TableName;
+  readonly dt: string;
+  readonly service: string;
+  readonly fileId: string;
+  readonly rows: Row[];
+}
+
 /**
- * Writes every table's file to scratch first and publishes only when all were written, so a
- * failure leaves nothing half-written behind.
+ * Writes every entry's file to scratch first and publishes only when all were written, so a
+ * failure leaves nothing half-written behind. A file whose source a compaction already merged
+ * is not written again: its rows are in the compacted file, and a second copy would double them.
  */
+export async function publishEntries(ctx: IngestContext, entries: readonly PublishEntry[]): Promise<string[]> {
+  await fs.mkdir(ctx.store.scratchDir, { recursive: true });
+  const staged: [string, string][] = [];
+  try {
+    for (const e of entries) {
+      const key = tableKey(e.table, e.dt, e.service, e.fileId);
+      if (await alreadyCompacted(ctx.store, key, e.fileId)) continue;
+      const tmp = path.join(ctx.store.scratchDir, `${randomUUID()}.parquet`);
+      staged.push([key, tmp]);
+      await ctx.writer.write(TABLES[e.table], e.rows, tmp);
+    }
+    for (const [key, tmp] of staged) await ctx.store.putFile(key, tmp);
+    return staged.map(([key]) => key);
+  } finally {
+    for (const [, tmp] of staged) await fs.rm(tmp, { force: true });
+  }
+}
+
+/** The profile path's tables, all in the partition of the profile's capture day. */
 export async function publish(
   ctx: IngestContext,
   dt: string,
@@ -84,17 +114,8 @@ export async function publish(
   fileId: string,
   tables: [TableName, Row[]][],
 ): Promise<string[]> {
-  await fs.mkdir(ctx.store.scratchDir, { recursive: true });
-  const staged: [string, string][] = [];
-  try {
-    for (const [table, rows] of tables) {
-      const tmp = path.join(ctx.store.scratchDir, `${randomUUID()}.parquet`);
-      staged.push([tableKey(table, dt, service, fileId), tmp]);
-      await ctx.writer.write(TABLES[table], rows, tmp);
-    }
-    for (const [key, tmp] of staged) await ctx.store.putFile(key, tmp);
-    return staged.map(([key]) => key);
-  } finally {
-    for (const [, tmp] of staged) await fs.rm(tmp, { force: true });
-  }
+  return publishEntries(
+    ctx,
+    tables.map(([table, rows]) => ({ table, dt, service, fileId, rows })),
+  );
 }

@@ -101,7 +101,8 @@ export const TABLES = {
       { name: 'flat', type: T.bigint, doc: 'Value in samples whose innermost frame is this function.' },
       { name: 'cum', type: T.bigint, doc: 'Value in samples with this function anywhere on the stack (once per sample).' },
     ],
-    sortBy: ['kind', 'sample_type', 'function'],
+    // Profile-contiguous order: measured 3x smaller than function-major after compaction.
+    sortBy: ['kind', 'sample_type', 'time', 'profile_id', 'function'],
   },
   stacks: {
     name: 'stacks',
@@ -120,7 +121,7 @@ export const TABLES = {
       { name: 'num_labels', type: T.map(T.varchar, T.bigint), doc: 'pprof numeric labels (e.g. heap `bytes` = object size).' },
       { name: 'value', type: T.bigint, doc: 'Sum of the sample values of this stack.' },
     ],
-    sortBy: ['kind', 'sample_type', 'stack_id'],
+    sortBy: ['kind', 'sample_type', 'time', 'profile_id', 'stack_id'],
   },
   gc_cycles: {
     name: 'gc_cycles',

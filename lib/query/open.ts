@@ -1,6 +1,7 @@
 import { TABLE_NAMES, type TableName } from '../model/schema';
 import { keyMatches, type PartitionFilter } from '../store/layout';
-import type { Store } from '../store/store';
+import type { Store, StoredObject } from '../store/store';
+import { liveFiles, MANIFEST_NAME, partitionOf, readManifest } from '../store/manifest';
 import type { DuckDbSettings } from '../store/parquet';
 import { QueryEngine, type TableFiles } from './engine';
 
@@ -20,8 +21,20 @@ export async function openEngine(
 }
 
 async function tableFiles(store: Store, table: TableName, filter: PartitionFilter): Promise<string[]> {
-  const objs = (await store.list(`${table}/`)).filter((o) => o.key.endsWith('.parquet') && keyMatches(o.key, filter));
+  const objs = (await store.list(`${table}/`)).filter((o) => keyMatches(o.key, filter));
+  // Per partition, the files a compaction manifest says are live (each row exactly once).
+  const byPartition = new Map<string, StoredObject[]>();
+  for (const o of objs) {
+    const part = partitionOf(o.key);
+    const list = byPartition.get(part);
+    if (list) list.push(o);
+    else byPartition.set(part, [o]);
+  }
   const out: string[] = [];
-  for (const o of objs) out.push(await store.localPath(o));
+  for (const [part, list] of byPartition) {
+    const manifest = list.some((o) => o.key === part + MANIFEST_NAME) ? await readManifest(store, part) : null;
+    const live = new Set(liveFiles(list.filter((o) => o.key.endsWith('.parquet')).map((o) => o.key), manifest));
+    for (const o of list) if (live.has(o.key)) out.push(await store.localPath(o));
+  }
   return out;
 }

@@ -46,6 +46,15 @@ export class LocalStore implements Store {
     return this.pathOf(obj.key);
   }
 
+  async read(key: string): Promise<Uint8Array | null> {
+    try {
+      return await fs.readFile(this.pathOf(key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
   async delete(key: string): Promise<void> {
     await fs.rm(this.pathOf(key), { force: true });
   }

@@ -53,6 +53,19 @@ export class ParquetWriter {
     }
   }
 
+  /**
+   * Merges Parquet files of one table into `outPath`, re-sorted, at a high zstd level: the
+   * compaction step, where write time buys the bytes a year of storage pays for.
+   */
+  async merge(table: TableDef, inputs: readonly string[], outPath: string, zstdLevel = 19): Promise<void> {
+    const list = inputs.map((f) => `'${sqlString(f)}'`).join(', ');
+    const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
+    const order = table.sortBy.map((c) => `"${c}"`).join(', ');
+    await this.conn.run(
+      `COPY (SELECT ${cols} FROM read_parquet([${list}], union_by_name = true) ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`,
+    );
+  }
+
   close(): void {
     this.conn.closeSync();
   }

@@ -15,6 +15,8 @@ export interface Store {
   /** A local path DuckDB can read for `key` (the file itself locally; a cached copy for S3). */
   localPath(obj: StoredObject): Promise<string>;
   delete(key: string): Promise<void>;
+  /** The bytes of a small object (manifests), or null when there is none. */
+  read(key: string): Promise<Uint8Array | null>;
   /** A directory on the same filesystem as the store's files, for staging writes. */
   readonly scratchDir: string;
 }
