@@ -18,6 +18,8 @@ import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { utcDate } from '../lib/store/layout';
 import type { Profile } from '../lib/model/profile';
+import { compact } from '../lib/store/compact';
+import { mulberry32, perturb } from './replay';
 
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
 const FILES = [
@@ -113,8 +115,9 @@ async function storageSection(): Promise<void> {
   const perHour = Number(process.env.BENCH_PER_HOUR ?? 6);
   const cpuFiles = readdirSync(path.join(ROOT, 'test/fixtures/go')).map((r) => path.join(ROOT, 'test/fixtures/go', r, 'cpu.pb.gz')).filter(existsSync);
   const profiles: Profile[] = cpuFiles.map((f) => decodeProfile(readFileSync(f)));
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-day-'));
-  const compactDir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-day-compact-'));
+  // BENCH_DAY_DIR keeps the day's per-profile files for experiments (e.g. compaction layouts).
+  const keep = process.env.BENCH_DAY_DIR;
+  const dir = keep ?? mkdtempSync(path.join(os.tmpdir(), 'fleetprof-day-'));
   try {
     const store = new LocalStore(dir);
     const instance = await openDuckDb();
@@ -122,13 +125,13 @@ async function storageSection(): Promise<void> {
     const day = Date.parse('2026-11-20T00:00:00Z') * 1000;
     let samples = 0;
     let rawGz = 0;
+    const rnd = mulberry32(20261121);
     let n = 0;
-    const all: Record<'profiles' | 'functions' | 'stacks', ReturnType<typeof profileRows>['profiles']> = { profiles: [], functions: [], stacks: [] };
     for (let h = 0; h < 24; h++) {
       for (let k = 0; k < perHour; k++) {
         for (let i = 0; i < instances; i++) {
           const idx = (h + k + i) % profiles.length;
-          const p = { ...profiles[idx], timeNanos: (day + (h * 3600 + k * (3600 / perHour)) * 1e6) * 1000 };
+          const p = perturb(profiles[idx], rnd, (day + (h * 3600 + k * (3600 / perHour)) * 1e6) * 1000);
           const meta = parseSourceMeta({ service: 'svc-a', instance: `i-${i}`, version: 'v1', source: 'bench', sourceId: `day/${h}/${k}/${i}` });
           const rows = profileRows(p, detectKind(p), meta, `p${n++}`);
           await publish({ store, writer }, utcDate(rows.timeUs), 'svc-a', `p${n}`, [
@@ -136,7 +139,6 @@ async function storageSection(): Promise<void> {
             ['stacks', rows.stacks],
             ['profiles', rows.profiles],
           ]);
-          for (const t of ['profiles', 'functions', 'stacks'] as const) all[t].push(...rows[t]);
           const nT = p.sampleTypes.length;
           for (let s = 0; s < p.samples.count; s++) samples += Number(p.samples.values.data[s * nT]);
           rawGz += statSync(cpuFiles[idx]).size;
@@ -144,23 +146,20 @@ async function storageSection(): Promise<void> {
       }
     }
     const perFile = duSize(dir) - (existsSync(path.join(dir, '.tmp')) ? duSize(path.join(dir, '.tmp')) : 0);
-    // The same rows compacted to one file per table and partition (what a compaction job writes).
-    let compact = 0;
-    for (const t of ['profiles', 'functions', 'stacks'] as const) {
-      const out = path.join(compactDir, `${t}.parquet`);
-      const { TABLES } = await import('../lib/model/schema');
-      await writer.write(TABLES[t], all[t], out);
-      compact += statSync(out).size;
-    }
+    // What `fleetprof compact` makes of the closed day: one file per table, re-sorted, zstd 19.
+    const t0 = Date.now();
+    await compact(store, writer, { before: '9999-12-31' });
+    const compactSecs = (Date.now() - t0) / 1000;
+    const compacted = duSize(dir) - (existsSync(path.join(dir, '.tmp')) ? duSize(path.join(dir, '.tmp')) : 0);
+    const perTable = (['profiles', 'functions', 'stacks'] as const).map((t) => `${t} ${(duSize(path.join(dir, t)) / samples).toFixed(2)}`);
     writer.close();
     instance.closeSync();
     console.log(`\n## Storage over a simulated fleet day: ${n} CPU profiles (${instances} instances x 24 h x ${perHour}/h), ${samples} samples`);
     console.log(`raw .pb.gz bytes per sample                ${(rawGz / samples).toFixed(2).padStart(10)}`);
     console.log(`Parquet bytes per sample, file per profile ${(perFile / samples).toFixed(2).padStart(10)}`);
-    console.log(`Parquet bytes per sample, compacted day    ${(compact / samples).toFixed(2).padStart(10)}`);
+    console.log(`Parquet bytes per sample, compacted day    ${(compacted / samples).toFixed(2).padStart(10)}  (${perTable.join(', ')}; compaction took ${compactSecs.toFixed(1)} s)`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(compactDir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
