@@ -40,3 +40,30 @@ export class GrowableU32 {
     return this.data.slice(0, this.length);
   }
 }
+
+/**
+ * Unsigned ints kept in 16 bits until one needs more, then widened once to 32: location ids and
+ * indices almost always fit, and the stack array is the largest part of a decoded profile.
+ */
+export class GrowableUint {
+  data: Uint16Array | Uint32Array;
+  length = 0;
+  private wide = false;
+  constructor(capacity = 1024) {
+    this.data = new Uint16Array(capacity);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) this.resize(this.data.length * 2, this.wide);
+    if (v > 0xffff && !this.wide) this.widen();
+    this.data[this.length++] = v;
+  }
+  widen(): void {
+    if (!this.wide) this.resize(this.data.length, true);
+  }
+  private resize(capacity: number, wide: boolean): void {
+    const next = wide ? new Uint32Array(capacity) : new Uint16Array(capacity);
+    next.set(this.data.subarray(0, this.length));
+    this.data = next;
+    this.wide = wide;
+  }
+}

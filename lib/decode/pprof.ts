@@ -1,6 +1,6 @@
 import { Reader } from 'protobufjs/minimal';
 import { DecodeError } from './errors';
-import { GrowableF64, GrowableU32 } from './growable';
+import { GrowableF64, GrowableU32, GrowableUint } from './growable';
 import { readIndex, readInt64, readUint64 } from './varint';
 import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../model/profile';
 
@@ -55,8 +55,10 @@ class RawProfile {
   constructor(inputBytes: number) {
     // Every id and value takes at least one byte on the wire; an eighth of the input is a
     // starting size that rarely needs doubling and never dominates memory.
+    // Location ids get half the input's size in 16-bit slots: enough for every profile measured,
+    // so the largest array is allocated once instead of grown (docs/performance.md, memory).
     const guess = Math.max(1024, inputBytes >> 3);
-    this.locIds = new GrowableU32(guess);
+    this.locIds = new GrowableUint(guess * 4);
     this.values = new GrowableF64(guess >> 1);
     this.sampleLocStart = new GrowableU32(guess >> 3);
     this.labelFields = new GrowableF64(guess >> 1);
@@ -66,7 +68,7 @@ class RawProfile {
   // Per sample: offsets into locIds; values in a flat array; labels sparse.
   sampleLocStart: GrowableU32;
   /** Location ids; BIG_ID means "look in bigLocIds" (ids that do not fit in 32 bits). */
-  locIds: GrowableU32;
+  locIds: GrowableUint;
   bigLocIds = new Map<number, Int64>();
   values: GrowableF64;
   bigValues = new Map<number, bigint>();
@@ -150,16 +152,29 @@ function repeated(r: Reader, wire: number, each: () => void): void {
 }
 
 /** Narrows the reader to one embedded message and restores it afterwards. */
-function embedded<T>(r: Reader, wire: number, field: string, read: (r: Reader) => T): T {
+/**
+ * enter/leave: `embedded` without a callback, for the per-sample and per-label messages, where a
+ * closure each was measurable garbage. enter returns the outer limit for leave to restore.
+ */
+function enter(r: Reader, wire: number, field: string): number {
   wireCheck(wire, WIRE_BYTES, field);
   const len = r.uint32();
   const end = r.pos + len;
   if (end > r.len) throw new DecodeError('malformed', `${field} message runs past the end of the data`);
   const outerLen = r.len;
   r.len = end;
-  const v = read(r);
-  r.pos = end;
+  return outerLen;
+}
+
+function leave(r: Reader, outerLen: number): void {
+  r.pos = r.len;
   r.len = outerLen;
+}
+
+function embedded<T>(r: Reader, wire: number, field: string, read: (r: Reader) => T): T {
+  const outer = enter(r, wire, field);
+  const v = read(r);
+  leave(r, outer);
   return v;
 }
 
@@ -173,8 +188,12 @@ function readProfile(r: Reader, p: RawProfile): void {
         p.sampleTypes.push(embedded(r, wire, 'sample_type', readValueType));
         break;
       case 2:
-        embedded(r, wire, 'sample', (rr) => readSample(rr, p));
+      {
+        const outer = enter(r, wire, 'sample');
+        readSample(r, p);
+        leave(r, outer);
         break;
+      }
       case 3:
         p.mappings.push(embedded(r, wire, 'mapping', readMapping));
         break;
@@ -270,7 +289,9 @@ function readSample(r: Reader, p: RawProfile): void {
       }
       else throw new DecodeError('malformed', `repeated varint field has wire type ${wire}`);
     } else if (field === 3) {
-      embedded(r, wire, 'label', (rr) => readLabel(rr, p, sampleIndex));
+      const outer = enter(r, wire, 'label');
+      readLabel(r, p, sampleIndex);
+      leave(r, outer);
     } else skip(r, wire);
   }
   // sample_type may come later on the wire, so only consistency is checked here and the
@@ -538,6 +559,7 @@ function resolve(p: RawProfile): Profile {
   // Samples: location ids -> indices.
   // In place: the id array becomes the index array, and the sample offsets gain their end.
   const locIds = p.locIds;
+  if (p.locations.length > 0xffff) locIds.widen(); // indices must fit where the ids were
   const denseLoc = locationIndex.dense;
   const ids = locIds.data;
   for (let i = 0; i < locIds.length; i++) {

@@ -74,7 +74,7 @@ export interface Samples {
   readonly count: number;
   /** stack of sample i is stack[stackStart[i] .. stackStart[i+1]) as Location indices, leaf first. */
   readonly stackStart: Uint32Array;
-  readonly stack: Uint32Array;
+  readonly stack: Uint16Array | Uint32Array;
   readonly values: SampleValues;
   /** Label set of sample i is labelSets[labelSet[i]]; labelSets[0] is the empty set. */
   readonly labelSet: Uint32Array;
