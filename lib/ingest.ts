@@ -10,7 +10,7 @@ import { TABLES, type TableName } from './model/schema';
 import type { SourceMeta } from './model/source';
 import { profileRows } from './normalize/profile-rows';
 import { sourceToProfileId, tableKey, utcDate } from './store/layout';
-import type { ParquetWriter, Row } from './store/parquet';
+import { rowCount, type ParquetWriter, type TableData } from './store/parquet';
 import type { Store } from './store/store';
 import { alreadyCompacted } from './store/manifest';
 
@@ -69,7 +69,7 @@ export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ct
     profileId,
     kind,
     timeUs: rows.timeUs,
-    rows: { profiles: rows.profiles.length, functions: rows.functions.length, stacks: rows.stacks.length },
+    rows: { profiles: rows.profiles.length, functions: rows.functions.length, stacks: rowCount(rows.stacks) },
     keys,
   };
 }
@@ -80,7 +80,7 @@ export interface PublishEntry {
   readonly dt: string;
   readonly service: string;
   readonly fileId: string;
-  readonly rows: Row[];
+  readonly rows: TableData;
 }
 
 /**
@@ -112,7 +112,7 @@ export async function publish(
   dt: string,
   service: string,
   fileId: string,
-  tables: [TableName, Row[]][],
+  tables: [TableName, TableData][],
 ): Promise<string[]> {
   return publishEntries(
     ctx,

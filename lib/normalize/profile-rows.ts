@@ -1,6 +1,6 @@
 import type { Int64, Profile, ProfileKind } from '../model/profile';
 import type { SourceMeta } from '../model/source';
-import type { Row } from '../store/parquet';
+import type { PackedStacks, Row } from '../store/parquet';
 import { buildFrameTable } from './frames';
 import { functionStats } from './functions';
 import { aggregateStacks } from './stacks';
@@ -13,7 +13,7 @@ export interface ProfileRows {
   readonly timeUs: number;
   readonly profiles: Row[];
   readonly functions: Row[];
-  readonly stacks: Row[];
+  readonly stacks: PackedStacks;
 }
 
 const INT64_MAX = (1n << 63n) - 1n;
@@ -58,7 +58,9 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
     }
   }
 
-  const stacks: Row[] = [];
+  // Stacks go to the writer one row per stack with all sample types' values and frame ids; the
+  // writer expands them to one row per sample type with frame names (see PackedStacks).
+  const rowsOut: Row[] = [];
   // totalAbs already decided exactness: number totals from number values mean Σ|v| <= 2^53.
   const exactNumbers = p.samples.values.exact === 'number' && stats.every((s) => typeof s.total === 'number');
   for (const st of aggregateStacks(p, frames, exactNumbers)) {
@@ -68,21 +70,16 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
       if ('str' in l) str[l.key] = l.str;
       else num[l.key] = l.num;
     }
-    for (let t = 0; t < p.sampleTypes.length; t++) {
-      const v = st.values[t];
-      if (v === 0) continue; // a zero row adds nothing to any sum; storing it costs bytes
-      stacks.push({
-        ...base,
-        sample_type: p.sampleTypes[t].type,
-        unit: p.sampleTypes[t].unit,
-        stack_id: st.stackId,
-        frames: st.frames,
-        lines: st.lines,
-        sample_labels: str,
-        num_labels: num,
-        value: checkInt64(v, 'value'),
-      });
-    }
+    rowsOut.push({
+      ...base,
+      stack_id: st.stackId,
+      frame_ids: st.frameIds,
+      lines: st.lines,
+      sample_labels: str,
+      num_labels: num,
+      vals: st.values.map((v) => checkInt64(v, 'value')),
+    });
   }
+  const stacks: PackedStacks = { names: frames.names, sampleTypes: p.sampleTypes, rows: rowsOut };
   return { profileId, kind, timeUs, profiles, functions, stacks };
 }

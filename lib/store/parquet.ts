@@ -1,12 +1,37 @@
 import { promises as fs } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { duckdbType, type TableDef } from '../model/schema';
+import { duckdbType, type ColumnDef, type ColumnType, type TableDef } from '../model/schema';
 
 // Rows -> one zstd Parquet file, through DuckDB's COPY ... ORDER BY the table's sort key, so
 // row-group statistics prune well.
 
 export type CellValue = string | number | bigint | boolean | null | CellValue[] | { [k: string]: CellValue } | Map<string, CellValue>;
 export type Row = Record<string, CellValue>;
+
+/**
+ * The stacks table in packed form: one row per stack with every sample type's value (`vals`)
+ * and frame ids (`frame_ids`, indices into `names`) instead of one row per sample type with the
+ * frame names repeated. DuckDB expands it while writing: ~4x less JSON for heap profiles.
+ */
+export interface PackedStacks {
+  readonly names: readonly string[];
+  readonly sampleTypes: readonly { readonly type: string; readonly unit: string }[];
+  readonly rows: readonly Row[];
+}
+
+export type TableData = readonly Row[] | PackedStacks;
+
+/** Number of table rows a TableData makes (packed stacks: one per non-zero value). */
+export function rowCount(d: TableData): number {
+  if (!isPacked(d)) return d.length;
+  let n = 0;
+  for (const r of d.rows) for (const v of r.vals as (number | bigint)[]) if (v !== 0 && v !== 0n) n++;
+  return n;
+}
+
+function isPacked(d: TableData): d is PackedStacks {
+  return !Array.isArray(d);
+}
 
 export interface DuckDbSettings {
   threads?: number;
@@ -35,18 +60,15 @@ export class ParquetWriter {
    * Rows reach DuckDB as newline-delimited JSON read by its C++ JSON reader: measured ~30x
    * faster than the appender with per-cell DuckDB value objects for list and map columns.
    */
-  async write(table: TableDef, rows: readonly Row[], outPath: string): Promise<void> {
+  async write(table: TableDef, data: TableData, outPath: string): Promise<void> {
     const tmp = `${outPath}.${this.seq++}.ndjson`;
     try {
+      const rows = isPacked(data) ? data.rows : data;
       await fs.writeFile(tmp, toNdjson(rows));
-      const columns = table.columns.map((c) => `'${c.name}': '${duckdbType(c.type.kind === 'timestamp' ? { kind: 'bigint' } : c.type)}'`).join(', ');
-      const select = table.columns.map((c) => (c.type.kind === 'timestamp' ? `make_timestamp("${c.name}") AS "${c.name}"` : `"${c.name}"`)).join(', ');
+      const src = isPacked(data) ? packedSource(table, data, tmp) : plainSource(table, tmp, rows.length);
       const order = table.sortBy.map((c) => `"${c}"`).join(', ');
-      const source = rows.length
-        ? `read_json('${sqlString(tmp)}', format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456)`
-        : `(SELECT ${table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type.kind === 'timestamp' ? { kind: 'bigint' } : c.type)}) AS "${c.name}"`).join(', ')} WHERE false)`;
       await this.conn.run(
-        `COPY (SELECT ${select} FROM ${source} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
+        `COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
       );
     } finally {
       await fs.rm(tmp, { force: true });
@@ -85,6 +107,47 @@ export function toNdjson(rows: readonly Row[]): string {
   let out = '';
   for (const r of rows) out += JSON.stringify(r, replacer) + '\n';
   return out.replace(BIG_RE, '$1');
+}
+
+/** Columns as NDJSON carries them: timestamps travel as epoch microseconds. */
+function jsonType(t: ColumnType): string {
+  return duckdbType(t.kind === 'timestamp' ? { kind: 'bigint' } : t);
+}
+
+function selectColumns(table: TableDef, expr: (c: ColumnDef) => string | undefined): string {
+  return table.columns
+    .map((c) => `${expr(c) ?? (c.type.kind === 'timestamp' ? `make_timestamp("${c.name}")` : `"${c.name}"`)} AS "${c.name}"`)
+    .join(', ');
+}
+
+function plainSource(table: TableDef, file: string, n: number): string {
+  if (n === 0) return `SELECT ${table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false`;
+  const columns = table.columns.map((c) => `'${c.name}': '${jsonType(c.type)}'`).join(', ');
+  return `SELECT ${selectColumns(table, () => undefined)} FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456)`;
+}
+
+/** Expands PackedStacks: a row per sample type with a non-zero value, frame ids to names. */
+function packedSource(table: TableDef, d: PackedStacks, file: string): string {
+  const computed: Record<string, string> = {
+    frames: 'list_transform(frame_ids, x -> d.names[x + 1])',
+    sample_type: 't.sample_type',
+    unit: 't.unit',
+    value: 'vals[t.ti + 1]',
+  };
+  const passed = table.columns.filter((c) => !(c.name in computed));
+  const columns = [
+    ...passed.map((c) => `'${c.name}': '${jsonType(c.type)}'`),
+    `'frame_ids': 'INTEGER[]'`,
+    `'vals': 'BIGINT[]'`,
+  ].join(', ');
+  const names = `[${d.names.map((n) => `'${sqlString(n)}'`).join(', ')}]::VARCHAR[]`;
+  const types = d.sampleTypes.map((t, i) => `(${i}, '${sqlString(t.type)}', '${sqlString(t.unit)}')`).join(', ');
+  if (d.rows.length === 0 || d.sampleTypes.length === 0) return plainSource(table, file, 0);
+  return `SELECT ${selectColumns(table, (c) => computed[c.name])}
+    FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456)
+    CROSS JOIN (SELECT ${names} AS names) d
+    CROSS JOIN (VALUES ${types}) t(ti, sample_type, unit)
+    WHERE vals[t.ti + 1] <> 0`;
 }
 
 export function sqlString(s: string): string {
