@@ -1,0 +1,29 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+// SDK clients from the standard chain (credentials, region, AWS_ENDPOINT_URL[_S3]). With an
+// explicit endpoint (moto, MinIO) path-style addressing is forced: virtual-hosted names do not
+// resolve for 127.0.0.1 or localhost. Retries are the SDK's standard mode with `maxAttempts`.
+
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+export function s3Endpoint(): string | undefined {
+  return process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+}
+
+export function makeS3Client(opts: { maxAttempts?: number; region?: string } = {}): S3Client {
+  return new S3Client({
+    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    forcePathStyle: s3Endpoint() !== undefined,
+    region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),
+  });
+}
+
+export function makeSqsClient(opts: { maxAttempts?: number; region?: string } = {}): SQSClient {
+  return new SQSClient({
+    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),
+  });
+}

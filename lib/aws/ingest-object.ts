@@ -1,0 +1,100 @@
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { isDecodeError } from '../decode/errors';
+import { ingestBytes, type IngestContext } from '../ingest';
+import { isUploadContractError, uploadSourceMeta, UPLOAD_PREFIX } from '../model/upload-key';
+import { isNoSuchKey, stripEtag } from '../store/s3';
+import { classifyFailure, isKnownTransient, ObjectTooLargeError } from './classify';
+import { isObjectCreated, parseS3Message, type S3ObjectEvent, type SQSBatchResponse, type SQSRecord } from './events';
+import { quarantineObject } from './quarantine';
+
+// What the ingest Lambda does per SQS message, kept out of the handler so it is testable and the
+// handler stays a few lines: parse the S3 event, fetch the object, apply the upload contract, run
+// the core's ingestBytes, and sort failures into poison (quarantine + ack) or transient (retry).
+
+export interface IngestObjectDeps {
+  s3: S3Client;
+  /** The core's context for the bucket holding the tables (S3Store + ParquetWriter). */
+  context: (bucket: string) => IngestContext;
+  maxObjectBytes: number;
+  maxDecompressedBytes?: number;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+export type ObjectOutcome =
+  | { status: 'ingested'; key: string; input: string; rows: number; files: number }
+  | { status: 'quarantined'; key: string; reason: string }
+  | { status: 'skipped'; key: string; reason: string };
+
+export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): Promise<ObjectOutcome> {
+  const { s3, log } = deps;
+  if (!isObjectCreated(ev.eventName)) return { status: 'skipped', key: ev.key, reason: `event ${ev.eventName}` };
+  if (!ev.key.startsWith(UPLOAD_PREFIX)) return { status: 'skipped', key: ev.key, reason: `not under ${UPLOAD_PREFIX}` };
+  let etag = ev.etag;
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: ev.bucket, Key: ev.key }));
+    etag = stripEtag(head.ETag ?? ev.etag ?? '');
+    const meta = uploadSourceMeta({ bucket: ev.bucket, key: ev.key, etag, metadata: head.Metadata });
+    const size = head.ContentLength ?? 0;
+    if (size > deps.maxObjectBytes) throw new ObjectTooLargeError(size, deps.maxObjectBytes);
+    // IfMatch: the bytes are exactly the version the sourceId names.
+    const obj = await s3.send(new GetObjectCommand({ Bucket: ev.bucket, Key: ev.key, IfMatch: `"${etag}"` }));
+    const bytes = await obj.Body!.transformToByteArray();
+    const ctx = deps.context(ev.bucket);
+    const r = await ingestBytes(bytes, meta, { ...ctx, decode: { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes } });
+    const rows = Object.values(r.rows).reduce<number>((a, n) => a + (n ?? 0), 0);
+    return { status: 'ingested', key: ev.key, input: r.input, rows, files: r.keys.length };
+  } catch (e) {
+    if (isNoSuchKey(e)) return { status: 'skipped', key: ev.key, reason: 'object no longer exists' };
+    if (classifyFailure(e) === 'transient') throw e;
+    const code = isDecodeError(e) ? e.code : isUploadContractError(e) ? 'contract' : e instanceof ObjectTooLargeError ? 'too-large' : (e as Error).name;
+    const reason = (e as Error).message;
+    const q = await quarantineObject(s3, { bucket: ev.bucket, key: ev.key, etag, code, reason, at: new Date().toISOString() });
+    log({ level: 'WARN', msg: 'quarantined', bucket: ev.bucket, key: ev.key, code, reason, quarantineKey: q.copy });
+    return { status: 'quarantined', key: ev.key, reason };
+  }
+}
+
+/**
+ * A whole SQS batch, one record at a time (one DuckDB writer). A record whose object failed
+ * transiently is reported in batchItemFailures; everything else is acknowledged.
+ */
+export async function ingestSqsBatch(deps: IngestObjectDeps, records: readonly SQSRecord[]): Promise<SQSBatchResponse> {
+  const failures: { itemIdentifier: string }[] = [];
+  for (const rec of records) {
+    const parsed = parseS3Message(rec.body);
+    if (parsed.kind === 'test-event') {
+      deps.log({ level: 'INFO', msg: 'skipped s3:TestEvent', messageId: rec.messageId });
+      continue;
+    }
+    if (parsed.kind === 'invalid') {
+      // Nothing to quarantine (no object); retrying cannot fix the body.
+      deps.log({ level: 'ERROR', msg: 'invalid message dropped', messageId: rec.messageId, reason: parsed.reason, body: rec.body.slice(0, 1024) });
+      continue;
+    }
+    for (const ev of parsed.records) {
+      const t0 = Date.now();
+      try {
+        const out = await ingestObject(deps, ev);
+        deps.log({ level: 'INFO', msg: out.status, messageId: rec.messageId, ...out, ms: Date.now() - t0 });
+      } catch (e) {
+        deps.log({
+          level: 'ERROR',
+          msg: 'transient failure, will retry',
+          messageId: rec.messageId,
+          key: ev.key,
+          error: (e as Error).name,
+          reason: (e as Error).message,
+          knownTransient: isKnownTransient(e),
+          receiveCount: rec.attributes?.ApproximateReceiveCount,
+        });
+        failures.push({ itemIdentifier: rec.messageId });
+        break;
+      }
+    }
+  }
+  return { batchItemFailures: failures };
+}
+
+export function jsonLog(entry: Record<string, unknown>): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), ...entry }));
+}

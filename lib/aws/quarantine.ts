@@ -1,0 +1,32 @@
+import { CopyObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { QUARANTINE_PREFIX } from '../model/upload-key';
+
+// Poison uploads are copied to quarantine/<key> with quarantine/<key>.reason.json next to them,
+// then acknowledged. The original stays under raw/ (a lifecycle rule expires raw/); nothing under
+// quarantine/ notifies the queue, so a quarantined object is never ingested again by itself.
+
+export interface QuarantineReason {
+  bucket: string;
+  key: string;
+  etag?: string;
+  /** DecodeError code, 'contract', 'too-large' or the error's name. */
+  code: string;
+  reason: string;
+  at: string;
+}
+
+export function quarantineKey(key: string): string {
+  return QUARANTINE_PREFIX + key;
+}
+
+export async function quarantineObject(s3: S3Client, r: QuarantineReason): Promise<{ copy: string; reason: string }> {
+  const copy = quarantineKey(r.key);
+  const reasonKey = `${copy}.reason.json`;
+  // CopySource is "<bucket>/<key>" URL-encoded (the key per path segment).
+  const source = `${r.bucket}/${r.key.split('/').map(encodeURIComponent).join('/')}`;
+  await s3.send(new CopyObjectCommand({ Bucket: r.bucket, Key: copy, CopySource: source, MetadataDirective: 'COPY' }));
+  await s3.send(
+    new PutObjectCommand({ Bucket: r.bucket, Key: reasonKey, Body: JSON.stringify(r, null, 2), ContentType: 'application/json' }),
+  );
+  return { copy, reason: reasonKey };
+}

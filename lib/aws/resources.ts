@@ -1,0 +1,101 @@
+// The one definition of the pipeline's AWS resources and their settings, shared by the CDK stack
+// (lib/infra/), the Lambda handlers and the end-to-end test against moto, so they cannot drift.
+// Plain data only: no aws-cdk-lib or SDK imports here.
+
+import { QUARANTINE_PREFIX, UPLOAD_PREFIX } from '../model/upload-key';
+
+/** Key prefixes inside the one bucket. */
+export const PREFIXES = {
+  /** Uploads (docs/upload-contract.md); the only prefix that notifies the ingest queue. */
+  raw: UPLOAD_PREFIX,
+  /** Parquet tables (Hive layout, lib/store/layout.ts) under this prefix. */
+  tables: 'tables/',
+  /** Poison uploads, copied with a `<key>.reason.json` next to them. */
+  quarantine: QUARANTINE_PREFIX,
+} as const;
+
+/** Ingest Lambda settings; the queue's visibility timeout derives from its timeout. */
+export const INGEST_FUNCTION = {
+  timeoutSeconds: 120,
+  memoryMb: 2048,
+  ephemeralStorageMb: 2048,
+  /** SQS event source: batch size and window, partial batch responses on. */
+  batchSize: 10,
+  maxBatchingWindowSeconds: 5,
+  reportBatchItemFailures: true,
+  maxConcurrency: 20,
+} as const;
+
+export const QUERY_FUNCTION = {
+  timeoutSeconds: 60,
+  memoryMb: 3008,
+  ephemeralStorageMb: 4096,
+} as const;
+
+/** The ingest queue and its dead-letter queue. */
+export const INGEST_QUEUE = {
+  /** Base names; a stack may prefix them (physical names are optional in CDK). */
+  name: 'fleetprof-ingest',
+  dlqName: 'fleetprof-ingest-dlq',
+  /** AWS: at least 6x the function timeout. */
+  visibilityTimeoutSeconds: 6 * INGEST_FUNCTION.timeoutSeconds,
+  /** Receives before a message moves to the DLQ (AWS recommends >= 5). */
+  maxReceiveCount: 5,
+  retentionSeconds: 4 * 24 * 3600,
+  dlqRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
+/** S3 -> SQS notification: every ObjectCreated event under raw/. */
+export const UPLOAD_NOTIFICATION = {
+  id: 'fleetprof-raw-to-ingest',
+  events: ['s3:ObjectCreated:*'] as const,
+  prefix: UPLOAD_PREFIX,
+} as const;
+
+/** Environment variables the handlers read. */
+export const ENV = {
+  /** Bucket holding tables/ (default: the bucket of each event). */
+  bucket: 'FLEETPROF_BUCKET',
+  /** Largest upload the ingest Lambda accepts, bytes (bigger: quarantined). */
+  maxObjectBytes: 'FLEETPROF_MAX_OBJECT_BYTES',
+  /** Largest decompressed input, bytes. */
+  maxDecompressedBytes: 'FLEETPROF_MAX_DECOMPRESSED_BYTES',
+  /** Query Lambda: SQL time limit (ms) and row limit. */
+  sqlTimeoutMs: 'FLEETPROF_SQL_TIMEOUT_MS',
+  sqlMaxRows: 'FLEETPROF_SQL_MAX_ROWS',
+  /** Local cache of downloaded Parquet (default /tmp/fleetprof-cache). */
+  cacheDir: 'FLEETPROF_CACHE_DIR',
+} as const;
+
+export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The bucket notification as the S3 API (PutBucketNotificationConfiguration) takes it, for a queue
+ * ARN. CDK renders the same thing from `bucket.addEventNotification(EventType.OBJECT_CREATED,
+ * new SqsDestination(queue), { prefix: UPLOAD_NOTIFICATION.prefix })`.
+ */
+export function notificationConfiguration(queueArn: string) {
+  return {
+    QueueConfigurations: [
+      {
+        Id: UPLOAD_NOTIFICATION.id,
+        QueueArn: queueArn,
+        Events: [...UPLOAD_NOTIFICATION.events],
+        Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: UPLOAD_NOTIFICATION.prefix }] } },
+      },
+    ],
+  };
+}
+
+/** SQS queue attributes (CreateQueue) for the ingest queue, given the DLQ's ARN. */
+export function ingestQueueAttributes(dlqArn: string): Record<string, string> {
+  return {
+    VisibilityTimeout: String(INGEST_QUEUE.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(INGEST_QUEUE.retentionSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: INGEST_QUEUE.maxReceiveCount }),
+  };
+}
+
+export function dlqAttributes(): Record<string, string> {
+  return { MessageRetentionPeriod: String(INGEST_QUEUE.dlqRetentionSeconds) };
+}

@@ -1,0 +1,31 @@
+import { mkdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DuckDbSettings } from '../store/parquet';
+
+// Lambda runtime settings: DuckDB needs a writable HOME and temp directory (only /tmp is), and an
+// explicit memory limit (it would size itself from the host's RAM, not the function's).
+
+/** ~60% of the function's memory for DuckDB; the rest for Node, V8 and the decoded profile. */
+export function lambdaDuckDbSettings(env: NodeJS.ProcessEnv = process.env): DuckDbSettings {
+  const tmp = os.tmpdir();
+  if (!env.HOME || env.HOME === '/home/sbx_user1051') env.HOME = tmp;
+  const tempDirectory = path.join(tmp, 'duckdb_tmp');
+  mkdirSync(tempDirectory, { recursive: true });
+  const mb = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  const settings: DuckDbSettings = { tempDirectory };
+  if (Number.isFinite(mb) && mb > 0) {
+    settings.memoryLimit = `${Math.max(64, Math.floor(mb * 0.6))}MB`;
+    // DuckDB's guidance: ~125 MB per thread.
+    settings.threads = Math.max(1, Math.min(os.cpus().length, Math.floor(mb / 512)));
+  }
+  return settings;
+}
+
+export function envInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
+  return n;
+}

@@ -1,0 +1,138 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Store, StoredObject } from './store';
+
+// A bucket prefix as a store. PutObject is atomic (readers see the whole object or none). DuckDB
+// reads local files only (no httpfs on Lambda), so localPath downloads into a cache that keeps the
+// Hive path (dt=/service= come from it) and is keyed by ETag: a warm Lambda downloads each object
+// version once.
+
+export interface S3StoreOptions {
+  client: S3Client;
+  bucket: string;
+  /** Key prefix of the tables inside the bucket (default `tables/`). */
+  prefix?: string;
+  /** Download cache (default /tmp/fleetprof-cache). */
+  cacheDir?: string;
+  /** Staging directory for files before upload (default <tmpdir>/fleetprof-scratch). */
+  scratchDir?: string;
+}
+
+export class S3Store implements Store {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly cacheDir: string;
+  readonly scratchDir: string;
+
+  constructor(o: S3StoreOptions) {
+    this.client = o.client;
+    this.bucket = o.bucket;
+    this.prefix = o.prefix ?? 'tables/';
+    if (this.prefix !== '' && !this.prefix.endsWith('/')) this.prefix += '/';
+    this.cacheDir = path.resolve(o.cacheDir ?? path.join(os.tmpdir(), 'fleetprof-cache'));
+    this.scratchDir = path.resolve(o.scratchDir ?? path.join(os.tmpdir(), 'fleetprof-scratch'));
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    const body = await fs.readFile(localPath);
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Body: body }));
+    // Like LocalStore's rename: the staged file is consumed.
+    await fs.rm(localPath, { force: true });
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.fullKey(prefix), ContinuationToken: token }),
+      );
+      for (const o of r.Contents ?? []) {
+        if (!o.Key) continue;
+        out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, etag: stripEtag(o.ETag ?? '') });
+      }
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  /** Path of the cached copy: <cache>/<bucket>/<key dir>/<name>.<etag hash><ext>, Hive dirs kept. */
+  cachePathOf(obj: StoredObject): string {
+    const rel = this.safeKey(obj.key);
+    const dir = path.posix.dirname(rel);
+    const base = path.posix.basename(rel);
+    const ext = path.posix.extname(base);
+    const tag = createHash('sha256').update(obj.etag).digest('hex').slice(0, 16);
+    return path.join(this.cacheDir, this.bucket, dir, `${base.slice(0, base.length - ext.length)}.${tag}${ext}`);
+  }
+
+  async localPath(obj: StoredObject): Promise<string> {
+    const dest = this.cachePathOf(obj);
+    try {
+      await fs.access(dest);
+      return dest; // same ETag, same bytes
+    } catch {
+      /* not cached */
+    }
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(obj.key), IfMatch: quoteEtag(obj.etag) }));
+    const bytes = await r.Body!.transformToByteArray();
+    await fs.mkdir(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.${randomUUID()}.part`;
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, dest);
+    await this.dropStaleVersions(dest);
+    return dest;
+  }
+
+  async read(key: string): Promise<Uint8Array | null> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      return await r.Body!.transformToByteArray();
+    } catch (e) {
+      if (isNoSuchKey(e)) return null;
+      throw e;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+  }
+
+  fullKey(key: string): string {
+    return this.prefix + this.safeKey(key);
+  }
+
+  private safeKey(key: string): string {
+    if (key.split('/').some((s) => s === '..' || s === '.') || key.startsWith('/')) throw new Error(`key escapes the store: ${key}`);
+    return key;
+  }
+
+  /** Older cached versions of the same object (other ETags) are dead weight in /tmp. */
+  private async dropStaleVersions(dest: string): Promise<void> {
+    const dir = path.dirname(dest);
+    const base = path.basename(dest);
+    const stem = base.replace(/\.[0-9a-f]{16}(\.[^.]*)?$/, '');
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+      if (name !== base && name.startsWith(stem + '.') && /\.[0-9a-f]{16}(\.[^.]*)?$/.test(name) && name.replace(/\.[0-9a-f]{16}(\.[^.]*)?$/, '') === stem) {
+        await fs.rm(path.join(dir, name), { force: true });
+      }
+    }
+  }
+}
+
+export function stripEtag(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+function quoteEtag(etag: string): string {
+  return `"${stripEtag(etag)}"`;
+}
+
+export function isNoSuchKey(e: unknown): boolean {
+  const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return err?.name === 'NoSuchKey' || err?.Code === 'NoSuchKey' || (err?.name === 'NotFound' && err.$metadata?.httpStatusCode === 404);
+}
