@@ -7,7 +7,10 @@ import { runExport } from './commands/export';
 import { runDemo } from './commands/demo';
 import { runCompact } from './commands/compact';
 import { runGc } from './commands/gc';
+import { runUpload } from './commands/upload';
+import { runServe } from './commands/serve';
 import { PROFILE_KINDS } from '../lib/model/profile';
+import { UPLOAD_KINDS } from '../lib/model/upload-key';
 
 // The CLI contract (flags and JSON shapes) is used by other tools: change it only additively.
 
@@ -116,6 +119,34 @@ export function buildProgram(): Command {
     .option('--all', 'compact every partition, today included')
     .action(async (opts) => {
       process.exitCode = await runCompact(opts);
+    });
+
+  program
+    .command('upload')
+    .description('upload profiles, gctrace logs and runtime/metrics snapshots to S3 under the upload contract (docs/upload-contract.md)')
+    .requiredOption('--bucket <name>', 'S3 bucket (endpoint and credentials from the standard AWS chain, AWS_ENDPOINT_URL included)')
+    .requiredOption('--service <name>', 'service name')
+    .requiredOption('--instance <id>', 'instance id')
+    .option('--version <v>', 'service version', '')
+    .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {})
+    .addOption(new Option('--kind <kind>', 'kind of every file (default: from the content, else the file name)').choices(UPLOAD_KINDS))
+    .option('--start <iso>', 'capture start (default: the profile\'s own time, else the file mtime; for gctrace logs: the process start)', isoTime)
+    .option('--concurrency <n>', 'parallel uploads', positiveInt, 4)
+    .option('--max-attempts <n>', 'attempts per request (SDK standard retry)', positiveInt, 5)
+    .argument('<paths...>', 'files or directories')
+    .action(async (paths: string[], opts) => {
+      process.exitCode = await runUpload(paths, opts);
+    });
+
+  program
+    .command('serve')
+    .description('serve the query API (GET /top, /gc, /export; POST /sql) on 127.0.0.1 from a data directory')
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--port <n>', 'port (0 = any free port)', positiveInt, 8787)
+    .option('--sql-timeout-ms <n>', 'SQL time limit', positiveInt, 20000)
+    .option('--sql-max-rows <n>', 'SQL row limit', positiveInt, 10000)
+    .action(async (opts) => {
+      process.exitCode = await runServe(opts);
     });
 
   program

@@ -1,0 +1,40 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fromLambdaEvent, toLambdaResult } from '../lib/api/adapters';
+import { handleApiRequest } from '../lib/api/router';
+import { makeS3Client } from '../lib/aws/clients';
+import type { HttpEventV2, HttpResultV2 } from '../lib/aws/events';
+import { jsonLog } from '../lib/aws/ingest-object';
+import { ENV, PREFIXES } from '../lib/aws/resources';
+import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
+import { openEngine } from '../lib/query/open';
+import { S3Store } from '../lib/store/s3';
+
+// Function URL (payload 2.0) -> lib/api/router.ts. Only the partitions a query needs are listed
+// and downloaded; downloads stay in /tmp keyed by ETag across warm invocations.
+
+const s3 = makeS3Client();
+let store: S3Store | undefined;
+
+function getStore(): S3Store {
+  const bucket = process.env[ENV.bucket];
+  if (!bucket) throw new Error(`${ENV.bucket} is not set`);
+  if (!store || store.bucket !== bucket) {
+    store = new S3Store({ client: s3, bucket, prefix: PREFIXES.tables, cacheDir: process.env[ENV.cacheDir] || path.join(os.tmpdir(), 'fleetprof-cache') });
+  }
+  return store;
+}
+
+export async function handler(event: HttpEventV2): Promise<HttpResultV2> {
+  const t0 = Date.now();
+  const st = getStore();
+  const settings = lambdaDuckDbSettings();
+  const req = fromLambdaEvent(event);
+  const res = await handleApiRequest(req, {
+    openEngine: (filter) => openEngine(st, filter, [st.cacheDir], settings),
+    sqlLimits: { timeoutMs: envInt(process.env, ENV.sqlTimeoutMs, 20_000), maxRows: envInt(process.env, ENV.sqlMaxRows, 10_000) },
+    onError: (e) => jsonLog({ level: 'ERROR', msg: 'query failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack }),
+  });
+  jsonLog({ level: 'INFO', msg: 'request', method: req.method, path: req.path, status: res.status, ms: Date.now() - t0 });
+  return toLambdaResult(res);
+}

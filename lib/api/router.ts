@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { PROFILE_KINDS } from '../model/profile';
+import type { PartitionFilter } from '../store/layout';
+import { partitionFilter, type Cohort } from '../query/cohort';
+import type { QueryEngine } from '../query/engine';
+import { exportMerged } from '../query/export';
+import { gcPartitionFilter, gcTrends, parseBucket, type GcQuery } from '../query/gc';
+import { exactJson } from '../query/json';
+import { runReadOnlySql, SqlRejected, type SqlLimits } from '../query/sql';
+import { top, type TopQuery } from '../query/top';
+
+// The query API, pure: a request in, a response out. The query Lambda (Function URL, payload v2)
+// and `fleetprof serve` (node:http) both translate to and from these shapes.
+//
+//   GET  /top?type=&sampleType=&service=&version=&instance=&label=k=v&from=&to=&limit=&by=
+//   GET  /gc?service=&version=&instance=&label=k=v&from=&to=&bucket=
+//   GET  /export?type=&sampleType=&service=&version=&instance=&label=k=v&from=&to=   (.pb.gz)
+//   POST /sql  {"sql": "..."}  -> {"columns": [...], "rows": [[...]]}
+//   errors: 400/404/405 {"error": "..."}; 500 {"error": "internal error"}
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  /** The raw query string (without `?`): repeated parameters (label) are kept. */
+  query: string;
+  body?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Uint8Array;
+}
+
+export interface ApiDeps {
+  /** A query engine over the partitions a filter can match (caller closes nothing; router does). */
+  openEngine: (filter: PartitionFilter) => Promise<QueryEngine>;
+  sqlLimits?: SqlLimits;
+  /** Only for the commands GC diagnostics suggest. */
+  dataDir?: string;
+  /** Largest accepted request body, bytes (default 64 KiB). */
+  maxBodyBytes?: number;
+  onError?: (e: unknown) => void;
+}
+
+export class BadRequest extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const json = (status: number, v: unknown): ApiResponse => ({
+  status,
+  headers: { 'content-type': 'application/json; charset=utf-8' },
+  body: exactJson(v),
+});
+
+const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO-8601 time')
+  .transform((s) => Date.parse(s) * 1000);
+const intParam = z
+  .string()
+  .regex(/^\d{1,9}$/, 'not a non-negative integer')
+  .transform(Number);
+
+const CohortParams = z.object({
+  type: z.enum(PROFILE_KINDS),
+  sampleType: z.string().max(256).optional(),
+  service: z.string().max(128).optional(),
+  version: z.string().max(128).optional(),
+  instance: z.string().max(128).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+});
+const TopParams = CohortParams.extend({
+  limit: intParam.optional(),
+  by: z.enum(['flat', 'cum']).optional(),
+});
+const GcParams = z.object({
+  service: z.string().max(128).optional(),
+  version: z.string().max(128).optional(),
+  instance: z.string().max(128).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  bucket: z.string().max(16).optional(),
+});
+const SqlBody = z.object({ sql: z.string().min(1).max(100_000) });
+
+function parseParams<T extends z.ZodTypeAny>(schema: T, query: string): { params: z.output<T>; labels: Record<string, string> } {
+  const sp = new URLSearchParams(query);
+  const single: Record<string, string> = {};
+  const labels: Record<string, string> = {};
+  const known = new Set(Object.keys((schema as unknown as z.ZodObject<z.ZodRawShape>).shape));
+  for (const [k, v] of sp) {
+    if (k === 'label') {
+      const eq = v.indexOf('=');
+      if (eq <= 0) throw new BadRequest(`label: expected k=v, got "${v}"`);
+      labels[v.slice(0, eq)] = v.slice(eq + 1);
+      continue;
+    }
+    if (!known.has(k)) throw new BadRequest(`unknown parameter "${k}"`);
+    if (k in single) throw new BadRequest(`parameter "${k}" given twice`);
+    single[k] = v;
+  }
+  const r = schema.safeParse(single);
+  if (!r.success) throw new BadRequest(r.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+  return { params: r.data, labels };
+}
+
+function cohortOf(p: z.output<typeof CohortParams>, labels: Record<string, string>): Cohort & { sampleType?: string } {
+  if (p.from !== undefined && p.to !== undefined && p.from >= p.to) throw new BadRequest('from must be before to');
+  return { kind: p.type, sampleType: p.sampleType, service: p.service, version: p.version, instance: p.instance, labels, fromUs: p.from, toUs: p.to };
+}
+
+async function withEngine<T>(deps: ApiDeps, filter: PartitionFilter, f: (e: QueryEngine) => Promise<T>): Promise<T> {
+  const engine = await deps.openEngine(filter);
+  try {
+    return await f(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  try {
+    const path = req.path.replace(/\/+$/, '') || '/';
+    const route = `${req.method.toUpperCase()} ${path}`;
+    switch (route) {
+      case 'GET /top': {
+        const { params, labels } = parseParams(TopParams, req.query);
+        const q: TopQuery = { ...cohortOf(params, labels), limit: params.limit, by: params.by ?? 'flat' };
+        return json(200, await withEngine(deps, partitionFilter(q), (e) => top(e, q)));
+      }
+      case 'GET /gc': {
+        const { params, labels } = parseParams(GcParams, req.query);
+        let bucketUs: number;
+        try {
+          bucketUs = parseBucket(params.bucket ?? '1h');
+        } catch (e) {
+          throw new BadRequest((e as Error).message);
+        }
+        if (params.from !== undefined && params.to !== undefined && params.from >= params.to) throw new BadRequest('from must be before to');
+        const q: GcQuery = { service: params.service, version: params.version, instance: params.instance, labels, fromUs: params.from, toUs: params.to, bucketUs, dataDir: deps.dataDir };
+        return json(200, await withEngine(deps, gcPartitionFilter(q), (e) => gcTrends(e, q)));
+      }
+      case 'GET /export': {
+        const { params, labels } = parseParams(CohortParams, req.query);
+        const q = cohortOf(params, labels);
+        const bytes = await withEngine(deps, partitionFilter(q), async (e) => {
+          try {
+            return await exportMerged(e, q);
+          } catch (err) {
+            if (/no profiles match/.test((err as Error).message)) throw new BadRequest((err as Error).message, 404);
+            throw err;
+          }
+        });
+        return {
+          status: 200,
+          headers: { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename="${q.kind}.pb.gz"` },
+          body: bytes,
+        };
+      }
+      case 'POST /sql': {
+        const max = deps.maxBodyBytes ?? 64 * 1024;
+        if ((req.body ?? '').length > max) throw new BadRequest(`request body over ${max} bytes`);
+        let body: unknown;
+        try {
+          body = JSON.parse(req.body ?? '');
+        } catch {
+          throw new BadRequest('body must be JSON: {"sql": "..."}');
+        }
+        const r = SqlBody.safeParse(body);
+        if (!r.success) throw new BadRequest('body must be JSON: {"sql": "..."}');
+        const result = await withEngine(deps, {}, async (e) => {
+          try {
+            return await runReadOnlySql(e, r.data.sql, deps.sqlLimits);
+          } catch (err) {
+            // DuckDB parser/binder errors (unknown column...) are the caller's mistake too.
+            if (err instanceof SqlRejected || /^(Parser|Binder|Catalog|Conversion|Permission|Invalid Input|Out of Range|INTERRUPT|Not implemented) Error/i.test((err as Error).message)) {
+              throw new BadRequest((err as Error).message);
+            }
+            throw err;
+          }
+        });
+        return json(200, result);
+      }
+      default:
+        if (['/top', '/gc', '/export', '/sql'].includes(path)) throw new BadRequest(`method ${req.method} not allowed on ${path}`, 405);
+        throw new BadRequest(`no such endpoint: ${req.method} ${path} (GET /top, GET /gc, GET /export, POST /sql)`, 404);
+    }
+  } catch (e) {
+    if (e instanceof BadRequest) return json(e.status, { error: e.message });
+    deps.onError?.(e);
+    return json(500, { error: 'internal error' });
+  }
+}

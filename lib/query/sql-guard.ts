@@ -1,0 +1,95 @@
+import { TABLE_NAMES } from '../model/schema';
+
+// Second layer of the SQL sandbox (the first is the locked engine: no file access outside the
+// table directories, no settings, no extensions). DuckDB parses the statement into its JSON AST
+// (json_serialize_sql); this walks it and refuses, with a reason:
+// - anything but the documented tables and the query's own CTEs in FROM (no file paths as tables,
+//   no catalog tables such as duckdb_settings or information_schema);
+// - table functions other than range / generate_series / unnest;
+// - functions that read files, run SQL text, or reveal settings and secrets, wherever they appear.
+
+const TABLE_FUNCTIONS_ALLOWED = new Set(['range', 'generate_series', 'unnest']);
+
+const DENIED_FUNCTIONS = [
+  /^read_/,
+  /_scan$/,
+  /^glob$/,
+  /^sniff_csv$/,
+  /^parquet_/,
+  /^duckdb_/,
+  /^pragma_/,
+  /^pg_/,
+  /^current_setting$/,
+  /^getenv$/,
+  /^which_secret$/,
+  /^query(_table)?$/,
+  /^json_execute_serialized_sql$/,
+  /^json_deserialize_sql$/,
+  /^(force_)?checkpoint$/,
+  /^sql_auto_complete$/,
+  /^load_aws_credentials$/,
+  /^(iceberg|delta|postgres|mysql|sqlite)_/,
+  /^enable_|^disable_/,
+];
+
+export interface AstCheck {
+  ok: boolean;
+  reason?: string;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Checks the output of `json_serialize_sql(sql)`. */
+export function checkSqlAst(serialized: string): AstCheck {
+  let ast: Json;
+  try {
+    ast = JSON.parse(serialized) as Json;
+  } catch {
+    return { ok: false, reason: 'the statement could not be analysed' };
+  }
+  const root = ast as { error?: boolean; error_message?: string; statements?: Json[] };
+  if (root.error) {
+    return { ok: false, reason: /Only SELECT/i.test(root.error_message ?? '') ? 'only SELECT statements are allowed (read-only)' : `rejected: ${root.error_message}` };
+  }
+  if (!Array.isArray(root.statements) || root.statements.length !== 1) return { ok: false, reason: 'exactly one statement is allowed' };
+
+  const cteNames = new Set<string>();
+  collect(ast, (o) => {
+    const map = (o.cte_map as { map?: { key?: string }[] } | undefined)?.map;
+    if (Array.isArray(map)) for (const e of map) if (typeof e.key === 'string') cteNames.add(e.key.toLowerCase());
+  });
+  const tables = new Set<string>(TABLE_NAMES.map((t) => t.toLowerCase()));
+
+  let reason: string | undefined;
+  collect(ast, (o) => {
+    if (reason) return;
+    if (o.type === 'BASE_TABLE' && typeof o.table_name === 'string') {
+      const name = o.table_name.toLowerCase();
+      const schema = String(o.schema_name ?? '').toLowerCase();
+      const catalog = String(o.catalog_name ?? '').toLowerCase();
+      if (catalog !== '' || (schema !== '' && schema !== 'main')) {
+        reason = `table "${[catalog, schema, o.table_name].filter(Boolean).join('.')}" is not allowed: query only ${TABLE_NAMES.join(', ')}`;
+      } else if (!tables.has(name) && !(schema === '' && cteNames.has(name))) {
+        reason = `table "${o.table_name}" is not allowed: query only ${TABLE_NAMES.join(', ')}`;
+      }
+    } else if (o.type === 'TABLE_FUNCTION') {
+      const fn = (o.function as { function_name?: string } | undefined)?.function_name?.toLowerCase() ?? '';
+      if (!TABLE_FUNCTIONS_ALLOWED.has(fn)) reason = `table function "${fn}" is not allowed (only ${[...TABLE_FUNCTIONS_ALLOWED].join(', ')})`;
+    } else if (typeof o.function_name === 'string') {
+      const fn = o.function_name.toLowerCase();
+      const catalog = String(o.catalog ?? '').toLowerCase();
+      if (DENIED_FUNCTIONS.some((re) => re.test(fn))) reason = `function "${fn}" is not allowed (files, settings and SQL text are out of reach)`;
+      else if (catalog !== '' && catalog !== 'system') reason = `function "${catalog}.${fn}" is not allowed`;
+    }
+  });
+  return reason ? { ok: false, reason } : { ok: true };
+}
+
+function collect(node: Json, visit: (o: { [k: string]: Json }) => void): void {
+  if (Array.isArray(node)) {
+    for (const x of node) collect(x, visit);
+  } else if (node !== null && typeof node === 'object') {
+    visit(node);
+    for (const v of Object.values(node)) collect(v, visit);
+  }
+}
