@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { TABLE_NAMES, TABLES, type TableName } from '../model/schema';
-import { isCompactedName, MANIFEST_NAME, partitionOf, readManifest, writeManifest } from './manifest';
+import { isCompactedName, partitionOf, readManifest, writeManifest } from './manifest';
 import type { ParquetWriter } from './parquet';
 import type { Store } from './store';
 
@@ -91,5 +91,3 @@ async function compactPartition(
 function fileIdOf(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1).replace(/\.parquet$/, '');
 }
-
-export { MANIFEST_NAME };
