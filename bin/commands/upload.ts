@@ -82,6 +82,8 @@ export async function runUpload(paths: string[], o: UploadOptions): Promise<numb
     return null;
   });
   if (!files) return 1;
+  // The SDK's Node 20 end-of-support notice is not the user's upload problem.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const s3 = makeS3Client({ maxAttempts: o.maxAttempts });
   const metadata = uploadMetadata({ version: o.version, labels: o.label });
   const bar = process.stderr.isTTY ? new SingleBar({ format: 'upload [{bar}] {value}/{total} {file}', hideCursor: true }, Presets.shades_classic) : null;

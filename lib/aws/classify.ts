@@ -45,9 +45,12 @@ export function classifyFailure(e: unknown): FailureClass {
 }
 
 /** Whether an error is a recognized transient failure (for logs; unknown errors are retried too). */
-export function isKnownTransient(e: unknown): boolean {
-  const err = e as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (!err || typeof err !== 'object') return false;
+export function isKnownTransient(e: unknown, depth = 0): boolean {
+  const err = e as { name?: string; code?: string; message?: string; cause?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (!err || typeof err !== 'object' || depth > 3) return false;
+  if (err.cause && isKnownTransient(err.cause, depth + 1)) return true;
+  // The SDK wraps network errors of body-less responses (HeadObject): "AWS SDK error wrapper for Error: connect ECONNREFUSED".
+  if (typeof err.message === 'string' && /\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|socket hang up)\b/.test(err.message)) return true;
   if (err.$retryable) return true;
   if (err.name && (THROTTLING.has(err.name) || err.name === 'TimeoutError' || err.name === 'RequestTimeout' || err.name === 'AbortError')) return true;
   if (err.code && NETWORK_CODES.has(err.code)) return true;

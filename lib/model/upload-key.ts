@@ -148,11 +148,12 @@ export function parseUploadKey(key: string): ParsedUploadKey {
   const segs = key.slice(UPLOAD_PREFIX.length).split('/');
   if (segs.length !== 3) fail(`expected raw/<service>/<instance>/<start>_<kind>[_<tag>].<ext>, got ${segs.length} path segment(s) after raw/`);
   const [service, instance, file] = segs;
-  const dot = file.indexOf('.');
-  if (dot < 0) fail(`file name "${file}" has no extension (one of ${UPLOAD_EXTENSIONS.join(', ')})`);
-  const stem = file.slice(0, dot);
-  const ext = file.slice(dot + 1);
-  if (!(UPLOAD_EXTENSIONS as readonly string[]).includes(ext)) fail(`extension ".${ext}" is not one of ${UPLOAD_EXTENSIONS.map((e) => '.' + e).join(', ')}`);
+  const ext = [...UPLOAD_EXTENSIONS].sort((a, b) => b.length - a.length).find((e) => file.endsWith('.' + e));
+  if (!ext) {
+    const last = file.lastIndexOf('.');
+    fail(`file name "${file}" does not end in one of ${UPLOAD_EXTENSIONS.map((e) => '.' + e).join(', ')}${last > 0 ? ` (got "${file.slice(last)}")` : ''}`);
+  }
+  const stem = file.slice(0, file.length - ext!.length - 1);
   const parts = stem.split('_');
   if (parts.length < 2 || parts.length > 3) fail(`file name "${file}" is not <start>_<kind>[_<tag>].<ext>`);
   const [start, kind, tag] = parts;
