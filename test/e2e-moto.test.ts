@@ -157,6 +157,7 @@ d('serverless pipeline against moto', () => {
     expect(bad.reason).toContain(BAD_KEY);
     const quarantined = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'quarantined');
     expect(quarantined.map((l) => l.key).sort()).toEqual([BAD_KEY, POISON_KEY].sort());
+    expect(quarantined.find((l) => l.key === POISON_KEY)).toMatchObject({ code: 'unsupported', quarantineKey: `quarantine/${POISON_KEY}` });
     expect(quarantined.every((l) => l.level === 'WARN' && typeof l.time === 'string')).toBe(true);
     const [profiles, , , gc] = await counts();
     expect(profiles).toBe(RUNS.length * KINDS.length);

@@ -22,11 +22,11 @@ export interface IngestObjectDeps {
 
 export type ObjectOutcome =
   | { status: 'ingested'; key: string; input: string; rows: number; files: number }
-  | { status: 'quarantined'; key: string; reason: string }
+  | { status: 'quarantined'; key: string; code: string; reason: string; quarantineKey: string }
   | { status: 'skipped'; key: string; reason: string };
 
 export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): Promise<ObjectOutcome> {
-  const { s3, log } = deps;
+  const { s3 } = deps;
   if (!isObjectCreated(ev.eventName)) return { status: 'skipped', key: ev.key, reason: `event ${ev.eventName}` };
   if (!ev.key.startsWith(UPLOAD_PREFIX)) return { status: 'skipped', key: ev.key, reason: `not under ${UPLOAD_PREFIX}` };
   let etag = ev.etag;
@@ -49,8 +49,7 @@ export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): P
     const code = isDecodeError(e) ? e.code : isUploadContractError(e) ? 'contract' : e instanceof ObjectTooLargeError ? 'too-large' : (e as Error).name;
     const reason = (e as Error).message;
     const q = await quarantineObject(s3, { bucket: ev.bucket, key: ev.key, etag, code, reason, at: new Date().toISOString() });
-    log({ level: 'WARN', msg: 'quarantined', bucket: ev.bucket, key: ev.key, code, reason, quarantineKey: q.copy });
-    return { status: 'quarantined', key: ev.key, reason };
+    return { status: 'quarantined', key: ev.key, code, reason, quarantineKey: q.copy };
   }
 }
 
@@ -75,7 +74,7 @@ export async function ingestSqsBatch(deps: IngestObjectDeps, records: readonly S
       const t0 = Date.now();
       try {
         const out = await ingestObject(deps, ev);
-        deps.log({ level: 'INFO', msg: out.status, messageId: rec.messageId, ...out, ms: Date.now() - t0 });
+        deps.log({ level: out.status === 'quarantined' ? 'WARN' : 'INFO', msg: out.status, messageId: rec.messageId, bucket: ev.bucket, ...out, ms: Date.now() - t0 });
       } catch (e) {
         deps.log({
           level: 'ERROR',
