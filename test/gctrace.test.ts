@@ -692,3 +692,24 @@ function manifestRun(run: string): ManifestRun | undefined {
     if (minor >= 18) expect(r.cycles[0].goFormat).toBe('1.18');
   });
 });
+
+describe('streaming rows out per segment (onSegment)', () => {
+  test('delivers exactly the rows parseGctrace returns, segment by segment, and keeps none', () => {
+    const text = [
+      '2024-01-01T00:00:01Z gc 1 @0.100s 1%: 0.010+1.0+0.020 ms clock, 0.040+0.5/1.0/0+0.080 ms cpu, 4->4->2 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 4 P',
+      'gc 2 @0.200s 1%: 0.010+1.0+0.020 ms clock, 0.040+0.5/1.0/0+0.080 ms cpu, 4->4->2 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 4 P',
+      'app restarted',
+      'gc 1 @0.050s 0%: 0.010+1.0+0.020 ms clock, 0.040+0.5/1.0/0+0.080 ms cpu, 4->4->2 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 4 P (forced)',
+      '',
+    ].join('\n');
+    const whole = parseGctrace(text, { startUs: 1_700_000_000_000_000 });
+    const segments: GcCycleRow[][] = [];
+    const p = createGctraceParser({ startUs: 1_700_000_000_000_000, onSegment: (rows) => segments.push(rows) });
+    for (const ch of text.match(/[\s\S]{1,7}/g)!) p.push(ch);
+    const streamed = p.end();
+    expect(segments.map((s) => s.length)).toEqual([2, 1]);
+    expect(segments.flat()).toEqual(whole.cycles);
+    expect(streamed.cycles).toEqual([]);
+    expect({ ...streamed, cycles: whole.cycles }).toEqual(whole);
+  });
+});

@@ -19,7 +19,7 @@
 //   text proves it is whole: it ends with ` (forced)` or carries a terminator (escaped newline,
 //   closing quote, CR). A plain `... 8 P` there might be a cut `... 8 P (forced)`, so it is counted
 //   as malformed rather than guessed.
-// - Segments and time: see assignTimes().
+// - Segments and time: see finishSegment().
 
 import type { GcCycleRow, GctraceFormat, GctraceParseResult } from '../model/gc';
 import { TextDecoder } from 'node:util';
@@ -28,6 +28,12 @@ import { DecodeError } from './errors';
 export interface GctraceOptions {
   /** Epoch microseconds at which the (first) process started; `@<s>s` offsets count from it. */
   startUs: number;
+  /**
+   * Streaming consumers: receives each segment's rows (times assigned) as soon as the segment is
+   * complete, and the parser keeps none of them, so memory is bounded by the longest process
+   * lifetime in the log, not by the log. end() then returns `cycles: []`.
+   */
+  onSegment?: (rows: GcCycleRow[]) => void;
 }
 
 export interface GctraceStreamParser {
@@ -91,7 +97,7 @@ export function createGctraceParser(opts: GctraceOptions): GctraceStreamParser {
   if (!opts || typeof opts.startUs !== 'number' || !Number.isFinite(opts.startUs)) {
     throw new TypeError('gctrace: opts.startUs must be a finite number (epoch microseconds)');
   }
-  return new GctraceParser(opts.startUs);
+  return new GctraceParser(opts.startUs, opts.onSegment);
 }
 
 /** Seconds offset `@11.635s` (integer and fraction digits as matched) -> exact microseconds. */
@@ -165,10 +171,15 @@ function tailKind(line: string, from: number): 'end' | 'term' | 'bad' {
 }
 
 class GctraceParser implements GctraceStreamParser {
+  /** Rows of finished segments (none when streaming to onSegment). */
   private readonly cycles: GcCycleRow[] = [];
-  // Per segment: index of its first row and the process start implied by absolute timestamps.
-  private readonly segFirstRow: number[] = [];
-  private readonly segAbsStartUs: number[] = [];
+  /** Rows of the segment being read, and the process start its absolute timestamps imply. */
+  private segment: GcCycleRow[] = [];
+  private segAbsStartUs = NaN;
+  private segments = 0;
+  private cycleCount = 0;
+  /** Time of the last cycle of the previous segment (estimated start of the next one). */
+  private prevLastUs: number;
   private prevGc = -1;
   private lines = 0;
   private malformed = 0;
@@ -179,7 +190,12 @@ class GctraceParser implements GctraceStreamParser {
   private started = false;
   private ended = false;
 
-  constructor(private readonly startUs: number) {}
+  constructor(
+    private readonly startUs: number,
+    private readonly onSegment?: (rows: GcCycleRow[]) => void,
+  ) {
+    this.prevLastUs = startUs;
+  }
 
   push(chunk: string | Uint8Array): void {
     if (this.ended) throw new Error('gctrace: push() after end()');
@@ -205,15 +221,15 @@ class GctraceParser implements GctraceStreamParser {
       this.analyze(this.partial, true);
       this.partial = '';
     }
-    if (this.cycles.length === 0) throw this.noContentError();
-    this.assignTimes();
+    if (this.cycleCount === 0) throw this.noContentError();
+    this.finishSegment();
     return {
       cycles: this.cycles,
       linesRead: this.lines,
       malformed: this.malformed,
       malformedExamples: this.examples,
-      segments: this.segFirstRow.length,
-      skipped: this.lines - this.cycles.length - this.malformed,
+      segments: this.segments,
+      skipped: this.lines - this.cycleCount - this.malformed,
     };
   }
 
@@ -227,13 +243,13 @@ class GctraceParser implements GctraceStreamParser {
       const line = this.partial + text.slice(0, nl);
       this.partial = '';
       this.lines++;
-      if (this.cycles.length === 0 && !this.sawGo14) this.sawGo14 = GO14_LINE.test(line);
+      if (this.cycleCount === 0 && !this.sawGo14) this.sawGo14 = GO14_LINE.test(line);
       if (line.indexOf('gc ') >= 0) this.analyze(line, false);
       pos = nl + 1;
     }
     const lastNl = text.lastIndexOf('\n');
     if (lastNl >= pos) {
-      if (this.cycles.length === 0 && !this.sawGo14) this.sawGo14 = GO14_LINE.test(text.slice(pos, lastNl));
+      if (this.cycleCount === 0 && !this.sawGo14) this.sawGo14 = GO14_LINE.test(text.slice(pos, lastNl));
       this.scanLines(text, pos, lastNl);
       pos = lastNl + 1;
     }
@@ -307,21 +323,21 @@ class GctraceParser implements GctraceStreamParser {
     const gc = Number(m[1]);
     const offsetUs = secondsToUs(m[2], m[3]);
 
-    if (gc <= this.prevGc || this.segFirstRow.length === 0) {
-      this.segFirstRow.push(this.cycles.length);
-      this.segAbsStartUs.push(NaN);
+    if (gc <= this.prevGc || this.segments === 0) {
+      this.finishSegment();
+      this.segments++;
     }
     this.prevGc = gc;
-    const segment = this.segFirstRow.length - 1;
+    const segment = this.segments - 1;
     const absUs = this.lineTimestampUs(line, start, end);
     if (absUs !== null) {
       // The runtime prints the line at the end of the cycle; `@` is its start since process start.
       const segStart = absUs - offsetUs - Math.floor(wallNs / 1000);
-      const prev = this.segAbsStartUs[segment];
-      if (Number.isNaN(prev) || segStart < prev) this.segAbsStartUs[segment] = segStart;
+      if (Number.isNaN(this.segAbsStartUs) || segStart < this.segAbsStartUs) this.segAbsStartUs = segStart;
     }
 
-    this.cycles.push({
+    this.cycleCount++;
+    this.segment.push({
       timeUs: offsetUs, // made absolute in assignTimes()
       timeEstimated: false,
       segment,
@@ -358,8 +374,8 @@ class GctraceParser implements GctraceStreamParser {
   }
 
   /**
-   * Absolute times. Each `gc 1, 2, ...` run is one process lifetime (segment); a gc number that does
-   * not increase starts a new one. A segment's start (the process start) is, in order of preference:
+   * Absolute times, assigned when a segment ends. Each `gc 1, 2, ...` run is one process lifetime
+   * (segment); a gc number that does not increase starts a new one. A segment's start (the process start) is, in order of preference:
    * 1. derived from absolute timestamps on its lines (RFC 3339 / CRI / Docker JSON `time`): line time
    *    minus `@offset` minus the cycle's wall time, taking the earliest over the segment since log
    *    shipping only ever adds delay;
@@ -367,21 +383,24 @@ class GctraceParser implements GctraceStreamParser {
    * 3. for a later segment, the previous segment's last cycle time, so time stays monotonic; such
    *    rows are marked timeEstimated (the real restart happened some unknown time later).
    */
-  private assignTimes(): void {
-    let prevLastUs = this.startUs;
-    for (let s = 0; s < this.segFirstRow.length; s++) {
-      const from = this.segFirstRow[s];
-      const to = s + 1 < this.segFirstRow.length ? this.segFirstRow[s + 1] : this.cycles.length;
-      const abs = this.segAbsStartUs[s];
-      const estimated = Number.isNaN(abs) && s > 0;
-      const startUs = !Number.isNaN(abs) ? abs : s === 0 ? this.startUs : prevLastUs;
-      for (let r = from; r < to; r++) {
-        this.cycles[r].timeUs += startUs;
-        this.cycles[r].timeEstimated = estimated;
-      }
-      prevLastUs = this.cycles[to - 1].timeUs;
+  private finishSegment(): void {
+    const rows = this.segment;
+    if (rows.length === 0) return;
+    const s = this.segments - 1;
+    const abs = this.segAbsStartUs;
+    const estimated = Number.isNaN(abs) && s > 0;
+    const startUs = !Number.isNaN(abs) ? abs : s === 0 ? this.startUs : this.prevLastUs;
+    for (const r of rows) {
+      r.timeUs += startUs;
+      r.timeEstimated = estimated;
     }
+    this.prevLastUs = rows[rows.length - 1].timeUs;
+    this.segment = [];
+    this.segAbsStartUs = NaN;
+    if (this.onSegment) this.onSegment(rows);
+    else for (const r of rows) this.cycles.push(r);
   }
+
 
   private noContentError(): DecodeError {
     if (this.lines === 0) return new DecodeError('empty', 'gctrace: empty input');
