@@ -1,0 +1,365 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { settingsFromContext } from '../bin/app';
+import { INGEST_FUNCTION, INGEST_QUEUE } from '../lib/aws/resources';
+import { PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE } from '../lib/infra/catalog';
+import { DUCKDB_RUNTIME_PACKAGES } from '../lib/infra/functions';
+import { DEFAULT_SETTINGS, QUARANTINE_PREFIX, RAW_PREFIX, TABLES_PREFIX } from '../lib/infra/names';
+import { applyNagChecks } from '../lib/infra/nag';
+import { FleetprofStack } from '../lib/infra/stack';
+import { glueType, TABLES, TableDef } from '../lib/model/schema';
+
+// Template assertions on the synthesized stack. Bundling is skipped ('aws:cdk:bundling-stacks': []):
+// no esbuild, no copying of DuckDB, so this stays fast; `npm run lint:cfn` synthesizes for real.
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+const ROOT = path.join(__dirname, '..');
+
+function newApp(context: Record<string, unknown> = {}): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+}
+
+/** Renders Fn::Join / Ref / GetAtt into a readable string: {Ref: X} -> <X>, GetAtt -> <X.Attr>. */
+function str(v: Json): string {
+  if (typeof v === 'string') return v;
+  if (v && v.Ref) return `<${v.Ref}>`;
+  if (v && v['Fn::GetAtt']) return `<${v['Fn::GetAtt'].join('.')}>`;
+  if (v && v['Fn::Join']) return (v['Fn::Join'][1] as Json[]).map(str).join(v['Fn::Join'][0]);
+  return JSON.stringify(v);
+}
+const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+const app = newApp();
+const stack = new FleetprofStack(app, 'Test');
+const template = Template.fromStack(stack);
+const resources: Record<string, Json> = template.toJSON().Resources;
+const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const logicalId = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
+
+const bucketId = logicalId(stack.storage.bucket);
+const queueId = logicalId(stack.storage.queue);
+const dlqId = logicalId(stack.storage.dlq);
+const ingestFnId = logicalId(stack.ingest.fn);
+const queryFnId = logicalId(stack.query.fn);
+const ingestRoleId = logicalId(stack.ingest.role);
+const queryRoleId = logicalId(stack.query.role);
+
+/** Every statement of every identity policy attached to a role (inline AWS::IAM::Policy and role Policies). */
+function roleStatements(roleId: string): Json[] {
+  const out: Json[] = [];
+  for (const [, r] of byType('AWS::IAM::Policy')) {
+    if (list(r.Properties.Roles).some((x: Json) => x.Ref === roleId)) out.push(...r.Properties.PolicyDocument.Statement);
+  }
+  for (const p of list(resources[roleId].Properties.Policies)) out.push(...(p as Json).PolicyDocument.Statement);
+  return out;
+}
+const s3Statements = (sts: Json[]) => sts.filter((s) => list<string>(s.Action).some((a) => a.startsWith('s3:')));
+
+describe('storage', () => {
+  test('resources of the pipeline are all there', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 2); // data + access logs
+    template.resourceCountIs('AWS::SQS::Queue', 2); // ingest + DLQ
+    template.resourceCountIs('AWS::Lambda::Function', 3); // ingest, query, CDK's bucket-notifications handler
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.resourceCountIs('AWS::Glue::Database', 1);
+    template.resourceCountIs('AWS::Glue::Table', Object.keys(TABLES).length);
+    template.resourceCountIs('AWS::Athena::WorkGroup', 1);
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 3);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('Custom::S3BucketNotifications', 1);
+  });
+
+  test('only ObjectCreated under raw/ notifies the queue; Parquet goes to a prefix outside it', () => {
+    const [[, n]] = byType('Custom::S3BucketNotifications');
+    expect(n.Properties.BucketName).toEqual({ Ref: bucketId });
+    const cfg = n.Properties.NotificationConfiguration;
+    expect(Object.keys(cfg)).toEqual(['QueueConfigurations']);
+    expect(cfg.QueueConfigurations).toEqual([
+      {
+        Events: ['s3:ObjectCreated:*'],
+        Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'raw/' }] } },
+        QueueArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      },
+    ]);
+    expect(RAW_PREFIX).toBe('raw/');
+    for (const other of [TABLES_PREFIX, QUARANTINE_PREFIX]) {
+      expect(other.startsWith(RAW_PREFIX) || RAW_PREFIX.startsWith(other)).toBe(false);
+    }
+  });
+
+  test('queue: DLQ after 3-5 receives, visibility timeout >= 6x the ingest timeout, SSE, long DLQ retention', () => {
+    const q = resources[queueId].Properties;
+    expect(q.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: INGEST_QUEUE.maxReceiveCount });
+    expect(q.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(3);
+    expect(q.RedrivePolicy.maxReceiveCount).toBeLessThanOrEqual(5);
+    const fnTimeout = resources[ingestFnId].Properties.Timeout;
+    expect(fnTimeout).toBe(INGEST_FUNCTION.timeoutSeconds);
+    expect(q.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fnTimeout);
+    expect(q.VisibilityTimeout).toBe(INGEST_QUEUE.visibilityTimeoutSeconds);
+    for (const id of [queueId, dlqId]) expect(resources[id].Properties.SqsManagedSseEnabled).toBe(true);
+    expect(resources[dlqId].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+  });
+
+  test('queues accept only TLS; S3 may send to the ingest queue only from this bucket', () => {
+    const policies = byType('AWS::SQS::QueuePolicy').map(([, p]) => p.Properties);
+    for (const id of [queueId, dlqId]) {
+      const p = policies.find((x) => list(x.Queues).some((q: Json) => JSON.stringify(q).includes(id)));
+      expect(p).toBeDefined();
+      expect(p.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+    const ingestPolicy = policies.find((x) => list(x.Queues).some((q: Json) => JSON.stringify(q).includes(queueId)));
+    const send = ingestPolicy.PolicyDocument.Statement.find((s: Json) => s.Principal?.Service === 's3.amazonaws.com');
+    expect(send.Condition.ArnLike['aws:SourceArn']).toEqual({ 'Fn::GetAtt': [bucketId, 'Arn'] });
+  });
+
+  test('buckets: SSE, all public access blocked, TLS-only, ACLs off; data bucket logs to the access-log bucket', () => {
+    for (const [id, b] of byType('AWS::S3::Bucket')) {
+      expect(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(b.Properties.OwnershipControls.Rules).toEqual([{ ObjectOwnership: 'BucketOwnerEnforced' }]);
+      const [[, policy]] = byType('AWS::S3::BucketPolicy').filter(([, p]) => p.Properties.Bucket.Ref === id);
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+    const data = resources[bucketId].Properties;
+    expect(data.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: logicalId(stack.storage.accessLogs) });
+    expect(data.VersioningConfiguration).toBeUndefined(); // decision in docs/deploy.md
+  });
+
+  test('lifecycle: raw/ and quarantine/ expire (configurable), tables/ are kept', () => {
+    const rules: Json[] = resources[bucketId].Properties.LifecycleConfiguration.Rules;
+    const rule = (prefix: string) => rules.find((r) => r.Prefix === prefix);
+    expect(rule('raw/')).toMatchObject({ Status: 'Enabled', ExpirationInDays: DEFAULT_SETTINGS.rawRetentionDays });
+    expect(rule('quarantine/')).toMatchObject({ Status: 'Enabled', ExpirationInDays: DEFAULT_SETTINGS.quarantineRetentionDays });
+    expect(rule('tables/')).toBeUndefined();
+    expect(rules.some((r) => r.Prefix === undefined && r.ExpirationInDays !== undefined)).toBe(false);
+
+    const custom = Template.fromStack(new FleetprofStack(newApp(), 'Custom', { settings: { rawRetentionDays: 3, versioned: true } }));
+    const customBucket: Json = Object.values(custom.findResources('AWS::S3::Bucket')).find((b: Json) => b.Properties.VersioningConfiguration);
+    expect(customBucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    const customRules: Json[] = customBucket.Properties.LifecycleConfiguration.Rules;
+    expect(customRules.find((r) => r.Prefix === 'raw/').ExpirationInDays).toBe(3);
+    expect(customRules.some((r) => r.NoncurrentVersionExpiration)).toBe(true);
+  });
+});
+
+describe('functions', () => {
+  test('ingest: x86_64 Node 22, memory/timeout from lib/aws/resources.ts, HOME=/tmp, bucket env, own log group', () => {
+    const f = resources[ingestFnId].Properties;
+    expect(f).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['x86_64'],
+      Handler: 'index.handler',
+      MemorySize: INGEST_FUNCTION.memoryMb,
+      Timeout: INGEST_FUNCTION.timeoutSeconds,
+      EphemeralStorage: { Size: INGEST_FUNCTION.ephemeralStorageMb },
+      Role: { 'Fn::GetAtt': [ingestRoleId, 'Arn'] },
+    });
+    expect(f.Environment.Variables).toMatchObject({ HOME: '/tmp', FLEETPROF_BUCKET: { Ref: bucketId } });
+    expect(f.LoggingConfig.LogGroup).toEqual({ Ref: logicalId(stack.ingest.logGroup) });
+  });
+
+  test('ingest consumes the queue with partial batch responses', () => {
+    const [[, esm]] = byType('AWS::Lambda::EventSourceMapping');
+    expect(esm.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: ingestFnId },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: INGEST_FUNCTION.batchSize,
+      ScalingConfig: { MaximumConcurrency: INGEST_FUNCTION.maxConcurrency },
+    });
+  });
+
+  test('query: Function URL with AWS_IAM auth, never public', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': [queryFnId, 'Arn'] } });
+    for (const [, p] of byType('AWS::Lambda::Permission')) {
+      expect(p.Properties.Principal).not.toBe('*');
+      expect(p.Properties.FunctionUrlAuthType).not.toBe('NONE');
+    }
+    expect(resources[queryFnId].Properties.Environment.Variables).toMatchObject({ HOME: '/tmp', FLEETPROF_BUCKET: { Ref: bucketId } });
+  });
+
+  test('the handler entries exist and DuckDB packages copied into the asset form a closed set', () => {
+    for (const e of ['lambdas/ingest.ts', 'lambdas/query.ts']) expect(existsSync(path.join(ROOT, e))).toBe(true);
+    const copied = new Set<string>(DUCKDB_RUNTIME_PACKAGES);
+    for (const p of DUCKDB_RUNTIME_PACKAGES) {
+      const pkg = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', p, 'package.json'), 'utf8'));
+      for (const dep of Object.keys(pkg.dependencies ?? {})) expect(copied).toContain(dep);
+    }
+    expect(existsSync(path.join(ROOT, 'node_modules/@duckdb/node-bindings-linux-x64/duckdb.node'))).toBe(true);
+  });
+
+  test('alarms: DLQ depth > 0 and function errors > 0', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    for (const fnId of [ingestFnId, queryFnId]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'Errors',
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+  });
+});
+
+describe('IAM', () => {
+  test('agent policy: exactly s3:PutObject on raw/* and nothing else, exported', () => {
+    const agent = resources[logicalId(stack.access.agent)].Properties;
+    expect(agent.PolicyDocument.Statement).toEqual([
+      { Sid: 'UploadRaw', Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/raw/*']] } },
+    ]);
+    const outputs = template.toJSON().Outputs;
+    expect(outputs.AgentPolicyArn.Value).toEqual({ Ref: logicalId(stack.access.agent) });
+  });
+
+  test('function roles carry no managed policies (no AWSLambdaBasicExecutionRole, no s3:* grants)', () => {
+    for (const id of [ingestRoleId, queryRoleId]) expect(resources[id].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('ingest role: GetObject raw/*, Get/Put/Delete tables/*, Put quarantine/*, List only with a tables/ prefix condition', () => {
+    const s3 = s3Statements(roleStatements(ingestRoleId));
+    const actions = s3.flatMap((s) => list<string>(s.Action));
+    expect(actions.some((a) => a.includes('*'))).toBe(false);
+    const grants = new Set(s3.flatMap((s) => list<string>(s.Action).flatMap((a) => list(s.Resource).map((r) => `${a} ${str(r)}`))));
+    expect([...grants].sort()).toEqual(
+      [
+        `s3:GetObject <${bucketId}.Arn>/raw/*`,
+        `s3:GetObject <${bucketId}.Arn>/tables/*`,
+        `s3:PutObject <${bucketId}.Arn>/tables/*`,
+        `s3:DeleteObject <${bucketId}.Arn>/tables/*`,
+        `s3:PutObject <${bucketId}.Arn>/quarantine/*`,
+        `s3:ListBucket <${bucketId}.Arn>`,
+      ].sort(),
+    );
+    const listSt = s3.find((s) => list(s.Action).includes('s3:ListBucket'));
+    expect(listSt.Condition).toEqual({ StringLike: { 's3:prefix': ['tables/', 'tables/*'] } });
+    for (const s of s3) expect(s.Effect).toBe('Allow');
+    // SQS consumption is granted by the event source, on the ingest queue only.
+    const sqs = roleStatements(ingestRoleId).filter((s) => list<string>(s.Action).some((a) => a.startsWith('sqs:')));
+    expect(sqs.flatMap((s) => list(s.Resource))).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
+    expect(sqs.flatMap((s) => list<string>(s.Action))).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+  });
+
+  test('query role: read-only on tables/*, cannot write, delete or touch raw/', () => {
+    const sts = roleStatements(queryRoleId);
+    const s3 = s3Statements(sts);
+    const grants = s3.flatMap((s) => list<string>(s.Action).flatMap((a) => list(s.Resource).map((r) => `${a} ${str(r)}`)));
+    expect(grants.sort()).toEqual([`s3:GetObject <${bucketId}.Arn>/tables/*`, `s3:ListBucket <${bucketId}.Arn>`].sort());
+    const all = sts.flatMap((s) => list<string>(s.Action));
+    expect(all.filter((a) => /Put|Delete|Write|\*/.test(a) && !a.startsWith('logs:'))).toEqual([]);
+  });
+
+  test('no identity policy in the stack grants s3:* or Resource *', () => {
+    for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
+      for (const [id, p] of byType(type)) {
+        for (const s of p.Properties.PolicyDocument.Statement) {
+          expect(list<string>(s.Action)).not.toContain('s3:*');
+          if (!id.startsWith('BucketNotificationsHandler')) expect(list(s.Resource)).not.toContain('*');
+        }
+      }
+    }
+  });
+});
+
+describe('Glue and Athena', () => {
+  const tables = byType('AWS::Glue::Table').map(([, t]) => t.Properties.TableInput);
+
+  test('one Glue table per TABLES entry, columns and types from lib/model/schema.ts', () => {
+    expect(tables.map((t) => t.Name).sort()).toEqual(Object.keys(TABLES).sort());
+    for (const def of Object.values(TABLES) as TableDef[]) {
+      const t = tables.find((x) => x.Name === def.name);
+      expect(t.TableType).toBe('EXTERNAL_TABLE');
+      expect(t.StorageDescriptor.Columns.map((c: Json) => [c.Name, c.Type])).toEqual(def.columns.map((c) => [c.name, glueType(c.type)]));
+      expect(t.PartitionKeys.map((c: Json) => [c.Name, c.Type])).toEqual([
+        ['dt', 'string'],
+        ['service', 'string'],
+      ]);
+      expect(def.partitionKeys.map((k) => k.name)).toEqual(['dt', 'service']);
+      expect(str(t.StorageDescriptor.Location)).toBe(`s3://<${bucketId}>/tables/${def.name}/`);
+      expect(t.StorageDescriptor).toMatchObject({
+        InputFormat: PARQUET_INPUT_FORMAT,
+        OutputFormat: PARQUET_OUTPUT_FORMAT,
+        SerdeInfo: { SerializationLibrary: PARQUET_SERDE },
+      });
+    }
+  });
+
+  test('partition projection: dt as a date from the start date to NOW, service injected, Hive path template', () => {
+    for (const t of tables) {
+      const p = t.Parameters;
+      expect(p).toMatchObject({
+        classification: 'parquet',
+        'projection.enabled': 'true',
+        'projection.dt.type': 'date',
+        'projection.dt.format': 'yyyy-MM-dd',
+        'projection.dt.range': `${DEFAULT_SETTINGS.projectionStartDate},NOW`,
+        'projection.dt.interval': '1',
+        'projection.dt.interval.unit': 'DAYS',
+        'projection.service.type': 'injected',
+      });
+      expect(str(p['storage.location.template'])).toBe(`s3://<${bucketId}>/tables/${t.Name}/dt=\${dt}/service=\${service}/`);
+      // Projection keys only for the declared partition keys.
+      const projected = new Set(Object.keys(p).filter((k) => /^projection\.[^.]+\.type$/.test(k)).map((k) => k.split('.')[1]));
+      expect([...projected].sort()).toEqual(['dt', 'service']);
+    }
+  });
+
+  test('Athena workgroup: engine v3, enforced config, SSE-S3 results under athena-results/, scan cutoff', () => {
+    const [[, wg]] = byType('AWS::Athena::WorkGroup');
+    const c = wg.Properties.WorkGroupConfiguration;
+    expect(c.EnforceWorkGroupConfiguration).toBe(true);
+    expect(c.EngineVersion.SelectedEngineVersion).toBe('Athena engine version 3');
+    expect(c.ResultConfiguration.EncryptionConfiguration).toEqual({ EncryptionOption: 'SSE_S3' });
+    expect(str(c.ResultConfiguration.OutputLocation)).toBe(`s3://<${bucketId}>/athena-results/`);
+    expect(c.BytesScannedCutoffPerQuery).toBe(DEFAULT_SETTINGS.athenaBytesScannedCutoff);
+  });
+});
+
+describe('settings', () => {
+  test('context values (strings from -c) become typed settings; bad values fail synth', () => {
+    const a = newApp({ 'fleetprof:rawRetentionDays': '3', 'fleetprof:versioned': 'true', 'fleetprof:catalogName': 'prof' });
+    expect(settingsFromContext(a)).toEqual({ rawRetentionDays: 3, versioned: true, catalogName: 'prof' });
+    expect(() => settingsFromContext(newApp({ 'fleetprof:rawRetentionDays': 'x' }))).toThrow(/not a number/);
+    expect(() => new FleetprofStack(newApp(), 'Bad', { settings: { projectionStartDate: '2024/01/01' } })).toThrow(/yyyy-MM-dd/);
+    expect(() => new FleetprofStack(newApp(), 'Bad', { settings: { catalogName: 'Bad-Name' } })).toThrow(/catalogName/);
+  });
+});
+
+describe('cdk-nag', () => {
+  test('AwsSolutions: no unacknowledged error or warning; every acknowledgment has a reason', () => {
+    const nagApp = newApp();
+    const nagStack = new FleetprofStack(nagApp, 'Nag');
+    applyNagChecks(nagApp);
+    const annotations = Annotations.fromStack(nagStack);
+    const fmt = (ms: Json[]) => ms.map((m) => `${m.id}: ${String(m.entry.data).slice(0, 160)}`);
+    expect(fmt(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')))).toEqual([]);
+    expect(fmt(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')))).toEqual([]);
+    // The suppressions are recorded in the template's metadata: each has an id and a real reason.
+    const all: Json[] = Object.values(Template.fromStack(nagStack).toJSON().Resources as Record<string, Json>).flatMap(
+      (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
+    );
+    expect(all.length).toBeGreaterThan(0);
+    for (const s of all) {
+      expect(s.id).toMatch(/^AwsSolutions-/);
+      expect(Buffer.from(s.reason, s.is_reason_encoded ? 'base64' : 'utf8').toString().length).toBeGreaterThan(40);
+    }
+  });
+});
