@@ -322,6 +322,16 @@ describe('Glue and Athena', () => {
     }
   });
 
+  test('projectedServices switches service to an enum projection (Athena can then scan all services)', () => {
+    const t = Template.fromStack(new FleetprofStack(newApp(), 'Enum', { settings: { projectedServices: 'checkout, api' } }));
+    for (const table of Object.values(t.findResources('AWS::Glue::Table')) as Json[]) {
+      const p = table.Properties.TableInput.Parameters;
+      expect(p['projection.service.type']).toBe('enum');
+      expect(p['projection.service.values']).toBe('checkout,api');
+    }
+    expect(() => new FleetprofStack(newApp(), 'BadEnum', { settings: { projectedServices: 'a b' } })).toThrow(/projectedServices/);
+  });
+
   test('Athena workgroup: engine v3, enforced config, SSE-S3 results under athena-results/, scan cutoff', () => {
     const [[, wg]] = byType('AWS::Athena::WorkGroup');
     const c = wg.Properties.WorkGroupConfiguration;

@@ -10,8 +10,22 @@ export const PARQUET_INPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.Mapred
 export const PARQUET_OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat';
 export const PARQUET_SERDE = 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe';
 
-/** Table-level parameters: Parquet, plus partition projection on dt (date) and service (injected). */
-export function projectionParameters(startDate: string, location: string): Record<string, string> {
+/** Service names of an enum projection, or [] for injected. */
+export function parseServices(list: string): string[] {
+  return list
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+/** Table-level parameters: Parquet, plus partition projection on dt (date) and service (injected or enum). */
+export function projectionParameters(startDate: string, location: string, services: string[] = []): Record<string, string> {
+  const service: Record<string, string> =
+    services.length > 0
+      ? { 'projection.service.type': 'enum', 'projection.service.values': services.join(',') }
+      : // Service names are open-ended: injected = every Athena query must pin service = '...';
+        // fleet-wide scans across services go through the query Lambda / DuckDB, or use an enum.
+        { 'projection.service.type': 'injected' };
   return {
     classification: 'parquet',
     EXTERNAL: 'TRUE',
@@ -22,9 +36,7 @@ export function projectionParameters(startDate: string, location: string): Recor
     'projection.dt.range': `${startDate},NOW`,
     'projection.dt.interval': '1',
     'projection.dt.interval.unit': 'DAYS',
-    // Service names are open-ended: injected = every Athena query must say service = '...'
-    // (or IN (...)); fleet-wide scans across services go through the query Lambda / DuckDB.
-    'projection.service.type': 'injected',
+    ...service,
     'storage.location.template': `${location}dt=\${dt}/service=\${service}/`,
   };
 }
@@ -68,7 +80,7 @@ export class Catalog extends Construct {
           name: t.name,
           description: t.doc.length > 2048 ? t.doc.slice(0, 2045) + '...' : t.doc,
           tableType: 'EXTERNAL_TABLE',
-          parameters: projectionParameters(s.projectionStartDate, location),
+          parameters: projectionParameters(s.projectionStartDate, location, parseServices(s.projectedServices)),
           partitionKeys: t.partitionKeys.map(column),
           storageDescriptor: {
             location,

@@ -43,6 +43,12 @@ export interface FleetprofSettings {
   readonly queryEphemeralStorageMb: number;
   /** Receives before a message goes to the DLQ. */
   readonly maxReceiveCount: number;
+  /**
+   * Comma-separated service names for an `enum` projection of `service` (Athena can then scan every
+   * service without naming one). Empty (default): `injected`, where every Athena query must pin
+   * `service = '...'`. Keep an enum to a few dozen names (Glue table metadata limit).
+   */
+  readonly projectedServices: string;
   /** First day of the dt partition projection range (yyyy-MM-dd). */
   readonly projectionStartDate: string;
   /** Glue database and Athena workgroup name. */
@@ -73,6 +79,7 @@ export const DEFAULT_SETTINGS: FleetprofSettings = {
   queryEphemeralStorageMb: QUERY_FUNCTION.ephemeralStorageMb,
   maxReceiveCount: INGEST_QUEUE.maxReceiveCount,
   projectionStartDate: '2024-01-01',
+  projectedServices: '',
   catalogName: 'fleetprof',
   athenaBytesScannedCutoff: 100 * 1024 ** 3,
   logRetentionDays: 30,

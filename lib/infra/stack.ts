@@ -138,6 +138,10 @@ function validate(s: FleetprofSettings): void {
   if (s.maxReceiveCount < 1 || s.maxReceiveCount > 1000) fail('maxReceiveCount must be 1..1000');
   if (s.ingestMaxConcurrency < 2 || s.ingestMaxConcurrency > 1000) fail('ingestMaxConcurrency must be 2..1000');
   if (s.ingestBatchingWindowSeconds === 0 && s.ingestBatchSize > 10) fail('ingestBatchSize > 10 needs ingestBatchingWindowSeconds > 0');
+  for (const name of s.projectedServices.split(',').map((x) => x.trim()).filter((x) => x)) {
+    // Partition values come from upload keys; a comma would break the enum list.
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) fail(`projectedServices: invalid service name "${name}"`);
+  }
   for (const k of ['rawRetentionDays', 'quarantineRetentionDays', 'athenaResultsRetentionDays', 'accessLogRetentionDays'] as const) {
     if (!(s[k] >= 1)) fail(`${k} must be >= 1`);
   }
