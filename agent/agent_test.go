@@ -64,8 +64,8 @@ func TestAgentUploadsToMoto(t *testing.T) {
 	before := time.Now()
 	a, err := agent.Start(context.Background(), agent.Config{
 		Bucket: bucket, Service: "checkout", Instance: "pod-7", Version: "v1.4.2",
-		Labels:      map[string]string{"region": "eu-west-1", "team": "a b,c=d"},
-		Period:      700 * time.Millisecond, CPUDuration: 300 * time.Millisecond, MetricsPeriod: 100 * time.Millisecond,
+		Labels: map[string]string{"region": "eu-west-1", "team": "a b,c=d"},
+		Period: 700 * time.Millisecond, CPUDuration: 300 * time.Millisecond, MetricsPeriod: 100 * time.Millisecond,
 		S3: moto.Client(),
 	})
 	if err != nil {
