@@ -9,6 +9,7 @@ import { runCompact } from './commands/compact';
 import { runGc } from './commands/gc';
 import { runUpload } from './commands/upload';
 import { runServe } from './commands/serve';
+import { runDiff } from './commands/diff';
 import { PROFILE_KINDS } from '../lib/model/profile';
 import { UPLOAD_KINDS } from '../lib/model/upload-key';
 
@@ -74,6 +75,30 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts) => {
       process.exitCode = await runTop(opts);
+    });
+
+  program
+    .command('diff')
+    .description('compare two cohorts (baseline vs target): per function flat/cum, shares, normalized values and significance')
+    .requiredOption('--data <dir>', 'data directory')
+    .addOption(kindOption())
+    .option('--sample-type <name>', 'sample type (default: what go tool pprof shows for the kind)')
+    .option('--service <name>', 'only this service')
+    .option('--instance <id>', 'only this instance')
+    .option('--label <k=v>', 'only profiles with this upload label (repeatable)', collectLabel, {})
+    .option('--base-from <iso>', 'baseline: capture time >= base-from', isoTime)
+    .option('--base-to <iso>', 'baseline: capture time < base-to', isoTime)
+    .option('--from <iso>', 'target: capture time >= from', isoTime)
+    .option('--to <iso>', 'target: capture time < to', isoTime)
+    .option('--base-version <v>', 'baseline: only this version')
+    .option('--version <v>', 'target: only this version')
+    .addOption(new Option('--measure <m>', 'what the significance test compares per profile').choices(['share', 'norm']).default('share'))
+    .option('--alpha <p>', 'p-value threshold', '0.01')
+    .option('--min-effect <x>', 'minimum |delta cum share| (measure share) or relative change (measure norm)', '0.02')
+    .option('--limit <n>', 'at most n functions (0 = all)', positiveInt, 0)
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      process.exitCode = await runDiff(opts);
     });
 
   program

@@ -1,0 +1,296 @@
+import type { Int64, ProfileKind } from '../model/profile';
+import { normalizeBig } from '../normalize/functions';
+import { welch } from '../detect/stats';
+import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
+import type { QueryEngine } from './engine';
+import { attributionFrame } from './user-frames';
+
+// Differential profiles: the same functions in two cohorts (a baseline and a target), normalized so
+// that cohorts of different sizes compare, with a significance test that uses the profiles as
+// replicates. Each profile of a cohort is one observation (one instance over one capture), so the
+// run-to-run spread of a function's share is measured, not assumed: a change that is within that
+// spread is not reported as significant however large the raw numbers are.
+//
+// Per function and cohort: flat and cum summed over the cohort's profiles (exactly what
+// `fleetprof top` prints for that cohort), their shares of the cohort total (pprof's "of N total"),
+// and a normalized value: for CPU the value per second of profile duration (ns/s, i.e. cores in
+// nanoseconds per second), for every other kind the mean per profile (heap inuse is a snapshot, so
+// this is the absolute in-use size a typical instance holds).
+//
+// Significance: Welch's t-test over the per-profile cum shares (each profile's cum of the function
+// / that profile's total; 0 where the function does not appear), two-sided, and an effect-size
+// floor: a function is significant when p < alpha (default 0.01) AND |delta cum share| >= minEffect
+// (default 0.02, two percentage points of the cohort). With `measure: 'norm'` the test runs on the
+// per-profile normalized cum instead (absolute growth: leaks, goroutine counts) and the floor is
+// relative: |delta| >= minEffect x max(base, target) (both normalized).
+
+export interface DiffSide {
+  fromUs?: number;
+  toUs?: number;
+  version?: string;
+}
+
+export interface DiffQuery {
+  kind: ProfileKind;
+  sampleType?: string;
+  service?: string;
+  instance?: string;
+  labels?: Record<string, string>;
+  base: DiffSide;
+  target: DiffSide;
+  /** p-value below which a change may be significant (default 0.01). */
+  alpha?: number;
+  /** Effect-size floor (default 0.02): absolute share for 'share', relative for 'norm'. */
+  minEffect?: number;
+  measure?: 'share' | 'norm';
+  /** Charge each sample to its leaf-most user frame (lib/query/user-frames.ts) instead of flat/cum. */
+  attribute?: boolean;
+  limit?: number;
+}
+
+/** One profile's values of one sample type: what the test uses as a replicate. */
+export interface ProfileValues {
+  id: string;
+  instance: string;
+  version: string;
+  durationNs: number;
+  total: bigint;
+  /** function -> [flat, cum] (attributed self value in both when `attribute`). */
+  fns: Map<string, [bigint, bigint]>;
+}
+
+export interface CohortSummary {
+  from: string | null;
+  to: string | null;
+  versions: string[];
+  profiles: number;
+  instances: number;
+  total: Int64;
+  duration_s: number;
+  /** How `*_norm` values are expressed: 'per_second' (CPU) or 'per_profile'. */
+  norm: 'per_second' | 'per_profile';
+  total_norm: number;
+}
+
+export interface DiffSideValues {
+  flat: Int64;
+  cum: Int64;
+  flat_share: number;
+  cum_share: number;
+  flat_norm: number;
+  cum_norm: number;
+}
+
+export interface DiffFunction {
+  name: string;
+  base: DiffSideValues;
+  target: DiffSideValues;
+  delta_cum_share: number;
+  delta_flat_share: number;
+  delta_cum_norm: number;
+  p_value: number | null;
+  significant: boolean;
+}
+
+export interface DiffResult {
+  type: string;
+  sampleType: string;
+  unit: string;
+  measure: 'share' | 'norm';
+  base: CohortSummary;
+  target: CohortSummary;
+  functions: DiffFunction[];
+}
+
+export const DEFAULT_ALPHA = 0.01;
+export const DEFAULT_MIN_EFFECT = 0.02;
+
+function sideCohort(q: DiffQuery, s: DiffSide): Cohort {
+  return { kind: q.kind, service: q.service, instance: q.instance, labels: q.labels, version: s.version, fromUs: s.fromUs, toUs: s.toUs };
+}
+
+/** Every profile of the cohort with its per-function values of one sample type. */
+export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: string, attribute = false): Promise<{ unit: string; profiles: ProfileValues[] }> {
+  const params: SqlParams = { st: sampleType };
+  const sel = selectedProfilesSql(c, params);
+  const profRows = await engine.rows(
+    `WITH sel AS (${sel})
+     SELECT p.profile_id, p.instance, p.version, p.duration_ns,
+            list_sum(list_transform(list_filter(p.sample_types, s -> s.type = $st), s -> s.total::HUGEINT)) AS total,
+            list_filter(p.sample_types, s -> s.type = $st)[1].unit AS unit
+     FROM profiles p WHERE ${cohortWhere(c, params, 'p')} AND p.profile_id IN (SELECT profile_id FROM sel)
+     ORDER BY p.time, p.profile_id`,
+    params,
+  );
+  const profiles = new Map<string, ProfileValues>();
+  let unit = '';
+  for (const r of profRows) {
+    if (r.total === null || r.total === undefined) continue;
+    unit ||= (r.unit as string) ?? '';
+    profiles.set(r.profile_id as string, {
+      id: r.profile_id as string,
+      instance: r.instance as string,
+      version: r.version as string,
+      durationNs: Number(r.duration_ns),
+      total: BigInt(r.total as bigint),
+      fns: new Map(),
+    });
+  }
+  if (profiles.size === 0) return { unit, profiles: [] };
+  const fparams: SqlParams = { st: sampleType };
+  const fsel = selectedProfilesSql(c, fparams);
+  if (!attribute) {
+    const rows = await engine.rows(
+      `WITH sel AS (${fsel})
+       SELECT profile_id, function, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum FROM functions f
+       WHERE ${cohortWhere(c, fparams, 'f')} AND f.sample_type = $st AND f.profile_id IN (SELECT profile_id FROM sel)
+       GROUP BY profile_id, function`,
+      fparams,
+    );
+    for (const r of rows) profiles.get(r.profile_id as string)?.fns.set(r.function as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
+  } else {
+    const rows = await engine.rows(
+      `WITH sel AS (${fsel})
+       SELECT profile_id, frames, SUM(value)::HUGEINT AS value FROM stacks s
+       WHERE ${cohortWhere(c, fparams, 's')} AND s.sample_type = $st AND s.profile_id IN (SELECT profile_id FROM sel)
+       GROUP BY profile_id, frames`,
+      fparams,
+    );
+    for (const r of rows) {
+      const p = profiles.get(r.profile_id as string);
+      if (!p) continue;
+      const name = attributionFrame(r.frames as string[]);
+      const v = BigInt(r.value as bigint);
+      const cur = p.fns.get(name);
+      p.fns.set(name, cur ? [cur[0] + v, cur[1] + v] : [v, v]);
+    }
+  }
+  return { unit, profiles: [...profiles.values()] };
+}
+
+function summarize(s: DiffSide, profiles: ProfileValues[], cpu: boolean): CohortSummary {
+  const total = profiles.reduce((a, p) => a + p.total, 0n);
+  const durNs = profiles.reduce((a, p) => a + p.durationNs, 0);
+  const norm = normalizer(profiles, cpu);
+  return {
+    from: s.fromUs === undefined ? null : new Date(s.fromUs / 1000).toISOString(),
+    to: s.toUs === undefined ? null : new Date(s.toUs / 1000).toISOString(),
+    versions: [...new Set(profiles.map((p) => p.version))].sort(),
+    profiles: profiles.length,
+    instances: new Set(profiles.map((p) => p.instance)).size,
+    total: normalizeBig(total),
+    duration_s: durNs / 1e9,
+    norm: cpu ? 'per_second' : 'per_profile',
+    total_norm: norm(total),
+  };
+}
+
+/** Cohort sum -> normalized value: per second of profile duration (CPU) or per profile. */
+function normalizer(profiles: ProfileValues[], cpu: boolean): (v: bigint) => number {
+  const durS = profiles.reduce((a, p) => a + p.durationNs, 0) / 1e9;
+  if (cpu && durS > 0) return (v) => Number(v) / durS;
+  return (v) => (profiles.length === 0 ? 0 : Number(v) / profiles.length);
+}
+
+/** A profile's own normalized value (the replicate for measure 'norm'). */
+function perProfileNorm(p: ProfileValues, v: bigint, cpu: boolean): number {
+  return cpu && p.durationNs > 0 ? Number(v) / (p.durationNs / 1e9) : Number(v);
+}
+
+export interface CompareOptions {
+  cpu: boolean;
+  alpha?: number;
+  minEffect?: number;
+  measure?: 'share' | 'norm';
+}
+
+/** The per-function comparison of two sets of replicates, significant ones first by |delta|. */
+export function compareProfiles(base: ProfileValues[], target: ProfileValues[], o: CompareOptions): DiffFunction[] {
+  const alpha = o.alpha ?? DEFAULT_ALPHA;
+  const minEffect = o.minEffect ?? DEFAULT_MIN_EFFECT;
+  const measure = o.measure ?? 'share';
+  const names = new Set<string>();
+  for (const p of [...base, ...target]) for (const n of p.fns.keys()) names.add(n);
+  const side = (ps: ProfileValues[]) => {
+    const total = ps.reduce((a, p) => a + p.total, 0n);
+    const norm = normalizer(ps, o.cpu);
+    return (name: string): DiffSideValues => {
+      let flat = 0n;
+      let cum = 0n;
+      for (const p of ps) {
+        const v = p.fns.get(name);
+        if (v) {
+          flat += v[0];
+          cum += v[1];
+        }
+      }
+      const share = (x: bigint) => (total === 0n ? 0 : Number(x < 0n ? -x : x) / Number(total));
+      return { flat: normalizeBig(flat), cum: normalizeBig(cum), flat_share: share(flat), cum_share: share(cum), flat_norm: norm(flat), cum_norm: norm(cum) };
+    };
+  };
+  const replicate = (p: ProfileValues, name: string): number => {
+    const cum = p.fns.get(name)?.[1] ?? 0n;
+    if (measure === 'norm') return perProfileNorm(p, cum, o.cpu);
+    return p.total === 0n ? 0 : Number(cum < 0n ? -cum : cum) / Number(p.total);
+  };
+  const bSide = side(base);
+  const tSide = side(target);
+  const out: DiffFunction[] = [];
+  for (const name of names) {
+    const b = bSide(name);
+    const t = tSide(name);
+    const test = welch(
+      base.map((p) => replicate(p, name)),
+      target.map((p) => replicate(p, name)),
+    );
+    const deltaShare = t.cum_share - b.cum_share;
+    const deltaNorm = t.cum_norm - b.cum_norm;
+    const effectOk =
+      measure === 'norm' ? Math.abs(deltaNorm) >= minEffect * Math.max(Math.abs(b.cum_norm), Math.abs(t.cum_norm)) && deltaNorm !== 0 : Math.abs(deltaShare) >= minEffect;
+    out.push({
+      name,
+      base: b,
+      target: t,
+      delta_cum_share: deltaShare,
+      delta_flat_share: t.flat_share - b.flat_share,
+      delta_cum_norm: deltaNorm,
+      p_value: test.p,
+      significant: test.p !== null && test.p < alpha && effectOk,
+    });
+  }
+  const mag = (f: DiffFunction) => Math.abs(measure === 'norm' ? f.delta_cum_norm : f.delta_cum_share);
+  out.sort((a, b) => Number(b.significant) - Number(a.significant) || mag(b) - mag(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out;
+}
+
+/** `fleetprof diff`: baseline vs target cohort of one kind and sample type. */
+export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResult> {
+  const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
+  const cpu = q.kind === 'cpu';
+  const b = await loadProfiles(engine, sideCohort(q, q.base), sampleType, q.attribute);
+  const t = await loadProfiles(engine, sideCohort(q, q.target), sampleType, q.attribute);
+  const measure = q.measure ?? 'share';
+  let functions = compareProfiles(b.profiles, t.profiles, { cpu, alpha: q.alpha, minEffect: q.minEffect, measure });
+  if (q.limit !== undefined && q.limit > 0) functions = functions.slice(0, q.limit);
+  return {
+    type: q.kind,
+    sampleType,
+    unit: b.unit || t.unit,
+    measure,
+    base: summarize(q.base, b.profiles, cpu),
+    target: summarize(q.target, t.profiles, cpu),
+    functions,
+  };
+}
+
+/** The partition filter that covers both sides of a diff. */
+export function diffPartitionFilter(q: DiffQuery): { service?: string; fromUs?: number; toUs?: number } {
+  const froms = [q.base.fromUs, q.target.fromUs];
+  const tos = [q.base.toUs, q.target.toUs];
+  return {
+    service: q.service,
+    fromUs: froms.some((x) => x === undefined) ? undefined : Math.min(...(froms as number[])),
+    toUs: tos.some((x) => x === undefined) ? undefined : Math.max(...(tos as number[])),
+  };
+}
+
