@@ -1,0 +1,55 @@
+// `fleetprof serve`: the query API over node:http on loopback, from a local data directory.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const CLI = path.join(__dirname, '..', 'dist/bin/fleetprof.js');
+const RUN = path.join(__dirname, 'fixtures/go/svc-a-v1-i1');
+let data: string;
+let child: ChildProcess;
+let base: string;
+
+beforeAll(async () => {
+  data = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-serve-'));
+  const r = spawnSync(process.execPath, [CLI, 'ingest', '--data', data, '--service', 'svc-a', '--instance', 'i1', '--version', 'v1', path.join(RUN, 'cpu.pb.gz')], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  child = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  base = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(err);
+      if (m) resolve(`http://127.0.0.1:${m[1]}`);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const done = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await done;
+  }
+  rmSync(data, { recursive: true, force: true });
+});
+
+test('GET /top answers what fleetprof top --json prints', async () => {
+  const res = await fetch(`${base}/top?type=cpu&service=svc-a&limit=5`);
+  expect(res.status).toBe(200);
+  const cli = spawnSync(process.execPath, [CLI, 'top', '--data', data, '--type', 'cpu', '--service', 'svc-a', '--limit', '5', '--json'], { encoding: 'utf8' });
+  expect(await res.json()).toEqual(JSON.parse(cli.stdout));
+});
+
+test('POST /sql, GET /export and errors', async () => {
+  const sql = await fetch(`${base}/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT count(*) AS n FROM profiles' }) });
+  expect(await sql.json()).toEqual({ columns: ['n'], rows: [[1]] });
+  const exp = await fetch(`${base}/export?type=cpu`);
+  expect(exp.status).toBe(200);
+  expect(Buffer.from(await exp.arrayBuffer()).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+  const bad = await fetch(`${base}/sql`, { method: 'POST', body: JSON.stringify({ sql: "SELECT * FROM read_text('/etc/passwd')" }) });
+  expect(bad.status).toBe(400);
+  expect(((await bad.json()) as { error: string }).error).toMatch(/read_text/);
+  expect((await fetch(`${base}/export?type=heap`)).status).toBe(404);
+});
