@@ -10,6 +10,7 @@ import { runGc } from './commands/gc';
 import { runUpload } from './commands/upload';
 import { runServe } from './commands/serve';
 import { runDiff } from './commands/diff';
+import { runDigest } from './commands/digest';
 import { PROFILE_KINDS } from '../lib/model/profile';
 import { UPLOAD_KINDS } from '../lib/model/upload-key';
 
@@ -99,6 +100,20 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts) => {
       process.exitCode = await runDiff(opts);
+    });
+
+  program
+    .command('digest')
+    .description('anomalies of the window just before --now against the baseline just before it: cpu, memory, goroutines, gc, contention')
+    .requiredOption('--data <dir>', 'data directory')
+    .option('--now <iso>', 'end of the window (default: now)', isoTime)
+    .option('--window <duration>', 'window length: 30s, 5m, 1h, 1d', '1h')
+    .option('--baseline <duration>', 'baseline length, just before the window', '24h')
+    .option('--service <name>', 'only this service')
+    .option('--json', 'print JSON')
+    .option('--html <file>', 'write a self-contained HTML report')
+    .action(async (opts) => {
+      process.exitCode = await runDigest(opts);
     });
 
   program

@@ -95,3 +95,15 @@ export function welch(a: number[], b: number[]): WelchResult {
   const df = (se2 * se2) / ((va * va) / (a.length - 1) + (vb * vb) / (b.length - 1));
   return { t, df, p: tTwoSided(t, df) };
 }
+
+/** The t value with two-sided tail probability p at df degrees of freedom (bisection). */
+export function tQuantileTwoSided(p: number, df: number): number {
+  let lo = 0;
+  let hi = 1e6;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (tTwoSided(mid, df) > p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}

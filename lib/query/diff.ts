@@ -21,7 +21,8 @@ import { attributionFrame } from './user-frames';
 // / that profile's total; 0 where the function does not appear), two-sided, and an effect-size
 // floor: a function is significant when p < alpha (default 0.01) AND |delta cum share| >= minEffect
 // (default 0.02, two percentage points of the cohort). With `measure: 'norm'` the test runs on the
-// per-profile normalized cum instead (absolute growth: leaks, goroutine counts) and the floor is
+// per-profile normalized cum instead (absolute growth: leaks, goroutine counts), on a log scale
+// (log(value + 1% of the mean per-profile total): multiplicative noise), and the floor is
 // relative: |delta| >= minEffect x max(base, target) (both normalized).
 
 export interface DiffSide {
@@ -228,9 +229,15 @@ export function compareProfiles(base: ProfileValues[], target: ProfileValues[], 
       return { flat: normalizeBig(flat), cum: normalizeBig(cum), flat_share: share(flat), cum_share: share(cum), flat_norm: norm(flat), cum_norm: norm(cum) };
     };
   };
+  // Log scale for absolute values: their run-to-run noise is multiplicative (a function at 10 MB
+  // varies by MBs, one at 10 kB by kBs), and a function absent on one side is log(offset), so a
+  // consistent rise from nothing is not drowned by the spread of its size. The offset is 1% of the
+  // mean per-profile total: functions below that are compressed towards "nothing".
+  const all = [...base, ...target];
+  const offset = Math.max(1e-9, (0.01 * all.reduce((a, p) => a + Math.abs(perProfileNorm(p, p.total, o.cpu)), 0)) / Math.max(1, all.length));
   const replicate = (p: ProfileValues, name: string): number => {
     const cum = p.fns.get(name)?.[1] ?? 0n;
-    if (measure === 'norm') return perProfileNorm(p, cum, o.cpu);
+    if (measure === 'norm') return Math.log(Math.max(0, perProfileNorm(p, cum, o.cpu)) + offset);
     return p.total === 0n ? 0 : Number(cum < 0n ? -cum : cum) / Number(p.total);
   };
   const bSide = side(base);

@@ -1,0 +1,84 @@
+import type { QueryEngine } from '../query/engine';
+import { utcDate } from '../store/layout';
+import { detectContention } from './contention';
+import { detectCpu } from './cpu';
+import { detectGc } from './gc';
+import { detectGoroutines } from './goroutines';
+import { detectMemory } from './memory';
+import { SEVERITY_RANK, type Anomaly, type Area, type DetectContext, type Span } from './types';
+
+// The digest: every detector over every service that has data, the window (the span just before
+// `now`) against the baseline (the span just before the window), most important first.
+
+export interface DigestQuery {
+  nowUs: number;
+  windowUs: number;
+  baselineUs: number;
+  service?: string;
+  dataDir?: string;
+}
+
+export interface DigestResult {
+  window: { from: string; to: string };
+  baseline: { from: string; to: string };
+  services: string[];
+  quiet: boolean;
+  message: string;
+  anomalies: Anomaly[];
+}
+
+export const DETECTORS: { area: Area; run: (ctx: DetectContext) => Promise<Anomaly[]> }[] = [
+  { area: 'cpu', run: detectCpu },
+  { area: 'memory', run: detectMemory },
+  { area: 'goroutines', run: detectGoroutines },
+  { area: 'gc', run: detectGc },
+  { area: 'contention', run: detectContention },
+];
+
+/** Specific areas first at equal severity: CPU and GC are often symptoms of the others. */
+const AREA_ORDER: Record<Area, number> = { memory: 0, goroutines: 1, contention: 2, cpu: 3, gc: 4 };
+
+export function digestSpans(q: DigestQuery): { window: Span; baseline: Span } {
+  const window = { fromUs: q.nowUs - q.windowUs, toUs: q.nowUs };
+  return { window, baseline: { fromUs: window.fromUs - q.baselineUs, toUs: window.fromUs } };
+}
+
+/** Impact score inside a severity: the lead evidence number when there is one. */
+export function sortAnomalies(a: Anomaly[]): Anomaly[] {
+  return [...a].sort(
+    (x, y) =>
+      SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity] ||
+      AREA_ORDER[x.area] - AREA_ORDER[y.area] ||
+      (x.service < y.service ? -1 : x.service > y.service ? 1 : 0),
+  );
+}
+
+async function servicesWithData(engine: QueryEngine, from: number, to: number): Promise<string[]> {
+  const params = { from_us: BigInt(from), to_us: BigInt(to), from_dt: utcDate(from), to_dt: utcDate(to - 1) };
+  const w = `dt >= $from_dt AND dt <= $to_dt AND time >= make_timestamp($from_us::BIGINT) AND time < make_timestamp($to_us::BIGINT)`;
+  const rows = await engine.rows(`SELECT DISTINCT service FROM (SELECT service FROM profiles WHERE ${w} UNION ALL SELECT service FROM gc_cycles WHERE ${w}) ORDER BY service`, params);
+  return rows.map((r) => r.service as string);
+}
+
+export async function digest(engine: QueryEngine, q: DigestQuery): Promise<DigestResult> {
+  const { window, baseline } = digestSpans(q);
+  const services = q.service !== undefined ? [q.service] : await servicesWithData(engine, baseline.fromUs, window.toUs);
+  const anomalies: Anomaly[] = [];
+  for (const service of services) {
+    const ctx: DetectContext = { engine, service, baseline, window, dataDir: q.dataDir };
+    for (const d of DETECTORS) anomalies.push(...(await d.run(ctx)));
+  }
+  const sorted = sortAnomalies(anomalies);
+  const iso = (us: number) => new Date(us / 1000).toISOString();
+  return {
+    window: { from: iso(window.fromUs), to: iso(window.toUs) },
+    baseline: { from: iso(baseline.fromUs), to: iso(baseline.toUs) },
+    services,
+    quiet: sorted.length === 0,
+    message:
+      sorted.length === 0
+        ? `All quiet: no change beyond the baseline's own variability in ${services.length} service(s).`
+        : `${sorted.length} anomal${sorted.length === 1 ? 'y' : 'ies'} in ${new Set(sorted.map((a) => a.service)).size} service(s).`,
+    anomalies: sorted,
+  };
+}
