@@ -57,7 +57,7 @@ test('sql --json: columns and rows, labels queryable, BIGINT beyond 2^53 as a st
 });
 
 test.each([
-  ["SELECT * FROM read_csv('/etc/passwd')", /disabled|Permission/i],
+  ["SELECT * FROM read_csv('/etc/passwd')", /not allowed|disabled|Permission/i],
   ["COPY profiles TO '/tmp/x.csv'", /only SELECT|disabled|Permission/i],
   ['SELECT 1; SELECT 2', /exactly one statement/],
   ['SET threads = 1', /only SELECT|locked/i],
