@@ -11,6 +11,7 @@ import { runUpload } from './commands/upload';
 import { runServe } from './commands/serve';
 import { runDiff } from './commands/diff';
 import { runDigest } from './commands/digest';
+import { runFlamegraph } from './commands/flamegraph';
 import { PROFILE_KINDS } from '../lib/model/profile';
 import { UPLOAD_KINDS } from '../lib/model/upload-key';
 
@@ -114,6 +115,15 @@ export function buildProgram(): Command {
     .option('--html <file>', 'write a self-contained HTML report')
     .action(async (opts) => {
       process.exitCode = await runDigest(opts);
+    });
+
+  cohortOptions(program.command('flamegraph').description('write a self-contained interactive flame graph (HTML) of a cohort, or a differential one with --base-*'))
+    .requiredOption('--out <file>', 'output .html')
+    .option('--base-from <iso>', 'differential: baseline capture time >= base-from', isoTime)
+    .option('--base-to <iso>', 'differential: baseline capture time < base-to', isoTime)
+    .option('--base-version <v>', 'differential: baseline version')
+    .action(async (opts) => {
+      process.exitCode = await runFlamegraph(opts);
     });
 
   program

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates the detector scenario suite (test/fixtures/scenarios/) from test/fixtures/scenarios/prog.
 #
-#   scripts/gen-scenarios.sh [--dur 1.5s] [--reps 3]
+#   scripts/gen-scenarios.sh [--dur 1.5s] [--base-reps 5] [--reps 3]
 #
-# Six services, each run --reps times in a baseline phase (all: the plain workload, version v1) and
-# then --reps times in a window phase (service "noise": the same plain workload again, so only
+# Six services, each run --base-reps times in a baseline phase (all: the plain workload, version v1)
+# and then --reps times in a window phase (service "noise": the same plain workload again, so only
 # run-to-run noise differs; every other service: version v2 with one injected regression).
 # Runs of the services are interleaved within a phase, so each phase is one contiguous time span.
 # MANIFEST.json records every run (start time for the gctrace log, phase) and the phase bounds.
@@ -16,10 +16,12 @@ PROG="$ROOT/test/fixtures/scenarios/prog"
 OUT="$ROOT/test/fixtures/scenarios/runs"
 DUR="1.5s"
 REPS=3
+BASE_REPS=5
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dur) DUR="$2"; shift ;;
     --reps) REPS="$2"; shift ;;
+    --base-reps) BASE_REPS="$2"; shift ;;
     -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "gen-scenarios: unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -52,7 +54,9 @@ for phase in baseline window; do
   # than the phase (digest --window takes whole seconds) still starts after the baseline's last run.
   [[ $phase == window ]] && sleep 3
   phase_start+=("$(now_ms)")
-  for rep in $(seq 1 "$REPS"); do
+  reps=$REPS
+  [[ $phase == baseline ]] && reps=$BASE_REPS
+  for rep in $(seq 1 "$reps"); do
     for spec in "${SERVICES[@]}"; do
       read -r service inj <<<"$spec"
       version=v1
@@ -72,7 +76,7 @@ for phase in baseline window; do
 done
 end_all="$(now_ms)"
 {
-  printf '{\n  "generatedBy": "scripts/gen-scenarios.sh --dur %s --reps %s",\n' "$DUR" "$REPS"
+  printf '{\n  "generatedBy": "scripts/gen-scenarios.sh --dur %s --base-reps %s --reps %s",\n' "$DUR" "$BASE_REPS" "$REPS"
   printf '  "goVersion": "%s",\n' "$(go env GOVERSION)"
   printf '  "baseline": {"from": "%s", "to": "%s"},\n' "${phase_start[0]}" "${phase_start[1]}"
   printf '  "window": {"from": "%s", "to": "%s"},\n' "${phase_start[1]}" "$end_all"

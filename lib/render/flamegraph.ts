@@ -1,0 +1,169 @@
+import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from '../query/cohort';
+import type { QueryEngine } from '../query/engine';
+import { esc, scriptJson } from './html';
+
+// Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
+// call tree, root first, embedded as JSON in a self-contained HTML page with a small inline script
+// (click to zoom, search, hover for values). A differential flame graph has the target cohort's
+// tree, each node also carrying the baseline's value, coloured by the change of its share of the
+// total (red grew, blue shrank).
+//
+// Node values: `v` = sum of the values of the stacks passing through the node (target), `b` = the
+// same for the baseline. The root's value is the cohort total that `fleetprof top` prints, and a
+// node's own value (v minus its children's) summed over the nodes of a function is that
+// function's flat.
+
+export interface FlameNode {
+  n: string;
+  v: number;
+  b?: number;
+  c?: FlameNode[];
+}
+
+export interface FlameGraph {
+  type: string;
+  sampleType: string;
+  unit: string;
+  title: string;
+  differential: boolean;
+  /** Totals of the two cohorts (base 0 unless differential). */
+  total: number;
+  baseTotal: number;
+  root: FlameNode;
+}
+
+export async function cohortStacks(engine: QueryEngine, c: Cohort, sampleType: string): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[] }> {
+  const params: SqlParams = { st: sampleType };
+  const sel = selectedProfilesSql(c, params);
+  const rows = await engine.rows(
+    `WITH sel AS (${sel})
+     SELECT frames, SUM(value)::HUGEINT AS value, MIN(unit) AS unit FROM stacks s
+     WHERE ${cohortWhere(c, params, 's')} AND s.sample_type = $st AND s.profile_id IN (SELECT profile_id FROM sel)
+     GROUP BY frames`,
+    params,
+  );
+  return { unit: (rows[0]?.unit as string) ?? '', stacks: rows.map((r) => ({ frames: r.frames as string[], value: BigInt(r.value as bigint) })) };
+}
+
+interface Building {
+  n: string;
+  v: bigint;
+  b: bigint;
+  kids: Map<string, Building>;
+}
+
+function add(root: Building, framesLeafFirst: string[], value: bigint, base: boolean): void {
+  const abs = value < 0n ? -value : value;
+  let node = root;
+  if (base) node.b += abs;
+  else node.v += abs;
+  for (let i = framesLeafFirst.length - 1; i >= 0; i--) {
+    const name = framesLeafFirst[i] || '<unknown>';
+    let k = node.kids.get(name);
+    if (!k) {
+      k = { n: name, v: 0n, b: 0n, kids: new Map() };
+      node.kids.set(name, k);
+    }
+    if (base) k.b += abs;
+    else k.v += abs;
+    node = k;
+  }
+}
+
+function freeze(b: Building, differential: boolean): FlameNode {
+  const kids = [...b.kids.values()].filter((k) => k.v > 0n || (differential && k.b > 0n)).sort((x, y) => (x.n < y.n ? -1 : x.n > y.n ? 1 : 0));
+  const out: FlameNode = { n: b.n, v: Number(b.v) };
+  if (differential) out.b = Number(b.b);
+  if (kids.length > 0) out.c = kids.map((k) => freeze(k, differential));
+  return out;
+}
+
+export interface FlameQuery extends Cohort {
+  sampleType?: string;
+  /** Differential: the baseline cohort (same kind and sample type). */
+  base?: Cohort;
+  title?: string;
+}
+
+export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<FlameGraph> {
+  const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
+  const root: Building = { n: 'root', v: 0n, b: 0n, kids: new Map() };
+  const t = await cohortStacks(engine, q, sampleType);
+  for (const s of t.stacks) add(root, s.frames, s.value, false);
+  let unit = t.unit;
+  if (q.base) {
+    const b = await cohortStacks(engine, { ...q.base, kind: q.kind }, sampleType);
+    unit ||= b.unit;
+    for (const s of b.stacks) add(root, s.frames, s.value, true);
+  }
+  return {
+    type: q.kind,
+    sampleType,
+    unit,
+    title: q.title ?? `${q.kind} (${sampleType})${q.service ? ' ' + q.service : ''}`,
+    differential: q.base !== undefined,
+    total: Number(root.v),
+    baseTotal: Number(root.b),
+    root: freeze(root, q.base !== undefined),
+  };
+}
+
+const SCRIPT = String.raw`
+(function(){
+var G=JSON.parse(document.getElementById('flame-data').textContent);
+var box=document.getElementById('flame'),tip=document.getElementById('tip'),info=document.getElementById('info');
+var ROW=18,focus=G.root,query='',path=[G.root];
+function fmt(v){var u=G.unit,a=Math.abs(v);
+ if(u==='nanoseconds'){return a>=1e9?(v/1e9).toFixed(2)+'s':a>=1e6?(v/1e6).toFixed(2)+'ms':a>=1e3?(v/1e3).toFixed(1)+'us':v+'ns';}
+ if(u==='bytes'){return a>=1048576?(v/1048576).toFixed(2)+'MiB':a>=1024?(v/1024).toFixed(1)+'KiB':v+'B';}
+ return String(v);}
+function pct(v,t){return t?(100*v/t).toFixed(2)+'%':'-';}
+function hue(s){var h=0;for(var i=0;i<s.length;i++)h=(h*31+s.charCodeAt(i))>>>0;return h;}
+function color(n){
+ if(G.differential){var d=(G.total?n.v/G.total:0)-(G.baseTotal?n.b/G.baseTotal:0);var k=Math.min(1,Math.abs(d)*5);
+  var c=Math.round(235-120*k);return d>=0?'rgb(240,'+c+','+c+')':'rgb('+c+','+c+',240)';}
+ var h=hue(n.n);return 'hsl('+(10+h%40)+','+(60+h%30)+'%,'+(55+h%15)+'%)';}
+function depth(n){var d=0;if(n.c)for(var i=0;i<n.c.length;i++)d=Math.max(d,depth(n.c[i]));return d+1;}
+function render(){
+ box.innerHTML='';var W=box.clientWidth||1000;var D=depth(focus)+path.length-1;box.style.height=(D*ROW+4)+'px';
+ var matched=0;
+ for(var i=0;i<path.length-1;i++)cell(path[i],0,W,i,false);
+ lay(focus,0,W,path.length-1);
+ function lay(n,x,w,d){if(w<0.5)return;var m=cell(n,x,w,d,true);if(m)matched+=n.v;if(!n.c)return;var cx=x;
+  for(var i=0;i<n.c.length;i++){var c=n.c[i];var cw=focus.v?w*c.v/n.v:0;if(!n.v)cw=0;lay(c,cx,cw,d+1);cx+=cw;}}
+ function cell(n,x,w,d,live){var e=document.createElement('div');e.className='f';
+  var m=query&&n.n.indexOf(query)>=0;e.style.cssText='left:'+x+'px;width:'+Math.max(0,w-1)+'px;top:'+(d*ROW)+'px;background:'+(m?'#ffeb3b':color(n))+(live?'':';opacity:.55');
+  if(w>30)e.textContent=n.n;e.onclick=function(){zoom(n);};
+  e.onmousemove=function(ev){tip.style.display='block';tip.style.left=(ev.pageX+12)+'px';tip.style.top=(ev.pageY+12)+'px';
+   var s=n.n+'\n'+fmt(n.v)+' ('+pct(n.v,G.total)+' of total)';if(G.differential)s+='\nbaseline '+fmt(n.b)+' ('+pct(n.b,G.baseTotal)+')';tip.textContent=s;};
+  e.onmouseout=function(){tip.style.display='none';};box.appendChild(e);return m;}
+ info.textContent=(query?'search "'+query+'": '+fmt(matched)+' ('+pct(matched,G.total)+') matched; ':'')+'showing '+focus.n+': '+fmt(focus.v)+' of '+fmt(G.total);
+}
+function find(n,t,p){if(n===t)return p.concat([n]);if(n.c)for(var i=0;i<n.c.length;i++){var r=find(n.c[i],t,p.concat([n]));if(r)return r;}return null;}
+function zoom(n){path=find(G.root,n,[])||[G.root];focus=n;render();}
+document.getElementById('reset').onclick=function(){zoom(G.root);};
+document.getElementById('search').oninput=function(e){query=e.target.value;render();};
+window.onresize=render;render();
+})();`;
+
+export function renderFlameHtml(g: FlameGraph): string {
+  const css = `body{font:13px system-ui,sans-serif;margin:16px;color:#222}#flame{position:relative;width:100%;overflow:hidden}
+.f{position:absolute;height:17px;line-height:17px;font-size:11px;overflow:hidden;white-space:nowrap;padding-left:2px;box-sizing:border-box;cursor:pointer;border-radius:2px}
+.f:hover{outline:1px solid #000}#tip{position:absolute;display:none;background:#fff;border:1px solid #999;padding:4px 6px;white-space:pre;font-size:12px;pointer-events:none;z-index:9}
+.bar{margin:8px 0}`;
+  const legend = g.differential ? ' Differential: red = larger share of the total than in the baseline, blue = smaller.' : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(g.title)}</title><style>${css}</style></head><body>
+<h1 style="font-size:18px">${esc(g.title)}</h1><p>Click a frame to zoom, "reset" to go back; search highlights matching frames.${esc(legend)}</p>
+<div class="bar"><button id="reset">reset</button> <input id="search" placeholder="search function"> <span id="info"></span></div>
+<div id="flame"></div><div id="tip"></div>
+<script type="application/json" id="flame-data">${scriptJson(g)}</script>
+<script>${SCRIPT}</script></body></html>
+`;
+}
+
+/** The embedded graph back out of a rendered page (tests, tooling). */
+export function flameDataFromHtml(html: string): FlameGraph {
+  const m = /<script type="application\/json" id="flame-data">([\s\S]*?)<\/script>/.exec(html);
+  if (!m) throw new Error('no flame-data block');
+  return JSON.parse(m[1]) as FlameGraph;
+}
