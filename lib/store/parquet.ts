@@ -123,7 +123,7 @@ function selectColumns(table: TableDef, expr: (c: ColumnDef) => string | undefin
 function plainSource(table: TableDef, file: string, n: number): string {
   if (n === 0) return `SELECT ${table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false`;
   const columns = table.columns.map((c) => `'${c.name}': '${jsonType(c.type)}'`).join(', ');
-  return `SELECT ${selectColumns(table, () => undefined)} FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456)`;
+  return `SELECT ${selectColumns(table, () => undefined)} FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})`;
 }
 
 /** Expands PackedStacks: a row per sample type with a non-zero value, frame ids to names. */
@@ -144,7 +144,7 @@ function packedSource(table: TableDef, d: PackedStacks, file: string): string {
   const types = d.sampleTypes.map((t, i) => `(${i}, '${sqlString(t.type)}', '${sqlString(t.unit)}')`).join(', ');
   if (d.rows.length === 0 || d.sampleTypes.length === 0) return plainSource(table, file, 0);
   return `SELECT ${selectColumns(table, (c) => computed[c.name])}
-    FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456)
+    FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})
     CROSS JOIN (SELECT ${names} AS names) d
     CROSS JOIN (VALUES ${types}) t(ti, sample_type, unit)
     WHERE vals[t.ti + 1] <> 0`;
