@@ -28,7 +28,13 @@ beforeAll(async () => {
   const engine = await openEngine(new LocalStore(data), {}, [data]);
   try {
     const now = us(m.window.to);
-    d = await digest(engine, { nowUs: now, windowUs: now - us(m.window.from), baselineUs: us(m.window.from) - us(m.baseline.from), dataDir: data });
+    d = await digest(engine, {
+      nowUs: now,
+      windowUs: now - us(m.window.from),
+      baselineUs: us(m.window.from) - us(m.baseline.from),
+      dataDir: data,
+      engineFor: (service, r) => openEngine(new LocalStore(data), { service, fromUs: r.fromUs, toUs: r.toUs }, [data]),
+    });
   } finally {
     engine.close();
   }

@@ -60,7 +60,14 @@ export async function runDigest(o: DigestOptions): Promise<number> {
     process.stderr.write(`fleetprof digest: ${(e as Error).message}\n`);
     return 1;
   }
-  const q = { nowUs: o.now ?? Date.now() * 1000, windowUs, baselineUs, service: o.service, dataDir: o.data };
+  const q = {
+    nowUs: o.now ?? Date.now() * 1000,
+    windowUs,
+    baselineUs,
+    service: o.service,
+    dataDir: o.data,
+    engineFor: (service: string, r: { fromUs: number; toUs: number }) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }),
+  };
   const { window, baseline } = digestSpans(q);
   const engine = await openLocalEngine(o.data, { service: o.service, fromUs: baseline.fromUs, toUs: window.toUs });
   try {

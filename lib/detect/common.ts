@@ -20,7 +20,16 @@ export const MIN_GROWTH_OF_TOTAL = 0.05;
 /** Relative effect floor for absolute comparisons: a 30% rise of the function's own value. */
 export const MIN_RELATIVE_GROWTH = 0.3;
 
-export async function serviceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: 'share' | 'norm'): Promise<DiffResult | null> {
+export function serviceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: 'share' | 'norm'): Promise<DiffResult | null> {
+  const key = `${kind}/${sampleType}/${measure}`;
+  const hit = ctx.cache?.get(key) as Promise<DiffResult | null> | undefined;
+  if (hit) return hit;
+  const p = computeServiceDiff(ctx, kind, sampleType, measure);
+  ctx.cache?.set(key, p);
+  return p;
+}
+
+async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: 'share' | 'norm'): Promise<DiffResult | null> {
   const r = await diff(ctx.engine, {
     kind,
     sampleType,

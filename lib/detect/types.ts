@@ -51,6 +51,8 @@ export interface DetectContext {
   window: Span;
   /** For the commands suggested in nextStep. */
   dataDir?: string;
+  /** Diffs already computed for this service (detectors share them). */
+  cache?: Map<string, Promise<unknown>>;
 }
 
 export const SEVERITY_RANK: Record<Severity, number> = { high: 3, medium: 2, low: 1 };
