@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the detector scenario suite (test/fixtures/scenarios/) from test/fixtures/scenarios/prog.
 #
-#   scripts/gen-scenarios.sh [--dur 1.5s] [--base-reps 5] [--reps 3]
+#   scripts/gen-scenarios.sh [--dur 1.5s] [--base-reps 5] [--reps 3] [--out DIR]
+#   (DIR default test/fixtures/scenarios: DIR/runs/<run>/ and DIR/MANIFEST.json)
 #
 # Six services, each run --base-reps times in a baseline phase (all: the plain workload, version v1)
 # and then --reps times in a window phase (service "noise": the same plain workload again, so only
@@ -13,7 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROG="$ROOT/test/fixtures/scenarios/prog"
-OUT="$ROOT/test/fixtures/scenarios/runs"
+DEST="$ROOT/test/fixtures/scenarios"
 DUR="1.5s"
 REPS=3
 BASE_REPS=5
@@ -22,7 +23,8 @@ while [[ $# -gt 0 ]]; do
     --dur) DUR="$2"; shift ;;
     --reps) REPS="$2"; shift ;;
     --base-reps) BASE_REPS="$2"; shift ;;
-    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --out) DEST="$2"; shift ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "gen-scenarios: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -38,6 +40,7 @@ SERVICES=(
   "search gc"
 )
 
+OUT="$DEST/runs"
 export GOTOOLCHAIN=local GOWORK=off
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -87,5 +90,5 @@ end_all="$(now_ms)"
     printf '%s' "${entries[$i]}"
   done
   printf '\n  ]\n}\n'
-} >"$ROOT/test/fixtures/scenarios/MANIFEST.json"
+} >"$DEST/MANIFEST.json"
 echo "gen-scenarios: wrote $OUT ($(du -sh "$OUT" | cut -f1))" >&2
