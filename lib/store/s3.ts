@@ -89,6 +89,11 @@ export class S3Store implements Store {
   }
 
   async read(key: string): Promise<Uint8Array | null> {
+    // List first: a role allowed to list only under tables/ (s3:prefix condition) gets 403, not
+    // 404, for a GetObject of a missing key, since S3 checks ListBucket without the prefix.
+    const full = this.fullKey(key);
+    const listed = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, MaxKeys: 1 }));
+    if (!listed.Contents?.some((o) => o.Key === full)) return null;
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
       return await r.Body!.transformToByteArray();
