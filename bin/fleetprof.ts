@@ -9,9 +9,12 @@ import { runCompact } from './commands/compact';
 import { runGc } from './commands/gc';
 import { runUpload } from './commands/upload';
 import { runServe } from './commands/serve';
+import { runLocal } from './commands/local';
 import { runDiff } from './commands/diff';
 import { runDigest } from './commands/digest';
 import { runFlamegraph } from './commands/flamegraph';
+import { runScrape, DEFAULT_MAX_SCRAPE_BYTES } from './commands/scrape';
+import { DEFAULT_SCRAPE_PROFILES } from '../lib/scrape/targets';
 import { PROFILE_KINDS } from '../lib/model/profile';
 import { UPLOAD_KINDS } from '../lib/model/upload-key';
 
@@ -21,6 +24,10 @@ function collectLabel(value: string, prev: Record<string, string>): Record<strin
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`expected k=v, got "${value}"`);
   return { ...prev, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+function collectList(value: string, prev: string[]): string[] {
+  return [...prev, value];
 }
 
 function isoTime(value: string): number {
@@ -189,6 +196,28 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('scrape')
+    .description('pull /debug/pprof/* from running Go services (net/http/pprof) into a data directory or the bucket, once or every --every')
+    .requiredOption('--target <url>', 'http://host:port (pprof under /debug/pprof/), or a URL ending in /debug/pprof (repeatable)', collectList, [])
+    .requiredOption('--service <name>', 'service name')
+    .option('--instance <id>', 'instance id (default: the target\'s host_port; once per --target, in order)', collectList, [])
+    .option('--version <v>', 'service version', '')
+    .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {})
+    .option('--bucket <name>', 'upload to this S3 bucket under the upload contract (AWS chain, AWS_ENDPOINT_URL included)')
+    .option('--data <dir>', 'ingest into this data directory instead')
+    .option('--every <duration>', 'time between round starts: 500ms, 30s, 1m, 1h', '60s')
+    .option('--once', 'one round, then exit (1 if any profile failed)')
+    .option('--profiles <list>', 'profiles to pull: cpu,heap,allocs,goroutine,block,mutex,threadcreate', DEFAULT_SCRAPE_PROFILES.join(','))
+    .option('--cpu-seconds <n>', 'CPU profile length (/debug/pprof/profile?seconds=N)', positiveInt, 10)
+    .option('--timeout <duration>', 'per request (the CPU profile gets --cpu-seconds on top)', '30s')
+    .option('--concurrency <n>', 'targets scraped at the same time', positiveInt, 8)
+    .option('--max-bytes <n>', 'refuse a profile response larger than this', positiveInt, DEFAULT_MAX_SCRAPE_BYTES)
+    .option('--max-attempts <n>', 'attempts per S3 request (SDK standard retry)', positiveInt, 5)
+    .action(async (opts) => {
+      process.exitCode = await runScrape(opts);
+    });
+
+  program
     .command('serve')
     .description('serve the query API (GET /top, /gc, /export; POST /sql) on 127.0.0.1 from a data directory')
     .requiredOption('--data <dir>', 'data directory')
@@ -197,6 +226,23 @@ export function buildProgram(): Command {
     .option('--sql-max-rows <n>', 'SQL row limit', positiveInt, 10000)
     .action(async (opts) => {
       process.exitCode = await runServe(opts);
+    });
+
+  program
+    .command('local')
+    .description('run the serverless pipeline locally: moto_server (S3 + SQS) with the stack\'s bucket, queues and notification, the ingest Lambda fed like its SQS event source mapping, the query Lambda on 127.0.0.1; prints export lines for upload/query clients')
+    .option('--port <n>', 'query API port (0 = any free port)', positiveInt, 8787)
+    .option('--moto-port <n>', 'moto_server port (default: any free port; not used when AWS_ENDPOINT_URL is set)', positiveInt)
+    .option('--bucket <name>', 'bucket name', 'fleetprof-local')
+    .option('--visibility-timeout <s>', 'ingest queue visibility timeout, seconds (default: the stack\'s, 720)', positiveInt)
+    .option('--batch-size <n>', 'event source batch size (default: the stack\'s, 10)', positiveInt)
+    .option('--batch-window <s>', 'event source batching window, seconds (default: the stack\'s, 5)', positiveInt)
+    .option('--max-receive-count <n>', 'receives before a message moves to the DLQ (default: the stack\'s, 5)', positiveInt)
+    .option('--exports-file <path>', 'also write the export lines to this file')
+    .action(async (opts) => {
+      process.exitCode = await runLocal(opts);
+      // Handler clients and DuckDB may keep the loop alive; everything has been stopped.
+      process.exit(process.exitCode);
     });
 
   program
