@@ -198,7 +198,7 @@ export function buildProgram(): Command {
   program
     .command('scrape')
     .description('pull /debug/pprof/* from running Go services (net/http/pprof) into a data directory or the bucket, once or every --every')
-    .requiredOption('--target <url>', 'http://host:port (pprof under /debug/pprof/), or a URL ending in /debug/pprof (repeatable)', collectList, [])
+    .option('--target <url>', 'http://host:port (pprof under /debug/pprof/), or a URL ending in /debug/pprof (repeatable)', collectList, [])
     .requiredOption('--service <name>', 'service name')
     .option('--instance <id>', 'instance id (default: the target\'s host_port; once per --target, in order)', collectList, [])
     .option('--version <v>', 'service version', '')

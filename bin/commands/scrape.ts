@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { decodeProfile } from '../../lib/decode';
+import { ingestBytes } from '../../lib/ingest';
+import { makeS3Client } from '../../lib/aws/clients';
+import { parseSourceMeta } from '../../lib/model/source';
+import { uploadMetadata, uploadSourceMeta } from '../../lib/model/upload-key';
+import { nextRoundAt, parseDuration, parseProfiles, resolveTargets, scrapeRound, type Capture, type ProfileResult, type ScrapeTarget, type Sink } from '../../lib/scrape';
+import { openLocalWriter } from './local';
+import { planUpload } from './upload';
+
+// Pull mode: GET /debug/pprof/* from running Go services (net/http/pprof) and either ingest the
+// profiles into a data directory (as `fleetprof ingest`) or upload them to the bucket under the
+// upload contract (as `fleetprof upload`). The logic is in lib/scrape/; this is the glue.
+
+export interface ScrapeOptions {
+  target: string[];
+  service: string;
+  instance?: string[];
+  version: string;
+  label: Record<string, string>;
+  bucket?: string;
+  data?: string;
+  every: string;
+  once?: boolean;
+  profiles: string;
+  cpuSeconds: number;
+  timeout: string;
+  concurrency: number;
+  maxBytes: number;
+  maxAttempts: number;
+}
+
+export const DEFAULT_MAX_SCRAPE_BYTES = 64 * 1024 * 1024;
+
+interface ClosableSink extends Sink {
+  close(): Promise<void>;
+}
+
+/** Ingests into a data directory. One writer, so captures are ingested one at a time. */
+async function dataDirSink(data: string, o: ScrapeOptions): Promise<ClosableSink> {
+  const { store, writer, close } = await openLocalWriter(data);
+  let chain: Promise<unknown> = Promise.resolve();
+  const ingest = async (c: Capture): Promise<string> => {
+    const hash = createHash('sha256').update(c.bytes).digest('hex');
+    const meta = parseSourceMeta({
+      service: o.service,
+      instance: c.target.instance,
+      version: o.version,
+      labels: o.label,
+      kind: c.kind,
+      startUs: c.startMs * 1000,
+      source: c.url,
+      // As `fleetprof ingest`: the same bytes from the same instance are the same profile.
+      sourceId: `local:${o.service}/${c.target.instance}/${hash}`,
+    });
+    const r = await ingestBytes(c.bytes, meta, { store, writer });
+    return r.input === 'profile' ? `ingested ${r.kind} profile ${r.profileId} (${c.bytes.length} bytes)` : `ingested ${r.input} (${c.bytes.length} bytes)`;
+  };
+  return {
+    put(c) {
+      const p = chain.then(() => ingest(c));
+      chain = p.catch(() => undefined);
+      return p;
+    },
+    async close() {
+      await chain;
+      await close();
+    },
+  };
+}
+
+/** Uploads to the bucket with `fleetprof upload`'s key plan (capture start = request start). */
+function bucketSink(bucket: string, o: ScrapeOptions): ClosableSink {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const s3: S3Client = makeS3Client({ maxAttempts: o.maxAttempts });
+  const metadata = uploadMetadata({ version: o.version, labels: o.label });
+  return {
+    async put(c) {
+      // Refuse what the ingest Lambda would quarantine (an HTML error page served with 200, say).
+      decodeProfile(c.bytes);
+      // The file name only hints the kind (block vs mutex); planUpload decodes and decides.
+      const plan = planUpload(c.kind, c.bytes, c.startMs, {
+        bucket,
+        service: o.service,
+        instance: c.target.instance,
+        version: o.version,
+        label: o.label,
+        start: c.startMs * 1000,
+      });
+      uploadSourceMeta({ bucket, key: plan.key, etag: 'check', metadata });
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: plan.key, Body: c.bytes, Metadata: metadata }));
+      return `s3://${bucket}/${plan.key}`;
+    },
+    async close() {
+      s3.destroy();
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted || ms <= 0) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+export async function runScrape(o: ScrapeOptions): Promise<number> {
+  const err = (m: string) => process.stderr.write(`fleetprof scrape: ${m}\n`);
+  let targets: ScrapeTarget[];
+  let everyMs: number;
+  let timeoutMs: number;
+  let kinds: ReturnType<typeof parseProfiles>;
+  try {
+    if ((o.bucket === undefined) === (o.data === undefined)) throw new Error('give exactly one of --bucket and --data');
+    if (!Number.isInteger(o.cpuSeconds) || o.cpuSeconds < 1) throw new Error(`--cpu-seconds must be a whole number >= 1, got ${o.cpuSeconds}`);
+    targets = resolveTargets(o.target ?? [], o.instance ?? []);
+    for (const t of targets) parseSourceMeta({ service: o.service, instance: t.instance, version: o.version, labels: o.label, source: '-', sourceId: '-' });
+    everyMs = parseDuration(o.every);
+    timeoutMs = parseDuration(o.timeout);
+    kinds = parseProfiles(o.profiles);
+    if (kinds.includes('cpu') && !o.once && o.cpuSeconds * 1000 >= everyMs) throw new Error(`--cpu-seconds ${o.cpuSeconds} does not fit in a round every ${o.every}`);
+  } catch (e) {
+    err((e as Error).message);
+    return 1;
+  }
+
+  const sink = o.data !== undefined ? await dataDirSink(o.data, o) : bucketSink(o.bucket!, o);
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130); // second signal: no more waiting
+    err(`${sig}: stopping`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const print = (r: ProfileResult) => {
+    if (r.ok) process.stdout.write(`${r.target.target} ${r.kind}: ${r.where}\n`);
+    else if (!r.interrupted || o.once) process.stderr.write(`${r.target.target} ${r.kind}: ${r.reason}\n`);
+  };
+  let failedAny = false;
+  const t0 = Date.now();
+  try {
+    for (let round = 1; ; round++) {
+      const start = Date.now();
+      const results = await scrapeRound(targets, { kinds, cpuSeconds: o.cpuSeconds, timeoutMs, maxBytes: o.maxBytes, concurrency: o.concurrency, signal: stop.signal, onResult: print }, sink);
+      const failed = results.filter((r) => !r.ok).length;
+      const bytes = results.reduce((s, r) => s + (r.ok ? r.bytes : 0), 0);
+      if (failed > 0) failedAny = true;
+      const secs = ((Date.now() - start) / 1000).toFixed(2);
+      const where = o.data !== undefined ? `into ${o.data}` : `to s3://${o.bucket}/raw/${o.service}/`;
+      err(`${o.once ? '' : `round ${round}: `}scraped ${results.length - failed} of ${results.length} profiles from ${targets.length} target(s) (${failed} failed, ${bytes} bytes) ${where} in ${secs}s`);
+      if (o.once || stop.signal.aborted) break;
+      await sleep(nextRoundAt(t0, start, Date.now(), everyMs) - Date.now(), stop.signal);
+      if (stop.signal.aborted) break;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await sink.close();
+  }
+  return o.once && failedAny ? 1 : 0;
+}

@@ -1,0 +1,4 @@
+export * from './targets';
+export * from './schedule';
+export * from './fetch';
+export * from './round';
