@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { digest, digestSpans, type DigestResult } from '../../lib/detect/digest';
+import { digest, digestJson, digestSpans, type DigestResult } from '../../lib/detect/digest';
+
+export { digestJson };
 import { exactJson } from '../../lib/query/json';
 import { parseBucket } from '../../lib/query/gc';
 import { renderDigestHtml } from '../../lib/render/digest-html';
@@ -25,29 +27,6 @@ export function digestText(d: DigestResult): string {
     out += `  ${a.explanation}\n  next: ${a.nextStep}\n`;
   }
   return out;
-}
-
-/** The JSON contract: the documented fields of each anomaly, then the rest (additive). */
-export function digestJson(d: DigestResult): unknown {
-  return {
-    window: d.window,
-    baseline: d.baseline,
-    services: d.services,
-    quiet: d.quiet,
-    message: d.message,
-    anomalies: d.anomalies.map((a) => ({
-      service: a.service,
-      area: a.area,
-      severity: a.severity,
-      culprits: a.culprits,
-      summary: a.summary,
-      evidence: a.evidence,
-      versions: a.versions,
-      explanation: a.explanation,
-      nextStep: a.nextStep,
-      functions: a.functions,
-    })),
-  };
 }
 
 export async function runDigest(o: DigestOptions): Promise<number> {

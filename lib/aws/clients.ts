@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 // SDK clients from the standard chain (credentials, region, AWS_ENDPOINT_URL[_S3]). With an
@@ -22,6 +23,15 @@ export function makeS3Client(opts: { maxAttempts?: number; region?: string } = {
 
 export function makeSqsClient(opts: { maxAttempts?: number; region?: string } = {}): SQSClient {
   return new SQSClient({
+    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),
+  });
+}
+
+/** SES v2 (digest mail); AWS_ENDPOINT_URL[_SESV2] is honoured by the SDK itself. */
+export function makeSesClient(opts: { maxAttempts?: number; region?: string } = {}): SESv2Client {
+  return new SESv2Client({
     maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     retryMode: 'standard',
     region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),

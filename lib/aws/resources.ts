@@ -12,6 +12,8 @@ export const PREFIXES = {
   tables: 'tables/',
   /** Poison uploads, copied with a `<key>.reason.json` next to them. */
   quarantine: QUARANTINE_PREFIX,
+  /** Digest archive: digests/<YYYY-MM-DD>/<window end>/{digest.json,digest.html,digest.eml,profiles/*.pb.gz}. */
+  digests: 'digests/',
 } as const;
 
 /** Ingest Lambda settings; the queue's visibility timeout derives from its timeout. */
@@ -30,6 +32,20 @@ export const QUERY_FUNCTION = {
   timeoutSeconds: 60,
   memoryMb: 3008,
   ephemeralStorageMb: 4096,
+} as const;
+
+/**
+ * Digest Lambda (lambdas/digest.ts), invoked by an EventBridge Scheduler schedule. It downloads the
+ * window's and baseline's Parquet into /tmp (hence the large ephemeral storage) and runs DuckDB.
+ */
+export const DIGEST_FUNCTION = {
+  timeoutSeconds: 900,
+  memoryMb: 3008,
+  ephemeralStorageMb: 10240,
+  /** The schedule: daily at 07:00 UTC, a 24 h window against the 7 days before it. */
+  scheduleExpression: 'cron(0 7 * * ? *)',
+  window: '24h',
+  baseline: '7d',
 } as const;
 
 /** The ingest queue and its dead-letter queue. */
@@ -65,6 +81,20 @@ export const ENV = {
   sqlMaxRows: 'FLEETPROF_SQL_MAX_ROWS',
   /** Local cache of downloaded Parquet (default /tmp/fleetprof-cache). */
   cacheDir: 'FLEETPROF_CACHE_DIR',
+  /** Digest Lambda: sender (an SES-verified identity) and recipients (comma list). */
+  digestFrom: 'FLEETPROF_DIGEST_FROM',
+  digestTo: 'FLEETPROF_DIGEST_TO',
+  /** Digest window and baseline lengths (30s, 5m, 1h, 1d; defaults DIGEST_FUNCTION.window/baseline). */
+  digestWindow: 'FLEETPROF_DIGEST_WINDOW',
+  digestBaseline: 'FLEETPROF_DIGEST_BASELINE',
+  /** "true" (default): mail an "all quiet" digest too; "false": skip the mail (the archive is still written). */
+  digestSendQuiet: 'FLEETPROF_DIGEST_SEND_QUIET',
+  /** Largest total size of attached profiles, bytes (default 7 MiB); bigger ones are linked. */
+  digestMaxAttachBytes: 'FLEETPROF_DIGEST_MAX_ATTACH_BYTES',
+  /** Optional SES configuration set for the digest mail. */
+  sesConfigurationSet: 'FLEETPROF_SES_CONFIGURATION_SET',
+  /** Optional TTF/OTF files (comma list) for the chart text (the Lambda image has no fonts). */
+  fontFiles: 'FLEETPROF_FONT_FILES',
 } as const;
 
 export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;

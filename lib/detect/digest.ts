@@ -92,3 +92,26 @@ export async function digest(engine: QueryEngine, q: DigestQuery): Promise<Diges
     anomalies: sorted,
   };
 }
+
+/** The JSON contract: the documented fields of each anomaly, then the rest (additive). */
+export function digestJson(d: DigestResult): unknown {
+  return {
+    window: d.window,
+    baseline: d.baseline,
+    services: d.services,
+    quiet: d.quiet,
+    message: d.message,
+    anomalies: d.anomalies.map((a) => ({
+      service: a.service,
+      area: a.area,
+      severity: a.severity,
+      culprits: a.culprits,
+      summary: a.summary,
+      evidence: a.evidence,
+      versions: a.versions,
+      explanation: a.explanation,
+      nextStep: a.nextStep,
+      functions: a.functions,
+    })),
+  };
+}

@@ -1,0 +1,240 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import { digest, digestJson, digestSpans, type DigestQuery, type DigestResult } from '../detect/digest';
+import type { Anomaly, Span } from '../detect/types';
+import type { ProfileKind } from '../model/profile';
+import type { QueryEngine } from '../query/engine';
+import { exportMerged } from '../query/export';
+import { parseBucket } from '../query/gc';
+import { exactJson } from '../query/json';
+import { openEngine } from '../query/open';
+import { buildDigestEmail, type DigestEmail, type EmailAttachment, type EmailLink } from '../render/email';
+import { renderDigestHtml } from '../render/digest-html';
+import type { DuckDbSettings } from '../store/parquet';
+import type { S3Store } from '../store/s3';
+import { DIGEST_FUNCTION, ENV, PREFIXES } from './resources';
+
+// The scheduled digest: every detector over the window ending now (tables read from S3 through the
+// partition-pruned query path), the result archived under digests/<date>/<window end>/ and mailed
+// with SES v2 as one raw MIME message (lib/render/email.ts). lambdas/digest.ts is the thin handler.
+
+export interface DigestJobConfig {
+  bucket: string;
+  from?: string;
+  to: string[];
+  windowUs: number;
+  baselineUs: number;
+  /** Mail an "all quiet" digest (true) or skip the mail (false); the archive is written either way. */
+  sendQuiet: boolean;
+  maxAttachBytes: number;
+  configurationSet?: string;
+  fontFiles: string[];
+}
+
+export const DEFAULT_MAX_ATTACH_BYTES = 7 * 1024 * 1024;
+
+function envBool(v: string | undefined, dflt: boolean, name: string): boolean {
+  if (v === undefined || v === '') return dflt;
+  if (/^(1|true|yes|on|send)$/i.test(v)) return true;
+  if (/^(0|false|no|off|skip)$/i.test(v)) return false;
+  throw new Error(`${name} must be true or false, got "${v}"`);
+}
+
+export function parseAddressList(v: string | undefined): string[] {
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** The job's settings from the Lambda environment (lib/aws/resources.ts ENV). */
+export function digestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DigestJobConfig {
+  const bucket = env[ENV.bucket];
+  if (!bucket) throw new Error(`${ENV.bucket} is not set`);
+  const to = parseAddressList(env[ENV.digestTo]);
+  const from = env[ENV.digestFrom] || undefined;
+  if ((from === undefined) !== (to.length === 0)) throw new Error(`set both ${ENV.digestFrom} and ${ENV.digestTo} (or neither: archive only)`);
+  const maxAttach = env[ENV.digestMaxAttachBytes];
+  if (maxAttach !== undefined && maxAttach !== '' && !(Number.isInteger(Number(maxAttach)) && Number(maxAttach) >= 0)) {
+    throw new Error(`${ENV.digestMaxAttachBytes} must be a non-negative integer, got "${maxAttach}"`);
+  }
+  return {
+    bucket,
+    from,
+    to,
+    windowUs: parseBucket(env[ENV.digestWindow] || DIGEST_FUNCTION.window),
+    baselineUs: parseBucket(env[ENV.digestBaseline] || DIGEST_FUNCTION.baseline),
+    sendQuiet: envBool(env[ENV.digestSendQuiet], true, ENV.digestSendQuiet),
+    maxAttachBytes: maxAttach ? Number(maxAttach) : DEFAULT_MAX_ATTACH_BYTES,
+    configurationSet: env[ENV.sesConfigurationSet] || undefined,
+    fontFiles: parseAddressList(env[ENV.fontFiles]),
+  };
+}
+
+/** The profile kind behind each anomaly, for the exported window profile. */
+export function anomalyProfileKind(a: Anomaly): ProfileKind | undefined {
+  switch (a.area) {
+    case 'cpu':
+      return 'cpu';
+    case 'memory':
+      return a.evidence.base_inuse_bytes_per_profile !== undefined ? 'heap' : 'allocs';
+    case 'goroutines':
+      return 'goroutine';
+    case 'contention':
+      return a.evidence.profile === 'mutex' ? 'mutex' : 'block';
+    case 'gc':
+      // GC work is driven by allocation: the allocation profile names who to look at.
+      return 'allocs';
+    default:
+      return undefined;
+  }
+}
+
+export interface ExportedProfile {
+  service: string;
+  kind: ProfileKind;
+  filename: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * The merged window profile of each (service, kind) an anomaly points at, as `go tool pprof`
+ * reads it. One engine per service over the window only; a kind with no profiles is skipped.
+ */
+export async function exportAnomalyProfiles(d: DigestResult, window: Span, engineFor: (service: string, range: Span) => Promise<QueryEngine>): Promise<ExportedProfile[]> {
+  const wanted = new Map<string, Set<ProfileKind>>();
+  for (const a of d.anomalies) {
+    const k = anomalyProfileKind(a);
+    if (!k) continue;
+    if (!wanted.has(a.service)) wanted.set(a.service, new Set());
+    wanted.get(a.service)!.add(k);
+  }
+  const out: ExportedProfile[] = [];
+  for (const [service, kinds] of wanted) {
+    const engine = await engineFor(service, window);
+    try {
+      for (const kind of kinds) {
+        try {
+          const bytes = await exportMerged(engine, { kind, service, fromUs: window.fromUs, toUs: window.toUs });
+          out.push({ service, kind, filename: `${safeName(service)}-${kind}-window.pb.gz`, bytes });
+        } catch (e) {
+          if (!/no profiles match/.test((e as Error).message)) throw e;
+        }
+      }
+    } finally {
+      engine.close();
+    }
+  }
+  return out;
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** digests/<YYYY-MM-DD>/<window end, compact ISO>/ */
+export function archivePrefix(d: DigestResult): string {
+  const end = d.window.to;
+  return `${PREFIXES.digests}${end.slice(0, 10)}/${end.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}/`;
+}
+
+/** Attach the profiles while they fit the budget; link the rest (their archived copy). */
+export function splitAttachments(profiles: ExportedProfile[], maxBytes: number, linkOf: (p: ExportedProfile) => string | undefined): { attachments: EmailAttachment[]; links: EmailLink[] } {
+  const attachments: EmailAttachment[] = [];
+  const links: EmailLink[] = [];
+  let used = 0;
+  for (const p of profiles) {
+    if (used + p.bytes.length <= maxBytes) {
+      attachments.push({ filename: p.filename, contentType: 'application/gzip', content: p.bytes });
+      used += p.bytes.length;
+    } else {
+      const url = linkOf(p);
+      if (url) links.push({ label: `${p.service} ${p.kind} profile (window, too big to attach)`, url });
+    }
+  }
+  return { attachments, links };
+}
+
+export async function sendRawEmail(ses: SESv2Client, email: DigestEmail, from: string, to: string[], configurationSet?: string): Promise<string | undefined> {
+  const r = await ses.send(
+    new SendEmailCommand({
+      FromEmailAddress: from,
+      Destination: { ToAddresses: to },
+      Content: { Raw: { Data: email.raw } },
+      ConfigurationSetName: configurationSet,
+    }),
+  );
+  return r.MessageId;
+}
+
+export interface DigestJobDeps {
+  s3: S3Client;
+  ses: SESv2Client;
+  store: S3Store;
+  settings?: DuckDbSettings;
+  log?: (o: Record<string, unknown>) => void;
+}
+
+export interface DigestJobResult {
+  quiet: boolean;
+  anomalies: number;
+  services: string[];
+  subject: string;
+  sent: boolean;
+  messageId?: string;
+  archived: string[];
+  attached: string[];
+  linked: string[];
+  ms: number;
+}
+
+/** Runs the digest for the window ending at `nowUs`, archives it and mails it. */
+export async function runDigestJob(cfg: DigestJobConfig, deps: DigestJobDeps, nowUs: number = Date.now() * 1000): Promise<DigestJobResult> {
+  const t0 = Date.now();
+  const { store } = deps;
+  const dirs = [store.cacheDir];
+  const engineFor = (service: string, r: Span) => openEngine(store, { service, fromUs: r.fromUs, toUs: r.toUs }, dirs, deps.settings);
+  const q: DigestQuery = { nowUs, windowUs: cfg.windowUs, baselineUs: cfg.baselineUs, engineFor };
+  const { window, baseline } = digestSpans(q);
+  // The shared engine only lists the services with data (the per-service engines do the work).
+  const engine = await openEngine(store, { fromUs: baseline.fromUs, toUs: window.toUs }, dirs, deps.settings);
+  let d: DigestResult;
+  try {
+    d = await digest(engine, q);
+  } finally {
+    engine.close();
+  }
+  const profiles = await exportAnomalyProfiles(d, window, engineFor);
+
+  const prefix = archivePrefix(d);
+  const archived: string[] = [];
+  const put = async (key: string, body: Uint8Array | string, contentType: string) => {
+    await deps.s3.send(new PutObjectCommand({ Bucket: cfg.bucket, Key: prefix + key, Body: body, ContentType: contentType }));
+    archived.push(prefix + key);
+  };
+  for (const p of profiles) await put(`profiles/${p.filename}`, p.bytes, 'application/gzip');
+  const { attachments, links } = splitAttachments(profiles, cfg.maxAttachBytes, (p) => `s3://${cfg.bucket}/${prefix}profiles/${p.filename}`);
+  links.push({ label: 'archived digest (JSON, HTML)', url: `s3://${cfg.bucket}/${prefix}` });
+  await put('digest.json', exactJson(digestJson(d), 2) + '\n', 'application/json');
+  await put('digest.html', renderDigestHtml(d), 'text/html; charset=utf-8');
+
+  const send = cfg.from !== undefined && cfg.to.length > 0 && (!d.quiet || cfg.sendQuiet);
+  const email = buildDigestEmail(d, { from: cfg.from ?? 'fleetprof@localhost', to: cfg.to.length > 0 ? cfg.to : ['nobody@localhost'], attachments, links, fontFiles: cfg.fontFiles });
+  await put('digest.eml', email.raw, 'message/rfc822');
+  let messageId: string | undefined;
+  if (send) messageId = await sendRawEmail(deps.ses, email, cfg.from!, cfg.to, cfg.configurationSet);
+  const result: DigestJobResult = {
+    quiet: d.quiet,
+    anomalies: d.anomalies.length,
+    services: d.services,
+    subject: email.subject,
+    sent: send,
+    messageId,
+    archived,
+    attached: attachments.map((a) => a.filename),
+    linked: links.map((l) => l.url),
+    ms: Date.now() - t0,
+  };
+  deps.log?.({ level: 'INFO', msg: send ? 'digest sent' : d.quiet && !cfg.sendQuiet ? 'digest quiet: mail skipped' : 'digest archived (no recipients)', ...result });
+  return result;
+}

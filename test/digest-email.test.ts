@@ -1,0 +1,285 @@
+// Digest delivery end to end against moto (S3 + SES v2): a subset of the detector scenario suite
+// (test/fixtures/scenarios) ingested into moto's S3 through the ingest code the Lambda uses, the
+// digest Lambda handler run for the suite's window, the mail read back from moto
+// (/moto-api/data.json, data.ses.RawMessage) and its MIME taken apart: text and HTML parts, inline
+// PNG charts referenced by cid, the exported profiles attached, the subject naming services and
+// areas, the archive under digests/. "All quiet" with FLEETPROF_DIGEST_SEND_QUIET=false sends
+// nothing. Then headless Chromium (when /usr/bin/chromium exists) renders the archived HTML page.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateEmailIdentityCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import type { DigestJobResult } from '../lib/aws/digest-job';
+import { DIGEST_FUNCTION } from '../lib/aws/resources';
+import { ingestBytes } from '../lib/ingest';
+import { parseSourceMeta } from '../lib/model/source';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { S3Store } from '../lib/store/s3';
+import { motoAvailable, startMoto, type Moto } from './helpers/moto';
+import { leaves, parseMime, type MimePart } from './helpers/mime';
+import { scenarioManifest, SCENARIOS, type ScenarioRun } from './helpers/scenarios';
+
+const BUCKET = 'fleetprof-digest';
+const REGION = 'us-east-1';
+const FROM = 'digest@example.com';
+const TO = ['oncall@example.com', 'perf@example.com'];
+const CHROMIUM = '/usr/bin/chromium';
+const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+const d = motoAvailable() ? describe : describe.skip;
+if (!motoAvailable()) {
+  // eslint-disable-next-line no-console
+  console.warn('digest-email skipped: moto_server is not on PATH (pip install "moto[server]")');
+}
+
+const m = scenarioManifest();
+const sec = (a: string, b: string) => Math.ceil((Date.parse(b) - Date.parse(a)) / 1000);
+
+d('digest delivery against moto (S3 + SES v2)', () => {
+  let moto: Moto;
+  let tmp: string;
+  let s3: S3Client;
+  let handler: (e: { now?: string }) => Promise<DigestJobResult>;
+  let quietSkip: DigestJobResult;
+  let quietEml: Buffer;
+  let result: DigestJobResult;
+  let mails: { source: string; destinations: string[]; raw_data: string }[];
+  const saved = { ...process.env };
+
+  async function ingest(only: (r: ScenarioRun) => boolean): Promise<void> {
+    const store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', scratchDir: path.join(tmp, 'scratch') });
+    const instance = await openDuckDb();
+    const writer = await ParquetWriter.create(instance);
+    try {
+      for (const r of m.runs.filter(only)) {
+        const dir = path.join(SCENARIOS, 'runs', r.run);
+        for (const f of readdirSync(dir).sort()) {
+          const file = path.join(dir, f);
+          const meta = parseSourceMeta({ service: r.service, instance: r.instance, version: r.version, startUs: Date.parse(r.startTime) * 1000, source: file, sourceId: `scenarios/${r.run}/${f}` });
+          await ingestBytes(readFileSync(file), meta, { store, writer });
+        }
+      }
+    } finally {
+      writer.close();
+      instance.closeSync();
+    }
+  }
+
+  async function sentMail(): Promise<{ source: string; destinations: string[]; raw_data: string }[]> {
+    const r = await fetch(`${moto.endpoint}/moto-api/data.json`);
+    const j = (await r.json()) as { ses?: { RawMessage?: { source: string; destinations: string[]; raw_data: string }[] } };
+    return j.ses?.RawMessage ?? [];
+  }
+
+  async function getObject(key: string): Promise<Buffer> {
+    const r = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  }
+
+  beforeAll(async () => {
+    jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    moto = await startMoto();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-digest-'));
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_REGION: REGION,
+      FLEETPROF_BUCKET: BUCKET,
+      FLEETPROF_CACHE_DIR: path.join(tmp, 'cache'),
+      FLEETPROF_DIGEST_FROM: FROM,
+      FLEETPROF_DIGEST_TO: TO.join(', '),
+      FLEETPROF_DIGEST_WINDOW: `${sec(m.window.from, m.window.to)}s`,
+      FLEETPROF_DIGEST_BASELINE: `${sec(m.baseline.from, m.window.from)}s`,
+      FLEETPROF_DIGEST_SEND_QUIET: 'false',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(DIGEST_FUNCTION.memoryMb),
+    });
+    s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    const ses = new SESv2Client({ region: REGION, endpoint: moto.endpoint });
+    await ses.send(new CreateEmailIdentityCommand({ EmailIdentity: FROM }));
+    ses.destroy();
+    handler = (await import('../lambdas/digest')).handler;
+
+    // 1. Only the noise service (the same workload re-run): all quiet.
+    await ingest((r) => r.service === 'noise');
+    quietSkip = await handler({ now: m.window.to });
+    mails = await sentMail();
+    quietEml = await getObject(quietSkip.archived.find((k) => k.endsWith('/digest.eml'))!);
+    // 2. Two services with injected regressions (CPU, heap leak).
+    await ingest((r) => r.service === 'checkout' || r.service === 'sessions');
+    result = await handler({ now: m.window.to });
+  }, 240_000);
+
+  afterAll(async () => {
+    s3?.destroy();
+    await moto?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  test('all quiet with SEND_QUIET=false: no mail, but archived (with the mail it would have sent)', () => {
+    expect(quietSkip).toMatchObject({ quiet: true, sent: false, anomalies: 0, services: ['noise'] });
+    expect(quietSkip.archived.some((k) => k.endsWith('/digest.json'))).toBe(true);
+    expect(mails).toHaveLength(0);
+    const mime = parseMime(quietEml);
+    expect(mime.headers.get('subject')).toMatch(/^fleetprof digest: all quiet \(1 service/);
+    const text = leaves(mime).find((p) => p.type === 'text/plain')!.body.toString('utf8');
+    expect(text).toMatch(/All quiet/);
+    expect(leaves(mime).filter((p) => p.type === 'image/png')).toHaveLength(0);
+  });
+
+  describe('the anomaly digest', () => {
+    let mime: MimePart;
+    let parts: MimePart[];
+    let html: string;
+    let text: string;
+
+    beforeAll(async () => {
+      const all = await sentMail();
+      expect(all).toHaveLength(1);
+      const mail = all[0];
+      expect(mail.source).toBe(FROM);
+      // moto 5.2 lists the destinations twice (the call's and the To header's).
+      expect([...new Set(mail.destinations)]).toEqual(TO);
+      mime = parseMime(mail.raw_data);
+      parts = leaves(mime);
+      html = parts.find((p) => p.type === 'text/html')!.body.toString('utf8');
+      text = parts.find((p) => p.type === 'text/plain')!.body.toString('utf8');
+    });
+
+    test('the job found both regressions and sent one mail', () => {
+      expect(result.quiet).toBe(false);
+      expect(result.sent).toBe(true);
+      expect(result.services).toEqual(['checkout', 'noise', 'sessions']);
+      expect(result.anomalies).toBeGreaterThanOrEqual(2);
+    });
+
+    test('subject names the services and their areas', () => {
+      const subject = mime.headers.get('subject')!;
+      expect(subject).toMatch(/^fleetprof digest: \d+ anomal/);
+      expect(subject).toMatch(/checkout \([^)]*cpu/);
+      expect(subject).toMatch(/sessions \([^)]*memory/);
+      expect(subject).not.toMatch(/noise/);
+      expect(mime.headers.get('to')).toBe(TO.join(', '));
+      expect(mime.headers.get('mime-version')).toBe('1.0');
+    });
+
+    test('MIME structure: mixed > related > alternative (text + html), inline PNGs, attachments', () => {
+      expect(mime.type).toBe('multipart/mixed');
+      const related = mime.parts[0];
+      expect(related.type).toBe('multipart/related');
+      expect(related.parts[0].type).toBe('multipart/alternative');
+      expect(related.parts[0].parts.map((p) => p.type)).toEqual(['text/plain', 'text/html']);
+    });
+
+    test('text part: each anomaly with culprits and a top-functions table', () => {
+      expect(text).toMatch(/\[high\] checkout cpu: /);
+      expect(text).toContain('main.applyDiscountRules');
+      expect(text).toContain('main.rememberRequest');
+      expect(text).toMatch(/top functions \(share; \* = significant\):\n\s+function\s+baseline\s+window\s+change\s+p\n/);
+      expect(text).not.toMatch(/\[\w+\] noise /);
+    });
+
+    test('HTML part: no inline SVG; every chart an <img src="cid:..."> with its PNG part; top-functions tables', () => {
+      expect(html).not.toMatch(/<svg/);
+      const cids = [...html.matchAll(/<img src="cid:([^"]+)"/g)].map((x) => x[1]);
+      expect(cids.length).toBeGreaterThanOrEqual(2);
+      const pngs = parts.filter((p) => p.type === 'image/png');
+      expect(pngs.map((p) => p.headers.get('content-id'))).toEqual(cids.map((c) => `<${c}>`));
+      for (const p of pngs) {
+        expect(p.body.subarray(0, 8)).toEqual(PNG_SIG);
+        expect(p.headers.get('content-disposition')).toMatch(/^inline/);
+        // IHDR width/height: the 2x raster of a 640 px wide chart.
+        expect(p.body.readUInt32BE(16)).toBe(1280);
+        expect(p.body.readUInt32BE(20)).toBeGreaterThan(40);
+      }
+      expect((html.match(/<th>function<\/th>/g) ?? []).length).toBeGreaterThanOrEqual(2);
+      expect(html).toContain('main.applyDiscountRules');
+    });
+
+    test('attachments: the window profiles as gzipped pprof, archived too', async () => {
+      const att = parts.filter((p) => (p.headers.get('content-disposition') ?? '').startsWith('attachment'));
+      const names = att.map((p) => p.params.name).sort();
+      expect(names).toContain('checkout-cpu-window.pb.gz');
+      expect(names).toContain('sessions-heap-window.pb.gz');
+      expect(names).toEqual([...result.attached].sort());
+      for (const p of att) {
+        expect(p.type).toBe('application/gzip');
+        const pb = gunzipSync(p.body);
+        expect(pb.length).toBeGreaterThan(100);
+        expect(pb.toString('latin1')).toContain('main.');
+      }
+      const cpu = att.find((p) => p.params.name === 'checkout-cpu-window.pb.gz')!;
+      expect(gunzipSync(cpu.body).toString('latin1')).toContain('main.applyDiscountRules');
+    });
+
+    test('archive: digest.json, digest.html, digest.eml and the profiles under digests/<date>/<window end>/', async () => {
+      const prefix = `digests/${m.window.to.slice(0, 10)}/`;
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+      const keys = (listed.Contents ?? []).map((o) => o.Key!).sort();
+      expect(keys).toEqual([...result.archived].sort());
+      const base = keys.find((k) => k.endsWith('/digest.json'))!.replace(/digest\.json$/, '');
+      expect(base).toMatch(/^digests\/\d{4}-\d\d-\d\d\/\d{8}T\d{6}Z\/$/);
+      expect(keys).toEqual(expect.arrayContaining([`${base}digest.html`, `${base}digest.eml`, `${base}profiles/checkout-cpu-window.pb.gz`]));
+      const j = JSON.parse((await getObject(`${base}digest.json`)).toString('utf8')) as { quiet: boolean; anomalies: { service: string; area: string }[] };
+      expect(j.quiet).toBe(false);
+      expect(j.anomalies.some((a) => a.service === 'checkout' && a.area === 'cpu')).toBe(true);
+      const page = (await getObject(`${base}digest.html`)).toString('utf8');
+      expect(page).toMatch(/<svg/);
+      writeFileSync(path.join(tmp, 'digest.html'), page);
+      // The email HTML with its cid: images as data: URIs, for the browser check below.
+      const inlined = html.replace(/src="cid:([^"]+)"/g, (_x, cid: string) => {
+        const p = parts.find((q) => q.headers.get('content-id') === `<${cid}>`)!;
+        return `src="data:image/png;base64,${p.body.toString('base64')}"`;
+      });
+      writeFileSync(path.join(tmp, 'email.html'), inlined);
+    });
+
+    (existsSync(CHROMIUM) ? test : test.skip)('headless Chromium: the archived page and the mail render (charts with a size, key text present)', async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+        await page.goto('file://' + path.join(tmp, 'digest.html'));
+        const boxes = await page.$$eval('svg', (els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ w: r.width, h: r.height })));
+        expect(boxes.length).toBeGreaterThanOrEqual(2);
+        for (const b of boxes) {
+          expect(b.w).toBeGreaterThan(100);
+          expect(b.h).toBeGreaterThan(20);
+        }
+        // The bars of the function chart are drawn (non-zero rects besides the legend).
+        const bars = await page.$$eval('svg rect', (els) => els.filter((e) => e.getBoundingClientRect().width > 1).length);
+        expect(bars).toBeGreaterThan(4);
+        const bodyText = await page.innerText('body');
+        expect(bodyText).toContain('fleetprof digest');
+        expect(bodyText).toContain('main.applyDiscountRules');
+        expect(bodyText).toMatch(/checkout · cpu/);
+        const shot = path.join(tmp, 'digest.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        expect(readFileSync(shot).subarray(0, 8)).toEqual(PNG_SIG);
+
+        // The mail's HTML: every chart image decoded by the browser at its intended size.
+        await page.goto('file://' + path.join(tmp, 'email.html'));
+        const imgs = await page.$$eval('img', (els) => els.map((e) => ({ nw: (e as unknown as { naturalWidth: number }).naturalWidth, w: e.getBoundingClientRect().width })));
+        expect(imgs.length).toBeGreaterThanOrEqual(2);
+        for (const i of imgs) {
+          expect(i.nw).toBe(1280);
+          expect(i.w).toBeGreaterThan(300);
+        }
+        await page.screenshot({ path: path.join(tmp, 'email.png'), fullPage: true });
+        if (process.env.FLEETPROF_KEEP_SCREENSHOTS) {
+          for (const f of ['digest.png', 'email.png']) writeFileSync(path.join(process.env.FLEETPROF_KEEP_SCREENSHOTS, f), readFileSync(path.join(tmp, f)));
+        }
+      } finally {
+        await browser.close();
+      }
+    }, 60_000);
+  });
+});
