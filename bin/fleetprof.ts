@@ -120,6 +120,12 @@ export function buildProgram(): Command {
     .option('--service <name>', 'only this service')
     .option('--json', 'print JSON')
     .option('--html <file>', 'write a self-contained HTML report')
+    .option('--email', 'mail the digest with SES v2 (HTML + text, PNG charts, window profiles attached)')
+    .option('--from-addr <address>', 'with --email: sender, an SES-verified identity')
+    .option('--to <addresses>', 'with --email: recipients, comma-separated (repeatable)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter((x) => x !== '')])
+    .option('--skip-quiet', 'with --email: send nothing when the digest is all quiet')
+    .option('--eml <file>', 'write the email as a MIME message (.eml) to this file')
+    .option('--max-attach-bytes <n>', 'largest total size of attached profiles (default 7340032)', positiveInt)
     .action(async (opts) => {
       process.exitCode = await runDigest(opts);
     });

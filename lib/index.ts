@@ -31,4 +31,6 @@ export { detectGc } from './detect/gc';
 export { detectContention } from './detect/contention';
 export type { Anomaly, Area, Severity, DetectContext } from './detect/types';
 export { renderDigestHtml } from './render/digest-html';
+export { buildDigestEmail, digestSubject, type DigestEmail, type DigestEmailOptions } from './render/email';
+export { digestJson } from './detect/digest';
 export { flameGraph, renderFlameHtml, type FlameGraph, type FlameNode } from './render/flamegraph';

@@ -6,6 +6,11 @@ import { exactJson } from '../../lib/query/json';
 import { parseBucket } from '../../lib/query/gc';
 import { renderDigestHtml } from '../../lib/render/digest-html';
 import { openLocalEngine } from './local';
+import { makeSesClient } from '../../lib/aws/clients';
+import { DEFAULT_MAX_ATTACH_BYTES, exportAnomalyProfiles, sendRawEmail, splitAttachments } from '../../lib/aws/digest-job';
+import type { Span } from '../../lib/detect/types';
+import type { QueryEngine } from '../../lib/query/engine';
+import { buildDigestEmail } from '../../lib/render/email';
 
 export interface DigestOptions {
   data: string;
@@ -15,6 +20,16 @@ export interface DigestOptions {
   service?: string;
   json?: boolean;
   html?: string;
+  /** Mail the digest with SES v2 (standard credential/region chain, AWS_ENDPOINT_URL honoured). */
+  email?: boolean;
+  fromAddr?: string;
+  to?: string[];
+  /** With --email: no mail when the digest is all quiet. */
+  skipQuiet?: boolean;
+  /** Write the MIME message (.eml) to this file. */
+  eml?: string;
+  /** Largest total size of attached profiles, bytes. */
+  maxAttachBytes?: number;
 }
 
 export function digestText(d: DigestResult): string {
@@ -30,6 +45,10 @@ export function digestText(d: DigestResult): string {
 }
 
 export async function runDigest(o: DigestOptions): Promise<number> {
+  if (o.email && (!o.fromAddr || !o.to || o.to.length === 0)) {
+    process.stderr.write('fleetprof digest: --email needs --from-addr and --to\n');
+    return 1;
+  }
   let windowUs: number;
   let baselineUs: number;
   try {
@@ -52,6 +71,7 @@ export async function runDigest(o: DigestOptions): Promise<number> {
   try {
     const d = await digest(engine, q);
     if (o.html) writeFileSync(o.html, renderDigestHtml(d));
+    if (o.email || o.eml) await mailDigest(o, d, window, (service, r) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }));
     if (o.json) process.stdout.write(exactJson(digestJson(d)) + '\n');
     else if (!o.html) process.stdout.write(digestText(d));
     else process.stderr.write(`fleetprof digest: ${d.message} -> ${o.html}\n`);
@@ -61,5 +81,24 @@ export async function runDigest(o: DigestOptions): Promise<number> {
     return 1;
   } finally {
     engine.close();
+  }
+}
+
+async function mailDigest(o: DigestOptions, d: DigestResult, window: Span, engineFor: (service: string, r: Span) => Promise<QueryEngine>): Promise<void> {
+  const profiles = await exportAnomalyProfiles(d, window, engineFor);
+  const { attachments, links } = splitAttachments(profiles, o.maxAttachBytes ?? DEFAULT_MAX_ATTACH_BYTES, () => undefined);
+  const email = buildDigestEmail(d, { from: o.fromAddr ?? 'fleetprof@localhost', to: o.to && o.to.length > 0 ? o.to : ['nobody@localhost'], attachments, links });
+  if (o.eml) writeFileSync(o.eml, email.raw);
+  if (!o.email) return;
+  if (d.quiet && o.skipQuiet) {
+    process.stderr.write('fleetprof digest: all quiet, mail skipped (--skip-quiet)\n');
+    return;
+  }
+  const ses = makeSesClient();
+  try {
+    const id = await sendRawEmail(ses, email, o.fromAddr!, o.to!);
+    process.stderr.write(`fleetprof digest: mailed "${email.subject}" to ${o.to!.join(', ')} (${id ?? 'no message id'})\n`);
+  } finally {
+    ses.destroy();
   }
 }
