@@ -5,7 +5,8 @@
 // PNG charts referenced by cid, the exported profiles attached, the subject naming services and
 // areas, the archive under digests/. "All quiet" with FLEETPROF_DIGEST_SEND_QUIET=false sends
 // nothing. Then headless Chromium (when /usr/bin/chromium exists) renders the archived HTML page.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -26,6 +27,7 @@ const REGION = 'us-east-1';
 const FROM = 'digest@example.com';
 const TO = ['oncall@example.com', 'perf@example.com'];
 const CHROMIUM = '/usr/bin/chromium';
+const CLI = path.join(__dirname, '..', 'dist/bin/fleetprof.js');
 const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 const d = motoAvailable() ? describe : describe.skip;
@@ -281,5 +283,29 @@ d('digest delivery against moto (S3 + SES v2)', () => {
         await browser.close();
       }
     }, 60_000);
+  });
+
+  test('fleetprof digest --email sends through the SES endpoint chain; --eml writes the message; --skip-quiet', () => {
+    const empty = path.join(tmp, 'empty-data');
+    mkdirSync(empty);
+    const eml = path.join(tmp, 'cli.eml');
+    const env = { ...process.env, FLEETPROF_BUCKET: undefined };
+    const run = (extra: string[]) => spawnSync(process.execPath, [CLI, 'digest', '--data', empty, '--email', '--from-addr', FROM, '--to', 'cli@example.com', ...extra], { encoding: 'utf8', env });
+    const skipped = run(['--skip-quiet']);
+    expect(skipped.status).toBe(0);
+    expect(skipped.stderr).toMatch(/mail skipped/);
+    const sent = run(['--eml', eml]);
+    expect(sent.stderr).toMatch(/mailed "fleetprof digest: all quiet/);
+    expect(sent.status).toBe(0);
+    expect(parseMime(readFileSync(eml)).headers.get('to')).toBe('cli@example.com');
+    const noTo = spawnSync(process.execPath, [CLI, 'digest', '--data', empty, '--email'], { encoding: 'utf8', env });
+    expect(noTo.status).toBe(1);
+    expect(noTo.stderr).toMatch(/--email needs --from-addr and --to/);
+  });
+
+  test('moto holds the CLI mail too', async () => {
+    const all = await sentMail();
+    expect(all).toHaveLength(2);
+    expect(parseMime(all[1].raw_data).headers.get('subject')).toMatch(/all quiet \(0 services/);
   });
 });
