@@ -1,13 +1,18 @@
 // The digest over a simulated fleet day (docs/performance.md, "Digest"): the detector scenario
 // suite's real profiles and gctrace logs (test/fixtures/scenarios) replayed across N instances of
 // its six services x 24 hourly captures; hours 0-19 replay the baseline runs, hours 20-23 the window
-// runs (v2 with the injected regressions). Ingested with the production ingest code into a local
+// runs (v2 with the injected regressions). Ingested with the production ingest code (profiles:
+// decode -> profileRows -> publish, with the capture time moved to the replay's hour) into a local
 // data directory; then `fleetprof digest` (or `fleetprof compact` first) is timed separately.
 //
 //   node dist/bench/digest-fleet.js DIR [instances=100] [part=0] [parts=1]
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ingestBytes } from '../lib/ingest';
+import { decodeProfile } from '../lib/decode';
+import { detectKind } from '../lib/decode/kind';
+import { ingestBytes, publish } from '../lib/ingest';
+import { profileRows } from '../lib/normalize/profile-rows';
+import { sourceToProfileId, utcDate } from '../lib/store/layout';
 import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
@@ -43,7 +48,17 @@ async function main(): Promise<void> {
       const startMs = day + h * 3600_000 + (i % 30) * 60_000 + i * 997;
       for (const [f, bytes] of files.get(r.run)!) {
         const meta = parseSourceMeta({ service, instance: `i-${i}`, version: r.version, startUs: startMs * 1000, source: f, sourceId: `fleet/${i}/${h}/${f}` });
-        await ingestBytes(bytes, meta, { store, writer });
+        if (f.endsWith('.pb.gz')) {
+          // The profile's own capture time moved to the replay's hour (ingest keeps the pprof time).
+          const p = { ...decodeProfile(bytes), timeNanos: BigInt(startMs) * 1_000_000n };
+          const id = sourceToProfileId(meta.sourceId);
+          const rows = profileRows(p, detectKind(p, meta.kind), meta, id);
+          await publish({ store, writer }, utcDate(rows.timeUs), service, id, [
+            ['functions', rows.functions],
+            ['stacks', rows.stacks],
+            ['profiles', rows.profiles],
+          ]);
+        } else await ingestBytes(bytes, meta, { store, writer });
         n++;
       }
     }
