@@ -79,7 +79,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function startMotoServer(port: number, timeoutMs = 30_000): Promise<{ endpoint: string; child: ChildProcess }> {
+export async function startMotoServer(port: number, timeoutMs = 30_000): Promise<{ endpoint: string; child: ChildProcess }> {
   const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let spawnError: Error | undefined;
