@@ -61,14 +61,14 @@ describe('storage', () => {
   test('resources of the pipeline are all there', () => {
     template.resourceCountIs('AWS::S3::Bucket', 2); // data + access logs
     template.resourceCountIs('AWS::SQS::Queue', 2); // ingest + DLQ
-    template.resourceCountIs('AWS::Lambda::Function', 3); // ingest, query, CDK's bucket-notifications handler
+    template.resourceCountIs('AWS::Lambda::Function', 4); // ingest, query, digest, CDK's bucket-notifications handler
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.resourceCountIs('AWS::Glue::Database', 1);
     template.resourceCountIs('AWS::Glue::Table', Object.keys(TABLES).length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 3);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5); // DLQ, ingest errors, backlog age, digest errors, query errors
     template.resourceCountIs('Custom::S3BucketNotifications', 1);
   });
 
@@ -276,6 +276,53 @@ describe('IAM', () => {
         }
       }
     }
+  });
+});
+
+describe('digest', () => {
+  const digestRoleId = logicalId(stack.digest.fn.role);
+  const digestFnId = logicalId(stack.digest.fn.fn);
+
+  test('EventBridge Scheduler invokes the digest function on the configured cron and time zone', () => {
+    const [, sched] = byType('AWS::Scheduler::Schedule')[0];
+    expect(sched.Properties.ScheduleExpression).toBe(DEFAULT_SETTINGS.digestSchedule);
+    expect(sched.Properties.ScheduleExpressionTimezone).toBe('UTC');
+    expect(str(sched.Properties.Target.Arn)).toBe(`<${digestFnId}.Arn>`);
+    const custom = Template.fromStack(
+      new FleetprofStack(newApp(), 'Sched', { settings: { digestSchedule: 'cron(30 6 ? * MON-FRI *)', digestTimeZone: 'Europe/Berlin' } }),
+    );
+    custom.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(30 6 ? * MON-FRI *)', ScheduleExpressionTimezone: 'Europe/Berlin' });
+    expect(() => new FleetprofStack(newApp(), 'BadSched', { settings: { digestSchedule: 'every day' } })).toThrow(/digestSchedule/);
+  });
+
+  test('the scheduler role can invoke the digest function and nothing else', () => {
+    const [, sched] = byType('AWS::Scheduler::Schedule')[0];
+    const roleId = sched.Properties.Target.RoleArn['Fn::GetAtt'][0];
+    const sts = roleStatements(roleId);
+    expect(sts.map((st) => [st.Action, str(st.Resource)])).toEqual([['lambda:InvokeFunction', `<${digestFnId}.Arn>`]]);
+  });
+
+  test('digest role: read tables/, write digests/, no SES without a sender; SES only on the sender identity', () => {
+    const sts = s3Statements(roleStatements(digestRoleId)).map((st) => [list<string>(st.Action).sort().join(','), list(st.Resource).map(str).join(',')]);
+    expect(sts).toEqual(
+      expect.arrayContaining([
+        ['s3:GetObject', `<${bucketId}.Arn>/tables/*`],
+        ['s3:PutObject', `<${bucketId}.Arn>/digests/*`],
+      ]),
+    );
+    expect(roleStatements(digestRoleId).some((st) => list<string>(st.Action).some((a) => a.startsWith('ses:')))).toBe(false);
+    const mailing = new FleetprofStack(newApp(), 'Mail', { settings: { digestFrom: 'profiler@example.com', digestTo: 'team@example.com' } });
+    const mt = Template.fromStack(mailing);
+    const roleId = mailing.getLogicalId(mailing.digest.fn.role.node.defaultChild as never);
+    const res: Record<string, Json> = mt.toJSON().Resources;
+    const ses = Object.values(res)
+      .filter((r: Json) => r.Type === 'AWS::IAM::Policy' && list(r.Properties.Roles).some((x: Json) => x.Ref === roleId))
+      .flatMap((r: Json) => r.Properties.PolicyDocument.Statement)
+      .filter((st: Json) => list<string>(st.Action).some((a) => a.startsWith('ses:')));
+    expect(ses).toHaveLength(1);
+    const arns = list(ses[0].Resource).map(str);
+    expect(arns.every((a) => /:identity\/(profiler@example\.com|example\.com)$/.test(a))).toBe(true);
+    expect(() => new FleetprofStack(newApp(), 'NoTo', { settings: { digestFrom: 'a@example.com' } })).toThrow(/digestTo/);
   });
 });
 

@@ -34,6 +34,8 @@ export interface DuckdbFunctionProps {
   readonly ephemeralStorageMb: number;
   readonly environment: Record<string, string>;
   readonly logRetentionDays: number;
+  /** More native packages to copy next to the bundle (e.g. the digest's SVG rasterizer). */
+  readonly nativePackages?: readonly string[];
 }
 
 function retention(days: number): logs.RetentionDays {
@@ -55,6 +57,7 @@ export class DuckdbFunction extends Construct {
   constructor(scope: Construct, id: string, props: DuckdbFunctionProps) {
     super(scope, id);
     const root = repoRoot();
+    const natives = [...DUCKDB_RUNTIME_PACKAGES, ...(props.nativePackages ?? [])];
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(props.logRetentionDays) });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -86,15 +89,15 @@ export class DuckdbFunction extends Construct {
         minify: true,
         sourceMap: true,
         // Everything else, the AWS SDK included, is bundled: production runs the SDK version we tested.
-        externalModules: [...DUCKDB_RUNTIME_PACKAGES],
+        externalModules: natives,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
           afterBundling: (inputDir: string, outputDir: string) => [
             `test -f "${inputDir}/node_modules/@duckdb/node-bindings-linux-x64/duckdb.node" || ` +
               `{ echo "fleetprof: @duckdb/node-bindings-linux-x64 is not installed; run npm install on linux-x64 (docs/deploy.md)" >&2; exit 1; }`,
-            `mkdir -p "${outputDir}/node_modules/@duckdb"`,
-            ...DUCKDB_RUNTIME_PACKAGES.map((p) => `cp -rL "${inputDir}/node_modules/${p}" "${outputDir}/node_modules/${p}"`),
+            ...[...new Set(natives.map((p) => path.posix.dirname(`node_modules/${p}`)))].map((d) => `mkdir -p "${outputDir}/${d}"`),
+            ...natives.map((p) => `cp -rL "${inputDir}/node_modules/${p}" "${outputDir}/node_modules/${p}"`),
           ],
         },
       },

@@ -1,7 +1,7 @@
 import { Aspects, CfnResource } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { ATHENA_RESULTS_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, TABLES_PREFIX } from './names';
+import { ATHENA_RESULTS_PREFIX, DIGESTS_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, TABLES_PREFIX } from './names';
 import type { FleetprofStack } from './stack';
 
 /** Runs the cdk-nag AwsSolutions pack over everything in `scope` (the app): findings become error/warning annotations. */
@@ -33,6 +33,14 @@ export function suppressFindings(stack: FleetprofStack): void {
     { id: 'AwsSolutions-IAM5', reason: `Query reads Parquet under ${TABLES_PREFIX} only. ${prefixReason}`, appliesTo: [objects(TABLES_PREFIX)] },
   ], true);
 
+  NagSuppressions.addResourceSuppressions(stack.digest.fn.role, [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason: `The digest reads Parquet under ${TABLES_PREFIX} and writes its archive under ${DIGESTS_PREFIX}. ${prefixReason}`,
+      appliesTo: [objects(TABLES_PREFIX), objects(DIGESTS_PREFIX)],
+    },
+  ], true);
+
   NagSuppressions.addResourceSuppressions(stack.access.agent, [
     {
       id: 'AwsSolutions-IAM5',
@@ -59,7 +67,7 @@ export function suppressFindings(stack: FleetprofStack): void {
   const runtimeReason =
     'Node.js 22 is pinned on purpose: it is the newest runtime the project builds and tests against (Node 20+ toolchain, ' +
     'DuckDB native binding and esbuild target node22); moving to a newer runtime is a deliberate, tested change.';
-  for (const f of [stack.ingest.fn, stack.query.fn]) {
+  for (const f of [stack.ingest.fn, stack.query.fn, stack.digest.fn.fn]) {
     NagSuppressions.addResourceSuppressions(f, [{ id: 'AwsSolutions-L1', reason: runtimeReason }]);
   }
 

@@ -2,7 +2,7 @@
 // variable names come from lib/aws/resources.ts, the one definition shared with the handlers and
 // the moto end-to-end test; only what is infra-only (Athena results, retention) is defined here.
 
-import { ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
+import { DIGEST_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
 
 /** Uploads land here; ObjectCreated under this prefix (and only this one) triggers ingestion. */
 export const RAW_PREFIX: string = PREFIXES.raw;
@@ -10,6 +10,8 @@ export const RAW_PREFIX: string = PREFIXES.raw;
 export const TABLES_PREFIX: string = PREFIXES.tables;
 /** Inputs ingestion refused as malformed (poison), kept for inspection, expired by lifecycle. */
 export const QUARANTINE_PREFIX: string = PREFIXES.quarantine;
+/** Digest archive (JSON, HTML, the mail, attached profiles), written by the digest Lambda. */
+export const DIGESTS_PREFIX: string = PREFIXES.digests;
 /** Athena query results (workgroup output location), expired by lifecycle. Infra-only. */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 
@@ -59,6 +61,19 @@ export interface FleetprofSettings {
   readonly logRetentionDays: number;
   /** Optional SNS topic ARN the alarms notify. */
   readonly alarmTopicArn?: string;
+  /** EventBridge Scheduler expression of the digest (cron(...) or rate(...)). */
+  readonly digestSchedule: string;
+  /** IANA time zone the digest schedule is evaluated in, e.g. Europe/Berlin. */
+  readonly digestTimeZone: string;
+  /** Digest window and baseline (e.g. 24h and 7d): the window ends at the invocation. */
+  readonly digestWindow: string;
+  readonly digestBaseline: string;
+  /** Sender address (a verified SES identity); empty: archive only, no mail and no SES permission. */
+  readonly digestFrom: string;
+  /** Comma-separated recipients. */
+  readonly digestTo: string;
+  /** Mail an "all quiet" digest too (the archive is written either way). */
+  readonly digestSendQuiet: boolean;
 }
 
 export const DEFAULT_SETTINGS: FleetprofSettings = {
@@ -83,4 +98,11 @@ export const DEFAULT_SETTINGS: FleetprofSettings = {
   catalogName: 'fleetprof',
   athenaBytesScannedCutoff: 100 * 1024 ** 3,
   logRetentionDays: 30,
+  digestSchedule: DIGEST_FUNCTION.scheduleExpression,
+  digestTimeZone: 'UTC',
+  digestWindow: DIGEST_FUNCTION.window,
+  digestBaseline: DIGEST_FUNCTION.baseline,
+  digestFrom: '',
+  digestTo: '',
+  digestSendQuiet: true,
 };

@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AccessPolicies, ingestStatements, queryStatements } from './access';
 import { Catalog } from './catalog';
+import { Digest } from './digest';
 import { DuckdbFunction } from './functions';
 import { DEFAULT_SETTINGS, ENV, FleetprofSettings } from './names';
 import { suppressFindings } from './nag';
@@ -26,6 +27,7 @@ export class FleetprofStack extends Stack {
   readonly catalog: Catalog;
   readonly access: AccessPolicies;
   readonly alarms: cloudwatch.Alarm[];
+  readonly digest: Digest;
 
   constructor(scope: Construct, id: string, props: FleetprofStackProps = {}) {
     super(scope, id, props);
@@ -72,6 +74,7 @@ export class FleetprofStack extends Stack {
     this.queryUrl = this.query.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
 
     this.catalog = new Catalog(this, 'Catalog', { bucket, settings: s });
+    this.digest = new Digest(this, 'Digest', { bucket, settings: s });
     this.access = new AccessPolicies(this, 'Access', { bucket, queryFunction: this.query.fn, catalog: this.catalog });
 
     this.alarms = [
@@ -97,6 +100,14 @@ export class FleetprofStack extends Stack {
         threshold: 30 * 60,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'DigestErrors', {
+        alarmDescription: 'fleetprof: the scheduled digest failed',
+        metric: this.digest.fn.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       new cloudwatch.Alarm(this, 'QueryErrors', {
@@ -142,6 +153,9 @@ function validate(s: FleetprofSettings): void {
     // Partition values come from upload keys; a comma would break the enum list.
     if (!/^[A-Za-z0-9._-]+$/.test(name)) fail(`projectedServices: invalid service name "${name}"`);
   }
+  if (s.digestFrom && !/^[^@\s,]+@[^@\s,]+$/.test(s.digestFrom)) fail(`digestFrom must be one e-mail address, got ${s.digestFrom}`);
+  if (s.digestFrom && !s.digestTo.trim()) fail('digestTo is required when digestFrom is set');
+  if (!/^(cron|rate|at)\(.+\)$/.test(s.digestSchedule)) fail(`digestSchedule must be cron(...), rate(...) or at(...), got ${s.digestSchedule}`);
   for (const k of ['rawRetentionDays', 'quarantineRetentionDays', 'athenaResultsRetentionDays', 'accessLogRetentionDays'] as const) {
     if (!(s[k] >= 1)) fail(`${k} must be >= 1`);
   }
