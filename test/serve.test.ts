@@ -53,3 +53,24 @@ test('POST /sql, GET /export and errors', async () => {
   expect(((await bad.json()) as { error: string }).error).toMatch(/read_text/);
   expect((await fetch(`${base}/export?type=heap`)).status).toBe(404);
 });
+
+test('GET /diff answers what fleetprof diff --json prints', async () => {
+  const args = ['--type', 'cpu', '--base-version', 'v1', '--version', 'v1'];
+  const res = await fetch(`${base}/diff?type=cpu&baseVersion=v1&version=v1`);
+  expect(res.status).toBe(200);
+  const cli = spawnSync(process.execPath, [CLI, 'diff', '--data', data, ...args, '--json'], { encoding: 'utf8' });
+  expect(cli.status).toBe(0);
+  expect(await res.json()).toEqual(JSON.parse(cli.stdout));
+  expect((await fetch(`${base}/diff?type=cpu&bogus=1`)).status).toBe(400);
+});
+
+test('GET /flamegraph is a self-contained page whose root equals the top total', async () => {
+  const res = await fetch(`${base}/flamegraph?type=cpu&service=svc-a`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/text\/html/);
+  const html = await res.text();
+  const { flameDataFromHtml } = await import('../lib/render/flamegraph');
+  const top = (await (await fetch(`${base}/top?type=cpu&service=svc-a`)).json()) as { total: number };
+  expect(flameDataFromHtml(html).total).toBe(top.total);
+  expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+});

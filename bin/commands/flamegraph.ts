@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { partitionFilter } from '../../lib/query/cohort';
-import { flameGraph, renderFlameHtml, type FlameQuery } from '../../lib/render/flamegraph';
+import { flameGraph, flamePartitionFilter, renderFlameHtml, type FlameQuery } from '../../lib/render/flamegraph';
 import { cohortQuery, type CohortOptions } from './top';
 import { openLocalEngine } from './local';
 
@@ -16,15 +15,7 @@ export async function runFlamegraph(o: FlameOptions): Promise<number> {
   const differential = o.baseFrom !== undefined || o.baseTo !== undefined || o.baseVersion !== undefined;
   const q: FlameQuery = { ...target, sampleType: o.sampleType };
   if (differential) q.base = { ...target, fromUs: o.baseFrom, toUs: o.baseTo, version: o.baseVersion ?? target.version };
-  const pf = partitionFilter(target);
-  const filter = differential
-    ? {
-        service: pf.service,
-        fromUs: pf.fromUs === undefined || o.baseFrom === undefined ? undefined : Math.min(pf.fromUs, o.baseFrom),
-        toUs: pf.toUs === undefined || o.baseTo === undefined ? undefined : Math.max(pf.toUs, o.baseTo),
-      }
-    : pf;
-  const engine = await openLocalEngine(o.data, filter);
+  const engine = await openLocalEngine(o.data, flamePartitionFilter(q));
   try {
     const g = await flameGraph(engine, q);
     writeFileSync(o.out, renderFlameHtml(g));

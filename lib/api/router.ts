@@ -8,6 +8,8 @@ import { gcPartitionFilter, gcTrends, parseBucket, type GcQuery } from '../query
 import { exactJson } from '../query/json';
 import { runReadOnlySql, SqlRejected, type SqlLimits } from '../query/sql';
 import { top, type TopQuery } from '../query/top';
+import { diff, diffPartitionFilter, type DiffQuery } from '../query/diff';
+import { flameGraph, flamePartitionFilter, renderFlameHtml, type FlameQuery } from '../render/flamegraph';
 
 // The query API, pure: a request in, a response out. The query Lambda (Function URL, payload v2)
 // and `fleetprof serve` (node:http) both translate to and from these shapes.
@@ -15,6 +17,8 @@ import { top, type TopQuery } from '../query/top';
 //   GET  /top?type=&sampleType=&service=&version=&instance=&label=k=v&from=&to=&limit=&by=
 //   GET  /gc?service=&version=&instance=&label=k=v&from=&to=&bucket=
 //   GET  /export?type=&sampleType=&service=&version=&instance=&label=k=v&from=&to=   (.pb.gz)
+//   GET  /diff?type=&sampleType=&service=&instance=&label=k=v&baseFrom=&baseTo=&from=&to=&baseVersion=&version=&measure=&limit=
+//   GET  /flamegraph?<as /top>[&baseFrom=&baseTo=&baseVersion=]   (self-contained HTML)
 //   POST /sql  {"sql": "..."}  -> {"columns": [...], "rows": [[...]]}
 //   errors: 400/404/405 {"error": "..."}; 500 {"error": "internal error"}
 
@@ -87,6 +91,25 @@ const GcParams = z.object({
   from: isoTime.optional(),
   to: isoTime.optional(),
   bucket: z.string().max(16).optional(),
+});
+const DiffParams = z.object({
+  type: z.enum(PROFILE_KINDS),
+  sampleType: z.string().max(256).optional(),
+  service: z.string().max(128).optional(),
+  instance: z.string().max(128).optional(),
+  baseFrom: isoTime.optional(),
+  baseTo: isoTime.optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  baseVersion: z.string().max(128).optional(),
+  version: z.string().max(128).optional(),
+  measure: z.enum(['share', 'norm']).optional(),
+  limit: intParam.optional(),
+});
+const FlameParams = CohortParams.extend({
+  baseFrom: isoTime.optional(),
+  baseTo: isoTime.optional(),
+  baseVersion: z.string().max(128).optional(),
 });
 const SqlBody = z.object({ sql: z.string().min(1).max(100_000) });
 
@@ -164,6 +187,31 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
           body: bytes,
         };
       }
+      case 'GET /diff': {
+        const { params: p, labels } = parseParams(DiffParams, req.query);
+        const q: DiffQuery = {
+          kind: p.type,
+          sampleType: p.sampleType,
+          service: p.service,
+          instance: p.instance,
+          labels,
+          base: { fromUs: p.baseFrom, toUs: p.baseTo, version: p.baseVersion },
+          target: { fromUs: p.from, toUs: p.to, version: p.version },
+          measure: p.measure,
+          limit: p.limit,
+        };
+        return json(200, await withEngine(deps, diffPartitionFilter(q), (e) => diff(e, q)));
+      }
+      case 'GET /flamegraph': {
+        const { params: p, labels } = parseParams(FlameParams, req.query);
+        const target = cohortOf(p, labels);
+        const q: FlameQuery = { ...target };
+        if (p.baseFrom !== undefined || p.baseTo !== undefined || p.baseVersion !== undefined) {
+          q.base = { ...target, fromUs: p.baseFrom, toUs: p.baseTo, version: p.baseVersion ?? target.version };
+        }
+        const g = await withEngine(deps, flamePartitionFilter(q), (e) => flameGraph(e, q));
+        return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: renderFlameHtml(g) };
+      }
       case 'POST /sql': {
         const max = deps.maxBodyBytes ?? 64 * 1024;
         if ((req.body ?? '').length > max) throw new BadRequest(`request body over ${max} bytes`);
@@ -189,8 +237,8 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
         return json(200, result);
       }
       default:
-        if (['/top', '/gc', '/export', '/sql'].includes(path)) throw new BadRequest(`method ${req.method} not allowed on ${path}`, 405);
-        throw new BadRequest(`no such endpoint: ${req.method} ${path} (GET /top, GET /gc, GET /export, POST /sql)`, 404);
+        if (['/top', '/gc', '/export', '/diff', '/flamegraph', '/sql'].includes(path)) throw new BadRequest(`method ${req.method} not allowed on ${path}`, 405);
+        throw new BadRequest(`no such endpoint: ${req.method} ${path} (GET /top, GET /gc, GET /export, GET /diff, GET /flamegraph, POST /sql)`, 404);
     }
   } catch (e) {
     if (e instanceof BadRequest) return json(e.status, { error: e.message });

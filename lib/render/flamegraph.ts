@@ -85,6 +85,18 @@ export interface FlameQuery extends Cohort {
   title?: string;
 }
 
+/** The partition filter that covers the cohort and, for a differential graph, its baseline. */
+export function flamePartitionFilter(q: FlameQuery): { service?: string; fromUs?: number; toUs?: number } {
+  const sides = q.base ? [q, q.base] : [q];
+  const froms = sides.map((c) => c.fromUs);
+  const tos = sides.map((c) => c.toUs);
+  return {
+    service: q.service,
+    fromUs: froms.some((x) => x === undefined) ? undefined : Math.min(...(froms as number[])),
+    toUs: tos.some((x) => x === undefined) ? undefined : Math.max(...(tos as number[])),
+  };
+}
+
 export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<FlameGraph> {
   const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
   const root: Building = { n: 'root', v: 0n, b: 0n, kids: new Map() };
