@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeS3Client, makeSesClient } from '../lib/aws/clients';
 import { digestConfigFromEnv, runDigestJob, type DigestJobResult } from '../lib/aws/digest-job';
-import { jsonLog } from '../lib/aws/ingest-object';
+import { lambdaObservability } from '../lib/aws/observability';
 import { ENV, PREFIXES } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { S3Store } from '../lib/store/s3';
@@ -12,6 +12,7 @@ import { S3Store } from '../lib/store/s3';
 
 const s3 = makeS3Client();
 const ses = makeSesClient();
+const obs = lambdaObservability('digest');
 
 export interface DigestEvent {
   /** End of the window (default: the invocation time). */
@@ -27,9 +28,11 @@ export async function handler(event: DigestEvent | undefined): Promise<DigestJob
     if (Number.isNaN(nowMs)) throw new Error(`event.now is not an ISO-8601 time: "${event.now}"`);
   }
   try {
-    return await runDigestJob(cfg, { s3, ses, store, settings: lambdaDuckDbSettings(), log: jsonLog }, nowMs * 1000);
+    return await runDigestJob(cfg, { s3, ses, store, settings: lambdaDuckDbSettings(), log: (e) => obs.log(e) }, nowMs * 1000);
   } catch (e) {
-    jsonLog({ level: 'ERROR', msg: 'digest failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
+    obs.log({ level: 'ERROR', msg: 'digest failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
     throw e;
+  } finally {
+    obs.flush();
   }
 }

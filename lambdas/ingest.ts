@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { makeS3Client } from '../lib/aws/clients';
 import type { SQSBatchResponse, SQSEvent } from '../lib/aws/events';
-import { ingestSqsBatch, jsonLog } from '../lib/aws/ingest-object';
+import { ingestSqsBatch } from '../lib/aws/ingest-object';
+import { lambdaObservability } from '../lib/aws/observability';
 import { DEFAULT_MAX_OBJECT_BYTES, ENV, PREFIXES } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
@@ -13,6 +14,7 @@ import { S3Store } from '../lib/store/s3';
 // only records that failed transiently are retried. All logic lives in lib/aws/ingest-object.ts.
 
 const s3 = makeS3Client();
+const obs = lambdaObservability('ingest');
 let ready: Promise<{ instance: DuckDBInstance; writer: ParquetWriter }> | undefined;
 const stores = new Map<string, S3Store>();
 
@@ -42,14 +44,18 @@ function storeFor(bucket: string): S3Store {
 
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const { writer } = await init();
-  return ingestSqsBatch(
-    {
-      s3,
-      context: (bucket) => ({ store: storeFor(bucket), writer }),
-      maxObjectBytes: envInt(process.env, ENV.maxObjectBytes, DEFAULT_MAX_OBJECT_BYTES),
-      maxDecompressedBytes: process.env[ENV.maxDecompressedBytes] ? envInt(process.env, ENV.maxDecompressedBytes, 1) : undefined,
-      log: jsonLog,
-    },
-    event.Records ?? [],
-  );
+  try {
+    return await ingestSqsBatch(
+      {
+        s3,
+        context: (bucket) => ({ store: storeFor(bucket), writer }),
+        maxObjectBytes: envInt(process.env, ENV.maxObjectBytes, DEFAULT_MAX_OBJECT_BYTES),
+        maxDecompressedBytes: process.env[ENV.maxDecompressedBytes] ? envInt(process.env, ENV.maxDecompressedBytes, 1) : undefined,
+        log: (e) => obs.log(e),
+      },
+      event.Records ?? [],
+    );
+  } finally {
+    obs.flush();
+  }
 }

@@ -4,7 +4,7 @@ import { fromLambdaEvent, toLambdaResult } from '../lib/api/adapters';
 import { handleApiRequest } from '../lib/api/router';
 import { makeS3Client } from '../lib/aws/clients';
 import type { HttpEventV2, HttpResultV2 } from '../lib/aws/events';
-import { jsonLog } from '../lib/aws/ingest-object';
+import { lambdaObservability } from '../lib/aws/observability';
 import { ENV, PREFIXES } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { openEngine } from '../lib/query/open';
@@ -25,6 +25,8 @@ function getStore(): S3Store {
   return store;
 }
 
+const obs = lambdaObservability('query');
+
 export async function handler(event: HttpEventV2): Promise<HttpResultV2> {
   const t0 = Date.now();
   const st = getStore();
@@ -33,8 +35,9 @@ export async function handler(event: HttpEventV2): Promise<HttpResultV2> {
   const res = await handleApiRequest(req, {
     openEngine: (filter) => openEngine(st, filter, [st.cacheDir], settings),
     sqlLimits: { timeoutMs: envInt(process.env, ENV.sqlTimeoutMs, 20_000), maxRows: envInt(process.env, ENV.sqlMaxRows, 10_000) },
-    onError: (e) => jsonLog({ level: 'ERROR', msg: 'query failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack }),
+    onError: (e) => obs.log({ level: 'ERROR', msg: 'query failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack }),
   });
-  jsonLog({ level: 'INFO', msg: 'request', method: req.method, path: req.path, status: res.status, ms: Date.now() - t0 });
+  obs.log({ level: 'INFO', msg: 'request', method: req.method, path: req.path, status: res.status, ms: Date.now() - t0 });
+  obs.flush();
   return toLambdaResult(res);
 }

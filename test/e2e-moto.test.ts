@@ -49,8 +49,15 @@ d('serverless pipeline against moto', () => {
 
   const logLines: string[] = [];
   beforeAll(async () => {
-    // The handlers' structured logs: kept for assertions instead of cluttering the test output.
-    jest.spyOn(console, 'log').mockImplementation((line: unknown) => void logLines.push(String(line)));
+    // The handlers' structured logs (Powertools Logger and EMF metrics, JSON lines on stdout): kept
+    // for assertions instead of cluttering the test output.
+    for (const stream of [process.stdout, process.stderr]) {
+      // Powertools writes INFO to stdout and WARN/ERROR to stderr.
+      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        for (const line of String(chunk).split('\n')) if (line.startsWith('{')) logLines.push(line);
+        return true;
+      });
+    }
     warmUpPprof();
     moto = await startMoto();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-e2e-'));
@@ -155,10 +162,14 @@ d('serverless pipeline against moto', () => {
     const bad = await reason(BAD_KEY);
     expect(bad.code).toBe('contract');
     expect(bad.reason).toContain(BAD_KEY);
-    const quarantined = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'quarantined');
+    const entries = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const quarantined = entries.filter((l) => l.message === 'quarantined');
     expect(quarantined.map((l) => l.key).sort()).toEqual([BAD_KEY, POISON_KEY].sort());
     expect(quarantined.find((l) => l.key === POISON_KEY)).toMatchObject({ code: 'unsupported', quarantineKey: `quarantine/${POISON_KEY}` });
-    expect(quarantined.every((l) => l.level === 'WARN' && typeof l.time === 'string')).toBe(true);
+    expect(quarantined.every((l) => l.level === 'WARN' && typeof l.timestamp === 'string' && l.service === 'fleetprof-ingest')).toBe(true);
+    // Ingestion outcomes are CloudWatch metrics too (EMF, namespace fleetprof).
+    const emf = entries.filter((l) => (l._aws as { CloudWatchMetrics?: { Namespace: string }[] } | undefined)?.CloudWatchMetrics?.[0]?.Namespace === 'fleetprof');
+    expect(emf.some((l) => 'objects_quarantined' in l && 'objects_ingested' in l)).toBe(true);
     const [profiles, , , gc] = await counts();
     expect(profiles).toBe(RUNS.length * KINDS.length);
     expect(gc).toBeGreaterThan(0);

@@ -204,7 +204,7 @@ d('fleetprof local (moto + ingest event source emulation + query API)', () => {
     for (const run of RUNS) await upload(['--service', run.service, '--instance', run.instance, '--version', run.version], [path.join(FIXTURES, run.run, 'mutex.pb.gz')]);
     await waitFor('mutex ingested', async () => ((await profileCount('mutex')) === RUNS.length ? true : undefined), 30_000);
     expect(proxy.slowDowns).toBe(6);
-    expect(local.stderr()).toMatch(/"msg":"transient failure, will retry".*"knownTransient":true/);
+    expect(local.stderr()).toMatch(/"message":"transient failure, will retry".*"knownTransient":true/);
     const oracle = pprofTop(RUNS.map((r) => path.join(FIXTURES, r.run, 'mutex.pb.gz')));
     const top = await api('/top?type=mutex&service=svc-a');
     expect(BigInt(top.body.total as number)).toBe(oracle.total);

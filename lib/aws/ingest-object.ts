@@ -93,7 +93,3 @@ export async function ingestSqsBatch(deps: IngestObjectDeps, records: readonly S
   }
   return { batchItemFailures: failures };
 }
-
-export function jsonLog(entry: Record<string, unknown>): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), ...entry }));
-}
