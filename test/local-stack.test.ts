@@ -155,7 +155,10 @@ d('fleetprof local (moto + ingest event source emulation + query API)', () => {
     const child = spawn(process.execPath, [CLI, 'upload', '--bucket', local.env.FLEETPROF_BUCKET, ...args, ...files], { env: clientEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    // Never outlive the test: a stuck upload is killed (and fails the test) instead of holding jest open.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(killer);
     expect(err).toContain('0 failed');
     expect(code).toBe(0);
   };
