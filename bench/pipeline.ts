@@ -297,14 +297,15 @@ async function burst(): Promise<void> {
   let firstIngestAt = 0;
   let lastIngestAt = 0;
   local.onLine((line) => {
-    if (line.includes('"msg":"ingested"')) {
+    // Powertools Logger writes `message`; the core's own entries say `msg`.
+    if (/"(msg|message)":"ingested"/.test(line)) {
       ingested++;
       lastIngestAt = performance.now();
       if (!firstIngestAt) firstIngestAt = lastIngestAt;
       const m = /"ms":(\d+)/.exec(line);
       if (m) objMs.push(Number(m[1]));
     } else if (line.includes('transient failure')) retried++;
-    else if (line.includes('"msg":"quarantined"')) quarantined++;
+    else if (/"(msg|message)":"quarantined"/.test(line)) quarantined++;
   });
   const s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: CREDS, maxAttempts: 10 });
   const sqs = new SQSClient({ region: REGION, endpoint: moto.endpoint, credentials: CREDS });
@@ -324,14 +325,20 @@ async function burst(): Promise<void> {
   );
   const uploadS = (performance.now() - t0) / 1000;
   process.stderr.write(`uploaded ${n} in ${uploadS.toFixed(1)} s\n`);
+  // Done when the stack's logs say so, or when the queue has been empty (nothing visible or in
+  // flight) for three polls in a row: whatever the logs, no message is left to process.
   let lastReport = 0;
-  while (ingested + quarantined < n) {
-    await sleep(1000);
+  let empty = 0;
+  while (ingested + quarantined < n && empty < 3) {
+    await sleep(2000);
+    empty = (await queueDepth(sqs, INGEST_QUEUE.name)) === 0 ? empty + 1 : 0;
     if (performance.now() - lastReport > 30_000) {
       lastReport = performance.now();
-      process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(0)} s: ${ingested} ingested, ${retried} retried\n`);
+      process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(0)} s: ${ingested} ingested (logs), ${retried} retried\n`);
     }
   }
+  if (!lastIngestAt) lastIngestAt = performance.now();
+  if (!firstIngestAt) firstIngestAt = t0;
   const allS = (performance.now() - t0) / 1000;
   // Let the last deletes land, then read the queues.
   await sleep(2000);

@@ -83,6 +83,7 @@ interface Local {
   child: ChildProcess;
   env: Record<string, string>;
   stderr: () => string;
+  stdout: () => string;
   exited: Promise<number | null>;
 }
 
@@ -106,7 +107,7 @@ async function startLocal(args: string[], env: NodeJS.ProcessEnv): Promise<Local
     });
     void exited.then((code) => reject(new Error(`fleetprof local exited (${code}):\n${err}`)));
   });
-  return { child, env: exports, stderr: () => err, exited };
+  return { child, env: exports, stderr: () => err, stdout: () => out, exited };
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -236,6 +237,9 @@ d('fleetprof local (moto + ingest event source emulation + query API)', () => {
     local.child.kill('SIGTERM');
     expect(await local.exited).toBe(0);
     expect(local.stderr()).toMatch(/fleetprof local: stopped/);
+    // stdout is eval-able: the export lines and nothing else (handler logs and metrics go to stderr).
+    expect(local.stdout().trim().split('\n').every((l) => /^export [A-Z_0-9]+='.*'$/.test(l))).toBe(true);
+    expect(local.stderr()).toMatch(/"message":"ingested"/);
 
     const env = { ...process.env };
     delete env.AWS_ENDPOINT_URL;

@@ -44,6 +44,10 @@ export async function runLocal(o: LocalOptions): Promise<number> {
   const { startLocalStack, exportLines, redirectConsoleLog } = await import('../../lib/aws/local-stack');
   const { writeFileSync } = await import('node:fs');
   const err = (line: string) => void process.stderr.write(line + '\n');
+  // stdout carries only the export lines. Everything else the handlers print (Powertools Logger
+  // and EMF metrics write to process.stdout, console.log) goes to stderr.
+  const stdout = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   redirectConsoleLog(err);
   let stack;
   try {
@@ -63,7 +67,7 @@ export async function runLocal(o: LocalOptions): Promise<number> {
   }
   const lines = exportLines(stack.env);
   if (o.exportsFile) writeFileSync(o.exportsFile, lines + '\n');
-  process.stdout.write(lines + '\n');
+  stdout(lines + '\n');
   err(
     `fleetprof local: ${stack.startedMoto ? 'moto_server' : 'endpoint'} ${stack.endpoint}, bucket ${stack.bucket}, queue ${stack.queueUrl} (DLQ ${stack.dlqUrl}); ` +
       `query API ${stack.env.FLEETPROF_API}. Ctrl-C stops.`,
