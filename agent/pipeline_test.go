@@ -1,0 +1,140 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetprof/fleetprof/agent"
+)
+
+// The whole path an adopting team takes: the agent uploads to the bucket of `fleetprof local`
+// (moto + the real ingest handler on the S3 -> SQS notifications + the real query API), and the
+// uploads come out as queryable rows. Needs node and the built CLI (CI builds it before Go tests).
+func TestPipelineIngestsAgentUploads(t *testing.T) {
+	cli, err := filepath.Abs("../dist/bin/fleetprof.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, nodeErr := exec.LookPath("node")
+	if _, err := os.Stat(cli); err != nil || nodeErr != nil {
+		t.Skip("needs node and ../dist/bin/fleetprof.js (run npm run build first)")
+	}
+	if moto == nil {
+		t.Skip("moto_server not available")
+	}
+
+	// fleetprof local on the test's moto (AWS_ENDPOINT_URL), its own bucket and queues.
+	cmd := exec.Command(node, cli, "local", "--port", "0", "--bucket", "agent-pipeline", "--batch-window", "0", "--visibility-timeout", "2")
+	cmd.Env = append(os.Environ(), moto.Env()...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = nil
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}()
+	exports := map[string]string{}
+	line := regexp.MustCompile(`^export ([A-Z_0-9]+)='(.*)'$`)
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := line.FindStringSubmatch(sc.Text()); m != nil {
+				exports[m[1]] = m[2]
+				if m[1] == "FLEETPROF_API" {
+					close(found)
+				}
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatal("fleetprof local printed no exports within 60 s")
+	}
+	api, bucket := exports["FLEETPROF_API"], exports["FLEETPROF_BUCKET"]
+
+	a, err := agent.Start(context.Background(), agent.Config{
+		Bucket: bucket, Service: "checkout", Instance: "pod-1", Version: "v1",
+		Labels: map[string]string{"region": "eu"},
+		Period: 700 * time.Millisecond, CPUDuration: 300 * time.Millisecond, MetricsPeriod: 100 * time.Millisecond,
+		S3: moto.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	go work(stop)
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every profile kind the agent collects, and its runtime/metrics snapshots, become rows.
+	want := []string{"allocs", "block", "cpu", "goroutine", "heap", "mutex"}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		kinds := sqlColumn(t, api, "SELECT DISTINCT kind FROM profiles WHERE service = 'checkout' AND version = 'v1' AND labels['region'] = 'eu' ORDER BY 1")
+		metrics := sqlColumn(t, api, "SELECT count(*)::VARCHAR FROM runtime_metrics WHERE service = 'checkout'")
+		if strings.Join(kinds, ",") == strings.Join(want, ",") && len(metrics) == 1 && metrics[0] != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90 s: kinds %v (want %v), runtime_metrics rows %v", kinds, want, metrics)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// sqlColumn runs POST /sql and returns the first column as strings (nil on any error: still ingesting).
+func sqlColumn(t *testing.T, api, sql string) []string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"sql": sql})
+	resp, err := http.Post(api+"/sql", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil
+	}
+	var r struct {
+		Rows [][]any `json:"rows"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil
+	}
+	var out []string
+	for _, row := range r.Rows {
+		if len(row) > 0 {
+			if s, ok := row[0].(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
