@@ -58,16 +58,13 @@ func work(stop <-chan struct{}) {
 	}
 }
 
-func TestAgentUploadsToMoto(t *testing.T) {
-	mototest.Require(t, moto)
-	bucket := moto.Bucket(t)
-	before := time.Now()
-	a, err := agent.Start(context.Background(), agent.Config{
-		Bucket: bucket, Service: "checkout", Instance: "pod-7", Version: "v1.4.2",
-		Labels: map[string]string{"region": "eu-west-1", "team": "a b,c=d"},
-		Period: 700 * time.Millisecond, CPUDuration: 300 * time.Millisecond, MetricsPeriod: 100 * time.Millisecond,
-		S3: moto.Client(),
-	})
+// runBriefly runs the agent with short periods beside a busy workload for 1.5 s, stops it and
+// returns its stats: a couple of rounds of every profile kind and metrics batch.
+func runBriefly(t *testing.T, cfg agent.Config) agent.Stats {
+	t.Helper()
+	cfg.Period, cfg.CPUDuration, cfg.MetricsPeriod = 700*time.Millisecond, 300*time.Millisecond, 100*time.Millisecond
+	cfg.S3 = moto.Client()
+	a, err := agent.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +77,17 @@ func TestAgentUploadsToMoto(t *testing.T) {
 	if err := a.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st := a.Stats()
+	return a.Stats()
+}
+
+func TestAgentUploadsToMoto(t *testing.T) {
+	mototest.Require(t, moto)
+	bucket := moto.Bucket(t)
+	before := time.Now()
+	st := runBriefly(t, agent.Config{
+		Bucket: bucket, Service: "checkout", Instance: "pod-7", Version: "v1.4.2",
+		Labels: map[string]string{"region": "eu-west-1", "team": "a b,c=d"},
+	})
 	if st.Uploaded == 0 || st.Uploaded != st.Enqueued || st.Dropped != 0 || st.Pending != 0 || st.Panics != 0 {
 		t.Fatalf("stats %+v", st)
 	}
