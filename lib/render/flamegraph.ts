@@ -1,6 +1,6 @@
 import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from '../query/cohort';
 import type { QueryEngine } from '../query/engine';
-import { esc, scriptJson } from './html';
+import { esc, escapeScriptJson } from './html';
 
 // Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
 // call tree, root first, embedded as JSON in a self-contained HTML page with a small inline script
@@ -70,12 +70,58 @@ function add(root: Building, framesLeafFirst: string[], value: bigint, base: boo
   }
 }
 
-function freeze(b: Building, differential: boolean): FlameNode {
-  const kids = [...b.kids.values()].filter((k) => k.v > 0n || (differential && k.b > 0n)).sort((x, y) => (x.n < y.n ? -1 : x.n > y.n ? 1 : 0));
-  const out: FlameNode = { n: b.n, v: Number(b.v) };
-  if (differential) out.b = Number(b.b);
-  if (kids.length > 0) out.c = kids.map((k) => freeze(k, differential));
-  return out;
+/**
+ * The built tree -> FlameNodes, children sorted by name. Iterative (an explicit stack): a stack
+ * is as deep as the input says, and recursion here failed with "Maximum call stack size exceeded"
+ * at ~2,000 frames.
+ */
+function freeze(root: Building, differential: boolean): FlameNode {
+  const make = (b: Building): FlameNode => {
+    const out: FlameNode = { n: b.n, v: Number(b.v) };
+    if (differential) out.b = Number(b.b);
+    return out;
+  };
+  const top = make(root);
+  const todo: [Building, FlameNode][] = [[root, top]];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const [b, out] = item;
+    const kids = [...b.kids.values()].filter((k) => k.v > 0n || (differential && k.b > 0n)).sort((x, y) => (x.n < y.n ? -1 : x.n > y.n ? 1 : 0));
+    if (kids.length === 0) continue;
+    out.c = kids.map(make);
+    kids.forEach((k, i) => todo.push([k, out.c![i]]));
+  }
+  return top;
+}
+
+/**
+ * FlameGraph -> JSON text, without recursion (JSON.stringify recurses per nesting level and
+ * throws on deep stacks). Same text JSON.stringify would produce.
+ */
+export function flameGraphJson(g: FlameGraph): string {
+  const { root, ...head } = g;
+  const parts: string[] = [JSON.stringify(head).slice(0, -1), ',"root":'];
+  // Work items: a node to open, or literal text to emit (closing brackets, separators).
+  const todo: (FlameNode | string)[] = [root];
+  for (let item = todo.pop(); item !== undefined; item = todo.pop()) {
+    if (typeof item === 'string') {
+      parts.push(item);
+      continue;
+    }
+    const { c, ...own } = item;
+    const fields = JSON.stringify(own);
+    if (!c || c.length === 0) {
+      parts.push(c ? fields.slice(0, -1) + ',"c":[]}' : fields);
+      continue;
+    }
+    parts.push(fields.slice(0, -1), ',"c":[');
+    todo.push(']}');
+    for (let i = c.length - 1; i >= 0; i--) {
+      todo.push(c[i]);
+      if (i > 0) todo.push(',');
+    }
+  }
+  parts.push('}');
+  return parts.join('');
 }
 
 export interface FlameQuery extends Cohort {
@@ -99,25 +145,27 @@ export function flamePartitionFilter(q: FlameQuery): { service?: string; fromUs?
 
 export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<FlameGraph> {
   const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
-  const root: Building = { n: 'root', v: 0n, b: 0n, kids: new Map() };
   const t = await cohortStacks(engine, q, sampleType);
-  for (const s of t.stacks) add(root, s.frames, s.value, false);
-  let unit = t.unit;
-  if (q.base) {
-    const b = await cohortStacks(engine, { ...q.base, kind: q.kind }, sampleType);
-    unit ||= b.unit;
-    for (const s of b.stacks) add(root, s.frames, s.value, true);
-  }
+  const b = q.base ? await cohortStacks(engine, { ...q.base, kind: q.kind }, sampleType) : undefined;
+  const tree = flameTree(t.stacks, b?.stacks);
   return {
     type: q.kind,
     sampleType,
-    unit,
+    unit: t.unit || b?.unit || '',
     title: q.title ?? `${q.kind} (${sampleType})${q.service ? ' ' + q.service : ''}`,
-    differential: q.base !== undefined,
-    total: Number(root.v),
-    baseTotal: Number(root.b),
-    root: freeze(root, q.base !== undefined),
+    differential: b !== undefined,
+    ...tree,
   };
+}
+
+type FlameStack = { frames: string[]; value: bigint };
+
+/** Stacks (frames leaf first) -> the merged call tree and its totals; `base` makes it differential. */
+export function flameTree(target: readonly FlameStack[], base?: readonly FlameStack[]): { total: number; baseTotal: number; root: FlameNode } {
+  const root: Building = { n: 'root', v: 0n, b: 0n, kids: new Map() };
+  for (const s of target) add(root, s.frames, s.value, false);
+  for (const s of base ?? []) add(root, s.frames, s.value, true);
+  return { total: Number(root.v), baseTotal: Number(root.b), root: freeze(root, base !== undefined) };
 }
 
 const SCRIPT = String.raw`
@@ -135,14 +183,16 @@ function color(n){
  if(G.differential){var d=(G.total?n.v/G.total:0)-(G.baseTotal?n.b/G.baseTotal:0);var k=Math.min(1,Math.abs(d)*5);
   var c=Math.round(235-120*k);return d>=0?'rgb(240,'+c+','+c+')':'rgb('+c+','+c+',240)';}
  var h=hue(n.n);return 'hsl('+(10+h%40)+','+(60+h%30)+'%,'+(55+h%15)+'%)';}
-function depth(n){var d=0;if(n.c)for(var i=0;i<n.c.length;i++)d=Math.max(d,depth(n.c[i]));return d+1;}
+// No recursion anywhere below: a tree is as deep as the deepest stack (100k frames is a test).
+var up=new Map();(function(){var t=[G.root];while(t.length){var n=t.pop();if(n.c)for(var i=0;i<n.c.length;i++){up.set(n.c[i],n);t.push(n.c[i]);}}})();
+function depth(n){var d=0,t=[[n,1]];while(t.length){var e=t.pop();if(e[1]>d)d=e[1];var c=e[0].c;if(c)for(var i=0;i<c.length;i++)t.push([c[i],e[1]+1]);}return d;}
 function render(){
  box.innerHTML='';var W=box.clientWidth||1000;var D=depth(focus)+path.length-1;box.style.height=(D*ROW+4)+'px';
  var matched=0;
  for(var i=0;i<path.length-1;i++)cell(path[i],0,W,i,false);
- lay(focus,0,W,path.length-1);
- function lay(n,x,w,d){if(w<0.5)return;var m=cell(n,x,w,d,true);if(m)matched+=n.v;if(!n.c)return;var cx=x;
-  for(var i=0;i<n.c.length;i++){var c=n.c[i];var cw=focus.v?w*c.v/n.v:0;if(!n.v)cw=0;lay(c,cx,cw,d+1);cx+=cw;}}
+ var t=[[focus,0,W,path.length-1]];
+ while(t.length){var e=t.pop(),n=e[0],x=e[1],w=e[2],d=e[3];if(w<0.5)continue;if(cell(n,x,w,d,true))matched+=n.v;if(!n.c)continue;var cx=x;
+  for(var j=0;j<n.c.length;j++){var c=n.c[j];var cw=n.v?w*c.v/n.v:0;t.push([c,cx,cw,d+1]);cx+=cw;}}
  function cell(n,x,w,d,live){var e=document.createElement('div');e.className='f';
   var m=query&&n.n.indexOf(query)>=0;e.style.cssText='left:'+x+'px;width:'+Math.max(0,w-1)+'px;top:'+(d*ROW)+'px;background:'+(m?'#ffeb3b':color(n))+(live?'':';opacity:.55');
   if(w>30)e.textContent=n.n;e.onclick=function(){zoom(n);};
@@ -151,7 +201,7 @@ function render(){
   e.onmouseout=function(){tip.style.display='none';};box.appendChild(e);return m;}
  info.textContent=(query?'search "'+query+'": '+fmt(matched)+' ('+pct(matched,G.total)+') matched; ':'')+'showing '+focus.n+': '+fmt(focus.v)+' of '+fmt(G.total);
 }
-function find(n,t,p){if(n===t)return p.concat([n]);if(n.c)for(var i=0;i<n.c.length;i++){var r=find(n.c[i],t,p.concat([n]));if(r)return r;}return null;}
+function find(n,t,p){var r=[];for(var x=t;x;x=up.get(x))r.push(x);return r[r.length-1]===n?r.reverse():null;}
 function zoom(n){path=find(G.root,n,[])||[G.root];focus=n;render();}
 document.getElementById('reset').onclick=function(){zoom(G.root);};
 document.getElementById('search').oninput=function(e){query=e.target.value;render();};
@@ -168,7 +218,7 @@ export function renderFlameHtml(g: FlameGraph): string {
 <h1 style="font-size:18px">${esc(g.title)}</h1><p>Click a frame to zoom, "reset" to go back; search highlights matching frames.${esc(legend)}</p>
 <div class="bar"><button id="reset">reset</button> <input id="search" placeholder="search function"> <span id="info"></span></div>
 <div id="flame"></div><div id="tip"></div>
-<script type="application/json" id="flame-data">${scriptJson(g)}</script>
+<script type="application/json" id="flame-data">${escapeScriptJson(flameGraphJson(g))}</script>
 <script>${SCRIPT}</script></body></html>
 `;
 }

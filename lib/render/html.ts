@@ -6,7 +6,12 @@ export function esc(s: unknown): string {
 
 /** JSON for a <script type="application/json"> block: nothing in it can close the element. */
 export function scriptJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x))
+  return escapeScriptJson(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)));
+}
+
+/** Already serialized JSON made safe for a <script type="application/json"> block. */
+export function escapeScriptJson(json: string): string {
+  return json
     .replace(/</g, '\\u003c')
     .replace(/>/g, '\\u003e')
     .replace(/&/g, '\\u0026')
