@@ -1,10 +1,12 @@
+import * as path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { duckdbType, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { openDuckDb, sqlString, type DuckDbSettings } from '../store/parquet';
 
 // DuckDB views named after the documented tables, over a set of local Parquet files (the local
-// store's own files, or S3 objects downloaded to a cache). Once the views exist the connection
-// is locked down: no file outside the table directories, no settings, no extensions.
+// store's own files, or S3 objects downloaded to a cache). Once the views exist the instance is
+// locked down: external access off, the only readable paths the tables' own files (exactly those
+// files, not their directories: no CSV, JSON or glob beside them), configuration locked.
 
 export type TableFiles = Record<TableName, string[]>;
 
@@ -12,18 +14,24 @@ export class QueryEngine {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    /** Every file the tables read: the only paths this engine can open. */
+    readonly files: ReadonlySet<string>,
   ) {}
 
-  /** `allowedDirectories`: the only places SQL may read (the directories the files live in). */
+  /** `allowedDirectories`: the directories the files must lie in (anything else is refused). */
   static async open(files: TableFiles, allowedDirectories: string[], settings: DuckDbSettings = {}): Promise<QueryEngine> {
+    const all = TABLE_NAMES.flatMap((t) => files[t]);
+    const dirs = allowedDirectories.map((d) => path.resolve(d) + path.sep);
+    const stray = all.find((f) => !dirs.some((d) => path.resolve(f).startsWith(d)));
+    if (stray !== undefined) throw new Error(`table file ${stray} is outside ${allowedDirectories.join(', ')}`);
     const instance = await openDuckDb(settings);
     const conn = await instance.connect();
     for (const t of TABLE_NAMES) await conn.run(viewSql(t, files[t]));
-    const dirs = allowedDirectories.map((d) => `'${sqlString(d.endsWith('/') ? d : d + '/')}'`).join(', ');
-    await conn.run(`SET allowed_directories = [${dirs}]`);
+    await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
+    await conn.run('SET allowed_directories = []');
     await conn.run('SET enable_external_access = false');
     await conn.run('SET lock_configuration = true');
-    return new QueryEngine(instance, conn);
+    return new QueryEngine(instance, conn, new Set(all));
   }
 
   async rows(sql: string, params?: Record<string, string | number | bigint | boolean>): Promise<Record<string, unknown>[]> {

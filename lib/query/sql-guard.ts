@@ -1,7 +1,7 @@
 import { TABLE_NAMES } from '../model/schema';
 
-// Second layer of the SQL sandbox (the first is the locked engine: no file access outside the
-// table directories, no settings, no extensions). DuckDB parses the statement into its JSON AST
+// Second layer of the SQL sandbox (the first: the locked engine, which may read nothing but the
+// tables' own files, and the allowlist over the bound plan in lib/query/sql-plan.ts). DuckDB parses the statement into its JSON AST
 // (json_serialize_sql); this walks it and refuses, with a reason:
 // - anything but the documented tables and the query's own CTEs in FROM (no file paths as tables,
 //   no catalog tables such as duckdb_settings or information_schema);
@@ -23,13 +23,13 @@ const DENIED_FUNCTIONS = [
   /^getenv$/,
   /^which_secret$/,
   /^query(_table)?$/,
-  /^json_execute_serialized_sql$/,
-  /^json_deserialize_sql$/,
   /^(force_)?checkpoint$/,
   /^sql_auto_complete$/,
   /^load_aws_credentials$/,
   /^(iceberg|delta|postgres|mysql|sqlite)_/,
   /^enable_|^disable_/,
+  /^json_(serialize|deserialize|execute)/,
+  /^getvariable$/,
 ];
 
 export interface AstCheck {
@@ -53,15 +53,14 @@ export function checkSqlAst(serialized: string): AstCheck {
   }
   if (!Array.isArray(root.statements) || root.statements.length !== 1) return { ok: false, reason: 'exactly one statement is allowed' };
 
-  const cteNames = new Set<string>();
-  collect(ast, (o) => {
-    const map = (o.cte_map as { map?: { key?: string }[] } | undefined)?.map;
-    if (Array.isArray(map)) for (const e of map) if (typeof e.key === 'string') cteNames.add(e.key.toLowerCase());
-  });
   const tables = new Set<string>(TABLE_NAMES.map((t) => t.toLowerCase()));
 
   let reason: string | undefined;
-  collect(ast, (o) => {
+  // CTE names count only where they are in scope: in the statement's body and in the CTEs
+  // defined after them, never inside their own definition (`WITH pg_settings AS (SELECT * FROM
+  // pg_settings)` reads the catalog there) nor in a sibling subquery; a recursive CTE sees its own
+  // name only inside its RECURSIVE_CTE_NODE.
+  walkScoped(ast, new Set(), (o, ctes) => {
     if (reason) return;
     if (o.type === 'BASE_TABLE' && typeof o.table_name === 'string') {
       const name = o.table_name.toLowerCase();
@@ -69,7 +68,7 @@ export function checkSqlAst(serialized: string): AstCheck {
       const catalog = String(o.catalog_name ?? '').toLowerCase();
       if (catalog !== '' || (schema !== '' && schema !== 'main')) {
         reason = `table "${[catalog, schema, o.table_name].filter(Boolean).join('.')}" is not allowed: query only ${TABLE_NAMES.join(', ')}`;
-      } else if (!tables.has(name) && !(schema === '' && cteNames.has(name))) {
+      } else if (!tables.has(name) && !(schema === '' && ctes.has(name))) {
         reason = `table "${o.table_name}" is not allowed: query only ${TABLE_NAMES.join(', ')}`;
       }
     } else if (o.type === 'TABLE_FUNCTION') {
@@ -85,11 +84,24 @@ export function checkSqlAst(serialized: string): AstCheck {
   return reason ? { ok: false, reason } : { ok: true };
 }
 
-function collect(node: Json, visit: (o: { [k: string]: Json }) => void): void {
+function walkScoped(node: Json, ctes: ReadonlySet<string>, visit: (o: { [k: string]: Json }, ctes: ReadonlySet<string>) => void): void {
   if (Array.isArray(node)) {
-    for (const x of node) collect(x, visit);
-  } else if (node !== null && typeof node === 'object') {
-    visit(node);
-    for (const v of Object.values(node)) collect(v, visit);
+    for (const x of node) walkScoped(x, ctes, visit);
+    return;
   }
+  if (node === null || typeof node !== 'object') return;
+  visit(node, ctes);
+  let scope = ctes;
+  const map = (node.cte_map as { map?: Json } | undefined)?.map;
+  if (Array.isArray(map)) {
+    const inner = new Set(ctes);
+    for (const e of map) {
+      const entry = e as { key?: Json; value?: Json };
+      walkScoped(entry.value ?? null, new Set(inner), visit);
+      if (typeof entry.key === 'string') inner.add(entry.key.toLowerCase());
+    }
+    scope = inner;
+  }
+  if (node.type === 'RECURSIVE_CTE_NODE' && typeof node.cte_name === 'string') scope = new Set([...scope, node.cte_name.toLowerCase()]);
+  for (const [k, v] of Object.entries(node)) if (k !== 'cte_map') walkScoped(v, scope, visit);
 }

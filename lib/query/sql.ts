@@ -1,10 +1,21 @@
-import { StatementType } from '@duckdb/node-api';
+import { JSDuckDBValueConverter, StatementType } from '@duckdb/node-api';
 import type { QueryEngine } from './engine';
+import { exactJson } from './json';
 import { checkSqlAst } from './sql-guard';
+import { checkBoundPlan } from './sql-plan';
 
-// User SQL: exactly one read-only statement. The engine's connection is already locked down
-// (no files outside the tables, no settings, no extensions); this adds the statement checks
-// (lib/query/sql-guard.ts), a time limit and a row limit.
+// User SQL: exactly one read-only statement, in three layers.
+// 1. The engine (lib/query/engine.ts) can open nothing but the tables' own Parquet files, with
+//    configuration locked and extensions off.
+// 2. The bound plan (lib/query/sql-plan.ts) may read only those tables and range/generate_series/
+//    unnest: catalog views, replacement scans and CTE-shadowed names are resolved by DuckDB before
+//    we look, so no spelling gets past it.
+// 3. The parsed statement (lib/query/sql-guard.ts) is checked first, for a reason that names
+//    what the user wrote.
+// The result is streamed chunk by chunk and refused as soon as it exceeds the row or byte limit.
+// A time or memory limit that DuckDB cannot enforce (one scalar function building a giant list
+// never checks for interrupts) is enforced by running this in a child process
+// (lib/query/sql-process.ts) that is killed.
 
 export interface SqlResult {
   columns: string[];
@@ -14,14 +25,18 @@ export interface SqlResult {
 export interface SqlLimits {
   /** Most rows a result may have (default 100,000); more is an error asking for a LIMIT. */
   maxRows?: number;
+  /** Most bytes of JSON a result may have (default 16 MiB); more is an error. */
+  maxBytes?: number;
   /** Interrupt the query after this many milliseconds (default: none). */
   timeoutMs?: number;
 }
 
+export const DEFAULT_SQL_MAX_BYTES = 16 * 1024 * 1024;
+
 export class SqlRejected extends Error {}
 
 export async function runReadOnlySql(engine: QueryEngine, sql: string, limits: SqlLimits | number = {}): Promise<SqlResult> {
-  const { maxRows = 100_000, timeoutMs } = typeof limits === 'number' ? { maxRows: limits } : limits;
+  const { maxRows = 100_000, maxBytes = DEFAULT_SQL_MAX_BYTES, timeoutMs } = typeof limits === 'number' ? { maxRows: limits } : limits;
   const extracted = await engine.conn.extractStatements(sql).catch((e: Error) => {
     throw new SqlRejected(e.message);
   });
@@ -35,6 +50,12 @@ export async function runReadOnlySql(engine: QueryEngine, sql: string, limits: S
   if (prepared.statementType !== StatementType.SELECT) {
     throw new SqlRejected('only SELECT statements are allowed (read-only)');
   }
+  const plan = await engine.conn.runAndReadAll('SELECT json_serialize_plan($q::VARCHAR) AS plan', { q: sql }).catch((e: Error) => {
+    throw new SqlRejected(e.message);
+  });
+  const planCheck = checkBoundPlan(String(plan.getRowsJS()[0][0]), engine.files);
+  if (!planCheck.ok) throw new SqlRejected(planCheck.reason);
+
   let timedOut = false;
   const timer = timeoutMs
     ? setTimeout(() => {
@@ -43,10 +64,21 @@ export async function runReadOnlySql(engine: QueryEngine, sql: string, limits: S
       }, timeoutMs)
     : undefined;
   try {
-    const reader = await prepared.runAndReadUntil(maxRows + 1);
-    const rows = reader.getRowsJS() as unknown[][];
-    if (rows.length > maxRows) throw new SqlRejected(`result has more than ${maxRows} rows; add a LIMIT`);
-    return { columns: reader.columnNames(), rows };
+    const result = await prepared.stream();
+    const columns = result.columnNames();
+    const rows: unknown[][] = [];
+    let bytes = 0;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const row of chunk.convertRows(JSDuckDBValueConverter)) {
+        rows.push(row);
+        if (rows.length > maxRows) throw new SqlRejected(`result has more than ${maxRows} rows; add a LIMIT`);
+        bytes += exactJson(row).length;
+        if (bytes > maxBytes) throw new SqlRejected(`result is larger than ${maxBytes} bytes; select fewer or smaller columns, or add a LIMIT`);
+      }
+    }
+    return { columns, rows };
   } catch (e) {
     if (timedOut) throw new SqlRejected(`query exceeded the ${timeoutMs} ms time limit`);
     throw e;
