@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fromLambdaEvent, toLambdaResult } from '../lib/api/adapters';
+import { fromLambdaEvent, toLambdaResult } from '../lib/aws/function-url';
 import { handleApiRequest } from '../lib/api/router';
 import { makeS3Client } from '../lib/aws/clients';
 import type { HttpEventV2, HttpResultV2 } from '../lib/aws/events';

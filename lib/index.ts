@@ -33,4 +33,5 @@ export type { Anomaly, Area, Severity, DetectContext } from './detect/types';
 export { renderDigestHtml } from './render/digest-html';
 export { buildDigestEmail, digestSubject, type DigestEmail, type DigestEmailOptions } from './render/email';
 export { digestJson } from './detect/digest';
-export { flameGraph, renderFlameHtml, type FlameGraph, type FlameNode } from './render/flamegraph';
+export { flameGraph, type FlameGraph, type FlameNode } from './query/flamegraph';
+export { renderFlameHtml } from './render/flamegraph';

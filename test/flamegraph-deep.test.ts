@@ -3,7 +3,8 @@
 // page's depth()/lay()/find()). A 100k-frame stack is built, embedded, parsed back and drawn by
 // the page's own script against a minimal DOM, then zoomed into.
 import * as vm from 'node:vm';
-import { flameDataFromHtml, flameGraphJson, flameTree, renderFlameHtml, type FlameGraph, type FlameNode } from '../lib/render/flamegraph';
+import { flameTree, type FlameGraph, type FlameNode } from '../lib/query/flamegraph';
+import { flameDataFromHtml, flameGraphJson, renderFlameHtml } from '../lib/render/flamegraph';
 
 const DEPTH = 100_000;
 

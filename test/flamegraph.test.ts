@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROFILE_KINDS, type ProfileKind } from '../lib/model/profile';
-import { flameDataFromHtml, type FlameNode } from '../lib/render/flamegraph';
+import type { FlameNode } from '../lib/query/flamegraph';
+import { flameDataFromHtml } from '../lib/render/flamegraph';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { flameGraph, flamePartitionFilter, renderFlameHtml, type FlameQuery } from '../../lib/render/flamegraph';
+import { flameGraph, flamePartitionFilter, type FlameQuery } from '../../lib/query/flamegraph';
+import { renderFlameHtml } from '../../lib/render/flamegraph';
 import { cohortQuery, type CohortOptions } from './top';
 import { openLocalEngine } from './local';
 

@@ -1,19 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpEventV2, HttpResultV2 } from '../aws/events';
 import type { ApiRequest, ApiResponse } from './router';
 
-// The router's request/response shapes to and from a Lambda Function URL event (payload 2.0)
-// and node:http.
-
-export function fromLambdaEvent(ev: HttpEventV2): ApiRequest {
-  const body = ev.body === undefined ? undefined : ev.isBase64Encoded ? Buffer.from(ev.body, 'base64').toString('utf8') : ev.body;
-  return { method: ev.requestContext?.http?.method ?? 'GET', path: ev.rawPath ?? '/', query: ev.rawQueryString ?? '', body };
-}
-
-export function toLambdaResult(r: ApiResponse): HttpResultV2 {
-  if (typeof r.body === 'string') return { statusCode: r.status, headers: r.headers, body: r.body, isBase64Encoded: false };
-  return { statusCode: r.status, headers: r.headers, body: Buffer.from(r.body).toString('base64'), isBase64Encoded: true };
-}
+// The router's request/response shapes to and from node:http (`fleetprof serve`, the local
+// stack); the Lambda Function URL twin is lib/aws/function-url.ts.
 
 export async function fromNodeRequest(req: IncomingMessage, maxBodyBytes = 1024 * 1024): Promise<ApiRequest> {
   const url = new URL(req.url ?? '/', 'http://localhost');

@@ -9,7 +9,8 @@ import { exactJson } from '../query/json';
 import { runReadOnlySql, SqlRejected, type SqlLimits } from '../query/sql';
 import { top, type TopQuery } from '../query/top';
 import { diff, diffPartitionFilter, type DiffQuery } from '../query/diff';
-import { flameGraph, flamePartitionFilter, renderFlameHtml, type FlameQuery } from '../render/flamegraph';
+import { flameGraph, flamePartitionFilter, type FlameQuery } from '../query/flamegraph';
+import { renderFlameHtml } from '../render/flamegraph';
 
 // The query API, pure: a request in, a response out. The query Lambda (Function URL, payload v2)
 // and `fleetprof serve` (node:http) both translate to and from these shapes.

@@ -2,7 +2,7 @@ import { bucketMetrics, gcBucketStats, type GcBucketStats } from '../query/gc';
 import { MIN_CYCLES } from '../query/gc-diagnostics';
 import { grown, grownAllocationSites, serviceDiff } from './common';
 import { diffCommand, fmt, pct, severityOf, versionNote } from './common';
-import { mean, sd, tQuantileTwoSided } from './stats';
+import { mean, sd, tQuantileTwoSided } from '../stats/welch';
 import type { Anomaly, AnomalySeries, DetectContext, Span } from './types';
 
 // GC: pause percentiles, GC CPU fraction, GC frequency, assist share and the live heap of the

@@ -1,19 +1,33 @@
-import { Aspects, CfnResource } from 'aws-cdk-lib';
+import { Aspects, CfnResource, type Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { ATHENA_RESULTS_PREFIX, DIGESTS_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, TABLES_PREFIX } from './names';
-import type { FleetprofStack } from './stack';
+import type { AccessPolicies } from './access';
+import type { Catalog } from './catalog';
+import type { Digest } from './digest';
+import type { DuckdbFunction } from './functions';
+import type { Storage } from './storage';
 
 /** Runs the cdk-nag AwsSolutions pack over everything in `scope` (the app): findings become error/warning annotations. */
 export function applyNagChecks(scope: IConstruct): void {
   Aspects.of(scope).add(new AwsSolutionsChecks({ verbose: true }));
 }
 
+/** The parts of the fleetprof stack the suppressions name (stack.ts calls in, so no import back). */
+export interface NaggedStack extends Stack {
+  readonly storage: Storage;
+  readonly ingest: DuckdbFunction;
+  readonly query: DuckdbFunction;
+  readonly digest: Digest;
+  readonly access: AccessPolicies;
+  readonly catalog: Catalog;
+}
+
 /**
  * Every acknowledged AwsSolutions finding of the stack, each with its reason and, for IAM5, the
  * exact wildcard it accepts (appliesTo), so any new wildcard is still reported.
  */
-export function suppressFindings(stack: FleetprofStack): void {
+export function suppressFindings(stack: NaggedStack): void {
   const bucketId = stack.getLogicalId(stack.storage.bucket.node.defaultChild as CfnResource);
   const objects = (prefix: string) => `Resource::<${bucketId}.Arn>/${prefix}*`;
   const prefixReason =

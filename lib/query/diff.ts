@@ -1,6 +1,6 @@
 import type { Int64, ProfileKind } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
-import { welch } from '../detect/stats';
+import { welch } from '../stats/welch';
 import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
 import { attributionFrame } from './user-frames';

@@ -1,97 +1,8 @@
-import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from '../query/cohort';
-import type { QueryEngine } from '../query/engine';
+import type { FlameGraph, FlameNode } from '../query/flamegraph';
 import { esc, escapeScriptJson } from './html';
 
-// Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
-// call tree, root first, embedded as JSON in a self-contained HTML page with a small inline script
-// (click to zoom, search, hover for values). A differential flame graph has the target cohort's
-// tree, each node also carrying the baseline's value, coloured by the change of its share of the
-// total (red grew, blue shrank).
-//
-// Node values: `v` = sum of the values of the stacks passing through the node (target), `b` = the
-// same for the baseline. The root's value is the cohort total that `fleetprof top` prints, and a
-// node's own value (v minus its children's) summed over the nodes of a function is that
-// function's flat.
-
-export interface FlameNode {
-  n: string;
-  v: number;
-  b?: number;
-  c?: FlameNode[];
-}
-
-export interface FlameGraph {
-  type: string;
-  sampleType: string;
-  unit: string;
-  title: string;
-  differential: boolean;
-  /** Totals of the two cohorts (base 0 unless differential). */
-  total: number;
-  baseTotal: number;
-  root: FlameNode;
-}
-
-export async function cohortStacks(engine: QueryEngine, c: Cohort, sampleType: string): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[] }> {
-  const params: SqlParams = { st: sampleType };
-  const sel = selectedProfilesSql(c, params);
-  const rows = await engine.rows(
-    `WITH sel AS (${sel})
-     SELECT frames, SUM(value)::HUGEINT AS value, MIN(unit) AS unit FROM stacks s
-     WHERE ${cohortWhere(c, params, 's')} AND s.sample_type = $st AND s.profile_id IN (SELECT profile_id FROM sel)
-     GROUP BY frames`,
-    params,
-  );
-  return { unit: (rows[0]?.unit as string) ?? '', stacks: rows.map((r) => ({ frames: r.frames as string[], value: BigInt(r.value as bigint) })) };
-}
-
-interface Building {
-  n: string;
-  v: bigint;
-  b: bigint;
-  kids: Map<string, Building>;
-}
-
-function add(root: Building, framesLeafFirst: string[], value: bigint, base: boolean): void {
-  const abs = value < 0n ? -value : value;
-  let node = root;
-  if (base) node.b += abs;
-  else node.v += abs;
-  for (let i = framesLeafFirst.length - 1; i >= 0; i--) {
-    const name = framesLeafFirst[i] || '<unknown>';
-    let k = node.kids.get(name);
-    if (!k) {
-      k = { n: name, v: 0n, b: 0n, kids: new Map() };
-      node.kids.set(name, k);
-    }
-    if (base) k.b += abs;
-    else k.v += abs;
-    node = k;
-  }
-}
-
-/**
- * The built tree -> FlameNodes, children sorted by name. Iterative (an explicit stack): a stack
- * is as deep as the input says, and recursion here failed with "Maximum call stack size exceeded"
- * at ~2,000 frames.
- */
-function freeze(root: Building, differential: boolean): FlameNode {
-  const make = (b: Building): FlameNode => {
-    const out: FlameNode = { n: b.n, v: Number(b.v) };
-    if (differential) out.b = Number(b.b);
-    return out;
-  };
-  const top = make(root);
-  const todo: [Building, FlameNode][] = [[root, top]];
-  for (let item = todo.pop(); item; item = todo.pop()) {
-    const [b, out] = item;
-    const kids = [...b.kids.values()].filter((k) => k.v > 0n || (differential && k.b > 0n)).sort((x, y) => (x.n < y.n ? -1 : x.n > y.n ? 1 : 0));
-    if (kids.length === 0) continue;
-    out.c = kids.map(make);
-    kids.forEach((k, i) => todo.push([k, out.c![i]]));
-  }
-  return top;
-}
+// The flame graph page: the tree lib/query/flamegraph.ts built, embedded as JSON in a
+// self-contained HTML page with a small inline script (click to zoom, search, hover for values).
 
 /**
  * FlameGraph -> JSON text, without recursion (JSON.stringify recurses per nesting level and
@@ -122,50 +33,6 @@ export function flameGraphJson(g: FlameGraph): string {
   }
   parts.push('}');
   return parts.join('');
-}
-
-export interface FlameQuery extends Cohort {
-  sampleType?: string;
-  /** Differential: the baseline cohort (same kind and sample type). */
-  base?: Cohort;
-  title?: string;
-}
-
-/** The partition filter that covers the cohort and, for a differential graph, its baseline. */
-export function flamePartitionFilter(q: FlameQuery): { service?: string; fromUs?: number; toUs?: number } {
-  const sides = q.base ? [q, q.base] : [q];
-  const froms = sides.map((c) => c.fromUs);
-  const tos = sides.map((c) => c.toUs);
-  return {
-    service: q.service,
-    fromUs: froms.some((x) => x === undefined) ? undefined : Math.min(...(froms as number[])),
-    toUs: tos.some((x) => x === undefined) ? undefined : Math.max(...(tos as number[])),
-  };
-}
-
-export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<FlameGraph> {
-  const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
-  const t = await cohortStacks(engine, q, sampleType);
-  const b = q.base ? await cohortStacks(engine, { ...q.base, kind: q.kind }, sampleType) : undefined;
-  const tree = flameTree(t.stacks, b?.stacks);
-  return {
-    type: q.kind,
-    sampleType,
-    unit: t.unit || b?.unit || '',
-    title: q.title ?? `${q.kind} (${sampleType})${q.service ? ' ' + q.service : ''}`,
-    differential: b !== undefined,
-    ...tree,
-  };
-}
-
-type FlameStack = { frames: string[]; value: bigint };
-
-/** Stacks (frames leaf first) -> the merged call tree and its totals; `base` makes it differential. */
-export function flameTree(target: readonly FlameStack[], base?: readonly FlameStack[]): { total: number; baseTotal: number; root: FlameNode } {
-  const root: Building = { n: 'root', v: 0n, b: 0n, kids: new Map() };
-  for (const s of target) add(root, s.frames, s.value, false);
-  for (const s of base ?? []) add(root, s.frames, s.value, true);
-  return { total: Number(root.v), baseTotal: Number(root.b), root: freeze(root, base !== undefined) };
 }
 
 const SCRIPT = String.raw`

@@ -1,5 +1,5 @@
 // The statistics behind diff and the detectors, against published reference values.
-import { incompleteBeta, mean, sd, tQuantileTwoSided, tTwoSided, welch } from '../lib/detect/stats';
+import { incompleteBeta, mean, sd, tQuantileTwoSided, tTwoSided, welch } from '../lib/stats/welch';
 import { judge, predictionLimit } from '../lib/detect/gc';
 
 test('Student t tail: known critical values', () => {
