@@ -187,10 +187,15 @@ async function memorySection(): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`# fleetprof bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} cpus`);
-  await decodeSection();
-  await ingestSection();
-  await storageSection();
-  await memorySection();
+  // BENCH_SECTIONS=storage (comma-separated) runs only those sections: the storage day alone takes
+  // minutes, and comparing two layouts needs only it.
+  const only = process.env.BENCH_SECTIONS?.split(',');
+  const want = (s: string) => !only || only.includes(s);
+  if (want('decode')) await decodeSection();
+  if (want('ingest')) await ingestSection();
+  if (want('storage')) await storageSection();
+  if (want('memory')) await memorySection();
+  if (!want('gctrace')) return;
   try {
     const { benchGctrace } = await import('./gctrace');
     const g = await benchGctrace();

@@ -108,9 +108,9 @@ d('fleet top and export through the tables', () => {
           const out = path.join(dir, `export-${kind}-${c.runs.length}.pb.gz`);
           await fs.writeFile(out, await exportMerged(engine, { kind, ...c.filter }));
           for (const sampleType of sampleTypes) {
-            expect(pprofTop([out], { sampleIndex: sampleType }).rows).toEqual(
-              pprofTop(files, { sampleIndex: sampleType }).rows.map((r) => ({ ...r, inline: false })),
-            );
+            // Same rows, (inline) markers included, also at line granularity.
+            expect(pprofTop([out], { sampleIndex: sampleType }).rows).toEqual(pprofTop(files, { sampleIndex: sampleType }).rows);
+            expect(pprofTop([out], { sampleIndex: sampleType, extraArgs: ['-lines'] }).rows).toEqual(pprofTop(files, { sampleIndex: sampleType, extraArgs: ['-lines'] }).rows);
           }
         } finally {
           engine.close();

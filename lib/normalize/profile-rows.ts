@@ -75,11 +75,12 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
       stack_id: st.stackId,
       frame_ids: st.frameIds,
       lines: st.lines,
+      inlined: st.inline,
       sample_labels: str,
       num_labels: num,
       vals: st.values.map((v) => checkInt64(v, 'value')),
     });
   }
-  const stacks: PackedStacks = { names: frames.names, sampleTypes: p.sampleTypes, rows: rowsOut };
+  const stacks: PackedStacks = { functions: frames.functions, sampleTypes: p.sampleTypes, rows: rowsOut };
   return { profileId, kind, timeUs, profiles, functions, stacks };
 }

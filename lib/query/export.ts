@@ -5,12 +5,18 @@ import { cohortWhere, selectedProfilesSql, type Cohort, type SqlParams } from '.
 import type { QueryEngine } from './engine';
 
 // The merged profile of a cohort, rebuilt from the stacks table as a gzipped pprof protobuf.
-// One Location per (function, line) frame, one Function per name: `go tool pprof -top` on the
-// result prints the same flat/cum as on the original files (function granularity).
+// One Function per (name, file, start line), as profile.Merge keys them; one Location per run of
+// frames inlined into each other (the stacks table's `inlined` flags), with one Line per frame,
+// innermost first: `go tool pprof -top` and `-top -lines` on the result print the same rows as on
+// the original files, `(inline)` markers included. Addresses and mappings are not kept (pprof's
+// functions and lines granularities clear addresses; see docs/schema.md), so `-addresses` differs.
 
 interface MergedStack {
   frames: string[];
   lines: number[];
+  files: string[];
+  startLines: number[];
+  inlined: boolean[];
   labels: [string, string][];
   numLabels: [string, bigint][];
   values: bigint[];
@@ -34,7 +40,7 @@ export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint
   const ssel = selectedProfilesSql(c, sparams);
   const rows = await engine.rows(
     `WITH sel AS (${ssel})
-     SELECT s.stack_id, s.frames, s.lines, s.sample_labels, s.num_labels, s.sample_type, SUM(s.value)::HUGEINT AS v
+     SELECT s.stack_id, s.frames, s.lines, s.files, s.start_lines, s.inlined, s.sample_labels, s.num_labels, s.sample_type, SUM(s.value)::HUGEINT AS v
      FROM stacks s
      WHERE ${cohortWhere(c, sparams, 's')} AND s.profile_id IN (SELECT profile_id FROM sel)
      GROUP BY ALL`,
@@ -45,10 +51,21 @@ export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint
   for (const r of rows) {
     const labels = mapEntries<string>(r.sample_labels);
     const numLabels = mapEntries<bigint>(r.num_labels);
-    const key = `${r.stack_id}|${JSON.stringify(r.frames)}|${JSON.stringify(r.lines)}|${JSON.stringify(labels)}|${numLabels.map(([k, v]) => k + '=' + v).join(',')}`;
+    const key = `${r.stack_id}|${JSON.stringify([r.frames, r.lines, r.files, r.start_lines, r.inlined])}|${JSON.stringify(labels)}|${numLabels.map(([k, v]) => k + '=' + v).join(',')}`;
     let m = merged.get(key);
     if (!m) {
-      m = { frames: r.frames as string[], lines: r.lines as number[], labels, numLabels, values: types.map(() => 0n) };
+      const frames = r.frames as string[];
+      // Rows written before files, start lines and inline flags were stored read back as NULL.
+      m = {
+        frames,
+        lines: r.lines as number[],
+        files: (r.files as string[] | null) ?? frames.map(() => ''),
+        startLines: (r.start_lines as number[] | null) ?? frames.map(() => 0),
+        inlined: (r.inlined as boolean[] | null) ?? frames.map(() => false),
+        labels,
+        numLabels,
+        values: types.map(() => 0n),
+      };
       merged.set(key, m);
     }
     const t = typeIndex.get(r.sample_type as string);
@@ -115,27 +132,36 @@ export function encode(p: EncodeInput): Uint8Array {
     w.ldelim();
   };
   for (const t of p.types) valueType(1, t);
-  const functions: [number, string][] = [];
-  const locations: [number, number, number][] = [];
+  const functions: { id: number; name: string; file: string; startLine: number }[] = [];
+  /** Per location: its id and Lines [function id, line], innermost first. */
+  const locations: { id: number; lines: [number, number][] }[] = [];
   for (const st of p.stacks) {
     if (st.values.every((v) => v === 0n)) continue;
     const ids: number[] = [];
+    let run: [number, number][] = [];
     for (let i = 0; i < st.frames.length; i++) {
       const name = st.frames[i];
-      let fid = fnIds.get(name);
+      const file = st.files[i] ?? '';
+      const startLine = st.startLines[i] ?? 0;
+      const fkey = `${startLine}\u0000${file}\u0000${name}`;
+      let fid = fnIds.get(fkey);
       if (fid === undefined) {
         fid = fnIds.size + 1;
-        fnIds.set(name, fid);
-        functions.push([fid, name]);
+        fnIds.set(fkey, fid);
+        functions.push({ id: fid, name, file, startLine });
       }
-      const lkey = `${fid}:${st.lines[i]}`;
+      run.push([fid, st.lines[i] ?? 0]);
+      // A frame inlined into the next one shares its Location; the last frame always ends one.
+      if (st.inlined[i] && i < st.frames.length - 1) continue;
+      const lkey = run.map(([f, l]) => `${f}:${l}`).join(',');
       let lid = locIds.get(lkey);
       if (lid === undefined) {
         lid = locIds.size + 1;
         locIds.set(lkey, lid);
-        locations.push([lid, fid, st.lines[i]]);
+        locations.push({ id: lid, lines: run });
       }
       ids.push(lid);
+      run = [];
     }
     w.uint32((2 << 3) | 2).fork();
     if (ids.length) {
@@ -160,20 +186,24 @@ export function encode(p: EncodeInput): Uint8Array {
     }
     w.ldelim();
   }
-  for (const [id, fid, line] of locations) {
+  for (const loc of locations) {
     w.uint32((4 << 3) | 2).fork();
-    w.uint32(8).uint64(id);
-    w.uint32((4 << 3) | 2).fork();
-    w.uint32(8).uint64(fid);
-    if (line) w.uint32(16).int64(line);
-    w.ldelim();
+    w.uint32(8).uint64(loc.id);
+    for (const [fid, line] of loc.lines) {
+      w.uint32((4 << 3) | 2).fork();
+      w.uint32(8).uint64(fid);
+      if (line) w.uint32(16).int64(line);
+      w.ldelim();
+    }
     w.ldelim();
   }
-  for (const [id, name] of functions) {
+  for (const f of functions) {
     w.uint32((5 << 3) | 2).fork();
-    w.uint32(8).uint64(id);
-    w.uint32(16).int64(s(name));
-    w.uint32(24).int64(s(name));
+    w.uint32(8).uint64(f.id);
+    w.uint32(16).int64(s(f.name));
+    w.uint32(24).int64(s(f.name));
+    if (f.file) w.uint32(32).int64(s(f.file));
+    if (f.startLine) w.uint32(40).int64(f.startLine);
     w.ldelim();
   }
   if (p.timeNanos) w.uint32(9 << 3).int64(int64(p.timeNanos) as number);

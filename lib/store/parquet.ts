@@ -10,11 +10,12 @@ export type Row = Record<string, CellValue>;
 
 /**
  * The stacks table in packed form: one row per stack with every sample type's value (`vals`)
- * and frame ids (`frame_ids`, indices into `names`) instead of one row per sample type with the
- * frame names repeated. DuckDB expands it while writing: ~4x less JSON for heap profiles.
+ * and frame ids (`frame_ids`, indices into `functions`) instead of one row per sample type with the
+ * frame names, files and start lines repeated. DuckDB expands it while writing: ~4x less JSON for
+ * heap profiles.
  */
 export interface PackedStacks {
-  readonly names: readonly string[];
+  readonly functions: readonly { readonly name: string; readonly file: string; readonly startLine: number }[];
   readonly sampleTypes: readonly { readonly type: string; readonly unit: string }[];
   readonly rows: readonly Row[];
 }
@@ -126,10 +127,12 @@ function plainSource(table: TableDef, file: string, n: number): string {
   return `SELECT ${selectColumns(table, () => undefined)} FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})`;
 }
 
-/** Expands PackedStacks: a row per sample type with a non-zero value, frame ids to names. */
+/** Expands PackedStacks: a row per sample type with a non-zero value, frame ids to names, files and start lines. */
 function packedSource(table: TableDef, d: PackedStacks, file: string): string {
   const computed: Record<string, string> = {
     frames: 'list_transform(frame_ids, x -> d.names[x + 1])',
+    files: 'list_transform(frame_ids, x -> d.files[x + 1])',
+    start_lines: 'list_transform(frame_ids, x -> d.starts[x + 1])',
     sample_type: 't.sample_type',
     unit: 't.unit',
     value: 'vals[t.ti + 1]',
@@ -140,12 +143,14 @@ function packedSource(table: TableDef, d: PackedStacks, file: string): string {
     `'frame_ids': 'INTEGER[]'`,
     `'vals': 'BIGINT[]'`,
   ].join(', ');
-  const names = `[${d.names.map((n) => `'${sqlString(n)}'`).join(', ')}]::VARCHAR[]`;
+  const names = `[${d.functions.map((f) => `'${sqlString(f.name)}'`).join(', ')}]::VARCHAR[]`;
+  const files = `[${d.functions.map((f) => `'${sqlString(f.file)}'`).join(', ')}]::VARCHAR[]`;
+  const starts = `[${d.functions.map((f) => String(Math.trunc(f.startLine))).join(', ')}]::INTEGER[]`;
   const types = d.sampleTypes.map((t, i) => `(${i}, '${sqlString(t.type)}', '${sqlString(t.unit)}')`).join(', ');
   if (d.rows.length === 0 || d.sampleTypes.length === 0) return plainSource(table, file, 0);
   return `SELECT ${selectColumns(table, (c) => computed[c.name])}
     FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})
-    CROSS JOIN (SELECT ${names} AS names) d
+    CROSS JOIN (SELECT ${names} AS names, ${files} AS files, ${starts} AS starts) d
     CROSS JOIN (VALUES ${types}) t(ti, sample_type, unit)
     WHERE vals[t.ti + 1] <> 0`;
 }
