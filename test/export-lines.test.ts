@@ -127,6 +127,7 @@ d('export keeps files, lines, start lines and inline frames (go tool pprof as th
     // graph, so the two main.handle are one row; -filefunctions and -lines keep them apart.
     const fnRows = pprofTop([synthetic], { sampleIndex: 'samples' }).rows;
     expect(fnRows.filter((r) => r.name === 'main.handle')).toHaveLength(1);
+    expect(fnRows.filter((r) => r.name === 'util.parse')).toHaveLength(1);
     const ffRows = pprofTop([synthetic], { sampleIndex: 'samples', extraArgs: ['-filefunctions'] }).rows;
     expect(ffRows.filter((r) => r.name.startsWith('main.handle ')).map((r) => r.name).sort()).toEqual(['main.handle svc/a/handler.go', 'main.handle svc/b/handler.go']);
 
