@@ -7,11 +7,11 @@ import { createGctraceParser } from './decode/gctrace';
 import { DEFAULT_MAX_DECOMPRESSED, gunzip, isGzip } from './decode/gunzip';
 import { parseRuntimeMetrics } from './decode/runtime-metrics';
 import { looksLikeGctrace, looksLikeRuntimeMetrics } from './decode/sniff-text';
-import type { GcCycleRow, MetricSnapshotRow } from './model/gc';
 import { TABLES, type TableName } from './model/schema';
 import type { SourceMeta } from './model/source';
 import { sourceToProfileId, tableKey, utcDate } from './store/layout';
-import type { Row } from './store/parquet';
+import { gcCycleRows, runtimeMetricRows } from './normalize/gc-rows';
+import type { TableRows } from './model/schema';
 import { publishEntries, type IngestContext } from './ingest';
 
 // gctrace logs and runtime/metrics snapshots -> the gc_cycles and runtime_metrics tables.
@@ -109,64 +109,6 @@ function timeRange(times: readonly number[]): { firstUs: number; lastUs: number 
   return { firstUs, lastUs };
 }
 
-const big = (v: number): bigint => BigInt(v);
-
-/** Rows of the gc_cycles table for parsed cycles (sizes as exact BIGINTs: goals can exceed 2^53). */
-export function gcCycleRows(cycles: readonly GcCycleRow[], meta: SourceMeta, profileId: string): Row[] {
-  return cycles.map((c) => ({
-    profile_id: profileId,
-    instance: meta.instance,
-    version: meta.version,
-    labels: meta.labels,
-    time: c.timeUs,
-    segment: c.segment,
-    time_estimated: c.timeEstimated,
-    gc: c.gc,
-    forced: c.forced,
-    cpu_pct: c.cpuPct,
-    pause_ns: c.pauseNs,
-    sweep_term_ns: c.sweepTermNs,
-    mark_ns: c.markNs,
-    mark_term_ns: c.markTermNs,
-    sweep_term_cpu_ns: c.sweepTermCpuNs,
-    assist_cpu_ns: c.assistCpuNs,
-    background_cpu_ns: c.backgroundCpuNs,
-    idle_cpu_ns: c.idleCpuNs,
-    mark_term_cpu_ns: c.markTermCpuNs,
-    heap_start_bytes: big(c.heapStartBytes),
-    heap_end_bytes: big(c.heapEndBytes),
-    heap_live_bytes: big(c.heapLiveBytes),
-    heap_goal_bytes: big(c.heapGoalBytes),
-    stacks_bytes: c.stacksBytes === null ? null : big(c.stacksBytes),
-    globals_bytes: c.globalsBytes === null ? null : big(c.globalsBytes),
-    procs: c.procs,
-    go_format: c.goFormat,
-  }));
-}
-
-/** JSON has no infinities or NaN; DuckDB's JSON reader casts these strings to DOUBLE. */
-function jsonDouble(v: number): number | string {
-  if (Number.isFinite(v)) return v;
-  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
-}
-
-/** Rows of the runtime_metrics table. */
-export function runtimeMetricRows(samples: readonly MetricSnapshotRow[], meta: SourceMeta, profileId: string): Row[] {
-  return samples.map((m) => ({
-    profile_id: profileId,
-    instance: meta.instance,
-    version: meta.version,
-    labels: meta.labels,
-    time: m.timeUs,
-    name: m.name,
-    unit: m.unit,
-    kind: m.kind,
-    value: m.value === null ? null : jsonDouble(m.value),
-    buckets: m.buckets === null ? null : m.buckets.map(jsonDouble),
-    counts: m.counts,
-  }));
-}
-
 export async function ingestGctraceBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
   if (meta.startUs === undefined) {
     throw new DecodeError('unsupported', 'gctrace log needs a capture start: pass --start');
@@ -228,15 +170,15 @@ export async function ingestRuntimeMetricsBytes(bytes: Uint8Array, meta: SourceM
  * Splits rows by the UTC day of their time and publishes one file per day, all staged first so a
  * failure publishes nothing. `timesUs[i]` is the time of `rows[i]`.
  */
-async function publishByDay(
+async function publishByDay<N extends 'gc_cycles' | 'runtime_metrics'>(
   ctx: IngestContext,
-  table: TableName,
+  table: N,
   service: string,
   profileId: string,
-  rows: Row[],
+  rows: TableRows[N],
   timesUs: number[],
 ): Promise<{ keys: string[]; dts: string[] }> {
-  const byDay = new Map<string, Row[]>();
+  const byDay = new Map<string, TableRows[N][number][]>();
   rows.forEach((r, i) => {
     const dt = utcDate(timesUs[i]);
     const list = byDay.get(dt);
@@ -246,7 +188,7 @@ async function publishByDay(
   const dts = [...byDay.keys()].sort();
   const keys = await publishEntries(
     ctx,
-    dts.map((dt) => ({ table, dt, service, fileId: `${profileId}-${dt}`, rows: byDay.get(dt)! })),
+    dts.map((dt) => ({ table, dt, service, fileId: `${profileId}-${dt}`, rows: byDay.get(dt)! as TableRows[N] })),
   );
   return { keys, dts };
 }

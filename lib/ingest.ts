@@ -6,7 +6,7 @@ import { isDecodeError } from './decode/errors';
 import { detectKind } from './decode/kind';
 import { containsGctrace, ingestGctraceBytes, ingestRuntimeMetricsBytes, routeText, type GcIngestResult } from './ingest-gc';
 import type { ProfileKind } from './model/profile';
-import { TABLES, type TableName } from './model/schema';
+import { TABLES, type TableName, type TableRows } from './model/schema';
 import type { SourceMeta } from './model/source';
 import { profileRows } from './normalize/profile-rows';
 import { sourceToProfileId, tableKey, utcDate } from './store/layout';
@@ -75,12 +75,12 @@ export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ct
 }
 
 /** One file to publish: the rows of one table for one partition, named by its source. */
-export interface PublishEntry {
-  readonly table: TableName;
+export interface PublishEntry<N extends TableName = TableName> {
+  readonly table: N;
   readonly dt: string;
   readonly service: string;
   readonly fileId: string;
-  readonly rows: TableData;
+  readonly rows: TableRows[N];
 }
 
 /**

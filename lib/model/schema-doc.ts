@@ -5,7 +5,7 @@ export function schemaMarkdown(): string {
   const out: string[] = [
     '# Table schemas',
     '',
-    '<!-- Generated from lib/model/schema.ts by `npm run docs`; a test fails when this file is stale. -->',
+    '<!-- Generated from lib/model/tables/ (gathered in lib/model/schema.ts) by `npm run docs`; a test fails when this file is stale. -->',
     '',
     'Every table is Parquet (zstd) in a Hive layout: `<table>/dt=YYYY-MM-DD/service=<name>/<profile_id>.parquet`.',
     'The partition keys `dt` and `service` come from the path (they are not stored in the files), so DuckDB',

@@ -1,6 +1,6 @@
 import type { Int64, Profile, ProfileKind } from '../model/profile';
 import type { SourceMeta } from '../model/source';
-import type { PackedStacks, Row } from '../store/parquet';
+import type { FunctionsRow, PackedStackRow, PackedStacks, ProfilesRow } from '../model/schema';
 import { buildFrameTable } from './frames';
 import { functionStats } from './functions';
 import { aggregateStacks } from './stacks';
@@ -11,8 +11,8 @@ export interface ProfileRows {
   readonly profileId: string;
   readonly kind: ProfileKind;
   readonly timeUs: number;
-  readonly profiles: Row[];
-  readonly functions: Row[];
+  readonly profiles: ProfilesRow[];
+  readonly functions: FunctionsRow[];
   readonly stacks: PackedStacks;
 }
 
@@ -35,7 +35,7 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
   const stats = functionStats(p, frames);
   const base = { profile_id: profileId, instance: meta.instance, version: meta.version, kind, time: timeUs };
 
-  const profiles: Row[] = [
+  const profiles: ProfilesRow[] = [
     {
       ...base,
       labels: meta.labels,
@@ -51,7 +51,7 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
     },
   ];
 
-  const functions: Row[] = [];
+  const functions: FunctionsRow[] = [];
   for (const s of stats) {
     for (const f of s.functions) {
       functions.push({ ...base, sample_type: s.sampleType, unit: s.unit, function: f.name, flat: checkInt64(f.flat, 'flat'), cum: checkInt64(f.cum, 'cum') });
@@ -60,7 +60,7 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
 
   // Stacks go to the writer one row per stack with all sample types' values and frame ids; the
   // writer expands them to one row per sample type with frame names (see PackedStacks).
-  const rowsOut: Row[] = [];
+  const rowsOut: PackedStackRow[] = [];
   // totalAbs already decided exactness: number totals from number values mean Σ|v| <= 2^53.
   const exactNumbers = p.samples.values.exact === 'number' && stats.every((s) => typeof s.total === 'number');
   for (const st of aggregateStacks(p, frames, exactNumbers)) {

@@ -1,32 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { duckdbType, type ColumnDef, type ColumnType, type TableDef } from '../model/schema';
+import { CODECS, duckdbType, type ColumnDef, type ColumnType, type JsonRow, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
 
 // Rows -> one zstd Parquet file, through DuckDB's COPY ... ORDER BY the table's sort key, so
-// row-group statistics prune well.
+// row-group statistics prune well. Row types and their codecs live in lib/model/tables/.
+//
+// Data never becomes SQL text: rows, frame names and sample types reach DuckDB as NDJSON files
+// read by read_json; only our own file paths and the schema's column names are in the SQL.
 
-export type CellValue = string | number | bigint | boolean | null | CellValue[] | { [k: string]: CellValue } | Map<string, CellValue>;
-export type Row = Record<string, CellValue>;
-
-/**
- * The stacks table in packed form: one row per stack with every sample type's value (`vals`)
- * and frame ids (`frame_ids`, indices into `functions`) instead of one row per sample type with the
- * frame names, files and start lines repeated. DuckDB expands it while writing: ~4x less JSON for
- * heap profiles.
- */
-export interface PackedStacks {
-  readonly functions: readonly { readonly name: string; readonly file: string; readonly startLine: number }[];
-  readonly sampleTypes: readonly { readonly type: string; readonly unit: string }[];
-  readonly rows: readonly Row[];
-}
-
-export type TableData = readonly Row[] | PackedStacks;
+/** Rows of some table; which table's is checked where they are built (lib/normalize). */
+export type TableData = TableRows[TableName];
 
 /** Number of table rows a TableData makes (packed stacks: one per non-zero value). */
 export function rowCount(d: TableData): number {
   if (!isPacked(d)) return d.length;
   let n = 0;
-  for (const r of d.rows) for (const v of r.vals as (number | bigint)[]) if (v !== 0 && v !== 0n) n++;
+  for (const r of d.rows) for (const v of r.vals) if (v !== 0 && v !== 0n) n++;
   return n;
 }
 
@@ -62,17 +52,29 @@ export class ParquetWriter {
    * faster than the appender with per-cell DuckDB value objects for list and map columns.
    */
   async write(table: TableDef, data: TableData, outPath: string): Promise<void> {
-    const tmp = `${outPath}.${this.seq++}.ndjson`;
+    const base = `${outPath}.${this.seq++}`;
+    const files: string[] = [];
+    const file = async (suffix: string, rows: readonly JsonRow[]): Promise<string> => {
+      const f = `${base}.${suffix}.ndjson`;
+      files.push(f);
+      await fs.writeFile(f, toNdjson(rows));
+      return f;
+    };
     try {
-      const rows = isPacked(data) ? data.rows : data;
-      await fs.writeFile(tmp, toNdjson(rows));
-      const src = isPacked(data) ? packedSource(table, data, tmp) : plainSource(table, tmp, rows.length);
+      let src: string;
+      if (isPacked(data)) {
+        src = await packedSource(table, data, file);
+      } else {
+        const codec = CODECS[table.name as TableName] as { encode(r: unknown): JsonRow } | undefined;
+        const rows = codec ? (data as readonly unknown[]).map((r) => codec.encode(r)) : (data as readonly JsonRow[]);
+        src = plainSource(table, await file('rows', rows), rows.length);
+      }
       const order = table.sortBy.map((c) => `"${c}"`).join(', ');
       await this.conn.run(
         `COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
       );
     } finally {
-      await fs.rm(tmp, { force: true });
+      for (const f of files) await fs.rm(f, { force: true });
     }
   }
 
@@ -94,20 +96,26 @@ export class ParquetWriter {
   }
 }
 
-const BIG = '\u0000big:';
-const BIG_RE = /"\\u0000big:(-?\d+)"/g;
-
-/** JSON lines with bigints written as exact integer literals (JSON has no size limit). */
-export function toNdjson(rows: readonly Row[]): string {
-  const replacer = (_k: string, v: unknown) => {
-    if (typeof v === 'bigint') return BIG + v.toString();
-    // A string that itself began with the marker would be read back as a number: defuse it.
-    if (typeof v === 'string' && v.startsWith(BIG)) return '\ufffd' + v.slice(1);
-    return v instanceof Map ? Object.fromEntries(v) : v;
-  };
-  let out = '';
-  for (const r of rows) out += JSON.stringify(r, replacer) + '\n';
-  return out.replace(BIG_RE, '$1');
+/**
+ * JSON lines with bigints written as exact integer literals (JSON has no size limit). A bigint
+ * travels through JSON.stringify as a marker string, replaced by its digits afterwards; the marker
+ * holds a random nonce, and should a data string ever start with it, another nonce is drawn, so
+ * every string round-trips unchanged (an earlier fixed marker altered names that began with it).
+ */
+export function toNdjson(rows: readonly object[]): string {
+  for (;;) {
+    const nonce = randomBytes(8).toString('hex');
+    const marker = `\u0000big${nonce}:`;
+    let clash = false;
+    const replacer = (_k: string, v: unknown) => {
+      if (typeof v === 'bigint') return marker + v.toString();
+      if (typeof v === 'string' && v.startsWith(marker)) clash = true;
+      return v instanceof Map ? Object.fromEntries(v) : v;
+    };
+    let out = '';
+    for (const r of rows) out += JSON.stringify(r, replacer) + '\n';
+    if (!clash) return out.replace(new RegExp(`"\\\\u0000big${nonce}:(-?\\d+)"`, 'g'), '$1');
+  }
 }
 
 /** Columns as NDJSON carries them: timestamps travel as epoch microseconds. */
@@ -127,8 +135,13 @@ function plainSource(table: TableDef, file: string, n: number): string {
   return `SELECT ${selectColumns(table, () => undefined)} FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})`;
 }
 
-/** Expands PackedStacks: a row per sample type with a non-zero value, frame ids to names, files and start lines. */
-function packedSource(table: TableDef, d: PackedStacks, file: string): string {
+/**
+ * Expands PackedStacks: a row per sample type with a non-zero value, frame ids to names, files and
+ * start lines. Functions and sample types travel in NDJSON files of their own, never as SQL
+ * literals: a frame name may hold any character, NUL included.
+ */
+async function packedSource(table: TableDef, d: PackedStacks, file: (suffix: string, rows: readonly JsonRow[]) => Promise<string>): Promise<string> {
+  if (d.rows.length === 0 || d.sampleTypes.length === 0) return plainSource(table, '', 0);
   const computed: Record<string, string> = {
     frames: 'list_transform(frame_ids, x -> d.names[x + 1])',
     files: 'list_transform(frame_ids, x -> d.files[x + 1])',
@@ -143,15 +156,17 @@ function packedSource(table: TableDef, d: PackedStacks, file: string): string {
     `'frame_ids': 'INTEGER[]'`,
     `'vals': 'BIGINT[]'`,
   ].join(', ');
-  const names = `[${d.functions.map((f) => `'${sqlString(f.name)}'`).join(', ')}]::VARCHAR[]`;
-  const files = `[${d.functions.map((f) => `'${sqlString(f.file)}'`).join(', ')}]::VARCHAR[]`;
-  const starts = `[${d.functions.map((f) => String(Math.trunc(f.startLine))).join(', ')}]::INTEGER[]`;
-  const types = d.sampleTypes.map((t, i) => `(${i}, '${sqlString(t.type)}', '${sqlString(t.unit)}')`).join(', ');
-  if (d.rows.length === 0 || d.sampleTypes.length === 0) return plainSource(table, file, 0);
+  const rows = await file('rows', d.rows as unknown as readonly JsonRow[]);
+  const functions = await file('functions', d.functions.map((f, i) => ({ i, n: f.name, f: f.file, s: Math.trunc(f.startLine) })));
+  const types = await file('types', d.sampleTypes.map((t, ti) => ({ ti, sample_type: t.type, unit: t.unit })));
+  const ndjson = (f: string, cols: string) => `read_json('${sqlString(f)}', format = 'newline_delimited', columns = {${cols}})`;
   return `SELECT ${selectColumns(table, (c) => computed[c.name])}
-    FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})
-    CROSS JOIN (SELECT ${names} AS names, ${files} AS files, ${starts} AS starts) d
-    CROSS JOIN (VALUES ${types}) t(ti, sample_type, unit)
+    FROM ${ndjson(rows, columns)}
+    CROSS JOIN (
+      SELECT list(n ORDER BY i) AS names, list(f ORDER BY i) AS files, list(s ORDER BY i) AS starts
+      FROM ${ndjson(functions, "'i': 'INTEGER', 'n': 'VARCHAR', 'f': 'VARCHAR', 's': 'INTEGER'")}
+    ) d
+    CROSS JOIN ${ndjson(types, "'ti': 'INTEGER', 'sample_type': 'VARCHAR', 'unit': 'VARCHAR'")} t
     WHERE vals[t.ti + 1] <> 0`;
 }
 
