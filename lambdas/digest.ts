@@ -5,7 +5,7 @@ import { digestConfigFromEnv, runDigestJob, type DigestJobResult } from '../lib/
 import { lambdaObservability } from '../lib/aws/observability';
 import { ENV, PREFIXES } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
-import { S3Store } from '../lib/store/s3';
+import { S3Store } from '../lib/aws/s3-store';
 
 // EventBridge Scheduler -> the digest of the window ending now (or at the event's `now`, ISO-8601,
 // for a re-run): archived under digests/ and mailed with SES. All logic in lib/aws/digest-job.ts.

@@ -8,7 +8,7 @@ import { lambdaObservability } from '../lib/aws/observability';
 import { DEFAULT_MAX_OBJECT_BYTES, ENV, PREFIXES } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { S3Store } from '../lib/store/s3';
+import { S3Store } from '../lib/aws/s3-store';
 
 // SQS (S3 ObjectCreated under raw/) -> decode -> Parquet under tables/. Partial batch responses:
 // only records that failed transiently are retried. All logic lives in lib/aws/ingest-object.ts.

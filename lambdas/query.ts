@@ -8,7 +8,7 @@ import { lambdaObservability } from '../lib/aws/observability';
 import { ENV, PREFIXES } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { openEngine } from '../lib/query/open';
-import { S3Store } from '../lib/store/s3';
+import { S3Store } from '../lib/aws/s3-store';
 
 // Function URL (payload 2.0) -> lib/api/router.ts. Only the partitions a query needs are listed
 // and downloaded; downloads stay in /tmp keyed by ETag across warm invocations.

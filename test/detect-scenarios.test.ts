@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { digest, type DigestResult } from '../lib/detect/digest';
-import type { Anomaly } from '../lib/detect/types';
+import type { Anomaly } from '../lib/detect/finding';
 import { openEngine } from '../lib/query/open';
 import { LocalStore } from '../lib/store/local';
 import { renderDigestHtml } from '../lib/render/digest-html';

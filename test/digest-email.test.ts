@@ -17,7 +17,7 @@ import { DIGEST_FUNCTION } from '../lib/aws/resources';
 import { ingestBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { S3Store } from '../lib/store/s3';
+import { S3Store } from '../lib/aws/s3-store';
 import { motoAvailable, startMoto, type Moto } from './helpers/moto';
 import { leaves, parseMime, type MimePart } from './helpers/mime';
 import { scenarioManifest, SCENARIOS, type ScenarioRun } from './helpers/scenarios';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ingestBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { openEngine } from '../lib/query/open';
-import { gcTrends, type GcBucket } from '../lib/query/gc';
+import { gcTrends, type GcBucket } from '../lib/detect/gc-report';
 import {
   ASSIST_SHARE_HIGH,
   FORCED_MIN_CYCLES,
@@ -15,7 +15,7 @@ import {
   GOAL_LIVE_LOW,
   HEAP_GROWTH_MIN_BUCKETS,
   MIN_CYCLES,
-} from '../lib/query/gc-diagnostics';
+} from '../lib/detect/gc-diagnostics';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { gctraceLog, type LogSpec } from './helpers/gctrace-gen';

@@ -6,10 +6,10 @@ import { exactJson } from '../../lib/query/json';
 import { parseBucket } from '../../lib/query/gc';
 import { renderDigestHtml } from '../../lib/render/digest-html';
 import { openLocalEngine } from './local';
-import { makeSesClient } from '../../lib/aws/clients';
-import { DEFAULT_MAX_ATTACH_BYTES, exportAnomalyProfiles, sendRawEmail, splitAttachments } from '../../lib/aws/digest-job';
-import type { Span } from '../../lib/detect/types';
+import type { Span } from '../../lib/detect/context';
+import { exportAnomalyProfiles } from '../../lib/detect/digest-profiles';
 import type { QueryEngine } from '../../lib/query/engine';
+import { DEFAULT_MAX_ATTACH_BYTES, splitAttachments } from '../../lib/render/attachments';
 import { buildDigestEmail } from '../../lib/render/email';
 
 export interface DigestOptions {
@@ -94,6 +94,9 @@ async function mailDigest(o: DigestOptions, d: DigestResult, window: Span, engin
     process.stderr.write('fleetprof digest: all quiet, mail skipped (--skip-quiet)\n');
     return;
   }
+  // SES only when mailing: the digest itself needs nothing of lib/aws.
+  const { makeSesClient } = await import('../../lib/aws/clients');
+  const { sendRawEmail } = await import('../../lib/aws/ses');
   const ses = makeSesClient();
   try {
     const id = await sendRawEmail(ses, email, o.fromAddr!, o.to!);

@@ -1,4 +1,5 @@
-import { gcPartitionFilter, gcTrends, parseBucket, type GcBucket } from '../../lib/query/gc';
+import { gcTrends, type GcBucket } from '../../lib/detect/gc-report';
+import { gcPartitionFilter, parseBucket } from '../../lib/query/gc';
 import { exactJson } from '../../lib/query/json';
 import { formatValue } from '../../lib/query/units';
 import { openLocalEngine } from './local';

@@ -1,22 +1,24 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import type { Span } from '../detect/context';
 import { digest, digestJson, digestSpans, type DigestQuery, type DigestResult } from '../detect/digest';
-import type { Anomaly, Span } from '../detect/types';
-import type { ProfileKind } from '../model/profile';
-import type { QueryEngine } from '../query/engine';
-import { exportMerged } from '../query/export';
+import { exportAnomalyProfiles } from '../detect/digest-profiles';
 import { parseBucket } from '../query/gc';
 import { exactJson } from '../query/json';
 import { openEngine } from '../query/open';
-import { buildDigestEmail, type DigestEmail, type EmailAttachment, type EmailLink } from '../render/email';
+import { DEFAULT_MAX_ATTACH_BYTES, splitAttachments } from '../render/attachments';
+import { buildDigestEmail } from '../render/email';
 import { renderDigestHtml } from '../render/digest-html';
 import type { DuckDbSettings } from '../store/parquet';
-import type { S3Store } from '../store/s3';
+import type { S3Store } from './s3-store';
 import { DIGEST_FUNCTION, ENV, PREFIXES } from './resources';
+import { sendRawEmail } from './ses';
 
 // The scheduled digest: every detector over the window ending now (tables read from S3 through the
 // partition-pruned query path), the result archived under digests/<date>/<window end>/ and mailed
-// with SES v2 as one raw MIME message (lib/render/email.ts). lambdas/digest.ts is the thin handler.
+// with SES v2 as one raw MIME message (lib/render/email.ts). The assembly (detect, export the
+// anomalies' profiles, attach or link) is the local digest's too; only S3, SES and the Lambda
+// environment are here. lambdas/digest.ts is the thin handler.
 
 export interface DigestJobConfig {
   bucket: string;
@@ -30,8 +32,6 @@ export interface DigestJobConfig {
   configurationSet?: string;
   fontFiles: string[];
 }
-
-export const DEFAULT_MAX_ATTACH_BYTES = 7 * 1024 * 1024;
 
 function envBool(v: string | undefined, dflt: boolean, name: string): boolean {
   if (v === undefined || v === '') return dflt;
@@ -71,100 +71,10 @@ export function digestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Diges
   };
 }
 
-/** The profile kind behind each anomaly, for the exported window profile. */
-export function anomalyProfileKind(a: Anomaly): ProfileKind | undefined {
-  switch (a.area) {
-    case 'cpu':
-      return 'cpu';
-    case 'memory':
-      return a.evidence.base_inuse_bytes_per_profile !== undefined ? 'heap' : 'allocs';
-    case 'goroutines':
-      return 'goroutine';
-    case 'contention':
-      return a.evidence.profile === 'mutex' ? 'mutex' : 'block';
-    case 'gc':
-      // GC work is driven by allocation: the allocation profile names who to look at.
-      return 'allocs';
-    default:
-      return undefined;
-  }
-}
-
-export interface ExportedProfile {
-  service: string;
-  kind: ProfileKind;
-  filename: string;
-  bytes: Uint8Array;
-}
-
-/**
- * The merged window profile of each (service, kind) an anomaly points at, as `go tool pprof`
- * reads it. One engine per service over the window only; a kind with no profiles is skipped.
- */
-export async function exportAnomalyProfiles(d: DigestResult, window: Span, engineFor: (service: string, range: Span) => Promise<QueryEngine>): Promise<ExportedProfile[]> {
-  const wanted = new Map<string, Set<ProfileKind>>();
-  for (const a of d.anomalies) {
-    const k = anomalyProfileKind(a);
-    if (!k) continue;
-    if (!wanted.has(a.service)) wanted.set(a.service, new Set());
-    wanted.get(a.service)!.add(k);
-  }
-  const out: ExportedProfile[] = [];
-  for (const [service, kinds] of wanted) {
-    const engine = await engineFor(service, window);
-    try {
-      for (const kind of kinds) {
-        try {
-          const bytes = await exportMerged(engine, { kind, service, fromUs: window.fromUs, toUs: window.toUs });
-          out.push({ service, kind, filename: `${safeName(service)}-${kind}-window.pb.gz`, bytes });
-        } catch (e) {
-          if (!/no profiles match/.test((e as Error).message)) throw e;
-        }
-      }
-    } finally {
-      engine.close();
-    }
-  }
-  return out;
-}
-
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, '_');
-}
-
 /** digests/<YYYY-MM-DD>/<window end, compact ISO>/ */
 export function archivePrefix(d: DigestResult): string {
   const end = d.window.to;
   return `${PREFIXES.digests}${end.slice(0, 10)}/${end.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}/`;
-}
-
-/** Attach the profiles while they fit the budget; link the rest (their archived copy). */
-export function splitAttachments(profiles: ExportedProfile[], maxBytes: number, linkOf: (p: ExportedProfile) => string | undefined): { attachments: EmailAttachment[]; links: EmailLink[] } {
-  const attachments: EmailAttachment[] = [];
-  const links: EmailLink[] = [];
-  let used = 0;
-  for (const p of profiles) {
-    if (used + p.bytes.length <= maxBytes) {
-      attachments.push({ filename: p.filename, contentType: 'application/gzip', content: p.bytes });
-      used += p.bytes.length;
-    } else {
-      const url = linkOf(p);
-      if (url) links.push({ label: `${p.service} ${p.kind} profile (window, too big to attach)`, url });
-    }
-  }
-  return { attachments, links };
-}
-
-export async function sendRawEmail(ses: SESv2Client, email: DigestEmail, from: string, to: string[], configurationSet?: string): Promise<string | undefined> {
-  const r = await ses.send(
-    new SendEmailCommand({
-      FromEmailAddress: from,
-      Destination: { ToAddresses: to },
-      Content: { Raw: { Data: email.raw } },
-      ConfigurationSetName: configurationSet,
-    }),
-  );
-  return r.MessageId;
 }
 
 export interface DigestJobDeps {

@@ -2,7 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { isDecodeError } from '../decode/errors';
 import { ingestBytes, type IngestContext } from '../ingest';
 import { isUploadContractError, uploadSourceMeta, UPLOAD_PREFIX } from '../model/upload-key';
-import { isNoSuchKey, stripEtag } from '../store/s3';
+import { isNoSuchKey, stripEtag } from './s3-store';
 import { classifyFailure, isKnownTransient, ObjectTooLargeError } from './classify';
 import { isObjectCreated, parseS3Message, type S3ObjectEvent, type SQSBatchResponse, type SQSRecord } from './events';
 import { quarantineObject } from './quarantine';

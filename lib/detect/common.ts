@@ -2,7 +2,8 @@ import type { ProfileKind } from '../model/profile';
 import { diff, type DiffFunction, type DiffResult } from '../query/diff';
 import { formatValue } from '../query/units';
 import { isUserFunction } from '../query/user-frames';
-import type { AnomalyFunction, DetectContext, Severity, Span } from './types';
+import type { DetectContext, Span } from './context';
+import type { AnomalyFunction, Severity } from './finding';
 
 // What the profile detectors share: a diff of the window against the baseline for one service,
 // kind and sample type with each sample charged to its leaf-most frame of the service's own code

@@ -1,6 +1,7 @@
 import type { ProfileKind } from '../model/profile';
 import { diffCommand, fmt, functionTable, grown, serviceDiff, severityOf, versionNote, versionsOf } from './common';
-import type { Anomaly, DetectContext } from './types';
+import type { DetectContext } from './context';
+import type { Anomaly } from './finding';
 
 // Contention: delay in the block profile (time goroutines waited on channels, locks, select) and
 // in the mutex profile (time other goroutines waited for a lock this stack held) grew, and the call
@@ -27,7 +28,9 @@ export async function detectContention(ctx: DetectContext): Promise<Anomaly[]> {
     const what = kind === 'mutex' ? 'lock hold time others waited for' : 'blocking delay';
     out.push({
       service: ctx.service,
+      id: `${kind}-delay-grew`,
       area: 'contention',
+      profile: kind,
       severity: severityOf(ratio, CONTENTION_HIGH_RATIO, CONTENTION_MEDIUM_RATIO),
       culprits,
       summary: `${what} per instance ${fmt(r.base.total_norm, 'nanoseconds')} -> ${fmt(r.target.total_norm, 'nanoseconds')}; ${up[0].name} ${fmt(up[0].base.cum_norm, 'nanoseconds')} -> ${fmt(up[0].target.cum_norm, 'nanoseconds')}${versionNote(versions)}`,

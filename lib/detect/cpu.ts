@@ -1,5 +1,6 @@
 import { diffCommand, functionTable, grown, pct, serviceDiff, severityOf, topCommand, versionNote, versionsOf } from './common';
-import type { Anomaly, DetectContext } from './types';
+import type { DetectContext } from './context';
+import type { Anomaly } from './finding';
 
 // CPU: a function of the service whose share of the CPU grew, or that appeared, in the window.
 // Each CPU sample is charged to its leaf-most frame of the service's own code, so time in
@@ -24,7 +25,9 @@ export async function detectCpu(ctx: DetectContext): Promise<Anomaly[]> {
   return [
     {
       service: ctx.service,
+      id: 'cpu-share-grew',
       area: 'cpu',
+      profile: 'cpu',
       severity: severityOf(lead.delta_cum_share, CPU_HIGH_DELTA, CPU_MEDIUM_DELTA),
       culprits,
       summary: appeared

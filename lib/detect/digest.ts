@@ -1,11 +1,8 @@
 import type { QueryEngine } from '../query/engine';
 import { utcDate } from '../store/layout';
-import { detectContention } from './contention';
-import { detectCpu } from './cpu';
-import { detectGc } from './gc';
-import { detectGoroutines } from './goroutines';
-import { detectMemory } from './memory';
-import { SEVERITY_RANK, type Anomaly, type Area, type DetectContext, type Span } from './types';
+import type { DetectContext, Span } from './context';
+import { SEVERITY_RANK, type Anomaly, type Area } from './finding';
+import { DETECTORS, runDetector } from './registry';
 
 // The digest: every detector over every service that has data, the window (the span just before
 // `now`) against the baseline (the span just before the window), most important first.
@@ -31,14 +28,6 @@ export interface DigestResult {
   message: string;
   anomalies: Anomaly[];
 }
-
-export const DETECTORS: { area: Area; run: (ctx: DetectContext) => Promise<Anomaly[]> }[] = [
-  { area: 'cpu', run: detectCpu },
-  { area: 'memory', run: detectMemory },
-  { area: 'goroutines', run: detectGoroutines },
-  { area: 'gc', run: detectGc },
-  { area: 'contention', run: detectContention },
-];
 
 /** Specific areas first at equal severity: CPU and GC are often symptoms of the others. */
 const AREA_ORDER: Record<Area, number> = { memory: 0, goroutines: 1, contention: 2, cpu: 3, gc: 4 };
@@ -73,7 +62,7 @@ export async function digest(engine: QueryEngine, q: DigestQuery): Promise<Diges
     const own = q.engineFor ? await q.engineFor(service, { fromUs: baseline.fromUs, toUs: window.toUs }) : engine;
     try {
       const ctx: DetectContext = { engine: own, service, baseline, window, dataDir: q.dataDir, cache: new Map() };
-      for (const d of DETECTORS) anomalies.push(...(await d.run(ctx)));
+      for (const d of DETECTORS) anomalies.push(...(await runDetector(d, ctx)));
     } finally {
       if (own !== engine) own.close();
     }

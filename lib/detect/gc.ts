@@ -1,9 +1,10 @@
 import { bucketMetrics, gcBucketStats, type GcBucketStats } from '../query/gc';
-import { MIN_CYCLES } from '../query/gc-diagnostics';
+import { MIN_CYCLES } from './gc-diagnostics';
 import { grown, grownAllocationSites, serviceDiff } from './common';
 import { diffCommand, fmt, pct, severityOf, versionNote } from './common';
 import { mean, sd, tQuantileTwoSided } from '../stats/welch';
-import type { Anomaly, AnomalySeries, DetectContext, Span } from './types';
+import type { DetectContext, Span } from './context';
+import type { Anomaly, AnomalySeries } from './finding';
 
 // GC: pause percentiles, GC CPU fraction, GC frequency, assist share and the live heap of the
 // window (lib/query/gc.ts definitions) against the baseline's own variability. The baseline is
@@ -145,7 +146,10 @@ export async function detectGc(ctx: DetectContext): Promise<Anomaly[]> {
     const parts = verdicts.map((v) => `${label(v.metric).label} ${label(v.metric).format(v.mean)} -> ${label(v.metric).format(v.window)}`);
     out.push({
       service: ctx.service,
+      id: 'gc-beyond-baseline',
       area: 'gc',
+      // GC work is driven by allocation: the allocation profile names who to look at.
+      profile: 'allocs',
       severity: ratio >= 2 || worst.z >= 10 ? 'high' : severityOf(worst.z, 10, 6),
       culprits,
       summary: `${parts.join('; ')}${versionNote(versions)}`,

@@ -1,5 +1,6 @@
 import { diffCommand, functionTable, grown, serviceDiff, severityOf, versionNote, versionsOf } from './common';
-import type { Anomaly, DetectContext } from './types';
+import type { DetectContext } from './context';
+import type { Anomaly } from './finding';
 
 // Goroutines: the goroutine count per instance grew, and the frames holding the new goroutines:
 // each goroutine is charged to the leaf-most frame of the service's own code on its stack (the
@@ -23,7 +24,9 @@ export async function detectGoroutines(ctx: DetectContext): Promise<Anomaly[]> {
   return [
     {
       service: ctx.service,
+      id: 'goroutines-grew',
       area: 'goroutines',
+      profile: 'goroutine',
       severity: severityOf(ratio, GOROUTINE_HIGH_RATIO, GOROUTINE_MEDIUM_RATIO),
       culprits,
       summary: `goroutines per instance ${n(r.base.total_norm)} -> ${n(r.target.total_norm)}; ${up[0].name} holds ${n(up[0].target.cum_norm)} (was ${n(up[0].base.cum_norm)})${versionNote(versions)}`,

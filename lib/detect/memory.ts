@@ -1,5 +1,6 @@
 import { diffCommand, fmt, functionTable, grown, grownAllocationSites, pct, serviceDiff, severityOf, versionNote, versionsOf } from './common';
-import type { Anomaly, DetectContext } from './types';
+import type { DetectContext } from './context';
+import type { Anomaly } from './finding';
 
 // Memory: (1) heap in use (heap/inuse_space, a snapshot) grew, and which allocation sites hold the
 // growth: absolute bytes per profile, per-profile values as replicates (Welch, p < 0.01), the site
@@ -27,7 +28,9 @@ export async function detectMemory(ctx: DetectContext): Promise<Anomaly[]> {
       const culprits = up.slice(0, 3).map((f) => f.name);
       out.push({
         service: ctx.service,
+        id: 'heap-inuse-grew',
         area: 'memory',
+        profile: 'heap',
         severity: severityOf(ratio, HEAP_HIGH_RATIO, HEAP_MEDIUM_RATIO),
         culprits,
         summary: `heap in use per instance ${fmt(heap.base.total_norm, 'bytes')} -> ${fmt(heap.target.total_norm, 'bytes')}; ${up[0].name} holds ${fmt(up[0].target.cum_norm, 'bytes')} (was ${fmt(up[0].base.cum_norm, 'bytes')})${versionNote(versions)}`,
@@ -58,7 +61,9 @@ export async function detectMemory(ctx: DetectContext): Promise<Anomaly[]> {
       const culprits = up.slice(0, 3).map((f) => f.name);
       out.push({
         service: ctx.service,
+        id: 'alloc-sites-grew',
         area: 'memory',
+        profile: 'allocs',
         severity: severityOf(lead.delta_cum_share, ALLOC_HIGH_DELTA, ALLOC_MEDIUM_DELTA),
         culprits,
         summary: `${lead.name} allocates ${pct(lead.target.cum_share)} of all bytes (was ${pct(lead.base.cum_share)})${versionNote(versions)}`,

@@ -1,7 +1,6 @@
 import { utcDate, type PartitionFilter } from '../store/layout';
 import type { SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
-import { diagnoseGc, type GcDiagnostic } from './gc-diagnostics';
 
 // GC trends: the gc_cycles table aggregated per service, version and time bucket.
 //
@@ -41,7 +40,7 @@ export interface GcQuery {
   dataDir?: string;
 }
 
-/** Exact sums behind one bucket; what the diagnostics reason about. */
+/** Exact sums behind one bucket; what the metrics and the diagnostics are computed from. */
 export interface GcBucketStats {
   service: string;
   version: string;
@@ -71,7 +70,8 @@ export interface GcBucketStats {
   capacityNs: bigint;
 }
 
-export interface GcBucket {
+/** The documented per-bucket metrics (docs/cli.md); lib/detect/gc-report.ts adds the diagnostics. */
+export interface GcBucketMetrics {
   service: string;
   version: string;
   start: string;
@@ -91,11 +91,6 @@ export interface GcBucket {
   instances: number;
   forced_cycles: number;
   covered_ns: bigint;
-  diagnostics: GcDiagnostic[];
-}
-
-export interface GcResult {
-  buckets: GcBucket[];
 }
 
 export const DEFAULT_BUCKET_US = 3600 * 1e6;
@@ -240,7 +235,7 @@ const ratio = (num: bigint, den: bigint): number | null => (den === 0n ? null : 
 export const meanHalfUp = (sum: bigint, n: number): bigint => (sum * 2n + BigInt(n)) / (2n * BigInt(n));
 
 /** The documented per-bucket metrics, from the exact sums. */
-export function bucketMetrics(s: GcBucketStats): Omit<GcBucket, 'diagnostics'> {
+export function bucketMetrics(s: GcBucketStats): GcBucketMetrics {
   return {
     service: s.service,
     version: s.version,
@@ -262,11 +257,4 @@ export function bucketMetrics(s: GcBucketStats): Omit<GcBucket, 'diagnostics'> {
     forced_cycles: s.forcedCycles,
     covered_ns: s.coveredNs,
   };
-}
-
-/** `fleetprof gc`: per service, version and bucket, with pacer and tuning diagnostics. */
-export async function gcTrends(engine: QueryEngine, q: GcQuery): Promise<GcResult> {
-  const stats = await gcBucketStats(engine, q);
-  const diagnostics = diagnoseGc(stats, { dataDir: q.dataDir });
-  return { buckets: stats.map((s, i) => ({ ...bucketMetrics(s), diagnostics: diagnostics[i] })) };
 }

@@ -1,5 +1,5 @@
 import type { DigestResult } from '../detect/digest';
-import type { Anomaly, AnomalyFunction, AnomalySeries } from '../detect/types';
+import type { Anomaly, AnomalyFunction, AnomalySeries } from '../detect/finding';
 import { esc } from './html';
 
 // The digest as one self-contained HTML page: inline CSS and hand-written SVG, no scripts, no

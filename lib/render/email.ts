@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DigestResult } from '../detect/digest';
-import type { Anomaly, AnomalyFunction } from '../detect/types';
+import type { Anomaly, AnomalyFunction } from '../detect/finding';
 import { esc } from './html';
 import { renderDigestHtml } from './digest-html';
 

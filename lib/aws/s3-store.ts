@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Store, StoredObject } from './store';
+import type { Store, StoredObject } from '../store/store';
 
 // A bucket prefix as a store. PutObject is atomic (readers see the whole object or none). DuckDB
 // reads local files only (no httpfs on Lambda), so localPath downloads into a cache that keeps the

@@ -1,5 +1,6 @@
-import type { GcBucketStats } from './gc';
-import { formatValue } from './units';
+import { bucketMetrics, meanHalfUp, type GcBucketStats } from '../query/gc';
+import { formatValue } from '../query/units';
+import type { GcDiagnostic } from './finding';
 
 // Pacer and tuning diagnostics over the GC trend buckets. Each one fires on measured numbers only,
 // says in plain words which numbers triggered it (also as `evidence`, machine-readable) and what a
@@ -10,12 +11,6 @@ import { formatValue } from './units';
 // goal = live + (live + stacks + globals) x GOGC/100 (Go 1.18+; live x GOGC/100 before), never
 // below 4 MiB x GOGC/100, and lowered to stay under GOMEMLIMIT. Goroutines that allocate faster than
 // that plan are drafted into marking ("assists"), which is latency for the allocating request.
-
-export interface GcDiagnostic {
-  id: string;
-  message: string;
-  evidence: Record<string, unknown>;
-}
 
 const MiB = 1048576;
 
@@ -86,7 +81,8 @@ export interface DiagnoseOptions {
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const bytes = (b: bigint | number) => formatValue(typeof b === 'bigint' ? b : Math.round(b), 'bytes');
 const num = (x: bigint) => Number(x);
-const meanHalfUp = (sum: bigint, n: number): bigint => (sum * 2n + BigInt(n)) / (2n * BigInt(n));
+/** What every diagnostic of a bucket shares (a Finding of area gc, lib/detect/finding.ts). */
+const about = (s: GcBucketStats) => ({ area: 'gc' as const, service: s.service, version: s.version });
 
 function topCommand(s: GcBucketStats, type: 'allocs' | 'heap', o: DiagnoseOptions): string {
   const parts = ['fleetprof top'];
@@ -106,22 +102,26 @@ export function diagnoseGc(stats: readonly GcBucketStats[], o: DiagnoseOptions =
 
 function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[] {
   const d: GcDiagnostic[] = [];
+  // The documented bucket metrics are computed once, in lib/query/gc.ts; only the numbers the
+  // JSON does not carry are derived here.
+  const m = bucketMetrics(s);
   const markCpu = s.assistCpuNs + s.backgroundCpuNs + s.idleCpuNs;
-  const assistShare = markCpu === 0n ? null : num(s.assistCpuNs) / num(markCpu);
+  const assistShare = m.assist_share;
   const cap = num(s.capacityNs);
-  const gcCpu = cap === 0 ? null : num(s.gcCpuNs) / cap;
+  const gcCpu = m.gc_cpu_fraction;
   const gcCpuBusy = cap === 0 ? null : num(s.gcCpuNs - s.idleCpuNs) / cap;
-  const perMin = s.coveredNs === 0n ? null : (s.cycles * 60e9) / num(s.coveredNs);
-  const liveAvg = meanHalfUp(s.heapLiveSum, s.cycles);
-  const goalAvg = meanHalfUp(s.heapGoalSum, s.cycles);
-  const goalLive = s.heapLiveSum === 0n ? null : num(s.heapGoalSum) / num(s.heapLiveSum);
+  const perMin = m.cycles_per_min;
+  const liveAvg = m.heap_live_avg_bytes;
+  const goalAvg = m.heap_goal_avg_bytes;
+  const goalLive = m.goal_live_ratio;
   const allocs = topCommand(s, 'allocs', o);
   const rate = perMin === null ? '' : ` (${perMin.toFixed(1)} cycles/min per instance)`;
 
   if (assistShare !== null && assistShare >= ASSIST_SHARE_HIGH) {
     d.push({
+      ...about(s),
       id: 'assist-share-high',
-      message:
+      summary:
         `Allocation outpaces the GC pacer: mark assists did ${pct(assistShare)} of the marking CPU ` +
         `(${formatValue(s.assistCpuNs, 'nanoseconds')} of ${formatValue(markCpu, 'nanoseconds')} over ${s.cycles} cycles; ` +
         `threshold ${pct(ASSIST_SHARE_HIGH)}). Goroutines that allocate while a cycle runs are made to mark instead of ` +
@@ -134,8 +134,9 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
 
   if (gcCpuBusy !== null && gcCpu !== null && gcCpuBusy >= GC_CPU_HIGH) {
     d.push({
+      ...about(s),
       id: 'gc-cpu-high',
-      message:
+      summary:
         `GC used ${pct(gcCpuBusy)} of the available CPU (GOMAXPROCS x observed time), not counting idle-time marking ` +
         `(${pct(gcCpu)} with it; threshold ${pct(GC_CPU_HIGH)})${rate}, with an average live heap of ${bytes(liveAvg)} ` +
         `and goal of ${bytes(goalAvg)}. GC work per cycle grows with the live heap and the number of cycles grows with the ` +
@@ -159,8 +160,9 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
     if (goalLive >= GOAL_LIVE_HIGH && impliedGogc >= IMPLIED_GOGC_HIGH) {
       const off = impliedGogc >= 1e6;
       d.push({
+        ...about(s),
         id: 'goal-far-above-live',
-        message:
+        summary:
           `The heap goal is ${goalLive >= 1000 ? goalLive.toExponential(1) : goalLive.toFixed(2)}x the live heap ` +
           `(avg goal ${bytes(goalAvg)}, avg live ${bytes(liveAvg)}; threshold ${GOAL_LIVE_HIGH}x): ` +
           (off
@@ -179,8 +181,9 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
       });
     } else if (goalLive <= GOAL_LIVE_LOW) {
       d.push({
+        ...about(s),
         id: 'goal-near-live',
-        message:
+        summary:
           `The heap goal is only ${goalLive.toFixed(2)}x the live heap (avg goal ${bytes(goalAvg)}, avg live ` +
           `${bytes(liveAvg)}; threshold ${GOAL_LIVE_LOW}x): each cycle may allocate just ` +
           `${pct(Math.max(0, goalLive - 1))} of the live heap before the next one is due, so GC frequency and GC CPU ` +
@@ -204,8 +207,9 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
   const forcedShare = s.forcedCycles / s.cycles;
   if (s.forcedCycles >= FORCED_MIN_CYCLES && forcedShare >= FORCED_SHARE_HIGH) {
     d.push({
+      ...about(s),
       id: 'forced-gc-frequent',
-      message:
+      summary:
         `${s.forcedCycles} of ${s.cycles} cycles (${pct(forcedShare)}) were forced (threshold ${FORCED_MIN_CYCLES} cycles and ` +
         `${pct(FORCED_SHARE_HIGH)}): something calls runtime.GC() or debug.FreeOSMemory(). Each call runs a full ` +
         `collection that blocks the caller (and FreeOSMemory returns memory the heap will ask for again), on top of the ` +
@@ -236,8 +240,9 @@ function heapGrowth(stats: readonly GcBucketStats[], out: GcDiagnostic[][], o: D
     if (!(growth >= HEAP_GROWTH_MIN_FACTOR)) return;
     const series = run.map((j) => ({ start: new Date(stats[j].startUs / 1000).toISOString(), heap_live_avg_bytes: avg(stats[j]) }));
     out[i].push({
+      ...about(s),
       id: 'heap-growing',
-      message:
+      summary:
         `The live heap has grown in each of the last ${run.length} buckets, from ${bytes(avg(first))} to ${bytes(avg(s))} ` +
         `(x${growth.toFixed(2)}; threshold ${HEAP_GROWTH_MIN_BUCKETS} rising buckets and x${HEAP_GROWTH_MIN_FACTOR}). ` +
         `Memory that survives every GC and keeps growing is a leak or an unbounded cache or queue; without GOMEMLIMIT ` +
