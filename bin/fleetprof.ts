@@ -144,6 +144,10 @@ export function buildProgram(): Command {
     .description('read-only SQL over the tables (profiles, functions, stacks, gc_cycles, runtime_metrics)')
     .requiredOption('--data <dir>', 'data directory')
     .option('--json', 'print {"columns":[...],"rows":[[...]]}')
+    .option('--timeout-ms <n>', 'time limit (the query process is killed)', positiveInt, 60000)
+    .option('--max-rows <n>', 'row limit', positiveInt, 1_000_000)
+    .option('--max-bytes <n>', 'result limit in bytes of JSON', positiveInt, 256 * 1024 * 1024)
+    .option('--memory-mb <n>', 'memory ceiling of the query process, MiB', positiveInt, 2048)
     .argument('<sql>', 'one SELECT statement')
     .action(async (sql: string, opts) => {
       process.exitCode = await runSql(sql, opts);
@@ -225,11 +229,17 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('serve the query API (GET /top, /gc, /export; POST /sql) on 127.0.0.1 from a data directory')
+    .description('serve the query API (GET /top, /gc, /export, /diff, /flamegraph; POST /sql) on 127.0.0.1 from a data directory (docs/security.md)')
     .requiredOption('--data <dir>', 'data directory')
     .option('--port <n>', 'port (0 = any free port)', positiveInt, 8787)
-    .option('--sql-timeout-ms <n>', 'SQL time limit', positiveInt, 20000)
+    .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
+    .option('--token <token>', 'require Authorization: Bearer <token> (default: $FLEETPROF_TOKEN; generated and printed for non-loopback binds)')
+    .option('--concurrency <n>', 'requests run at once (default: CPUs, at least 2)', positiveInt)
+    .option('--queue <n>', 'requests waiting beyond that before 503 + Retry-After', positiveInt, 64)
+    .option('--sql-timeout-ms <n>', 'SQL time limit (the query process is killed)', positiveInt, 20000)
     .option('--sql-max-rows <n>', 'SQL row limit', positiveInt, 10000)
+    .option('--sql-max-bytes <n>', 'SQL result limit in bytes of JSON', positiveInt, 16 * 1024 * 1024)
+    .option('--sql-memory-mb <n>', 'memory ceiling per query process, MiB', positiveInt, 1024)
     .action(async (opts) => {
       process.exitCode = await runServe(opts);
     });

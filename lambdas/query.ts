@@ -8,6 +8,7 @@ import { lambdaObservability } from '../lib/aws/observability';
 import { ENV, PREFIXES } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { openEngine } from '../lib/query/open';
+import { isolatedSql, SqlProcessPool } from '../lib/query/sql-process';
 import { S3Store } from '../lib/aws/s3-store';
 
 // Function URL (payload 2.0) -> lib/api/router.ts. Only the partitions a query needs are listed
@@ -27,14 +28,31 @@ function getStore(): S3Store {
 
 const obs = lambdaObservability('query');
 
+// User SQL runs in one warm child process, killed at the time or memory limit. In the esbuild
+// bundle the child is this same file (sql-child.ts starts itself when FLEETPROF_SQL_CHILD=1).
+let pool: SqlProcessPool | undefined;
+function sqlPool(): SqlProcessPool {
+  const mb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || 1024;
+  pool ??= new SqlProcessPool({
+    size: 1,
+    memoryMb: Math.max(256, Math.floor(mb * 0.5)),
+    maxTempBytes: 512 * 1024 * 1024,
+    tempDirectory: path.join(os.tmpdir(), 'duckdb_sql_tmp'),
+    childEntry: __filename.endsWith('.js') ? __filename : undefined,
+  });
+  return pool;
+}
+
 export async function handler(event: HttpEventV2): Promise<HttpResultV2> {
   const t0 = Date.now();
   const st = getStore();
   const settings = lambdaDuckDbSettings();
   const req = fromLambdaEvent(event);
+  const sqlLimits = { timeoutMs: envInt(process.env, ENV.sqlTimeoutMs, 20_000), maxRows: envInt(process.env, ENV.sqlMaxRows, 10_000), maxBytes: 4 * 1024 * 1024 };
   const res = await handleApiRequest(req, {
     openEngine: (filter) => openEngine(st, filter, [st.cacheDir], settings),
-    sqlLimits: { timeoutMs: envInt(process.env, ENV.sqlTimeoutMs, 20_000), maxRows: envInt(process.env, ENV.sqlMaxRows, 10_000) },
+    sqlLimits,
+    runSql: isolatedSql(sqlPool(), st, [st.cacheDir], sqlLimits),
     onError: (e) => obs.log({ level: 'ERROR', msg: 'query failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack }),
   });
   obs.log({ level: 'INFO', msg: 'request', method: req.method, path: req.path, status: res.status, ms: Date.now() - t0 });

@@ -1,24 +1,72 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fromNodeRequest, writeNodeResponse } from '../../lib/api/adapters';
+import { checkHttpRequest, isLoopback } from '../../lib/api/http-guard';
+import { Limiter } from '../../lib/api/limiter';
 import { handleApiRequest } from '../../lib/api/router';
 import { openEngine } from '../../lib/query/open';
+import { isolatedSql, SqlProcessPool } from '../../lib/query/sql-process';
 import { LocalStore } from '../../lib/store/local';
 
-// The query Lambda's API over node:http, on loopback, from a local data directory.
+// The query Lambda's API over node:http, from a local data directory. Loopback by default; any
+// other bind requires a token. Requests are admitted by Host/Origin/token (lib/api/http-guard.ts),
+// then run at most `concurrency` at a time with a bounded queue (503 + Retry-After beyond it);
+// user SQL runs in killable child processes (lib/query/sql-process.ts).
 
-export async function runServe(o: { data: string; port: number; sqlTimeoutMs?: number; sqlMaxRows?: number }): Promise<number> {
+export const TOKEN_ENV = 'FLEETPROF_TOKEN';
+
+export interface ServeOptions {
+  data: string;
+  port: number;
+  host?: string;
+  token?: string;
+  concurrency?: number;
+  queue?: number;
+  sqlTimeoutMs?: number;
+  sqlMaxRows?: number;
+  sqlMaxBytes?: number;
+  sqlMemoryMb?: number;
+}
+
+export async function runServe(o: ServeOptions): Promise<number> {
   const dir = path.resolve(o.data);
   const store = new LocalStore(dir);
+  const host = o.host ?? '127.0.0.1';
+  let token = o.token ?? process.env[TOKEN_ENV] ?? undefined;
+  if (token === '') token = undefined;
+  const generated = token === undefined && !isLoopback(host);
+  if (generated) token = randomBytes(24).toString('base64url');
+  const concurrency = o.concurrency ?? Math.max(2, os.availableParallelism());
+  const limiter = new Limiter(concurrency, o.queue ?? 64);
+  const pool = new SqlProcessPool({ size: concurrency, memoryMb: o.sqlMemoryMb ?? 1024, tempDirectory: path.join(os.tmpdir(), `fleetprof-serve-${process.pid}`) });
+  const sqlLimits = { timeoutMs: o.sqlTimeoutMs ?? 20_000, maxRows: o.sqlMaxRows ?? 10_000, maxBytes: o.sqlMaxBytes };
+  const deps = {
+    openEngine: (filter: Parameters<typeof openEngine>[1]) => openEngine(store, filter, [dir], { memoryLimit: `${o.sqlMemoryMb ?? 1024}MB` }),
+    runSql: isolatedSql(pool, store, [dir], sqlLimits),
+    sqlLimits,
+    dataDir: o.data,
+    onError: (e: unknown) => process.stderr.write(`fleetprof serve: ${(e as Error).stack ?? e}\n`),
+  };
+  let port = o.port;
   const server = createServer((req, res) => {
     void (async () => {
-      const r = await handleApiRequest(await fromNodeRequest(req), {
-        openEngine: (filter) => openEngine(store, filter, [dir]),
-        sqlLimits: { timeoutMs: o.sqlTimeoutMs ?? 20_000, maxRows: o.sqlMaxRows ?? 10_000 },
-        dataDir: o.data,
-        onError: (e) => process.stderr.write(`fleetprof serve: ${(e as Error).stack ?? e}\n`),
-      });
-      writeNodeResponse(res, r);
+      const refused = checkHttpRequest(req.headers, { bindAddress: host, port, token });
+      if (refused) {
+        req.resume();
+        return writeNodeResponse(res, { status: refused.status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: refused.error }) });
+      }
+      const request = await fromNodeRequest(req);
+      const r = await limiter.run(() => handleApiRequest(request, deps));
+      if (!r) {
+        return writeNodeResponse(res, {
+          status: 503,
+          headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' },
+          body: JSON.stringify({ error: `busy: ${limiter.concurrency} requests running and ${limiter.queue} waiting; retry later` }),
+        });
+      }
+      writeNodeResponse(res, r.value);
     })().catch((e: Error) => {
       process.stderr.write(`fleetprof serve: ${e.message}\n`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -27,15 +75,20 @@ export async function runServe(o: { data: string; port: number; sqlTimeoutMs?: n
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, '127.0.0.1', () => resolve());
+    server.listen(o.port, host, () => resolve());
   });
   const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : o.port;
-  process.stderr.write(`fleetprof serve: http://127.0.0.1:${port}/ (GET /top, /gc, /export; POST /sql) from ${dir}\n`);
+  port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  process.stderr.write(`fleetprof serve: http://${shown}:${port}/ (GET /top, /gc, /export, /diff, /flamegraph; POST /sql) from ${dir}; ${concurrency} at a time\n`);
+  if (token !== undefined) {
+    process.stderr.write(`fleetprof serve: token required (Authorization: Bearer <token>)${generated ? `; generated: ${token}` : ''}\n`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => server.close(() => resolve());
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  pool.close();
   return 0;
 }

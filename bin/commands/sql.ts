@@ -1,11 +1,27 @@
-import { runReadOnlySql } from '../../lib/query/sql';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { exactJson } from '../../lib/query/json';
-import { openLocalEngine } from './local';
+import { isolatedSql, SqlProcessPool } from '../../lib/query/sql-process';
+import { LocalStore } from '../../lib/store/local';
 
-export async function runSql(sql: string, o: { data: string; json?: boolean }): Promise<number> {
-  const engine = await openLocalEngine(o.data);
+// `fleetprof sql`: the same sandbox as POST /sql (lib/query/sql.ts), in a child process killed at
+// the time or memory limit (lib/query/sql-process.ts).
+
+export interface SqlOptions {
+  data: string;
+  json?: boolean;
+  timeoutMs?: number;
+  maxRows?: number;
+  maxBytes?: number;
+  memoryMb?: number;
+}
+
+export async function runSql(sql: string, o: SqlOptions): Promise<number> {
+  const dir = path.resolve(o.data);
+  const pool = new SqlProcessPool({ size: 1, memoryMb: o.memoryMb ?? 2048, tempDirectory: path.join(os.tmpdir(), `fleetprof-sql-${process.pid}`) });
   try {
-    const r = await runReadOnlySql(engine, sql);
+    const run = isolatedSql(pool, new LocalStore(dir), [dir], { timeoutMs: o.timeoutMs ?? 60_000, maxRows: o.maxRows ?? 1_000_000, maxBytes: o.maxBytes ?? 256 * 1024 * 1024 });
+    const r = await run(sql);
     if (o.json) process.stdout.write(exactJson(r) + '\n');
     else {
       process.stdout.write(r.columns.join('\t') + '\n');
@@ -16,6 +32,6 @@ export async function runSql(sql: string, o: { data: string; json?: boolean }): 
     process.stderr.write(`fleetprof sql: ${(e as Error).message}\n`);
     return 1;
   } finally {
-    engine.close();
+    pool.close();
   }
 }

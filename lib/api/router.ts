@@ -7,7 +7,7 @@ import { exportMerged } from '../query/export';
 import { gcTrends } from '../detect/gc-report';
 import { gcPartitionFilter, parseBucket, type GcQuery } from '../query/gc';
 import { exactJson } from '../query/json';
-import { runReadOnlySql, SqlRejected, type SqlLimits } from '../query/sql';
+import { runReadOnlySql, SqlRejected, type SqlLimits, type SqlResult } from '../query/sql';
 import { top, type TopQuery } from '../query/top';
 import { diff, diffPartitionFilter, type DiffQuery } from '../query/diff';
 import { flameGraph, flamePartitionFilter, type FlameQuery } from '../query/flamegraph';
@@ -42,6 +42,8 @@ export interface ApiDeps {
   /** A query engine over the partitions a filter can match (caller closes nothing; router does). */
   openEngine: (filter: PartitionFilter) => Promise<QueryEngine>;
   sqlLimits?: SqlLimits;
+  /** Runs user SQL isolated (lib/query/sql-process.ts); without it, in an engine in this process. */
+  runSql?: (sql: string) => Promise<SqlResult>;
   /** Only for the commands GC diagnostics suggest. */
   dataDir?: string;
   /** Largest accepted request body, bytes (default 64 KiB). */
@@ -225,16 +227,12 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
         }
         const r = SqlBody.safeParse(body);
         if (!r.success) throw new BadRequest('body must be JSON: {"sql": "..."}');
-        const result = await withEngine(deps, {}, async (e) => {
-          try {
-            return await runReadOnlySql(e, r.data.sql, deps.sqlLimits);
-          } catch (err) {
-            // DuckDB parser/binder errors (unknown column...) are the caller's mistake too.
-            if (err instanceof SqlRejected || /^(Parser|Binder|Catalog|Conversion|Permission|Invalid Input|Out of Range|INTERRUPT|Not implemented) Error/i.test((err as Error).message)) {
-              throw new BadRequest((err as Error).message);
-            }
-            throw err;
+        const result = await (deps.runSql ? deps.runSql(r.data.sql) : withEngine(deps, {}, (e) => runReadOnlySql(e, r.data.sql, deps.sqlLimits))).catch((err: Error) => {
+          // DuckDB parser/binder errors (unknown column...) are the caller's mistake too.
+          if (err instanceof SqlRejected || /^(Parser|Binder|Catalog|Conversion|Permission|Invalid Input|Out of Range|INTERRUPT|Not implemented|Out of Memory) Error/i.test(err.message)) {
+            throw new BadRequest(err.message);
           }
+          throw err;
         });
         return json(200, result);
       }

@@ -15,9 +15,14 @@ export async function openEngine(
   allowedDirectories: string[],
   settings?: DuckDbSettings,
 ): Promise<QueryEngine> {
+  return QueryEngine.open(await listTableFiles(store, filter), allowedDirectories, settings);
+}
+
+/** The local paths of every live Parquet file of every table a filter can match. */
+export async function listTableFiles(store: Store, filter: PartitionFilter): Promise<TableFiles> {
   const files = {} as TableFiles;
   for (const t of TABLE_NAMES) files[t] = await tableFiles(store, t, filter);
-  return QueryEngine.open(files, allowedDirectories, settings);
+  return files;
 }
 
 async function tableFiles(store: Store, table: TableName, filter: PartitionFilter): Promise<string[]> {

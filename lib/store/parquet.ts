@@ -28,6 +28,8 @@ export interface DuckDbSettings {
   threads?: number;
   memoryLimit?: string;
   tempDirectory?: string;
+  /** DuckDB max_temp_directory_size, e.g. '1024MB'. */
+  maxTempDirectorySize?: string;
 }
 
 export async function openDuckDb(settings: DuckDbSettings = {}): Promise<DuckDBInstance> {
@@ -35,6 +37,7 @@ export async function openDuckDb(settings: DuckDbSettings = {}): Promise<DuckDBI
   if (settings.threads) options.threads = String(settings.threads);
   if (settings.memoryLimit) options.memory_limit = settings.memoryLimit;
   if (settings.tempDirectory) options.temp_directory = settings.tempDirectory;
+  if (settings.maxTempDirectorySize) options.max_temp_directory_size = settings.maxTempDirectorySize;
   return DuckDBInstance.create(':memory:', options);
 }
 

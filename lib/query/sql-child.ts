@@ -1,0 +1,42 @@
+import type { DuckDbSettings } from '../store/parquet';
+import { QueryEngine, type TableFiles } from './engine';
+import { runReadOnlySql, SqlRejected, type SqlLimits, type SqlResult } from './sql';
+
+// The child process side of lib/query/sql-process.ts: receives one job at a time over IPC, runs
+// it in a fresh locked engine over the files it is given, answers, and waits for the next.
+
+export interface SqlJob {
+  id: number;
+  files: TableFiles;
+  allowedDirectories: string[];
+  settings: DuckDbSettings;
+  sql: string;
+  limits: SqlLimits;
+}
+
+export type SqlAnswer =
+  | { id: number; ok: true; result: SqlResult }
+  | { id: number; ok: false; rejected: boolean; message: string };
+
+export const SQL_CHILD_ENV = 'FLEETPROF_SQL_CHILD';
+
+export function startSqlChild(): void {
+  process.on('message', (job: SqlJob) => {
+    void answer(job).then((a) => process.send?.(a));
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function answer(job: SqlJob): Promise<SqlAnswer> {
+  let engine: QueryEngine | undefined;
+  try {
+    engine = await QueryEngine.open(job.files, job.allowedDirectories, job.settings);
+    return { id: job.id, ok: true, result: await runReadOnlySql(engine, job.sql, job.limits) };
+  } catch (e) {
+    return { id: job.id, ok: false, rejected: e instanceof SqlRejected, message: (e as Error).message };
+  } finally {
+    engine?.close();
+  }
+}
+
+if (require.main === module || process.env[SQL_CHILD_ENV] === '1') startSqlChild();
