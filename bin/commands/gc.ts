@@ -1,5 +1,6 @@
 import { gcTrends, type GcBucket } from '../../lib/detect/gc-report';
-import { gcPartitionFilter, parseBucket } from '../../lib/query/gc';
+import { partitionFilter } from '../../lib/query/cohort';
+import { parseBucket } from '../../lib/query/gc';
 import { exactJson } from '../../lib/query/json';
 import { formatValue } from '../../lib/query/units';
 import { openLocalEngine } from './local';
@@ -62,7 +63,7 @@ export async function runGc(o: GcOptions): Promise<number> {
     return 1;
   }
   const q = { service: o.service, version: o.version, instance: o.instance, labels: o.label, fromUs: o.from, toUs: o.to, bucketUs, dataDir: o.data };
-  const engine = await openLocalEngine(o.data, gcPartitionFilter(q));
+  const engine = await openLocalEngine(o.data, partitionFilter(q));
   try {
     const r = await gcTrends(engine, q);
     process.stdout.write(o.json ? exactJson(r) + '\n' : gcTable(r.buckets));

@@ -5,7 +5,7 @@ import { partitionFilter, type Cohort } from '../query/cohort';
 import type { QueryEngine } from '../query/engine';
 import { exportMerged } from '../query/export';
 import { gcTrends } from '../detect/gc-report';
-import { gcPartitionFilter, parseBucket, type GcQuery } from '../query/gc';
+import { parseBucket, type GcQuery } from '../query/gc';
 import { exactJson } from '../query/json';
 import { runReadOnlySql, SqlRejected, type SqlLimits, type SqlResult } from '../query/sql';
 import { top, type TopQuery } from '../query/top';
@@ -172,7 +172,7 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
         }
         if (params.from !== undefined && params.to !== undefined && params.from >= params.to) throw new BadRequest('from must be before to');
         const q: GcQuery = { service: params.service, version: params.version, instance: params.instance, labels, fromUs: params.from, toUs: params.to, bucketUs, dataDir: deps.dataDir };
-        return json(200, await withEngine(deps, gcPartitionFilter(q), (e) => gcTrends(e, q)));
+        return json(200, await withEngine(deps, partitionFilter(q), (e) => gcTrends(e, q)));
       }
       case 'GET /export': {
         const { params, labels } = parseParams(CohortParams, req.query);

@@ -1,5 +1,5 @@
 import type { QueryEngine } from '../query/engine';
-import { utcDate } from '../store/layout';
+import { cohortPredicate } from '../query/cohort';
 import type { DetectContext, Span } from './context';
 import { SEVERITY_RANK, type Anomaly, type Area } from './finding';
 import { DETECTORS, runDetector } from './registry';
@@ -48,9 +48,13 @@ export function sortAnomalies(a: Anomaly[]): Anomaly[] {
 }
 
 async function servicesWithData(engine: QueryEngine, from: number, to: number): Promise<string[]> {
-  const params = { from_us: BigInt(from), to_us: BigInt(to), from_dt: utcDate(from), to_dt: utcDate(to - 1) };
-  const w = `dt >= $from_dt AND dt <= $to_dt AND time >= make_timestamp($from_us::BIGINT) AND time < make_timestamp($to_us::BIGINT)`;
-  const rows = await engine.rows(`SELECT DISTINCT service FROM (SELECT service FROM profiles WHERE ${w} UNION ALL SELECT service FROM gc_cycles WHERE ${w}) ORDER BY service`, params);
+  const range = { fromUs: from, toUs: to };
+  const p = cohortPredicate(range, 'profiles');
+  const g = cohortPredicate(range, 'gc_cycles');
+  const rows = await engine.rows(
+    `SELECT DISTINCT service FROM (SELECT service FROM profiles WHERE ${p.sql} UNION ALL SELECT service FROM gc_cycles WHERE ${g.sql}) ORDER BY service`,
+    { ...p.params, ...g.params },
+  );
   return rows.map((r) => r.service as string);
 }
 

@@ -1,7 +1,8 @@
 import type { Int64, ProfileKind } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
 import { welch } from '../stats/welch';
-import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
+import { cohortPredicate, DEFAULT_SAMPLE_TYPE, partitionFilter, type Cohort } from './cohort';
+import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 import { attributionFrame } from './user-frames';
 
@@ -112,16 +113,14 @@ function sideCohort(q: DiffQuery, s: DiffSide): Cohort {
 
 /** Every profile of the cohort with its per-function values of one sample type. */
 export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: string, attribute = false): Promise<{ unit: string; profiles: ProfileValues[] }> {
-  const params: SqlParams = { st: sampleType };
-  const sel = selectedProfilesSql(c, params);
+  const pp = cohortPredicate(c, 'profiles', { alias: 'p' });
   const profRows = await engine.rows(
-    `WITH sel AS (${sel})
-     SELECT p.profile_id, p.instance, p.version, p.duration_ns,
+    `SELECT p.profile_id, p.instance, p.version, p.duration_ns,
             list_sum(list_transform(list_filter(p.sample_types, s -> s.type = $st), s -> s.total::HUGEINT)) AS total,
             list_filter(p.sample_types, s -> s.type = $st)[1].unit AS unit
-     FROM profiles p WHERE ${cohortWhere(c, params, 'p')} AND p.profile_id IN (SELECT profile_id FROM sel)
+     FROM profiles p WHERE ${pp.sql}
      ORDER BY p.time, p.profile_id`,
-    params,
+    { ...pp.params, st: sampleType },
   );
   const profiles = new Map<string, ProfileValues>();
   let unit = '';
@@ -138,24 +137,22 @@ export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: s
     });
   }
   if (profiles.size === 0) return { unit, profiles: [] };
-  const fparams: SqlParams = { st: sampleType };
-  const fsel = selectedProfilesSql(c, fparams);
   if (!attribute) {
+    const f = cohortPredicate(c, 'functions', { alias: 'f' });
     const rows = await engine.rows(
-      `WITH sel AS (${fsel})
-       SELECT profile_id, function, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum FROM functions f
-       WHERE ${cohortWhere(c, fparams, 'f')} AND f.sample_type = $st AND f.profile_id IN (SELECT profile_id FROM sel)
+      `SELECT profile_id, function, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum FROM functions f
+       WHERE ${f.sql} AND f.sample_type = $st
        GROUP BY profile_id, function`,
-      fparams,
+      { ...f.params, st: sampleType },
     );
     for (const r of rows) profiles.get(r.profile_id as string)?.fns.set(r.function as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
   } else {
+    const st = cohortPredicate(c, 'stacks', { alias: 's' });
     const rows = await engine.rows(
-      `WITH sel AS (${fsel})
-       SELECT profile_id, frames, SUM(value)::HUGEINT AS value FROM stacks s
-       WHERE ${cohortWhere(c, fparams, 's')} AND s.sample_type = $st AND s.profile_id IN (SELECT profile_id FROM sel)
+      `SELECT profile_id, frames, SUM(value)::HUGEINT AS value FROM stacks s
+       WHERE ${st.sql} AND s.sample_type = $st
        GROUP BY profile_id, frames`,
-      fparams,
+      { ...st.params, st: sampleType },
     );
     for (const r of rows) {
       const p = profiles.get(r.profile_id as string);
@@ -291,13 +288,7 @@ export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResul
 }
 
 /** The partition filter that covers both sides of a diff. */
-export function diffPartitionFilter(q: DiffQuery): { service?: string; fromUs?: number; toUs?: number } {
-  const froms = [q.base.fromUs, q.target.fromUs];
-  const tos = [q.base.toUs, q.target.toUs];
-  return {
-    service: q.service,
-    fromUs: froms.some((x) => x === undefined) ? undefined : Math.min(...(froms as number[])),
-    toUs: tos.some((x) => x === undefined) ? undefined : Math.max(...(tos as number[])),
-  };
+export function diffPartitionFilter(q: DiffQuery): PartitionFilter {
+  return partitionFilter(sideCohort(q, q.base), sideCohort(q, q.target));
 }
 

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { Writer } from 'protobufjs/minimal';
 import type { Int64 } from '../model/profile';
-import { cohortWhere, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
+import { cohortPredicate, type Cohort } from './cohort';
 import type { QueryEngine } from './engine';
 
 // The merged profile of a cohort, rebuilt from the stacks table as a gzipped pprof protobuf.
@@ -23,28 +23,24 @@ interface MergedStack {
 }
 
 export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint8Array> {
-  const params: SqlParams = {};
-  const sel = selectedProfilesSql(c, params);
+  const p = cohortPredicate(c, 'profiles', { alias: 'p' });
   const meta = await engine.rows(
-    `WITH sel AS (${sel})
-     SELECT p.sample_types, p.period_type, p.period_unit, p.period, p.default_sample_type,
+    `SELECT p.sample_types, p.period_type, p.period_unit, p.period, p.default_sample_type,
             epoch_us(p.time) AS time_us, p.duration_ns
-     FROM profiles p WHERE p.profile_id IN (SELECT profile_id FROM sel) ORDER BY p.time`,
-    params,
+     FROM profiles p WHERE ${p.sql} ORDER BY p.time`,
+    p.params,
   );
   if (meta.length === 0) throw new Error('no profiles match the filters');
   const types = (meta[0].sample_types as { type: string; unit: string }[]).map((t) => ({ type: t.type, unit: t.unit }));
   const typeIndex = new Map(types.map((t, i) => [t.type, i]));
 
-  const sparams: SqlParams = {};
-  const ssel = selectedProfilesSql(c, sparams);
+  const sp = cohortPredicate(c, 'stacks', { alias: 's' });
   const rows = await engine.rows(
-    `WITH sel AS (${ssel})
-     SELECT s.stack_id, s.frames, s.lines, s.files, s.start_lines, s.inlined, s.sample_labels, s.num_labels, s.sample_type, SUM(s.value)::HUGEINT AS v
+    `SELECT s.stack_id, s.frames, s.lines, s.files, s.start_lines, s.inlined, s.sample_labels, s.num_labels, s.sample_type, SUM(s.value)::HUGEINT AS v
      FROM stacks s
-     WHERE ${cohortWhere(c, sparams, 's')} AND s.profile_id IN (SELECT profile_id FROM sel)
+     WHERE ${sp.sql}
      GROUP BY ALL`,
-    sparams,
+    sp.params,
   );
 
   const merged = new Map<string, MergedStack>();

@@ -1,4 +1,5 @@
-import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
+import { cohortPredicate, DEFAULT_SAMPLE_TYPE, partitionFilter, type Cohort } from './cohort';
+import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 
 // Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
@@ -31,14 +32,12 @@ export interface FlameGraph {
 }
 
 export async function cohortStacks(engine: QueryEngine, c: Cohort, sampleType: string): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[] }> {
-  const params: SqlParams = { st: sampleType };
-  const sel = selectedProfilesSql(c, params);
+  const p = cohortPredicate(c, 'stacks', { alias: 's' });
   const rows = await engine.rows(
-    `WITH sel AS (${sel})
-     SELECT frames, SUM(value)::HUGEINT AS value, MIN(unit) AS unit FROM stacks s
-     WHERE ${cohortWhere(c, params, 's')} AND s.sample_type = $st AND s.profile_id IN (SELECT profile_id FROM sel)
+    `SELECT frames, SUM(value)::HUGEINT AS value, MIN(unit) AS unit FROM stacks s
+     WHERE ${p.sql} AND s.sample_type = $st
      GROUP BY frames`,
-    params,
+    { ...p.params, st: sampleType },
   );
   return { unit: (rows[0]?.unit as string) ?? '', stacks: rows.map((r) => ({ frames: r.frames as string[], value: BigInt(r.value as bigint) })) };
 }
@@ -99,15 +98,8 @@ export interface FlameQuery extends Cohort {
 }
 
 /** The partition filter that covers the cohort and, for a differential graph, its baseline. */
-export function flamePartitionFilter(q: FlameQuery): { service?: string; fromUs?: number; toUs?: number } {
-  const sides = q.base ? [q, q.base] : [q];
-  const froms = sides.map((c) => c.fromUs);
-  const tos = sides.map((c) => c.toUs);
-  return {
-    service: q.service,
-    fromUs: froms.some((x) => x === undefined) ? undefined : Math.min(...(froms as number[])),
-    toUs: tos.some((x) => x === undefined) ? undefined : Math.max(...(tos as number[])),
-  };
+export function flamePartitionFilter(q: FlameQuery): PartitionFilter {
+  return q.base ? partitionFilter(q, q.base) : partitionFilter(q);
 }
 
 export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<FlameGraph> {

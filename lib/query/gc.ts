@@ -1,5 +1,4 @@
-import { utcDate, type PartitionFilter } from '../store/layout';
-import type { SqlParams } from './cohort';
+import { cohortPredicate, type CohortFilter } from './cohort';
 import type { QueryEngine } from './engine';
 
 // GC trends: the gc_cycles table aggregated per service, version and time bucket.
@@ -26,14 +25,8 @@ import type { QueryEngine } from './engine';
 //   the largest value. goal_live_ratio = sum heap_goal / sum heap_live (= avg goal / avg live).
 // Ratios whose denominator is 0 are null.
 
-export interface GcQuery {
-  service?: string;
-  version?: string;
-  instance?: string;
-  labels?: Record<string, string>;
-  /** Half-open [fromUs, toUs) on cycle start time, epoch microseconds. */
-  fromUs?: number;
-  toUs?: number;
+/** The cohort's [fromUs, toUs) is on the cycle start time. */
+export interface GcQuery extends CohortFilter {
   /** Bucket width in microseconds (default 1 hour). */
   bucketUs?: number;
   /** Only for the commands the diagnostics suggest (`fleetprof top --data DIR ...`). */
@@ -103,48 +96,12 @@ export function parseBucket(s: string): number {
   return Number(m[1]) * unit * 1e6;
 }
 
-export function gcPartitionFilter(q: GcQuery): PartitionFilter {
-  return { service: q.service, fromUs: q.fromUs, toUs: q.toUs };
-}
-
-function where(q: GcQuery, params: SqlParams): string {
-  const parts = ['true'];
-  if (q.service !== undefined) {
-    parts.push('service = $service');
-    params.service = q.service;
-  }
-  if (q.version !== undefined) {
-    parts.push('version = $version');
-    params.version = q.version;
-  }
-  if (q.instance !== undefined) {
-    parts.push('instance = $instance');
-    params.instance = q.instance;
-  }
-  Object.entries(q.labels ?? {}).forEach(([k, v], i) => {
-    parts.push(`labels[$lk${i}] = $lv${i}`);
-    params[`lk${i}`] = k;
-    params[`lv${i}`] = v;
-  });
-  if (q.fromUs !== undefined) {
-    parts.push('dt >= $from_dt', 'time >= make_timestamp($from_us::BIGINT)');
-    params.from_dt = utcDate(q.fromUs);
-    params.from_us = BigInt(q.fromUs);
-  }
-  if (q.toUs !== undefined) {
-    parts.push('dt <= $to_dt', 'time < make_timestamp($to_us::BIGINT)');
-    params.to_dt = utcDate(q.toUs - 1);
-    params.to_us = BigInt(q.toUs);
-  }
-  return parts.join(' AND ');
-}
-
 /** One row per service, version and bucket with the exact sums; ordered by service, version, start. */
 export async function gcBucketStats(engine: QueryEngine, q: GcQuery): Promise<GcBucketStats[]> {
   const bucketUs = q.bucketUs ?? DEFAULT_BUCKET_US;
   if (!Number.isSafeInteger(bucketUs) || bucketUs <= 0) throw new Error('bucket must be a positive whole number of microseconds');
-  const params: SqlParams = { bucket_ns: BigInt(bucketUs) * 1000n };
-  const w = where(q, params);
+  const { sql: w, params: cohortParams } = cohortPredicate(q, 'gc_cycles');
+  const params = { ...cohortParams, bucket_ns: BigInt(bucketUs) * 1000n };
   // The stream window is clipped to [from, to) too, so covered time never leaves the query range.
   const lo = q.fromUs !== undefined ? `GREATEST(s.s_ns, b.b_ns, $from_us::BIGINT * 1000)` : 'GREATEST(s.s_ns, b.b_ns)';
   const hi = q.toUs !== undefined ? `LEAST(s.e_ns, b.b_ns + $bucket_ns::BIGINT, $to_us::BIGINT * 1000)` : 'LEAST(s.e_ns, b.b_ns + $bucket_ns::BIGINT)';

@@ -1,6 +1,6 @@
 import type { Int64 } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
-import { cohortWhere, DEFAULT_SAMPLE_TYPE, selectedProfilesSql, type Cohort, type SqlParams } from './cohort';
+import { cohortPredicate, DEFAULT_SAMPLE_TYPE, type Cohort } from './cohort';
 import type { QueryEngine } from './engine';
 
 // Fleet-wide top functions: the per-profile flat/cum rows summed over a cohort. That equals
@@ -23,22 +23,19 @@ export interface TopResult {
 
 export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> {
   const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
-  const params: SqlParams = { st: sampleType };
-  const sel = selectedProfilesSql(q, params);
+  const p = cohortPredicate(q, 'profiles');
   const totals = await engine.rows(
-    `WITH sel AS (${sel}), t AS (SELECT UNNEST(sample_types) AS s FROM sel)
+    `WITH t AS (SELECT UNNEST(sample_types) AS s FROM profiles WHERE ${p.sql})
      SELECT SUM(s.total)::HUGEINT AS total, MIN(s.unit) AS unit FROM t WHERE s.type = $st`,
-    params,
+    { ...p.params, st: sampleType },
   );
-  const fparams: SqlParams = { st: sampleType };
-  const fsel = selectedProfilesSql(q, fparams);
+  const f = cohortPredicate(q, 'functions', { alias: 'f' });
   const rows = await engine.rows(
-    `WITH sel AS (${fsel})
-     SELECT function AS name, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum
+    `SELECT function AS name, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum
      FROM functions f
-     WHERE ${cohortWhere(q, fparams, 'f')} AND f.sample_type = $st AND f.profile_id IN (SELECT profile_id FROM sel)
+     WHERE ${f.sql} AND f.sample_type = $st
      GROUP BY function`,
-    fparams,
+    { ...f.params, st: sampleType },
   );
   const fns = rows.map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint }));
   const abs = (v: bigint) => (v < 0n ? -v : v);

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { isCompactedName, partitionOf, readManifest, writeManifest } from './manifest';
+import { parseKey } from './layout';
 import type { ParquetWriter } from './parquet';
 import type { Store } from './store';
 
@@ -32,8 +33,8 @@ export async function compact(store: Store, writer: ParquetWriter, opts: Compact
   for (const table of opts.tables ?? TABLE_NAMES) {
     const byPartition = new Map<string, { key: string; size: number }[]>();
     for (const o of await store.list(`${table}/`)) {
-      const m = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(o.key);
-      if (!m || m[1] >= before || !o.key.endsWith('.parquet')) continue;
+      const k = parseKey(o.key);
+      if (!k || k.dt >= before || !o.key.endsWith('.parquet')) continue;
       const part = partitionOf(o.key);
       const list = byPartition.get(part);
       if (list) list.push(o);

@@ -23,12 +23,18 @@ export interface PartitionFilter {
   toUs?: number;
 }
 
+/** The partition values of a key in the Hive layout; null for a key outside it. */
+export function parseKey(key: string): { dt: string; service: string } | null {
+  const m = /\/dt=(\d{4}-\d{2}-\d{2})\/service=([^/]+)\//.exec(key);
+  return m ? { dt: m[1], service: m[2] } : null;
+}
+
 /** Whether a key's partition can hold rows matching the filter (for pruning object listings). */
 export function keyMatches(key: string, f: PartitionFilter): boolean {
-  const m = /\/dt=(\d{4}-\d{2}-\d{2})\/service=([^/]+)\//.exec(key);
-  if (!m) return false;
-  if (f.service !== undefined && m[2] !== f.service) return false;
-  if (f.fromUs !== undefined && m[1] < utcDate(f.fromUs)) return false;
-  if (f.toUs !== undefined && m[1] > utcDate(f.toUs - 1)) return false;
+  const k = parseKey(key);
+  if (!k) return false;
+  if (f.service !== undefined && k.service !== f.service) return false;
+  if (f.fromUs !== undefined && k.dt < utcDate(f.fromUs)) return false;
+  if (f.toUs !== undefined && k.dt > utcDate(f.toUs - 1)) return false;
   return true;
 }
