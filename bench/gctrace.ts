@@ -6,7 +6,7 @@
 //
 //   npm run build && node dist/bench/gctrace.js [lines]
 
-import { createGctraceParser } from '../lib/decode/gctrace';
+import { createGctraceParser } from '../lib/decode/formats/gctrace';
 
 export interface GctraceBenchResult {
   mbPerSec: number;

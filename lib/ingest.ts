@@ -1,25 +1,24 @@
-import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { decodeProfile, type DecodeOptions } from './decode';
-import { isDecodeError } from './decode/errors';
+import { decodeAs, decodeInput, decodeProfile, type DecodeOptions } from './decode';
+import { gctraceFormat } from './decode/formats/gctrace';
+import { runtimeMetricsFormat } from './decode/formats/runtime-metrics';
 import { detectKind } from './decode/kind';
-import { containsGctrace, ingestGctraceBytes, ingestRuntimeMetricsBytes, routeText, type GcIngestResult } from './ingest-gc';
-import type { ProfileKind } from './model/profile';
-import { TABLES, type TableName, type TableRows } from './model/schema';
+import type { GctraceParseResult, MetricSnapshotRow } from './model/gc';
+import type { Profile, ProfileKind } from './model/profile';
+import type { TableName } from './model/schema';
 import type { SourceMeta } from './model/source';
+import { gcCycleRows, runtimeMetricRows } from './normalize/gc-rows';
 import { profileRows } from './normalize/profile-rows';
-import { sourceToProfileId, tableKey, utcDate } from './store/layout';
-import { rowCount, type ParquetWriter, type TableData } from './store/parquet';
-import type { Store } from './store/store';
-import { alreadyCompacted } from './store/manifest';
+import { sourceToProfileId, utcDate } from './store/layout';
+import { rowCount } from './store/parquet';
+import { publish, publishByDay, type PublishTarget } from './store/publish';
 
-// bytes -> decode -> normalize -> write. The same function runs in the CLI and the ingest
-// Lambda; only the Store differs.
+// bytes -> decode -> normalize -> publish. The same functions run in the CLI and the ingest
+// Lambda; only the Store differs. Which format an input is, is the dispatcher's business
+// (lib/decode/index.ts and the registry); here each decoded kind has its one path to the tables.
 
-export interface IngestContext {
-  readonly store: Store;
-  readonly writer: ParquetWriter;
+export { publish, publishEntries, type PublishEntry } from './store/publish';
+
+export interface IngestContext extends PublishTarget {
   readonly decode?: DecodeOptions;
 }
 
@@ -31,30 +30,56 @@ export interface IngestResult {
   readonly keys: string[];
 }
 
+export type TextInput = 'gctrace' | 'runtime-metrics';
+
+export interface GcIngestResult {
+  readonly input: TextInput;
+  readonly profileId: string;
+  readonly rows: Partial<Record<TableName, number>>;
+  readonly keys: string[];
+  /** The UTC days the rows landed in, ascending. */
+  readonly dts: string[];
+  /** Earliest and latest row time, epoch microseconds. */
+  readonly firstUs: number;
+  readonly lastUs: number;
+  /** gctrace only: lines read, process lifetimes (segments) seen. */
+  readonly linesRead?: number;
+  readonly segments?: number;
+  /** gctrace only: gc-looking lines that did not parse (skipped, never fatal), first few quoted. */
+  readonly malformed: number;
+  readonly malformedExamples: string[];
+  /** Human-readable notes for the operator (malformed lines, estimated times). */
+  readonly warnings: string[];
+}
+
 export type IngestBytesResult = ({ readonly input: 'profile' } & IngestResult) | GcIngestResult;
 
-/**
- * Any upload, routed by content: gctrace logs and runtime/metrics JSON go to gc_cycles /
- * runtime_metrics (lib/ingest-gc.ts), everything else to the profile path. A text log whose first
- * 64 KiB hold no gc line is still recognized once the profile decoders have refused it.
- */
+/** Any upload, routed by content (lib/decode/registry.ts) to its table path. */
 export async function ingestBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestBytesResult> {
-  const route = routeText(bytes);
-  if (route === 'gctrace') return ingestGctraceBytes(bytes, meta, ctx);
-  if (route === 'runtime-metrics') return ingestRuntimeMetricsBytes(bytes, meta, ctx);
-  try {
-    return { input: 'profile', ...(await ingestProfileBytes(bytes, meta, ctx)) };
-  } catch (e) {
-    // 'unsupported' is how the profile decoders refuse plain text; only then is a full scan worth it.
-    if (isDecodeError(e) && e.code === 'unsupported' && containsGctrace(bytes, ctx.decode?.maxDecompressedBytes)) {
-      return ingestGctraceBytes(bytes, meta, ctx);
-    }
-    throw e;
+  const d = decodeInput(bytes, { ...ctx.decode, startUs: meta.startUs });
+  switch (d.input) {
+    case 'profile':
+      return { input: 'profile', ...(await ingestProfile(d.profile, meta, ctx)) };
+    case 'gctrace':
+      return ingestGctrace(d.parsed, meta, ctx);
+    case 'runtime-metrics':
+      return ingestRuntimeMetrics(d.snapshots, meta, ctx);
   }
 }
 
 export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestResult> {
-  const profile = decodeProfile(bytes, ctx.decode);
+  return ingestProfile(decodeProfile(bytes, ctx.decode), meta, ctx);
+}
+
+export async function ingestGctraceBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+  return ingestGctrace(decodeAs(gctraceFormat, bytes, { ...ctx.decode, startUs: meta.startUs }).parsed, meta, ctx);
+}
+
+export async function ingestRuntimeMetricsBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+  return ingestRuntimeMetrics(decodeAs(runtimeMetricsFormat, bytes, ctx.decode).snapshots, meta, ctx);
+}
+
+async function ingestProfile(profile: Profile, meta: SourceMeta, ctx: IngestContext): Promise<IngestResult> {
   const kind = detectKind(profile, meta.kind);
   const profileId = sourceToProfileId(meta.sourceId);
   const rows = profileRows(profile, kind, meta, profileId);
@@ -74,48 +99,63 @@ export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ct
   };
 }
 
-/** One file to publish: the rows of one table for one partition, named by its source. */
-export interface PublishEntry<N extends TableName = TableName> {
-  readonly table: N;
-  readonly dt: string;
-  readonly service: string;
-  readonly fileId: string;
-  readonly rows: TableRows[N];
-}
+// gctrace logs and runtime/metrics snapshots: same contract as the profile path (files named by
+// the source id, so re-ingesting replaces), but a log can span several UTC days, so its rows get
+// one file per dt, `<profile_id>-<dt>.parquet`.
 
-/**
- * Writes every entry's file to scratch first and publishes only when all were written, so a
- * failure leaves nothing half-written behind. A file whose source a compaction already merged
- * is not written again: its rows are in the compacted file, and a second copy would double them.
- */
-export async function publishEntries(ctx: IngestContext, entries: readonly PublishEntry[]): Promise<string[]> {
-  await fs.mkdir(ctx.store.scratchDir, { recursive: true });
-  const staged: [string, string][] = [];
-  try {
-    for (const e of entries) {
-      const key = tableKey(e.table, e.dt, e.service, e.fileId);
-      if (await alreadyCompacted(ctx.store, key, e.fileId)) continue;
-      const tmp = path.join(ctx.store.scratchDir, `${randomUUID()}.parquet`);
-      staged.push([key, tmp]);
-      await ctx.writer.write(TABLES[e.table], e.rows, tmp);
-    }
-    for (const [key, tmp] of staged) await ctx.store.putFile(key, tmp);
-    return staged.map(([key]) => key);
-  } finally {
-    for (const [, tmp] of staged) await fs.rm(tmp, { force: true });
+async function ingestGctrace(parsed: GctraceParseResult, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+  const profileId = sourceToProfileId(meta.sourceId);
+  const rows = gcCycleRows(parsed.cycles, meta, profileId);
+  const published = await publishByDay(ctx, 'gc_cycles', meta.service, profileId, rows);
+  const warnings: string[] = [];
+  if (parsed.malformed > 0) {
+    const eg = parsed.malformedExamples.map((l) => JSON.stringify(l)).join(', ');
+    warnings.push(`${parsed.malformed} malformed gc line(s) skipped, e.g. ${eg}`);
   }
+  const estimated = new Set(parsed.cycles.filter((c) => c.timeEstimated).map((c) => c.segment)).size;
+  if (estimated > 0) {
+    warnings.push(
+      `${estimated} restart(s) in the log without absolute timestamps: those cycles' times are estimated (time_estimated = true)`,
+    );
+  }
+  return {
+    input: 'gctrace',
+    profileId,
+    rows: { gc_cycles: rows.length },
+    keys: published.keys,
+    dts: published.dts,
+    ...timeRange(parsed.cycles.map((c) => c.timeUs)),
+    linesRead: parsed.linesRead,
+    segments: parsed.segments,
+    malformed: parsed.malformed,
+    malformedExamples: parsed.malformedExamples,
+    warnings,
+  };
 }
 
-/** The profile path's tables, all in the partition of the profile's capture day. */
-export async function publish(
-  ctx: IngestContext,
-  dt: string,
-  service: string,
-  fileId: string,
-  tables: [TableName, TableData][],
-): Promise<string[]> {
-  return publishEntries(
-    ctx,
-    tables.map(([table, rows]) => ({ table, dt, service, fileId, rows })),
-  );
+async function ingestRuntimeMetrics(snapshots: MetricSnapshotRow[], meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+  const profileId = sourceToProfileId(meta.sourceId);
+  const rows = runtimeMetricRows(snapshots, meta, profileId);
+  const published = await publishByDay(ctx, 'runtime_metrics', meta.service, profileId, rows);
+  return {
+    input: 'runtime-metrics',
+    profileId,
+    rows: { runtime_metrics: rows.length },
+    keys: published.keys,
+    dts: published.dts,
+    ...timeRange(snapshots.map((s) => s.timeUs)),
+    malformed: 0,
+    malformedExamples: [],
+    warnings: [],
+  };
+}
+
+function timeRange(times: readonly number[]): { firstUs: number; lastUs: number } {
+  let firstUs = Infinity;
+  let lastUs = -Infinity;
+  for (const t of times) {
+    if (t < firstUs) firstUs = t;
+    if (t > lastUs) lastUs = t;
+  }
+  return { firstUs, lastUs };
 }

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseGctrace } from '../lib/decode/gctrace';
+import { parseGctrace } from '../lib/decode/formats/gctrace';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');

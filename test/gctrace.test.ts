@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { createGctraceParser, parseGctrace, parseRfc3339Us } from '../lib/decode/gctrace';
-import { looksLikeGctrace, looksLikeRuntimeMetrics } from '../lib/decode/sniff-text';
+import { createGctraceParser, looksLikeGctrace, parseGctrace, parseRfc3339Us } from '../lib/decode/formats/gctrace';
+import { looksLikeRuntimeMetrics } from '../lib/decode/formats/runtime-metrics';
 import type { GcCycleRow, GctraceParseResult } from '../lib/model/gc';
 
 const MiB = 1048576;
@@ -632,7 +632,7 @@ describe('parseRfc3339Us', () => {
   });
 });
 
-describe('sniff-text', () => {
+describe('format sniffs (gctrace, runtime/metrics)', () => {
   test('gctrace detection', () => {
     expect(looksLikeGctrace(`app starting\n${GO116_SYSLOG}\n`)).toBe(true);
     expect(looksLikeGctrace(`{"log":"${GO15}\\n"}`)).toBe(true);

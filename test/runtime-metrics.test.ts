@@ -1,4 +1,4 @@
-import { parseRuntimeMetrics } from '../lib/decode/runtime-metrics';
+import { parseRuntimeMetrics } from '../lib/decode/formats/runtime-metrics';
 import type { MetricSnapshotRow } from '../lib/model/gc';
 
 const T0 = Date.UTC(2024, 0, 1) * 1000;

@@ -3,10 +3,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SingleBar, Presets } from 'cli-progress';
-import { decodeProfile } from '../../lib/decode';
+import { decodeProfile, formatOf, inflate } from '../../lib/decode';
+import { containsGctrace } from '../../lib/decode/formats/gctrace';
 import { isGzip } from '../../lib/decode/gunzip';
 import { detectKind, kindFromPath } from '../../lib/decode/kind';
-import { containsGctrace, routeText } from '../../lib/ingest-gc';
 import { makeS3Client } from '../../lib/aws/clients';
 import { parseSourceMeta } from '../../lib/model/source';
 import { UPLOAD_EXTENSIONS, uploadKey, uploadMetadata, uploadSourceMeta, type UploadExtension, type UploadKind } from '../../lib/model/upload-key';
@@ -41,17 +41,22 @@ export interface PlannedUpload {
 export function planUpload(file: string, bytes: Uint8Array, mtimeMs: number, o: UploadOptions): PlannedUpload {
   let kind: UploadKind | undefined = o.kind;
   let timeMs: number | undefined;
-  const text = routeText(bytes);
-  if (!kind && text === 'gctrace') kind = 'gctrace';
-  if (!kind && text === 'runtime-metrics') kind = 'metrics';
+  // The same registry ingest routes by (lib/decode/registry.ts); bad gzip is left to the decoder's error.
+  let raw: Uint8Array | null = null;
+  try {
+    raw = inflate(bytes);
+  } catch {
+    raw = null;
+  }
+  kind ??= raw ? formatOf(raw).uploadKind : undefined;
   const isProfile = kind === undefined || (kind !== 'gctrace' && kind !== 'metrics');
   if (isProfile) {
     try {
-      const p = decodeProfile(bytes);
+      const p = decodeProfile(raw ?? bytes);
       kind ??= detectKind(p, kindFromPath(file));
       if (p.timeNanos !== 0) timeMs = Number(BigInt(p.timeNanos) / 1_000_000n);
     } catch (e) {
-      kind ??= kindFromPath(file) ?? (containsGctrace(bytes) ? 'gctrace' : undefined);
+      kind ??= kindFromPath(file) ?? (raw && containsGctrace(raw) ? 'gctrace' : undefined);
       if (!kind) throw new Error(`cannot tell the kind (${(e as Error).message}); pass --kind`);
     }
   }

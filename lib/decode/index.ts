@@ -1,13 +1,62 @@
-import { DecodeError } from './errors';
-import { DEFAULT_MAX_DECOMPRESSED, gunzip, isGzip, type InflateEngine } from './gunzip';
-import { decodePprofMessage } from './pprof';
-import { decodeTextProfile, sniffTextProfile } from './pprof-text';
 import type { Profile } from '../model/profile';
+import { DecodeError, isDecodeError } from './errors';
+import type { Decoded, DecodeContext, DecodeOptions, Head, InputFormat } from './format';
+import { DEFAULT_MAX_DECOMPRESSED, gunzip, isGzip } from './gunzip';
+import { FORMATS, PROFILE_FORMATS } from './registry';
 
-export interface DecodeOptions {
-  /** Refuse inputs that decompress to more than this many bytes (default 256 MiB). */
-  maxDecompressedBytes?: number;
-  inflate?: InflateEngine;
+// The one dispatcher from bytes to a decoded input: gunzip, recognize the format by its head
+// (lib/decode/registry.ts lists them in order), decode. Ingest, upload and scrape all come here.
+
+export type { Decoded, DecodeContext, DecodeOptions, InputFormat } from './format';
+
+const HEAD_BYTES = 64 * 1024;
+
+/** The input decompressed (within the size limit), refusing empty input. */
+export function inflate(bytes: Uint8Array, opts: DecodeOptions = {}): Uint8Array {
+  if (bytes.length === 0) throw new DecodeError('empty', 'empty input');
+  const raw = isGzip(bytes) ? gunzip(bytes, opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, opts.inflate) : bytes;
+  if (raw.length === 0) throw new DecodeError('empty', 'empty input (after gunzip)');
+  return raw;
+}
+
+function headOf(raw: Uint8Array): Head {
+  const bytes = raw.subarray(0, HEAD_BYTES);
+  return { bytes, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') };
+}
+
+/** The format whose sniff claims the (decompressed) input first. */
+export function formatOf(raw: Uint8Array, formats: readonly InputFormat[] = FORMATS): InputFormat {
+  const head = headOf(raw);
+  const f = formats.find((x) => x.sniff(head));
+  if (!f) throw new DecodeError('unsupported', 'no input format recognizes the content');
+  return f;
+}
+
+function decodeAmong(bytes: Uint8Array, ctx: DecodeContext, formats: readonly InputFormat[]): Decoded {
+  const raw = inflate(bytes, ctx);
+  const chosen = formatOf(raw, formats);
+  try {
+    return chosen.decode(raw, ctx);
+  } catch (e) {
+    // 'unsupported' is how a decoder refuses content it does not read; only then is a full scan worth it.
+    if (!isDecodeError(e) || e.code !== 'unsupported') throw e;
+    const second = formats.find((f) => f !== chosen && f.sniffAll?.(raw));
+    if (!second) throw e;
+    return second.decode(raw, ctx);
+  }
+}
+
+/**
+ * Any input: gzipped or not, any format of the registry. Throws DecodeError with a reason for
+ * anything else.
+ */
+export function decodeInput(bytes: Uint8Array, ctx: DecodeContext = {}): Decoded {
+  return decodeAmong(bytes, ctx, FORMATS);
+}
+
+/** Decodes with one given format (after gunzip), e.g. when the upload declares it. */
+export function decodeAs<D extends Decoded>(format: InputFormat<D>, bytes: Uint8Array, ctx: DecodeContext = {}): D {
+  return format.decode(inflate(bytes, ctx), ctx);
 }
 
 /**
@@ -15,31 +64,7 @@ export interface DecodeOptions {
  * Throws DecodeError with a reason for anything else.
  */
 export function decodeProfile(bytes: Uint8Array, opts: DecodeOptions = {}): Profile {
-  if (bytes.length === 0) throw new DecodeError('empty', 'empty input');
-  const raw = isGzip(bytes) ? gunzip(bytes, opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED, opts.inflate) : bytes;
-  if (raw.length === 0) throw new DecodeError('empty', 'empty input (after gunzip)');
-  if (raw[0] === 0) {
-    // A protobuf never starts with field 0; this is the pre-Go-1.8 / gperftools binary format.
-    throw new DecodeError('unsupported', 'legacy binary CPU profile (Go <= 1.7, gperftools or Java) is not supported; capture with Go >= 1.8');
-  }
-  const form = sniffTextProfile(raw);
-  if (form) return decodeTextProfile(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'), form);
-  try {
-    return decodePprofMessage(raw);
-  } catch (e) {
-    if (e instanceof DecodeError && looksLikeText(raw)) {
-      throw new DecodeError('unsupported', 'plain text that is not a Go profile (no pprof text header recognized)');
-    }
-    throw e;
-  }
-}
-
-function looksLikeText(b: Uint8Array): boolean {
-  const n = Math.min(b.length, 512);
-  let printable = 0;
-  for (let i = 0; i < n; i++) {
-    const c = b[i];
-    if (c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127) || c >= 0xc0) printable++;
-  }
-  return printable >= n * 0.95;
+  const d = decodeAmong(bytes, opts, PROFILE_FORMATS);
+  if (d.input !== 'profile') throw new DecodeError('unsupported', `not a profile: ${d.input}`);
+  return d.profile;
 }

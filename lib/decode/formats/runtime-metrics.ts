@@ -12,8 +12,9 @@
 // every other scalar (bytes, objects, gc-cycles, percent, ...) as Uint64. A value in a non-time unit
 // that is not a non-negative integer is still reported as float64 rather than rejected.
 
-import type { MetricKind, MetricSnapshotRow } from '../model/gc';
-import { DecodeError } from './errors';
+import type { MetricKind, MetricSnapshotRow } from '../../model/gc';
+import { DecodeError } from '../errors';
+import type { Decoded, InputFormat } from '../format';
 import { parseRfc3339Us } from './gctrace';
 
 // runtime/metrics description.go: ^(?P<name>/[^:]+):(?P<unit>[^:*/]+(?:[*/][^:*/]+)*)$
@@ -147,3 +148,25 @@ function histogram(value: Record<string, unknown>, at: string): { buckets: numbe
   });
   return { buckets, counts };
 }
+
+const SNIFF_CHARS = 64 * 1024;
+// `"metrics"` holding an object whose first key is a runtime/metrics name (`/path:unit`).
+const METRICS_HEAD = /"metrics"\s*:\s*\{\s*"\/[^":]+:[^":]+"\s*:/;
+
+/** Content detection from the head: its shape, not its validity (the parser reports that). */
+export function looksLikeRuntimeMetrics(text: string): boolean {
+  const head = text.slice(0, SNIFF_CHARS).replace(/^\uFEFF/, '').trimStart();
+  return (head.startsWith('{') || head.startsWith('[')) && METRICS_HEAD.test(head);
+}
+
+export const runtimeMetricsFormat: InputFormat<Extract<Decoded, { input: 'runtime-metrics' }>> = {
+  name: 'runtime-metrics',
+  input: 'runtime-metrics',
+  uploadKind: 'metrics',
+  sniff: (head) => looksLikeRuntimeMetrics(head.text),
+  decode(raw) {
+    const snapshots = parseRuntimeMetrics(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+    if (snapshots.length === 0) throw new DecodeError('empty', 'runtime/metrics: no metrics in the input');
+    return { input: 'runtime-metrics', snapshots };
+  },
+};

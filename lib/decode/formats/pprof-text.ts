@@ -1,6 +1,7 @@
-import { DecodeError } from './errors';
-import { LabelSetTable } from './label-sets';
-import type { Func, Int64, Label, Line, Location, Profile, ProfileKind, ValueType } from '../model/profile';
+import { DecodeError } from '../errors';
+import type { Decoded, InputFormat } from '../format';
+import { LabelSetTable } from '../label-sets';
+import type { Func, Int64, Label, Line, Location, Profile, ProfileKind, ValueType } from '../../model/profile';
 
 // Go's legacy `debug=1` text forms, read with the same rules as google/pprof's legacy parsers
 // (profile/legacy_profile.go: parseHeap, parseGoCount, parseContention), so the numbers agree
@@ -349,3 +350,14 @@ function finish(b: Builder): Profile {
     declaredKind: b.kind,
   };
 }
+
+export const pprofTextFormat: InputFormat<Extract<Decoded, { input: 'profile' }>> = {
+  name: 'pprof-text',
+  input: 'profile',
+  sniff: (head) => sniffTextProfile(head.bytes) !== null,
+  decode(raw) {
+    const form = sniffTextProfile(raw);
+    if (!form) throw new DecodeError('unsupported', 'not a Go debug=1 text profile (no pprof text header recognized)');
+    return { input: 'profile', profile: decodeTextProfile(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'), form) };
+  },
+};

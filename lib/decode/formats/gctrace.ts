@@ -21,9 +21,10 @@
 //   as malformed rather than guessed.
 // - Segments and time: see finishSegment().
 
-import type { GcCycleRow, GctraceFormat, GctraceParseResult } from '../model/gc';
+import type { GcCycleRow, GctraceFormat, GctraceParseResult } from '../../model/gc';
 import { TextDecoder } from 'node:util';
-import { DecodeError } from './errors';
+import { DecodeError } from '../errors';
+import type { Decoded, InputFormat } from '../format';
 
 export interface GctraceOptions {
   /** Epoch microseconds at which the (first) process started; `@<s>s` offsets count from it. */
@@ -419,3 +420,40 @@ class GctraceParser implements GctraceStreamParser {
     );
   }
 }
+
+// Content detection from the head (the first 64 KiB): the head of a gc line of any Go version 1.5+,
+// anywhere in a line (log prefixes are common). Its shape, not its validity: the parser reports that.
+const SNIFF_CHARS = 64 * 1024;
+const GC_LINE_HEAD_SNIFF = /gc \d+ @\d+(?:\.\d+)?s \d+%(?: \([^()]*\))?: [\d.]+\+[\d.+]+ ms clock, /;
+
+export function looksLikeGctrace(text: string): boolean {
+  return GC_LINE_HEAD_SNIFF.test(text.slice(0, SNIFF_CHARS));
+}
+
+/**
+ * Whether a gc line occurs anywhere in the (decompressed) input, not just in the first 64 KiB: for
+ * logs whose application output fills the head.
+ */
+export function containsGctrace(raw: Uint8Array): boolean {
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  const window = 64 * 1024;
+  const overlap = 1024; // longer than any gc line head, so a line cut by a window edge is seen whole in the next
+  for (let i = 0; i < text.length; i += window - overlap) {
+    if (looksLikeGctrace(text.slice(i, i + window))) return true;
+  }
+  return false;
+}
+
+export const gctraceFormat: InputFormat<Extract<Decoded, { input: 'gctrace' }>> = {
+  name: 'gctrace',
+  input: 'gctrace',
+  uploadKind: 'gctrace',
+  sniff: (head) => looksLikeGctrace(head.text),
+  sniffAll: containsGctrace,
+  decode(raw, ctx) {
+    if (ctx.startUs === undefined) throw new DecodeError('unsupported', 'gctrace log needs a capture start: pass --start');
+    const parser = createGctraceParser({ startUs: ctx.startUs });
+    parser.push(raw);
+    return { input: 'gctrace', parsed: parser.end() };
+  },
+};

@@ -1,8 +1,9 @@
 import { Reader } from 'protobufjs/minimal';
-import { DecodeError } from './errors';
-import { GrowableF64, GrowableU32, GrowableUint } from './growable';
-import { readIndex, readInt64, readUint64 } from './varint';
-import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../model/profile';
+import { DecodeError } from '../errors';
+import type { Decoded, InputFormat } from '../format';
+import { GrowableF64, GrowableU32, GrowableUint } from '../growable';
+import { readIndex, readInt64, readUint64 } from '../varint';
+import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../../model/profile';
 
 // A streaming decoder for perftools.profiles.Profile (shared/reference/profile.proto).
 // Field order on the wire is not schema order (Go writes the string table last and interleaves
@@ -685,4 +686,38 @@ class IdIndex {
     }
     return this.sparse.get(id);
   }
+}
+
+/**
+ * The protobuf form. Protobuf has no magic number, so this format is the registry's last resort:
+ * its sniff accepts anything the formats before it did not claim.
+ */
+export const pprofFormat: InputFormat<Extract<Decoded, { input: 'profile' }>> = {
+  name: 'pprof',
+  input: 'profile',
+  sniff: () => true,
+  decode(raw) {
+    if (raw[0] === 0) {
+      // A protobuf never starts with field 0; this is the pre-Go-1.8 / gperftools binary format.
+      throw new DecodeError('unsupported', 'legacy binary CPU profile (Go <= 1.7, gperftools or Java) is not supported; capture with Go >= 1.8');
+    }
+    try {
+      return { input: 'profile', profile: decodePprofMessage(raw) };
+    } catch (e) {
+      if (e instanceof DecodeError && looksLikeText(raw)) {
+        throw new DecodeError('unsupported', 'plain text that is not a Go profile (no pprof text header recognized)');
+      }
+      throw e;
+    }
+  },
+};
+
+function looksLikeText(b: Uint8Array): boolean {
+  const n = Math.min(b.length, 512);
+  let printable = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[i];
+    if (c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127) || c >= 0xc0) printable++;
+  }
+  return printable >= n * 0.95;
 }

@@ -1,0 +1,52 @@
+import type { GctraceParseResult, MetricSnapshotRow } from '../model/gc';
+import type { Profile } from '../model/profile';
+import type { UploadKind } from '../model/upload-key';
+import type { InflateEngine } from './gunzip';
+
+// What an input format is, speedscope `src/import/` style: each format is one file in
+// lib/decode/formats/ exporting an InputFormat (how to recognize it, how to decode it), listed once
+// in lib/decode/registry.ts; lib/decode/index.ts is the one dispatcher ingest, upload and scrape use.
+// A new format that yields a Profile (say OTLP profiles) needs its decoder file, its registry entry
+// and, when uploads must name it, an upload-contract kind (lib/model/upload-key.ts).
+
+export interface DecodeOptions {
+  /** Refuse inputs that decompress to more than this many bytes (default 256 MiB). */
+  maxDecompressedBytes?: number;
+  inflate?: InflateEngine;
+}
+
+export interface DecodeContext extends DecodeOptions {
+  /** Capture start (epoch microseconds) for inputs without a clock of their own (gctrace). */
+  readonly startUs?: number;
+}
+
+/** What a format may look at to recognize an input: its first 64 KiB, decompressed. */
+export interface Head {
+  readonly bytes: Uint8Array;
+  /** The same bytes as UTF-8 text. */
+  readonly text: string;
+}
+
+/** What an input decodes to; each variant has one path to the tables (lib/ingest.ts). */
+export type Decoded =
+  | { readonly input: 'profile'; readonly profile: Profile }
+  | { readonly input: 'gctrace'; readonly parsed: GctraceParseResult }
+  | { readonly input: 'runtime-metrics'; readonly snapshots: MetricSnapshotRow[] };
+
+export type InputKind = Decoded['input'];
+
+export interface InputFormat<D extends Decoded = Decoded> {
+  readonly name: string;
+  readonly input: D['input'];
+  /** The upload-contract kind of its objects; profile formats: undefined (the profile's own kind). */
+  readonly uploadKind?: UploadKind;
+  /** Whether the head looks like this format (its shape, not its validity: decode reports that). */
+  sniff(head: Head): boolean;
+  /**
+   * A second chance over the whole decompressed input, tried only when the format the head chose
+   * refused the input as 'unsupported' (a log whose first 64 KiB are application output).
+   */
+  sniffAll?(raw: Uint8Array): boolean;
+  /** Decodes the whole decompressed input; throws DecodeError with the reason. */
+  decode(raw: Uint8Array, ctx: DecodeContext): D;
+}
