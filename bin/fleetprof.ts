@@ -17,6 +17,7 @@ import { runScrape, DEFAULT_MAX_SCRAPE_BYTES } from './commands/scrape';
 import { DEFAULT_SCRAPE_PROFILES } from '../lib/scrape/targets';
 import { PROFILE_KINDS } from '../lib/model/profile';
 import { UPLOAD_KINDS } from '../lib/model/upload-key';
+import { INGEST_FUNCTION, INGEST_QUEUE } from '../lib/aws/resources';
 
 // The CLI contract (flags and JSON shapes) is used by other tools: change it only additively.
 
@@ -250,10 +251,10 @@ export function buildProgram(): Command {
     .option('--port <n>', 'query API port (0 = any free port)', positiveInt, 8787)
     .option('--moto-port <n>', 'moto_server port (default: any free port; not used when AWS_ENDPOINT_URL is set)', positiveInt)
     .option('--bucket <name>', 'bucket name', 'fleetprof-local')
-    .option('--visibility-timeout <s>', 'ingest queue visibility timeout, seconds (default: the stack\'s, 720)', positiveInt)
-    .option('--batch-size <n>', 'event source batch size (default: the stack\'s, 10)', positiveInt)
-    .option('--batch-window <s>', 'event source batching window, seconds (default: the stack\'s, 5)', positiveInt)
-    .option('--max-receive-count <n>', 'receives before a message moves to the DLQ (default: the stack\'s, 5)', positiveInt)
+    .option('--visibility-timeout <s>', `ingest queue visibility timeout, seconds (default: the stack's, ${INGEST_QUEUE.visibilityTimeoutSeconds})`, positiveInt)
+    .option('--batch-size <n>', `event source batch size (default: the stack's, ${INGEST_FUNCTION.batchSize})`, positiveInt)
+    .option('--batch-window <s>', `event source batching window, seconds (default: the stack's, ${INGEST_FUNCTION.maxBatchingWindowSeconds})`, positiveInt)
+    .option('--max-receive-count <n>', `receives before a message moves to the DLQ (default: the stack's, ${INGEST_QUEUE.maxReceiveCount})`, positiveInt)
     .option('--exports-file <path>', 'also write the export lines to this file')
     .action(async (opts) => {
       process.exitCode = await runLocal(opts);
