@@ -1,6 +1,6 @@
 import { diff, diffPartitionFilter, type DiffQuery, type DiffResult } from '../../lib/query/diff';
 import { exactJson } from '../../lib/query/json';
-import { formatValue } from '../../lib/query/units';
+import { formatPercent, formatValue } from '../../lib/model/units';
 import type { ProfileKind } from '../../lib/model/profile';
 import { openLocalEngine } from './local';
 
@@ -40,14 +40,13 @@ export function diffQuery(o: DiffOptions): DiffQuery {
   };
 }
 
-const pct = (x: number) => (x * 100).toFixed(2) + '%';
-const signedPct = (x: number) => (x >= 0 ? '+' : '') + (x * 100).toFixed(2) + '%';
+const signedPct = (x: number) => (x >= 0 ? '+' : '') + formatPercent(x, 2);
 
 export function diffTable(r: DiffResult): string {
   let out = `Type: ${r.type} (${r.sampleType}); base: ${r.base.profiles} profiles, ${formatValue(r.base.total, r.unit)}; target: ${r.target.profiles} profiles, ${formatValue(r.target.total, r.unit)}\n`;
   out += `${'base cum%'.padStart(10)} ${'target cum%'.padStart(11)} ${'delta'.padStart(9)} ${'p'.padStart(8)}  sig  function\n`;
   for (const f of r.functions) {
-    out += `${pct(f.base.cum_share).padStart(10)} ${pct(f.target.cum_share).padStart(11)} ${signedPct(f.delta_cum_share).padStart(9)} ${(f.p_value === null ? '-' : f.p_value.toPrecision(2)).padStart(8)}  ${f.significant ? ' * ' : '   '}  ${f.name}\n`;
+    out += `${formatPercent(f.base.cum_share, 2).padStart(10)} ${formatPercent(f.target.cum_share, 2).padStart(11)} ${signedPct(f.delta_cum_share).padStart(9)} ${(f.p_value === null ? '-' : f.p_value.toPrecision(2)).padStart(8)}  ${f.significant ? ' * ' : '   '}  ${f.name}\n`;
   }
   const n = r.functions.filter((f) => f.significant).length;
   out += n === 0 ? 'no significant change\n' : `${n} significant change(s)\n`;

@@ -2,7 +2,7 @@ import { gcTrends, type GcBucket } from '../../lib/detect/gc-report';
 import { partitionFilter } from '../../lib/query/cohort';
 import { parseBucket } from '../../lib/query/gc';
 import { exactJson } from '../../lib/query/json';
-import { formatValue } from '../../lib/query/units';
+import { formatPercent, formatValue } from '../../lib/model/units';
 import { openLocalEngine } from './local';
 
 export interface GcOptions {
@@ -17,7 +17,6 @@ export interface GcOptions {
   json?: boolean;
 }
 
-const pct = (x: number | null) => (x === null ? '-' : (x * 100).toFixed(1) + '%');
 const ns = (v: bigint) => formatValue(v, 'nanoseconds');
 const mib = (v: bigint) => formatValue(v, 'bytes');
 
@@ -35,8 +34,8 @@ export function gcTable(buckets: GcBucket[]): string {
     ns(b.pause_p95_ns),
     ns(b.pause_p99_ns),
     ns(b.pause_max_ns),
-    pct(b.gc_cpu_fraction),
-    pct(b.assist_share),
+    formatPercent(b.gc_cpu_fraction),
+    formatPercent(b.assist_share),
     mib(b.heap_live_avg_bytes),
     mib(b.heap_live_max_bytes),
     mib(b.heap_goal_avg_bytes),

@@ -1,7 +1,7 @@
 import { top, type TopQuery } from '../../lib/query/top';
 import { partitionFilter } from '../../lib/query/cohort';
 import { exactJson } from '../../lib/query/json';
-import { formatValue } from '../../lib/query/units';
+import { formatShare, formatValue } from '../../lib/model/units';
 import type { ProfileKind } from '../../lib/model/profile';
 import { openLocalEngine } from './local';
 
@@ -41,10 +41,9 @@ export async function runTop(o: CohortOptions & { limit: number; by: 'flat' | 'c
     }
     process.stdout.write(`Type: ${r.type} (${r.sampleType})\nShowing ${r.functions.length} functions of ${formatValue(r.total, r.unit)} total\n`);
     process.stdout.write(`${'flat'.padStart(12)} ${'flat%'.padStart(7)} ${'cum'.padStart(12)} ${'cum%'.padStart(7)}  function\n`);
-    const pct = (v: number | bigint) => (Number(r.total) === 0 ? 0 : (Math.abs(Number(v)) / Number(r.total)) * 100).toFixed(2) + '%';
     for (const f of r.functions) {
       process.stdout.write(
-        `${formatValue(f.flat, r.unit).padStart(12)} ${pct(f.flat).padStart(7)} ${formatValue(f.cum, r.unit).padStart(12)} ${pct(f.cum).padStart(7)}  ${f.name}\n`,
+        `${formatValue(f.flat, r.unit).padStart(12)} ${formatShare(Math.abs(Number(f.flat)), r.total).padStart(7)} ${formatValue(f.cum, r.unit).padStart(12)} ${formatShare(Math.abs(Number(f.cum)), r.total).padStart(7)}  ${f.name}\n`,
       );
     }
     return 0;

@@ -1,6 +1,6 @@
 import type { ProfileKind } from '../model/profile';
 import { diff, type DiffFunction, type DiffResult } from '../query/diff';
-import { formatValue } from '../query/units';
+import { formatValue } from '../model/units';
 import { isUserFunction } from '../query/user-frames';
 import type { DetectContext, Span } from './context';
 import type { AnomalyFunction, Severity } from './finding';
@@ -83,7 +83,6 @@ export function severityOf(score: number, high: number, medium: number): Severit
   return score >= high ? 'high' : score >= medium ? 'medium' : 'low';
 }
 
-export const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 export const fmt = (v: number, unit: string) => formatValue(BigInt(Math.round(v)), unit);
 
 export function iso(us: number): string {

@@ -1,4 +1,5 @@
-import { diffCommand, functionTable, grown, pct, serviceDiff, severityOf, topCommand, versionNote, versionsOf } from './common';
+import { formatPercent } from '../model/units';
+import { diffCommand, functionTable, grown, serviceDiff, severityOf, topCommand, versionNote, versionsOf } from './common';
 import type { DetectContext } from './context';
 import type { Anomaly } from './finding';
 
@@ -31,8 +32,8 @@ export async function detectCpu(ctx: DetectContext): Promise<Anomaly[]> {
       severity: severityOf(lead.delta_cum_share, CPU_HIGH_DELTA, CPU_MEDIUM_DELTA),
       culprits,
       summary: appeared
-        ? `${lead.name} appeared with ${pct(lead.target.cum_share)} of CPU${versionNote(versions)}`
-        : `${lead.name} went from ${pct(lead.base.cum_share)} to ${pct(lead.target.cum_share)} of CPU${versionNote(versions)}`,
+        ? `${lead.name} appeared with ${formatPercent(lead.target.cum_share)} of CPU${versionNote(versions)}`
+        : `${lead.name} went from ${formatPercent(lead.base.cum_share)} to ${formatPercent(lead.target.cum_share)} of CPU${versionNote(versions)}`,
       evidence: {
         functions: up.slice(0, 3).map((f) => ({ name: f.name, base_share: f.base.cum_share, target_share: f.target.cum_share, p_value: f.p_value })),
         base_profiles: r.base.profiles,

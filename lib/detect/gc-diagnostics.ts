@@ -1,5 +1,5 @@
 import { bucketMetrics, meanHalfUp, type GcBucketStats } from '../query/gc';
-import { formatValue } from '../query/units';
+import { formatPercent, formatValue } from '../model/units';
 import type { GcDiagnostic } from './finding';
 
 // Pacer and tuning diagnostics over the GC trend buckets. Each one fires on measured numbers only,
@@ -78,7 +78,6 @@ export interface DiagnoseOptions {
   dataDir?: string;
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const bytes = (b: bigint | number) => formatValue(typeof b === 'bigint' ? b : Math.round(b), 'bytes');
 const num = (x: bigint) => Number(x);
 /** What every diagnostic of a bucket shares (a Finding of area gc, lib/detect/finding.ts). */
@@ -122,9 +121,9 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
       ...about(s),
       id: 'assist-share-high',
       summary:
-        `Allocation outpaces the GC pacer: mark assists did ${pct(assistShare)} of the marking CPU ` +
+        `Allocation outpaces the GC pacer: mark assists did ${formatPercent(assistShare)} of the marking CPU ` +
         `(${formatValue(s.assistCpuNs, 'nanoseconds')} of ${formatValue(markCpu, 'nanoseconds')} over ${s.cycles} cycles; ` +
-        `threshold ${pct(ASSIST_SHARE_HIGH)}). Goroutines that allocate while a cycle runs are made to mark instead of ` +
+        `threshold ${formatPercent(ASSIST_SHARE_HIGH)}). Goroutines that allocate while a cycle runs are made to mark instead of ` +
         `doing their work, which shows up as request latency. Try: allocate less on the hot paths (${allocs} lists the ` +
         `allocation sites of this service and window); give the pacer more runway with a higher GOGC, with GOMEMLIMIT as the ` +
         `memory cap; check that GOMAXPROCS matches the CPU quota (background workers get 25% of it).`,
@@ -137,8 +136,8 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
       ...about(s),
       id: 'gc-cpu-high',
       summary:
-        `GC used ${pct(gcCpuBusy)} of the available CPU (GOMAXPROCS x observed time), not counting idle-time marking ` +
-        `(${pct(gcCpu)} with it; threshold ${pct(GC_CPU_HIGH)})${rate}, with an average live heap of ${bytes(liveAvg)} ` +
+        `GC used ${formatPercent(gcCpuBusy)} of the available CPU (GOMAXPROCS x observed time), not counting idle-time marking ` +
+        `(${formatPercent(gcCpu)} with it; threshold ${formatPercent(GC_CPU_HIGH)})${rate}, with an average live heap of ${bytes(liveAvg)} ` +
         `and goal of ${bytes(goalAvg)}. GC work per cycle grows with the live heap and the number of cycles grows with the ` +
         `allocation rate. Try: allocate less (${allocs}); raise GOGC (GOGC=200 roughly halves the number of cycles for up to ` +
         `one more live heap of memory) and set GOMEMLIMIT below the container limit so the extra headroom stays bounded.`,
@@ -186,9 +185,9 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
         summary:
           `The heap goal is only ${goalLive.toFixed(2)}x the live heap (avg goal ${bytes(goalAvg)}, avg live ` +
           `${bytes(liveAvg)}; threshold ${GOAL_LIVE_LOW}x): each cycle may allocate just ` +
-          `${pct(Math.max(0, goalLive - 1))} of the live heap before the next one is due, so GC frequency and GC CPU ` +
+          `${formatPercent(Math.max(0, goalLive - 1))} of the live heap before the next one is due, so GC frequency and GC CPU ` +
           `rise steeply with any extra allocation (here ${perMin === null ? '?' : perMin.toFixed(1)} cycles/min per instance` +
-          `${gcCpu !== null ? ` and ${pct(gcCpu)} of the CPU` : ''}). This is what a process running into ` +
+          `${gcCpu !== null ? ` and ${formatPercent(gcCpu)} of the CPU` : ''}). This is what a process running into ` +
           `GOMEMLIMIT looks like (the runtime shrinks the goal to stay under it), or a very low GOGC. Try: give the process ` +
           `more memory and raise GOMEMLIMIT with it, or shrink the live heap (${topCommand(s, 'heap', o)} shows what holds ` +
           `it); keep GOGC at 100 or more.`,
@@ -210,8 +209,8 @@ function bucketDiagnostics(s: GcBucketStats, o: DiagnoseOptions): GcDiagnostic[]
       ...about(s),
       id: 'forced-gc-frequent',
       summary:
-        `${s.forcedCycles} of ${s.cycles} cycles (${pct(forcedShare)}) were forced (threshold ${FORCED_MIN_CYCLES} cycles and ` +
-        `${pct(FORCED_SHARE_HIGH)}): something calls runtime.GC() or debug.FreeOSMemory(). Each call runs a full ` +
+        `${s.forcedCycles} of ${s.cycles} cycles (${formatPercent(forcedShare)}) were forced (threshold ${FORCED_MIN_CYCLES} cycles and ` +
+        `${formatPercent(FORCED_SHARE_HIGH)}): something calls runtime.GC() or debug.FreeOSMemory(). Each call runs a full ` +
         `collection that blocks the caller (and FreeOSMemory returns memory the heap will ask for again), on top of the ` +
         `cycles the pacer schedules. Try: remove the periodic calls; to cap memory use GOMEMLIMIT instead. (Go 1.5-1.8 also ` +
         `mark every cycle forced under GODEBUG=gcstoptheworld.)`,

@@ -1,7 +1,8 @@
+import { formatPercent } from '../model/units';
 import { bucketMetrics, gcBucketStats, type GcBucketStats } from '../query/gc';
 import { MIN_CYCLES } from './gc-diagnostics';
 import { grown, grownAllocationSites, serviceDiff } from './common';
-import { diffCommand, fmt, pct, severityOf, versionNote } from './common';
+import { diffCommand, fmt, severityOf, versionNote } from './common';
 import { mean, sd, tQuantileTwoSided } from '../stats/welch';
 import type { DetectContext, Span } from './context';
 import type { Anomaly, AnomalySeries } from './finding';
@@ -41,9 +42,9 @@ interface Metric {
 
 const METRICS: Metric[] = [
   { id: 'pause_p99_ns', label: 'p99 GC pause', unit: 'nanoseconds', get: (s) => Number(s.pauseP99Ns), resolution: 1000, format: (v) => fmt(v, 'nanoseconds') },
-  { id: 'gc_cpu_fraction', label: 'GC CPU', unit: 'fraction', get: (s) => bucketMetrics(s).gc_cpu_fraction, resolution: 0.001, format: pct },
+  { id: 'gc_cpu_fraction', label: 'GC CPU', unit: 'fraction', get: (s) => bucketMetrics(s).gc_cpu_fraction, resolution: 0.001, format: formatPercent },
   { id: 'cycles_per_min', label: 'GC frequency', unit: 'cycles/min', get: (s) => bucketMetrics(s).cycles_per_min, resolution: 0.1, format: (v) => `${v.toFixed(1)}/min` },
-  { id: 'assist_share', label: 'assist share of marking', unit: 'fraction', get: (s) => bucketMetrics(s).assist_share, resolution: 0.01, format: pct },
+  { id: 'assist_share', label: 'assist share of marking', unit: 'fraction', get: (s) => bucketMetrics(s).assist_share, resolution: 0.01, format: formatPercent },
   { id: 'heap_live_avg_bytes', label: 'live heap', unit: 'bytes', get: (s) => Number(bucketMetrics(s).heap_live_avg_bytes), resolution: 1048576, format: (v) => fmt(v, 'bytes') },
 ];
 

@@ -1,4 +1,5 @@
-import { diffCommand, fmt, functionTable, grown, grownAllocationSites, pct, serviceDiff, severityOf, versionNote, versionsOf } from './common';
+import { formatPercent } from '../model/units';
+import { diffCommand, fmt, functionTable, grown, grownAllocationSites, serviceDiff, severityOf, versionNote, versionsOf } from './common';
 import type { DetectContext } from './context';
 import type { Anomaly } from './finding';
 
@@ -66,7 +67,7 @@ export async function detectMemory(ctx: DetectContext): Promise<Anomaly[]> {
         profile: 'allocs',
         severity: severityOf(lead.delta_cum_share, ALLOC_HIGH_DELTA, ALLOC_MEDIUM_DELTA),
         culprits,
-        summary: `${lead.name} allocates ${pct(lead.target.cum_share)} of all bytes (was ${pct(lead.base.cum_share)})${versionNote(versions)}`,
+        summary: `${lead.name} allocates ${formatPercent(lead.target.cum_share)} of all bytes (was ${formatPercent(lead.base.cum_share)})${versionNote(versions)}`,
         evidence: {
           functions: up.slice(0, 3).map((f) => ({ name: f.name, base_share: f.base.cum_share, target_share: f.target.cum_share, p_value: f.p_value })),
           base_profiles: allocs.base.profiles,

@@ -1,26 +1,12 @@
 import type { DigestResult } from '../detect/digest';
 import type { Anomaly, AnomalyFunction, AnomalySeries } from '../detect/finding';
+import { formatMeasure, formatValue } from '../model/units';
 import { esc } from './html';
 
 // The digest as one self-contained HTML page: inline CSS and hand-written SVG, no scripts, no
 // external resources, so it can be mailed or archived as is.
 
 const SEV_COLOR = { high: '#c62828', medium: '#ef6c00', low: '#827717' } as const;
-
-function fmtNum(v: number, measure?: string): string {
-  if (measure === 'share') return (v * 100).toFixed(1) + '%';
-  const a = Math.abs(v);
-  if (measure?.startsWith('bytes')) return a >= 1048576 ? (v / 1048576).toFixed(2) + ' MiB' : a >= 1024 ? (v / 1024).toFixed(1) + ' KiB' : v.toFixed(0) + ' B';
-  if (measure?.startsWith('ns')) return a >= 1e9 ? (v / 1e9).toFixed(2) + ' s' : a >= 1e6 ? (v / 1e6).toFixed(2) + ' ms' : (v / 1e3).toFixed(1) + ' µs';
-  return a >= 100 ? v.toFixed(0) : v.toFixed(2);
-}
-
-function fmtSeries(v: number, unit: string): string {
-  if (unit === 'fraction') return (v * 100).toFixed(1) + '%';
-  if (unit === 'bytes') return (v / 1048576).toFixed(1) + ' MiB';
-  if (unit === 'nanoseconds') return v >= 1e6 ? (v / 1e6).toFixed(2) + ' ms' : (v / 1e3).toFixed(0) + ' µs';
-  return v.toFixed(1);
-}
 
 /** Horizontal bars: baseline (grey) and window (coloured) per function. */
 export function functionBarsSvg(rows: AnomalyFunction[], measure: string | undefined): string {
@@ -41,9 +27,9 @@ export function functionBarsSvg(rows: AnomalyFunction[], measure: string | undef
     s += `<text x="${labelW - 6}" y="${y + 14}" font-size="11" text-anchor="end">${esc(name)}</text>`;
     const bw = (Math.abs(r.base) / max) * barW;
     const tw = (Math.abs(r.target) / max) * barW;
-    s += `<rect x="${labelW}" y="${y + 2}" width="${bw.toFixed(1)}" height="10" fill="#9e9e9e"><title>baseline ${esc(fmtNum(r.base, measure))}</title></rect>`;
-    s += `<rect x="${labelW}" y="${y + 13}" width="${tw.toFixed(1)}" height="10" fill="#1565c0"><title>window ${esc(fmtNum(r.target, measure))}</title></rect>`;
-    s += `<text x="${labelW + Math.max(bw, tw) + 4}" y="${y + 22}" font-size="10">${esc(fmtNum(r.target, measure))}</text>`;
+    s += `<rect x="${labelW}" y="${y + 2}" width="${bw.toFixed(1)}" height="10" fill="#9e9e9e"><title>baseline ${esc(formatMeasure(r.base, measure))}</title></rect>`;
+    s += `<rect x="${labelW}" y="${y + 13}" width="${tw.toFixed(1)}" height="10" fill="#1565c0"><title>window ${esc(formatMeasure(r.target, measure))}</title></rect>`;
+    s += `<text x="${labelW + Math.max(bw, tw) + 4}" y="${y + 22}" font-size="10">${esc(formatMeasure(r.target, measure))}</text>`;
   });
   return s + '</svg>';
 }
@@ -59,11 +45,11 @@ export function seriesSvg(se: AnomalySeries): string {
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(se.metric)}">`;
   s += `<text x="20" y="12" font-size="11">${esc(se.metric)}: baseline buckets (grey) vs window (red)</text>`;
   s += `<line x1="20" y1="36" x2="${W - 20}" y2="36" stroke="#bbb"/>`;
-  s += `<text x="20" y="56" font-size="10">${esc(fmtSeries(lo, se.unit))}</text><text x="${W - 20}" y="56" font-size="10" text-anchor="end">${esc(fmtSeries(hi, se.unit))}</text>`;
-  for (const v of se.base) s += `<circle cx="${x(v).toFixed(1)}" cy="36" r="4" fill="#9e9e9e" fill-opacity="0.7"><title>${esc(fmtSeries(v, se.unit))}</title></circle>`;
+  s += `<text x="20" y="56" font-size="10">${esc(formatValue(lo, se.unit))}</text><text x="${W - 20}" y="56" font-size="10" text-anchor="end">${esc(formatValue(hi, se.unit))}</text>`;
+  for (const v of se.base) s += `<circle cx="${x(v).toFixed(1)}" cy="36" r="4" fill="#9e9e9e" fill-opacity="0.7"><title>${esc(formatValue(v, se.unit))}</title></circle>`;
   for (const v of se.target) {
     const cx = x(v);
-    s += `<path d="M${cx.toFixed(1)} 28 L${(cx + 7).toFixed(1)} 36 L${cx.toFixed(1)} 44 L${(cx - 7).toFixed(1)} 36 Z" fill="#c62828"><title>window ${esc(fmtSeries(v, se.unit))}</title></path>`;
+    s += `<path d="M${cx.toFixed(1)} 28 L${(cx + 7).toFixed(1)} 36 L${cx.toFixed(1)} 44 L${(cx - 7).toFixed(1)} 36 Z" fill="#c62828"><title>window ${esc(formatValue(v, se.unit))}</title></path>`;
   }
   return s + '</svg>';
 }
@@ -72,8 +58,8 @@ function functionTable(rows: AnomalyFunction[], measure: string | undefined): st
   if (rows.length === 0) return '';
   let t = `<table><thead><tr><th>function</th><th>baseline</th><th>window</th><th>change</th><th>p</th></tr></thead><tbody>`;
   for (const r of rows) {
-    t += `<tr${r.significant ? ' class="sig"' : ''}><td><code>${esc(r.name)}</code></td><td>${esc(fmtNum(r.base, measure))}</td><td>${esc(fmtNum(r.target, measure))}</td>`;
-    t += `<td>${r.delta >= 0 ? '+' : ''}${esc(fmtNum(r.delta, measure))}</td><td>${r.p_value === null ? '-' : esc(r.p_value.toPrecision(2))}${r.significant ? ' *' : ''}</td></tr>`;
+    t += `<tr${r.significant ? ' class="sig"' : ''}><td><code>${esc(r.name)}</code></td><td>${esc(formatMeasure(r.base, measure))}</td><td>${esc(formatMeasure(r.target, measure))}</td>`;
+    t += `<td>${r.delta >= 0 ? '+' : ''}${esc(formatMeasure(r.delta, measure))}</td><td>${r.p_value === null ? '-' : esc(r.p_value.toPrecision(2))}${r.significant ? ' *' : ''}</td></tr>`;
   }
   return t + '</tbody></table>';
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DigestResult } from '../detect/digest';
 import type { Anomaly, AnomalyFunction } from '../detect/finding';
+import { formatMeasure } from '../model/units';
 import { esc } from './html';
 import { renderDigestHtml } from './digest-html';
 
@@ -75,16 +76,8 @@ export function digestSubject(d: DigestResult): string {
   return s;
 }
 
-function fmtFn(v: number, measure: string | undefined): string {
-  if (measure === 'share') return (v * 100).toFixed(1) + '%';
-  const a = Math.abs(v);
-  if (measure?.startsWith('bytes')) return a >= 1048576 ? (v / 1048576).toFixed(2) + ' MiB' : a >= 1024 ? (v / 1024).toFixed(1) + ' KiB' : v.toFixed(0) + ' B';
-  if (measure?.startsWith('ns')) return a >= 1e9 ? (v / 1e9).toFixed(2) + ' s' : a >= 1e6 ? (v / 1e6).toFixed(2) + ' ms' : (v / 1e3).toFixed(1) + ' us';
-  return a >= 100 ? v.toFixed(0) : v.toFixed(2);
-}
-
 function textTable(rows: AnomalyFunction[], measure: string | undefined): string {
-  const cells = rows.map((r) => [r.name + (r.significant ? ' *' : ''), fmtFn(r.base, measure), fmtFn(r.target, measure), (r.delta >= 0 ? '+' : '') + fmtFn(r.delta, measure), r.p_value === null ? '-' : r.p_value.toPrecision(2)]);
+  const cells = rows.map((r) => [r.name + (r.significant ? ' *' : ''), formatMeasure(r.base, measure), formatMeasure(r.target, measure), (r.delta >= 0 ? '+' : '') + formatMeasure(r.delta, measure), r.p_value === null ? '-' : r.p_value.toPrecision(2)]);
   const head = ['function', 'baseline', 'window', 'change', 'p'];
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => '    ' + c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');

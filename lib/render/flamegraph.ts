@@ -1,4 +1,5 @@
 import type { FlameGraph, FlameNode } from '../query/flamegraph';
+import { formatterScript } from '../model/units';
 import { esc, escapeScriptJson } from './html';
 
 // The flame graph page: the tree lib/query/flamegraph.ts built, embedded as JSON in a
@@ -35,16 +36,14 @@ export function flameGraphJson(g: FlameGraph): string {
   return parts.join('');
 }
 
+// The value formatter is lib/model/units.ts's own function source, not a copy.
 const SCRIPT = String.raw`
 (function(){
-var G=JSON.parse(document.getElementById('flame-data').textContent);
+${formatterScript()}var G=JSON.parse(document.getElementById('flame-data').textContent);
 var box=document.getElementById('flame'),tip=document.getElementById('tip'),info=document.getElementById('info');
 var ROW=18,focus=G.root,query='',path=[G.root];
-function fmt(v){var u=G.unit,a=Math.abs(v);
- if(u==='nanoseconds'){return a>=1e9?(v/1e9).toFixed(2)+'s':a>=1e6?(v/1e6).toFixed(2)+'ms':a>=1e3?(v/1e3).toFixed(1)+'us':v+'ns';}
- if(u==='bytes'){return a>=1048576?(v/1048576).toFixed(2)+'MiB':a>=1024?(v/1024).toFixed(1)+'KiB':v+'B';}
- return String(v);}
-function pct(v,t){return t?(100*v/t).toFixed(2)+'%':'-';}
+function fmt(v){return formatWithTable(UNIT_TYPES,v,G.unit);}
+function pct(v,t){return formatWithTable(UNIT_TYPES,t?v/t:null,'fraction',2);}
 function hue(s){var h=0;for(var i=0;i<s.length;i++)h=(h*31+s.charCodeAt(i))>>>0;return h;}
 function color(n){
  if(G.differential){var d=(G.total?n.v/G.total:0)-(G.baseTotal?n.b/G.baseTotal:0);var k=Math.min(1,Math.abs(d)*5);
