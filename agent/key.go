@@ -41,6 +41,7 @@ var (
 	nameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	labelKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 	tagRE      = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	versionRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
 	startRE    = regexp.MustCompile(`^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{1,3}))?Z$`)
 )
 
@@ -259,16 +260,13 @@ func ValidateLabels(labels map[string]string) error {
 	return nil
 }
 
-// ValidateVersion applies the version rule of lib/model/source.ts (at most 128 characters, no
-// whitespace or slashes); S3 metadata must also be printable ASCII.
+// ValidateVersion applies the version rule of lib/model/source.ts (VERSION): empty, or at most 128
+// characters of [A-Za-z0-9._+-] starting with a letter or digit. Versions are pasted into
+// suggested shell commands and URLs, so nothing with a meaning there is admitted.
+// test/contract/versions.json holds the cases both sides must agree on.
 func ValidateVersion(v string) error {
-	if len(v) > 128 {
-		return fmt.Errorf("version %q is longer than 128 characters", v)
-	}
-	for _, r := range v {
-		if r <= ' ' || r == '/' || r > '~' {
-			return fmt.Errorf("version %q must be printable ASCII without spaces or slashes", v)
-		}
+	if v != "" && !versionRE.MatchString(v) {
+		return fmt.Errorf("version %q must be at most 128 characters of [A-Za-z0-9._+-], starting with a letter or digit", v)
 	}
 	return nil
 }

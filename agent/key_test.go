@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +90,27 @@ func TestLabels(t *testing.T) {
 	}
 	if SanitizeName("ip-10-0-0-1.ec2.internal") != "ip-10-0-0-1.ec2.internal" || SanitizeName("_my host!") != "my-host-" {
 		t.Errorf("SanitizeName: %q", SanitizeName("_my host!"))
+	}
+}
+
+// The version grammar shared with lib/model/source.ts: test/contract/versions.json.
+func TestVersionContract(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "test", "contract", "versions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ Valid, Invalid []string }
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range c.Valid {
+		if err := ValidateVersion(v); err != nil {
+			t.Errorf("ValidateVersion(%q) refused: %v", v, err)
+		}
+	}
+	for _, v := range c.Invalid {
+		if ValidateVersion(v) == nil {
+			t.Errorf("ValidateVersion(%q) accepted", v)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 // The upload contract (docs/upload-contract.md): key grammar and metadata -> SourceMeta, S3 event
 // parsing, poison/transient classification.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { DecodeError } from '../lib/decode/errors';
 import { classifyFailure, isKnownTransient, ObjectTooLargeError } from '../lib/aws/classify';
 import { parseS3Message } from '../lib/aws/events';
@@ -51,7 +53,7 @@ test.each([
 
 test('bad metadata is a contract violation', () => {
   expect(() => uploadSourceMeta({ bucket: 'b', key: 'raw/s/i/20261121T104500Z_cpu.pb', etag: 'e', metadata: { labels: 'novalue' } })).toThrow(/x-amz-meta-labels/);
-  expect(() => uploadSourceMeta({ bucket: 'b', key: 'raw/s/i/20261121T104500Z_cpu.pb', etag: 'e', metadata: { version: 'a b' } })).toThrow(/version must not contain spaces/);
+  expect(() => uploadSourceMeta({ bucket: 'b', key: 'raw/s/i/20261121T104500Z_cpu.pb', etag: 'e', metadata: { version: 'a b' } })).toThrow(/version must be at most 128 characters of \[A-Za-z0-9._\+-\]/);
   expect(() => uploadSourceMeta({ bucket: 'b', key: 'raw/s/i/20261121T104500Z_cpu.pb', etag: 'e', metadata: { labels: '1bad=x' } })).toThrow(UploadContractError);
 });
 
@@ -73,4 +75,11 @@ test('poison vs transient', () => {
   expect(isKnownTransient(Object.assign(new Error('socket'), { code: 'ECONNRESET' }))).toBe(true);
   expect(isKnownTransient(new TypeError('bug'))).toBe(false);
   expect(classifyFailure(new TypeError('bug'))).toBe('transient'); // unknown: retried, then the DLQ
+});
+
+describe('the version grammar (test/contract/versions.json, shared with agent/key.go)', () => {
+  const c = JSON.parse(readFileSync(path.join(__dirname, 'contract/versions.json'), 'utf8')) as { valid: string[]; invalid: string[] };
+  const meta = (version: string) => () => uploadSourceMeta({ bucket: 'b', key: 'raw/s/i/20261121T104500Z_cpu.pb', etag: 'e', metadata: { version } });
+  test.each(c.valid)('accepts %j', (v) => expect(meta(v)()).toMatchObject({ version: v }));
+  test.each(c.invalid)('refuses %j', (v) => expect(meta(v)).toThrow(/version must be/));
 });

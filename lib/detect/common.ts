@@ -4,6 +4,7 @@ import { formatValue } from '../model/units';
 import { isUserFunction } from '../query/user-frames';
 import type { DetectContext, Span } from './context';
 import type { AnomalyFunction, Severity } from './finding';
+import { fleetprofCommand } from './command';
 
 // What the profile detectors share: a diff of the window against the baseline for one service,
 // kind and sample type with each sample charged to its leaf-most frame of the service's own code
@@ -89,15 +90,19 @@ export function iso(us: number): string {
   return new Date(us / 1000).toISOString();
 }
 
-export function topCommand(ctx: DetectContext, kind: string, extra = ''): string {
-  return `fleetprof top --data ${ctx.dataDir ?? 'DIR'} --type ${kind}${extra} --service ${ctx.service} --from ${iso(ctx.window.fromUs)} --to ${iso(ctx.window.toUs)}`;
+export function topCommand(ctx: DetectContext, kind: string, extra: string[] = []): string {
+  return fleetprofCommand('top', '--data', ctx.dataDir ?? 'DIR', '--type', kind, ...extra, '--service', ctx.service, '--from', iso(ctx.window.fromUs), '--to', iso(ctx.window.toUs));
 }
 
-export function diffCommand(ctx: DetectContext, kind: string, extra = ''): string {
-  return (
-    `fleetprof diff --data ${ctx.dataDir ?? 'DIR'} --type ${kind}${extra} --service ${ctx.service} ` +
-    `--base-from ${iso(ctx.baseline.fromUs)} --base-to ${iso(ctx.baseline.toUs)} --from ${iso(ctx.window.fromUs)} --to ${iso(ctx.window.toUs)}`
+export function diffCommand(ctx: DetectContext, kind: string, extra: string[] = []): string {
+  return fleetprofCommand(
+    'diff', '--data', ctx.dataDir ?? 'DIR', '--type', kind, ...extra, '--service', ctx.service,
+    '--base-from', iso(ctx.baseline.fromUs), '--base-to', iso(ctx.baseline.toUs), '--from', iso(ctx.window.fromUs), '--to', iso(ctx.window.toUs),
   );
+}
+
+export function gcCommand(ctx: DetectContext, withData = false): string {
+  return fleetprofCommand('gc', withData && '--data', withData && (ctx.dataDir ?? 'DIR'), '--service', ctx.service);
 }
 
 /**

@@ -47,7 +47,7 @@ export async function detectContention(ctx: DetectContext): Promise<Anomaly[]> {
         kind === 'mutex'
           ? `Goroutines wait longer for locks released in ${culprits.join(', ')}: the critical sections there got longer or hotter.`
           : `Goroutines spend more time blocked in ${culprits.join(', ')} (locks, channels, select) than in the baseline.`,
-      nextStep: `Compare call sites: ${diffCommand(ctx, kind, ' --measure norm')}; shorten the critical section (no work under the lock), shard the lock or use atomics.`,
+      nextStep: `Compare call sites: ${diffCommand(ctx, kind, ['--measure', 'norm'])}; shorten the critical section (no work under the lock), shard the lock or use atomics.`,
       functionsMeasure: 'ns per profile',
       functions: functionTable(r),
     });

@@ -46,7 +46,7 @@ export async function detectCpu(ctx: DetectContext): Promise<Anomaly[]> {
         `Across ${r.target.profiles} window profiles against ${r.base.profiles} baseline profiles, ${culprits.join(', ')} ` +
         `${culprits.length > 1 ? 'take' : 'takes'} a larger share of the service's CPU (own time plus runtime work it triggers), ` +
         `beyond the spread between profiles of the same period. The service used ${coresBase.toFixed(2)} cores per profiled second before and ${coresTarget.toFixed(2)} now.`,
-      nextStep: `Compare the two periods function by function: ${diffCommand(ctx, 'cpu')}; then look at ${lead.name} in ${topCommand(ctx, 'cpu', ' --by cum')}.`,
+      nextStep: `Compare the two periods function by function: ${diffCommand(ctx, 'cpu')}; then look at ${lead.name} in ${topCommand(ctx, 'cpu', ['--by', 'cum'])}.`,
       functionsMeasure: 'share',
       functions: functionTable(r),
     },

@@ -1,6 +1,7 @@
 import { bucketMetrics, meanHalfUp, type GcBucketStats } from '../query/gc';
 import { formatPercent, formatValue } from '../model/units';
 import type { GcDiagnostic } from './finding';
+import { fleetprofCommand } from './command';
 
 // Pacer and tuning diagnostics over the GC trend buckets. Each one fires on measured numbers only,
 // says in plain words which numbers triggered it (also as `evidence`, machine-readable) and what a
@@ -84,12 +85,9 @@ const num = (x: bigint) => Number(x);
 const about = (s: GcBucketStats) => ({ area: 'gc' as const, service: s.service, version: s.version });
 
 function topCommand(s: GcBucketStats, type: 'allocs' | 'heap', o: DiagnoseOptions): string {
-  const parts = ['fleetprof top'];
-  if (o.dataDir) parts.push(`--data ${o.dataDir}`);
-  parts.push(`--type ${type} --service ${s.service}`);
-  if (s.version !== '') parts.push(`--version ${s.version}`);
-  parts.push(`--from ${new Date(s.startUs / 1000).toISOString()} --to ${new Date(s.endUs / 1000).toISOString()}`);
-  return '`' + parts.join(' ') + '`';
+  const version = s.version !== '' && ['--version', s.version];
+  const data = o.dataDir !== undefined && ['--data', o.dataDir];
+  return '`' + fleetprofCommand('top', ...(data || []), '--type', type, '--service', s.service, ...(version || []), '--from', new Date(s.startUs / 1000).toISOString(), '--to', new Date(s.endUs / 1000).toISOString()) + '`';
 }
 
 /** Diagnostics for each bucket (same order as `stats`, which is ordered by service, version, start). */

@@ -2,7 +2,7 @@ import { formatPercent } from '../model/units';
 import { bucketMetrics, gcBucketStats, type GcBucketStats } from '../query/gc';
 import { MIN_CYCLES } from './gc-diagnostics';
 import { grown, grownAllocationSites, serviceDiff } from './common';
-import { diffCommand, fmt, severityOf, versionNote } from './common';
+import { diffCommand, fmt, gcCommand, severityOf, versionNote } from './common';
 import { mean, sd, tQuantileTwoSided } from '../stats/welch';
 import type { DetectContext, Span } from './context';
 import type { Anomaly, AnomalySeries } from './finding';
@@ -168,8 +168,8 @@ export async function detectGc(ctx: DetectContext): Promise<Anomaly[]> {
         (culprits.length > 0 ? `The allocation sites that grew: ${culprits.join(', ')}.` : 'No allocation site stands out in the profiles.'),
       nextStep:
         culprits.length > 0
-          ? `Cut allocations in ${culprits[0]} (${diffCommand(ctx, 'allocs')}); meanwhile GOGC/GOMEMLIMIT trade memory for GC CPU (fleetprof gc --service ${ctx.service}).`
-          : `See the trend and pacer diagnostics: fleetprof gc --data ${ctx.dataDir ?? 'DIR'} --service ${ctx.service}.`,
+          ? `Cut allocations in ${culprits[0]} (${diffCommand(ctx, 'allocs')}); meanwhile GOGC/GOMEMLIMIT trade memory for GC CPU (${gcCommand(ctx)}).`
+          : `See the trend and pacer diagnostics: ${gcCommand(ctx, true)}.`,
       series,
     });
   }

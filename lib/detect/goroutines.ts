@@ -39,7 +39,7 @@ export async function detectGoroutines(ctx: DetectContext): Promise<Anomaly[]> {
       },
       versions,
       explanation: `More goroutines are alive in ${culprits.join(', ')} than in the baseline. Goroutines that wait on a channel, lock or I/O nobody completes never exit: each keeps its stack and everything it references.`,
-      nextStep: `Find where they wait: ${diffCommand(ctx, 'goroutine', ' --measure norm')}; check that every goroutine started there has a way to exit (context cancellation, closed channel, timeout).`,
+      nextStep: `Find where they wait: ${diffCommand(ctx, 'goroutine', ['--measure', 'norm'])}; check that every goroutine started there has a way to exit (context cancellation, closed channel, timeout).`,
       functionsMeasure: 'goroutines per profile',
       functions: functionTable(r),
     },

@@ -1,5 +1,5 @@
 import { formatPercent } from '../model/units';
-import { diffCommand, fmt, functionTable, grown, grownAllocationSites, serviceDiff, severityOf, versionNote, versionsOf } from './common';
+import { diffCommand, fmt, functionTable, gcCommand, grown, grownAllocationSites, serviceDiff, severityOf, versionNote, versionsOf } from './common';
 import type { DetectContext } from './context';
 import type { Anomaly } from './finding';
 
@@ -46,7 +46,7 @@ export async function detectMemory(ctx: DetectContext): Promise<Anomaly[]> {
         explanation:
           `The heap profile of each instance counts the bytes still reachable at the last GC. ${culprits.join(', ')} ` +
           `allocated memory that is now kept alive in larger amounts than in the baseline, consistently across profiles: a leak, an unbounded cache or a larger working set.`,
-        nextStep: `See who holds it: ${diffCommand(ctx, 'heap', ' --measure norm')}; check whether it keeps growing with fleetprof gc --service ${ctx.service} (heap-growing).`,
+        nextStep: `See who holds it: ${diffCommand(ctx, 'heap', ['--measure', 'norm'])}; check whether it keeps growing with ${gcCommand(ctx)} (heap-growing).`,
         functionsMeasure: 'bytes per profile',
         functions: functionTable(heap),
       });
@@ -75,7 +75,7 @@ export async function detectMemory(ctx: DetectContext): Promise<Anomaly[]> {
         },
         versions,
         explanation: `The allocation mix changed: ${culprits.join(', ')} allocate a larger part of the service's bytes than in the baseline. More allocation means more GC work and more assist latency.`,
-        nextStep: `Compare allocation sites: ${diffCommand(ctx, 'allocs')}; GC effect: fleetprof gc --service ${ctx.service}.`,
+        nextStep: `Compare allocation sites: ${diffCommand(ctx, 'allocs')}; GC effect: ${gcCommand(ctx)}.`,
         functionsMeasure: 'share',
         functions: functionTable(allocs),
       });

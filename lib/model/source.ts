@@ -6,11 +6,17 @@ import { PROFILE_KINDS } from './profile';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * Versions are quoted into suggested commands and URLs, so the grammar admits only characters
+ * with no meaning to a shell or a URL: semver (v1.2.3-rc.1+build.5), dates, commit hashes.
+ * agent/key.go has the same rule; test/contract/versions.json holds the cases both must agree on.
+ */
+export const VERSION = /^(?:[A-Za-z0-9][A-Za-z0-9._+-]{0,127})?$/;
 
 export const SourceMetaSchema = z.object({
   service: z.string().regex(NAME, 'service must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit'),
   instance: z.string().regex(NAME, 'instance must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit'),
-  version: z.string().max(128).regex(/^[^\s/]*$/, 'version must not contain spaces or slashes').default(''),
+  version: z.string().regex(VERSION, 'version must be at most 128 characters of [A-Za-z0-9._+-], starting with a letter or digit').default(''),
   labels: z
     .record(z.string().regex(LABEL_KEY, 'label keys are identifiers'), z.string().max(256))
     .default({}),
