@@ -16,7 +16,9 @@ import {
   type PProfile,
 } from './helpers/pprof-builder';
 
-// Decoder edge cases from shared/reference/formats.md §1.2 and §7, on hand-built protobufs.
+// Decoder edge cases of the reference decoder (google/pprof `profile/proto.go`, `encode.go`,
+// `profile.go`: packed and unpacked repeated fields, string_table[0] = "", id and index checks,
+// label rules, concatenated profiles), on hand-built protobufs.
 
 const decode = (p: PProfile, opts?: Parameters<typeof encodeProfile>[1]): Profile => decodeProfile(encodeProfile(p, opts));
 
@@ -210,7 +212,7 @@ describe('inlined frames', () => {
     });
   });
 
-  test('worked example of formats.md §2.5 (pprof driver_test cpuProfile)', () => {
+  test('worked example of pprof driver_test.go cpuProfile', () => {
     const s = new StringTable();
     const names = [1000, 2000, 2001, 3000, 3001, 3002];
     const fid = (n: number) => names.indexOf(n) + 1;

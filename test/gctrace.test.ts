@@ -19,7 +19,8 @@ function only(text: string): GcCycleRow {
   return r.cycles[0];
 }
 
-// Real lines quoted in formats.md section 4.2 (golang/go issues), every field checked by hand.
+// Real lines quoted in golang/go issues, one per format generation of the runtime's print code
+// (runtime/mgc.go), every field checked by hand.
 const GO15 =
   'gc 86 @11.635s 20%: 1.0+2.0+0+120+3.0 ms clock, 8.0+2.0+0+407/200/0+24 ms cpu, 324->385->257 MB, 396 MB goal, 8 P';
 const GO153 =

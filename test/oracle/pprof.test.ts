@@ -2,7 +2,8 @@
  * Tests of the `go tool pprof -top` oracle itself (test/oracle/pprof.ts).
  *
  * - Parser unit tests on literal pprof output (no Go needed).
- * - A hand-computed profile (formats.md §2.5 worked example, extended with
+ * - A hand-computed profile (google/pprof `internal/driver/driver_test.go`
+ *   cpuProfile, extended with
  *   partial-inline, names with spaces and values that pprof's default units
  *   would round), built with pprof-format and fed to the real pprof.
  * - google/pprof testdata profiles: Σflat == total and total == Σ sample values
@@ -141,7 +142,8 @@ describe('parsePprofTop (no Go needed)', () => {
 
 // ---------------------------------------------------------------------------
 /**
- * formats.md §2.5 (google/pprof driver_test.go cpuProfile) plus:
+ * google/pprof `internal/driver/driver_test.go` cpuProfile (expected output:
+ * `internal/driver/testdata/pprof.cpu.flat.functions.text`) plus:
  *  - location 4000 = [f1000 inlined into f4000] -> f1000 gets an inline and a
  *    non-inline caller -> "(partial-inline)";
  *  - function names with spaces;
@@ -178,7 +180,7 @@ interface ExpectedRow {
   inline: boolean;
 }
 
-/** Hand-derived from the flat/cum rules in formats.md §2.3 (see comments). */
+/** Hand-derived from pprof's flat/cum rules (`internal/graph/graph.go` newGraph; see comments). */
 function expectedTop(w: bigint[]): Record<string, ExpectedRow> {
   const [w1, w2, w3, w4, w5] = w as [bigint, bigint, bigint, bigint, bigint];
   const rows: Record<string, ExpectedRow> = {

@@ -1,7 +1,7 @@
 /**
  * Test oracle: runs the real `go tool pprof -top` and parses its report into
  * exact integers, so our TypeScript flat/cum computation can be compared with
- * the reference implementation (see docs: /work/shared/reference/formats.md §2).
+ * the reference implementation (google/pprof `internal/graph/graph.go` newGraph).
  *
  * Command line (one pprof run per call):
  *

@@ -4,7 +4,8 @@
 // line (after a timestamp, a syslog header, a CRI `... stderr F ` header, inside a Docker JSON
 // `"log"` string) between application output, panics, scavenger and pacer lines. We therefore
 // never anchor on the line start: we look for `gc <digits> @` and match the runtime's exact
-// print format from there (reference: formats.md section 4). Not even a word boundary is required:
+// print format from there (the gctrace paragraph of runtime/extern.go and the print statements of
+// runtime/mgc.go, per Go version). Not even a word boundary is required:
 // the runtime writes a gc line with many write(2) calls and user output is not serialized with
 // them, so a newline-less app write can sit directly before `gc` (`...50%gc 12 @...`).
 //
