@@ -67,9 +67,15 @@ const hasColumn = (table: TableName, column: string): boolean => TABLES[table].c
 
 /**
  * The SQL predicate selecting a cohort's rows of `table`, and its named parameters. The kind is
- * matched when the cohort has one (the gc and metrics tables have no kind). Labels are matched on
- * the table's own `labels` column; tables without one (functions, stacks) are restricted to the
- * profile ids of the cohort's profiles, which is where their upload labels live.
+ * matched when the cohort has one (the gc and metrics tables have no kind).
+ *
+ * Labels k=v (see "Labels" below) are upload labels on the tables that carry them (gc_cycles,
+ * runtime_metrics: exact match), and on the profile tables also pprof sample labels:
+ * - stacks: the rows of the profiles and samples the labels select (exact);
+ * - profiles: every profile some of whose samples may be selected (upload label k=v, or no upload
+ *   label k at all): the cohort's files, whose totals pprof divides by;
+ * - functions: profiles whose upload labels match. Per-profile rows cannot select samples, so this
+ *   is exact only when `needsSampleLabels` says no; top and diff read stacks otherwise.
  */
 export function cohortPredicate(
   c: CohortFilter & { kind?: ProfileKind },
@@ -102,17 +108,49 @@ export function cohortPredicate(
     params[p + 'to_dt'] = utcDate(c.toUs - 1);
     params[p + 'to_us'] = BigInt(c.toUs);
   }
-  if (hasColumn(table, 'labels')) {
-    Object.entries(c.labels ?? {}).forEach(([k, v], i) => {
-      parts.push(`${a}labels[$${p}lk${i}] = $${p}lv${i}`);
-      params[`${p}lk${i}`] = k;
-      params[`${p}lv${i}`] = v;
-    });
-  } else {
-    // Same parameter names and values as the outer predicate: the subquery shares them.
-    const profiles = cohortPredicate(c, 'profiles', { prefix: p });
-    parts.push(`${a}profile_id IN (SELECT profile_id FROM profiles WHERE ${profiles.sql})`);
-    Object.assign(params, profiles.params);
-  }
+  Object.entries(c.labels ?? {}).forEach(([k, v], i) => {
+    const [lk, lv] = [`$${p}lk${i}`, `$${p}lv${i}`];
+    params[`${p}lk${i}`] = k;
+    params[`${p}lv${i}`] = v;
+    const uploadMatches = `profile_id IN (SELECT profile_id FROM profiles WHERE labels[${lk}] = ${lv})`;
+    if (hasColumn(table, 'sample_labels')) {
+      parts.push(
+        `(${a}${uploadMatches} OR (${a}sample_labels[${lk}] = ${lv} AND ${a}profile_id IN (SELECT profile_id FROM profiles WHERE NOT map_contains(labels, ${lk}))))`,
+      );
+    } else if (table === 'profiles') {
+      parts.push(`(${a}labels[${lk}] = ${lv} OR NOT map_contains(${a}labels, ${lk}))`);
+    } else if (hasColumn(table, 'labels')) {
+      parts.push(`${a}labels[${lk}] = ${lv}`);
+    } else {
+      parts.push(`${a}${uploadMatches}`);
+    }
+  });
   return { sql: parts.length === 0 ? 'true' : parts.join(' AND '), params };
+}
+
+// Labels: upload labels (the profiles table's `labels`) and pprof sample labels (the stacks
+// table's `sample_labels`, from pprof.Do / SetGoroutineLabels) are matched by one rule, per label
+// k=v: a profile whose upload labels carry k matches as a whole when its value is v (and not at all
+// otherwise); in a profile without k, each sample matches when its own label k is v. On the
+// profiles without k that is `go tool pprof -tagfocus=k=^v$`: exact string equality, not pprof's
+// unanchored regexp (so `-tagfocus=k=v` is the same filter whenever no other value of k contains
+// v, v has no regexp syntax and is not a number, which pprof reads as a numeric-label range; see
+// docs/cli.md). Several labels must all match. Numeric labels are not matched.
+
+/**
+ * Whether the cohort's labels need the stacks table: some profile of the cohort lacks one of the
+ * label keys in its upload labels, so its samples' labels decide. Otherwise the upload labels
+ * alone decide and the per-profile functions rows answer exactly (and faster).
+ */
+export async function needsSampleLabels(engine: { rows(sql: string, params?: SqlParams): Promise<Record<string, unknown>[]> }, c: Cohort): Promise<boolean> {
+  const keys = Object.keys(c.labels ?? {});
+  if (keys.length === 0) return false;
+  const base = cohortPredicate({ ...c, labels: undefined }, 'profiles');
+  const params: SqlParams = { ...base.params };
+  const has = keys.map((k, i) => {
+    params[`nk${i}`] = k;
+    return `map_contains(labels, $nk${i})`;
+  });
+  const rows = await engine.rows(`SELECT count(*) AS n FROM profiles WHERE ${base.sql} AND NOT (${has.join(' AND ')})`, params);
+  return Number(rows[0]?.n ?? 0) > 0;
 }

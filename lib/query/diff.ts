@@ -1,7 +1,8 @@
 import type { Int64, ProfileKind } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
 import { welch } from '../stats/welch';
-import { cohortPredicate, DEFAULT_SAMPLE_TYPE, partitionFilter, type Cohort } from './cohort';
+import { cohortPredicate, DEFAULT_SAMPLE_TYPE, needsSampleLabels, partitionFilter, type Cohort } from './cohort';
+import { stackFunctionsSql } from './stack-functions';
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 import { attributionFrame } from './user-frames';
@@ -111,8 +112,18 @@ function sideCohort(q: DiffQuery, s: DiffSide): Cohort {
   return { kind: q.kind, service: q.service, instance: q.instance, labels: q.labels, version: s.version, fromUs: s.fromUs, toUs: s.toUs };
 }
 
-/** Every profile of the cohort with its per-function values of one sample type. */
+/**
+ * Every profile of the cohort with its per-function values of one sample type. When labels select
+ * samples (pprof sample labels), a profile's total and values are those of its selected samples
+ * (shares are of the selected samples, pprof's -relative_percentages), and a profile none of whose
+ * samples is selected is not part of the cohort.
+ */
 export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: string, attribute = false): Promise<{ unit: string; profiles: ProfileValues[] }> {
+  const bySamples = await needsSampleLabels(engine, c);
+  const st = cohortPredicate(c, 'stacks', { alias: 's' });
+  const fromStacks = stackFunctionsSql(st.sql, 'st', true);
+  const stParams = { ...st.params, st: sampleType };
+  const sampleTotals = bySamples ? new Map((await engine.rows(fromStacks.totals, stParams)).map((r) => [r.profile_id as string, BigInt(r.total as bigint)])) : undefined;
   const pp = cohortPredicate(c, 'profiles', { alias: 'p' });
   const profRows = await engine.rows(
     `SELECT p.profile_id, p.instance, p.version, p.duration_ns,
@@ -126,18 +137,24 @@ export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: s
   let unit = '';
   for (const r of profRows) {
     if (r.total === null || r.total === undefined) continue;
+    const total = sampleTotals ? sampleTotals.get(r.profile_id as string) : BigInt(r.total as bigint);
+    if (total === undefined) continue;
     unit ||= (r.unit as string) ?? '';
     profiles.set(r.profile_id as string, {
       id: r.profile_id as string,
       instance: r.instance as string,
       version: r.version as string,
       durationNs: Number(r.duration_ns),
-      total: BigInt(r.total as bigint),
+      total,
       fns: new Map(),
     });
   }
   if (profiles.size === 0) return { unit, profiles: [] };
-  if (!attribute) {
+  if (!attribute && bySamples) {
+    for (const r of await engine.rows(fromStacks.functions, stParams)) {
+      profiles.get(r.profile_id as string)?.fns.set(r.name as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
+    }
+  } else if (!attribute) {
     const f = cohortPredicate(c, 'functions', { alias: 'f' });
     const rows = await engine.rows(
       `SELECT profile_id, function, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum FROM functions f
@@ -147,12 +164,11 @@ export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: s
     );
     for (const r of rows) profiles.get(r.profile_id as string)?.fns.set(r.function as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
   } else {
-    const st = cohortPredicate(c, 'stacks', { alias: 's' });
     const rows = await engine.rows(
       `SELECT profile_id, frames, SUM(value)::HUGEINT AS value FROM stacks s
        WHERE ${st.sql} AND s.sample_type = $st
        GROUP BY profile_id, frames`,
-      { ...st.params, st: sampleType },
+      stParams,
     );
     for (const r of rows) {
       const p = profiles.get(r.profile_id as string);
