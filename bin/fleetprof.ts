@@ -53,7 +53,7 @@ function cohortOptions(cmd: Command): Command {
     .option('--service <name>', 'only this service')
     .option('--version <v>', 'only this version')
     .option('--instance <id>', 'only this instance')
-    .option('--label <k=v>', 'only profiles with this upload label (repeatable)', collectLabel, {})
+    .option('--label <k=v>', 'only profiles with this upload label, else samples with this pprof label (repeatable; docs/cli.md)', collectLabel, {})
     .option('--from <iso>', 'capture time >= from', isoTime)
     .option('--to <iso>', 'capture time < to', isoTime);
 }
@@ -95,7 +95,7 @@ export function buildProgram(): Command {
     .option('--sample-type <name>', 'sample type (default: what go tool pprof shows for the kind)')
     .option('--service <name>', 'only this service')
     .option('--instance <id>', 'only this instance')
-    .option('--label <k=v>', 'only profiles with this upload label (repeatable)', collectLabel, {})
+    .option('--label <k=v>', 'only profiles with this upload label, else samples with this pprof label (repeatable; docs/cli.md)', collectLabel, {})
     .option('--base-from <iso>', 'baseline: capture time >= base-from', isoTime)
     .option('--base-to <iso>', 'baseline: capture time < base-to', isoTime)
     .option('--from <iso>', 'target: capture time >= from', isoTime)

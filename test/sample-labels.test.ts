@@ -16,6 +16,7 @@ import { top } from '../lib/query/top';
 import { exportMerged } from '../lib/query/export';
 import { flameGraph } from '../lib/query/flamegraph';
 import { diff } from '../lib/query/diff';
+import { handleApiRequest } from '../lib/api/router';
 import { goAvailable, pprofTop, warmUpPprof, type OracleTop } from './oracle/pprof';
 
 const FIXTURES = path.join(__dirname, 'fixtures/go');
@@ -92,6 +93,18 @@ d('sample labels: --label k=v equals go tool pprof -tagfocus=k=v', () => {
       }
     }
   }, 180_000);
+
+  test('the HTTP API: GET /top?label=k=v is the same answer', async () => {
+    const [k, v] = pairs[pairs.length - 1];
+    const res = await handleApiRequest(
+      { method: 'GET', path: '/top', query: `type=cpu&service=svc-a&sampleType=cpu&label=${encodeURIComponent(`${k}=${v}`)}` },
+      { openEngine: (f) => openEngine(store, f, [dir]) },
+    );
+    expect(res.status).toBe(200);
+    const body = JSON.parse(String(res.body)) as { total: number; functions: { name: string; flat: number; cum: number }[] };
+    const want = fromOracle(pprofTop(FILES, { sampleIndex: 'cpu', extraArgs: [`-tagfocus=${k}=${v}`] }));
+    expect({ total: BigInt(body.total), rows: body.functions.map((f) => ({ name: f.name, flat: BigInt(f.flat), cum: BigInt(f.cum) })) }).toEqual(want);
+  }, 120_000);
 
   test('an upload label and a sample label together: the upload label picks profiles, the sample label samples', async () => {
     const [k, v] = pairs[0];
