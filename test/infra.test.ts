@@ -67,7 +67,7 @@ describe('storage', () => {
     template.resourceCountIs('AWS::Glue::Database', 1);
     template.resourceCountIs('AWS::Glue::Table', Object.keys(TABLES).length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
-    template.resourceCountIs('AWS::IAM::ManagedPolicy', 3);
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 4); // agent, agent per service, query caller, Athena user
     template.resourceCountIs('AWS::CloudWatch::Alarm', 5); // DLQ, ingest errors, backlog age, digest errors, query errors
     template.resourceCountIs('Custom::S3BucketNotifications', 1);
   });
@@ -155,6 +155,14 @@ describe('storage', () => {
 });
 
 describe('functions', () => {
+  test('query reserved concurrency: none by default, set by queryReservedConcurrency, validated', () => {
+    expect(resources[queryFnId].Properties.ReservedConcurrentExecutions).toBeUndefined();
+    const t = Template.fromStack(new FleetprofStack(newApp(), 'Reserved', { settings: { queryReservedConcurrency: 20 } }));
+    const fns = Object.values(t.findResources('AWS::Lambda::Function')) as Json[];
+    expect(fns.filter((f) => f.Properties.ReservedConcurrentExecutions === 20)).toHaveLength(1);
+    expect(() => new FleetprofStack(newApp(), 'BadReserved', { settings: { queryReservedConcurrency: -1 } })).toThrow(/queryReservedConcurrency/);
+  });
+
   test('ingest: x86_64 Node 22, memory/timeout from lib/aws/resources.ts, HOME=/tmp, bucket env, own log group', () => {
     const f = resources[ingestFnId].Properties;
     expect(f).toMatchObject({
@@ -228,6 +236,20 @@ describe('IAM', () => {
     ]);
     const outputs = template.toJSON().Outputs;
     expect(outputs.AgentPolicyArn.Value).toEqual({ Ref: logicalId(stack.access.agent) });
+  });
+
+  test('per-service agent policy: s3:PutObject only under raw/<fleetprof-service principal tag>/, only for tagged roles', () => {
+    const agent = resources[logicalId(stack.access.agentPerService)].Properties;
+    expect(agent.PolicyDocument.Statement).toEqual([
+      {
+        Sid: 'UploadOwnServiceRaw',
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/raw/${aws:PrincipalTag/fleetprof-service}/*']] },
+        Condition: { Null: { 'aws:PrincipalTag/fleetprof-service': 'false' } },
+      },
+    ]);
+    expect(template.toJSON().Outputs.AgentPerServicePolicyArn.Value).toEqual({ Ref: logicalId(stack.access.agentPerService) });
   });
 
   test('function roles carry no managed policies (no AWSLambdaBasicExecutionRole, no s3:* grants)', () => {

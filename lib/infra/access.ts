@@ -48,10 +48,24 @@ export interface AccessPoliciesProps {
   readonly catalog: Catalog;
 }
 
+/**
+ * The principal tag naming the one service an agent may upload for (AgentPerService). Upload keys
+ * start with raw/<service>/ (docs/upload-contract.md), so an IAM policy variable on the tag pins a
+ * role to its own service's prefix: a compromised agent cannot write other services' data, nor set
+ * the versions their suggestions quote.
+ */
+export const AGENT_SERVICE_TAG = 'fleetprof-service';
+
 /** Customer-managed policies for the three kinds of principals outside the stack. */
 export class AccessPolicies extends Construct {
   /** Agents (ECS task roles, EKS pods, EC2 instances): upload under raw/ and nothing else. */
   readonly agent: iam.ManagedPolicy;
+  /**
+   * Agents scoped to one service: upload under raw/<the role's fleetprof-service tag>/ only.
+   * Roles without the tag get nothing (an unset policy variable matches no key anyway; the Null
+   * condition says so explicitly).
+   */
+  readonly agentPerService: iam.ManagedPolicy;
   /** Clients of the query Function URL (SigV4-signed requests). */
   readonly queryCaller: iam.ManagedPolicy;
   /** Analysts running Athena in the fleetprof workgroup. */
@@ -65,6 +79,18 @@ export class AccessPolicies extends Construct {
       description: 'fleetprof agents: upload profiles and logs under raw/ (no read, list or delete)',
       statements: [
         new iam.PolicyStatement({ sid: 'UploadRaw', actions: ['s3:PutObject'], resources: [objectsUnder(bucket, RAW_PREFIX)] }),
+      ],
+    });
+
+    this.agentPerService = new iam.ManagedPolicy(this, 'AgentPerService', {
+      description: `fleetprof agents scoped to one service: upload under raw/<principal tag ${AGENT_SERVICE_TAG}>/ only (no read, list or delete)`,
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'UploadOwnServiceRaw',
+          actions: ['s3:PutObject'],
+          resources: [objectsUnder(bucket, `${RAW_PREFIX}\${aws:PrincipalTag/${AGENT_SERVICE_TAG}}/`)],
+          conditions: { Null: { [`aws:PrincipalTag/${AGENT_SERVICE_TAG}`]: 'false' } },
+        }),
       ],
     });
 

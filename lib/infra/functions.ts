@@ -36,6 +36,8 @@ export interface DuckdbFunctionProps {
   readonly logRetentionDays: number;
   /** More native packages to copy next to the bundle (e.g. the digest's SVG rasterizer). */
   readonly nativePackages?: readonly string[];
+  /** Reserved concurrency (undefined: the account's unreserved pool). */
+  readonly reservedConcurrency?: number;
 }
 
 function retention(days: number): logs.RetentionDays {
@@ -73,6 +75,7 @@ export class DuckdbFunction extends Construct {
       runtime: RUNTIME,
       architecture: ARCHITECTURE,
       memorySize: props.memoryMb,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       timeout: props.timeout,
       ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMb),
       description: props.description,

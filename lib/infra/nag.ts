@@ -63,6 +63,14 @@ export function suppressFindings(stack: NaggedStack): void {
     },
   ]);
 
+  NagSuppressions.addResourceSuppressions(stack.access.agentPerService, [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason: `Agents upload new objects under ${RAW_PREFIX}<their fleetprof-service principal tag>/ (s3:PutObject only). ${prefixReason}`,
+      appliesTo: [objects(`${RAW_PREFIX}<aws:PrincipalTag/fleetprof-service>/`)],
+    },
+  ]);
+
   NagSuppressions.addResourceSuppressions(stack.access.athenaUser, [
     {
       id: 'AwsSolutions-IAM5',

@@ -40,6 +40,11 @@ export interface FleetprofSettings {
   readonly ingestBatchingWindowSeconds: number;
   readonly queryMemoryMb: number;
   readonly queryTimeoutSeconds: number;
+  /**
+   * Reserved concurrency of the query function; 0 (default) = none. Set it to cap what a flood of
+   * signed query calls can cost, and to keep them from starving the account's other functions.
+   */
+  readonly queryReservedConcurrency: number;
   /** Ephemeral /tmp, MB (Parquet scratch, query cache, DuckDB spill). */
   readonly ingestEphemeralStorageMb: number;
   readonly queryEphemeralStorageMb: number;
@@ -91,6 +96,7 @@ export const DEFAULT_SETTINGS: FleetprofSettings = {
   ingestEphemeralStorageMb: INGEST_FUNCTION.ephemeralStorageMb,
   queryMemoryMb: QUERY_FUNCTION.memoryMb,
   queryTimeoutSeconds: QUERY_FUNCTION.timeoutSeconds,
+  queryReservedConcurrency: 0,
   queryEphemeralStorageMb: QUERY_FUNCTION.ephemeralStorageMb,
   maxReceiveCount: INGEST_QUEUE.maxReceiveCount,
   projectionStartDate: '2024-01-01',

@@ -66,6 +66,7 @@ export class FleetprofStack extends Stack {
       description: 'fleetprof query: top / export / SQL over tables/ (Function URL, AWS_IAM)',
       memoryMb: s.queryMemoryMb,
       timeout: Duration.seconds(s.queryTimeoutSeconds),
+      reservedConcurrency: s.queryReservedConcurrency > 0 ? s.queryReservedConcurrency : undefined,
       ephemeralStorageMb: s.queryEphemeralStorageMb,
       logRetentionDays: s.logRetentionDays,
       environment: { [ENV.bucket]: bucket.bucketName },
@@ -130,6 +131,7 @@ export class FleetprofStack extends Stack {
     out('DeadLetterQueueUrl', dlq.queueUrl, 'Uploads that failed ingestion maxReceiveCount times');
     out('QueryUrl', this.queryUrl.url, 'Query Function URL (SigV4, AWS_IAM)');
     out('AgentPolicyArn', this.access.agent.managedPolicyArn, 'Attach to agent roles: s3:PutObject on raw/* only');
+    out('AgentPerServicePolicyArn', this.access.agentPerService.managedPolicyArn, 'Attach to agent roles tagged fleetprof-service=<service>: s3:PutObject on raw/<service>/* only');
     out('QueryCallerPolicyArn', this.access.queryCaller.managedPolicyArn, 'Attach to callers of the query URL');
     out('AthenaUserPolicyArn', this.access.athenaUser.managedPolicyArn, 'Attach to Athena users of the workgroup');
     out('GlueDatabase', this.catalog.databaseName, 'Glue database of the Parquet tables');
@@ -147,6 +149,7 @@ function validate(s: FleetprofSettings): void {
   if (!/^[a-z0-9_]{1,64}$/.test(s.catalogName)) fail(`catalogName must match [a-z0-9_]{1,64}, got ${s.catalogName}`);
   if (s.ingestTimeoutSeconds * 6 > 43200) fail('ingestTimeoutSeconds x 6 exceeds the 12 h SQS visibility timeout limit');
   if (s.maxReceiveCount < 1 || s.maxReceiveCount > 1000) fail('maxReceiveCount must be 1..1000');
+  if (!Number.isInteger(s.queryReservedConcurrency) || s.queryReservedConcurrency < 0 || s.queryReservedConcurrency > 1000) fail('queryReservedConcurrency must be 0..1000 (0 = none)');
   if (s.ingestMaxConcurrency < 2 || s.ingestMaxConcurrency > 1000) fail('ingestMaxConcurrency must be 2..1000');
   if (s.ingestBatchingWindowSeconds === 0 && s.ingestBatchSize > 10) fail('ingestBatchSize > 10 needs ingestBatchingWindowSeconds > 0');
   for (const name of s.projectedServices.split(',').map((x) => x.trim()).filter((x) => x)) {
