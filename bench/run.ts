@@ -59,7 +59,7 @@ const fmt = (n: number | string) => (typeof n === 'number' ? n.toFixed(1) : n);
 async function decodeSection(): Promise<void> {
   const inputs = FILES.map((f) => readFileSync(f));
   const total = inputs.reduce((s, b) => s + b.length, 0);
-  const root = protobuf.loadSync(path.join(ROOT, 'bench/profile.proto'));
+  const root = protobuf.loadSync(path.join(ROOT, 'lib/model/profile.proto'));
   const Reflected = root.lookupType('perftools.profiles.Profile');
   const rows: [string, number | string][] = [
     ['fleetprof decodeProfile (gz in, zlib)', mbps(total, () => inputs.forEach((b) => decodeProfile(b)))],

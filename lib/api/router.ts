@@ -3,7 +3,7 @@ import { PROFILE_KINDS } from '../model/profile';
 import type { PartitionFilter } from '../store/layout';
 import { partitionFilter, type Cohort } from '../query/cohort';
 import type { QueryEngine } from '../query/engine';
-import { exportMerged } from '../query/export';
+import { exportMerged, isExportError } from '../query/export';
 import { gcTrends } from '../detect/gc-report';
 import { parseBucket, type GcQuery } from '../query/gc';
 import { exactJson } from '../query/json';
@@ -181,7 +181,7 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
           try {
             return await exportMerged(e, q);
           } catch (err) {
-            if (/no profiles match/.test((err as Error).message)) throw new BadRequest((err as Error).message, 404);
+            if (isExportError(err)) throw new BadRequest(err.message, err.reason === 'no-profiles' ? 404 : 400);
             throw err;
           }
         });

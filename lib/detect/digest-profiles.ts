@@ -1,6 +1,6 @@
 import type { ProfileKind } from '../model/profile';
 import type { QueryEngine } from '../query/engine';
-import { exportMerged } from '../query/export';
+import { exportMerged, isExportError } from '../query/export';
 import type { Span } from './context';
 import type { DigestResult } from './digest';
 
@@ -32,7 +32,7 @@ export async function exportAnomalyProfiles(d: DigestResult, window: Span, engin
           const bytes = await exportMerged(engine, { kind, service, fromUs: window.fromUs, toUs: window.toUs });
           out.push({ service, kind, filename: `${safeName(service)}-${kind}-window.pb.gz`, bytes });
         } catch (e) {
-          if (!/no profiles match/.test((e as Error).message)) throw e;
+          if (!isExportError(e, 'no-profiles')) throw e;
         }
       }
     } finally {

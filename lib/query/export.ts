@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { Writer } from 'protobufjs/minimal';
+import { FUNCTION, LABEL, LINE, LOCATION, PROFILE, SAMPLE, tagOf, VALUE_TYPE, WIRE } from '../model/pprof-wire';
 import type { Int64 } from '../model/profile';
 import { cohortPredicate, type Cohort } from './cohort';
 import type { QueryEngine } from './engine';
@@ -10,6 +11,25 @@ import type { QueryEngine } from './engine';
 // innermost first: `go tool pprof -top` and `-top -lines` on the result print the same rows as on
 // the original files, `(inline)` markers included. Addresses and mappings are not kept (pprof's
 // functions and lines granularities clear addresses; see docs/schema.md), so `-addresses` differs.
+
+/**
+ * Why a cohort has no merged profile: nothing matched ('no-profiles'), or what matched cannot be
+ * merged ('incompatible': different period types or sample types, refused as pprof's merge.go
+ * `compatible` refuses them). Callers tell them apart by type, never by message text.
+ */
+export class ExportError extends Error {
+  constructor(
+    readonly reason: 'no-profiles' | 'incompatible',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ExportError';
+  }
+}
+
+export function isExportError(e: unknown, reason?: ExportError['reason']): e is ExportError {
+  return e instanceof ExportError && (reason === undefined || e.reason === reason);
+}
 
 interface MergedStack {
   frames: string[];
@@ -25,13 +45,14 @@ interface MergedStack {
 export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint8Array> {
   const p = cohortPredicate(c, 'profiles', { alias: 'p' });
   const meta = await engine.rows(
-    `SELECT p.sample_types, p.period_type, p.period_unit, p.period, p.default_sample_type,
+    `SELECT p.profile_id, p.sample_types, p.period_type, p.period_unit, p.period, p.default_sample_type,
             epoch_us(p.time) AS time_us, p.duration_ns
      FROM profiles p WHERE ${p.sql} ORDER BY p.time`,
     p.params,
   );
-  if (meta.length === 0) throw new Error('no profiles match the filters');
+  if (meta.length === 0) throw new ExportError('no-profiles', 'no profiles match the filters');
   const types = (meta[0].sample_types as { type: string; unit: string }[]).map((t) => ({ type: t.type, unit: t.unit }));
+  const period = checkCompatible(meta);
   const typeIndex = new Map(types.map((t, i) => [t.type, i]));
 
   const sp = cohortPredicate(c, 'stacks', { alias: 's' });
@@ -75,12 +96,38 @@ export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint
       types,
       stacks: [...merged.values()],
       periodType: { type: meta[0].period_type as string, unit: meta[0].period_unit as string },
-      period: meta[0].period as bigint,
+      period,
       defaultSampleType: meta[0].default_sample_type as string,
       timeNanos: BigInt(meta[0].time_us as bigint) * 1000n,
       durationNanos: durationNs,
     }),
   );
+}
+
+const valueTypes = (ts: readonly { type: string; unit: string }[]): string => `[${ts.map((t) => `${t.type}/${t.unit}`).join(' ')}]`;
+
+/**
+ * pprof's merge.go: profiles merge only when their period types and sample types (in order) are
+ * equal; the merged period is the largest. Returns that period.
+ */
+function checkCompatible(meta: Record<string, unknown>[]): bigint {
+  const first = meta[0];
+  const firstTypes = valueTypes(first.sample_types as { type: string; unit: string }[]);
+  const firstPeriod = `${first.period_type}/${first.period_unit}`;
+  let period = BigInt(first.period as bigint);
+  for (const m of meta.slice(1)) {
+    const periodType = `${m.period_type}/${m.period_unit}`;
+    if (periodType !== firstPeriod) {
+      throw new ExportError('incompatible', `cannot merge profiles ${first.profile_id} and ${m.profile_id}: incompatible period types ${firstPeriod} and ${periodType}`);
+    }
+    const types = valueTypes(m.sample_types as { type: string; unit: string }[]);
+    if (types !== firstTypes) {
+      throw new ExportError('incompatible', `cannot merge profiles ${first.profile_id} and ${m.profile_id}: incompatible sample types ${firstTypes} and ${types}`);
+    }
+    const p = BigInt(m.period as bigint);
+    if (p > period) period = p;
+  }
+  return period;
 }
 
 /** DuckDB MAP values come back as [{key, value}] lists. */
@@ -121,13 +168,15 @@ export function encode(p: EncodeInput): Uint8Array {
   const fnIds = new Map<string, number>();
   const locIds = new Map<string, number>();
   const w = Writer.create();
+  const B = WIRE.BYTES;
+  const V = WIRE.VARINT;
   const valueType = (field: number, t: { type: string; unit: string }) => {
-    w.uint32((field << 3) | 2).fork();
-    w.uint32(8).int64(s(t.type));
-    w.uint32(16).int64(s(t.unit));
+    w.uint32(tagOf(field, B)).fork();
+    w.uint32(tagOf(VALUE_TYPE.TYPE, V)).int64(s(t.type));
+    w.uint32(tagOf(VALUE_TYPE.UNIT, V)).int64(s(t.unit));
     w.ldelim();
   };
-  for (const t of p.types) valueType(1, t);
+  for (const t of p.types) valueType(PROFILE.SAMPLE_TYPE, t);
   const functions: { id: number; name: string; file: string; startLine: number }[] = [];
   /** Per location: its id and Lines [function id, line], innermost first. */
   const locations: { id: number; lines: [number, number][] }[] = [];
@@ -159,54 +208,54 @@ export function encode(p: EncodeInput): Uint8Array {
       ids.push(lid);
       run = [];
     }
-    w.uint32((2 << 3) | 2).fork();
+    w.uint32(tagOf(PROFILE.SAMPLE, B)).fork();
     if (ids.length) {
-      w.uint32((1 << 3) | 2).fork();
+      w.uint32(tagOf(SAMPLE.LOCATION_ID, B)).fork(); // packed
       for (const id of ids) w.uint64(id);
       w.ldelim();
     }
-    w.uint32((2 << 3) | 2).fork();
+    w.uint32(tagOf(SAMPLE.VALUE, B)).fork(); // packed
     for (const v of st.values) w.int64(int64(v) as number);
     w.ldelim();
     for (const [k, v] of st.labels) {
-      w.uint32((3 << 3) | 2).fork();
-      w.uint32(8).int64(s(k));
-      w.uint32(16).int64(s(v));
+      w.uint32(tagOf(SAMPLE.LABEL, B)).fork();
+      w.uint32(tagOf(LABEL.KEY, V)).int64(s(k));
+      w.uint32(tagOf(LABEL.STR, V)).int64(s(v));
       w.ldelim();
     }
     for (const [k, v] of st.numLabels) {
-      w.uint32((3 << 3) | 2).fork();
-      w.uint32(8).int64(s(k));
-      w.uint32(24).int64(int64(BigInt(v)) as number);
+      w.uint32(tagOf(SAMPLE.LABEL, B)).fork();
+      w.uint32(tagOf(LABEL.KEY, V)).int64(s(k));
+      w.uint32(tagOf(LABEL.NUM, V)).int64(int64(BigInt(v)) as number);
       w.ldelim();
     }
     w.ldelim();
   }
   for (const loc of locations) {
-    w.uint32((4 << 3) | 2).fork();
-    w.uint32(8).uint64(loc.id);
+    w.uint32(tagOf(PROFILE.LOCATION, B)).fork();
+    w.uint32(tagOf(LOCATION.ID, V)).uint64(loc.id);
     for (const [fid, line] of loc.lines) {
-      w.uint32((4 << 3) | 2).fork();
-      w.uint32(8).uint64(fid);
-      if (line) w.uint32(16).int64(line);
+      w.uint32(tagOf(LOCATION.LINE, B)).fork();
+      w.uint32(tagOf(LINE.FUNCTION_ID, V)).uint64(fid);
+      if (line) w.uint32(tagOf(LINE.LINE, V)).int64(line);
       w.ldelim();
     }
     w.ldelim();
   }
   for (const f of functions) {
-    w.uint32((5 << 3) | 2).fork();
-    w.uint32(8).uint64(f.id);
-    w.uint32(16).int64(s(f.name));
-    w.uint32(24).int64(s(f.name));
-    if (f.file) w.uint32(32).int64(s(f.file));
-    if (f.startLine) w.uint32(40).int64(f.startLine);
+    w.uint32(tagOf(PROFILE.FUNCTION, B)).fork();
+    w.uint32(tagOf(FUNCTION.ID, V)).uint64(f.id);
+    w.uint32(tagOf(FUNCTION.NAME, V)).int64(s(f.name));
+    w.uint32(tagOf(FUNCTION.SYSTEM_NAME, V)).int64(s(f.name));
+    if (f.file) w.uint32(tagOf(FUNCTION.FILENAME, V)).int64(s(f.file));
+    if (f.startLine) w.uint32(tagOf(FUNCTION.START_LINE, V)).int64(f.startLine);
     w.ldelim();
   }
-  if (p.timeNanos) w.uint32(9 << 3).int64(int64(p.timeNanos) as number);
-  if (p.durationNanos) w.uint32(10 << 3).int64(int64(p.durationNanos) as number);
-  valueType(11, p.periodType);
-  if (p.period) w.uint32(12 << 3).int64(int64(p.period) as number);
-  w.uint32(14 << 3).int64(s(p.defaultSampleType));
-  for (const x of strings) w.uint32((6 << 3) | 2).string(x);
+  if (p.timeNanos) w.uint32(tagOf(PROFILE.TIME_NANOS, V)).int64(int64(p.timeNanos) as number);
+  if (p.durationNanos) w.uint32(tagOf(PROFILE.DURATION_NANOS, V)).int64(int64(p.durationNanos) as number);
+  valueType(PROFILE.PERIOD_TYPE, p.periodType);
+  if (p.period) w.uint32(tagOf(PROFILE.PERIOD, V)).int64(int64(p.period) as number);
+  w.uint32(tagOf(PROFILE.DEFAULT_SAMPLE_TYPE, V)).int64(s(p.defaultSampleType));
+  for (const x of strings) w.uint32(tagOf(PROFILE.STRING_TABLE, B)).string(x);
   return w.finish();
 }

@@ -1,6 +1,8 @@
 import { Writer } from 'protobufjs/minimal';
+import { FUNCTION, LABEL, LINE, LOCATION, MAPPING, PROFILE, SAMPLE, VALUE_TYPE, WIRE } from '../../lib/model/pprof-wire';
 
-// Hand-builds perftools.profiles.Profile bytes (shared/reference/profile.proto) for decoder
+// Hand-builds perftools.profiles.Profile bytes (lib/model/profile.proto, field numbers from
+// lib/model/pprof-wire.ts) for decoder
 // tests. Deliberately low level: every string reference is a raw string-table index and every
 // id is whatever the test says, so dangling ids, out-of-range indices, id 0, duplicates and
 // values beyond 2^53 (pass a bigint) can all be expressed. Fields left undefined are not
@@ -136,10 +138,10 @@ export interface EncodeOptions {
 }
 
 // Wire types.
-export const VARINT = 0;
-export const FIXED64 = 1;
-export const BYTES = 2;
-export const FIXED32 = 5;
+export const VARINT = WIRE.VARINT;
+export const FIXED64 = WIRE.FIXED64;
+export const BYTES = WIRE.BYTES;
+export const FIXED32 = WIRE.FIXED32;
 
 /** The varint bytes of an int64/uint64 value; negatives are two's complement (10 bytes). */
 export function varint(v: I64): Uint8Array {
@@ -216,46 +218,46 @@ class Msg {
 
 function valueType(v: PValueType | undefined): Uint8Array | undefined {
   if (v === undefined) return undefined;
-  return new Msg().int(1, v.type).int(2, v.unit).finish();
+  return new Msg().int(VALUE_TYPE.TYPE, v.type).int(VALUE_TYPE.UNIT, v.unit).finish();
 }
 
 function label(l: PLabel): Uint8Array {
-  return new Msg().int(1, l.key).int(2, l.str).int(3, l.num).int(4, l.numUnit).finish();
+  return new Msg().int(LABEL.KEY, l.key).int(LABEL.STR, l.str).int(LABEL.NUM, l.num).int(LABEL.NUM_UNIT, l.numUnit).finish();
 }
 
 function sample(s: PSample, packed: boolean): Uint8Array {
-  const m = new Msg().ints(1, s.locationIds, packed).ints(2, s.values, packed);
-  for (const l of s.labels ?? []) m.msg(3, label(l));
+  const m = new Msg().ints(SAMPLE.LOCATION_ID, s.locationIds, packed).ints(SAMPLE.VALUE, s.values, packed);
+  for (const l of s.labels ?? []) m.msg(SAMPLE.LABEL, label(l));
   return m.finish();
 }
 
 function mapping(m: PMapping): Uint8Array {
   return new Msg()
-    .int(1, m.id)
-    .int(2, m.memoryStart)
-    .int(3, m.memoryLimit)
-    .int(4, m.fileOffset)
-    .int(5, m.filename)
-    .int(6, m.buildId)
-    .int(7, m.hasFunctions)
-    .int(8, m.hasFilenames)
-    .int(9, m.hasLineNumbers)
-    .int(10, m.hasInlineFrames)
+    .int(MAPPING.ID, m.id)
+    .int(MAPPING.MEMORY_START, m.memoryStart)
+    .int(MAPPING.MEMORY_LIMIT, m.memoryLimit)
+    .int(MAPPING.FILE_OFFSET, m.fileOffset)
+    .int(MAPPING.FILENAME, m.filename)
+    .int(MAPPING.BUILD_ID, m.buildId)
+    .int(MAPPING.HAS_FUNCTIONS, m.hasFunctions)
+    .int(MAPPING.HAS_FILENAMES, m.hasFilenames)
+    .int(MAPPING.HAS_LINE_NUMBERS, m.hasLineNumbers)
+    .int(MAPPING.HAS_INLINE_FRAMES, m.hasInlineFrames)
     .finish();
 }
 
 function line(l: PLine): Uint8Array {
-  return new Msg().int(1, l.functionId).int(2, l.line).int(3, l.column).finish();
+  return new Msg().int(LINE.FUNCTION_ID, l.functionId).int(LINE.LINE, l.line).int(LINE.COLUMN, l.column).finish();
 }
 
 function location(l: PLocation): Uint8Array {
-  const m = new Msg().int(1, l.id).int(2, l.mappingId).int(3, l.address);
-  for (const ln of l.lines ?? []) m.msg(4, line(ln));
-  return m.int(5, l.isFolded).finish();
+  const m = new Msg().int(LOCATION.ID, l.id).int(LOCATION.MAPPING_ID, l.mappingId).int(LOCATION.ADDRESS, l.address);
+  for (const ln of l.lines ?? []) m.msg(LOCATION.LINE, line(ln));
+  return m.int(LOCATION.IS_FOLDED, l.isFolded).finish();
 }
 
 function func(f: PFunction): Uint8Array {
-  return new Msg().int(1, f.id).int(2, f.name).int(3, f.systemName).int(4, f.filename).int(5, f.startLine).finish();
+  return new Msg().int(FUNCTION.ID, f.id).int(FUNCTION.NAME, f.name).int(FUNCTION.SYSTEM_NAME, f.systemName).int(FUNCTION.FILENAME, f.filename).int(FUNCTION.START_LINE, f.startLine).finish();
 }
 
 /** Every top-level record of the profile, grouped by field, each group in its given order. */
@@ -269,22 +271,22 @@ function records(p: PProfile, packed: boolean): Map<ProfileField, Uint8Array[]> 
   const one = (f: ProfileField, n: number, v: I64 | undefined) => {
     if (v !== undefined) add(f, varintField(n, v));
   };
-  for (const t of p.sampleTypes ?? []) add('sample_type', bytesField(1, valueType(t)!));
-  for (const s of p.samples ?? []) add('sample', bytesField(2, sample(s, packed)));
-  for (const m of p.mappings ?? []) add('mapping', bytesField(3, mapping(m)));
-  for (const l of p.locations ?? []) add('location', bytesField(4, location(l)));
-  for (const f of p.functions ?? []) add('function', bytesField(5, func(f)));
-  for (const s of p.stringTable ?? []) add('string_table', new Msg().str(6, s).finish());
-  one('drop_frames', 7, p.dropFrames);
-  one('keep_frames', 8, p.keepFrames);
+  for (const t of p.sampleTypes ?? []) add('sample_type', bytesField(PROFILE.SAMPLE_TYPE, valueType(t)!));
+  for (const s of p.samples ?? []) add('sample', bytesField(PROFILE.SAMPLE, sample(s, packed)));
+  for (const m of p.mappings ?? []) add('mapping', bytesField(PROFILE.MAPPING, mapping(m)));
+  for (const l of p.locations ?? []) add('location', bytesField(PROFILE.LOCATION, location(l)));
+  for (const f of p.functions ?? []) add('function', bytesField(PROFILE.FUNCTION, func(f)));
+  for (const s of p.stringTable ?? []) add('string_table', new Msg().str(PROFILE.STRING_TABLE, s).finish());
+  one('drop_frames', PROFILE.DROP_FRAMES, p.dropFrames);
+  one('keep_frames', PROFILE.KEEP_FRAMES, p.keepFrames);
   const times = p.timeNanos === undefined ? [] : Array.isArray(p.timeNanos) ? p.timeNanos : [p.timeNanos];
-  for (const t of times) one('time_nanos', 9, t);
-  one('duration_nanos', 10, p.durationNanos);
-  if (p.periodType) add('period_type', bytesField(11, valueType(p.periodType)!));
-  one('period', 12, p.period);
-  if (p.comments && p.comments.length > 0) add('comment', new Msg().ints(13, p.comments, packed).finish());
-  one('default_sample_type', 14, p.defaultSampleType);
-  one('doc_url', 15, p.docUrl);
+  for (const t of times) one('time_nanos', PROFILE.TIME_NANOS, t);
+  one('duration_nanos', PROFILE.DURATION_NANOS, p.durationNanos);
+  if (p.periodType) add('period_type', bytesField(PROFILE.PERIOD_TYPE, valueType(p.periodType)!));
+  one('period', PROFILE.PERIOD, p.period);
+  if (p.comments && p.comments.length > 0) add('comment', new Msg().ints(PROFILE.COMMENT, p.comments, packed).finish());
+  one('default_sample_type', PROFILE.DEFAULT_SAMPLE_TYPE, p.defaultSampleType);
+  one('doc_url', PROFILE.DOC_URL, p.docUrl);
   return g;
 }
 

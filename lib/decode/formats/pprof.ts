@@ -3,16 +3,18 @@ import { DecodeError } from '../errors';
 import type { Decoded, InputFormat } from '../format';
 import { GrowableF64, GrowableU32, GrowableUint } from '../growable';
 import { readIndex, readInt64, readUint64 } from '../varint';
+import { FUNCTION, LABEL, LINE, LOCATION, MAPPING, PROFILE, SAMPLE, VALUE_TYPE, WIRE } from '../../model/pprof-wire';
 import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../../model/profile';
 
-// A streaming decoder for perftools.profiles.Profile (shared/reference/profile.proto).
+// A streaming decoder for perftools.profiles.Profile (lib/model/profile.proto; field numbers in
+// lib/model/pprof-wire.ts).
 // Field order on the wire is not schema order (Go writes the string table last and interleaves
 // locations with samples), so everything is read raw and resolved only after the whole message.
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_BYTES = 2;
-const WIRE_FIXED32 = 5;
+const WIRE_VARINT = WIRE.VARINT;
+const WIRE_FIXED64 = WIRE.FIXED64;
+const WIRE_BYTES = WIRE.BYTES;
+const WIRE_FIXED32 = WIRE.FIXED32;
 
 // Locations and lines are read straight into the shape of the model's Location and Line, with
 // raw ids where the model has indices; resolve() swaps the ids for indices in place, so each
@@ -185,63 +187,63 @@ function readProfile(r: Reader, p: RawProfile): void {
     const field = tag >>> 3;
     const wire = tag & 7;
     switch (field) {
-      case 1:
+      case PROFILE.SAMPLE_TYPE:
         p.sampleTypes.push(embedded(r, wire, 'sample_type', readValueType));
         break;
-      case 2:
+      case PROFILE.SAMPLE:
       {
         const outer = enter(r, wire, 'sample');
         readSample(r, p);
         leave(r, outer);
         break;
       }
-      case 3:
+      case PROFILE.MAPPING:
         p.mappings.push(embedded(r, wire, 'mapping', readMapping));
         break;
-      case 4:
+      case PROFILE.LOCATION:
         p.locations.push(embedded(r, wire, 'location', readLocation));
         break;
-      case 5:
+      case PROFILE.FUNCTION:
         p.functions.push(embedded(r, wire, 'function', readFunction));
         break;
-      case 6:
+      case PROFILE.STRING_TABLE:
         wireCheck(wire, WIRE_BYTES, 'string_table');
         p.strings.push(r.string());
         break;
-      case 7:
+      case PROFILE.DROP_FRAMES:
         wireCheck(wire, WIRE_VARINT, 'drop_frames');
         p.dropFrames = readIndex(r);
         break;
-      case 8:
+      case PROFILE.KEEP_FRAMES:
         wireCheck(wire, WIRE_VARINT, 'keep_frames');
         p.keepFrames = readIndex(r);
         break;
-      case 9:
+      case PROFILE.TIME_NANOS:
         wireCheck(wire, WIRE_VARINT, 'time_nanos');
         // pprof refuses this too: two time_nanos means two profiles were concatenated.
         if (p.sawTime) throw new DecodeError('malformed', 'concatenated profiles detected (time_nanos seen twice)');
         p.sawTime = true;
         p.timeNanos = readInt64(r);
         break;
-      case 10:
+      case PROFILE.DURATION_NANOS:
         wireCheck(wire, WIRE_VARINT, 'duration_nanos');
         p.durationNanos = readInt64(r);
         break;
-      case 11:
+      case PROFILE.PERIOD_TYPE:
         p.periodType = embedded(r, wire, 'period_type', readValueType);
         break;
-      case 12:
+      case PROFILE.PERIOD:
         wireCheck(wire, WIRE_VARINT, 'period');
         p.period = readInt64(r);
         break;
-      case 13:
+      case PROFILE.COMMENT:
         repeated(r, wire, () => p.comments.push(readIndex(r)));
         break;
-      case 14:
+      case PROFILE.DEFAULT_SAMPLE_TYPE:
         wireCheck(wire, WIRE_VARINT, 'default_sample_type');
         p.defaultSampleType = readIndex(r);
         break;
-      case 15:
+      case PROFILE.DOC_URL:
         wireCheck(wire, WIRE_VARINT, 'doc_url');
         p.docUrl = readIndex(r);
         break;
@@ -257,8 +259,8 @@ function readValueType(r: Reader): [number, number] {
   while (r.pos < r.len) {
     const tag = r.uint32();
     const wire = tag & 7;
-    if (tag >>> 3 === 1 && wire === WIRE_VARINT) type = readIndex(r);
-    else if (tag >>> 3 === 2 && wire === WIRE_VARINT) unit = readIndex(r);
+    if (tag >>> 3 === VALUE_TYPE.TYPE && wire === WIRE_VARINT) type = readIndex(r);
+    else if (tag >>> 3 === VALUE_TYPE.UNIT && wire === WIRE_VARINT) unit = readIndex(r);
     else skip(r, wire);
   }
   return [type, unit];
@@ -273,9 +275,9 @@ function readSample(r: Reader, p: RawProfile): void {
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1 || field === 2) {
+    if (field === SAMPLE.LOCATION_ID || field === SAMPLE.VALUE) {
       // The hot loop of the whole decoder: no closures, 1-2 byte varints read inline.
-      const ids = field === 1;
+      const ids = field === SAMPLE.LOCATION_ID;
       if (wire === WIRE_BYTES) {
         const end = r.uint32() + r.pos;
         if (end > r.len) throw new DecodeError('malformed', 'packed field runs past the end of its message');
@@ -289,7 +291,7 @@ function readSample(r: Reader, p: RawProfile): void {
         else readValue(r, p);
       }
       else throw new DecodeError('malformed', `repeated varint field has wire type ${wire}`);
-    } else if (field === 3) {
+    } else if (field === SAMPLE.LABEL) {
       const outer = enter(r, wire, 'label');
       readLabel(r, p, sampleIndex);
       leave(r, outer);
@@ -354,19 +356,19 @@ function readLabel(r: Reader, p: RawProfile, sampleIndex: number): void {
     const tag = r.uint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
-      case 1:
+      case LABEL.KEY:
         wireCheck(wire, WIRE_VARINT, 'label.key');
         key = readIndex(r);
         break;
-      case 2:
+      case LABEL.STR:
         wireCheck(wire, WIRE_VARINT, 'label.str');
         str = readIndex(r);
         break;
-      case 3:
+      case LABEL.NUM:
         wireCheck(wire, WIRE_VARINT, 'label.num');
         num = readInt64(r);
         break;
-      case 4:
+      case LABEL.NUM_UNIT:
         wireCheck(wire, WIRE_VARINT, 'label.num_unit');
         numUnit = readIndex(r);
         break;
@@ -394,29 +396,29 @@ function readMapping(r: Reader): RawMapping {
       continue;
     }
     switch (field) {
-      case 1:
+      case MAPPING.ID:
         m.id = readUint64(r);
         break;
-      case 2:
+      case MAPPING.MEMORY_START:
         m.memoryStart = readUint64(r);
         break;
-      case 3:
+      case MAPPING.MEMORY_LIMIT:
         m.memoryLimit = readUint64(r);
         break;
-      case 4:
+      case MAPPING.FILE_OFFSET:
         m.fileOffset = readUint64(r);
         break;
-      case 5:
+      case MAPPING.FILENAME:
         m.filename = readIndex(r);
         break;
-      case 6:
+      case MAPPING.BUILD_ID:
         m.buildId = readIndex(r);
         break;
-      case 7:
-      case 8:
-      case 9:
-      case 10:
-        m.flags[field - 7] = readUint64(r) !== 0;
+      case MAPPING.HAS_FUNCTIONS:
+      case MAPPING.HAS_FILENAMES:
+      case MAPPING.HAS_LINE_NUMBERS:
+      case MAPPING.HAS_INLINE_FRAMES:
+        m.flags[field - MAPPING.HAS_FUNCTIONS] = readUint64(r) !== 0;
         break;
       default:
         readUint64(r);
@@ -431,22 +433,22 @@ function readLocation(r: Reader): RawLocation {
     const tag = r.uint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
-      case 1:
+      case LOCATION.ID:
         wireCheck(wire, WIRE_VARINT, 'location.id');
         loc.id = readUint64(r);
         break;
-      case 2:
+      case LOCATION.MAPPING_ID:
         wireCheck(wire, WIRE_VARINT, 'location.mapping_id');
         loc.mapping = readUint64(r);
         break;
-      case 3:
+      case LOCATION.ADDRESS:
         wireCheck(wire, WIRE_VARINT, 'location.address');
         loc.address = readUint64(r);
         break;
-      case 4:
+      case LOCATION.LINE:
         loc.lines.push(embedded(r, wire, 'line', readLine));
         break;
-      case 5:
+      case LOCATION.IS_FOLDED:
         wireCheck(wire, WIRE_VARINT, 'location.is_folded');
         loc.isFolded = readUint64(r) !== 0;
         break;
@@ -464,9 +466,9 @@ function readLine(r: Reader): RawLine {
     const wire = tag & 7;
     const field = tag >>> 3;
     if (wire !== WIRE_VARINT) skip(r, wire);
-    else if (field === 1) l.fn = readUint64(r);
-    else if (field === 2) l.line = Number(readInt64(r));
-    else if (field === 3) l.column = Number(readInt64(r));
+    else if (field === LINE.FUNCTION_ID) l.fn = readUint64(r);
+    else if (field === LINE.LINE) l.line = Number(readInt64(r));
+    else if (field === LINE.COLUMN) l.column = Number(readInt64(r));
     else readUint64(r);
   }
   return l;
@@ -479,11 +481,11 @@ function readFunction(r: Reader): RawFunction {
     const wire = tag & 7;
     const field = tag >>> 3;
     if (wire !== WIRE_VARINT) skip(r, wire);
-    else if (field === 1) f.id = readUint64(r);
-    else if (field === 2) f.name = readIndex(r);
-    else if (field === 3) f.systemName = readIndex(r);
-    else if (field === 4) f.filename = readIndex(r);
-    else if (field === 5) f.startLine = Number(readInt64(r));
+    else if (field === FUNCTION.ID) f.id = readUint64(r);
+    else if (field === FUNCTION.NAME) f.name = readIndex(r);
+    else if (field === FUNCTION.SYSTEM_NAME) f.systemName = readIndex(r);
+    else if (field === FUNCTION.FILENAME) f.filename = readIndex(r);
+    else if (field === FUNCTION.START_LINE) f.startLine = Number(readInt64(r));
     else readUint64(r);
   }
   return f;
