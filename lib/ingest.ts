@@ -11,6 +11,7 @@ import { profileRows } from './normalize/profile-rows';
 import { sourceToProfileId, utcDate } from './store/layout';
 import { rowCount } from './store/parquet';
 import { publish, publishByDay, type PublishTarget } from './store/publish';
+import { checkRowTimes } from './normalize/limits';
 
 // bytes -> decode -> normalize -> publish. The same functions run in the CLI and the ingest
 // Lambda; only the Store differs. Which format an input is, is the dispatcher's business
@@ -104,6 +105,7 @@ async function ingestProfile(profile: Profile, meta: SourceMeta, ctx: IngestCont
 // one file per dt, `<profile_id>-<dt>.parquet`.
 
 async function ingestGctrace(parsed: GctraceParseResult, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+  checkRowTimes('gctrace: cycle time', parsed.cycles.map((c) => c.timeUs));
   const profileId = sourceToProfileId(meta.sourceId);
   const rows = gcCycleRows(parsed.cycles, meta, profileId);
   const published = await publishByDay(ctx, 'gc_cycles', meta.service, profileId, rows);

@@ -1,9 +1,9 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { isDecodeError } from '../decode/errors';
 import { ingestBytes, type IngestContext } from '../ingest';
-import { isUploadContractError, uploadSourceMeta, UPLOAD_PREFIX } from '../model/upload-key';
+import { uploadSourceMeta, UPLOAD_PREFIX } from '../model/upload-key';
+import type { Store } from '../store/store';
 import { isNoSuchKey, stripEtag } from './s3-store';
-import { classifyFailure, isKnownTransient, ObjectTooLargeError } from './classify';
+import { classifyFailure, isKnownTransient, ObjectTooLargeError, poisonReason, type FailurePhase } from './classify';
 import { isObjectCreated, parseS3Message, type S3ObjectEvent, type SQSBatchResponse, type SQSRecord } from './events';
 import { quarantineObject } from './quarantine';
 
@@ -30,6 +30,9 @@ export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): P
   if (!isObjectCreated(ev.eventName)) return { status: 'skipped', key: ev.key, reason: `event ${ev.eventName}` };
   if (!ev.key.startsWith(UPLOAD_PREFIX)) return { status: 'skipped', key: ev.key, reason: `not under ${UPLOAD_PREFIX}` };
   let etag = ev.etag;
+  // 'input' while the bytes are decoded and written locally; store calls in that phase are 'io'.
+  let phase: FailurePhase = 'io';
+  const ioErrors = new WeakSet<object>();
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: ev.bucket, Key: ev.key }));
     etag = stripEtag(head.ETag ?? ev.etag ?? '');
@@ -40,17 +43,41 @@ export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): P
     const obj = await s3.send(new GetObjectCommand({ Bucket: ev.bucket, Key: ev.key, IfMatch: `"${etag}"` }));
     const bytes = await obj.Body!.transformToByteArray();
     const ctx = deps.context(ev.bucket);
-    const r = await ingestBytes(bytes, meta, { ...ctx, decode: { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes } });
+    phase = 'input';
+    const store = markFailures(ctx.store, ioErrors);
+    const r = await ingestBytes(bytes, meta, { ...ctx, store, decode: { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes } });
     const rows = Object.values(r.rows).reduce<number>((a, n) => a + (n ?? 0), 0);
     return { status: 'ingested', key: ev.key, input: r.input, rows, files: r.keys.length };
   } catch (e) {
     if (isNoSuchKey(e)) return { status: 'skipped', key: ev.key, reason: 'object no longer exists' };
-    if (classifyFailure(e) === 'transient') throw e;
-    const code = isDecodeError(e) ? e.code : isUploadContractError(e) ? 'contract' : e instanceof ObjectTooLargeError ? 'too-large' : (e as Error).name;
-    const reason = (e as Error).message;
+    const failedIn: FailurePhase = typeof e === 'object' && e !== null && ioErrors.has(e) ? 'io' : phase;
+    if (classifyFailure(e, failedIn) === 'transient') throw e;
+    const { code, reason } = poisonReason(e);
     const q = await quarantineObject(s3, { bucket: ev.bucket, key: ev.key, etag, code, reason, at: new Date().toISOString() });
     return { status: 'quarantined', key: ev.key, code, reason, quarantineKey: q.copy };
   }
+}
+
+/** The store with every error it throws remembered in `marks` (they are S3's, not the input's). */
+function markFailures(store: Store, marks: WeakSet<object>): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        const mark = (e: unknown) => {
+          if (typeof e === 'object' && e !== null) marks.add(e);
+          throw e;
+        };
+        try {
+          const out = (v as (...a: unknown[]) => unknown).apply(target, args);
+          return out instanceof Promise ? out.catch(mark) : out;
+        } catch (e) {
+          return mark(e);
+        }
+      };
+    },
+  });
 }
 
 /**

@@ -5,7 +5,11 @@ export type DecodeErrorCode =
   | 'too-large'
   | 'bad-gzip'
   | 'malformed'
-  | 'unsupported';
+  | 'unsupported'
+  /** A capture time outside the accepted range (lib/model/limits.ts). */
+  | 'out-of-range'
+  /** Over one of the per-input limits (lib/model/limits.ts): frames, samples, label sets, names. */
+  | 'limit';
 
 export class DecodeError extends Error {
   constructor(

@@ -16,28 +16,48 @@ export function isGzip(bytes: Uint8Array): boolean {
  * bytes. node:zlib is the default: docs/performance.md has the measurement against pako.
  */
 export function gunzip(bytes: Uint8Array, limit = DEFAULT_MAX_DECOMPRESSED, engine: InflateEngine = 'zlib'): Uint8Array {
-  return engine === 'zlib' ? gunzipZlib(bytes, limit) : gunzipPako(bytes, limit);
+  const isize = trailerSize(bytes);
+  if (engine === 'zlib' && isize <= Math.min(limit, COUNT_FIRST_ABOVE)) {
+    try {
+      return zlibOnce(bytes, Math.max(isize, 1), limit);
+    } catch (e) {
+      if (!(e instanceof DecodeError && e.code === 'too-large')) throw e;
+    }
+  }
+  const size = inflatedSize(bytes, limit);
+  return engine === 'zlib' ? zlibOnce(bytes, size, limit) : pakoInto(bytes, size, limit);
 }
 
 /**
- * Output chunk size for node:zlib: the gzip trailer's ISIZE (uncompressed size mod 2^32) lets one
- * chunk hold the whole output, measured 25% faster than the 16 KiB default on our fixtures. The
- * trailer is untrusted, so the hint is clamped; a lie only costs speed, never the size limit.
+ * Bounded in memory by what the output may be, never by a bomb (a 2 GiB bomb cost ~380 MB when
+ * zlib was simply capped at the limit):
+ * - The gzip trailer's ISIZE is the last member's size mod 2^32. For a one-member gzip it is the
+ *   exact output size (zlib verifies it), so inflating with the output capped at ISIZE cannot be
+ *   made to hold more: a trailer that understates just fails the cap.
+ * - A claim above COUNT_FIRST_ABOVE, or output beyond the claim (several members, a lying or
+ *   truncated trailer), gets a streaming pass first that counts the real size keeping no output
+ *   and refuses past the limit; only then is the output inflated, capped at the counted size.
+ * So a bomb costs at most COUNT_FIRST_ABOVE plus constant memory, and a large legitimate input
+ * one extra inflate pass.
  */
-export function zlibChunkSize(bytes: Uint8Array, limit: number): number {
+const COUNT_FIRST_ABOVE = 16 * 1024 * 1024;
+
+/** The gzip trailer's ISIZE: uncompressed size mod 2^32 of the last member (0 when too short). */
+export function trailerSize(bytes: Uint8Array): number {
   const n = bytes.length;
-  const isize = n >= 18 ? (bytes[n - 4] | (bytes[n - 3] << 8) | (bytes[n - 2] << 16) | (bytes[n - 1] << 24)) >>> 0 : 0;
-  return Math.max(16 * 1024, Math.min(isize + 64, limit, 8 * 1024 * 1024));
+  return n >= 18 ? (bytes[n - 4] | (bytes[n - 3] << 8) | (bytes[n - 2] << 16) | (bytes[n - 1] << 24)) >>> 0 : 0;
 }
 
-function gunzipZlib(bytes: Uint8Array, limit: number): Uint8Array {
+function tooLarge(limit: number, how: string): DecodeError {
+  return new DecodeError('too-large', `decompressed size exceeds the limit of ${limit} bytes (${how})`);
+}
+
+function zlibOnce(bytes: Uint8Array, cap: number, limit: number): Uint8Array {
   try {
-    return gunzipSync(bytes, { maxOutputLength: limit, chunkSize: zlibChunkSize(bytes, limit) });
+    return gunzipSync(bytes, { maxOutputLength: cap, chunkSize: Math.max(16 * 1024, Math.min(cap + 64, 8 * 1024 * 1024)) });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw new DecodeError('too-large', `decompressed size exceeds the limit of ${limit} bytes`);
-    }
+    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge(limit, 'while inflating');
     if (err.code === 'Z_BUF_ERROR' || err.errno === constants.Z_BUF_ERROR) {
       throw new DecodeError('bad-gzip', 'truncated gzip stream (unexpected end of file)');
     }
@@ -45,25 +65,39 @@ function gunzipZlib(bytes: Uint8Array, limit: number): Uint8Array {
   }
 }
 
-function gunzipPako(bytes: Uint8Array, limit: number): Uint8Array {
-  const chunks: Uint8Array[] = [];
+/** The decompressed size, counted in a streaming pass that keeps no output; refuses past `limit`. */
+function inflatedSize(bytes: Uint8Array, limit: number): number {
   let total = 0;
-  // pako 2 continues across concatenated gzip members by itself.
-  const inf = new Inflate();
+  const inf = new Inflate({ chunkSize: 256 * 1024 });
   inf.onData = (chunk: Uint8Array) => {
     total += chunk.length;
-    // Throwing aborts inflation at once: a bomb costs `limit` bytes of work, not 2 GiB.
-    if (total > limit) throw new DecodeError('too-large', `decompressed size exceeds the limit of ${limit} bytes`);
-    chunks.push(chunk);
+    if (total > limit) throw tooLarge(limit, 'counted while inflating');
   };
   inf.push(bytes, true);
-  if (inf.err) throw new DecodeError('bad-gzip', `invalid gzip data: ${inf.msg || 'error ' + inf.err}`);
-  if (!(inf as unknown as { ended: boolean }).ended) throw new DecodeError('bad-gzip', 'truncated gzip stream (unexpected end of file)');
-  const out = new Uint8Array(total);
+  pakoOutcome(inf);
+  return total;
+}
+
+/** pako into a buffer of the counted size: no chunk list to concatenate (2x the output). */
+function pakoInto(bytes: Uint8Array, size: number, limit: number): Uint8Array {
+  const out = new Uint8Array(size);
   let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
+  // pako 2 continues across concatenated gzip members by itself.
+  const inf = new Inflate({ chunkSize: 256 * 1024 });
+  inf.onData = (chunk: Uint8Array) => {
+    if (o + chunk.length > size) throw tooLarge(limit, 'while inflating');
+    out.set(chunk, o);
+    o += chunk.length;
+  };
+  inf.push(bytes, true);
+  pakoOutcome(inf);
   return out;
+}
+
+function pakoOutcome(inf: Inflate): void {
+  // Z_BUF_ERROR (-5): the input ended inside the stream.
+  if (inf.err === -5 || (!inf.err && !(inf as unknown as { ended: boolean }).ended)) {
+    throw new DecodeError('bad-gzip', 'truncated gzip stream (unexpected end of file)');
+  }
+  if (inf.err) throw new DecodeError('bad-gzip', `invalid gzip data: ${inf.msg || 'error ' + inf.err}`);
 }

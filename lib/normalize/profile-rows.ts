@@ -2,6 +2,7 @@ import type { Int64, Profile, ProfileKind } from '../model/profile';
 import type { SourceMeta } from '../model/source';
 import type { FunctionsRow, PackedStackRow, PackedStacks, ProfilesRow } from '../model/schema';
 import { buildFrameTable } from './frames';
+import { checkProfileLimits, checkProfileTimes } from './limits';
 import { functionStats } from './functions';
 import { aggregateStacks } from './stacks';
 
@@ -31,7 +32,9 @@ export function captureTimeUs(p: Profile, meta: SourceMeta): number {
 
 export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, profileId: string): ProfileRows {
   const timeUs = captureTimeUs(p, meta);
+  checkProfileTimes(p, timeUs, p.timeNanos !== 0 ? 'time_nanos' : 'start');
   const frames = buildFrameTable(p);
+  checkProfileLimits(p, frames);
   const stats = functionStats(p, frames);
   const base = { profile_id: profileId, instance: meta.instance, version: meta.version, kind, time: timeUs };
 

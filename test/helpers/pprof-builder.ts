@@ -172,6 +172,11 @@ export function bytesField(field: number, payload: Uint8Array): Uint8Array {
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
+  return concatList(parts);
+}
+
+/** concat() for many parts (a spread of 100k+ arguments overflows the stack). */
+export function concatList(parts: readonly Uint8Array[]): Uint8Array {
   const n = parts.reduce((s, p) => s + p.length, 0);
   const out = new Uint8Array(n);
   let o = 0;
@@ -307,7 +312,7 @@ export function encodeProfile(p: PProfile, opts: EncodeOptions = {}): Uint8Array
     for (const f of order) out.push(...(groups.get(f) ?? []));
   }
   if (p.trailer) out.push(p.trailer);
-  return concat(...out);
+  return concatList(out);
 }
 
 /** Interns strings into a string table whose entry 0 is ''. */

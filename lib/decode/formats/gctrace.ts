@@ -76,13 +76,15 @@ export function parseRfc3339Us(s: string): number | null {
 function timestampUs(m: RegExpExecArray): number | null {
   const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return null;
-  const ms = Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59));
+  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
+  const ms = new Date(Date.UTC(2000, 0, 1, h, mi, Math.min(sec, 59))).setUTCFullYear(y, mo - 1, d);
   if (new Date(ms).getUTCDate() !== d) return null; // Feb 30 and friends
   const frac = m[7] ? Number((m[7] + '00000').slice(0, 6)) : 0;
   let offsetMin = 0;
   const z = m[8];
   if (z !== 'Z' && z !== 'z') {
     const digits = z.replace(':', '');
+    if (Number(digits.slice(1, 3)) > 23 || Number(digits.slice(3, 5)) > 59) return null; // +99:99
     offsetMin = (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) * (z[0] === '-' ? -1 : 1);
   }
   return (ms - offsetMin * 60000) * 1000 + frac;

@@ -16,6 +16,8 @@ import type { MetricKind, MetricSnapshotRow } from '../../model/gc';
 import { DecodeError } from '../errors';
 import type { Decoded, InputFormat } from '../format';
 import { parseRfc3339Us } from './gctrace';
+import { preview } from '../preview';
+import { LIMITS, timeRangeProblem } from '../../model/limits';
 
 // runtime/metrics description.go: ^(?P<name>/[^:]+):(?P<unit>[^:*/]+(?:[*/][^:*/]+)*)$
 const METRIC_NAME = /^\/[^:]+:([^:*/]+(?:[*/][^:*/]+)*)$/;
@@ -80,17 +82,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function snapshotRows(doc: unknown, where: string, rows: MetricSnapshotRow[]): void {
   if (!isObject(doc)) throw bad(`${where}: expected an object {"time": ..., "metrics": {...}}`);
   if (doc.time === undefined || doc.time === null) throw bad(`${where}: missing "time"`);
-  if (typeof doc.time !== 'string') throw bad(`${where}: "time" must be an RFC 3339 string, got ${JSON.stringify(doc.time)}`);
+  if (typeof doc.time !== 'string') throw bad(`${where}: "time" must be an RFC 3339 string, got ${preview(doc.time)}`);
   const timeUs = parseRfc3339Us(doc.time);
   if (timeUs === null) {
-    throw bad(`${where}: "time" ${JSON.stringify(doc.time)} is not an RFC 3339 timestamp with a zone (e.g. 2024-01-01T00:00:00Z)`);
+    throw bad(`${where}: "time" ${preview(doc.time)} is not an RFC 3339 timestamp with a zone (e.g. 2024-01-01T00:00:00Z)`);
   }
+  const outside = timeRangeProblem(timeUs);
+  if (outside) throw new DecodeError('out-of-range', `runtime/metrics: ${where}: "time" ${preview(doc.time)}: ${outside}`);
   if (doc.metrics === undefined) throw bad(`${where}: missing "metrics"`);
   if (!isObject(doc.metrics)) throw bad(`${where}: "metrics" must be an object of name -> value`);
 
   for (const [name, value] of Object.entries(doc.metrics)) {
     const nm = METRIC_NAME.exec(name);
-    if (!nm) throw bad(`${where}: ${JSON.stringify(name)} is not a runtime/metrics name (/path:unit)`);
+    if (name.length > LIMITS.maxNameLength) throw new DecodeError('limit', `runtime/metrics: ${where}: a metric name of ${name.length} characters is over the limit of ${LIMITS.maxNameLength}`);
+    if (!nm) throw bad(`${where}: ${preview(name)} is not a runtime/metrics name (/path:unit)`);
     const unit = nm[1];
     const at = `${where}: metric ${name}`;
     if (isObject(value)) {
@@ -116,7 +121,7 @@ function scalar(value: unknown, at: string): number | null {
     if (POS_INF.has(value)) return Infinity;
     if (value === 'NaN') return NaN;
   }
-  throw bad(`${at}: value must be a number, null or {"buckets","counts"}, got ${JSON.stringify(value)}`);
+  throw bad(`${at}: value must be a number, null or {"buckets","counts"}, got ${preview(value)}`);
 }
 
 function histogram(value: Record<string, unknown>, at: string): { buckets: number[]; counts: number[] } {
@@ -135,7 +140,7 @@ function histogram(value: Record<string, unknown>, at: string): { buckets: numbe
     if (b === null && i === last) return Infinity;
     if (typeof b === 'string' && NEG_INF.has(b)) return -Infinity;
     if (typeof b === 'string' && POS_INF.has(b)) return Infinity;
-    throw bad(`${at}: bucket ${i} is ${JSON.stringify(b)}; expected a number, "-Inf"/"+Inf", or null as the first/last bound`);
+    throw bad(`${at}: bucket ${i} is ${preview(b)}; expected a number, "-Inf"/"+Inf", or null as the first/last bound`);
   });
   for (let i = 1; i < buckets.length; i++) {
     if (!(buckets[i] > buckets[i - 1])) {
@@ -143,8 +148,9 @@ function histogram(value: Record<string, unknown>, at: string): { buckets: numbe
     }
   }
   const counts = rawCounts.map((c, i) => {
-    if (typeof c === 'number' && Number.isInteger(c) && c >= 0) return c;
-    throw bad(`${at}: count ${i} is ${JSON.stringify(c)}; expected a non-negative integer`);
+    // Counts are uint64 in Go but BIGINT here, and JSON numbers beyond 2^53 are already rounded.
+    if (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0) return c;
+    throw bad(`${at}: count ${i} is ${preview(c)}; expected a non-negative integer below 2^53`);
   });
   return { buckets, counts };
 }
