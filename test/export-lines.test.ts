@@ -16,6 +16,7 @@ import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
 import { exportMerged } from '../lib/query/export';
+import { compact } from '../lib/store/compact';
 import { encodeProfile, StringTable, type PProfile } from './helpers/pprof-builder';
 import { goAvailable, pprofTop, warmUpPprof } from './oracle/pprof';
 
@@ -160,6 +161,46 @@ d('export keeps files, lines, start lines and inline frames (go tool pprof as th
       expect(exported.functions.filter((f) => f.name === 'util.parse').map((f) => f.startLine).sort((a, b) => a - b)).toEqual([5, 50]);
     } finally {
       engine.close();
+    }
+  }, 120_000);
+
+  test('stacks files written before files, start lines and inline flags existed: still queried, exported and compacted', async () => {
+    const old = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-old-stacks-'));
+    try {
+      const oldStore = new LocalStore(old);
+      const instance = await openDuckDb();
+      const writer = await ParquetWriter.create(instance);
+      const file = path.join(FIXTURES, RUNS[0].run, 'cpu.pb.gz');
+      const meta = parseSourceMeta({ service: 'svc-a', instance: 'i1', version: 'v1', kind: 'cpu', source: file, sourceId: file });
+      await ingestProfileBytes(readFileSync(file), meta, { store: oldStore, writer });
+      // Rewrite the stacks file as the previous layout wrote it: without the three columns.
+      const conn = await instance.connect();
+      const stackFiles = (await oldStore.list('stacks/')).filter((o) => o.key.endsWith('.parquet'));
+      expect(stackFiles).toHaveLength(1);
+      const f = await oldStore.localPath(stackFiles[0]);
+      await conn.run(`COPY (SELECT * EXCLUDE (files, start_lines, inlined) FROM read_parquet('${f}')) TO '${f}.old' (FORMAT parquet)`);
+      await fs.rename(`${f}.old`, f);
+      conn.closeSync();
+      const check = async () => {
+        const engine = await openEngine(oldStore, {}, [old]);
+        try {
+          const out = path.join(old, 'export.pb.gz');
+          await fs.writeFile(out, await exportMerged(engine, { kind: 'cpu' }));
+          // Function granularity is whole; lines without files (what the old layout could say).
+          expect(pprofTop([out], { sampleIndex: 'cpu' }).rows.map((r) => [r.name, r.flat, r.cum])).toEqual(pprofTop([file], { sampleIndex: 'cpu' }).rows.map((r) => [r.name, r.flat, r.cum]));
+          const t = await top(engine, { kind: 'cpu', sampleType: 'cpu', labels: { handler: 'checkout' } });
+          expect(t.functions.length).toBeGreaterThan(0);
+        } finally {
+          engine.close();
+        }
+      };
+      await check();
+      await compact(oldStore, writer, { before: '9999-12-31' });
+      await check();
+      writer.close();
+      instance.closeSync();
+    } finally {
+      await fs.rm(old, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { duckdbType, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
-import { openDuckDb, sqlString, type DuckDbSettings } from '../store/parquet';
+import { missingColumns, openDuckDb, sqlString, type DuckDbSettings } from '../store/parquet';
 
 // DuckDB views named after the documented tables, over a set of local Parquet files (the local
 // store's own files, or S3 objects downloaded to a cache). Once the views exist the instance is
@@ -26,7 +26,7 @@ export class QueryEngine {
     if (stray !== undefined) throw new Error(`table file ${stray} is outside ${allowedDirectories.join(', ')}`);
     const instance = await openDuckDb(settings);
     const conn = await instance.connect();
-    for (const t of TABLE_NAMES) await conn.run(viewSql(t, files[t]));
+    for (const t of TABLE_NAMES) await conn.run(await viewSql(conn, t, files[t]));
     await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
     await conn.run('SET allowed_directories = []');
     await conn.run('SET enable_external_access = false');
@@ -45,7 +45,7 @@ export class QueryEngine {
   }
 }
 
-function viewSql(t: TableName, files: string[]): string {
+async function viewSql(conn: DuckDBConnection, t: TableName, files: string[]): Promise<string> {
   const def = TABLES[t];
   if (files.length === 0) {
     // No data yet: an empty view with the documented columns, so every query still binds.
@@ -54,5 +54,8 @@ function viewSql(t: TableName, files: string[]): string {
   }
   const list = files.map((f) => `'${sqlString(f)}'`).join(', ');
   const keys = def.partitionKeys.map((k) => `'${k.name}': VARCHAR`).join(', ');
-  return `CREATE OR REPLACE VIEW ${t} AS SELECT * FROM read_parquet([${list}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
+  const source = `read_parquet([${list}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
+  // Columns added after some files were written: typed NULLs when no file has them yet.
+  const missing = (await missingColumns(conn, def, source)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
+  return `CREATE OR REPLACE VIEW ${t} AS SELECT *${missing} FROM ${source}`;
 }

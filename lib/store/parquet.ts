@@ -87,16 +87,28 @@ export class ParquetWriter {
    */
   async merge(table: TableDef, inputs: readonly string[], outPath: string, zstdLevel = 19): Promise<void> {
     const list = inputs.map((f) => `'${sqlString(f)}'`).join(', ');
-    const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
+    const source = `read_parquet([${list}], union_by_name = true)`;
+    const missing = await missingColumns(this.conn, table, source);
+    const cols = table.columns.map((c) => (missing.includes(c) ? `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"` : `"${c.name}"`)).join(', ');
     const order = table.sortBy.map((c) => `"${c}"`).join(', ');
     await this.conn.run(
-      `COPY (SELECT ${cols} FROM read_parquet([${list}], union_by_name = true) ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`,
+      `COPY (SELECT ${cols} FROM ${source} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`,
     );
   }
 
   close(): void {
     this.conn.closeSync();
   }
+}
+
+/**
+ * The table's columns that none of the files behind `source` (a read_parquet(...) expression)
+ * has: files written before a column was added. Readers select them as typed NULLs, so old and new
+ * files compact and query together (the stacks table's files, start_lines and inlined came later).
+ */
+export async function missingColumns(conn: DuckDBConnection, table: TableDef, source: string): Promise<ColumnDef[]> {
+  const present = new Set(((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJS() as { column_name: string }[]).map((r) => r.column_name));
+  return table.columns.filter((c) => !present.has(c.name));
 }
 
 /**
