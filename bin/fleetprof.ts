@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { parseTime } from '../lib/model/time';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runIngest } from './commands/ingest';
 import { runTop } from './commands/top';
@@ -31,10 +32,13 @@ function collectList(value: string, prev: string[]): string[] {
   return [...prev, value];
 }
 
+/** A time flag (lib/model/time.ts: RFC 3339 with a zone, a date, now, now-1h) -> epoch µs. */
 function isoTime(value: string): number {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError(`not an ISO-8601 time: "${value}"`);
-  return ms * 1000;
+  try {
+    return parseTime(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 function positiveInt(value: string): number {
@@ -54,8 +58,8 @@ function cohortOptions(cmd: Command): Command {
     .option('--version <v>', 'only this version')
     .option('--instance <id>', 'only this instance')
     .option('--label <k=v>', 'only profiles with this upload label, else samples with this pprof label (repeatable; docs/cli.md)', collectLabel, {})
-    .option('--from <iso>', 'capture time >= from', isoTime)
-    .option('--to <iso>', 'capture time < to', isoTime);
+    .option('--from <time>', 'capture time >= from', isoTime)
+    .option('--to <time>', 'capture time < to', isoTime);
 }
 
 export function buildProgram(): Command {
@@ -72,7 +76,7 @@ export function buildProgram(): Command {
     .option('--version <v>', 'service version', '')
     .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {})
     .addOption(new Option('--kind <kind>', 'declared kind (decides block vs mutex, heap vs allocs text)').choices(PROFILE_KINDS))
-    .option('--start <iso>', 'capture start for inputs with no timestamp of their own (debug=1 text; process start of a gctrace log)', isoTime)
+    .option('--start <time>', 'capture start for inputs with no timestamp of their own (debug=1 text; process start of a gctrace log)', isoTime)
     .option('--max-decompressed <bytes>', 'refuse inputs that decompress to more than this', positiveInt)
     .argument('<paths...>', 'files or directories')
     .action(async (paths: string[], opts) => {
@@ -96,10 +100,10 @@ export function buildProgram(): Command {
     .option('--service <name>', 'only this service')
     .option('--instance <id>', 'only this instance')
     .option('--label <k=v>', 'only profiles with this upload label, else samples with this pprof label (repeatable; docs/cli.md)', collectLabel, {})
-    .option('--base-from <iso>', 'baseline: capture time >= base-from', isoTime)
-    .option('--base-to <iso>', 'baseline: capture time < base-to', isoTime)
-    .option('--from <iso>', 'target: capture time >= from', isoTime)
-    .option('--to <iso>', 'target: capture time < to', isoTime)
+    .option('--base-from <time>', 'baseline: capture time >= base-from', isoTime)
+    .option('--base-to <time>', 'baseline: capture time < base-to', isoTime)
+    .option('--from <time>', 'target: capture time >= from', isoTime)
+    .option('--to <time>', 'target: capture time < to', isoTime)
     .option('--base-version <v>', 'baseline: only this version')
     .option('--version <v>', 'target: only this version')
     .addOption(new Option('--measure <m>', 'what the significance test compares per profile').choices(['share', 'norm']).default('share'))
@@ -115,7 +119,7 @@ export function buildProgram(): Command {
     .command('digest')
     .description('anomalies of the window just before --now against the baseline just before it: cpu, memory, goroutines, gc, contention')
     .requiredOption('--data <dir>', 'data directory')
-    .option('--now <iso>', 'end of the window (default: now)', isoTime)
+    .option('--now <time>', 'end of the window (default: now)', isoTime)
     .option('--window <duration>', 'window length: 30s, 5m, 1h, 1d', '1h')
     .option('--baseline <duration>', 'baseline length, just before the window', '24h')
     .option('--service <name>', 'only this service')
@@ -133,8 +137,8 @@ export function buildProgram(): Command {
 
   cohortOptions(program.command('flamegraph').description('write a self-contained interactive flame graph (HTML) of a cohort, or a differential one with --base-*'))
     .requiredOption('--out <file>', 'output .html')
-    .option('--base-from <iso>', 'differential: baseline capture time >= base-from', isoTime)
-    .option('--base-to <iso>', 'differential: baseline capture time < base-to', isoTime)
+    .option('--base-from <time>', 'differential: baseline capture time >= base-from', isoTime)
+    .option('--base-to <time>', 'differential: baseline capture time < base-to', isoTime)
     .option('--base-version <v>', 'differential: baseline version')
     .action(async (opts) => {
       process.exitCode = await runFlamegraph(opts);
@@ -168,8 +172,8 @@ export function buildProgram(): Command {
     .option('--version <v>', 'only this version')
     .option('--instance <id>', 'only this instance')
     .option('--label <k=v>', 'only logs with this upload label (repeatable)', collectLabel, {})
-    .option('--from <iso>', 'cycle start >= from', isoTime)
-    .option('--to <iso>', 'cycle start < to', isoTime)
+    .option('--from <time>', 'cycle start >= from', isoTime)
+    .option('--to <time>', 'cycle start < to', isoTime)
     .option('--bucket <duration>', 'bucket width: 30s, 5m, 1h, 1d', '1h')
     .option('--json', 'print JSON')
     .action(async (opts) => {
@@ -198,7 +202,7 @@ export function buildProgram(): Command {
     .option('--version <v>', 'service version', '')
     .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {})
     .addOption(new Option('--kind <kind>', 'kind of every file (default: from the content, else the file name)').choices(UPLOAD_KINDS))
-    .option('--start <iso>', 'capture start (default: the profile\'s own time, else the file mtime; for gctrace logs: the process start)', isoTime)
+    .option('--start <time>', 'capture start (default: the profile\'s own time, else the file mtime; for gctrace logs: the process start)', isoTime)
     .option('--concurrency <n>', 'parallel uploads', positiveInt, 4)
     .option('--max-attempts <n>', 'attempts per request (SDK standard retry)', positiveInt, 5)
     .argument('<paths...>', 'files or directories')

@@ -234,5 +234,5 @@ test('the readable table: one line per bucket with the headline numbers', () => 
 test('a bad --bucket is refused with the reason', () => {
   const r = cli(['gc', '--data', data, '--bucket', '1w']);
   expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/bucket must be a positive duration like 30s, 5m, 1h or 1d/);
+  expect(r.stderr).toMatch(/--bucket: not a positive duration: a number with a unit ms, s, m, h or d/);
 });

@@ -1,12 +1,12 @@
 // fleetprof scrape's pure parts (URLs, instances, durations, schedule) and its request and round
 // logic against an in-process node:http server: deadlines, size caps, error reasons, isolation.
+import { parseDurationMs } from '../lib/model/time';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   defaultInstance,
   fetchProfile,
   nextRoundAt,
-  parseDuration,
   parseProfiles,
   pprofBase,
   profileUrl,
@@ -58,12 +58,12 @@ describe('targets and URLs', () => {
     expect(parseProfiles('cpu, heap,cpu,mutex')).toEqual(['cpu', 'heap', 'mutex']);
     expect(() => parseProfiles('cpu,trace')).toThrow(/unknown profile "trace"/);
     expect(() => parseProfiles(',')).toThrow();
-    expect(parseDuration('60s')).toBe(60_000);
-    expect(parseDuration('500ms')).toBe(500);
-    expect(parseDuration('1.5m')).toBe(90_000);
-    expect(parseDuration('2h')).toBe(7_200_000);
-    expect(parseDuration('10')).toBe(10_000);
-    for (const bad of ['0s', '-1s', '1d', 'soon', '']) expect(() => parseDuration(bad)).toThrow();
+    expect(parseDurationMs('60s')).toBe(60_000);
+    expect(parseDurationMs('500ms')).toBe(500);
+    expect(parseDurationMs('1.5m')).toBe(90_000);
+    expect(parseDurationMs('2h')).toBe(7_200_000);
+    expect(parseDurationMs('10')).toBe(10_000);
+    for (const bad of ['0s', '-1s', '1w', 'soon', '']) expect(() => parseDurationMs(bad)).toThrow();
     expect(requestTimeoutMs('cpu', { cpuSeconds: 10, timeoutMs: 30_000 })).toBe(40_000);
     expect(requestTimeoutMs('heap', { cpuSeconds: 10, timeoutMs: 30_000 })).toBe(30_000);
   });

@@ -1,3 +1,4 @@
+import { parseTime } from '../../lib/model/time';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { runIngest } from './ingest';
@@ -53,7 +54,7 @@ export async function runDemo(o: { data: string }): Promise<number> {
       instance: run.instance,
       version: run.version,
       label: {},
-      start: Date.parse(run.start) * 1000,
+      start: parseTime(run.start),
     });
   }
   for (const kind of ['cpu', 'heap'] as const) {

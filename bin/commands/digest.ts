@@ -3,7 +3,7 @@ import { digest, digestJson, digestSpans, type DigestResult } from '../../lib/de
 
 export { digestJson };
 import { exactJson } from '../../lib/query/json';
-import { parseBucket } from '../../lib/query/gc';
+import { parseDurationUs } from '../../lib/model/time';
 import { renderDigestHtml } from '../../lib/render/digest-html';
 import { openLocalEngine } from './local';
 import type { Span } from '../../lib/detect/context';
@@ -44,6 +44,14 @@ export function digestText(d: DigestResult): string {
   return out;
 }
 
+function durationFlag(flag: string, v: string): number {
+  try {
+    return parseDurationUs(v);
+  } catch (e) {
+    throw new Error(`${flag}: ${(e as Error).message}`);
+  }
+}
+
 export async function runDigest(o: DigestOptions): Promise<number> {
   if (o.email && (!o.fromAddr || !o.to || o.to.length === 0)) {
     process.stderr.write('fleetprof digest: --email needs --from-addr and --to\n');
@@ -52,8 +60,8 @@ export async function runDigest(o: DigestOptions): Promise<number> {
   let windowUs: number;
   let baselineUs: number;
   try {
-    windowUs = parseBucket(o.window);
-    baselineUs = parseBucket(o.baseline);
+    windowUs = durationFlag('--window', o.window);
+    baselineUs = durationFlag('--baseline', o.baseline);
   } catch (e) {
     process.stderr.write(`fleetprof digest: ${(e as Error).message}\n`);
     return 1;

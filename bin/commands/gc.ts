@@ -1,6 +1,6 @@
+import { parseDurationUs } from '../../lib/model/time';
 import { gcTrends, type GcBucket } from '../../lib/detect/gc-report';
 import { partitionFilter } from '../../lib/query/cohort';
-import { parseBucket } from '../../lib/query/gc';
 import { exactJson } from '../../lib/query/json';
 import { formatPercent, formatValue } from '../../lib/model/units';
 import { openLocalEngine } from './local';
@@ -56,9 +56,9 @@ export function gcTable(buckets: GcBucket[]): string {
 export async function runGc(o: GcOptions): Promise<number> {
   let bucketUs: number;
   try {
-    bucketUs = parseBucket(o.bucket);
+    bucketUs = parseDurationUs(o.bucket);
   } catch (e) {
-    process.stderr.write(`fleetprof gc: ${(e as Error).message}\n`);
+    process.stderr.write(`fleetprof gc: --bucket: ${(e as Error).message}\n`);
     return 1;
   }
   const q = { service: o.service, version: o.version, instance: o.instance, labels: o.label, fromUs: o.from, toUs: o.to, bucketUs, dataDir: o.data };
@@ -68,7 +68,7 @@ export async function runGc(o: GcOptions): Promise<number> {
     process.stdout.write(o.json ? exactJson(r) + '\n' : gcTable(r.buckets));
     return 0;
   } catch (e) {
-    process.stderr.write(`fleetprof gc: ${(e as Error).message}\n`);
+    process.stderr.write(`fleetprof gc: --bucket: ${(e as Error).message}\n`);
     return 1;
   } finally {
     engine.close();

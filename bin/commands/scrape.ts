@@ -1,3 +1,4 @@
+import { parseDurationMs } from '../../lib/model/time';
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { decodeProfile } from '../../lib/decode';
@@ -5,13 +6,21 @@ import { ingestBytes } from '../../lib/ingest';
 import { makeS3Client } from '../../lib/aws/clients';
 import { parseSourceMeta } from '../../lib/model/source';
 import { uploadMetadata, uploadSourceMeta } from '../../lib/model/upload-key';
-import { nextRoundAt, parseDuration, parseProfiles, resolveTargets, scrapeRound, type Capture, type ProfileResult, type ScrapeTarget, type Sink } from '../../lib/scrape';
+import { nextRoundAt, parseProfiles, resolveTargets, scrapeRound, type Capture, type ProfileResult, type ScrapeTarget, type Sink } from '../../lib/scrape';
 import { openLocalWriter } from './local';
 import { planUpload } from './upload';
 
 // Pull mode: GET /debug/pprof/* from running Go services (net/http/pprof) and either ingest the
 // profiles into a data directory (as `fleetprof ingest`) or upload them to the bucket under the
 // upload contract (as `fleetprof upload`). The logic is in lib/scrape/; this is the glue.
+
+function durationMsFlag(flag: string, v: string): number {
+  try {
+    return parseDurationMs(v);
+  } catch (e) {
+    throw new Error(`${flag}: ${(e as Error).message}`);
+  }
+}
 
 export interface ScrapeOptions {
   target: string[];
@@ -122,8 +131,8 @@ export async function runScrape(o: ScrapeOptions): Promise<number> {
     if (!Number.isInteger(o.cpuSeconds) || o.cpuSeconds < 1) throw new Error(`--cpu-seconds must be a whole number >= 1, got ${o.cpuSeconds}`);
     targets = resolveTargets(o.target ?? [], o.instance ?? []);
     for (const t of targets) parseSourceMeta({ service: o.service, instance: t.instance, version: o.version, labels: o.label, source: '-', sourceId: '-' });
-    everyMs = parseDuration(o.every);
-    timeoutMs = parseDuration(o.timeout);
+    everyMs = durationMsFlag('--every', o.every);
+    timeoutMs = durationMsFlag('--timeout', o.timeout);
     kinds = parseProfiles(o.profiles);
     if (kinds.includes('cpu') && !o.once && o.cpuSeconds * 1000 >= everyMs) throw new Error(`--cpu-seconds ${o.cpuSeconds} does not fit in a round every ${o.every}`);
   } catch (e) {

@@ -1,3 +1,4 @@
+import { parseDurationUs, parseTime } from '../model/time';
 import { z } from 'zod';
 import { PROFILE_KINDS } from '../model/profile';
 import type { PartitionFilter } from '../store/layout';
@@ -5,7 +6,7 @@ import { partitionFilter, type Cohort } from '../query/cohort';
 import type { QueryEngine } from '../query/engine';
 import { exportMerged, isExportError } from '../query/export';
 import { gcTrends } from '../detect/gc-report';
-import { parseBucket, type GcQuery } from '../query/gc';
+import type { GcQuery } from '../query/gc';
 import { exactJson } from '../query/json';
 import { runReadOnlySql, SqlRejected, type SqlLimits, type SqlResult } from '../query/sql';
 import { top, type TopQuery } from '../query/top';
@@ -66,10 +67,15 @@ const json = (status: number, v: unknown): ApiResponse => ({
   body: exactJson(v),
 });
 
-const isoTime = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO-8601 time')
-  .transform((s) => Date.parse(s) * 1000);
+/** lib/model/time.ts: RFC 3339 with a zone, a date, now, now-1h -> epoch µs. */
+const isoTime = z.string().transform((s, ctx) => {
+  try {
+    return parseTime(s);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+    return z.NEVER;
+  }
+});
 const intParam = z
   .string()
   .regex(/^\d{1,9}$/, 'not a non-negative integer')
@@ -166,9 +172,9 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
         const { params, labels } = parseParams(GcParams, req.query);
         let bucketUs: number;
         try {
-          bucketUs = parseBucket(params.bucket ?? '1h');
+          bucketUs = parseDurationUs(params.bucket ?? '1h');
         } catch (e) {
-          throw new BadRequest((e as Error).message);
+          throw new BadRequest(`bucket: ${(e as Error).message}`);
         }
         if (params.from !== undefined && params.to !== undefined && params.from >= params.to) throw new BadRequest('from must be before to');
         const q: GcQuery = { service: params.service, version: params.version, instance: params.instance, labels, fromUs: params.from, toUs: params.to, bucketUs, dataDir: deps.dataDir };

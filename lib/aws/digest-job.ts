@@ -3,7 +3,7 @@ import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Span } from '../detect/context';
 import { digest, digestJson, digestSpans, type DigestQuery, type DigestResult } from '../detect/digest';
 import { exportAnomalyProfiles } from '../detect/digest-profiles';
-import { parseBucket } from '../query/gc';
+import { parseDurationUs } from '../model/time';
 import { exactJson } from '../query/json';
 import { openEngine } from '../query/open';
 import { DEFAULT_MAX_ATTACH_BYTES, splitAttachments } from '../render/attachments';
@@ -47,6 +47,14 @@ export function parseAddressList(v: string | undefined): string[] {
     .filter((s) => s !== '');
 }
 
+function envDuration(env: NodeJS.ProcessEnv, name: string, dflt: string): number {
+  try {
+    return parseDurationUs(env[name] || dflt);
+  } catch (e) {
+    throw new Error(`${name}: ${(e as Error).message}`);
+  }
+}
+
 /** The job's settings from the Lambda environment (lib/aws/resources.ts ENV). */
 export function digestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DigestJobConfig {
   const bucket = env[ENV.bucket];
@@ -62,8 +70,8 @@ export function digestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Diges
     bucket,
     from,
     to,
-    windowUs: parseBucket(env[ENV.digestWindow] || DIGEST_FUNCTION.window),
-    baselineUs: parseBucket(env[ENV.digestBaseline] || DIGEST_FUNCTION.baseline),
+    windowUs: envDuration(env, ENV.digestWindow, DIGEST_FUNCTION.window),
+    baselineUs: envDuration(env, ENV.digestBaseline, DIGEST_FUNCTION.baseline),
     sendQuiet: envBool(env[ENV.digestSendQuiet], true, ENV.digestSendQuiet),
     maxAttachBytes: maxAttach ? Number(maxAttach) : DEFAULT_MAX_ATTACH_BYTES,
     configurationSet: env[ENV.sesConfigurationSet] || undefined,

@@ -1,3 +1,4 @@
+import { isoFromUs } from '../model/time';
 import type { ProfileKind } from '../model/profile';
 import { diff, type DiffFunction, type DiffResult } from '../query/diff';
 import { formatValue } from '../model/units';
@@ -87,7 +88,7 @@ export function severityOf(score: number, high: number, medium: number): Severit
 export const fmt = (v: number, unit: string) => formatValue(BigInt(Math.round(v)), unit);
 
 export function iso(us: number): string {
-  return new Date(us / 1000).toISOString();
+  return isoFromUs(us);
 }
 
 export function topCommand(ctx: DetectContext, kind: string, extra: string[] = []): string {

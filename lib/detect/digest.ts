@@ -1,3 +1,4 @@
+import { isoFromUs } from '../model/time';
 import type { QueryEngine } from '../query/engine';
 import { cohortPredicate } from '../query/cohort';
 import type { DetectContext, Span } from './context';
@@ -72,10 +73,9 @@ export async function digest(engine: QueryEngine, q: DigestQuery): Promise<Diges
     }
   }
   const sorted = sortAnomalies(anomalies);
-  const iso = (us: number) => new Date(us / 1000).toISOString();
   return {
-    window: { from: iso(window.fromUs), to: iso(window.toUs) },
-    baseline: { from: iso(baseline.fromUs), to: iso(baseline.toUs) },
+    window: { from: isoFromUs(window.fromUs), to: isoFromUs(window.toUs) },
+    baseline: { from: isoFromUs(baseline.fromUs), to: isoFromUs(baseline.toUs) },
     services,
     quiet: sorted.length === 0,
     message:

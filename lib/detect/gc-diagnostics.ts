@@ -1,3 +1,4 @@
+import { isoFromUs } from '../model/time';
 import { bucketMetrics, meanHalfUp, type GcBucketStats } from '../query/gc';
 import { formatPercent, formatValue } from '../model/units';
 import type { GcDiagnostic } from './finding';
@@ -87,7 +88,7 @@ const about = (s: GcBucketStats) => ({ area: 'gc' as const, service: s.service, 
 function topCommand(s: GcBucketStats, type: 'allocs' | 'heap', o: DiagnoseOptions): string {
   const version = s.version !== '' && ['--version', s.version];
   const data = o.dataDir !== undefined && ['--data', o.dataDir];
-  return '`' + fleetprofCommand('top', ...(data || []), '--type', type, '--service', s.service, ...(version || []), '--from', new Date(s.startUs / 1000).toISOString(), '--to', new Date(s.endUs / 1000).toISOString()) + '`';
+  return '`' + fleetprofCommand('top', ...(data || []), '--type', type, '--service', s.service, ...(version || []), '--from', isoFromUs(s.startUs), '--to', isoFromUs(s.endUs)) + '`';
 }
 
 /** Diagnostics for each bucket (same order as `stats`, which is ordered by service, version, start). */
@@ -235,7 +236,7 @@ function heapGrowth(stats: readonly GcBucketStats[], out: GcDiagnostic[][], o: D
     const first = stats[run[0]];
     const growth = num(avg(s)) / num(avg(first));
     if (!(growth >= HEAP_GROWTH_MIN_FACTOR)) return;
-    const series = run.map((j) => ({ start: new Date(stats[j].startUs / 1000).toISOString(), heap_live_avg_bytes: avg(stats[j]) }));
+    const series = run.map((j) => ({ start: isoFromUs(stats[j].startUs), heap_live_avg_bytes: avg(stats[j]) }));
     out[i].push({
       ...about(s),
       id: 'heap-growing',

@@ -1,3 +1,4 @@
+import { isoFromUs } from '../model/time';
 import type { Int64, ProfileKind } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
 import { welch } from '../stats/welch';
@@ -187,8 +188,8 @@ function summarize(s: DiffSide, profiles: ProfileValues[], cpu: boolean): Cohort
   const durNs = profiles.reduce((a, p) => a + p.durationNs, 0);
   const norm = normalizer(profiles, cpu);
   return {
-    from: s.fromUs === undefined ? null : new Date(s.fromUs / 1000).toISOString(),
-    to: s.toUs === undefined ? null : new Date(s.toUs / 1000).toISOString(),
+    from: s.fromUs === undefined ? null : isoFromUs(s.fromUs),
+    to: s.toUs === undefined ? null : isoFromUs(s.toUs),
     versions: [...new Set(profiles.map((p) => p.version))].sort(),
     profiles: profiles.length,
     instances: new Set(profiles.map((p) => p.instance)).size,

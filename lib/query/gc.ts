@@ -1,3 +1,4 @@
+import { isoFromUs } from '../model/time';
 import { cohortPredicate, type CohortFilter } from './cohort';
 import type { QueryEngine } from './engine';
 
@@ -87,14 +88,6 @@ export interface GcBucketMetrics {
 }
 
 export const DEFAULT_BUCKET_US = 3600 * 1e6;
-
-/** `90s`, `5m`, `1h`, `1d` (or a bare number of seconds) -> microseconds. */
-export function parseBucket(s: string): number {
-  const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());
-  if (!m || Number(m[1]) <= 0) throw new Error(`bucket must be a positive duration like 30s, 5m, 1h or 1d, got "${s}"`);
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit * 1e6;
-}
 
 /** One row per service, version and bucket with the exact sums; ordered by service, version, start. */
 export async function gcBucketStats(engine: QueryEngine, q: GcQuery): Promise<GcBucketStats[]> {
@@ -196,7 +189,7 @@ export function bucketMetrics(s: GcBucketStats): GcBucketMetrics {
   return {
     service: s.service,
     version: s.version,
-    start: new Date(s.startUs / 1000).toISOString(),
+    start: isoFromUs(s.startUs),
     cycles: s.cycles,
     cycles_per_min: s.coveredNs === 0n ? null : (s.cycles * 60e9) / Number(s.coveredNs),
     pause_p50_ns: s.pauseP50Ns,

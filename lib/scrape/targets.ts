@@ -93,12 +93,3 @@ export function parseProfiles(s: string): ProfileKind[] {
   return out;
 }
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-/** `500ms`, `10s`, `1.5m`, `1h` (or bare seconds) -> milliseconds (> 0). */
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  const ms = m ? Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS] : NaN;
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new Error(`not a positive duration like 500ms, 30s, 1m or 1h: "${s}"`);
-  return Math.round(ms);
-}

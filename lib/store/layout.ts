@@ -1,3 +1,4 @@
+import { isoFromUs } from '../model/time';
 import { createHash } from 'node:crypto';
 import type { TableName } from '../model/schema';
 
@@ -9,7 +10,7 @@ export function sourceToProfileId(sourceId: string): string {
 }
 
 export function utcDate(timeUs: number): string {
-  return new Date(Math.floor(timeUs / 1000)).toISOString().slice(0, 10);
+  return isoFromUs(timeUs).slice(0, 10);
 }
 
 export function tableKey(table: TableName, dt: string, service: string, fileId: string): string {
