@@ -1,3 +1,5 @@
+import { isoFromUs, parseTime } from './time';
+
 // What one input may hold: the limits that keep ingest memory bounded by design and keep rows
 // queryable. docs/upload-contract.md documents every one; an input over a limit is refused whole
 // (quarantined by the Lambda, reported by the CLI) with a reason naming the limit, never
@@ -26,12 +28,12 @@ export const LIMITS = {
   maxFutureMs: 24 * 3600 * 1000,
 } as const;
 
-const MIN_TIME_US = Date.parse(LIMITS.minTime) * 1000;
+const MIN_TIME_US = parseTime(LIMITS.minTime);
 
 /** Why an epoch-microsecond capture time is refused, or null when it is in the accepted range. */
 export function timeRangeProblem(us: number, nowMs = Date.now()): string | null {
   const maxUs = (nowMs + LIMITS.maxFutureMs) * 1000;
   if (Number.isFinite(us) && us >= MIN_TIME_US && us <= maxUs) return null;
-  const shown = Number.isFinite(us) && Math.abs(us) < 8.64e18 ? new Date(Math.floor(us / 1000)).toISOString() : String(us);
-  return `${shown} is outside the accepted range ${LIMITS.minTime} .. ingest time + 1 day (${new Date(maxUs / 1000).toISOString()})`;
+  const shown = Number.isFinite(us) && Math.abs(us) < 8.64e18 ? isoFromUs(us) : String(us);
+  return `${shown} is outside the accepted range ${LIMITS.minTime} .. ingest time + 1 day (${isoFromUs(maxUs)})`;
 }
