@@ -77,6 +77,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
     server.once('error', reject);
     server.listen(o.port, host, () => resolve());
   });
+  pool.warm();
   const addr = server.address();
   port = typeof addr === 'object' && addr ? addr.port : o.port;
   const shown = host.includes(':') ? `[${host}]` : host;

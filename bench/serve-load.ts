@@ -1,0 +1,112 @@
+// `node dist/bench/serve-load.js [N]`: fleetprof serve under load and under the DoS probes of
+// issue #13, side by side with serve uncapped (every request its own DuckDB at once, as before).
+// Prints numbers; asserts nothing (the tests assert statuses: test/sql-sandbox-surfaces.test.ts).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
+const N = Number(process.argv[2] ?? 200);
+
+function hwmMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+async function withServe<T>(data: string, args: string[], f: (base: string, pid: number) => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const base = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(err);
+      if (m) resolve(`http://127.0.0.1:${m[1]}`);
+    });
+    child.once('exit', (c) => reject(new Error(`serve exited ${c}: ${err}`)));
+  });
+  try {
+    return await f(base, child.pid!);
+  } finally {
+    const done = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await done;
+  }
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+async function burst(base: string, n: number) {
+  const t0 = Date.now();
+  const rs = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const t = Date.now();
+      const r = await fetch(`${base}/top?type=cpu&limit=10`);
+      await r.arrayBuffer();
+      return { status: r.status, ms: Date.now() - t };
+    }),
+  );
+  const ok = rs.filter((r) => r.status === 200).map((r) => r.ms);
+  return { wallMs: Date.now() - t0, ok: ok.length, busy: rs.filter((r) => r.status === 503).length, p50: pct(ok, 50), p95: pct(ok, 95) };
+}
+
+async function main(): Promise<void> {
+  const data = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-serve-'));
+  try {
+    for (const run of ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1']) {
+      const [, , version, instance] = run.split('-');
+      const r = spawnSync(process.execPath, [CLI, 'ingest', '--data', data, '--service', 'svc-a', '--version', version, '--instance', instance, path.join(ROOT, 'test/fixtures/go', run, 'cpu.pb.gz')], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(r.stderr);
+    }
+    console.log(`serve: ${N} concurrent GET /top on ${os.availableParallelism()} CPUs`);
+    console.log('config                              wall ms   200s  503s   p50 ms   p95 ms   serve peak RSS MB');
+    const configs: [string, string[]][] = [
+      ['uncapped (as before: all at once)', ['--concurrency', '100000', '--queue', '1']],
+      ['capped, queue holds all', ['--queue', String(N)]],
+      ['capped, default queue (64)', []],
+    ];
+    for (const [name, args] of process.env.BENCH_PROBES_ONLY ? [] : configs) {
+      await withServe(data, args, async (base, pid) => {
+        const b = await burst(base, N);
+        console.log(`${name.padEnd(35)} ${String(b.wallMs).padStart(7)} ${String(b.ok).padStart(6)} ${String(b.busy).padStart(5)} ${String(b.p50).padStart(8)} ${String(b.p95).padStart(8)} ${String(hwmMb(pid)).padStart(10)}`);
+      });
+    }
+
+    console.log('\nDoS probes (serve --sql-timeout-ms 5000 --sql-memory-mb 1024), each followed by a normal query');
+    console.log('probe                                                   status  ms     reason                                    next: status ms');
+    const probes = [
+      'SELECT len(range(300000000))',
+      "SELECT repeat('x', 100000000) FROM range(50)",
+      'SELECT list(range(20000000))',
+      'SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000000000) b',
+      'SELECT * FROM generate_series(1, 1000000000)',
+      'SELECT count(*) FROM (SELECT range AS k, list(range) AS l FROM range(100000000) GROUP BY k)',
+      "SELECT repeat('x', 1000000) FROM range(100)",
+    ];
+    await withServe(data, ['--sql-timeout-ms', '5000', '--sql-memory-mb', '1024'], async (base, pid) => {
+      const post = async (sql: string) => {
+        const t = Date.now();
+        const r = await fetch(`${base}/sql`, { method: 'POST', body: JSON.stringify({ sql }) });
+        const body = (await r.json()) as { error?: string };
+        return { status: r.status, ms: Date.now() - t, reason: body.error ?? '' };
+      };
+      for (const p of probes) {
+        const a = await post(p);
+        const b = await post('SELECT count(*) FROM profiles');
+        console.log(`${p.slice(0, 55).padEnd(55)} ${String(a.status).padStart(6)} ${String(a.ms).padStart(6)}  ${a.reason.slice(0, 40).padEnd(40)}  ${b.status} ${b.ms}`);
+      }
+      console.log(`serve peak RSS ${hwmMb(pid)} MB (the query processes are separate and killed at their ceiling)`);
+    });
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
