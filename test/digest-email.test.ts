@@ -286,26 +286,40 @@ d('digest delivery against moto (S3 + SES v2)', () => {
   });
 
   test('fleetprof digest --email sends through the SES endpoint chain; --eml writes the message; --skip-quiet', () => {
-    const empty = path.join(tmp, 'empty-data');
-    mkdirSync(empty);
+    // One quiet service: a single CPU profile in the window, nothing to compare it with.
+    const quiet = path.join(tmp, 'quiet-data');
+    const fixture = path.join(__dirname, 'fixtures/go/svc-a-v1-i1/cpu.pb.gz');
+    expect(spawnSync(process.execPath, [CLI, 'ingest', '--data', quiet, '--service', 'quiet', '--instance', 'i1', fixture], { encoding: 'utf8' }).status).toBe(0);
     const eml = path.join(tmp, 'cli.eml');
-    const env = { ...process.env, FLEETPROF_BUCKET: undefined };
-    const run = (extra: string[]) => spawnSync(process.execPath, [CLI, 'digest', '--data', empty, '--email', '--from-addr', FROM, '--to', 'cli@example.com', ...extra], { encoding: 'utf8', env });
+    const env = { ...process.env, FLEETPROF_BUCKET: undefined, FLEETPROF_DATA: undefined };
+    const digestArgs = ['digest', '--data', quiet, '--to', '2026-11-21T21:00:00Z', '--window', '1h', '--email', '--from-addr', FROM];
+    const run = (extra: string[]) => spawnSync(process.execPath, [CLI, ...digestArgs, '--mail-to', 'cli@example.com', ...extra], { encoding: 'utf8', env });
     const skipped = run(['--skip-quiet']);
-    expect(skipped.status).toBe(0);
     expect(skipped.stderr).toMatch(/mail skipped/);
+    expect(skipped.status).toBe(0);
     const sent = run(['--eml', eml]);
-    expect(sent.stderr).toMatch(/mailed "fleetprof digest: all quiet/);
+    expect(sent.stderr).toMatch(/mailed "fleetprof digest: all quiet \(1 service,/);
     expect(sent.status).toBe(0);
     expect(parseMime(readFileSync(eml)).headers.get('to')).toBe('cli@example.com');
-    const noTo = spawnSync(process.execPath, [CLI, 'digest', '--data', empty, '--email'], { encoding: 'utf8', env });
+    // The old spelling (--to with addresses) still mails, with a notice; skip-quiet keeps moto's count.
+    const old = spawnSync(process.execPath, [CLI, ...digestArgs.filter((a) => a !== '--to' && a !== '2026-11-21T21:00:00Z'), '--now', '2026-11-21T21:00:00Z', '--to', 'cli@example.com', '--skip-quiet'], { encoding: 'utf8', env });
+    expect(old.stderr).toMatch(/--to with mail addresses is deprecated, use --mail-to/);
+    expect(old.stderr).toMatch(/mail skipped/);
+    expect(old.status).toBe(0);
+    const noTo = spawnSync(process.execPath, [CLI, 'digest', '--data', quiet, '--email'], { encoding: 'utf8', env });
     expect(noTo.status).toBe(1);
-    expect(noTo.stderr).toMatch(/--email needs --from-addr and --to/);
+    expect(noTo.stderr).toMatch(/--email needs --from-addr and --mail-to/);
+    // A window without data is no digest at all (exit 3), and no mail.
+    const empty = path.join(tmp, 'empty-data');
+    mkdirSync(empty);
+    const none = spawnSync(process.execPath, [CLI, 'digest', '--data', empty, '--email', '--from-addr', FROM, '--mail-to', 'cli@example.com'], { encoding: 'utf8', env });
+    expect(none.stderr).toMatch(/no profiles or GC cycles in .*empty-data match --from .* --to /);
+    expect(none.status).toBe(3);
   });
 
   test('moto holds the CLI mail too', async () => {
     const all = await sentMail();
     expect(all).toHaveLength(2);
-    expect(parseMime(all[1].raw_data).headers.get('subject')).toMatch(/all quiet \(0 services/);
+    expect(parseMime(all[1].raw_data).headers.get('subject')).toMatch(/all quiet \(1 service,/);
   });
 });

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { runIngest } from './ingest';
 import { runTop } from './top';
 import { runGc } from './gc';
+import type { Command } from 'commander';
+import { action } from './run';
 
 // `npm start`: the whole local pipeline on the real Go profiles and gctrace logs the repository ships.
 
@@ -38,6 +40,14 @@ export async function loadManifest(dir: string): Promise<ManifestRun[]> {
     version: String(r.version),
     start: String(r.startTime ?? r.start),
   }));
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('ingest the sample profiles shipped with fleetprof into a directory and print fleet top functions')
+    .option('--data <dir>', 'data directory', '.fleetprof/demo')
+    .action(action('demo', runDemo));
 }
 
 export async function runDemo(o: { data: string }): Promise<number> {

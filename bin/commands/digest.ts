@@ -5,7 +5,13 @@ export { digestJson };
 import { exactJson } from '../../lib/query/json';
 import { parseDurationUs } from '../../lib/model/time';
 import { renderDigestHtml } from '../../lib/render/digest-html';
-import { openLocalEngine } from './local';
+import type { Command } from 'commander';
+import { openLocalEngine, withEngine } from './engine';
+import { noMatch } from './empty';
+import { dataOption, isoTime, positiveInt } from './options';
+import { action, CliError } from './run';
+import { writeOutput } from './stdio';
+import { utcDate } from '../../lib/store/layout';
 import type { Span } from '../../lib/detect/context';
 import { exportAnomalyProfiles } from '../../lib/detect/digest-profiles';
 import type { QueryEngine } from '../../lib/query/engine';
@@ -14,6 +20,8 @@ import { buildDigestEmail } from '../../lib/render/email';
 
 export interface DigestOptions {
   data: string;
+  /** End of the window, epoch microseconds (`--to`; `--now` is its old name). */
+  to?: number;
   now?: number;
   window: string;
   baseline: string;
@@ -23,7 +31,7 @@ export interface DigestOptions {
   /** Mail the digest with SES v2 (standard credential/region chain, AWS_ENDPOINT_URL honoured). */
   email?: boolean;
   fromAddr?: string;
-  to?: string[];
+  mailTo?: string[];
   /** With --email: no mail when the digest is all quiet. */
   skipQuiet?: boolean;
   /** Write the MIME message (.eml) to this file. */
@@ -52,22 +60,68 @@ function durationFlag(flag: string, v: string): number {
   }
 }
 
+const addressList = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter((x) => x !== '')];
+
+export function register(program: Command): void {
+  program
+    .command('digest')
+    .description('anomalies of the window just before --to against the baseline just before it: cpu, memory, goroutines, gc, contention')
+    .addOption(dataOption())
+    .option('--to <time>', 'end of the window (default: now)', (v: string, prev: unknown) => {
+      // Until 0.2 `digest --to` took the mail recipients; an address is still read that way.
+      if (v.includes('@')) return { deprecatedRecipients: addressList(v, (prev as { deprecatedRecipients?: string[] })?.deprecatedRecipients) };
+      return isoTime(v);
+    })
+    .option('--now <time>', 'old name of --to', isoTime)
+    .option('--window <duration>', 'window length: 30s, 5m, 1h, 1d', '1h')
+    .option('--baseline <duration>', 'baseline length, just before the window', '24h')
+    .option('--service <name>', 'only this service')
+    .option('--json', 'print JSON')
+    .option('--html <file>', 'write a self-contained HTML report (- = stdout)')
+    .option('--email', 'mail the digest with SES v2 (HTML + text, PNG charts, window profiles attached)')
+    .option('--from-addr <address>', 'with --email: sender, an SES-verified identity')
+    .option('--mail-to <addresses>', 'with --email: recipients, comma-separated (repeatable)', addressList)
+    .option('--skip-quiet', 'with --email: send nothing when the digest is all quiet')
+    .option('--eml <file>', 'write the email as a MIME message (.eml) to this file')
+    .option('--max-attach-bytes <n>', 'largest total size of attached profiles (default 7340032)', positiveInt)
+    .action(
+      action('digest', (o: Omit<DigestOptions, 'to'> & { to?: number | { deprecatedRecipients: string[] } }) => {
+        if (typeof o.to === 'object') {
+          process.stderr.write('fleetprof digest: --to with mail addresses is deprecated, use --mail-to (--to is the window end)\n');
+          return runDigest({ ...o, to: undefined, mailTo: [...(o.mailTo ?? []), ...o.to.deprecatedRecipients] });
+        }
+        return runDigest({ ...o, to: o.to });
+      }),
+    );
+}
+
+/** Whether the window holds any profile or GC cycle (of the service, if one is given). */
+async function windowHasData(data: string, service: string | undefined, from: number, to: number): Promise<boolean> {
+  return withEngine(data, { service, fromUs: from, toUs: to }, async (e) => {
+    const params: Record<string, string | bigint> = { from_us: BigInt(from), to_us: BigInt(to), from_dt: utcDate(from), to_dt: utcDate(to - 1) };
+    let w = 'dt >= $from_dt AND dt <= $to_dt AND time >= make_timestamp($from_us::BIGINT) AND time < make_timestamp($to_us::BIGINT)';
+    if (service !== undefined) {
+      w += ' AND service = $service';
+      params.service = service;
+    }
+    const rows = await e.rows(`SELECT (SELECT count(*) FROM (SELECT 1 FROM profiles WHERE ${w} LIMIT 1)) + (SELECT count(*) FROM (SELECT 1 FROM gc_cycles WHERE ${w} LIMIT 1)) AS n`, params);
+    return Number(rows[0]?.n ?? 0) > 0;
+  });
+}
+
 export async function runDigest(o: DigestOptions): Promise<number> {
-  if (o.email && (!o.fromAddr || !o.to || o.to.length === 0)) {
-    process.stderr.write('fleetprof digest: --email needs --from-addr and --to\n');
-    return 1;
-  }
+  if (o.email && (!o.fromAddr || !o.mailTo || o.mailTo.length === 0)) throw new CliError('--email needs --from-addr and --mail-to');
+  if (o.to !== undefined && o.now !== undefined && o.to !== o.now) throw new CliError('--now is the old name of --to: give one');
   let windowUs: number;
   let baselineUs: number;
   try {
     windowUs = durationFlag('--window', o.window);
     baselineUs = durationFlag('--baseline', o.baseline);
   } catch (e) {
-    process.stderr.write(`fleetprof digest: ${(e as Error).message}\n`);
-    return 1;
+    throw new CliError((e as Error).message);
   }
   const q = {
-    nowUs: o.now ?? Date.now() * 1000,
+    nowUs: o.to ?? o.now ?? Date.now() * 1000,
     windowUs,
     baselineUs,
     service: o.service,
@@ -75,27 +129,23 @@ export async function runDigest(o: DigestOptions): Promise<number> {
     engineFor: (service: string, r: { fromUs: number; toUs: number }) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }),
   };
   const { window, baseline } = digestSpans(q);
-  const engine = await openLocalEngine(o.data, { service: o.service, fromUs: baseline.fromUs, toUs: window.toUs });
-  try {
-    const d = await digest(engine, q);
-    if (o.html) writeFileSync(o.html, renderDigestHtml(d));
-    if (o.email || o.eml) await mailDigest(o, d, window, (service, r) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }));
-    if (o.json) process.stdout.write(exactJson(digestJson(d)) + '\n');
-    else if (!o.html) process.stdout.write(digestText(d));
-    else process.stderr.write(`fleetprof digest: ${d.message} -> ${o.html}\n`);
-    return 0;
-  } catch (e) {
-    process.stderr.write(`fleetprof digest: ${(e as Error).message}\n`);
-    return 1;
-  } finally {
-    engine.close();
+  // A window without data has nothing to compare: that is not "all quiet".
+  if (!(await windowHasData(o.data, o.service, window.fromUs, window.toUs))) {
+    throw noMatch('profiles or GC cycles', o.data, { '--service': o.service, '--from': window.fromUs, '--to': window.toUs });
   }
+  const d = await withEngine(o.data, { service: o.service, fromUs: baseline.fromUs, toUs: window.toUs }, (engine) => digest(engine, q));
+  if (o.html) await writeOutput(o.html, renderDigestHtml(d));
+  if (o.email || o.eml) await mailDigest(o, d, window, (service, r) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }));
+  if (o.json) process.stdout.write(exactJson(digestJson(d)) + '\n');
+  else if (!o.html) process.stdout.write(digestText(d));
+  else process.stderr.write(`fleetprof digest: ${d.message} -> ${o.html === '-' ? 'stdout' : o.html}\n`);
+  return 0;
 }
 
 async function mailDigest(o: DigestOptions, d: DigestResult, window: Span, engineFor: (service: string, r: Span) => Promise<QueryEngine>): Promise<void> {
   const profiles = await exportAnomalyProfiles(d, window, engineFor);
   const { attachments, links } = splitAttachments(profiles, o.maxAttachBytes ?? DEFAULT_MAX_ATTACH_BYTES, () => undefined);
-  const email = buildDigestEmail(d, { from: o.fromAddr ?? 'fleetprof@localhost', to: o.to && o.to.length > 0 ? o.to : ['nobody@localhost'], attachments, links });
+  const email = buildDigestEmail(d, { from: o.fromAddr ?? 'fleetprof@localhost', to: o.mailTo && o.mailTo.length > 0 ? o.mailTo : ['nobody@localhost'], attachments, links });
   if (o.eml) writeFileSync(o.eml, email.raw);
   if (!o.email) return;
   if (d.quiet && o.skipQuiet) {
@@ -107,8 +157,8 @@ async function mailDigest(o: DigestOptions, d: DigestResult, window: Span, engin
   const { sendRawEmail } = await import('../../lib/aws/ses');
   const ses = makeSesClient();
   try {
-    const id = await sendRawEmail(ses, email, o.fromAddr!, o.to!);
-    process.stderr.write(`fleetprof digest: mailed "${email.subject}" to ${o.to!.join(', ')} (${id ?? 'no message id'})\n`);
+    const id = await sendRawEmail(ses, email, o.fromAddr!, o.mailTo!);
+    process.stderr.write(`fleetprof digest: mailed "${email.subject}" to ${o.mailTo!.join(', ')} (${id ?? 'no message id'})\n`);
   } finally {
     ses.destroy();
   }

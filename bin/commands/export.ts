@@ -1,21 +1,29 @@
-import { promises as fs } from 'node:fs';
-import { exportMerged } from '../../lib/query/export';
+import type { Command } from 'commander';
+import { exportMerged, isExportError } from '../../lib/query/export';
 import { partitionFilter } from '../../lib/query/cohort';
-import { openLocalEngine } from './local';
-import { cohortQuery, type CohortOptions } from './top';
+import { withEngine } from './engine';
+import { cohortOptions } from './options';
+import { action } from './run';
+import { cohortNoMatch, cohortQuery, type CohortOptions } from './top';
+import { writeOutput } from './stdio';
+
+export function register(program: Command): void {
+  cohortOptions(program.command('export').description('write the merged profile of a cohort as .pb.gz'))
+    .requiredOption('--out <file>', 'output .pb.gz (- = stdout)')
+    .action(action('export', runExport));
+}
 
 export async function runExport(o: CohortOptions & { out: string }): Promise<number> {
   const q = cohortQuery(o);
-  const engine = await openLocalEngine(o.data, partitionFilter(q));
-  try {
-    const bytes = await exportMerged(engine, q);
-    await fs.writeFile(o.out, bytes);
-    process.stderr.write(`wrote ${o.out} (${bytes.length} bytes)\n`);
-    return 0;
-  } catch (e) {
-    process.stderr.write(`fleetprof export: ${(e as Error).message}\n`);
-    return 1;
-  } finally {
-    engine.close();
-  }
+  const bytes = await withEngine(o.data, partitionFilter(q), async (e) => {
+    try {
+      return await exportMerged(e, q);
+    } catch (err) {
+      if (isExportError(err, 'no-profiles')) throw cohortNoMatch({ ...o, sampleType: undefined });
+      throw err;
+    }
+  });
+  await writeOutput(o.out, bytes);
+  process.stderr.write(`wrote ${o.out === '-' ? 'stdout' : o.out} (${bytes.length} bytes)\n`);
+  return 0;
 }

@@ -1,9 +1,13 @@
 import { parseDurationUs } from '../../lib/model/time';
+import type { Command } from 'commander';
 import { gcTrends, type GcBucket } from '../../lib/detect/gc-report';
 import { partitionFilter } from '../../lib/query/cohort';
 import { exactJson } from '../../lib/query/json';
 import { formatPercent, formatValue } from '../../lib/model/units';
-import { openLocalEngine } from './local';
+import { withEngine } from './engine';
+import { noMatch } from './empty';
+import { collectLabel, dataOption, isoTime } from './options';
+import { action, CliError, EXIT } from './run';
 
 export interface GcOptions {
   data: string;
@@ -53,24 +57,36 @@ export function gcTable(buckets: GcBucket[]): string {
   return out;
 }
 
+export function register(program: Command): void {
+  program
+    .command('gc')
+    .description('GC trends from gctrace logs per service, version and time bucket, with pacer and tuning diagnostics')
+    .addOption(dataOption())
+    .option('--service <name>', 'only this service')
+    .option('--version <v>', 'only this version (the program version: fleetprof --version)')
+    .option('--instance <id>', 'only this instance')
+    .option('--label <k=v>', 'only logs with this upload label (repeatable)', collectLabel, {})
+    .option('--from <time>', 'cycle start >= from', isoTime)
+    .option('--to <time>', 'cycle start < to', isoTime)
+    .option('--bucket <duration>', 'bucket width: 30s, 5m, 1h, 1d', '1h')
+    .option('--json', 'print JSON')
+    .action(action('gc', runGc));
+}
+
 export async function runGc(o: GcOptions): Promise<number> {
   let bucketUs: number;
   try {
     bucketUs = parseDurationUs(o.bucket);
   } catch (e) {
-    process.stderr.write(`fleetprof gc: --bucket: ${(e as Error).message}\n`);
-    return 1;
+    throw new CliError(`--bucket: ${(e as Error).message}`);
   }
   const q = { service: o.service, version: o.version, instance: o.instance, labels: o.label, fromUs: o.from, toUs: o.to, bucketUs, dataDir: o.data };
-  const engine = await openLocalEngine(o.data, partitionFilter(q));
-  try {
-    const r = await gcTrends(engine, q);
-    process.stdout.write(o.json ? exactJson(r) + '\n' : gcTable(r.buckets));
-    return 0;
-  } catch (e) {
-    process.stderr.write(`fleetprof gc: --bucket: ${(e as Error).message}\n`);
-    return 1;
-  } finally {
-    engine.close();
+  const r = await withEngine(o.data, partitionFilter(q), (e) => gcTrends(e, q));
+  process.stdout.write(o.json ? exactJson(r) + '\n' : gcTable(r.buckets));
+  if (r.buckets.length === 0) {
+    const m = noMatch('GC cycles', o.data, { '--service': o.service, '--version': o.version, '--instance': o.instance, '--label': o.label, '--from': o.from, '--to': o.to });
+    process.stderr.write(`fleetprof gc: ${m.message}\n`);
+    return EXIT.noData;
   }
+  return EXIT.ok;
 }

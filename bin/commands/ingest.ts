@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
 import { ingestBytes } from '../../lib/ingest';
 import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
-import type { ProfileKind } from '../../lib/model/profile';
-import { openLocalWriter } from './local';
+import { PROFILE_KINDS, type ProfileKind } from '../../lib/model/profile';
+import { withWriter } from './engine';
+import { collectLabel, dataOption, isoTime, positiveInt, resolveType, typeOptions } from './options';
+import { progress } from './progress';
+import { action, CliError, EXIT } from './run';
+import { readStdin, STDIO } from './stdio';
+import { findTwins } from './twins';
 
 export interface IngestOptions {
   data: string;
@@ -14,15 +19,37 @@ export interface IngestOptions {
   instance: string;
   version: string;
   label: Record<string, string>;
+  type?: ProfileKind;
+  /** Deprecated name of `type`. */
   kind?: ProfileKind;
   start?: number;
   maxDecompressed?: number;
+  /** Ingest both files of a text/protobuf twin pair. */
+  keepTwins?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('ingest')
+    .description('decode profiles, gctrace logs and runtime/metrics snapshots into the tables of a data directory')
+    .addOption(dataOption('data directory (created if missing)'))
+    .requiredOption('--service <name>', 'service name')
+    .requiredOption('--instance <id>', 'instance id')
+    .option('--version <v>', 'service version', '')
+    .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {});
+  typeOptions(cmd, 'declared kind (decides block vs mutex, heap vs allocs text)', PROFILE_KINDS, false)
+    .option('--start <time>', 'capture start for inputs with no timestamp of their own (debug=1 text; process start of a gctrace log)', isoTime)
+    .option('--max-decompressed <bytes>', 'refuse inputs that decompress to more than this', positiveInt)
+    .option('--keep-twins', 'ingest both heap.pb.gz and heap.debug1.txt of a capture (default: the text twin is skipped)')
+    .argument('<paths...>', 'files or directories; - reads one input from stdin')
+    .action(action('ingest', runIngest));
 }
 
 /** Files under the given paths, in a stable order; hidden files and directories are skipped. */
 export async function expandPaths(paths: string[]): Promise<string[]> {
   const out: string[] = [];
   const visit = async (p: string): Promise<void> => {
+    if (p === STDIO) return void out.push(p);
     const st = await fs.stat(p);
     if (st.isDirectory()) {
       const entries = (await fs.readdir(p)).filter((e) => !e.startsWith('.')).sort();
@@ -30,61 +57,64 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
     } else if (st.isFile()) out.push(p);
   };
   for (const p of paths) await visit(p);
+  if (out.filter((p) => p === STDIO).length > 1) throw new CliError('- (stdin) can be given once');
   return out;
 }
 
 export async function runIngest(paths: string[], opts: IngestOptions): Promise<number> {
-  const files = await expandPaths(paths).catch((e: Error) => {
-    process.stderr.write(`${e.message}\n`);
-    return null;
+  const type = resolveType(opts, 'ingest');
+  let files = await expandPaths(paths).catch((e: Error) => {
+    throw e instanceof CliError ? e : new CliError(e.message);
   });
-  if (!files) return 1;
-  const { store, writer, close } = await openLocalWriter(opts.data);
-  const bar = process.stderr.isTTY ? new SingleBar({ format: 'ingest [{bar}] {value}/{total} {file}', hideCursor: true }, Presets.shades_classic) : null;
-  bar?.start(files.length, 0, { file: '' });
+  if (files.length === 0) throw new CliError(`no files under ${paths.join(' ')}`);
+  let skipped = 0;
+  if (!opts.keepTwins) {
+    const twins = await findTwins(files.filter((f) => f !== STDIO));
+    const drop = new Set(twins.map((t) => t.skipped));
+    for (const t of twins) process.stderr.write(`${t.skipped}: skipped, the text twin of ${path.basename(t.kept)} (same kind and capture; --keep-twins ingests both)\n`);
+    files = files.filter((f) => !drop.has(f));
+    skipped = drop.size;
+  }
+  const t0 = Date.now();
   let ok = 0;
   let failed = 0;
   let rows = 0;
-  const t0 = Date.now();
-  try {
-    for (const file of files) {
-      bar?.update({ file: path.basename(file) });
-      try {
-        const bytes = await fs.readFile(file);
-        const contentHash = createHash('sha256').update(bytes).digest('hex');
-        const meta = parseSourceMeta({
-          service: opts.service,
-          instance: opts.instance,
-          version: opts.version,
-          labels: opts.label,
-          kind: opts.kind ?? kindFromPath(file),
-          startUs: opts.start,
-          source: path.resolve(file),
-          // Same bytes from the same instance are the same profile: re-ingesting replaces it.
-          sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,
-        });
-        const r = await ingestBytes(bytes, meta, { store, writer, decode: { maxDecompressedBytes: opts.maxDecompressed } });
-        for (const n of Object.values(r.rows)) rows += n ?? 0;
-        ok++;
-        if (r.input !== 'profile' && r.warnings.length > 0) {
+  await withWriter(opts.data, async ({ store, writer }) => {
+    const bar = progress('ingest', files.length);
+    try {
+      for (const file of files) {
+        bar.update(ok + failed, file === STDIO ? 'stdin' : path.basename(file));
+        try {
+          const bytes = file === STDIO ? await readStdin() : await fs.readFile(file);
+          const contentHash = createHash('sha256').update(bytes).digest('hex');
+          const meta = parseSourceMeta({
+            service: opts.service,
+            instance: opts.instance,
+            version: opts.version,
+            labels: opts.label,
+            kind: type ?? (file === STDIO ? undefined : kindFromPath(file)),
+            startUs: opts.start,
+            source: file === STDIO ? 'stdin' : path.resolve(file),
+            // Same bytes from the same instance are the same profile: re-ingesting replaces it.
+            sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,
+          });
+          const r = await ingestBytes(bytes, meta, { store, writer, decode: { maxDecompressedBytes: opts.maxDecompressed } });
+          for (const n of Object.values(r.rows)) rows += n ?? 0;
+          ok++;
           // Still ingested (the good lines are in): warn, do not fail.
-          bar?.stop();
-          for (const w of r.warnings) process.stderr.write(`${file}: warning: ${w}\n`);
-          bar?.start(files.length, ok + failed - 1, { file: '' });
+          if (r.input !== 'profile') for (const w of r.warnings) bar.note(`${file}: warning: ${w}`);
+        } catch (e) {
+          failed++;
+          bar.note(`${file}: ${(e as Error).message}`);
         }
-      } catch (e) {
-        failed++;
-        bar?.stop();
-        process.stderr.write(`${file}: ${(e as Error).message}\n`);
-        bar?.start(files.length, ok + failed, { file: '' });
       }
-      bar?.increment();
+      bar.update(ok + failed);
+    } finally {
+      bar.stop();
     }
-  } finally {
-    bar?.stop();
-    await close();
-  }
+  });
   const secs = ((Date.now() - t0) / 1000).toFixed(2);
-  process.stderr.write(`ingested ${ok} of ${files.length} inputs (${failed} failed, ${rows} rows) into ${opts.data} in ${secs}s\n`);
-  return failed === 0 ? 0 : 1;
+  const twinNote = skipped > 0 ? `, ${skipped} text twin(s) skipped` : '';
+  process.stderr.write(`ingested ${ok} of ${files.length} inputs (${failed} failed, ${rows} rows${twinNote}) into ${opts.data} in ${secs}s\n`);
+  return failed === 0 ? EXIT.ok : EXIT.failed;
 }

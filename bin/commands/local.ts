@@ -1,30 +1,7 @@
-import * as path from 'node:path';
-import { LocalStore } from '../../lib/store/local';
-import { openDuckDb, ParquetWriter } from '../../lib/store/parquet';
-import { openEngine } from '../../lib/query/open';
-import type { QueryEngine } from '../../lib/query/engine';
-import type { PartitionFilter } from '../../lib/store/layout';
-
-// The embedded default: a directory is the store, DuckDB runs in-process.
-
-export async function openLocalWriter(dir: string): Promise<{ store: LocalStore; writer: ParquetWriter; close: () => Promise<void> }> {
-  const store = new LocalStore(dir);
-  const instance = await openDuckDb();
-  const writer = await ParquetWriter.create(instance);
-  return {
-    store,
-    writer,
-    close: async () => {
-      writer.close();
-      instance.closeSync();
-    },
-  };
-}
-
-export async function openLocalEngine(dir: string, filter: PartitionFilter = {}): Promise<QueryEngine> {
-  const store = new LocalStore(dir);
-  return openEngine(store, filter, [path.resolve(dir)]);
-}
+import type { Command } from 'commander';
+import { INGEST_FUNCTION, INGEST_QUEUE } from '../../lib/aws/resources';
+import { positiveInt } from './options';
+import { action } from './run';
 
 // `fleetprof local`: the serverless pipeline on this machine (lib/aws/local-stack.ts, loaded only
 // for this command: it pulls in the AWS SDK and the Lambda handlers).
@@ -38,6 +15,25 @@ export interface LocalOptions {
   batchWindow?: number;
   maxReceiveCount?: number;
   exportsFile?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('local')
+    .description('run the serverless pipeline locally: moto_server (S3 + SQS) with the stack\'s bucket, queues and notification, the ingest Lambda fed like its SQS event source mapping, the query Lambda on 127.0.0.1; prints export lines for upload/query clients')
+    .option('--port <n>', 'query API port (0 = any free port)', positiveInt, 8787)
+    .option('--moto-port <n>', 'moto_server port (default: any free port; not used when AWS_ENDPOINT_URL is set)', positiveInt)
+    .option('--bucket <name>', 'bucket name', 'fleetprof-local')
+    .option('--visibility-timeout <s>', `ingest queue visibility timeout, seconds (default: the stack's, ${INGEST_QUEUE.visibilityTimeoutSeconds})`, positiveInt)
+    .option('--batch-size <n>', `event source batch size (default: the stack's, ${INGEST_FUNCTION.batchSize})`, positiveInt)
+    .option('--batch-window <s>', `event source batching window, seconds (default: the stack's, ${INGEST_FUNCTION.maxBatchingWindowSeconds})`, positiveInt)
+    .option('--max-receive-count <n>', `receives before a message moves to the DLQ (default: the stack's, ${INGEST_QUEUE.maxReceiveCount})`, positiveInt)
+    .option('--exports-file <path>', 'also write the export lines to this file')
+    .action(async (opts: LocalOptions) => {
+      await action('local', runLocal)(opts);
+      // Handler clients and DuckDB may keep the loop alive; everything has been stopped.
+      process.exit(process.exitCode);
+    });
 }
 
 export async function runLocal(o: LocalOptions): Promise<number> {

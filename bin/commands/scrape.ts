@@ -7,7 +7,11 @@ import { makeS3Client } from '../../lib/aws/clients';
 import { parseSourceMeta } from '../../lib/model/source';
 import { uploadMetadata, uploadSourceMeta } from '../../lib/model/upload-key';
 import { nextRoundAt, parseProfiles, resolveTargets, scrapeRound, type Capture, type ProfileResult, type ScrapeTarget, type Sink } from '../../lib/scrape';
-import { openLocalWriter } from './local';
+import type { Command } from 'commander';
+import { DEFAULT_SCRAPE_PROFILES } from '../../lib/scrape/targets';
+import { openLocalWriter } from './engine';
+import { bucketOption, collectLabel, collectList, dataOption, positiveInt } from './options';
+import { action } from './run';
 import { planUpload } from './upload';
 
 // Pull mode: GET /debug/pprof/* from running Go services (net/http/pprof) and either ingest the
@@ -41,6 +45,37 @@ export interface ScrapeOptions {
 }
 
 export const DEFAULT_MAX_SCRAPE_BYTES = 64 * 1024 * 1024;
+
+export function register(program: Command): void {
+  program
+    .command('scrape')
+    .description('pull /debug/pprof/* from running Go services (net/http/pprof) into a data directory or the bucket, once or every --every')
+    .option('--target <url>', 'http://host:port (pprof under /debug/pprof/), or a URL ending in /debug/pprof (repeatable)', collectList, [])
+    .requiredOption('--service <name>', 'service name')
+    .option('--instance <id>', "instance id (default: the target's host_port; once per --target, in order)", collectList, [])
+    .option('--version <v>', 'service version', '')
+    .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {})
+    .addOption(bucketOption('upload to this S3 bucket under the upload contract (AWS chain, AWS_ENDPOINT_URL included)', false))
+    .addOption(dataOption('ingest into this data directory instead', false))
+    .option('--every <duration>', 'time between round starts: 500ms, 30s, 1m, 1h', '60s')
+    .option('--once', 'one round, then exit (1 if any profile failed)')
+    .option('--profiles <list>', 'profiles to pull: cpu,heap,allocs,goroutine,block,mutex,threadcreate', DEFAULT_SCRAPE_PROFILES.join(','))
+    .option('--cpu-seconds <n>', 'CPU profile length (/debug/pprof/profile?seconds=N)', positiveInt, 10)
+    .option('--timeout <duration>', 'per request (the CPU profile gets --cpu-seconds on top)', '30s')
+    .option('--concurrency <n>', 'targets scraped at the same time', positiveInt, 8)
+    .option('--max-bytes <n>', 'refuse a profile response larger than this', positiveInt, DEFAULT_MAX_SCRAPE_BYTES)
+    .option('--max-attempts <n>', 'attempts per S3 request (SDK standard retry)', positiveInt, 5)
+    .action(async (opts: ScrapeOptions, cmd: Command) => {
+      // $FLEETPROF_BUCKET and $FLEETPROF_DATA are defaults: a flag given on the command line wins
+      // over the other one's environment default instead of being "both given".
+      const fromEnv = (k: string) => cmd.getOptionValueSource(k) === 'env';
+      if (opts.bucket !== undefined && opts.data !== undefined && fromEnv('bucket') !== fromEnv('data')) {
+        if (fromEnv('bucket')) opts.bucket = undefined;
+        else opts.data = undefined;
+      }
+      await action('scrape', runScrape)(opts);
+    });
+}
 
 interface ClosableSink extends Sink {
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
 import { createServer } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +10,9 @@ import { handleApiRequest } from '../../lib/api/router';
 import { openEngine } from '../../lib/query/open';
 import { isolatedSql, SqlProcessPool } from '../../lib/query/sql-process';
 import { LocalStore } from '../../lib/store/local';
+import { requireDataDir } from './engine';
+import { dataOption, positiveInt } from './options';
+import { action } from './run';
 
 // The query Lambda's API over node:http, from a local data directory. Loopback by default; any
 // other bind requires a token. Requests are admitted by Host/Origin/token (lib/api/http-guard.ts),
@@ -30,7 +34,25 @@ export interface ServeOptions {
   sqlMemoryMb?: number;
 }
 
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the query API (GET /top, /gc, /export, /diff, /flamegraph; POST /sql) on 127.0.0.1 from a data directory (docs/security.md)')
+    .addOption(dataOption())
+    .option('--port <n>', 'port (0 = any free port)', positiveInt, 8787)
+    .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
+    .option('--token <token>', 'require Authorization: Bearer <token> (default: $FLEETPROF_TOKEN; generated and printed for non-loopback binds)')
+    .option('--concurrency <n>', 'requests run at once (default: CPUs, at least 2)', positiveInt)
+    .option('--queue <n>', 'requests waiting beyond that before 503 + Retry-After', positiveInt, 64)
+    .option('--sql-timeout-ms <n>', 'SQL time limit (the query process is killed)', positiveInt, 20000)
+    .option('--sql-max-rows <n>', 'SQL row limit', positiveInt, 10000)
+    .option('--sql-max-bytes <n>', 'SQL result limit in bytes of JSON', positiveInt, 16 * 1024 * 1024)
+    .option('--sql-memory-mb <n>', 'memory ceiling per query process, MiB', positiveInt, 1024)
+    .action(action('serve', runServe));
+}
+
 export async function runServe(o: ServeOptions): Promise<number> {
+  requireDataDir(o.data);
   const dir = path.resolve(o.data);
   const store = new LocalStore(dir);
   const host = o.host ?? '127.0.0.1';

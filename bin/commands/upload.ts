@@ -2,15 +2,21 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
 import { decodeProfile, formatOf, inflate } from '../../lib/decode';
 import { containsGctrace } from '../../lib/decode/formats/gctrace';
 import { isGzip } from '../../lib/decode/gunzip';
 import { detectKind, kindFromPath } from '../../lib/decode/kind';
 import { makeS3Client } from '../../lib/aws/clients';
 import { parseSourceMeta } from '../../lib/model/source';
-import { UPLOAD_EXTENSIONS, uploadKey, uploadMetadata, uploadSourceMeta, type UploadExtension, type UploadKind } from '../../lib/model/upload-key';
+import { UPLOAD_EXTENSIONS, UPLOAD_KINDS, uploadKey, uploadMetadata, uploadSourceMeta, type UploadExtension, type UploadKind } from '../../lib/model/upload-key';
 import { expandPaths } from './ingest';
+import { bucketOption, collectLabel, isoTime, positiveInt, resolveType, typeOptions } from './options';
+import { progress } from './progress';
+import { action, CliError, EXIT } from './run';
+import { readStdin, STDIO } from './stdio';
+import { findTwins } from './twins';
+import { isDecodeError } from '../../lib/decode/errors';
 
 // Files -> objects named by the upload contract (docs/upload-contract.md). The ingest pipeline
 // takes it from there. Keys end in a content hash, so uploading the same bytes again writes the
@@ -22,7 +28,10 @@ export interface UploadOptions {
   instance: string;
   version: string;
   label: Record<string, string>;
+  type?: UploadKind;
+  /** Deprecated name of `type`. */
   kind?: UploadKind;
+  keepTwins?: boolean;
   /** Epoch microseconds. */
   start?: number;
   concurrency?: number;
@@ -37,9 +46,16 @@ export interface PlannedUpload {
   bytes: Uint8Array;
 }
 
-/** Kind, capture start and key of one file (pure apart from the file's mtime). */
+/** A file the ingest Lambda would quarantine or refuse: not uploaded, reported. */
+export class WouldQuarantine extends CliError {}
+
+/**
+ * Kind, capture start and key of one file (pure apart from the file's mtime). Throws
+ * WouldQuarantine for what ingest would refuse: a profile that does not decode (goroutine
+ * debug=2, say), a gctrace log without --start (its process start cannot be guessed).
+ */
 export function planUpload(file: string, bytes: Uint8Array, mtimeMs: number, o: UploadOptions): PlannedUpload {
-  let kind: UploadKind | undefined = o.kind;
+  let kind: UploadKind | undefined = o.type ?? o.kind;
   let timeMs: number | undefined;
   // The same registry ingest routes by (lib/decode/registry.ts); bad gzip is left to the decoder's error.
   let raw: Uint8Array | null = null;
@@ -56,9 +72,14 @@ export function planUpload(file: string, bytes: Uint8Array, mtimeMs: number, o: 
       kind ??= detectKind(p, kindFromPath(file));
       if (p.timeNanos !== 0) timeMs = Number(BigInt(p.timeNanos) / 1_000_000n);
     } catch (e) {
-      kind ??= kindFromPath(file) ?? (raw && containsGctrace(raw) ? 'gctrace' : undefined);
-      if (!kind) throw new Error(`cannot tell the kind (${(e as Error).message}); pass --kind`);
+      kind ??= raw && containsGctrace(raw) ? 'gctrace' : undefined;
+      // A profile that does not decode is poison for the pipeline: say so here, upload nothing.
+      if (kind !== 'gctrace') throw new WouldQuarantine(`not uploaded, ingest would quarantine it: ${(e as Error).message}`);
     }
+  }
+  if (kind === 'gctrace' && o.start === undefined) {
+    // The @<s>s offsets count from the process start; a file's mtime is when logging stopped.
+    throw new WouldQuarantine('not uploaded: a gctrace log needs its process start: pass --start');
   }
   const startMs = o.start !== undefined ? Math.floor(o.start / 1000) : (timeMs ?? Math.floor(mtimeMs));
   const ext = extensionOf(file, bytes, kind!);
@@ -75,34 +96,59 @@ function extensionOf(file: string, bytes: Uint8Array, kind: UploadKind): UploadE
   return (gz ? `${base}.gz` : base) as UploadExtension;
 }
 
+export function register(program: Command): void {
+  const cmd = program
+    .command('upload')
+    .description('upload profiles, gctrace logs and runtime/metrics snapshots to S3 under the upload contract (docs/upload-contract.md)')
+    .addOption(bucketOption('S3 bucket (endpoint and credentials from the standard AWS chain, AWS_ENDPOINT_URL included)'))
+    .requiredOption('--service <name>', 'service name')
+    .requiredOption('--instance <id>', 'instance id')
+    .option('--version <v>', 'service version', '')
+    .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {});
+  typeOptions(cmd, 'kind of every file (default: from the content, else the file name)', UPLOAD_KINDS, false)
+    .option('--start <time>', "capture start (default: the profile's own time, else the file mtime; gctrace logs: the process start, required)", isoTime)
+    .option('--concurrency <n>', 'parallel uploads', positiveInt, 4)
+    .option('--max-attempts <n>', 'attempts per request (SDK standard retry)', positiveInt, 5)
+    .option('--keep-twins', 'upload both heap.pb.gz and heap.debug1.txt of a capture (default: the text twin is skipped)')
+    .argument('<paths...>', 'files or directories; - reads one input from stdin')
+    .action(action('upload', runUpload));
+}
+
 export async function runUpload(paths: string[], o: UploadOptions): Promise<number> {
+  o = { ...o, type: resolveType(o, 'upload'), kind: undefined };
   try {
     parseSourceMeta({ service: o.service, instance: o.instance, version: o.version, labels: o.label, source: '-', sourceId: '-' });
   } catch (e) {
-    process.stderr.write(`fleetprof upload: ${(e as Error).message}\n`);
-    return 1;
+    throw new CliError((e as Error).message);
   }
-  const files = await expandPaths(paths).catch((e: Error) => {
-    process.stderr.write(`${e.message}\n`);
-    return null;
+  let files = await expandPaths(paths).catch((e: Error) => {
+    throw e instanceof CliError ? e : new CliError(e.message);
   });
-  if (!files) return 1;
+  if (files.length === 0) throw new CliError(`no files under ${paths.join(' ')}`);
+  let skipped = 0;
+  if (!o.keepTwins) {
+    const twins = await findTwins(files.filter((f) => f !== STDIO));
+    const drop = new Set(twins.map((t) => t.skipped));
+    for (const t of twins) process.stderr.write(`${t.skipped}: skipped, the text twin of ${path.basename(t.kept)} (same kind and capture; --keep-twins uploads both)\n`);
+    files = files.filter((f) => !drop.has(f));
+    skipped = drop.size;
+  }
   // The SDK's Node 20 end-of-support notice is not the user's upload problem.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const s3 = makeS3Client({ maxAttempts: o.maxAttempts });
   const metadata = uploadMetadata({ version: o.version, labels: o.label });
-  const bar = process.stderr.isTTY ? new SingleBar({ format: 'upload [{bar}] {value}/{total} {file}', hideCursor: true }, Presets.shades_classic) : null;
-  bar?.start(files.length, 0, { file: '' });
+  const bar = progress('upload', files.length);
   const t0 = Date.now();
   let ok = 0;
   let failed = 0;
+  let refused = 0;
   let bytesOut = 0;
   const queue = [...files];
   const worker = async () => {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
       try {
-        const [bytes, st] = await Promise.all([fs.readFile(file), fs.stat(file)]);
-        const plan = planUpload(file, bytes, st.mtimeMs, o);
+        const [bytes, mtimeMs] = file === STDIO ? [await readStdin(), Date.now()] : await Promise.all([fs.readFile(file), fs.stat(file).then((st) => st.mtimeMs)]);
+        const plan = planUpload(file === STDIO ? 'stdin' : file, bytes, mtimeMs, o);
         // The key must pass the same contract check the ingest Lambda applies.
         uploadSourceMeta({ bucket: o.bucket, key: plan.key, etag: 'check', metadata });
         await s3.send(new PutObjectCommand({ Bucket: o.bucket, Key: plan.key, Body: bytes, Metadata: metadata }));
@@ -111,20 +157,23 @@ export async function runUpload(paths: string[], o: UploadOptions): Promise<numb
         process.stdout.write(`s3://${o.bucket}/${plan.key}\n`);
       } catch (e) {
         failed++;
-        bar?.stop();
-        process.stderr.write(`${file}: ${(e as Error).message}\n`);
-        bar?.start(files.length, ok + failed, { file: '' });
+        if (e instanceof WouldQuarantine || isDecodeError(e)) refused++;
+        bar.note(`${file}: ${(e as Error).message}`);
       }
-      bar?.update(ok + failed, { file: path.basename(file) });
+      bar.update(ok + failed, path.basename(file));
     }
   };
   try {
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 4) }, worker));
   } finally {
-    bar?.stop();
+    bar.stop();
     s3.destroy();
   }
   const secs = ((Date.now() - t0) / 1000).toFixed(2);
-  process.stderr.write(`uploaded ${ok} of ${files.length} files (${failed} failed, ${bytesOut} bytes) to s3://${o.bucket}/raw/${o.service}/${o.instance}/ in ${secs}s\n`);
-  return failed === 0 ? 0 : 1;
+  const notes = [`${failed} failed`];
+  if (refused > 0) notes.push(`${refused} of them refused: ingest would quarantine them`);
+  if (skipped > 0) notes.push(`${skipped} text twin(s) skipped`);
+  notes.push(`${bytesOut} bytes`);
+  process.stderr.write(`uploaded ${ok} of ${files.length} files (${notes.join(', ')}) to s3://${o.bucket}/raw/${o.service}/${o.instance}/ in ${secs}s\n`);
+  return failed === 0 ? EXIT.ok : EXIT.failed;
 }
