@@ -1,12 +1,10 @@
 import { parseTime } from '../lib/model/time';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { makeS3Client, makeSesClient } from '../lib/aws/clients';
 import { digestConfigFromEnv, runDigestJob, type DigestJobResult } from '../lib/aws/digest-job';
 import { lambdaObservability } from '../lib/aws/observability';
-import { ENV, PREFIXES } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
-import { S3Store } from '../lib/aws/s3-store';
+import { tablesStore } from '../lib/aws/tables-store';
+import type { LambdaContext } from '../lib/aws/events';
 
 // EventBridge Scheduler -> the digest of the window ending now (or at the event's `now`, a time in
 // lib/model/time.ts's grammar, for a re-run): archived under digests/ and mailed with SES. All logic in lib/aws/digest-job.ts.
@@ -20,7 +18,8 @@ export interface DigestEvent {
   now?: string;
 }
 
-export async function handler(event: DigestEvent | undefined): Promise<DigestJobResult> {
+export async function handler(event: DigestEvent | undefined, context?: LambdaContext): Promise<DigestJobResult> {
+  obs.start(context);
   let nowUs = Date.now() * 1000;
   if (event?.now !== undefined) {
     try {
@@ -30,7 +29,7 @@ export async function handler(event: DigestEvent | undefined): Promise<DigestJob
     }
   }
   const cfg = digestConfigFromEnv();
-  const store = new S3Store({ client: s3, bucket: cfg.bucket, prefix: PREFIXES.tables, cacheDir: process.env[ENV.cacheDir] || path.join(os.tmpdir(), 'fleetprof-cache') });
+  const store = tablesStore(s3, cfg.bucket);
   try {
     return await runDigestJob(cfg, { s3, ses, store, settings: lambdaDuckDbSettings(), log: (e) => obs.log(e) }, nowUs);
   } catch (e) {

@@ -3,29 +3,18 @@ import * as path from 'node:path';
 import { fromLambdaEvent, toLambdaResult } from '../lib/aws/function-url';
 import { handleApiRequest } from '../lib/api/router';
 import { makeS3Client } from '../lib/aws/clients';
-import type { HttpEventV2, HttpResultV2 } from '../lib/aws/events';
+import type { HttpEventV2, HttpResultV2, LambdaContext } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
-import { ENV, PREFIXES } from '../lib/aws/resources';
+import { ENV } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { openEngine } from '../lib/query/open';
 import { isolatedSql, SqlProcessPool } from '../lib/query/sql-process';
-import { S3Store } from '../lib/aws/s3-store';
+import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
 // Function URL (payload 2.0) -> lib/api/router.ts. Only the partitions a query needs are listed
 // and downloaded; downloads stay in /tmp keyed by ETag across warm invocations.
 
 const s3 = makeS3Client();
-let store: S3Store | undefined;
-
-function getStore(): S3Store {
-  const bucket = process.env[ENV.bucket];
-  if (!bucket) throw new Error(`${ENV.bucket} is not set`);
-  if (!store || store.bucket !== bucket) {
-    store = new S3Store({ client: s3, bucket, prefix: PREFIXES.tables, cacheDir: process.env[ENV.cacheDir] || path.join(os.tmpdir(), 'fleetprof-cache') });
-  }
-  return store;
-}
-
 const obs = lambdaObservability('query');
 
 // User SQL runs in one warm child process, killed at the time or memory limit. In the esbuild
@@ -43,9 +32,10 @@ function sqlPool(): SqlProcessPool {
   return pool;
 }
 
-export async function handler(event: HttpEventV2): Promise<HttpResultV2> {
+export async function handler(event: HttpEventV2, context?: LambdaContext): Promise<HttpResultV2> {
+  obs.start(context);
   const t0 = Date.now();
-  const st = getStore();
+  const st = tablesStore(s3, tablesBucket());
   const settings = lambdaDuckDbSettings();
   const req = fromLambdaEvent(event);
   const sqlLimits = { timeoutMs: envInt(process.env, ENV.sqlTimeoutMs, 20_000), maxRows: envInt(process.env, ENV.sqlMaxRows, 10_000), maxBytes: 4 * 1024 * 1024 };
@@ -55,7 +45,9 @@ export async function handler(event: HttpEventV2): Promise<HttpResultV2> {
     runSql: isolatedSql(sqlPool(), st, [st.cacheDir], sqlLimits),
     onError: (e) => obs.log({ level: 'ERROR', msg: 'query failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack }),
   });
-  obs.log({ level: 'INFO', msg: 'request', method: req.method, path: req.path, status: res.status, ms: Date.now() - t0 });
+  const ms = Date.now() - t0;
+  obs.log({ level: 'INFO', msg: 'request', method: req.method, path: req.path, status: res.status, ms });
+  obs.timeRequest(ms);
   obs.flush();
   return toLambdaResult(res);
 }

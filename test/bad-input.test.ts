@@ -350,7 +350,7 @@ describe('fleetprof ingest (CLI, end to end)', () => {
     // Build the CLI (tsc emits even if some other file has a type error; the CLI must exist).
     BUILD = path.join(work, 'build');
     const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-    const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json', '--outDir', BUILD, '--declaration', 'false', '--sourceMap', 'false'], { cwd: ROOT, encoding: 'utf8' });
+    const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', BUILD, '--declaration', 'false', '--sourceMap', 'false'], { cwd: ROOT, encoding: 'utf8' });
     if (build.status !== 0) process.stderr.write(`tsc exited ${build.status}:\n${build.stdout}${build.stderr}\n`);
     expect(existsSync(CLI())).toBe(true);
 

@@ -1,9 +1,7 @@
 import { parseDurationMs } from '../../lib/model/time';
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { decodeProfile } from '../../lib/decode';
 import { ingestBytes } from '../../lib/ingest';
-import { makeS3Client } from '../../lib/aws/clients';
 import { parseSourceMeta } from '../../lib/model/source';
 import { uploadMetadata, uploadSourceMeta } from '../../lib/model/upload-key';
 import { nextRoundAt, parseProfiles, resolveTargets, scrapeRound, type Capture, type ProfileResult, type ScrapeTarget, type Sink } from '../../lib/scrape';
@@ -115,9 +113,11 @@ async function dataDirSink(data: string, o: ScrapeOptions): Promise<ClosableSink
 }
 
 /** Uploads to the bucket with `fleetprof upload`'s key plan (capture start = request start). */
-function bucketSink(bucket: string, o: ScrapeOptions): ClosableSink {
+async function bucketSink(bucket: string, o: ScrapeOptions): Promise<ClosableSink> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const s3: S3Client = makeS3Client({ maxAttempts: o.maxAttempts });
+  // The AWS SDK is loaded only when uploading.
+  const [{ PutObjectCommand }, { makeS3Client }] = await Promise.all([import('@aws-sdk/client-s3'), import('../../lib/aws/clients')]);
+  const s3 = makeS3Client({ maxAttempts: o.maxAttempts });
   const metadata = uploadMetadata({ version: o.version, labels: o.label });
   return {
     async put(c) {
@@ -175,7 +175,7 @@ export async function runScrape(o: ScrapeOptions): Promise<number> {
     return 1;
   }
 
-  const sink = o.data !== undefined ? await dataDirSink(o.data, o) : bucketSink(o.bucket!, o);
+  const sink = o.data !== undefined ? await dataDirSink(o.data, o) : await bucketSink(o.bucket!, o);
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop.signal.aborted) process.exit(130); // second signal: no more waiting

@@ -103,3 +103,13 @@ export function parseS3Message(body: string): ParsedS3Message {
 export function isObjectCreated(eventName: string): boolean {
   return /^(s3:)?ObjectCreated:/.test(eventName);
 }
+
+/** The fields of the Lambda runtime's context object that the handlers pass on (to the logger). */
+export interface LambdaContext {
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+  getRemainingTimeInMillis(): number;
+}

@@ -1,4 +1,4 @@
-import { JSDuckDBValueConverter, StatementType } from '@duckdb/node-api';
+import type * as DuckDbApi from '@duckdb/node-api';
 import type { QueryEngine } from './engine';
 import { exactJson } from './json';
 import { checkSqlAst } from './sql-guard';
@@ -47,6 +47,9 @@ export async function runReadOnlySql(engine: QueryEngine, sql: string, limits: S
   const prepared = await extracted.prepare(0).catch((e: Error) => {
     throw new SqlRejected(e.message);
   });
+  // A value import would load DuckDB with the module (and with `require('fleetprof')`); by now
+  // the engine has loaded it anyway.
+  const { JSDuckDBValueConverter, StatementType }: typeof DuckDbApi = await import('@duckdb/node-api');
   if (prepared.statementType !== StatementType.SELECT) {
     throw new SqlRejected('only SELECT statements are allowed (read-only)');
   }

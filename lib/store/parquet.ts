@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { CODECS, duckdbType, type ColumnDef, type ColumnType, type JsonRow, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
 
 // Rows -> one zstd Parquet file, through DuckDB's COPY ... ORDER BY the table's sort key, so
@@ -38,7 +38,10 @@ export async function openDuckDb(settings: DuckDbSettings = {}): Promise<DuckDBI
   if (settings.memoryLimit) options.memory_limit = settings.memoryLimit;
   if (settings.tempDirectory) options.temp_directory = settings.tempDirectory;
   if (settings.maxTempDirectorySize) options.max_temp_directory_size = settings.maxTempDirectorySize;
-  return DuckDBInstance.create(':memory:', options);
+  // Loaded on first use: requiring the library (or a CLI command that never queries) does not load
+  // the native DuckDB binding (~1 s).
+  const { DuckDBInstance: Instance } = await import('@duckdb/node-api');
+  return Instance.create(':memory:', options);
 }
 
 export class ParquetWriter {
