@@ -58,10 +58,33 @@ test('GET /diff answers what fleetprof diff --json prints', async () => {
   const args = ['--type', 'cpu', '--base-version', 'v1', '--version', 'v1'];
   const res = await fetch(`${base}/diff?type=cpu&baseVersion=v1&version=v1`);
   expect(res.status).toBe(200);
+  expect((await fetch(`${base}/diff?type=cpu&bogus=1`)).status).toBe(400);
+  // spawnSync blocks this process longer than the server keeps an idle connection: fetch first.
   const cli = spawnSync(process.execPath, [CLI, 'diff', '--data', data, ...args, '--json'], { encoding: 'utf8' });
   expect(cli.status).toBe(0);
   expect(await res.json()).toEqual(JSON.parse(cli.stdout));
-  expect((await fetch(`${base}/diff?type=cpu&bogus=1`)).status).toBe(400);
+});
+
+test("the API takes the CLI's flag names (kebab-case); the camelCase of 0.1 still works", async () => {
+  const kebab = await fetch(`${base}/diff?type=cpu&sample-type=samples&base-version=v1&version=v1&alpha=0.05&min-effect=0.01`);
+  expect(kebab.status).toBe(200);
+  const kebabJson = await kebab.json();
+  const camel = await fetch(`${base}/diff?type=cpu&sampleType=samples&baseVersion=v1&version=v1&alpha=0.05&minEffect=0.01`);
+  expect(await camel.json()).toEqual(kebabJson);
+  const twice = await fetch(`${base}/top?type=cpu&sample-type=cpu&sampleType=cpu`);
+  expect(twice.status).toBe(400);
+  expect(((await twice.json()) as { error: string }).error).toMatch(/given twice/);
+  const badType = (await (await fetch(`${base}/top?type=cpu&limit=x`)).json()) as { error: string };
+  expect(badType.error).toMatch(/^limit: /);
+  const none = await fetch(`${base}/nothing`);
+  expect(none.status).toBe(404);
+  expect(((await none.json()) as { error: string }).error).toMatch(/GET \/top, GET \/gc, GET \/export, GET \/diff, GET \/flamegraph, POST \/sql/);
+  expect((await fetch(`${base}/top`, { method: 'POST' })).status).toBe(405);
+  // The same flags on the command line give the same answer (spawnSync last: it blocks the client).
+  const args = ['--type', 'cpu', '--sample-type', 'samples', '--base-version', 'v1', '--version', 'v1', '--alpha', '0.05', '--min-effect', '0.01'];
+  const cli = spawnSync(process.execPath, [CLI, 'diff', '--data', data, ...args, '--json'], { encoding: 'utf8' });
+  expect(cli.status).toBe(0);
+  expect(kebabJson).toEqual(JSON.parse(cli.stdout));
 });
 
 test('GET /flamegraph is a self-contained page whose root equals the top total', async () => {

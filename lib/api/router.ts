@@ -15,13 +15,16 @@ import { flameGraph, flamePartitionFilter, type FlameQuery } from '../query/flam
 import { renderFlameHtml } from '../render/flamegraph';
 
 // The query API, pure: a request in, a response out. The query Lambda (Function URL, payload v2)
-// and `fleetprof serve` (node:http) both translate to and from these shapes.
+// and `fleetprof serve` (node:http) both translate to and from these shapes. Parameters are the
+// CLI's flags without the dashes in front (`sample-type`, `base-from`, ...; the camelCase
+// spellings of 0.1, `sampleType`, `baseFrom`, are still accepted). The endpoints are the ROUTES
+// table below:
 //
-//   GET  /top?type=&sampleType=&service=&version=&instance=&label=k=v&from=&to=&limit=&by=
+//   GET  /top?type=&sample-type=&service=&version=&instance=&label=k=v&from=&to=&limit=&by=
 //   GET  /gc?service=&version=&instance=&label=k=v&from=&to=&bucket=
-//   GET  /export?type=&sampleType=&service=&version=&instance=&label=k=v&from=&to=   (.pb.gz)
-//   GET  /diff?type=&sampleType=&service=&instance=&label=k=v&baseFrom=&baseTo=&from=&to=&baseVersion=&version=&measure=&limit=
-//   GET  /flamegraph?<as /top>[&baseFrom=&baseTo=&baseVersion=]   (self-contained HTML)
+//   GET  /export?type=&sample-type=&service=&version=&instance=&label=k=v&from=&to=   (.pb.gz)
+//   GET  /diff?type=&sample-type=&service=&instance=&label=k=v&base-from=&base-to=&from=&to=&base-version=&version=&measure=&alpha=&min-effect=&limit=
+//   GET  /flamegraph?<as /top>[&base-from=&base-to=&base-version=]   (self-contained HTML)
 //   POST /sql  {"sql": "..."}  -> {"columns": [...], "rows": [[...]]}
 //   errors: 400/404/405 {"error": "..."}; 500 {"error": "internal error"}
 
@@ -80,6 +83,10 @@ const intParam = z
   .string()
   .regex(/^\d{1,9}$/, 'not a non-negative integer')
   .transform(Number);
+const numParam = z
+  .string()
+  .regex(/^\d+(\.\d+)?([eE]-?\d+)?$/, 'not a non-negative number')
+  .transform(Number);
 
 const CohortParams = z.object({
   type: z.enum(PROFILE_KINDS),
@@ -114,6 +121,8 @@ const DiffParams = z.object({
   baseVersion: z.string().max(128).optional(),
   version: z.string().max(128).optional(),
   measure: z.enum(['share', 'norm']).optional(),
+  alpha: numParam.optional(),
+  minEffect: numParam.optional(),
   limit: intParam.optional(),
 });
 const FlameParams = CohortParams.extend({
@@ -128,19 +137,22 @@ function parseParams<T extends z.ZodTypeAny>(schema: T, query: string): { params
   const single: Record<string, string> = {};
   const labels: Record<string, string> = {};
   const known = new Set(Object.keys((schema as unknown as z.ZodObject<z.ZodRawShape>).shape));
-  for (const [k, v] of sp) {
+  for (const [name, v] of sp) {
+    // The CLI's kebab-case flag names are canonical; the schemas hold camelCase keys.
+    const k = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     if (k === 'label') {
       const eq = v.indexOf('=');
       if (eq <= 0) throw new BadRequest(`label: expected k=v, got "${v}"`);
       labels[v.slice(0, eq)] = v.slice(eq + 1);
       continue;
     }
-    if (!known.has(k)) throw new BadRequest(`unknown parameter "${k}"`);
-    if (k in single) throw new BadRequest(`parameter "${k}" given twice`);
+    if (!known.has(k)) throw new BadRequest(`unknown parameter "${name}"`);
+    if (k in single) throw new BadRequest(`parameter "${name}" given twice`);
     single[k] = v;
   }
   const r = schema.safeParse(single);
-  if (!r.success) throw new BadRequest(r.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+  const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  if (!r.success) throw new BadRequest(r.error.issues.map((i) => `${kebab(i.path.join('.')) || 'query'}: ${i.message}`).join('; '));
   return { params: r.data, labels };
 }
 
@@ -158,94 +170,114 @@ async function withEngine<T>(deps: ApiDeps, filter: PartitionFilter, f: (e: Quer
   }
 }
 
+type Handler = (req: ApiRequest, deps: ApiDeps) => Promise<ApiResponse>;
+
+async function getTop(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params, labels } = parseParams(TopParams, req.query);
+  const q: TopQuery = { ...cohortOf(params, labels), limit: params.limit, by: params.by ?? 'flat' };
+  return json(200, await withEngine(deps, partitionFilter(q), (e) => top(e, q)));
+}
+
+async function getGc(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params, labels } = parseParams(GcParams, req.query);
+  let bucketUs: number;
+  try {
+    bucketUs = parseDurationUs(params.bucket ?? '1h');
+  } catch (e) {
+    throw new BadRequest(`bucket: ${(e as Error).message}`);
+  }
+  if (params.from !== undefined && params.to !== undefined && params.from >= params.to) throw new BadRequest('from must be before to');
+  const q: GcQuery = { service: params.service, version: params.version, instance: params.instance, labels, fromUs: params.from, toUs: params.to, bucketUs, dataDir: deps.dataDir };
+  return json(200, await withEngine(deps, partitionFilter(q), (e) => gcTrends(e, q)));
+}
+
+async function getExport(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params, labels } = parseParams(CohortParams, req.query);
+  const q = cohortOf(params, labels);
+  const bytes = await withEngine(deps, partitionFilter(q), async (e) => {
+    try {
+      return await exportMerged(e, q);
+    } catch (err) {
+      if (isExportError(err)) throw new BadRequest(err.message, err.reason === 'no-profiles' ? 404 : 400);
+      throw err;
+    }
+  });
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename="${q.kind}.pb.gz"` },
+    body: bytes,
+  };
+}
+
+async function getDiff(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params: p, labels } = parseParams(DiffParams, req.query);
+  const q: DiffQuery = {
+    kind: p.type,
+    sampleType: p.sampleType,
+    service: p.service,
+    instance: p.instance,
+    labels,
+    base: { fromUs: p.baseFrom, toUs: p.baseTo, version: p.baseVersion },
+    target: { fromUs: p.from, toUs: p.to, version: p.version },
+    measure: p.measure,
+    alpha: p.alpha,
+    minEffect: p.minEffect,
+    limit: p.limit,
+  };
+  return json(200, await withEngine(deps, diffPartitionFilter(q), (e) => diff(e, q)));
+}
+
+async function getFlamegraph(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params: p, labels } = parseParams(FlameParams, req.query);
+  const target = cohortOf(p, labels);
+  const q: FlameQuery = { ...target };
+  if (p.baseFrom !== undefined || p.baseTo !== undefined || p.baseVersion !== undefined) {
+    q.base = { ...target, fromUs: p.baseFrom, toUs: p.baseTo, version: p.baseVersion ?? target.version };
+  }
+  const g = await withEngine(deps, flamePartitionFilter(q), (e) => flameGraph(e, q));
+  return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: renderFlameHtml(g) };
+}
+
+async function postSql(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const max = deps.maxBodyBytes ?? 64 * 1024;
+  if ((req.body ?? '').length > max) throw new BadRequest(`request body over ${max} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(req.body ?? '');
+  } catch {
+    throw new BadRequest('body must be JSON: {"sql": "..."}');
+  }
+  const r = SqlBody.safeParse(body);
+  if (!r.success) throw new BadRequest('body must be JSON: {"sql": "..."}');
+  const result = await (deps.runSql ? deps.runSql(r.data.sql) : withEngine(deps, {}, (e) => runReadOnlySql(e, r.data.sql, deps.sqlLimits))).catch((err: Error) => {
+    // DuckDB parser/binder errors (unknown column...) are the caller's mistake too.
+    if (err instanceof SqlRejected || /^(Parser|Binder|Catalog|Conversion|Permission|Invalid Input|Out of Range|INTERRUPT|Not implemented|Out of Memory) Error/i.test(err.message)) {
+      throw new BadRequest(err.message);
+    }
+    throw err;
+  });
+  return json(200, result);
+}
+
+/** The endpoints: one line each. A new endpoint is a handler and a row here. */
+export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; handle: Handler }[] = [
+  { method: 'GET', path: '/top', handle: getTop },
+  { method: 'GET', path: '/gc', handle: getGc },
+  { method: 'GET', path: '/export', handle: getExport },
+  { method: 'GET', path: '/diff', handle: getDiff },
+  { method: 'GET', path: '/flamegraph', handle: getFlamegraph },
+  { method: 'POST', path: '/sql', handle: postSql },
+];
+
 export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   try {
     const path = req.path.replace(/\/+$/, '') || '/';
-    const route = `${req.method.toUpperCase()} ${path}`;
-    switch (route) {
-      case 'GET /top': {
-        const { params, labels } = parseParams(TopParams, req.query);
-        const q: TopQuery = { ...cohortOf(params, labels), limit: params.limit, by: params.by ?? 'flat' };
-        return json(200, await withEngine(deps, partitionFilter(q), (e) => top(e, q)));
-      }
-      case 'GET /gc': {
-        const { params, labels } = parseParams(GcParams, req.query);
-        let bucketUs: number;
-        try {
-          bucketUs = parseDurationUs(params.bucket ?? '1h');
-        } catch (e) {
-          throw new BadRequest(`bucket: ${(e as Error).message}`);
-        }
-        if (params.from !== undefined && params.to !== undefined && params.from >= params.to) throw new BadRequest('from must be before to');
-        const q: GcQuery = { service: params.service, version: params.version, instance: params.instance, labels, fromUs: params.from, toUs: params.to, bucketUs, dataDir: deps.dataDir };
-        return json(200, await withEngine(deps, partitionFilter(q), (e) => gcTrends(e, q)));
-      }
-      case 'GET /export': {
-        const { params, labels } = parseParams(CohortParams, req.query);
-        const q = cohortOf(params, labels);
-        const bytes = await withEngine(deps, partitionFilter(q), async (e) => {
-          try {
-            return await exportMerged(e, q);
-          } catch (err) {
-            if (isExportError(err)) throw new BadRequest(err.message, err.reason === 'no-profiles' ? 404 : 400);
-            throw err;
-          }
-        });
-        return {
-          status: 200,
-          headers: { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename="${q.kind}.pb.gz"` },
-          body: bytes,
-        };
-      }
-      case 'GET /diff': {
-        const { params: p, labels } = parseParams(DiffParams, req.query);
-        const q: DiffQuery = {
-          kind: p.type,
-          sampleType: p.sampleType,
-          service: p.service,
-          instance: p.instance,
-          labels,
-          base: { fromUs: p.baseFrom, toUs: p.baseTo, version: p.baseVersion },
-          target: { fromUs: p.from, toUs: p.to, version: p.version },
-          measure: p.measure,
-          limit: p.limit,
-        };
-        return json(200, await withEngine(deps, diffPartitionFilter(q), (e) => diff(e, q)));
-      }
-      case 'GET /flamegraph': {
-        const { params: p, labels } = parseParams(FlameParams, req.query);
-        const target = cohortOf(p, labels);
-        const q: FlameQuery = { ...target };
-        if (p.baseFrom !== undefined || p.baseTo !== undefined || p.baseVersion !== undefined) {
-          q.base = { ...target, fromUs: p.baseFrom, toUs: p.baseTo, version: p.baseVersion ?? target.version };
-        }
-        const g = await withEngine(deps, flamePartitionFilter(q), (e) => flameGraph(e, q));
-        return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: renderFlameHtml(g) };
-      }
-      case 'POST /sql': {
-        const max = deps.maxBodyBytes ?? 64 * 1024;
-        if ((req.body ?? '').length > max) throw new BadRequest(`request body over ${max} bytes`);
-        let body: unknown;
-        try {
-          body = JSON.parse(req.body ?? '');
-        } catch {
-          throw new BadRequest('body must be JSON: {"sql": "..."}');
-        }
-        const r = SqlBody.safeParse(body);
-        if (!r.success) throw new BadRequest('body must be JSON: {"sql": "..."}');
-        const result = await (deps.runSql ? deps.runSql(r.data.sql) : withEngine(deps, {}, (e) => runReadOnlySql(e, r.data.sql, deps.sqlLimits))).catch((err: Error) => {
-          // DuckDB parser/binder errors (unknown column...) are the caller's mistake too.
-          if (err instanceof SqlRejected || /^(Parser|Binder|Catalog|Conversion|Permission|Invalid Input|Out of Range|INTERRUPT|Not implemented|Out of Memory) Error/i.test(err.message)) {
-            throw new BadRequest(err.message);
-          }
-          throw err;
-        });
-        return json(200, result);
-      }
-      default:
-        if (['/top', '/gc', '/export', '/diff', '/flamegraph', '/sql'].includes(path)) throw new BadRequest(`method ${req.method} not allowed on ${path}`, 405);
-        throw new BadRequest(`no such endpoint: ${req.method} ${path} (GET /top, GET /gc, GET /export, GET /diff, GET /flamegraph, POST /sql)`, 404);
-    }
+    const method = req.method.toUpperCase();
+    const onPath = ROUTES.filter((r) => r.path === path);
+    const route = onPath.find((r) => r.method === method);
+    if (route) return await route.handle(req, deps);
+    if (onPath.length > 0) throw new BadRequest(`method ${req.method} not allowed on ${path}`, 405);
+    throw new BadRequest(`no such endpoint: ${req.method} ${path} (${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`, 404);
   } catch (e) {
     if (e instanceof BadRequest) return json(e.status, { error: e.message });
     deps.onError?.(e);
