@@ -19,7 +19,7 @@ npm install --prefer-offline --no-audit --no-fund --omit=dev "$tgz" >/dev/null
 bin=./node_modules/.bin/fleetprof
 want=$(node -p "require('fleetprof/package.json').version")
 [ "$($bin --version)" = "$want" ] || { echo "pack-smoke: --version is not $want" >&2; exit 1; }
-$bin demo --data "$tmp/demo" >"$tmp/demo.out"
+$bin demo --data "$tmp/demo" >"$tmp/demo.out" 2>"$tmp/demo.err" || { cat "$tmp/demo.err" >&2; exit 1; }
 grep -q 'fleet top cpu' "$tmp/demo.out"
 # The library entry: no DuckDB, no AWS SDK until used.
 node -e "
@@ -36,7 +36,7 @@ url=$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/serve.err" | head -1)
 node -e "fetch('$url/top?type=cpu&limit=1').then(async (r) => { const j = await r.json(); if (r.status !== 200 || !(j.total > 0)) { console.error(r.status, j); process.exit(1); } console.log('pack-smoke: serve /top total', j.total); })"
 # local: the serverless pipeline (needs moto_server).
 if command -v moto_server >/dev/null 2>&1; then
-  env -u AWS_ENDPOINT_URL $bin local --port 0 --exports-file "$tmp/local.env" 2>"$tmp/local.err" &
+  env -u AWS_ENDPOINT_URL $bin local --port 0 --exports-file "$tmp/local.env" >/dev/null 2>"$tmp/local.err" &
   pids+=($!)
   for _ in $(seq 150); do [ -s "$tmp/local.env" ] && break; sleep 0.2; done
   [ -s "$tmp/local.env" ] || { cat "$tmp/local.err" >&2; echo 'pack-smoke: fleetprof local did not start' >&2; exit 1; }
