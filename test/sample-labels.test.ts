@@ -123,6 +123,9 @@ d('sample labels: --label k=v equals go tool pprof -tagfocus=k=v', () => {
     const none = await top(engine, { kind: 'cpu', service: 'svc-b', sampleType: 'cpu', labels: { [k]: v } });
     expect(none.functions).toEqual([]);
     expect(BigInt(none.total)).toBe(0n);
+    // Both services at once: per profile, svc-b by its upload label (no match), svc-a by samples.
+    const mixed = await ourTop(engine, { kind: 'cpu', sampleType: 'cpu', labels: { [k]: v } });
+    expect(mixed).toEqual(fromOracle(pprofTop(FILES, { sampleIndex: 'cpu', extraArgs: [`-tagfocus=${k}=${v}`] })));
   }, 120_000);
 
   test('two sample labels: the samples carrying both (export with one, -tagfocus the other)', async () => {
