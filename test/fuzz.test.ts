@@ -2,10 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { decodeProfile, type DecodeOptions } from '../lib/decode';
+import { decodeInput, decodeProfile, type DecodeOptions } from '../lib/decode';
 import { DecodeError } from '../lib/decode/errors';
 import type { Profile } from '../lib/model/profile';
 import { functionStats } from '../lib/normalize/functions';
+import { profileRows } from '../lib/normalize/profile-rows';
+import { parseSourceMeta } from '../lib/model/source';
 
 // Mutation fuzzing of real Go profiles: whatever the bytes, decodeProfile either returns a
 // profile that holds together (and functionStats can run on it) or throws a DecodeError. Any other
@@ -17,6 +19,11 @@ import { functionStats } from '../lib/normalize/functions';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261121;
 const RUNS = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 3000;
+/**
+ * Wall-clock bound per property, so CI time stays bounded on a slow or busy runner: a property
+ * stops after this many seconds even if fewer than RUNS ran (FUZZ_SECONDS=0: no bound).
+ */
+const SECONDS = process.env.FUZZ_SECONDS ? Number(process.env.FUZZ_SECONDS) : 15;
 /** A single decode slower than this is a bug (the inputs are at most ~20 kB raw). */
 const SLOW_MS = 2000;
 const OPTS: DecodeOptions = { maxDecompressedBytes: 16 * 1024 * 1024 };
@@ -139,7 +146,12 @@ function survives(bytes: Uint8Array): boolean {
   return true;
 }
 
-const params = (): fc.Parameters<unknown> => ({ seed: SEED, numRuns: RUNS, endOnFailure: false });
+const params = (): fc.Parameters<unknown> => ({
+  seed: SEED,
+  numRuns: RUNS,
+  endOnFailure: false,
+  ...(SECONDS > 0 ? { interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false } : {}),
+});
 /** Inputs are drawn by index, so a counterexample prints as a small number, not a whole file. */
 const pick = (list: readonly Buffer[]) => fc.nat({ max: list.length - 1 });
 
@@ -198,5 +210,86 @@ describe(`decodeProfile under mutation (seed ${SEED}, ${RUNS} runs per property)
     // Short inputs built from protobuf-significant bytes reach corners real profiles never do.
     const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x00, 0x01, 0x08, 0x0a, 0x10, 0x12, 0x1a, 0x22, 0x2a, 0x32, 0x48, 0x80, 0xff));
     fc.assert(fc.property(fc.array(byte, { maxLength: 64 }), (bs) => survives(Uint8Array.from(bs))), { ...params(), numRuns: RUNS * 4 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Every decoder through the one dispatcher (gctrace logs and runtime/metrics JSON too), and the
+// profile path on to its rows (limits and time checks included): whatever the bytes, a result or
+// a DecodeError, never another exception (a RangeError from deep nesting, a TypeError, ...).
+
+const GCTRACE = readFileSync(path.join(DIR, 'gctrace.log')).subarray(0, 16 * 1024);
+const METRICS = Buffer.from(
+  JSON.stringify({
+    time: '2026-11-21T20:54:20.123456789Z',
+    metrics: {
+      '/gc/heap/goal:bytes': 4194304,
+      '/sched/gomaxprocs:threads': 8,
+      '/gc/pauses:seconds': { buckets: ['-Inf', 0, 1e-6, 1e-3, '+Inf'], counts: [0, 5, 1, 0] },
+      '/cpu/classes/gc/total:cpu-seconds': 0.25,
+    },
+  }) + '\n',
+);
+const TEXT_INPUTS = [GCTRACE, METRICS, Buffer.concat([METRICS, METRICS])];
+const META = parseSourceMeta({ service: 'fuzz', instance: 'i1', startUs: Date.UTC(2026, 10, 21) * 1000, source: 'fuzz', sourceId: 'fuzz' });
+
+let inputsDecoded = 0;
+function survivesAny(bytes: Uint8Array): boolean {
+  const t0 = performance.now();
+  try {
+    const d = decodeInput(bytes, { ...OPTS, startUs: META.startUs });
+    if (d.input === 'profile') profileRows(d.profile, 'cpu', META, 'p');
+    inputsDecoded++;
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw new Error(`${(e as Error)?.constructor?.name} escaped decodeInput: ${(e as Error)?.stack}`);
+    if (e.message.length === 0) throw new Error('DecodeError without a message');
+  }
+  const ms = performance.now() - t0;
+  if (ms > SLOW_MS) throw new Error(`decode took ${ms.toFixed(0)} ms`);
+  return true;
+}
+
+/** Structure-aware JSON: nesting, huge and odd numbers, odd times, where the metrics decoder looks. */
+const jsonValue = fc.letrec((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom(0, -1, 1e300, -1e300, 2 ** 53, 2 ** 64, 0.5, null, '-Inf', '+Inf', 'NaN', ''),
+    fc.string({ maxLength: 8 }),
+    fc.array(tie('v'), { maxLength: 4 }),
+    fc.dictionary(fc.string({ maxLength: 6 }), tie('v'), { maxKeys: 3 }),
+  ),
+})).v;
+const time = fc.constantFrom('2026-11-21T20:54:20Z', '9999-12-31T23:59:59Z', '0000-01-01T00:00:00Z', '2026-11-21T20:54:20+99:99', '2026-02-30T00:00:00Z', '1999-12-31T23:59:59Z', 'now', '');
+
+describe(`every decoder through decodeInput, on to rows (seed ${SEED})`, () => {
+  afterAll(() => {
+    if (process.env.FUZZ_VERBOSE) process.stderr.write(`fuzz decodeInput: ${inputsDecoded} decoded\n`);
+  });
+
+  test('the unmutated text inputs decode', () => {
+    for (const b of TEXT_INPUTS) expect(decodeInput(b, { startUs: META.startUs }).input).not.toBe('profile');
+  });
+
+  test('gctrace and runtime/metrics text, mutated (raw and gzipped)', () => {
+    fc.assert(
+      fc.property(pick(TEXT_INPUTS), mutations, fc.boolean(), (i, ms, gz) => {
+        const b = apply(TEXT_INPUTS[i], ms);
+        return survivesAny(gz ? gzipSync(b, { level: 1 }) : b);
+      }),
+      params(),
+    );
+  });
+
+  test('runtime/metrics documents with arbitrary values and times', () => {
+    fc.assert(
+      fc.property(time, fc.dictionary(fc.constantFrom('/gc/heap/goal:bytes', '/gc/pauses:seconds', '/x:bytes', 'bad'), jsonValue, { maxKeys: 3 }), (t, metrics) =>
+        survivesAny(Buffer.from(JSON.stringify({ time: t, metrics }))),
+      ),
+      params(),
+    );
+  });
+
+  test('profiles through normalize: mutated protobuf on to rows', () => {
+    fc.assert(fc.property(pick(RAW), mutations, (i, ms) => survivesAny(apply(RAW[i], ms))), params());
   });
 });

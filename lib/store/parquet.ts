@@ -60,10 +60,10 @@ export class ParquetWriter {
   async write(table: TableDef, data: TableData, outPath: string): Promise<void> {
     const base = `${outPath}.${this.seq++}`;
     const files: string[] = [];
-    const file = async (suffix: string, rows: readonly JsonRow[]): Promise<string> => {
+    const file = async (suffix: string, rows: readonly unknown[], encode?: (r: unknown) => JsonRow): Promise<string> => {
       const f = `${base}.${suffix}.ndjson`;
       files.push(f);
-      await fs.writeFile(f, toNdjson(rows));
+      await writeNdjson(f, rows, encode);
       return f;
     };
     try {
@@ -72,8 +72,8 @@ export class ParquetWriter {
         src = await packedSource(table, data, file);
       } else {
         const codec = CODECS[table.name as TableName] as { encode(r: unknown): JsonRow } | undefined;
-        const rows = codec ? (data as readonly unknown[]).map((r) => codec.encode(r)) : (data as readonly JsonRow[]);
-        src = plainSource(table, await file('rows', rows), rows.length);
+        const rows = data as readonly unknown[];
+        src = plainSource(table, await file('rows', rows, codec ? (r) => codec.encode(r) : undefined), rows.length);
       }
       const order = table.sortBy.map((c) => `"${c}"`).join(', ');
       await this.conn.run(
@@ -101,6 +101,27 @@ export class ParquetWriter {
 
   close(): void {
     this.conn.closeSync();
+  }
+}
+
+/** Rows per toNdjson() call while writing a file: the text in memory at once stays small. */
+const NDJSON_CHUNK_ROWS = 8192;
+
+/**
+ * Rows -> an NDJSON file, written a chunk of rows at a time (encoded per chunk): one string of a
+ * whole table failed with "Invalid string length" past V8's ~512 MiB string limit, and cost
+ * several times the rows' size in memory before it did.
+ */
+export async function writeNdjson(file: string, rows: readonly unknown[], encode?: (r: unknown) => object): Promise<void> {
+  const fh = await fs.open(file, 'w');
+  try {
+    for (let i = 0; i < rows.length || i === 0; i += NDJSON_CHUNK_ROWS) {
+      const chunk = rows.slice(i, i + NDJSON_CHUNK_ROWS);
+      const text = toNdjson(encode ? chunk.map(encode) : (chunk as object[]));
+      if (text.length > 0) await fh.write(text);
+    }
+  } finally {
+    await fh.close();
   }
 }
 
