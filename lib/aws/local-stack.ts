@@ -17,6 +17,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { fromNodeRequest } from '../api/adapters';
+import { checkHttpRequest } from '../api/http-guard';
 import type { HttpEventV2, HttpResultV2, SQSBatchResponse, SQSEvent, SQSRecord } from './events';
 import { dlqAttributes, ENV, ingestQueueAttributes, INGEST_FUNCTION, INGEST_QUEUE, notificationConfiguration } from './resources';
 
@@ -214,7 +215,17 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const query = require('../../lambdas/query') as { handler: (e: HttpEventV2) => Promise<HttpResultV2> };
 
+    let apiPort = o.port;
     server = createHttpServer((req, res) => {
+      // Loopback HTTP like `fleetprof serve`: Host must be this server, no foreign Origin (DNS
+      // rebinding, cross-origin POSTs; lib/api/http-guard.ts).
+      const refused = checkHttpRequest(req.headers, { bindAddress: '127.0.0.1', port: apiPort });
+      if (refused) {
+        req.resume();
+        res.writeHead(refused.status, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ error: refused.error }));
+        return;
+      }
       void (async () => {
         const r = await query.handler(await toHttpEvent(req));
         res.writeHead(r.statusCode, r.headers);
@@ -230,7 +241,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       server!.listen(o.port, '127.0.0.1', () => resolve());
     });
     const addr = server.address();
-    const apiUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : o.port}`;
+    apiPort = typeof addr === 'object' && addr ? addr.port : o.port;
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
 
     // The event source mapping.
     const stats = { batches: 0, records: 0, failures: 0, deleted: 0 };
