@@ -44,10 +44,11 @@ interface MergedStack {
 
 export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint8Array> {
   const p = cohortPredicate(c, 'profiles', { alias: 'p' });
+  // Capture time, then id: profiles captured in the same microsecond merge in a fixed order.
   const meta = await engine.rows(
     `SELECT p.profile_id, p.sample_types, p.period_type, p.period_unit, p.period, p.default_sample_type,
             epoch_us(p.time) AS time_us, p.duration_ns
-     FROM profiles p WHERE ${p.sql} ORDER BY p.time`,
+     FROM profiles p WHERE ${p.sql} ORDER BY p.time, p.profile_id`,
     p.params,
   );
   if (meta.length === 0) throw new ExportError('no-profiles', 'no profiles match the filters');
