@@ -95,6 +95,10 @@ export async function runServe(o: ServeOptions): Promise<number> {
       res.end('{"error":"internal error"}');
     });
   });
+  // Node closes an idle keep-alive connection after 5 s by default, and a client that picks that
+  // connection for its next request in the same instant gets "other side closed" (fetch does not
+  // retry). 30 s, below headersTimeout (60 s), makes that race rare on a busy machine.
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, host, () => resolve());
