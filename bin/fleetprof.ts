@@ -27,7 +27,6 @@ const COMMANDS = [ingest, top, diff, digest, flamegraph, sql, exportCmd, gc, com
 export function programVersion(): string {
   for (const up of ['../..', '..']) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const pkg = require(`${up}/package.json`) as { name?: string; version?: string };
       if (pkg.name === 'fleetprof' && pkg.version) return pkg.version;
     } catch {

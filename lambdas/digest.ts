@@ -25,7 +25,7 @@ export async function handler(event: DigestEvent | undefined, context?: LambdaCo
     try {
       nowUs = parseTime(String(event.now), nowUs);
     } catch (e) {
-      throw new Error(`event.now: ${(e as Error).message}`);
+      throw new Error(`event.now: ${(e as Error).message}`, { cause: e });
     }
   }
   const cfg = digestConfigFromEnv();

@@ -35,7 +35,7 @@ function decodeError(bytes: Uint8Array, opts?: DecodeOptions): DecodeError {
     decodeProfile(bytes, opts);
   } catch (e) {
     if (e instanceof DecodeError) return e;
-    throw new Error(`expected a DecodeError, got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+    throw new Error(`expected a DecodeError, got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`, { cause: e });
   }
   throw new Error('expected a DecodeError, but the input decoded');
 }

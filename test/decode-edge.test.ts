@@ -27,7 +27,7 @@ function decodeError(bytes: Uint8Array): DecodeError {
     decodeProfile(bytes);
   } catch (e) {
     if (e instanceof DecodeError) return e;
-    throw new Error(`expected a DecodeError, got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+    throw new Error(`expected a DecodeError, got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`, { cause: e });
   }
   throw new Error('expected a DecodeError, but the input decoded');
 }
@@ -576,7 +576,7 @@ describe('malformed input is a DecodeError naming the problem', () => {
       try {
         decodeProfile(full.subarray(0, n));
       } catch (e) {
-        if (!(e instanceof DecodeError)) throw new Error(`cut at ${n}: ${(e as Error).message}`);
+        if (!(e instanceof DecodeError)) throw new Error(`cut at ${n}: ${(e as Error).message}`, { cause: e });
       }
     }
   });

@@ -32,7 +32,6 @@ const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) {
-  // eslint-disable-next-line no-console
   console.warn('digest-email skipped: moto_server is not on PATH (pip install "moto[server]")');
 }
 

@@ -30,7 +30,6 @@ const BAD_KEY = 'raw/svc-a/not the contract.pb.gz';
 
 const ready = motoAvailable() && goAvailable();
 if (!ready) {
-  // eslint-disable-next-line no-console
   console.warn(`e2e-moto skipped: ${motoAvailable() ? '' : 'moto_server is not on PATH (pip install "moto[server]"); '}${goAvailable() ? '' : 'go is not on PATH (the pprof oracle)'}`);
 }
 const d = ready ? describe : describe.skip;

@@ -132,8 +132,8 @@ function survives(bytes: Uint8Array): boolean {
   try {
     p = decodeProfile(bytes, OPTS);
   } catch (e) {
-    if (!(e instanceof DecodeError)) throw new Error(`${(e as Error)?.constructor?.name} escaped decodeProfile: ${(e as Error)?.stack}`);
-    if (e.message.length === 0) throw new Error('DecodeError without a message');
+    if (!(e instanceof DecodeError)) throw new Error(`${(e as Error)?.constructor?.name} escaped decodeProfile: ${(e as Error)?.stack}`, { cause: e });
+    if (e.message.length === 0) throw new Error('DecodeError without a message', { cause: e });
     refused++;
   }
   if (p) {

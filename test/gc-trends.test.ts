@@ -69,7 +69,6 @@ const CYCLES: Cycle[] = RUNS.flatMap((run) =>
 
 const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
 const max = (xs: bigint[]) => xs.reduce((a, b) => (b > a ? b : a));
-const min = (xs: bigint[]) => xs.reduce((a, b) => (b < a ? b : a));
 const big = (a: bigint, b: bigint) => (a > b ? a : b);
 const small = (a: bigint, b: bigint) => (a < b ? a : b);
 /** Nearest rank: the value at 1-based rank max(1, ceil(n * pct / 100)) of the sorted values. */

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from '../lib/aws/events';
 import { INGEST_FUNCTION } from '../lib/aws/resources';
-import { encodeProfile, sampleProfile } from './helpers/pprof-builder';
+import { encodeProfile } from './helpers/pprof-builder';
 import { motoAvailable, startMoto, type Moto } from './helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

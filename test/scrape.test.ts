@@ -65,7 +65,6 @@ async function refusedPort(): Promise<number> {
 
 const ready = goAvailable();
 if (!ready) {
-  // eslint-disable-next-line no-console
   console.warn('scrape e2e skipped: go is not on PATH (needed to build test/fixtures/pprof-server)');
 }
 const d = ready ? describe : describe.skip;

@@ -56,7 +56,7 @@ function durationFlag(flag: string, v: string): number {
   try {
     return parseDurationUs(v);
   } catch (e) {
-    throw new Error(`${flag}: ${(e as Error).message}`);
+    throw new Error(`${flag}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -20,7 +20,7 @@ function durationMsFlag(flag: string, v: string): number {
   try {
     return parseDurationMs(v);
   } catch (e) {
-    throw new Error(`${flag}: ${(e as Error).message}`);
+    throw new Error(`${flag}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -56,7 +56,7 @@ export function planUpload(file: string, bytes: Uint8Array, mtimeMs: number, o: 
   let kind: UploadKind | undefined = o.type ?? o.kind;
   let timeMs: number | undefined;
   // The same registry ingest routes by (lib/decode/registry.ts); bad gzip is left to the decoder's error.
-  let raw: Uint8Array | null = null;
+  let raw: Uint8Array | null;
   try {
     raw = inflate(bytes);
   } catch {

@@ -1,6 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { SQSClient } from '@aws-sdk/client-sqs';
 
 // SDK clients from the standard chain (credentials, region, AWS_ENDPOINT_URL[_S3]). With an
 // explicit endpoint (moto, MinIO) path-style addressing is forced: virtual-hosted names do not
@@ -17,14 +16,6 @@ export function makeS3Client(opts: { maxAttempts?: number; region?: string } = {
     maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     retryMode: 'standard',
     forcePathStyle: s3Endpoint() !== undefined,
-    region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),
-  });
-}
-
-export function makeSqsClient(opts: { maxAttempts?: number; region?: string } = {}): SQSClient {
-  return new SQSClient({
-    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    retryMode: 'standard',
     region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),
   });
 }

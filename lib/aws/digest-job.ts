@@ -51,7 +51,7 @@ function envDuration(env: NodeJS.ProcessEnv, name: string, dflt: string): number
   try {
     return parseDurationUs(env[name] || dflt);
   } catch (e) {
-    throw new Error(`${name}: ${(e as Error).message}`);
+    throw new Error(`${name}: ${(e as Error).message}`, { cause: e });
   }
 }
 

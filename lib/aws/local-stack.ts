@@ -210,9 +210,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: notificationConfiguration(queue.arn) }));
 
     // Handlers after the environment: their clients read it at module load.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ingest = require('../../lambdas/ingest') as { handler: (e: SQSEvent) => Promise<SQSBatchResponse> };
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const query = require('../../lambdas/query') as { handler: (e: HttpEventV2) => Promise<HttpResultV2> };
 
     let apiPort = o.port;

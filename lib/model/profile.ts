@@ -105,10 +105,3 @@ export interface Profile {
   readonly declaredKind?: ProfileKind;
 }
 
-export function sampleValue(v: SampleValues, i: number): Int64 {
-  return v.data[i];
-}
-
-export function sampleTypeIndex(p: Profile, name: string): number {
-  return p.sampleTypes.findIndex((t) => t.type === name);
-}

@@ -4,11 +4,6 @@ export function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
-/** JSON for a <script type="application/json"> block: nothing in it can close the element. */
-export function scriptJson(v: unknown): string {
-  return escapeScriptJson(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)));
-}
-
 /** Already serialized JSON made safe for a <script type="application/json"> block. */
 export function escapeScriptJson(json: string): string {
   return json

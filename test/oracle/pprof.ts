@@ -142,14 +142,14 @@ export function pprofTop(files: string[], opts: OracleOptions = {}): OracleTop {
     });
   } catch (err) {
     const e = err as { stderr?: string | Buffer; message: string };
-    throw new Error(`go ${args.join(' ')} failed: ${e.message}\n${String(e.stderr ?? '')}`);
+    throw new Error(`go ${args.join(' ')} failed: ${e.message}\n${String(e.stderr ?? '')}`, { cause: err });
   }
   return parsePprofTop(stdout, opts.allowInexact ?? false);
 }
 
 // flat flat% sum% cum cum%  name[ (inline)|(partial-inline)]
 // printText: fmt.Fprintf(w, "%10s %s %s %10s %s  %s%s\n", ...)
-const ROW_RE = /^ *(\S+) +(\S+%) +(\S+%) +(\S+) +(\S+%)  (.*)$/;
+const ROW_RE = /^ *(\S+) +(\S+%) +(\S+%) +(\S+) +(\S+%) {2}(.*)$/;
 const HEADER_RE = /^Showing nodes accounting for (\S+), (\S+%) of (\S+) total$/;
 const COLUMNS_RE = /^ +flat +flat% +sum% +cum +cum%$/;
 const INLINE_SUFFIXES: ReadonlyArray<string> = [' (inline)', ' (partial-inline)'];
@@ -257,7 +257,7 @@ export function pprofRaw(files: string[], opts: { extraArgs?: string[]; timeoutM
     });
   } catch (err) {
     const e = err as { stderr?: string | Buffer; message: string };
-    throw new Error(`go ${args.join(' ')} failed: ${e.message}\n${String(e.stderr ?? '')}`);
+    throw new Error(`go ${args.join(' ')} failed: ${e.message}\n${String(e.stderr ?? '')}`, { cause: err });
   }
   return parsePprofRaw(stdout);
 }
