@@ -34,12 +34,6 @@ export async function writeManifest(store: Store, partition: string, m: Compacti
   await store.putFile(partition + MANIFEST_NAME, tmp);
 }
 
-/** Whether a compaction of `key`'s partition already holds the rows of file `fileId`. */
-export async function alreadyCompacted(store: Store, key: string, fileId: string): Promise<boolean> {
-  const m = await readManifest(store, partitionOf(key));
-  return m !== null && m.sources.includes(fileId);
-}
-
 /** The files of a partition a reader should use, given its listing (keys of .parquet files). */
 export function liveFiles(keys: readonly string[], m: CompactionManifest | null): string[] {
   if (!m) return keys.filter((k) => !isCompactedName(k));

@@ -3,7 +3,6 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { TABLES, type TableName, type TableRows } from '../model/schema';
 import { tableKey, utcDate } from './layout';
-import { alreadyCompacted } from './manifest';
 import type { ParquetWriter } from './parquet';
 import type { Store } from './store';
 
@@ -26,8 +25,10 @@ export interface PublishEntry<N extends TableName = TableName> {
 
 /**
  * Writes every entry's file to scratch first and publishes only when all were written, so a
- * failure leaves nothing half-written behind. A file whose source a compaction already merged
- * is not written again: its rows are in the compacted file, and a second copy would double them.
+ * failure leaves nothing half-written behind. Ingest only writes: it never lists or reads the
+ * store (a LIST per object was most of the S3 request bill, and moto's listing is linear). A source
+ * that a compaction already merged may be written again on redelivery; readers ignore it (the
+ * partition's manifest lists its file id, see liveFiles) and the next compaction deletes it.
  */
 export async function publishEntries(target: PublishTarget, entries: readonly PublishEntry[]): Promise<string[]> {
   await fs.mkdir(target.store.scratchDir, { recursive: true });
@@ -35,7 +36,6 @@ export async function publishEntries(target: PublishTarget, entries: readonly Pu
   try {
     for (const e of entries) {
       const key = tableKey(e.table, e.dt, e.service, e.fileId);
-      if (await alreadyCompacted(target.store, key, e.fileId)) continue;
       const tmp = path.join(target.store.scratchDir, `${randomUUID()}.parquet`);
       staged.push([key, tmp]);
       await target.writer.write(TABLES[e.table], e.rows, tmp);
