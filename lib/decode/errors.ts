@@ -24,3 +24,8 @@ export class DecodeError extends Error {
 export function isDecodeError(e: unknown): e is DecodeError {
   return e instanceof DecodeError;
 }
+
+/** An input over one of the per-input limits (lib/model/limits.ts), in one wording everywhere. */
+export function overLimit(what: string, n: number, limit: number): DecodeError {
+  return new DecodeError('limit', `${what}: ${n.toLocaleString('en-US')} is over the limit of ${limit.toLocaleString('en-US')} (docs/upload-contract.md)`);
+}

@@ -1,4 +1,4 @@
-import { DecodeError } from '../decode/errors';
+import { DecodeError, overLimit } from '../decode/errors';
 import { LIMITS, timeRangeProblem } from '../model/limits';
 import type { Profile } from '../model/profile';
 import type { FrameTable } from './frames';
@@ -7,9 +7,7 @@ import type { FrameTable } from './frames';
 // aggregated or written: the cost of every later step grows with samples, label sets and stack
 // depth, so an input over a limit is refused here, with the limit in the reason.
 
-function over(what: string, n: number, limit: number): DecodeError {
-  return new DecodeError('limit', `${what}: ${n.toLocaleString('en-US')} is over the limit of ${limit.toLocaleString('en-US')} (docs/upload-contract.md)`);
-}
+const over = overLimit;
 
 /** Throws DecodeError('limit') for a profile over a per-input limit. */
 export function checkProfileLimits(p: Profile, frames: FrameTable): void {

@@ -5,6 +5,8 @@ import { GrowableF64, GrowableU32, GrowableUint } from '../growable';
 import { readIndex, readInt64, readUint64 } from '../varint';
 import { FUNCTION, LABEL, LINE, LOCATION, MAPPING, PROFILE, SAMPLE, VALUE_TYPE, WIRE } from '../../model/pprof-wire';
 import type { Func, Int64, Label, Location, Mapping, Profile, SampleValues, ValueType } from '../../model/profile';
+import { LIMITS } from '../../model/limits';
+import { overLimit } from '../errors';
 
 // A streaming decoder for perftools.profiles.Profile (lib/model/profile.proto; field numbers in
 // lib/model/pprof-wire.ts).
@@ -268,6 +270,9 @@ function readValueType(r: Reader): [number, number] {
 
 function readSample(r: Reader, p: RawProfile): void {
   const sampleIndex = p.sampleCount++;
+  // Limits (lib/model/limits.ts) checked while reading, so an over-limit profile is refused
+  // before its samples and label sets are built; lib/normalize/limits.ts checks them for every format.
+  if (p.sampleCount > LIMITS.maxSamples) throw overLimit('samples in the profile', p.sampleCount, LIMITS.maxSamples);
   p.sampleLocStart.push(p.locIds.length);
   const values = p.values;
   const valuesBefore = values.length;
@@ -297,6 +302,9 @@ function readSample(r: Reader, p: RawProfile): void {
       leave(r, outer);
     } else skip(r, wire);
   }
+  const locs = p.locIds.length - p.sampleLocStart.data[sampleIndex];
+  // Every location is at least one frame.
+  if (locs > LIMITS.maxFramesPerStack) throw overLimit(`frames in the stack of sample ${sampleIndex + 1}`, locs, LIMITS.maxFramesPerStack);
   // sample_type may come later on the wire, so only consistency is checked here and the
   // count itself in resolve().
   const n = values.length - valuesBefore;
@@ -633,6 +641,7 @@ function resolve(p: RawProfile): Profile {
         else if (num !== 0 || unit !== 0) labels.push({ key: str(k, 'label.key'), num, numUnit: str(unit, 'label.num_unit') });
       }
       id = labels.length === 0 ? 0 : labelSets.push(labels) - 1;
+      if (labelSets.length - 1 > LIMITS.maxLabelSets) throw overLimit('distinct sample label sets', labelSets.length - 1, LIMITS.maxLabelSets);
       const prev = byHash.get(h);
       byHash.set(h, entries.length / 4);
       entries.push(first, last, id, prev ?? -1);
