@@ -191,7 +191,7 @@ async function main(): Promise<void> {
       const data = mkdtempSync(path.join(dir, 'data-'));
       const r = run(file, data, input.extraArgs ?? []);
       if (input.name.startsWith('baseline')) baseline = r.hwmMb;
-      const target = input.targetMb ?? Math.round(4 * (raw / MB) + baseline);
+      const target = input.targetMb ?? Math.ceil(4 * (raw / MB) + baseline);
       const outcomeOk = input.expect.test(r.out);
       const ok = r.hwmMb <= target && outcomeOk;
       if (!ok) failed++;
