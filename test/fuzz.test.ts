@@ -241,8 +241,8 @@ function survivesAny(bytes: Uint8Array): boolean {
     if (d.input === 'profile') profileRows(d.profile, 'cpu', META, 'p');
     inputsDecoded++;
   } catch (e) {
-    if (!(e instanceof DecodeError)) throw new Error(`${(e as Error)?.constructor?.name} escaped decodeInput: ${(e as Error)?.stack}`);
-    if (e.message.length === 0) throw new Error('DecodeError without a message');
+    if (!(e instanceof DecodeError)) throw new Error(`${(e as Error)?.constructor?.name} escaped decodeInput: ${(e as Error)?.stack}`, { cause: e });
+    if (e.message.length === 0) throw new Error('DecodeError without a message', { cause: e });
   }
   const ms = performance.now() - t0;
   if (ms > SLOW_MS) throw new Error(`decode took ${ms.toFixed(0)} ms`);
