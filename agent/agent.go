@@ -187,7 +187,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg:         cfg,
-		meta:        Metadata(cfg.Version, cfg.Labels),
+		meta:        withProcess(Metadata(cfg.Version, cfg.Labels)),
 		runID:       randomID(),
 		stopCollect: make(chan struct{}),
 		drain:       make(chan struct{}),
@@ -345,13 +345,34 @@ var cryptorand = crand.Read
 // tag unique to this agent (run id + sequence), so retries overwrite, never duplicate. Used by the
 // fleetprof-agent wrapper for gctrace batches; never blocks on the network.
 func (a *Agent) Upload(kind, ext string, start time.Time, body []byte) error {
+	return a.upload(kind, ext, start, body, a.meta)
+}
+
+func (a *Agent) upload(kind, ext string, start time.Time, body []byte, meta map[string]string) error {
 	k := Key{Service: a.cfg.Service, Instance: a.cfg.Instance, Start: start, Kind: kind, Ext: ext, Tag: a.newTag()}
 	key, err := k.Format()
 	if err != nil {
 		return err
 	}
-	a.buf.push(key, a.meta, body)
+	a.buf.push(key, meta, body)
 	return nil
+}
+
+// withProcess adds this process's identity to an upload's metadata: counters of a new identity
+// start a new series (docs/upload-contract.md).
+func withProcess(m map[string]string) map[string]string {
+	m[MetaProcess] = ProcessID
+	return m
+}
+
+// deltaMeta is the metadata of a counter profile sent as a delta.
+func (a *Agent) deltaMeta() map[string]string {
+	m := make(map[string]string, len(a.meta)+1)
+	for k, v := range a.meta {
+		m[k] = v
+	}
+	m[MetaTemporality] = "delta"
+	return m
 }
 
 // Stats returns the counters.

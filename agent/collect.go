@@ -44,7 +44,20 @@ func (a *Agent) collectProfiles(cpu bool, others []string) {
 			a.stats.setErr(err)
 			continue
 		}
-		a.enqueue(name, "pb.gz", start, buf.Bytes())
+		body, delta, err := deltaProfile(name, buf.Bytes())
+		if err != nil {
+			a.stats.skipped.Add(1)
+			a.stats.setErr(err)
+			continue
+		}
+		if !delta {
+			a.enqueue(name, "pb.gz", start, body)
+			continue
+		}
+		if err := a.upload(name, "pb.gz", start, body, a.deltaMeta()); err != nil {
+			a.stats.skipped.Add(1)
+			a.stats.setErr(err)
+		}
 	}
 }
 

@@ -9,6 +9,8 @@ package agent
 //	  ext    pb.gz|pb|txt|txt.gz|log|log.gz|json|json.gz|jsonl|jsonl.gz
 //	x-amz-meta-version  service version (optional)
 //	x-amz-meta-labels   k=v,k=v with k and v URL-encoded (optional)
+//	x-amz-meta-process  identity of the writing process (the agent sends ProcessID)
+//	x-amz-meta-temporality  delta | cumulative: how counter sample types were sent (optional)
 //
 // The validation rules are the ones of lib/model/source.ts, so a key this package writes is one
 // the ingest Lambda accepts.
@@ -33,8 +35,10 @@ var Extensions = []string{"pb.gz", "pb", "txt.gz", "txt", "log.gz", "log", "json
 
 // User metadata names (S3 returns them lower-case, without the x-amz-meta- prefix).
 const (
-	MetaVersion = "version"
-	MetaLabels  = "labels"
+	MetaVersion     = "version"
+	MetaLabels      = "labels"
+	MetaProcess     = "process"
+	MetaTemporality = "temporality"
 )
 
 var (

@@ -50,10 +50,13 @@ type Top = { total: number; functions: { name: string; flat: number; cum: number
 
 test.each(PROFILE_KINDS.map((k) => [k]))('%s: embedded data sums equal fleetprof top (total and every flat)', (kind: ProfileKind) => {
   const out = path.join(data, `${kind}.html`);
-  const r = cli(['flamegraph', '--data', data, '--type', kind, '--service', 'svc-a', '--out', out]);
+  // Gauges of one instance's snapshots average per stack in a flame graph and per function in top
+  // (each rounded: docs/cli.md); the exact aggregate `last` makes both the same snapshots' values.
+  const agg = ['--aggregate', 'last'];
+  const r = cli(['flamegraph', '--data', data, '--type', kind, '--service', 'svc-a', ...agg, '--out', out]);
   expect(r.code).toBe(0);
   const g = flameDataFromHtml(readFileSync(out, 'utf8'));
-  const top = JSON.parse(cli(['top', '--data', data, '--type', kind, '--service', 'svc-a', '--json']).stdout) as Top;
+  const top = JSON.parse(cli(['top', '--data', data, '--type', kind, '--service', 'svc-a', ...agg, '--json']).stdout) as Top;
   expect(g.total).toBe(top.total);
   expect(g.root.v).toBe(top.total);
   const own = ownByFunction(g.root);

@@ -97,7 +97,9 @@ d('fleet top and export through the tables', () => {
         try {
           const sampleTypes = decodeProfile(readFileSync(files[0])).sampleTypes.map((t) => t.type);
           for (const sampleType of sampleTypes) {
-            const ours = await top(engine, { kind, sampleType, ...c.filter });
+            // Files of one instance are successive snapshots to a window: gauges average per instance
+            // (test/window.test.ts); aggregate 'sum' is pprof's own merge of the files.
+            const ours = await top(engine, { kind, sampleType, ...c.filter, aggregate: 'sum' });
             const oracle = pprofTop(files, { sampleIndex: sampleType });
             expectSameTop(
               { total: BigInt(ours.total), rows: ours.functions.map((f) => ({ name: f.name, flat: BigInt(f.flat), cum: BigInt(f.cum) })) },
@@ -106,7 +108,7 @@ d('fleet top and export through the tables', () => {
             expect(ours.functions.map((f) => f.name)).toEqual(oracle.rows.map((r) => r.name));
           }
           const out = path.join(dir, `export-${kind}-${c.runs.length}.pb.gz`);
-          await fs.writeFile(out, await exportMerged(engine, { kind, ...c.filter }));
+          await fs.writeFile(out, await exportMerged(engine, { kind, ...c.filter, aggregate: 'sum' }));
           for (const sampleType of sampleTypes) {
             // Same rows, (inline) markers included, also at line granularity.
             expect(pprofTop([out], { sampleIndex: sampleType }).rows).toEqual(pprofTop(files, { sampleIndex: sampleType }).rows);

@@ -5,7 +5,8 @@ import { formatPercent, formatValue } from '../../lib/model/units';
 import { PROFILE_KINDS, type ProfileKind } from '../../lib/model/profile';
 import { withEngine } from './engine';
 import { noMatch } from './empty';
-import { collectLabel, dataOption, isoTime, positiveInt, typeOptions } from './options';
+import { collectLabel, dataOption, isoTime, positiveInt, typeOptions, windowOptions } from './options';
+import type { GaugeAggregate } from '../../lib/model/temporality';
 import { action, CliError, EXIT } from './run';
 
 export interface DiffOptions {
@@ -15,6 +16,8 @@ export interface DiffOptions {
   service?: string;
   instance?: string;
   label: Record<string, string>;
+  aggregate?: GaugeAggregate;
+  lookback?: number;
   baseFrom?: number;
   baseTo?: number;
   from?: number;
@@ -41,6 +44,8 @@ export function diffQuery(o: DiffOptions): DiffQuery {
     alpha: Number(o.alpha),
     minEffect: Number(o.minEffect),
     limit: o.limit,
+    aggregate: o.aggregate,
+    lookbackUs: o.lookback,
   };
 }
 
@@ -67,6 +72,8 @@ export function register(program: Command): void {
     .option('--service <name>', 'only this service')
     .option('--instance <id>', 'only this instance')
     .option('--label <k=v>', 'only profiles with this upload label, else samples with this pprof label (repeatable; docs/cli.md)', collectLabel, {})
+    .addOption(windowOptions.aggregate())
+    .addOption(windowOptions.lookback())
     .option('--base-from <time>', 'baseline: capture time >= base-from', isoTime)
     .option('--base-to <time>', 'baseline: capture time < base-to', isoTime)
     .option('--from <time>', 'target: capture time >= from', isoTime)

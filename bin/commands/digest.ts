@@ -7,6 +7,7 @@ import { parseDurationUs } from '../../lib/model/time';
 import { renderDigestHtml } from '../../lib/render/digest-html';
 import type { Command } from 'commander';
 import { openLocalEngine, withEngine } from './engine';
+import { withLookback } from '../../lib/query/window';
 import { noMatch } from './empty';
 import { dataOption, isoTime, positiveInt } from './options';
 import { action, CliError } from './run';
@@ -133,7 +134,7 @@ export async function runDigest(o: DigestOptions): Promise<number> {
   if (!(await windowHasData(o.data, o.service, window.fromUs, window.toUs))) {
     throw noMatch('profiles or GC cycles', o.data, { '--service': o.service, '--from': window.fromUs, '--to': window.toUs });
   }
-  const d = await withEngine(o.data, { service: o.service, fromUs: baseline.fromUs, toUs: window.toUs }, (engine) => digest(engine, q));
+  const d = await withEngine(o.data, withLookback({ service: o.service, fromUs: baseline.fromUs, toUs: window.toUs }), (engine) => digest(engine, q));
   if (o.html) await writeOutput(o.html, renderDigestHtml(d));
   if (o.email || o.eml) await mailDigest(o, d, window, (service, r) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }));
   if (o.json) process.stdout.write(exactJson(digestJson(d)) + '\n');

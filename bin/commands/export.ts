@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { exportMerged, isExportError } from '../../lib/query/export';
-import { partitionFilter } from '../../lib/query/cohort';
+import { windowPartitionFilter } from '../../lib/query/window';
 import { withEngine } from './engine';
 import { cohortOptions } from './options';
 import { action } from './run';
@@ -15,7 +15,7 @@ export function register(program: Command): void {
 
 export async function runExport(o: CohortOptions & { out: string }): Promise<number> {
   const q = cohortQuery(o);
-  const bytes = await withEngine(o.data, partitionFilter(q), async (e) => {
+  const bytes = await withEngine(o.data, windowPartitionFilter(q), async (e) => {
     try {
       return await exportMerged(e, q);
     } catch (err) {

@@ -1,7 +1,9 @@
+import type { Temporality } from '../../lib/model/temporality';
+import { TEMPORALITIES } from '../../lib/model/temporality';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ingestBytes } from '../../lib/ingest';
 import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
@@ -23,6 +25,8 @@ export interface IngestOptions {
   /** Deprecated name of `type`. */
   kind?: ProfileKind;
   start?: number;
+  process?: string;
+  temporality?: Temporality;
   maxDecompressed?: number;
   /** Ingest both files of a text/protobuf twin pair. */
   keepTwins?: boolean;
@@ -39,6 +43,8 @@ export function register(program: Command): void {
     .option('--label <k=v>', 'upload label (repeatable)', collectLabel, {});
   typeOptions(cmd, 'declared kind (decides block vs mutex, heap vs allocs text)', PROFILE_KINDS, false)
     .option('--start <time>', 'capture start for inputs with no timestamp of their own (debug=1 text; process start of a gctrace log)', isoTime)
+    .option('--process <id>', "identity of the process that wrote the profiles (e.g. its run id); default '' (unknown)")
+    .addOption(new Option('--temporality <t>', "how counter sample types were written (default cumulative: Go's own snapshots)").choices(TEMPORALITIES))
     .option('--max-decompressed <bytes>', 'refuse inputs that decompress to more than this', positiveInt)
     .option('--keep-twins', 'ingest both heap.pb.gz and heap.debug1.txt of a capture (default: the text twin is skipped)')
     .argument('<paths...>', 'files or directories; - reads one input from stdin')
@@ -94,6 +100,8 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
             labels: opts.label,
             kind: type ?? (file === STDIO ? undefined : kindFromPath(file)),
             startUs: opts.start,
+            process: opts.process,
+            temporality: opts.temporality,
             source: file === STDIO ? 'stdin' : path.resolve(file),
             // Same bytes from the same instance are the same profile: re-ingesting replaces it.
             sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,

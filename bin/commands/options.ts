@@ -1,6 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PROFILE_KINDS } from '../../lib/model/profile';
-import { parseTime } from '../../lib/model/time';
+import { parseDurationUs, parseTime } from '../../lib/model/time';
+import { GAUGE_AGGREGATES } from '../../lib/model/temporality';
+import { DEFAULT_LOOKBACK_US } from '../../lib/query/window';
 
 // The option parsers and option groups the commands share, so one flag means one thing with one
 // name everywhere (docs/cli.md "Conventions"). Each command declares its own flags in its file.
@@ -72,5 +74,25 @@ export function cohortOptions(cmd: Command): Command {
     .option('--instance <id>', 'only this instance')
     .option('--label <k=v>', 'only profiles with this upload label, else samples with this pprof label (repeatable; docs/cli.md)', collectLabel, {})
     .option('--from <time>', 'capture time >= from', isoTime)
-    .option('--to <time>', 'capture time < to', isoTime);
+    .option('--to <time>', 'capture time < to', isoTime)
+    .addOption(windowOptions.aggregate())
+    .addOption(windowOptions.lookback());
 }
+
+/** How a window combines snapshots (docs/cli.md, "Values over time"). */
+export const windowOptions = {
+  aggregate: () =>
+    new Option('--aggregate <how>', 'gauges (inuse_*, goroutine, threadcreate): per-instance avg (default), max, last or sum of the snapshots in the window').choices(
+      GAUGE_AGGREGATES,
+    ),
+  lookback: () =>
+    new Option('--lookback <duration>', "counters uploaded cumulative: how far before --from to look for a process's last snapshot")
+      .default(DEFAULT_LOOKBACK_US, '1h')
+      .argParser((v: string) => {
+        try {
+          return parseDurationUs(v);
+        } catch (e) {
+          throw new InvalidArgumentError((e as Error).message);
+        }
+      }),
+};

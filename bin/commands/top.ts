@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { top, type TopQuery } from '../../lib/query/top';
-import { partitionFilter } from '../../lib/query/cohort';
+import { windowPartitionFilter } from '../../lib/query/window';
+import type { GaugeAggregate } from '../../lib/model/temporality';
 import { exactJson } from '../../lib/query/json';
 import { formatShare, formatValue } from '../../lib/model/units';
 import type { ProfileKind } from '../../lib/model/profile';
@@ -20,6 +21,8 @@ export interface CohortOptions {
   label: Record<string, string>;
   from?: number;
   to?: number;
+  aggregate?: GaugeAggregate;
+  lookback?: number;
 }
 
 export function cohortQuery(o: CohortOptions): TopQuery {
@@ -32,6 +35,8 @@ export function cohortQuery(o: CohortOptions): TopQuery {
     labels: o.label,
     fromUs: o.from,
     toUs: o.to,
+    aggregate: o.aggregate,
+    lookbackUs: o.lookback,
   };
 }
 
@@ -58,7 +63,7 @@ export function register(program: Command): void {
 
 export async function runTop(o: CohortOptions & { limit: number; by: 'flat' | 'cum'; json?: boolean }): Promise<number> {
   const q = { ...cohortQuery(o), limit: o.limit, by: o.by };
-  const r = await withEngine(o.data, partitionFilter(q), (e) => top(e, q));
+  const r = await withEngine(o.data, windowPartitionFilter(q), (e) => top(e, q));
   if (o.json) {
     process.stdout.write(exactJson(r) + '\n');
   } else {

@@ -2,7 +2,9 @@ import { parseDurationUs, parseTime } from '../model/time';
 import { z } from 'zod';
 import { PROFILE_KINDS } from '../model/profile';
 import type { PartitionFilter } from '../store/layout';
-import { partitionFilter, type Cohort } from '../query/cohort';
+import { partitionFilter } from '../query/cohort';
+import { GAUGE_AGGREGATES } from '../model/temporality';
+import { windowPartitionFilter, type WindowCohort } from '../query/window';
 import type { QueryEngine } from '../query/engine';
 import { exportMerged, isExportError } from '../query/export';
 import { gcTrends } from '../detect/gc-report';
@@ -20,10 +22,10 @@ import { renderFlameHtml } from '../render/flamegraph';
 // spellings of 0.1, `sampleType`, `baseFrom`, are still accepted). The endpoints are the ROUTES
 // table below:
 //
-//   GET  /top?type=&sample-type=&service=&version=&instance=&label=k=v&from=&to=&limit=&by=
+//   GET  /top?type=&sample-type=&service=&version=&instance=&label=k=v&from=&to=&aggregate=&lookback=&limit=&by=
 //   GET  /gc?service=&version=&instance=&label=k=v&from=&to=&bucket=
-//   GET  /export?type=&sample-type=&service=&version=&instance=&label=k=v&from=&to=   (.pb.gz)
-//   GET  /diff?type=&sample-type=&service=&instance=&label=k=v&base-from=&base-to=&from=&to=&base-version=&version=&measure=&alpha=&min-effect=&limit=
+//   GET  /export?type=&sample-type=&service=&version=&instance=&label=k=v&from=&to=&aggregate=&lookback=   (.pb.gz)
+//   GET  /diff?type=&sample-type=&service=&instance=&label=k=v&base-from=&base-to=&from=&to=&base-version=&version=&measure=&alpha=&min-effect=&limit=&aggregate=&lookback=
 //   GET  /flamegraph?<as /top>[&base-from=&base-to=&base-version=]   (self-contained HTML)
 //   POST /sql  {"sql": "..."}  -> {"columns": [...], "rows": [[...]]}
 //   errors: 400/404/405 {"error": "..."}; 500 {"error": "internal error"}
@@ -96,6 +98,19 @@ const CohortParams = z.object({
   instance: z.string().max(128).optional(),
   from: isoTime.optional(),
   to: isoTime.optional(),
+  aggregate: z.enum(GAUGE_AGGREGATES).optional(),
+  lookback: z
+    .string()
+    .max(16)
+    .transform((s, ctx) => {
+      try {
+        return parseDurationUs(s);
+      } catch (e) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 const TopParams = CohortParams.extend({
   limit: intParam.optional(),
@@ -124,6 +139,8 @@ const DiffParams = z.object({
   alpha: numParam.optional(),
   minEffect: numParam.optional(),
   limit: intParam.optional(),
+  aggregate: CohortParams.shape.aggregate,
+  lookback: CohortParams.shape.lookback,
 });
 const FlameParams = CohortParams.extend({
   baseFrom: isoTime.optional(),
@@ -156,9 +173,20 @@ function parseParams<T extends z.ZodTypeAny>(schema: T, query: string): { params
   return { params: r.data, labels };
 }
 
-function cohortOf(p: z.output<typeof CohortParams>, labels: Record<string, string>): Cohort & { sampleType?: string } {
+function cohortOf(p: z.output<typeof CohortParams>, labels: Record<string, string>): WindowCohort & { sampleType?: string } {
   if (p.from !== undefined && p.to !== undefined && p.from >= p.to) throw new BadRequest('from must be before to');
-  return { kind: p.type, sampleType: p.sampleType, service: p.service, version: p.version, instance: p.instance, labels, fromUs: p.from, toUs: p.to };
+  return {
+    kind: p.type,
+    sampleType: p.sampleType,
+    service: p.service,
+    version: p.version,
+    instance: p.instance,
+    labels,
+    fromUs: p.from,
+    toUs: p.to,
+    aggregate: p.aggregate,
+    lookbackUs: p.lookback,
+  };
 }
 
 async function withEngine<T>(deps: ApiDeps, filter: PartitionFilter, f: (e: QueryEngine) => Promise<T>): Promise<T> {
@@ -175,7 +203,7 @@ type Handler = (req: ApiRequest, deps: ApiDeps) => Promise<ApiResponse>;
 async function getTop(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   const { params, labels } = parseParams(TopParams, req.query);
   const q: TopQuery = { ...cohortOf(params, labels), limit: params.limit, by: params.by ?? 'flat' };
-  return json(200, await withEngine(deps, partitionFilter(q), (e) => top(e, q)));
+  return json(200, await withEngine(deps, windowPartitionFilter(q), (e) => top(e, q)));
 }
 
 async function getGc(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
@@ -194,7 +222,7 @@ async function getGc(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
 async function getExport(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   const { params, labels } = parseParams(CohortParams, req.query);
   const q = cohortOf(params, labels);
-  const bytes = await withEngine(deps, partitionFilter(q), async (e) => {
+  const bytes = await withEngine(deps, windowPartitionFilter(q), async (e) => {
     try {
       return await exportMerged(e, q);
     } catch (err) {
@@ -223,6 +251,8 @@ async function getDiff(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
     alpha: p.alpha,
     minEffect: p.minEffect,
     limit: p.limit,
+    aggregate: p.aggregate,
+    lookbackUs: p.lookback,
   };
   return json(200, await withEngine(deps, diffPartitionFilter(q), (e) => diff(e, q)));
 }

@@ -6,6 +6,7 @@ import { exportAnomalyProfiles } from '../detect/digest-profiles';
 import { parseDurationUs } from '../model/time';
 import { exactJson } from '../query/json';
 import { openEngine } from '../query/open';
+import { withLookback } from '../query/window';
 import { DEFAULT_MAX_ATTACH_BYTES, splitAttachments } from '../render/attachments';
 import { buildDigestEmail } from '../render/email';
 import { renderDigestHtml } from '../render/digest-html';
@@ -115,7 +116,7 @@ export async function runDigestJob(cfg: DigestJobConfig, deps: DigestJobDeps, no
   const q: DigestQuery = { nowUs, windowUs: cfg.windowUs, baselineUs: cfg.baselineUs, engineFor };
   const { window, baseline } = digestSpans(q);
   // The shared engine only lists the services with data (the per-service engines do the work).
-  const engine = await openEngine(store, { fromUs: baseline.fromUs, toUs: window.toUs }, dirs, deps.settings);
+  const engine = await openEngine(store, withLookback({ fromUs: baseline.fromUs, toUs: window.toUs }), dirs, deps.settings);
   let d: DigestResult;
   try {
     d = await digest(engine, q);

@@ -1,6 +1,7 @@
 import { isoFromUs } from '../model/time';
 import type { QueryEngine } from '../query/engine';
 import { cohortPredicate } from '../query/cohort';
+import { withLookback } from '../query/window';
 import type { DetectContext, Span } from './context';
 import { SEVERITY_RANK, type Anomaly, type Area } from './finding';
 import { DETECTORS, runDetector } from './registry';
@@ -64,7 +65,7 @@ export async function digest(engine: QueryEngine, q: DigestQuery): Promise<Diges
   const services = q.service !== undefined ? [q.service] : await servicesWithData(engine, baseline.fromUs, window.toUs);
   const anomalies: Anomaly[] = [];
   for (const service of services) {
-    const own = q.engineFor ? await q.engineFor(service, { fromUs: baseline.fromUs, toUs: window.toUs }) : engine;
+    const own = q.engineFor ? await q.engineFor(service, withLookback({ fromUs: baseline.fromUs, toUs: window.toUs })) : engine;
     try {
       const ctx: DetectContext = { engine: own, service, baseline, window, dataDir: q.dataDir, cache: new Map() };
       for (const d of DETECTORS) anomalies.push(...(await runDetector(d, ctx)));

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { PROFILE_KINDS } from './profile';
+import { TEMPORALITIES } from './temporality';
 
 // What an upload says about itself (CLI flags, or the S3 key and metadata). Validated once at
 // the edge so the core never sees a service name that would break a Hive path.
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const PROCESS = /^[A-Za-z0-9._:-]{0,128}$/;
 const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /**
  * Versions are quoted into suggested commands and URLs, so the grammar admits only characters
@@ -20,6 +22,13 @@ export const SourceMetaSchema = z.object({
   labels: z
     .record(z.string().regex(LABEL_KEY, 'label keys are identifiers'), z.string().max(256))
     .default({}),
+  /**
+   * Identity of the process that wrote the profile (the agent's run id, a process start time),
+   * '' when unknown. A new identity starts a new series of counters (docs/schema.md).
+   */
+  process: z.string().regex(PROCESS, 'process must be at most 128 characters of [A-Za-z0-9._:-]').default(''),
+  /** How counter sample types were sent; unset: Go's own cumulative snapshots (CPU is always delta). */
+  temporality: z.enum(TEMPORALITIES).optional(),
   /** Declared kind: decides only what the content leaves open (block vs mutex, heap vs allocs text). */
   kind: z.enum(PROFILE_KINDS).optional(),
   /** Capture start in epoch microseconds, for inputs with no timestamp of their own. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PROFILE_KINDS, type ProfileKind } from './profile';
 import { parseSourceMeta, SourceMetaSchema, type SourceMeta } from './source';
+import { isTemporality, TEMPORALITIES, type Temporality } from './temporality';
 
 // The upload contract (docs/upload-contract.md): how an object in the bucket names what it is.
 //
@@ -11,6 +12,9 @@ import { parseSourceMeta, SourceMetaSchema, type SourceMeta } from './source';
 //     ext    pb.gz|pb|txt|txt.gz|log|log.gz|json|json.gz|jsonl|jsonl.gz
 //   x-amz-meta-version  service version (optional)
 //   x-amz-meta-labels   k=v,k=v with k and v URL-encoded (optional)
+//   x-amz-meta-process      identity of the writing process, e.g. the agent's run id (optional)
+//   x-amz-meta-temporality  delta | cumulative: how counter sample types were sent (optional;
+//                           unset = cumulative since process start, as Go writes them)
 //
 // Everything is validated with the same rules as CLI flags (lib/model/source.ts).
 
@@ -24,6 +28,8 @@ export type UploadExtension = (typeof UPLOAD_EXTENSIONS)[number];
 /** User metadata names (S3 returns them lower-case, without the `x-amz-meta-` prefix). */
 export const META_VERSION = 'version';
 export const META_LABELS = 'labels';
+export const META_PROCESS = 'process';
+export const META_TEMPORALITY = 'temporality';
 
 /** A key or its metadata breaks the upload contract: the object is poison, never retried. */
 export class UploadContractError extends Error {
@@ -77,6 +83,9 @@ export interface UploadKeyParts {
 export interface UploadMetadata {
   version?: string;
   labels?: Record<string, string>;
+  /** Identity of the process that wrote the upload (docs/upload-contract.md). */
+  process?: string;
+  temporality?: Temporality;
 }
 
 const KeyPartsSchema = z.object({
@@ -132,6 +141,8 @@ export function uploadMetadata(m: UploadMetadata): Record<string, string> {
   const out: Record<string, string> = {};
   if (m.version) out[META_VERSION] = m.version;
   if (m.labels && Object.keys(m.labels).length > 0) out[META_LABELS] = formatLabels(m.labels);
+  if (m.process) out[META_PROCESS] = m.process;
+  if (m.temporality) out[META_TEMPORALITY] = m.temporality;
   return out;
 }
 
@@ -186,6 +197,10 @@ export function uploadSourceMeta(o: UploadedObject): SourceMeta & { uploadKind: 
   } catch (e) {
     throw new UploadContractError(o.key, `x-amz-meta-labels: ${(e as Error).message}`);
   }
+  const temporality = md[META_TEMPORALITY];
+  if (temporality !== undefined && !isTemporality(temporality)) {
+    throw new UploadContractError(o.key, `x-amz-meta-temporality: "${temporality}" is not one of ${TEMPORALITIES.join(', ')}`);
+  }
   const etag = o.etag.replace(/^"|"$/g, '');
   const uri = `s3://${o.bucket}/${o.key}`;
   try {
@@ -194,6 +209,8 @@ export function uploadSourceMeta(o: UploadedObject): SourceMeta & { uploadKind: 
       instance: p.instance,
       version: md[META_VERSION] ?? '',
       labels,
+      process: md[META_PROCESS] ?? '',
+      temporality,
       kind: isProfileKindName(p.kind) ? p.kind : undefined,
       startUs: p.startMs * 1000,
       source: `${uri}#${etag}`,

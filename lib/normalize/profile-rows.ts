@@ -1,6 +1,7 @@
 import type { Int64, Profile, ProfileKind } from '../model/profile';
 import type { SourceMeta } from '../model/source';
 import type { FunctionsRow, PackedStackRow, PackedStacks, ProfilesRow } from '../model/schema';
+import { storedTemporality } from '../model/temporality';
 import { buildFrameTable } from './frames';
 import { checkProfileLimits, checkProfileTimes } from './limits';
 import { functionStats } from './functions';
@@ -42,6 +43,8 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
     {
       ...base,
       labels: meta.labels,
+      process: meta.process,
+      temporality: storedTemporality(kind, meta.temporality),
       duration_ns: p.durationNanos,
       period_type: p.periodType?.type ?? '',
       period_unit: p.periodType?.unit ?? '',

@@ -2,11 +2,12 @@ import { isoFromUs } from '../model/time';
 import type { Int64, ProfileKind } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
 import { welch } from '../stats/welch';
-import { cohortPredicate, DEFAULT_SAMPLE_TYPE, needsSampleLabels, partitionFilter, type Cohort } from './cohort';
+import { DEFAULT_SAMPLE_TYPE, needsSampleLabels, partitionFilter, type SqlParams } from './cohort';
 import { stackFunctionsSql } from './stack-functions';
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 import { attributionFrame } from './user-frames';
+import { profileWeightsSql, roundDivSql, weightedSelectSql, windowPartitionFilter, windowRowsWhere, type WindowCohort, type WindowOptions } from './window';
 
 // Differential profiles: the same functions in two cohorts (a baseline and a target), normalized so
 // that cohorts of different sizes compare, with a significance test that uses the profiles as
@@ -34,7 +35,7 @@ export interface DiffSide {
   version?: string;
 }
 
-export interface DiffQuery {
+export interface DiffQuery extends WindowOptions {
   kind: ProfileKind;
   sampleType?: string;
   service?: string;
@@ -109,40 +110,51 @@ export interface DiffResult {
 export const DEFAULT_ALPHA = 0.01;
 export const DEFAULT_MIN_EFFECT = 0.02;
 
-function sideCohort(q: DiffQuery, s: DiffSide): Cohort {
-  return { kind: q.kind, service: q.service, instance: q.instance, labels: q.labels, version: s.version, fromUs: s.fromUs, toUs: s.toUs };
+function sideCohort(q: DiffQuery, s: DiffSide): WindowCohort {
+  return { aggregate: q.aggregate, lookbackUs: q.lookbackUs, kind: q.kind, service: q.service, instance: q.instance, labels: q.labels, version: s.version, fromUs: s.fromUs, toUs: s.toUs };
 }
 
 /**
- * Every profile of the cohort with its per-function values of one sample type. When labels select
- * samples (pprof sample labels), a profile's total and values are those of its selected samples
- * (shares are of the selected samples, pprof's -relative_percentages), and a profile none of whose
- * samples is selected is not part of the cohort.
+ * The replicates of a cohort's window with their per-function values of one sample type. A
+ * replicate is a group of the window's weights (lib/query/window.ts): one profile for CPU, one
+ * process series' increase for counters, one instance's mean for gauges; its values are the
+ * window's, so the cohort sums equal `fleetprof top` on the same window. When labels select
+ * samples (pprof sample labels), a replicate's total and values are those of its selected samples
+ * (shares are of the selected samples, pprof's -relative_percentages), and a replicate none of
+ * whose samples is selected is not part of the cohort.
  */
-export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: string, attribute = false): Promise<{ unit: string; profiles: ProfileValues[] }> {
+export async function loadProfiles(
+  engine: QueryEngine,
+  c: WindowCohort,
+  sampleType: string,
+  attribute = false,
+): Promise<{ unit: string; profiles: ProfileValues[] }> {
+  const params: SqlParams = { st: sampleType };
+  const weights = profileWeightsSql(c, sampleType, params);
   const bySamples = await needsSampleLabels(engine, c);
-  const st = cohortPredicate(c, 'stacks', { alias: 's' });
-  const fromStacks = stackFunctionsSql(st.sql, 'st', true);
-  const stParams = { ...st.params, st: sampleType };
-  const sampleTotals = bySamples ? new Map((await engine.rows(fromStacks.totals, stParams)).map((r) => [r.profile_id as string, BigInt(r.total as bigint)])) : undefined;
-  const pp = cohortPredicate(c, 'profiles', { alias: 'p' });
-  const profRows = await engine.rows(
-    `SELECT p.profile_id, p.instance, p.version, p.duration_ns,
-            list_sum(list_transform(list_filter(p.sample_types, s -> s.type = $st), s -> s.total::HUGEINT)) AS total,
-            list_filter(p.sample_types, s -> s.type = $st)[1].unit AS unit
-     FROM profiles p WHERE ${pp.sql}
-     ORDER BY p.time, p.profile_id`,
-    { ...pp.params, st: sampleType },
+  // Each statement gets exactly the parameters it names (DuckDB refuses unused ones).
+  const sp: SqlParams = { ...params };
+  const stacksWhere = windowRowsWhere(c, sampleType, sp, 'stacks', 's');
+  const fromStacks = stackFunctionsSql(stacksWhere, 'st', true, weights);
+  const sampleTotals = bySamples ? new Map((await engine.rows(fromStacks.totals, sp)).map((r) => [r.grp as string, BigInt(r.total as bigint)])) : undefined;
+  const groupRows = await engine.rows(
+    `SELECT pw.grp, MIN(p.instance) AS instance, MIN(p.version) AS version,
+            SUM(CASE WHEN pw.w > 0 THEN p.duration_ns ELSE 0 END) AS duration_ns,
+            ${roundDivSql('SUM(p.s.total::HUGEINT * pw.w)', 'MIN(pw.den)')} AS total, MIN(p.s.unit) AS unit
+     FROM (SELECT profile_id, instance, version, duration_ns, UNNEST(sample_types) AS s FROM profiles) p
+     JOIN (${weights}) pw ON p.profile_id = pw.profile_id
+     WHERE p.s.type = $st
+     GROUP BY pw.grp ORDER BY pw.grp`,
+    params,
   );
   const profiles = new Map<string, ProfileValues>();
   let unit = '';
-  for (const r of profRows) {
-    if (r.total === null || r.total === undefined) continue;
-    const total = sampleTotals ? sampleTotals.get(r.profile_id as string) : BigInt(r.total as bigint);
+  for (const r of groupRows) {
+    const total = sampleTotals ? sampleTotals.get(r.grp as string) : BigInt(r.total as bigint);
     if (total === undefined) continue;
     unit ||= (r.unit as string) ?? '';
-    profiles.set(r.profile_id as string, {
-      id: r.profile_id as string,
+    profiles.set(r.grp as string, {
+      id: r.grp as string,
       instance: r.instance as string,
       version: r.version as string,
       durationNs: Number(r.duration_ns),
@@ -152,30 +164,46 @@ export async function loadProfiles(engine: QueryEngine, c: Cohort, sampleType: s
   }
   if (profiles.size === 0) return { unit, profiles: [] };
   if (!attribute && bySamples) {
-    for (const r of await engine.rows(fromStacks.functions, stParams)) {
-      profiles.get(r.profile_id as string)?.fns.set(r.name as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
+    for (const r of await engine.rows(fromStacks.functions, sp)) {
+      profiles.get(r.grp as string)?.fns.set(r.name as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
     }
   } else if (!attribute) {
-    const f = cohortPredicate(c, 'functions', { alias: 'f' });
+    const fp: SqlParams = { ...params };
     const rows = await engine.rows(
-      `SELECT profile_id, function, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum FROM functions f
-       WHERE ${f.sql} AND f.sample_type = $st
-       GROUP BY profile_id, function`,
-      { ...f.params, st: sampleType },
-    );
-    for (const r of rows) profiles.get(r.profile_id as string)?.fns.set(r.function as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
-  } else {
-    const rows = await engine.rows(
-      `SELECT profile_id, frames, SUM(value)::HUGEINT AS value FROM stacks s
-       WHERE ${st.sql} AND s.sample_type = $st
-       GROUP BY profile_id, frames`,
-      stParams,
+      weightedSelectSql(weights, {
+        table: 'functions',
+        where: `${windowRowsWhere(c, sampleType, fp, 'functions', 't')} AND t.sample_type = $st`,
+        keys: [{ expr: 't.function', name: 'function' }],
+        values: [
+          { expr: 't.flat', name: 'flat' },
+          { expr: 't.cum', name: 'cum' },
+        ],
+        perGroup: true,
+      }),
+      fp,
     );
     for (const r of rows) {
-      const p = profiles.get(r.profile_id as string);
+      if (BigInt(r.flat as bigint) === 0n && BigInt(r.cum as bigint) === 0n) continue;
+      profiles.get(r.grp as string)?.fns.set(r.function as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
+    }
+  } else {
+    const ap: SqlParams = { ...params };
+    const rows = await engine.rows(
+      weightedSelectSql(weights, {
+        table: 'stacks',
+        where: `${windowRowsWhere(c, sampleType, ap, 'stacks', 't')} AND t.sample_type = $st`,
+        keys: [{ expr: 't.frames', name: 'frames' }],
+        values: [{ expr: 't.value', name: 'value' }],
+        perGroup: true,
+      }),
+      ap,
+    );
+    for (const r of rows) {
+      const p = profiles.get(r.grp as string);
       if (!p) continue;
       const name = attributionFrame(r.frames as string[]);
       const v = BigInt(r.value as bigint);
+      if (v === 0n) continue;
       const cur = p.fns.get(name);
       p.fns.set(name, cur ? [cur[0] + v, cur[1] + v] : [v, v]);
     }
@@ -306,6 +334,6 @@ export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResul
 
 /** The partition filter that covers both sides of a diff. */
 export function diffPartitionFilter(q: DiffQuery): PartitionFilter {
-  return partitionFilter(sideCohort(q, q.base), sideCohort(q, q.target));
+  return partitionFilter(windowPartitionFilter(sideCohort(q, q.base)), windowPartitionFilter(sideCohort(q, q.target)));
 }
 

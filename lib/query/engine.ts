@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { duckdbType, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
+import { increaseTermsViewSql } from './views';
 import { missingColumns, openDuckDb, sqlString, type DuckDbSettings } from '../store/parquet';
 
 // DuckDB views named after the documented tables, over a set of local Parquet files (the local
@@ -27,6 +28,7 @@ export class QueryEngine {
     const instance = await openDuckDb(settings);
     const conn = await instance.connect();
     for (const t of TABLE_NAMES) await conn.run(await viewSql(conn, t, files[t]));
+    await conn.run(increaseTermsViewSql());
     await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
     await conn.run('SET allowed_directories = []');
     await conn.run('SET enable_external_access = false');

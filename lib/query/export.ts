@@ -2,8 +2,9 @@ import { gzipSync } from 'node:zlib';
 import { Writer } from 'protobufjs/minimal';
 import { FUNCTION, LABEL, LINE, LOCATION, PROFILE, SAMPLE, tagOf, VALUE_TYPE, WIRE } from '../model/pprof-wire';
 import type { Int64 } from '../model/profile';
-import { cohortPredicate, type Cohort } from './cohort';
+import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
+import { profileWeightsSql, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
 
 // The merged profile of a cohort, rebuilt from the stacks table as a gzipped pprof protobuf.
 // One Function per (name, file, start line), as profile.Merge keys them; one Location per run of
@@ -11,6 +12,8 @@ import type { QueryEngine } from './engine';
 // innermost first: `go tool pprof -top` and `-top -lines` on the result print the same rows as on
 // the original files, `(inline)` markers included. Addresses and mappings are not kept (pprof's
 // functions and lines granularities clear addresses; see docs/schema.md), so `-addresses` differs.
+// Values are the window's (lib/query/window.ts), per sample type: an allocs window exports the
+// increase, so `go tool pprof -top` on it prints what `-base <last before> <last in window>` prints.
 
 /**
  * Why a cohort has no merged profile: nothing matched ('no-profiles'), or what matched cannot be
@@ -42,7 +45,7 @@ interface MergedStack {
   values: bigint[];
 }
 
-export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint8Array> {
+export async function exportMerged(engine: QueryEngine, c: WindowCohort): Promise<Uint8Array> {
   const p = cohortPredicate(c, 'profiles', { alias: 'p' });
   // Capture time, then id: profiles captured in the same microsecond merge in a fixed order.
   const meta = await engine.rows(
@@ -56,14 +59,21 @@ export async function exportMerged(engine: QueryEngine, c: Cohort): Promise<Uint
   const period = checkCompatible(meta);
   const typeIndex = new Map(types.map((t, i) => [t.type, i]));
 
-  const sp = cohortPredicate(c, 'stacks', { alias: 's' });
-  const rows = await engine.rows(
-    `SELECT s.stack_id, s.frames, s.lines, s.files, s.start_lines, s.inlined, s.sample_labels, s.num_labels, s.sample_type, SUM(s.value)::HUGEINT AS v
-     FROM stacks s
-     WHERE ${sp.sql}
-     GROUP BY ALL`,
-    sp.params,
-  );
+  const rows: Record<string, unknown>[] = [];
+  for (const t of types) {
+    const params: SqlParams = { st: t.type };
+    const weights = profileWeightsSql(c, t.type, params);
+    const part = await engine.rows(
+      `SELECT *, $st AS sample_type FROM (${weightedSelectSql(weights, {
+        table: 'stacks',
+        where: `${windowRowsWhere(c, t.type, params, 'stacks', 't')} AND t.sample_type = $st`,
+        keys: ['stack_id', 'frames', 'lines', 'files', 'start_lines', 'inlined', 'sample_labels', 'num_labels'].map((k) => ({ expr: `t.${k}`, name: k })),
+        values: [{ expr: 't.value', name: 'v' }],
+      })}) WHERE v <> 0`,
+      params,
+    );
+    rows.push(...part);
+  }
 
   const merged = new Map<string, MergedStack>();
   for (const r of rows) {

@@ -1,4 +1,5 @@
-import { cohortPredicate, DEFAULT_SAMPLE_TYPE, partitionFilter, type Cohort } from './cohort';
+import { DEFAULT_SAMPLE_TYPE, partitionFilter, type SqlParams } from './cohort';
+import { profileWeightsSql, weightedSelectSql, windowPartitionFilter, windowRowsWhere, type WindowCohort } from './window';
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 
@@ -31,13 +32,21 @@ export interface FlameGraph {
   root: FlameNode;
 }
 
-export async function cohortStacks(engine: QueryEngine, c: Cohort, sampleType: string): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[] }> {
-  const p = cohortPredicate(c, 'stacks', { alias: 's' });
+/** The window's stacks (lib/query/window.ts: increases for counters, per-instance means for gauges). */
+export async function cohortStacks(engine: QueryEngine, c: WindowCohort, sampleType: string): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[] }> {
+  const params: SqlParams = { st: sampleType };
+  const weights = profileWeightsSql(c, sampleType, params);
   const rows = await engine.rows(
-    `SELECT frames, SUM(value)::HUGEINT AS value, MIN(unit) AS unit FROM stacks s
-     WHERE ${p.sql} AND s.sample_type = $st
-     GROUP BY frames`,
-    { ...p.params, st: sampleType },
+    `SELECT * FROM (${weightedSelectSql(weights, {
+      table: 'stacks',
+      where: `${windowRowsWhere(c, sampleType, params, 'stacks', 't')} AND t.sample_type = $st`,
+      keys: [
+        { expr: 't.frames', name: 'frames' },
+        { expr: 't.unit', name: 'unit' },
+      ],
+      values: [{ expr: 't.value', name: 'value' }],
+    })}) WHERE value <> 0`,
+    params,
   );
   return { unit: (rows[0]?.unit as string) ?? '', stacks: rows.map((r) => ({ frames: r.frames as string[], value: BigInt(r.value as bigint) })) };
 }
@@ -90,16 +99,16 @@ function freeze(root: Building, differential: boolean): FlameNode {
   return top;
 }
 
-export interface FlameQuery extends Cohort {
+export interface FlameQuery extends WindowCohort {
   sampleType?: string;
   /** Differential: the baseline cohort (same kind and sample type). */
-  base?: Cohort;
+  base?: WindowCohort;
   title?: string;
 }
 
 /** The partition filter that covers the cohort and, for a differential graph, its baseline. */
 export function flamePartitionFilter(q: FlameQuery): PartitionFilter {
-  return q.base ? partitionFilter(q, q.base) : partitionFilter(q);
+  return q.base ? partitionFilter(windowPartitionFilter(q), windowPartitionFilter({ ...q.base, kind: q.kind })) : windowPartitionFilter(q);
 }
 
 export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<FlameGraph> {

@@ -1,4 +1,5 @@
 import { TABLE_NAMES } from '../model/schema';
+import { VIEW_NAMES } from './views';
 
 // Second layer of the SQL sandbox (the first: the locked engine, which may read nothing but the
 // tables' own files, and the allowlist over the bound plan in lib/query/sql-plan.ts). DuckDB parses the statement into its JSON AST
@@ -53,7 +54,7 @@ export function checkSqlAst(serialized: string): AstCheck {
   }
   if (!Array.isArray(root.statements) || root.statements.length !== 1) return { ok: false, reason: 'exactly one statement is allowed' };
 
-  const tables = new Set<string>(TABLE_NAMES.map((t) => t.toLowerCase()));
+  const tables = new Set<string>([...TABLE_NAMES, ...VIEW_NAMES].map((t) => t.toLowerCase()));
 
   let reason: string | undefined;
   // CTE names count only where they are in scope: in the statement's body and in the CTEs
@@ -67,9 +68,9 @@ export function checkSqlAst(serialized: string): AstCheck {
       const schema = String(o.schema_name ?? '').toLowerCase();
       const catalog = String(o.catalog_name ?? '').toLowerCase();
       if (catalog !== '' || (schema !== '' && schema !== 'main')) {
-        reason = `table "${[catalog, schema, o.table_name].filter(Boolean).join('.')}" is not allowed: query only ${TABLE_NAMES.join(', ')}`;
+        reason = `table "${[catalog, schema, o.table_name].filter(Boolean).join('.')}" is not allowed: query only ${[...TABLE_NAMES, ...VIEW_NAMES].join(', ')}`;
       } else if (!tables.has(name) && !(schema === '' && ctes.has(name))) {
-        reason = `table "${o.table_name}" is not allowed: query only ${TABLE_NAMES.join(', ')}`;
+        reason = `table "${o.table_name}" is not allowed: query only ${[...TABLE_NAMES, ...VIEW_NAMES].join(', ')}`;
       }
     } else if (o.type === 'TABLE_FUNCTION') {
       const fn = (o.function as { function_name?: string } | undefined)?.function_name?.toLowerCase() ?? '';

@@ -1,16 +1,18 @@
 import type { Int64 } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
-import { cohortPredicate, DEFAULT_SAMPLE_TYPE, needsSampleLabels, type Cohort } from './cohort';
+import { DEFAULT_SAMPLE_TYPE, needsSampleLabels, type SqlParams } from './cohort';
 import { stackFunctionsSql } from './stack-functions';
 import type { QueryEngine } from './engine';
+import { profileWeightsSql, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
 
-// Fleet-wide top functions: the per-profile flat/cum rows summed over a cohort. That equals
-// `go tool pprof -top` on all of the cohort's files at once, because pprof's merge sums sample
-// values and flat/cum are linear in them. When labels select samples rather than whole profiles
+// Fleet-wide top functions: the per-profile flat/cum rows of a window, weighted by the window's
+// rule (lib/query/window.ts) and summed. pprof's merge sums sample values and flat/cum are linear
+// in them, so for CPU this equals `go tool pprof -top` on all of the window's files at once, and
+// for a counter uploaded cumulative `go tool pprof -top -base <last before> <last in window>`. When labels select samples rather than whole profiles
 // (pprof sample labels, `-tagfocus`), flat/cum come from the stacks rows instead
 // (lib/query/stack-functions.ts).
 
-export interface TopQuery extends Cohort {
+export interface TopQuery extends WindowCohort {
   sampleType?: string;
   limit?: number;
   by?: 'flat' | 'cum';
@@ -29,13 +31,18 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
   // The total is pprof's "of N total" of the cohort's files: with -tagfocus pprof still divides by
   // the total of every sample (unless -relative_percentages), so the profiles whose samples labels
   // select count whole here (cohortPredicate on profiles).
-  const p = cohortPredicate(q, 'profiles');
+  const params: SqlParams = { st: sampleType };
+  const weights = profileWeightsSql(q, sampleType, params);
   const totals = await engine.rows(
-    `WITH t AS (SELECT UNNEST(sample_types) AS s FROM profiles WHERE ${p.sql})
-     SELECT SUM(s.total)::HUGEINT AS total, MIN(s.unit) AS unit FROM t WHERE s.type = $st`,
-    { ...p.params, st: sampleType },
+    `SELECT SUM(total)::HUGEINT AS total, MIN(unit) AS unit FROM (${weightedSelectSql(weights, {
+      table: '(SELECT profile_id, s.total AS total, s.unit AS unit FROM (SELECT profile_id, UNNEST(sample_types) AS s FROM profiles) WHERE s.type = $st)',
+      where: 'true',
+      keys: [{ expr: 't.unit', name: 'unit' }],
+      values: [{ expr: 't.total', name: 'total' }],
+    })})`,
+    params,
   );
-  const fns = (await needsSampleLabels(engine, q)) ? await fromStacks(engine, q, sampleType) : await fromFunctions(engine, q, sampleType);
+  const fns = (await needsSampleLabels(engine, q)) ? await fromStacks(engine, q, sampleType, weights, params) : await fromFunctions(engine, q, sampleType, weights, params);
   const abs = (v: bigint) => (v < 0n ? -v : v);
   const cmp = (a: bigint, b: bigint) => (a === b ? 0 : a > b ? -1 : 1);
   const byName = (a: string, b: string) => (a === b ? 0 : a < b ? -1 : 1);
@@ -57,22 +64,28 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
 
 type FunctionSums = { name: string; flat: bigint; cum: bigint }[];
 
-/** The per-profile functions rows summed: exact when labels select whole profiles only. */
-async function fromFunctions(engine: QueryEngine, q: TopQuery, sampleType: string): Promise<FunctionSums> {
-  const f = cohortPredicate(q, 'functions', { alias: 'f' });
+/** The per-profile functions rows, weighted: exact when labels select whole profiles only. */
+async function fromFunctions(engine: QueryEngine, q: TopQuery, sampleType: string, weights: string, wparams: SqlParams): Promise<FunctionSums> {
+  const params = { ...wparams };
   const rows = await engine.rows(
-    `SELECT function AS name, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum
-     FROM functions f
-     WHERE ${f.sql} AND f.sample_type = $st
-     GROUP BY function`,
-    { ...f.params, st: sampleType },
+    `SELECT * FROM (${weightedSelectSql(weights, {
+      table: 'functions',
+      where: `${windowRowsWhere(q, sampleType, params, 'functions', 't')} AND t.sample_type = $st`,
+      keys: [{ expr: 't.function', name: 'name' }],
+      values: [
+        { expr: 't.flat', name: 'flat' },
+        { expr: 't.cum', name: 'cum' },
+      ],
+    })}) WHERE flat <> 0 OR cum <> 0`,
+    params,
   );
   return rows.map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint }));
 }
 
-/** From the stacks rows, when pprof sample labels select some samples of a profile (-tagfocus). */
-async function fromStacks(engine: QueryEngine, q: TopQuery, sampleType: string): Promise<FunctionSums> {
-  const s = cohortPredicate(q, 'stacks', { alias: 's' });
-  const rows = await engine.rows(stackFunctionsSql(s.sql, 'st').functions, { ...s.params, st: sampleType });
+/** From the stacks rows, weighted, when pprof sample labels select some samples of a profile (-tagfocus). */
+async function fromStacks(engine: QueryEngine, q: TopQuery, sampleType: string, weights: string, wparams: SqlParams): Promise<FunctionSums> {
+  const params = { ...wparams };
+  const where = windowRowsWhere(q, sampleType, params, 'stacks', 's');
+  const rows = await engine.rows(stackFunctionsSql(where, 'st', false, weights).functions, params);
   return rows.map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint }));
 }

@@ -11,6 +11,16 @@ export const profiles = {
     labels,
     { name: 'kind', type: T.varchar, doc: 'cpu, heap, allocs, goroutine, block, mutex or threadcreate.' },
     { name: 'time', type: T.timestamp, doc: 'Capture time (time_nanos, or the declared start for forms without one), UTC.' },
+    {
+      name: 'process',
+      type: T.varchar,
+      doc: "Identity of the process that wrote the profile (the agent's run id; upload metadata `process`), '' when unknown. With service, instance and version it names the series of a counter (see Values over time).",
+    },
+    {
+      name: 'temporality',
+      type: T.varchar,
+      doc: "How the profile's counter sample types were sent: 'cumulative' (since process start, as Go writes them; the default) or 'delta' (increase since the previous upload of the process). Always 'delta' for cpu.",
+    },
     { name: 'duration_ns', type: T.bigint, doc: 'duration_nanos of the profile (0 when not set).' },
     { name: 'period_type', type: T.varchar, doc: 'period_type.type, e.g. cpu, space, contentions.' },
     { name: 'period_unit', type: T.varchar, doc: 'period_type.unit, e.g. nanoseconds, bytes, count.' },
