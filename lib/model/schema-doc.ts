@@ -44,7 +44,7 @@ const VALUES_OVER_TIME = [
   '|---|---|---|---|',
   '| interval | `cpu` | the profile\'s own interval | the sum of the profiles in the window |',
   '| counter | `allocs`, `block`, `mutex`; `alloc_objects`, `alloc_space` of `heap` | `temporality = \'cumulative\'`: since process start (Go\'s `WriteTo(w, 0)`); `\'delta\'`: since the previous upload of the process | the increase within the window, per process, summed over processes |',
-  '| gauge | `inuse_objects`, `inuse_space` (heap, allocs), `goroutine`, `threadcreate` | point in time | per instance the mean of its snapshots in the window, summed over instances (`--aggregate max\|last\|sum` otherwise) |',
+  '| gauge | `inuse_objects`, `inuse_space` (heap, allocs), `goroutine`, `threadcreate` | point in time | per instance the mean of its snapshots in the window, summed over instances (`--aggregate max\\|last\\|sum` otherwise) |',
   '',
   '**Counters.** A *series* is the snapshots of one (`service`, `instance`, `version`, `process`), split',
   'wherever a counter total (`alloc_objects`, `alloc_space`, `contentions`, `delay` in `sample_types`)',
