@@ -190,7 +190,8 @@ d('fleetprof local (moto + ingest event source emulation + query API)', () => {
     for (const kind of ['cpu', 'heap'] as const) {
       const oracle = pprofTop(RUNS.map((r) => path.join(FIXTURES, r.run, `${kind}.pb.gz`)), { sampleIndex: kind === 'cpu' ? 'cpu' : 'inuse_space' });
       const top = await waitFor(`${kind} ingested`, async () => {
-        const r = await api(`/top?type=${kind}&service=svc-a`);
+        // pprof's merge of one instance's successive heap snapshots is the gauge's `sum` aggregate.
+        const r = await api(`/top?type=${kind}&service=svc-a&aggregate=sum`);
         return r.status === 200 && BigInt(r.body.total as number) === oracle.total ? r.body : undefined;
       });
       expect((top.functions as { name: string; flat: number; cum: number }[]).map((f) => [f.name, BigInt(f.flat), BigInt(f.cum)])).toEqual(oracle.rows.map((r) => [r.name, r.flat, r.cum]));
