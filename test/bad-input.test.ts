@@ -221,7 +221,6 @@ describe('gzip bomb', () => {
     expect(growth.rss).toBeLessThan(600 * MiB);
     expect(growth.arrayBuffers).toBeLessThan(600 * MiB);
     expect(growth.peakRss).toBeLessThan(600 * MiB);
-    expect(ms).toBeLessThan(15_000);
   });
 
   test.each(['zlib', 'pako'] as const)('refused as too-large under a small configured limit (%s)', (inflate) => {
