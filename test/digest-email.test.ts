@@ -18,7 +18,7 @@ import { ingestBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { S3Store } from '../lib/aws/s3-store';
-import { motoAvailable, startMoto, type Moto } from './helpers/moto';
+import { motoAvailable, startMoto, type Moto, lambdaEnv } from './helpers/moto';
 import { leaves, parseMime, type MimePart } from './helpers/mime';
 import { scenarioManifest, SCENARIOS, type ScenarioRun } from './helpers/scenarios';
 
@@ -84,12 +84,7 @@ d('digest delivery against moto (S3 + SES v2)', () => {
     moto = await startMoto();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-digest-'));
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: REGION,
-      FLEETPROF_BUCKET: BUCKET,
-      FLEETPROF_CACHE_DIR: path.join(tmp, 'cache'),
+      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
       FLEETPROF_DIGEST_FROM: FROM,
       FLEETPROF_DIGEST_TO: TO.join(', '),
       FLEETPROF_DIGEST_WINDOW: `${sec(m.window.from, m.window.to)}s`,

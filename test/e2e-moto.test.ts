@@ -14,7 +14,7 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesComman
 import type { HttpEventV2, HttpResultV2, SQSBatchResponse, SQSEvent, SQSRecord } from '../lib/aws/events';
 import { dlqAttributes, ingestQueueAttributes, INGEST_FUNCTION, INGEST_QUEUE, notificationConfiguration } from '../lib/aws/resources';
 import { goAvailable, pprofTop, warmUpPprof } from './oracle/pprof';
-import { motoAvailable, startMoto, type Moto } from './helpers/moto';
+import { motoAvailable, startMoto, type Moto, lambdaEnv } from './helpers/moto';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
@@ -61,12 +61,7 @@ d('serverless pipeline against moto', () => {
     moto = await startMoto();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-e2e-'));
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: REGION,
-      FLEETPROF_BUCKET: BUCKET,
-      FLEETPROF_CACHE_DIR: path.join(tmp, 'cache'),
+      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(INGEST_FUNCTION.memoryMb),
     });
     s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });

@@ -11,7 +11,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from '../lib/aws/events';
 import { INGEST_FUNCTION } from '../lib/aws/resources';
 import { encodeProfile } from './helpers/pprof-builder';
-import { motoAvailable, startMoto, type Moto } from './helpers/moto';
+import { motoAvailable, startMoto, type Moto, lambdaEnv } from './helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -77,12 +77,7 @@ d('poison inputs through the ingest handler (moto)', () => {
     moto = await startMoto();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-poison-'));
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: REGION,
-      FLEETPROF_BUCKET: BUCKET,
-      FLEETPROF_CACHE_DIR: path.join(tmp, 'cache'),
+      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(INGEST_FUNCTION.memoryMb),
     });
     s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { HttpEventV2, HttpResultV2 } from '../lib/aws/events';
 import { PREFIXES } from '../lib/aws/resources';
-import { motoAvailable, startMoto, type Moto } from './helpers/moto';
+import { motoAvailable, startMoto, type Moto, lambdaEnv } from './helpers/moto';
 import { aim, firstParquet, leaks, loadAttacks, makeTarget, plantBeside, type Target } from './security/corpus';
 
 const CLI = path.join(__dirname, '..', 'dist/bin/fleetprof.js');
@@ -196,12 +196,7 @@ dMoto('the query Lambda handler (S3 on moto)', () => {
   beforeAll(async () => {
     moto = await startMoto();
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      FLEETPROF_BUCKET: 'fleetprof-sbx',
-      FLEETPROF_CACHE_DIR: cacheDir(),
+      ...lambdaEnv(moto, { region: 'us-east-1', bucket: 'fleetprof-sbx', cacheDir: cacheDir() }),
       FLEETPROF_SQL_TIMEOUT_MS: '2000',
     });
     const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true });

@@ -54,3 +54,18 @@ export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
       }),
   };
 }
+
+/**
+ * The environment the Lambda handlers read, pointed at moto: endpoint, dummy credentials, the
+ * bucket and a download cache. Tests spread their own extra variables over it.
+ */
+export function lambdaEnv(moto: Moto, o: { region: string; bucket: string; cacheDir: string }): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: o.region,
+    FLEETPROF_BUCKET: o.bucket,
+    FLEETPROF_CACHE_DIR: o.cacheDir,
+  };
+}
