@@ -16,6 +16,9 @@ export function schemaMarkdown(): string {
     'named `<profile_id>-<dt>.parquet`, so re-ingesting it still replaces every file.',
     '',
     'Integer values are exact in the base unit of the sample type (nanoseconds, bytes, count).',
+    'Times (`TIMESTAMP`) are UTC in whole milliseconds: a capture time is floored to the millisecond when it is',
+    'stored (and `dt` is that time\'s day), because Athena reads Parquet timestamps as milliseconds (rounding half',
+    'up) while DuckDB reads microseconds; whole milliseconds put every row in the same window and day in both.',
     'Columns marked **nullable** may hold NULL; every other column is never NULL.',
     '',
   ];

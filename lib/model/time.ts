@@ -95,6 +95,21 @@ export function parseTime(s: string, nowUs: number = Date.now() * 1000): number 
   return (ms - offsetMin * 60_000) * 1000 + fracUs;
 }
 
+/**
+ * Epoch microseconds -> the same instant floored to a whole millisecond (still in microseconds).
+ *
+ * Every time fleetprof STORES goes through this, once, at normalize (lib/normalize/*): Athena
+ * reads Parquet timestamps as milliseconds, rounding half up, while DuckDB keeps microseconds, so
+ * a row at 23:59:59.999999 would be in its day for DuckDB and in the next one for Athena, and a
+ * window ending 1 ms after a profile would hold it in one engine and not the other. Whole
+ * milliseconds are read the same by both. Floor, never round: a floored time stays in the same
+ * second, hour and UTC day as the capture, so `dt` (and the fresh tier's hour) is the same whether
+ * it is derived before or after.
+ */
+export function floorToMs(us: number): number {
+  return Math.floor(us / 1000) * 1000;
+}
+
 /** Epoch microseconds -> `2026-11-20T10:00:00.000Z` (millisecond precision, like Date). */
 export function isoFromUs(us: number): string {
   return new Date(Math.floor(us / 1000)).toISOString();

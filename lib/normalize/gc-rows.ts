@@ -1,9 +1,10 @@
 import type { GcCycleRow, MetricSnapshotRow } from '../model/gc';
 import type { GcCyclesRow, RuntimeMetricsRow } from '../model/schema';
 import type { SourceMeta } from '../model/source';
+import { floorToMs } from '../model/time';
 
 // Parsed gctrace cycles and runtime/metrics snapshots + what the upload says about them -> rows of
-// the gc_cycles and runtime_metrics tables.
+// the gc_cycles and runtime_metrics tables. Times are stored in whole milliseconds (floorToMs).
 
 const big = (v: number): bigint => BigInt(v);
 
@@ -14,7 +15,7 @@ export function gcCycleRows(cycles: readonly GcCycleRow[], meta: SourceMeta, pro
     instance: meta.instance,
     version: meta.version,
     labels: meta.labels,
-    time: c.timeUs,
+    time: floorToMs(c.timeUs),
     segment: c.segment,
     time_estimated: c.timeEstimated,
     gc: c.gc,
@@ -47,7 +48,7 @@ export function runtimeMetricRows(samples: readonly MetricSnapshotRow[], meta: S
     instance: meta.instance,
     version: meta.version,
     labels: meta.labels,
-    time: m.timeUs,
+    time: floorToMs(m.timeUs),
     name: m.name,
     unit: m.unit,
     kind: m.kind,

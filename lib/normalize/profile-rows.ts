@@ -1,5 +1,6 @@
 import type { Int64, Profile, ProfileKind } from '../model/profile';
 import type { SourceMeta } from '../model/source';
+import { floorToMs } from '../model/time';
 import type { FunctionsRow, PackedStackRow, PackedStacks, ProfilesRow } from '../model/schema';
 import { storedTemporality } from '../model/temporality';
 import { buildFrameTable } from './frames';
@@ -25,9 +26,10 @@ function checkInt64(v: Int64, what: string): Int64 {
   return v;
 }
 
+/** The stored capture time: whole milliseconds (floorToMs says why), in epoch microseconds. */
 export function captureTimeUs(p: Profile, meta: SourceMeta): number {
-  if (p.timeNanos !== 0) return Number(BigInt(p.timeNanos) / 1000n);
-  if (meta.startUs !== undefined) return meta.startUs;
+  if (p.timeNanos !== 0) return floorToMs(Number(BigInt(p.timeNanos) / 1000n));
+  if (meta.startUs !== undefined) return floorToMs(meta.startUs);
   throw new Error('the profile carries no capture time (Go debug=1 text): pass --start or upload with a start time');
 }
 
