@@ -1,4 +1,6 @@
-import { decodeAs, decodeInput, decodeProfile, type DecodeOptions } from './decode';
+import { decodeAs, decodeInput, decodeProfile, type DecodedInput, type DecodeOptions } from './decode';
+import { DecodeError } from './decode/errors';
+import { expandUpload } from './decode/inputs';
 import { gctraceFormat } from './decode/formats/gctrace';
 import { runtimeMetricsFormat } from './decode/formats/runtime-metrics';
 import { detectKind } from './decode/kind';
@@ -55,9 +57,17 @@ export interface GcIngestResult {
 
 export type IngestBytesResult = ({ readonly input: 'profile' } & IngestResult) | GcIngestResult;
 
-/** Any upload, routed by content (lib/decode/registry.ts) to its table path. */
+/**
+ * One input, routed by content (lib/decode/registry.ts) to its table path. A bundle holds several
+ * inputs: ingestUpload takes those (and single inputs alike).
+ */
 export async function ingestBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestBytesResult> {
   const d = decodeInput(bytes, { ...ctx.decode, startUs: meta.startUs });
+  if (d.input === 'bundle') throw new DecodeError('unsupported', 'a bundle holds several inputs: ingest it with ingestUpload');
+  return ingestDecoded(d, meta, ctx);
+}
+
+async function ingestDecoded(d: DecodedInput, meta: SourceMeta, ctx: IngestContext): Promise<IngestBytesResult> {
   switch (d.input) {
     case 'profile':
       return { input: 'profile', ...(await ingestProfile(d.profile, meta, ctx)) };
@@ -66,6 +76,49 @@ export async function ingestBytes(bytes: Uint8Array, meta: SourceMeta, ctx: Inge
     case 'runtime-metrics':
       return ingestRuntimeMetrics(d.snapshots, meta, ctx);
   }
+}
+
+/** What became of one input of an upload (a bundle's member, or the upload itself). */
+export type InputOutcome =
+  | { readonly ok: true; readonly member?: string; readonly source: string; readonly result: IngestBytesResult }
+  | {
+      readonly ok: false;
+      readonly member: string;
+      readonly source: string;
+      /** The member's bytes as stored in the bundle (what a quarantine keeps). */
+      readonly bytes: Uint8Array;
+      readonly error: unknown;
+    };
+
+export interface UploadIngestResult {
+  readonly container: 'bundle' | 'single';
+  /** Notes that fail nothing (archive entries the manifest does not list). */
+  readonly notes: readonly string[];
+  readonly inputs: readonly InputOutcome[];
+}
+
+/**
+ * Any upload: one input, or a bundle's members (lib/decode/inputs.ts), each ingested on its own.
+ * A single input's failure throws, as ingestBytes does; a member's failure (decoding it,
+ * normalizing or publishing it) is that member's outcome, and the other members still ingest.
+ * The caller tells the member's poison from a transient store failure (lib/aws/ingest-object.ts).
+ */
+export async function ingestUpload(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<UploadIngestResult> {
+  const up = expandUpload(bytes, meta, ctx.decode);
+  const inputs: InputOutcome[] = [];
+  for (const input of up.inputs) {
+    if (!input.ok) {
+      inputs.push({ ok: false, member: input.member.name, source: input.meta.source, bytes: input.bytes, error: input.error });
+      continue;
+    }
+    try {
+      inputs.push({ ok: true, member: input.member?.name, source: input.meta.source, result: await ingestDecoded(input.decoded, input.meta, ctx) });
+    } catch (error) {
+      if (!input.member) throw error;
+      inputs.push({ ok: false, member: input.member.name, source: input.meta.source, bytes: input.bytes, error });
+    }
+  }
+  return { container: up.container, notes: up.notes, inputs };
 }
 
 export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestResult> {

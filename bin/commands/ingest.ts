@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { ingestBytes } from '../../lib/ingest';
+import { ingestUpload } from '../../lib/ingest';
 import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
 import { PROFILE_KINDS, type ProfileKind } from '../../lib/model/profile';
@@ -87,9 +87,10 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
   let rows = 0;
   await withWriter(opts.data, async ({ store, writer }) => {
     const bar = progress('ingest', files.length);
+    let done = 0; // files, for the bar (a bundle is one file of several inputs)
     try {
       for (const file of files) {
-        bar.update(ok + failed, file === STDIO ? 'stdin' : path.basename(file));
+        bar.update(done++, file === STDIO ? 'stdin' : path.basename(file));
         try {
           const bytes = file === STDIO ? await readStdin() : await fs.readFile(file);
           const contentHash = createHash('sha256').update(bytes).digest('hex');
@@ -106,23 +107,33 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
             // Same bytes from the same instance are the same profile: re-ingesting replaces it.
             sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,
           });
-          const r = await ingestBytes(bytes, meta, { store, writer, decode: { maxDecompressedBytes: opts.maxDecompressed } });
-          for (const n of Object.values(r.rows)) rows += n ?? 0;
-          ok++;
-          // Still ingested (the good lines are in): warn, do not fail.
-          if (r.input !== 'profile') for (const w of r.warnings) bar.note(`${file}: warning: ${w}`);
+          const up = await ingestUpload(bytes, meta, { store, writer, decode: { maxDecompressedBytes: opts.maxDecompressed } });
+          for (const n of up.notes) bar.note(`${file}: note: ${n}`);
+          for (const r of up.inputs) {
+            // A bundle's members count one by one; a bad member fails alone, naming bundle and member.
+            if (!r.ok) {
+              failed++;
+              bar.note(`${file}!${r.member}: ${(r.error as Error).message}`);
+              continue;
+            }
+            for (const n of Object.values(r.result.rows)) rows += n ?? 0;
+            ok++;
+            // Still ingested (the good lines are in): warn, do not fail.
+            const where = r.member ? `${file}!${r.member}` : file;
+            if (r.result.input !== 'profile') for (const w of r.result.warnings) bar.note(`${where}: warning: ${w}`);
+          }
         } catch (e) {
           failed++;
           bar.note(`${file}: ${(e as Error).message}`);
         }
       }
-      bar.update(ok + failed);
+      bar.update(done);
     } finally {
       bar.stop();
     }
   });
   const secs = ((Date.now() - t0) / 1000).toFixed(2);
   const twinNote = skipped > 0 ? `, ${skipped} text twin(s) skipped` : '';
-  process.stderr.write(`ingested ${ok} of ${files.length} inputs (${failed} failed, ${rows} rows${twinNote}) into ${opts.data} in ${secs}s\n`);
+  process.stderr.write(`ingested ${ok} of ${ok + failed} inputs (${failed} failed, ${rows} rows${twinNote}) into ${opts.data} in ${secs}s\n`);
   return failed === 0 ? EXIT.ok : EXIT.failed;
 }

@@ -15,6 +15,7 @@ import { action, CliError, EXIT } from './run';
 import { readStdin, STDIO } from './stdio';
 import { findTwins } from './twins';
 import { isDecodeError } from '../../lib/decode/errors';
+import { expandUpload } from '../../lib/decode/inputs';
 
 // Files -> objects named by the upload contract (docs/upload-contract.md). The ingest pipeline
 // takes it from there. Keys end in a content hash, so uploading the same bytes again writes the
@@ -42,6 +43,10 @@ export interface PlannedUpload {
   kind: UploadKind;
   startMs: number;
   bytes: Uint8Array;
+  /** A bundle's members ingest would quarantine (`<member>: <reason>`): uploaded, but reported. */
+  memberProblems?: string[];
+  /** A bundle's notes that fail nothing (unlisted archive entries). */
+  notes?: readonly string[];
 }
 
 /** A file the ingest Lambda would quarantine or refuse: not uploaded, reported. */
@@ -62,6 +67,8 @@ export function planUpload(file: string, bytes: Uint8Array, mtimeMs: number, o: 
   } catch {
     raw = null;
   }
+  // A bundle is recognized by its content whatever the declared kind: its members say what they are.
+  if (raw && formatOf(raw).input === 'bundle') return planBundle(file, bytes, mtimeMs, o);
   kind ??= raw ? formatOf(raw).uploadKind : undefined;
   const isProfile = kind === undefined || (kind !== 'gctrace' && kind !== 'metrics');
   if (isProfile) {
@@ -84,6 +91,28 @@ export function planUpload(file: string, bytes: Uint8Array, mtimeMs: number, o: 
   const tag = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   const key = uploadKey({ service: o.service, instance: o.instance, startMs, kind: kind!, ext, tag });
   return { file, key, kind: kind!, startMs, bytes };
+}
+
+/** A bundle: checked member by member as ingest will; its key's start is its earliest member's. */
+function planBundle(file: string, bytes: Uint8Array, mtimeMs: number, o: UploadOptions): PlannedUpload {
+  const meta = parseSourceMeta({ service: o.service, instance: o.instance, source: file, sourceId: file });
+  let up;
+  try {
+    up = expandUpload(bytes, meta);
+  } catch (e) {
+    throw new WouldQuarantine(`not uploaded, ingest would quarantine it: ${(e as Error).message}`);
+  }
+  const memberProblems: string[] = [];
+  let earliestUs = Infinity;
+  for (const input of up.inputs) {
+    if (input.member) earliestUs = Math.min(earliestUs, input.member.startUs);
+    if (!input.ok) memberProblems.push(`${input.member.name}: ${(input.error as Error).message}`);
+  }
+  const startMs = o.start !== undefined ? Math.floor(o.start / 1000) : Number.isFinite(earliestUs) ? Math.floor(earliestUs / 1000) : Math.floor(mtimeMs);
+  const tag = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  const ext: UploadExtension = isGzip(bytes) ? 'tar.gz' : 'tar';
+  const key = uploadKey({ service: o.service, instance: o.instance, startMs, kind: 'bundle', ext, tag });
+  return { file, key, kind: 'bundle', startMs, bytes, memberProblems, notes: up.notes };
 }
 
 function extensionOf(file: string, bytes: Uint8Array, kind: UploadKind): UploadExtension {
@@ -142,6 +171,7 @@ export async function runUpload(paths: string[], o: UploadOptions): Promise<numb
   let ok = 0;
   let failed = 0;
   let refused = 0;
+  let badMembers = 0;
   let bytesOut = 0;
   const queue = [...files];
   const worker = async () => {
@@ -153,6 +183,9 @@ export async function runUpload(paths: string[], o: UploadOptions): Promise<numb
         uploadSourceMeta({ bucket: o.bucket, key: plan.key, etag: 'check', metadata });
         await s3.send(new PutObjectCommand({ Bucket: o.bucket, Key: plan.key, Body: bytes, Metadata: metadata }));
         ok++;
+        for (const n of plan.notes ?? []) bar.note(`${file}: note: ${n}`);
+        for (const p of plan.memberProblems ?? []) bar.note(`${file}!${p} (uploaded with its bundle; ingest will quarantine this member)`);
+        badMembers += plan.memberProblems?.length ?? 0;
         bytesOut += bytes.length;
         process.stdout.write(`s3://${o.bucket}/${plan.key}\n`);
       } catch (e) {
@@ -172,8 +205,9 @@ export async function runUpload(paths: string[], o: UploadOptions): Promise<numb
   const secs = ((Date.now() - t0) / 1000).toFixed(2);
   const notes = [`${failed} failed`];
   if (refused > 0) notes.push(`${refused} of them refused: ingest would quarantine them`);
+  if (badMembers > 0) notes.push(`${badMembers} bundle member(s) uploaded that ingest will quarantine`);
   if (skipped > 0) notes.push(`${skipped} text twin(s) skipped`);
   notes.push(`${bytesOut} bytes`);
   process.stderr.write(`uploaded ${ok} of ${files.length} files (${notes.join(', ')}) to s3://${o.bucket}/raw/${o.service}/${o.instance}/ in ${secs}s\n`);
-  return failed === 0 ? EXIT.ok : EXIT.failed;
+  return failed === 0 && badMembers === 0 ? EXIT.ok : EXIT.failed;
 }

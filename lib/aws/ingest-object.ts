@@ -1,15 +1,15 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ingestBytes, type IngestContext } from '../ingest';
+import { ingestUpload, type IngestContext } from '../ingest';
 import { uploadSourceMeta, UPLOAD_PREFIX } from '../model/upload-key';
 import type { Store } from '../store/store';
 import { isNoSuchKey, stripEtag } from './s3-store';
 import { classifyFailure, isKnownTransient, ObjectTooLargeError, poisonReason, type FailurePhase } from './classify';
 import { isObjectCreated, parseS3Message, type S3ObjectEvent, type SQSBatchResponse, type SQSRecord } from './events';
-import { quarantineObject } from './quarantine';
+import { quarantineMember, quarantineObject } from './quarantine';
 
 // What the ingest Lambda does per SQS message, kept out of the handler so it is testable and the
 // handler stays a few lines: parse the S3 event, fetch the object, apply the upload contract, run
-// the core's ingestBytes, and sort failures into poison (quarantine + ack) or transient (retry).
+// the core's ingestUpload (one input, or a bundle's members), and sort failures into poison (quarantine + ack) or transient (retry).
 
 export interface IngestObjectDeps {
   s3: S3Client;
@@ -22,9 +22,27 @@ export interface IngestObjectDeps {
   onOutcome?: (outcome: ObjectOutcome['status'] | 'retried', ms: number) => void;
 }
 
+/** A bundle member quarantined while the rest of its bundle was ingested. */
+export interface MemberQuarantine {
+  member: string;
+  code: string;
+  reason: string;
+  quarantineKey: string;
+}
+
 export type ObjectOutcome =
-  | { status: 'ingested'; key: string; input: string; rows: number; files: number }
-  | { status: 'quarantined'; key: string; code: string; reason: string; quarantineKey: string }
+  | {
+      status: 'ingested';
+      key: string;
+      /** The input kind, or 'bundle'. */
+      input: string;
+      rows: number;
+      files: number;
+      /** Bundles: members ingested, and the members quarantined (each on its own). */
+      members?: number;
+      quarantinedMembers?: MemberQuarantine[];
+    }
+  | { status: 'quarantined'; key: string; code: string; reason: string; quarantineKey: string; quarantinedMembers?: MemberQuarantine[] }
   | { status: 'skipped'; key: string; reason: string };
 
 export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): Promise<ObjectOutcome> {
@@ -47,9 +65,41 @@ export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): P
     const ctx = deps.context(ev.bucket);
     phase = 'input';
     const store = markFailures(ctx.store, ioErrors);
-    const r = await ingestBytes(bytes, meta, { ...ctx, store, decode: { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes } });
-    const rows = Object.values(r.rows).reduce<number>((a, n) => a + (n ?? 0), 0);
-    return { status: 'ingested', key: ev.key, input: r.input, rows, files: r.keys.length };
+    const up = await ingestUpload(bytes, meta, { ...ctx, store, decode: { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes } });
+    let rows = 0;
+    let files = 0;
+    let ingested = 0;
+    let input = 'bundle';
+    const bad: Extract<(typeof up.inputs)[number], { ok: false }>[] = [];
+    for (const r of up.inputs) {
+      if (r.ok) {
+        ingested++;
+        input = up.container === 'bundle' ? 'bundle' : r.result.input;
+        rows += Object.values(r.result.rows).reduce<number>((a, n) => a + (n ?? 0), 0);
+        files += r.result.keys.length;
+        continue;
+      }
+      // A member's failure talking to S3, or of the machine, is not the member's: retry the bundle
+      // (redelivery replaces the members already published, never duplicates them).
+      const failedIn: FailurePhase = typeof r.error === 'object' && r.error !== null && ioErrors.has(r.error) ? 'io' : 'input';
+      if (classifyFailure(r.error, failedIn) === 'transient') throw r.error;
+      bad.push(r);
+    }
+    if (up.container === 'single') return { status: 'ingested', key: ev.key, input, rows, files };
+    const at = new Date().toISOString();
+    const quarantined: MemberQuarantine[] = [];
+    for (const r of bad) {
+      const { code, reason } = poisonReason(r.error);
+      const why = `bundle member "${r.member}": ${reason}`;
+      const q = await quarantineMember(s3, { bucket: ev.bucket, key: ev.key, etag, member: r.member, code, reason: why, at }, r.bytes);
+      quarantined.push({ member: r.member, code, reason: why, quarantineKey: q.copy });
+    }
+    if (ingested === 0 && quarantined.length > 0) {
+      const first = quarantined[0];
+      const reason = quarantined.length === 1 ? first.reason : `all ${quarantined.length} members quarantined; first: ${first.reason}`;
+      return { status: 'quarantined', key: ev.key, code: first.code, reason, quarantineKey: first.quarantineKey, quarantinedMembers: quarantined };
+    }
+    return { status: 'ingested', key: ev.key, input, rows, files, members: ingested, ...(quarantined.length > 0 ? { quarantinedMembers: quarantined } : {}) };
   } catch (e) {
     if (isNoSuchKey(e)) return { status: 'skipped', key: ev.key, reason: 'object no longer exists' };
     const failedIn: FailurePhase = typeof e === 'object' && e !== null && ioErrors.has(e) ? 'io' : phase;

@@ -1,6 +1,8 @@
+import type { BundleMemberInfo } from '../model/bundle';
 import type { GctraceParseResult, MetricSnapshotRow } from '../model/gc';
 import type { Profile } from '../model/profile';
 import type { UploadKind } from '../model/upload-key';
+import type { DecodeError } from './errors';
 import type { InflateEngine } from './gunzip';
 
 // What an input format is, speedscope `src/import/` style: each format is one file in
@@ -27,13 +29,30 @@ export interface Head {
   readonly text: string;
 }
 
-/** What an input decodes to; each variant has one path to the tables (lib/ingest.ts). */
-export type Decoded =
+/** What one input decodes to; each variant has one path to the tables (lib/ingest.ts). */
+export type DecodedInput =
   | { readonly input: 'profile'; readonly profile: Profile }
   | { readonly input: 'gctrace'; readonly parsed: GctraceParseResult }
   | { readonly input: 'runtime-metrics'; readonly snapshots: MetricSnapshotRow[] };
 
+/**
+ * What an upload decodes to: one input, or a bundle of several (lib/decode/formats/bundle.ts),
+ * which lib/decode/inputs.ts expands into its members' DecodedInputs.
+ */
+export type Decoded = DecodedInput | { readonly input: 'bundle'; readonly bundle: Bundle };
+
 export type InputKind = Decoded['input'];
+
+/** A member a bundle's manifest lists: its bytes as stored (maybe gzipped), or why it has none. */
+export type BundleEntry =
+  | { readonly info: BundleMemberInfo; readonly bytes: Uint8Array }
+  | { readonly info: BundleMemberInfo; readonly problem: DecodeError };
+
+export interface Bundle {
+  readonly members: readonly BundleEntry[];
+  /** Archive entries the manifest does not list: ignored (e.g. macOS `._*` files), named here. */
+  readonly unlisted: readonly string[];
+}
 
 export interface InputFormat<D extends Decoded = Decoded> {
   readonly name: string;

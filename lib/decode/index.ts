@@ -1,13 +1,13 @@
 import type { Profile } from '../model/profile';
 import { DecodeError, isDecodeError } from './errors';
-import type { Decoded, DecodeContext, DecodeOptions, Head, InputFormat } from './format';
+import type { Decoded, DecodedInput, DecodeContext, DecodeOptions, Head, InputFormat } from './format';
 import { DEFAULT_MAX_DECOMPRESSED, gunzip, isGzip } from './gunzip';
-import { FORMATS, PROFILE_FORMATS } from './registry';
+import { FORMATS, INPUT_FORMATS, PROFILE_FORMATS } from './registry';
 
 // The one dispatcher from bytes to a decoded input: gunzip, recognize the format by its head
 // (lib/decode/registry.ts lists them in order), decode. Ingest, upload and scrape all come here.
 
-export type { Decoded, DecodeContext, DecodeOptions, InputFormat } from './format';
+export type { Decoded, DecodedInput, DecodeContext, DecodeOptions, InputFormat } from './format';
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -52,6 +52,16 @@ function decodeAmong(bytes: Uint8Array, ctx: DecodeContext, formats: readonly In
  */
 export function decodeInput(bytes: Uint8Array, ctx: DecodeContext = {}): Decoded {
   return decodeAmong(bytes, ctx, FORMATS);
+}
+
+/**
+ * One input that must not be a bundle (a bundle's member: bundles do not nest). Throws
+ * DecodeError with a reason, naming a bundle found inside.
+ */
+export function decodeSingleInput(bytes: Uint8Array, ctx: DecodeContext = {}): DecodedInput {
+  const raw = inflate(bytes, ctx);
+  if (formatOf(raw).input === 'bundle') throw new DecodeError('unsupported', 'a bundle inside a bundle is not accepted');
+  return decodeAmong(raw, ctx, INPUT_FORMATS) as DecodedInput;
 }
 
 /** Decodes with one given format (after gunzip), e.g. when the upload declares it. */

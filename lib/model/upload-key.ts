@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MEMBER_KINDS } from './bundle';
 import { PROFILE_KINDS, type ProfileKind } from './profile';
 import { parseSourceMeta, SourceMetaSchema, type SourceMeta } from './source';
 import { isTemporality, TEMPORALITIES, type Temporality } from './temporality';
@@ -7,9 +8,9 @@ import { isTemporality, TEMPORALITIES, type Temporality } from './temporality';
 //
 //   raw/<service>/<instance>/<start>_<kind>[_<tag>].<ext>
 //     start  compact UTC capture start, 20261121T104500.123Z (milliseconds optional)
-//     kind   cpu|heap|allocs|goroutine|block|mutex|threadcreate|gctrace|metrics
+//     kind   cpu|heap|allocs|goroutine|block|mutex|threadcreate|gctrace|metrics|bundle
 //     tag    optional [A-Za-z0-9-]{1,64}, makes keys unique (fleetprof upload: a content hash)
-//     ext    pb.gz|pb|txt|txt.gz|log|log.gz|json|json.gz|jsonl|jsonl.gz
+//     ext    pb.gz|pb|txt|txt.gz|log|log.gz|json|json.gz|jsonl|jsonl.gz|tar.gz|tar
 //   x-amz-meta-version  service version (optional)
 //   x-amz-meta-labels   k=v,k=v with k and v URL-encoded (optional)
 //   x-amz-meta-process      identity of the writing process, e.g. the agent's run id (optional)
@@ -20,9 +21,10 @@ import { isTemporality, TEMPORALITIES, type Temporality } from './temporality';
 
 export const UPLOAD_PREFIX = 'raw/';
 export const QUARANTINE_PREFIX = 'quarantine/';
-export const UPLOAD_KINDS = [...PROFILE_KINDS, 'gctrace', 'metrics'] as const;
+/** A bundle (lib/model/bundle.ts) holds several inputs of the other kinds. */
+export const UPLOAD_KINDS = [...MEMBER_KINDS, 'bundle'] as const;
 export type UploadKind = (typeof UPLOAD_KINDS)[number];
-export const UPLOAD_EXTENSIONS = ['pb.gz', 'pb', 'txt.gz', 'txt', 'log.gz', 'log', 'jsonl.gz', 'jsonl', 'json.gz', 'json'] as const;
+export const UPLOAD_EXTENSIONS = ['pb.gz', 'pb', 'txt.gz', 'txt', 'log.gz', 'log', 'jsonl.gz', 'jsonl', 'json.gz', 'json', 'tar.gz', 'tar'] as const;
 export type UploadExtension = (typeof UPLOAD_EXTENSIONS)[number];
 
 /** User metadata names (S3 returns them lower-case, without the `x-amz-meta-` prefix). */
