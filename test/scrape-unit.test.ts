@@ -9,6 +9,7 @@ import {
   nextRoundAt,
   parseProfiles,
   pprofBase,
+  ProcessIds,
   profileUrl,
   requestTimeoutMs,
   resolveTargets,
@@ -37,6 +38,25 @@ describe('targets and URLs', () => {
     for (const k of ['heap', 'allocs', 'goroutine', 'block', 'mutex', 'threadcreate'] as const) {
       expect(profileUrl(b, k, 7)).toBe(`http://h:1/debug/pprof/${k}`);
     }
+    // Counter kinds as ?seconds=N deltas; gauges stay snapshots; 0 is the plain snapshot.
+    for (const k of ['heap', 'allocs', 'block', 'mutex'] as const) expect(profileUrl(b, k, 7, 3)).toBe(`http://h:1/debug/pprof/${k}?seconds=3`);
+    for (const k of ['goroutine', 'threadcreate'] as const) expect(profileUrl(b, k, 7, 3)).toBe(`http://h:1/debug/pprof/${k}`);
+    expect(profileUrl(b, 'heap', 7, 0)).toBe('http://h:1/debug/pprof/heap');
+  });
+
+  test('process identity: one per target, a new one after allocation totals go down or refused connections', () => {
+    const p = new ProcessIds('abc');
+    expect(p.current('i1')).toBe('scrape:abc.0');
+    p.observeTotal('i1', 100n);
+    p.observeTotal('i1', 150n);
+    expect(p.current('i1')).toBe('scrape:abc.0');
+    p.observeTotal('i1', 20n); // restarted
+    expect(p.current('i1')).toBe('scrape:abc.1');
+    expect(p.current('i2')).toBe('scrape:abc.0');
+    p.observeGone('i1');
+    expect(p.current('i1')).toBe('scrape:abc.1'); // decided when it answers again
+    p.observeTotal('i1', 500n);
+    expect(p.current('i1')).toBe('scrape:abc.2');
   });
 
   test('default instance is host_port, valid under the upload contract', () => {
@@ -66,6 +86,8 @@ describe('targets and URLs', () => {
     for (const bad of ['0s', '-1s', '1w', 'soon', '']) expect(() => parseDurationMs(bad)).toThrow();
     expect(requestTimeoutMs('cpu', { cpuSeconds: 10, timeoutMs: 30_000 })).toBe(40_000);
     expect(requestTimeoutMs('heap', { cpuSeconds: 10, timeoutMs: 30_000 })).toBe(30_000);
+    expect(requestTimeoutMs('heap', { cpuSeconds: 10, deltaSeconds: 5, timeoutMs: 30_000 })).toBe(35_000);
+    expect(requestTimeoutMs('goroutine', { cpuSeconds: 10, deltaSeconds: 5, timeoutMs: 30_000 })).toBe(30_000);
   });
 });
 

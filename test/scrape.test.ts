@@ -139,7 +139,7 @@ d('fleetprof scrape against a Go net/http/pprof server', () => {
     const data = path.join(tmp, 'errors');
     const refused = `http://127.0.0.1:${await refusedPort()}`;
     const bad = `${b.url}/bad`;
-    const r = await cli(['scrape', '--once', '--data', data, '--service', 'demo', '--target', a.url, '--target', refused, '--target', bad, '--cpu-seconds', '1', '--timeout', '1s']);
+    const r = await cli(['scrape', '--once', '--data', data, '--service', 'demo', '--target', a.url, '--target', refused, '--target', bad, '--cpu-seconds', '1', '--timeout', '1s', '--delta-seconds', '0']);
     expect(r.code).toBe(1);
     const errs = r.stderr.trim().split('\n');
     for (const k of ['cpu', 'heap', 'allocs', 'goroutine', 'block', 'mutex']) expect(errs).toContain(`${refused} ${k}: connection refused (connect ECONNREFUSED ${refused.slice(7)})`);
@@ -161,7 +161,7 @@ d('fleetprof scrape against a Go net/http/pprof server', () => {
 
   test('without --once: rounds every --every until SIGTERM, then a clean exit 0', async () => {
     const data = path.join(tmp, 'loop');
-    const r = await cli(['scrape', '--data', data, '--service', 'demo', '--target', a.url, '--profiles', 'goroutine,heap', '--every', '400ms'], {
+    const r = await cli(['scrape', '--data', data, '--service', 'demo', '--target', a.url, '--profiles', 'goroutine,heap', '--every', '400ms', '--delta-seconds', '0'], {
       during: (c, out) => {
         const iv = setInterval(() => {
           if (out().split('\n').filter((l) => l.includes(' goroutine: ingested')).length >= 3) {
@@ -209,22 +209,28 @@ d('fleetprof scrape against a Go net/http/pprof server', () => {
     try {
       await s3.send(new CreateBucketCommand({ Bucket: 'scrape-b' }));
       const t0 = Date.now();
-      const r = await cli(['scrape', '--once', '--bucket', 'scrape-b', '--service', 'demo', '--instance', 'pod-1', '--version', 'v2', '--label', 'region=eu,west', '--target', a.url, '--profiles', 'heap,block,mutex'], { env });
+      const r = await cli(['scrape', '--once', '--bucket', 'scrape-b', '--service', 'demo', '--instance', 'pod-1', '--version', 'v2', '--label', 'region=eu,west', '--target', a.url, '--profiles', 'heap,block,mutex,goroutine', '--delta-seconds', '1'], { env });
       const t1 = Date.now();
-      expect(r.stderr).toMatch(/scraped 3 of 3 profiles/);
+      expect(r.stderr).toMatch(/scraped 4 of 4 profiles/);
       expect(r.code).toBe(0);
       const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: 'scrape-b' }))).Contents ?? []).map((o) => o.Key!);
       expect(r.stdout.trim().split('\n').map((l) => l.split(': ')[1]).sort()).toEqual(keys.map((k) => `s3://scrape-b/${k}`).sort());
       const parsed = keys.map(parseUploadKey);
-      expect(parsed.map((p) => p.kind).sort()).toEqual(['block', 'heap', 'mutex']);
+      expect(parsed.map((p) => p.kind).sort()).toEqual(['block', 'goroutine', 'heap', 'mutex']);
       for (const p of parsed) {
         expect(p).toMatchObject({ service: 'demo', instance: 'pod-1', ext: 'pb.gz' });
         expect(p.startMs).toBeGreaterThanOrEqual(t0);
         expect(p.startMs).toBeLessThanOrEqual(t1);
       }
-      const head = await s3.send(new HeadObjectCommand({ Bucket: 'scrape-b', Key: keys[0] }));
-      expect(head.Metadata?.version).toBe('v2');
-      expect(parseLabels(head.Metadata?.labels ?? '')).toEqual({ region: 'eu,west' });
+      const heads = await Promise.all(parsed.map(async (p) => [p.kind, (await s3.send(new HeadObjectCommand({ Bucket: 'scrape-b', Key: p.key }))).Metadata ?? {}] as const));
+      for (const [kind, md] of heads) {
+        expect(md.version).toBe('v2');
+        expect(parseLabels(md.labels ?? '')).toEqual({ region: 'eu,west' });
+        // Counters as ?seconds=N deltas; the goroutine gauge says nothing about temporality.
+        expect([kind, md.temporality]).toEqual([kind, kind === 'goroutine' ? undefined : 'delta']);
+        expect(md.process).toMatch(/^scrape:[0-9a-f]{12}\.0$/);
+      }
+      expect(new Set(heads.map(([, md]) => md.process)).size).toBe(1);
     } finally {
       s3.destroy();
       await moto.stop();

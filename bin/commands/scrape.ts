@@ -4,9 +4,9 @@ import { decodeProfile } from '../../lib/decode';
 import { ingestBytes } from '../../lib/ingest';
 import { parseSourceMeta } from '../../lib/model/source';
 import { uploadMetadata, uploadSourceMeta } from '../../lib/model/upload-key';
-import { nextRoundAt, parseProfiles, resolveTargets, scrapeRound, type Capture, type ProfileResult, type ScrapeTarget, type Sink } from '../../lib/scrape';
+import { nextRoundAt, parseProfiles, ProcessIds, resolveTargets, scrapeRound, type Capture, type ProfileResult, type ScrapeTarget, type Sink } from '../../lib/scrape';
 import type { Command } from 'commander';
-import { DEFAULT_SCRAPE_PROFILES } from '../../lib/scrape/targets';
+import { DEFAULT_SCRAPE_PROFILES, isDeltaKind } from '../../lib/scrape/targets';
 import { openLocalWriter } from './engine';
 import { bucketOption, collectLabel, collectList, dataOption, positiveInt } from './options';
 import { action } from './run';
@@ -36,6 +36,7 @@ export interface ScrapeOptions {
   once?: boolean;
   profiles: string;
   cpuSeconds: number;
+  deltaSeconds?: number;
   timeout: string;
   concurrency: number;
   maxBytes: number;
@@ -59,6 +60,7 @@ export function register(program: Command): void {
     .option('--once', 'one round, then exit (1 if any profile failed)')
     .option('--profiles <list>', 'profiles to pull: cpu,heap,allocs,goroutine,block,mutex,threadcreate', DEFAULT_SCRAPE_PROFILES.join(','))
     .option('--cpu-seconds <n>', 'CPU profile length (/debug/pprof/profile?seconds=N)', positiveInt, 10)
+    .option('--delta-seconds <n>', 'heap, allocs, block and mutex as the increase over N seconds (?seconds=N); 0: cumulative snapshots (default: --cpu-seconds)', positiveInt)
     .option('--timeout <duration>', 'per request (the CPU profile gets --cpu-seconds on top)', '30s')
     .option('--concurrency <n>', 'targets scraped at the same time', positiveInt, 8)
     .option('--max-bytes <n>', 'refuse a profile response larger than this', positiveInt, DEFAULT_MAX_SCRAPE_BYTES)
@@ -92,6 +94,8 @@ async function dataDirSink(data: string, o: ScrapeOptions): Promise<ClosableSink
       labels: o.label,
       kind: c.kind,
       startUs: c.startMs * 1000,
+      process: c.process,
+      temporality: c.temporality,
       source: c.url,
       // As `fleetprof ingest`: the same bytes from the same instance are the same profile.
       sourceId: `local:${o.service}/${c.target.instance}/${hash}`,
@@ -118,9 +122,9 @@ async function bucketSink(bucket: string, o: ScrapeOptions): Promise<ClosableSin
   // The AWS SDK is loaded only when uploading.
   const [{ PutObjectCommand }, { makeS3Client }] = await Promise.all([import('@aws-sdk/client-s3'), import('../../lib/aws/clients')]);
   const s3 = makeS3Client({ maxAttempts: o.maxAttempts });
-  const metadata = uploadMetadata({ version: o.version, labels: o.label });
   return {
     async put(c) {
+      const metadata = uploadMetadata({ version: o.version, labels: o.label, process: c.process, temporality: c.temporality });
       // Refuse what the ingest Lambda would quarantine (an HTML error page served with 200, say).
       decodeProfile(c.bytes);
       // The file name only hints the kind (block vs mutex); planUpload decodes and decides.
@@ -161,6 +165,7 @@ export async function runScrape(o: ScrapeOptions): Promise<number> {
   let everyMs: number;
   let timeoutMs: number;
   let kinds: ReturnType<typeof parseProfiles>;
+  let deltaSeconds: number;
   try {
     if ((o.bucket === undefined) === (o.data === undefined)) throw new Error('give exactly one of --bucket and --data');
     if (!Number.isInteger(o.cpuSeconds) || o.cpuSeconds < 1) throw new Error(`--cpu-seconds must be a whole number >= 1, got ${o.cpuSeconds}`);
@@ -170,6 +175,11 @@ export async function runScrape(o: ScrapeOptions): Promise<number> {
     timeoutMs = durationMsFlag('--timeout', o.timeout);
     kinds = parseProfiles(o.profiles);
     if (kinds.includes('cpu') && !o.once && o.cpuSeconds * 1000 >= everyMs) throw new Error(`--cpu-seconds ${o.cpuSeconds} does not fit in a round every ${o.every}`);
+    deltaSeconds = o.deltaSeconds ?? o.cpuSeconds;
+    if (!Number.isInteger(deltaSeconds) || deltaSeconds < 0) throw new Error(`--delta-seconds must be a whole number >= 0, got ${deltaSeconds}`);
+    if (deltaSeconds > 0 && kinds.some(isDeltaKind) && !o.once && deltaSeconds * 1000 >= everyMs) {
+      throw new Error(`--delta-seconds ${deltaSeconds} does not fit in a round every ${o.every} (0 sends cumulative snapshots)`);
+    }
   } catch (e) {
     err((e as Error).message);
     return 1;
@@ -190,11 +200,12 @@ export async function runScrape(o: ScrapeOptions): Promise<number> {
     else if (!r.interrupted || o.once) process.stderr.write(`${r.target.target} ${r.kind}: ${r.reason}\n`);
   };
   let failedAny = false;
+  const processes = new ProcessIds();
   const t0 = Date.now();
   try {
     for (let round = 1; ; round++) {
       const start = Date.now();
-      const results = await scrapeRound(targets, { kinds, cpuSeconds: o.cpuSeconds, timeoutMs, maxBytes: o.maxBytes, concurrency: o.concurrency, signal: stop.signal, onResult: print }, sink);
+      const results = await scrapeRound(targets, { kinds, cpuSeconds: o.cpuSeconds, deltaSeconds, processes, timeoutMs, maxBytes: o.maxBytes, concurrency: o.concurrency, signal: stop.signal, onResult: print }, sink);
       const failed = results.filter((r) => !r.ok).length;
       const bytes = results.reduce((s, r) => s + (r.ok ? r.bytes : 0), 0);
       if (failed > 0) failedAny = true;

@@ -6,6 +6,8 @@ export class ScrapeError extends Error {
     message: string,
     /** The stop signal fired (SIGINT/SIGTERM), not the target's fault. */
     readonly interrupted = false,
+    /** Nothing listens at the target (connection refused): it may be restarting. */
+    readonly refused = false,
   ) {
     super(message);
     this.name = 'ScrapeError';
@@ -52,7 +54,8 @@ export async function fetchProfile(url: string, o: FetchProfileOptions): Promise
     if (o.signal?.aborted) throw new ScrapeError('interrupted', true);
     if (timeout.aborted) throw new ScrapeError(`timed out after ${seconds(o.timeoutMs)}`);
     if (e instanceof ScrapeError) throw e;
-    throw new ScrapeError(reasonOf(e));
+    const code = (e as { cause?: { code?: string } } | undefined)?.cause?.code;
+    throw new ScrapeError(reasonOf(e), false, code === 'ECONNREFUSED');
   };
   try {
     const res = await fetch(url, { signal, redirect: 'follow', headers: { accept: 'application/octet-stream, */*' } });

@@ -2,3 +2,4 @@ export * from './targets';
 export * from './schedule';
 export * from './fetch';
 export * from './round';
+export * from './process';

@@ -74,9 +74,24 @@ export function resolveTargets(targets: readonly string[], instances: readonly s
   return out;
 }
 
-/** The URL of one profile (protobuf, debug=0). The CPU profile runs `cpuSeconds` on the server. */
-export function profileUrl(base: string, kind: ProfileKind, cpuSeconds: number): string {
+/**
+ * Kinds with counter sample types, which net/http/pprof serves as deltas with `?seconds=N` (it
+ * snapshots, waits N seconds, snapshots again and subtracts, as `go tool pprof -base` does).
+ */
+export const DELTA_KINDS: readonly ProfileKind[] = ['heap', 'allocs', 'block', 'mutex'];
+
+export function isDeltaKind(kind: ProfileKind): boolean {
+  return DELTA_KINDS.includes(kind);
+}
+
+/**
+ * The URL of one profile (protobuf, debug=0). The CPU profile runs `cpuSeconds` on the server; a
+ * counter kind with `deltaSeconds` > 0 is the delta over that many seconds (`?seconds=N`), with 0
+ * (or for a gauge kind) the plain snapshot.
+ */
+export function profileUrl(base: string, kind: ProfileKind, cpuSeconds: number, deltaSeconds = 0): string {
   if (kind === 'cpu') return new URL(`profile?seconds=${cpuSeconds}`, base).toString();
+  if (deltaSeconds > 0 && isDeltaKind(kind)) return new URL(`${kind}?seconds=${deltaSeconds}`, base).toString();
   return new URL(kind, base).toString();
 }
 
