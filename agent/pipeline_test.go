@@ -16,10 +16,10 @@ import (
 	"github.com/fleetprof/fleetprof/agent"
 )
 
-// The whole path an adopting team takes: the agent uploads to the bucket of `fleetprof local`
-// (moto + the real ingest handler on the S3 -> SQS notifications + the real query API), and the
-// uploads come out as queryable rows. Needs node and the built CLI (CI builds it before Go tests).
-func TestPipelineIngestsAgentUploads(t *testing.T) {
+// startLocal runs `fleetprof local` on the test's moto (AWS_ENDPOINT_URL) with its own bucket and
+// queues, and returns its query API and bucket; it is stopped when the test ends.
+func startLocal(t *testing.T, bucketName string) (api, bucket string) {
+	t.Helper()
 	cli, err := filepath.Abs("../dist/bin/fleetprof.js")
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestPipelineIngestsAgentUploads(t *testing.T) {
 	}
 
 	// fleetprof local on the test's moto (AWS_ENDPOINT_URL), its own bucket and queues.
-	cmd := exec.Command(node, cli, "local", "--port", "0", "--bucket", "agent-pipeline", "--batch-window", "0", "--visibility-timeout", "2")
+	cmd := exec.Command(node, cli, "local", "--port", "0", "--bucket", bucketName, "--batch-window", "0", "--visibility-timeout", "2")
 	cmd.Env = append(os.Environ(), moto.Env()...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -43,7 +43,7 @@ func TestPipelineIngestsAgentUploads(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -52,7 +52,7 @@ func TestPipelineIngestsAgentUploads(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
 		}
-	}()
+	})
 	exports := map[string]string{}
 	line := regexp.MustCompile(`^export ([A-Z_0-9]+)='(.*)'$`)
 	found := make(chan struct{})
@@ -72,7 +72,14 @@ func TestPipelineIngestsAgentUploads(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("fleetprof local printed no exports within 60 s")
 	}
-	api, bucket := exports["FLEETPROF_API"], exports["FLEETPROF_BUCKET"]
+	return exports["FLEETPROF_API"], exports["FLEETPROF_BUCKET"]
+}
+
+// The whole path an adopting team takes: the agent uploads to the bucket of `fleetprof local`
+// (moto + the real ingest handler on the S3 -> SQS notifications + the real query API), and the
+// uploads come out as queryable rows. Needs node and the built CLI (CI builds it before Go tests).
+func TestPipelineIngestsAgentUploads(t *testing.T) {
+	api, bucket := startLocal(t, "agent-pipeline")
 
 	if st := runBriefly(t, agent.Config{Bucket: bucket, Service: "checkout", Instance: "pod-1", Version: "v1", Labels: map[string]string{"region": "eu"}}); st.Uploaded == 0 {
 		t.Fatalf("the agent uploaded nothing: %+v", st)
