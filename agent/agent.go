@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -28,6 +29,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/fleetprof/fleetprof/agent/internal/contract"
 )
 
 // DefaultProfiles are collected when Config.Profiles is nil.
@@ -91,14 +94,19 @@ type Config struct {
 	Endpoint     string
 	UsePathStyle bool
 
-	// Logf receives rare diagnostic lines (configuration problems, first upload failure); nil
-	// means silent. The agent never writes to stdout/stderr on its own.
-	Logf func(format string, args ...any)
+	// PerFileUploads uploads every profile and metrics batch as its own object, as agents before
+	// bundles did (~13 objects per minute at the defaults). Default false: one bundle per Period
+	// holding that period's profiles and metrics (docs/upload-contract.md, "Bundles").
+	PerFileUploads bool
+
+	// Logger receives rare diagnostics (the first upload failure, recovered panics) at Warn
+	// level; nil means silent. The agent never writes to stdout/stderr on its own.
+	Logger *slog.Logger
 }
 
 // ConfigFromEnv fills a Config from FLEETPROF_* variables: BUCKET, SERVICE, INSTANCE, VERSION,
 // LABELS (k=v,k=v, URL-encoded as in x-amz-meta-labels), BUFFER_DIR, S3_PATH_STYLE (true/1),
-// PERIOD, CPU_DURATION, METRICS_PERIOD (Go durations such as 30s).
+// PER_FILE_UPLOADS (true/1), PERIOD, CPU_DURATION, METRICS_PERIOD (Go durations such as 30s).
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		Bucket:    os.Getenv("FLEETPROF_BUCKET"),
@@ -108,18 +116,23 @@ func ConfigFromEnv() (Config, error) {
 		BufferDir: os.Getenv("FLEETPROF_BUFFER_DIR"),
 	}
 	if s := os.Getenv("FLEETPROF_LABELS"); s != "" {
-		l, err := ParseLabels(s)
+		l, err := contract.ParseLabels(s)
 		if err != nil {
 			return c, fmt.Errorf("FLEETPROF_LABELS: %w", err)
 		}
 		c.Labels = l
 	}
-	if s := os.Getenv("FLEETPROF_S3_PATH_STYLE"); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return c, fmt.Errorf("FLEETPROF_S3_PATH_STYLE: %w", err)
+	for _, b := range []struct {
+		env string
+		dst *bool
+	}{{"FLEETPROF_S3_PATH_STYLE", &c.UsePathStyle}, {"FLEETPROF_PER_FILE_UPLOADS", &c.PerFileUploads}} {
+		if s := os.Getenv(b.env); s != "" {
+			v, err := strconv.ParseBool(s)
+			if err != nil {
+				return c, fmt.Errorf("%s: %w", b.env, err)
+			}
+			*b.dst = v
 		}
-		c.UsePathStyle = b
 	}
 	for _, d := range []struct {
 		env string
@@ -163,6 +176,9 @@ type Agent struct {
 	stats   counters
 	buf     *buffer
 	logOnce sync.Once
+	bundle  bundler // the period's members, when bundling
+	// profiling: a profile loop runs; it closes each period's bundle (else the metrics loop does).
+	profiling bool
 
 	stopCollect chan struct{} // closed by Stop: collectors finish their current work and flush
 	collectors  sync.WaitGroup
@@ -187,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg:         cfg,
-		meta:        withProcess(Metadata(cfg.Version, cfg.Labels)),
+		meta:        withProcess(contract.Metadata(cfg.Version, cfg.Labels)),
 		runID:       randomID(),
 		stopCollect: make(chan struct{}),
 		drain:       make(chan struct{}),
@@ -230,6 +246,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		}
 	}
 	if cpu || len(others) > 0 {
+		a.profiling = true
 		a.collectors.Add(1)
 		go a.profileLoop(cpu, others)
 	}
@@ -244,23 +261,23 @@ func (c *Config) normalize() error {
 	if c.Bucket == "" {
 		return errors.New("fleetprof agent: Config.Bucket is required")
 	}
-	if !ValidName(c.Service) {
+	if !contract.ValidName(c.Service) {
 		return fmt.Errorf("fleetprof agent: Config.Service %q must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit", c.Service)
 	}
 	if c.Instance == "" {
 		h, _ := os.Hostname()
-		c.Instance = SanitizeName(h)
+		c.Instance = contract.SanitizeName(h)
 		if c.Instance == "" {
 			c.Instance = "unknown"
 		}
 	}
-	if !ValidName(c.Instance) {
+	if !contract.ValidName(c.Instance) {
 		return fmt.Errorf("fleetprof agent: Config.Instance %q must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit", c.Instance)
 	}
-	if err := ValidateVersion(c.Version); err != nil {
+	if err := contract.ValidateVersion(c.Version); err != nil {
 		return fmt.Errorf("fleetprof agent: %w", err)
 	}
-	if err := ValidateLabels(c.Labels); err != nil {
+	if err := contract.ValidateLabels(c.Labels); err != nil {
 		return fmt.Errorf("fleetprof agent: %w", err)
 	}
 	if c.Profiles == nil {
@@ -349,7 +366,7 @@ func (a *Agent) Upload(kind, ext string, start time.Time, body []byte) error {
 }
 
 func (a *Agent) upload(kind, ext string, start time.Time, body []byte, meta map[string]string) error {
-	k := Key{Service: a.cfg.Service, Instance: a.cfg.Instance, Start: start, Kind: kind, Ext: ext, Tag: a.newTag()}
+	k := contract.Key{Service: a.cfg.Service, Instance: a.cfg.Instance, Start: start, Kind: kind, Ext: ext, Tag: a.newTag()}
 	key, err := k.Format()
 	if err != nil {
 		return err
@@ -361,7 +378,7 @@ func (a *Agent) upload(kind, ext string, start time.Time, body []byte, meta map[
 // withProcess adds this process's identity to an upload's metadata: counters of a new identity
 // start a new series (docs/upload-contract.md).
 func withProcess(m map[string]string) map[string]string {
-	m[MetaProcess] = ProcessID
+	m[contract.MetaProcess] = ProcessID
 	return m
 }
 
@@ -371,7 +388,7 @@ func (a *Agent) deltaMeta() map[string]string {
 	for k, v := range a.meta {
 		m[k] = v
 	}
-	m[MetaTemporality] = "delta"
+	m[contract.MetaTemporality] = "delta"
 	return m
 }
 
@@ -401,6 +418,8 @@ func (a *Agent) Stop(ctx context.Context) error {
 		go func() { a.collectors.Wait(); close(done) }()
 		select {
 		case <-done:
+			// The collectors' last profiles and metrics snapshot, as one last bundle.
+			a.guard("bundle", a.flushBundle)
 		case <-ctx.Done():
 		}
 		if a.setBlock {
@@ -430,9 +449,10 @@ func (a *Agent) Stop(ctx context.Context) error {
 	return a.stopErr
 }
 
-func (a *Agent) logf(format string, args ...any) {
-	if a.cfg.Logf != nil {
-		a.cfg.Logf(format, args...)
+// warn logs a rare diagnostic (slog key-value args) when a Logger is configured.
+func (a *Agent) warn(msg string, args ...any) {
+	if a.cfg.Logger != nil {
+		a.cfg.Logger.Warn(msg, args...)
 	}
 }
 
@@ -443,7 +463,7 @@ func (a *Agent) guard(where string, f func()) (panicked bool) {
 			panicked = true
 			a.stats.panics.Add(1)
 			a.stats.setErr(fmt.Errorf("panic in %s: %v", where, r))
-			a.logf("fleetprof agent: recovered panic in %s: %v", where, r)
+			a.warn("fleetprof agent: recovered panic", "where", where, "panic", fmt.Sprint(r))
 		}
 	}()
 	f()
@@ -493,7 +513,7 @@ func (a *Agent) uploader() {
 		a.stats.attemptsFailed.Add(1)
 		a.stats.setErr(err)
 		if failures == 0 {
-			a.logOnce.Do(func() { a.logf("fleetprof agent: upload failed (will retry): %v", err) })
+			a.logOnce.Do(func() { a.warn("fleetprof agent: upload failed (will retry)", "err", err) })
 		}
 		it.attempts++
 		if !retryable(err) && it.attempts >= permanentAttempts {

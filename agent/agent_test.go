@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/gzip"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/fleetprof/fleetprof/agent"
+	"github.com/fleetprof/fleetprof/agent/internal/contract"
 	"github.com/fleetprof/fleetprof/agent/internal/mototest"
 )
 
@@ -86,7 +88,7 @@ func TestAgentUploadsToMoto(t *testing.T) {
 	before := time.Now()
 	st := runBriefly(t, agent.Config{
 		Bucket: bucket, Service: "checkout", Instance: "pod-7", Version: "v1.4.2",
-		Labels: map[string]string{"region": "eu-west-1", "team": "a b,c=d"},
+		Labels: map[string]string{"region": "eu-west-1", "team": "a b,c=d"}, PerFileUploads: true,
 	})
 	if st.Uploaded == 0 || st.Uploaded != st.Enqueued || st.Dropped != 0 || st.Pending != 0 || st.Panics != 0 {
 		t.Fatalf("stats %+v", st)
@@ -97,7 +99,7 @@ func TestAgentUploadsToMoto(t *testing.T) {
 	}
 	kinds := map[string]int{}
 	for _, o := range objs {
-		k, err := agent.ParseKey(o.Key)
+		k, err := contract.ParseKey(o.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +113,7 @@ func TestAgentUploadsToMoto(t *testing.T) {
 		if o.Metadata["version"] != "v1.4.2" || o.Metadata["labels"] != "region=eu-west-1,team=a%20b%2Cc%3Dd" {
 			t.Errorf("%s: metadata %v", o.Key, o.Metadata)
 		}
-		labels, err := agent.ParseLabels(o.Metadata["labels"])
+		labels, err := contract.ParseLabels(o.Metadata["labels"])
 		if err != nil || labels["team"] != "a b,c=d" {
 			t.Errorf("labels %v %v", labels, err)
 		}
@@ -136,6 +138,95 @@ func TestAgentUploadsToMoto(t *testing.T) {
 	}
 	if kinds["metrics"] < 2 {
 		t.Errorf("metrics: %d batches", kinds["metrics"])
+	}
+}
+
+// The default: one bundle per period (docs/upload-contract.md, "Bundles"), a gzipped USTAR
+// archive with manifest.json first, members uncompressed, each member described by the manifest.
+func TestAgentBundlesToMoto(t *testing.T) {
+	mototest.Require(t, moto)
+	bucket := moto.Bucket(t)
+	before := time.Now()
+	st := runBriefly(t, agent.Config{Bucket: bucket, Service: "checkout", Instance: "pod-7", Version: "v1.4.2", Labels: map[string]string{"region": "eu"}})
+	if st.Uploaded == 0 || st.Uploaded != st.Enqueued || st.Dropped != 0 || st.Pending != 0 || st.Panics != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	objs := moto.Objects(t, bucket)
+	// 1.5 s of 0.7 s periods: two periods and the last one at Stop (metrics may close a bundle of their own).
+	if len(objs) < 2 || len(objs) > 5 {
+		t.Fatalf("%d objects, want one bundle per period (2-5)", len(objs))
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		k, err := contract.ParseKey(o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Kind != "bundle" || k.Ext != "tar.gz" || k.Tag == "" {
+			t.Fatalf("%s: not a bundle key", o.Key)
+		}
+		if o.Metadata["version"] != "v1.4.2" || o.Metadata["labels"] != "region=eu" || o.Metadata["process"] == "" || o.Metadata["temporality"] != "" {
+			t.Errorf("%s: metadata %v", o.Key, o.Metadata)
+		}
+		tr := tar.NewReader(bytes.NewReader(gunzip(t, o.Body)))
+		hdr, err := tr.Next()
+		if err != nil || hdr.Name != "manifest.json" || hdr.Format != tar.FormatUSTAR {
+			t.Fatalf("%s: first entry %+v, %v", o.Key, hdr, err)
+		}
+		var mf struct {
+			Format  string
+			Version int
+			Members []struct{ Name, Kind, Start, Temporality string }
+		}
+		if err := json.NewDecoder(tr).Decode(&mf); err != nil || mf.Format != "fleetprof-bundle" || mf.Version != 1 || len(mf.Members) == 0 {
+			t.Fatalf("%s: manifest %+v, %v", o.Key, mf, err)
+		}
+		earliest := time.Now()
+		for i, m := range mf.Members {
+			hdr, err := tr.Next()
+			if err != nil || hdr.Name != m.Name {
+				t.Fatalf("%s: entry %d = %v, %v; manifest says %s", o.Key, i+1, hdr, err, m.Name)
+			}
+			body, _ := io.ReadAll(tr)
+			start, err := time.Parse(time.RFC3339Nano, m.Start)
+			if err != nil || start.Before(before.Add(-time.Millisecond)) || start.After(time.Now()) {
+				t.Errorf("%s: %s start %q", o.Key, m.Name, m.Start)
+			}
+			if start.Before(earliest) {
+				earliest = start
+			}
+			kinds[m.Kind]++
+			counter := m.Kind == "allocs" || m.Kind == "heap" || m.Kind == "block" || m.Kind == "mutex"
+			if (m.Temporality == "delta") != counter {
+				t.Errorf("%s: %s temporality %q", o.Key, m.Name, m.Temporality)
+			}
+			switch m.Kind {
+			case "metrics":
+				if !strings.HasSuffix(m.Name, ".jsonl") {
+					t.Errorf("%s: member name %s", o.Key, m.Name)
+				}
+				checkMetrics(t, body)
+			default:
+				if !strings.HasSuffix(m.Name, ".pb") || (len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b) {
+					t.Errorf("%s: %s should be uncompressed protobuf", o.Key, m.Name)
+				}
+				checkPprof(t, o.Key+"!"+m.Name, body)
+			}
+		}
+		if _, err := tr.Next(); err != io.EOF {
+			t.Errorf("%s: entries beyond the manifest: %v", o.Key, err)
+		}
+		if got := k.Start.UTC().Truncate(time.Millisecond); !got.Equal(earliest.UTC().Truncate(time.Millisecond)) {
+			t.Errorf("%s: key start %v, earliest member %v", o.Key, got, earliest)
+		}
+	}
+	for _, k := range agent.DefaultProfiles {
+		if kinds[k] < 2 {
+			t.Errorf("kind %s: %d members, want >= 2 (two periods)", k, kinds[k])
+		}
+	}
+	if kinds["metrics"] < 2 {
+		t.Errorf("metrics: %d members", kinds["metrics"])
 	}
 }
 
@@ -309,7 +400,7 @@ func TestStopGivesUpAndSpillsToDisk(t *testing.T) {
 		t.Fatalf("%d objects from %d spill files", len(objs), len(files))
 	}
 	for _, o := range objs {
-		if _, err := agent.ParseKey(o.Key); err != nil || o.Metadata["version"] != "v9" || len(o.Body) != 1024 {
+		if _, err := contract.ParseKey(o.Key); err != nil || o.Metadata["version"] != "v9" || len(o.Body) != 1024 {
 			t.Errorf("%s: %v %v %d bytes", o.Key, err, o.Metadata, len(o.Body))
 		}
 	}

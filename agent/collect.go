@@ -12,12 +12,14 @@ import (
 )
 
 // profileLoop collects the profiles once per Period: a CPU profile of CPUDuration first, then a
-// snapshot of each other profile. Each is uploaded as gzipped pprof protobuf (.pb.gz).
+// snapshot of each other profile, and closes the period's bundle (bundle.go); with
+// PerFileUploads each is uploaded on its own as gzipped pprof protobuf (.pb.gz).
 func (a *Agent) profileLoop(cpu bool, others []string) {
 	defer a.collectors.Done()
 	for {
 		t0 := time.Now()
 		a.guard("profiles", func() { a.collectProfiles(cpu, others) })
+		a.guard("bundle", a.flushBundle)
 		if a.stopping() {
 			return
 		}
@@ -50,14 +52,11 @@ func (a *Agent) collectProfiles(cpu bool, others []string) {
 			a.stats.setErr(err)
 			continue
 		}
-		if !delta {
-			a.enqueue(name, "pb.gz", start, body)
-			continue
+		temporality := ""
+		if delta {
+			temporality = "delta"
 		}
-		if err := a.upload(name, "pb.gz", start, body, a.deltaMeta()); err != nil {
-			a.stats.skipped.Add(1)
-			a.stats.setErr(err)
-		}
+		a.emit(name, start, temporality, body)
 	}
 }
 
@@ -79,14 +78,15 @@ func (a *Agent) collectCPU() {
 	a.waitStop(a.cfg.CPUDuration)
 	pprof.StopCPUProfile()
 	stopped = true
-	a.enqueue("cpu", "pb.gz", start, buf.Bytes())
+	a.emit("cpu", start, "", buf.Bytes())
 }
 
 // maxMetricsBatch: a metrics batch is uploaded early when its JSON lines reach this size.
 const maxMetricsBatch = 1 << 20
 
-// metricsLoop takes a runtime/metrics snapshot every MetricsPeriod and uploads them as gzipped JSON
-// lines once per Period (and at Stop, after a last snapshot).
+// metricsLoop takes a runtime/metrics snapshot every MetricsPeriod and hands them on as JSON lines
+// once per Period (and at Stop, after a last snapshot): to the period's bundle, or uploaded on
+// their own (PerFileUploads). Without a profile loop it closes the bundle itself.
 func (a *Agent) metricsLoop() {
 	defer a.collectors.Done()
 	var r *metricsReader
@@ -111,14 +111,12 @@ func (a *Agent) metricsLoop() {
 			if batch.Len() == 0 {
 				return
 			}
-			gz, err := gzipBytes(batch.Bytes())
+			lines := append([]byte(nil), batch.Bytes()...)
 			batch.Reset()
-			if err != nil {
-				a.stats.skipped.Add(1)
-				a.stats.setErr(err)
-				return
+			a.emit("metrics", batchStart, "", lines)
+			if !a.profiling {
+				a.flushBundle()
 			}
-			a.enqueue("metrics", "jsonl.gz", batchStart, gz)
 		})
 	}
 	snap()

@@ -99,6 +99,14 @@ func TestPipelineIngestsAgentUploads(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	// They came as bundles (the default): every profile's source is <bundle>!<member>, counter
+	// kinds as deltas (the manifest's temporality), each with the agent's process identity.
+	notBundled := sqlColumn(t, api, "SELECT count(*)::VARCHAR FROM profiles WHERE service = 'checkout' AND NOT regexp_matches(source, '_bundle_[^/]*[.]tar[.]gz#[^!]+![a-z]+[.]pb$')")
+	temporality := sqlColumn(t, api, "SELECT DISTINCT kind || ':' || temporality || ':' || (process <> '')::VARCHAR FROM profiles WHERE service = 'checkout' ORDER BY 1")
+	wantT := []string{"allocs:delta:true", "block:delta:true", "cpu:delta:true", "goroutine:cumulative:true", "heap:delta:true", "mutex:delta:true"}
+	if len(notBundled) != 1 || notBundled[0] != "0" || strings.Join(temporality, ",") != strings.Join(wantT, ",") {
+		t.Fatalf("profiles not from bundles: %v; kind:temporality:process %v, want %v", notBundled, temporality, wantT)
+	}
 }
 
 // sqlColumn runs POST /sql and returns the first column as strings (nil on any error: still ingesting).

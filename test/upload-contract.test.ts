@@ -77,9 +77,30 @@ test('poison vs transient', () => {
   expect(classifyFailure(new TypeError('bug'))).toBe('transient'); // unknown: retried, then the DLQ
 });
 
-describe('the version grammar (test/contract/versions.json, shared with agent/key.go)', () => {
+describe('the version grammar (test/contract/versions.json, shared with agent/internal/contract/contract.go)', () => {
   const c = JSON.parse(readFileSync(path.join(__dirname, 'contract/versions.json'), 'utf8')) as { valid: string[]; invalid: string[] };
   const meta = (version: string) => () => uploadSourceMeta({ bucket: 'b', key: 'raw/s/i/20261121T104500Z_cpu.pb', etag: 'e', metadata: { version } });
   test.each(c.valid)('accepts %j', (v) => expect(meta(v)()).toMatchObject({ version: v }));
   test.each(c.invalid)('refuses %j', (v) => expect(meta(v)).toThrow(/version must be/));
+});
+
+// The key vectors shared with the Go agent (agent/internal/contract/contract_test.go).
+describe('test/contract/upload-keys.json (shared with the Go agent)', () => {
+  const v = JSON.parse(readFileSync(path.join(__dirname, 'contract/upload-keys.json'), 'utf8')) as {
+    valid: { key: string; service: string; instance: string; start: string; kind: string; tag: string; ext: string }[];
+    invalid: { key: string; why: string }[];
+    labels: { labels: Record<string, string>; formatted: string }[];
+  };
+  test.each(v.valid.map((c) => [c.key, c]))('valid %s', (_k, c) => {
+    const parts = { service: c.service, instance: c.instance, startMs: Date.parse(c.start), kind: c.kind, ext: c.ext, ...(c.tag ? { tag: c.tag } : {}) };
+    expect(parseUploadKey(c.key)).toEqual({ key: c.key, ...parts });
+    expect(uploadKey(parts as Parameters<typeof uploadKey>[0])).toBe(c.key);
+  });
+  test.each(v.invalid.map((c) => [c.key, c.why]))('invalid %s (%s)', (key) => {
+    expect(() => parseUploadKey(key)).toThrow(UploadContractError);
+  });
+  test.each(v.labels.map((c) => [c.formatted, c]))('labels %s', (_f, c) => {
+    expect(formatLabels(c.labels)).toBe(c.formatted);
+    expect(parseLabels(c.formatted)).toEqual(c.labels);
+  });
 });

@@ -11,7 +11,7 @@ const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /**
  * Versions are quoted into suggested commands and URLs, so the grammar admits only characters
  * with no meaning to a shell or a URL: semver (v1.2.3-rc.1+build.5), dates, commit hashes.
- * agent/key.go has the same rule; test/contract/versions.json holds the cases both must agree on.
+ * agent/internal/contract/contract.go has the same rule; test/contract/versions.json holds the cases both must agree on.
  */
 export const VERSION = /^(?:[A-Za-z0-9][A-Za-z0-9._+-]{0,127})?$/;
 

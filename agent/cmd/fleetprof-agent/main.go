@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent"
+	"github.com/fleetprof/fleetprof/agent/internal/contract"
 )
 
 const usage = `usage: fleetprof-agent run [flags] -- <cmd> [args...]
@@ -43,7 +44,7 @@ flags:
 
 type labelFlag map[string]string
 
-func (l labelFlag) String() string { return agent.FormatLabels(l) }
+func (l labelFlag) String() string { return contract.FormatLabels(l) }
 func (l labelFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {

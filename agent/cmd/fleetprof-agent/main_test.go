@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetprof/fleetprof/agent"
+	"github.com/fleetprof/fleetprof/agent/internal/contract"
 	"github.com/fleetprof/fleetprof/agent/internal/mototest"
 )
 
@@ -124,7 +124,7 @@ func TestWrapperGctrace(t *testing.T) {
 	var uploaded []string
 	var start time.Time
 	for i, o := range objs {
-		k, err := agent.ParseKey(o.Key)
+		k, err := contract.ParseKey(o.Key)
 		if err != nil {
 			t.Fatal(err)
 		}

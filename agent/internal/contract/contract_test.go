@@ -1,4 +1,4 @@
-package agent
+package contract
 
 import (
 	"encoding/json"
@@ -95,7 +95,7 @@ func TestLabels(t *testing.T) {
 
 // The version grammar shared with lib/model/source.ts: test/contract/versions.json.
 func TestVersionContract(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "test", "contract", "versions.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "test", "contract", "versions.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +111,63 @@ func TestVersionContract(t *testing.T) {
 	for _, v := range c.Invalid {
 		if ValidateVersion(v) == nil {
 			t.Errorf("ValidateVersion(%q) accepted", v)
+		}
+	}
+}
+
+// The key vectors shared with lib/model/upload-key.ts: test/contract/upload-keys.json.
+func TestUploadKeyVectors(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "test", "contract", "upload-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Valid []struct {
+			Key, Service, Instance, Start, Kind, Tag, Ext string
+		}
+		Invalid []struct{ Key, Why string }
+		Labels  []struct {
+			Labels    map[string]string
+			Formatted string
+		}
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Valid) == 0 || len(v.Invalid) == 0 || len(v.Labels) == 0 {
+		t.Fatal("empty vectors")
+	}
+	for _, c := range v.Valid {
+		start, err := time.Parse(time.RFC3339Nano, c.Start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Key{Service: c.Service, Instance: c.Instance, Start: start, Kind: c.Kind, Tag: c.Tag, Ext: c.Ext}
+		got, err := ParseKey(c.Key)
+		if err != nil || !got.Start.Equal(want.Start) || got.Service != want.Service || got.Instance != want.Instance || got.Kind != want.Kind || got.Tag != want.Tag || got.Ext != want.Ext {
+			t.Errorf("ParseKey(%s) = %+v, %v; want %+v", c.Key, got, err, want)
+		}
+		if s, err := want.Format(); err != nil || s != c.Key {
+			t.Errorf("Format(%+v) = %s, %v; want %s", want, s, err, c.Key)
+		}
+	}
+	for _, c := range v.Invalid {
+		if k, err := ParseKey(c.Key); err == nil {
+			t.Errorf("ParseKey(%s) accepted (%+v); want refused: %s", c.Key, k, c.Why)
+		}
+	}
+	for _, c := range v.Labels {
+		if s := FormatLabels(c.Labels); s != c.Formatted {
+			t.Errorf("FormatLabels(%v) = %q; want %q", c.Labels, s, c.Formatted)
+		}
+		back, err := ParseLabels(c.Formatted)
+		if err != nil || len(back) != len(c.Labels) {
+			t.Errorf("ParseLabels(%q) = %v, %v", c.Formatted, back, err)
+		}
+		for k, val := range c.Labels {
+			if back[k] != val {
+				t.Errorf("ParseLabels(%q)[%q] = %q; want %q", c.Formatted, k, back[k], val)
+			}
 		}
 	}
 }

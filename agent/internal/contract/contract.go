@@ -1,12 +1,14 @@
-package agent
-
-// The upload contract (docs/upload-contract.md, lib/model/upload-key.ts), ported to Go:
+// Package contract is the upload contract (docs/upload-contract.md, lib/model/upload-key.ts)
+// ported to Go: the agent's keys and metadata, and ParseKey for the agent's own tests and tools.
+// It is internal: users import the agent package, which needs none of this in its API, so the
+// contract can change with the TypeScript side without breaking them. test/contract/ holds the
+// vectors both sides test against (upload-keys.json, versions.json).
 //
 //	raw/<service>/<instance>/<start>_<kind>[_<tag>].<ext>
 //	  start  compact UTC capture start, 20261121T104500.123Z (milliseconds optional)
-//	  kind   cpu|heap|allocs|goroutine|block|mutex|threadcreate|gctrace|metrics
+//	  kind   cpu|heap|allocs|goroutine|block|mutex|threadcreate|gctrace|metrics|bundle
 //	  tag    optional [A-Za-z0-9-]{1,64}, makes keys unique
-//	  ext    pb.gz|pb|txt|txt.gz|log|log.gz|json|json.gz|jsonl|jsonl.gz
+//	  ext    pb.gz|pb|txt|txt.gz|log|log.gz|json|json.gz|jsonl|jsonl.gz|tar.gz|tar
 //	x-amz-meta-version  service version (optional)
 //	x-amz-meta-labels   k=v,k=v with k and v URL-encoded (optional)
 //	x-amz-meta-process  identity of the writing process (the agent sends ProcessID)
@@ -14,6 +16,7 @@ package agent
 //
 // The validation rules are the ones of lib/model/source.ts, so a key this package writes is one
 // the ingest Lambda accepts.
+package contract
 
 import (
 	"fmt"
@@ -28,10 +31,10 @@ import (
 const UploadPrefix = "raw/"
 
 // Kinds are the upload kinds of the contract.
-var Kinds = []string{"cpu", "heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "gctrace", "metrics"}
+var Kinds = []string{"cpu", "heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "gctrace", "metrics", "bundle"}
 
 // Extensions are the file extensions of the contract, longest first where one ends another.
-var Extensions = []string{"pb.gz", "pb", "txt.gz", "txt", "log.gz", "log", "jsonl.gz", "jsonl", "json.gz", "json"}
+var Extensions = []string{"pb.gz", "pb", "txt.gz", "txt", "log.gz", "log", "jsonl.gz", "jsonl", "json.gz", "json", "tar.gz", "tar"}
 
 // User metadata names (S3 returns them lower-case, without the x-amz-meta- prefix).
 const (
