@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fleetprof/fleetprof/agent"
+	"github.com/fleetprof/fleetprof/agent/internal/contract"
 	"github.com/google/pprof/profile"
 )
 
@@ -144,6 +145,7 @@ func TestAllocRateAgainstLocal(t *testing.T) {
 	a, err := agent.Start(context.Background(), agent.Config{
 		Bucket: bucket, Service: "rate", Instance: "i1", Profiles: []string{"allocs"},
 		Period: time.Second, MetricsPeriod: -1, S3: moto.Client(),
+		PerFileUploads: true, // each delta its own object, for go tool pprof -base below
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +172,7 @@ func TestAllocRateAgainstLocal(t *testing.T) {
 	dir := t.TempDir()
 	var ds []delta
 	for _, o := range moto.Objects(t, bucket) {
-		k, err := agent.ParseKey(o.Key)
+		k, err := contract.ParseKey(o.Key)
 		if err != nil || k.Kind != "allocs" {
 			continue
 		}
