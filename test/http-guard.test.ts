@@ -38,3 +38,20 @@ test('token: Bearer, exact, compared whole', () => {
   for (const authorization of ['s3cret', 'Bearer s3cre', 'Bearer s3cret2', 'bearer s3cret', 'Basic czNjcmV0']) expect(checkHttpRequest({ host, authorization }, o)?.status).toBe(401);
   expect(checkHttpRequest({ host, authorization: 'Bearer s3cret' }, o)).toBeUndefined();
 });
+
+test('the web UI: its static files need no token and open from a cross-site link; data routes keep every check', () => {
+  const host = '10.0.0.5:9000';
+  const o = { bindAddress: '10.0.0.5', port: 9000, token: 's3cret' };
+  for (const p of ['/', '/ui/app.js', '/ui/app.css']) expect(checkHttpRequest({ host }, o, p)).toBeUndefined();
+  for (const p of ['/top', '/services', '/flamegraph', '/ui/other.js', '/sql']) expect(checkHttpRequest({ host }, o, p)?.status).toBe(401);
+  // A link clicked in another site's page: a top-level navigation to the page itself is fine...
+  const nav = { host, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
+  expect(checkHttpRequest(nav, o, '/')).toBeUndefined();
+  // ...but not to data (even with the token), nor a cross-site fetch or frame of the page.
+  expect(checkHttpRequest({ ...nav, authorization: 'Bearer s3cret' }, o, '/top')?.status).toBe(403);
+  expect(checkHttpRequest({ host, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' }, o, '/')?.status).toBe(403);
+  expect(checkHttpRequest({ ...nav, 'sec-fetch-dest': 'iframe' }, o, '/')?.status).toBe(403);
+  expect(checkHttpRequest({ host, origin: 'http://evil.example' }, o, '/')?.status).toBe(403);
+  // DNS rebinding: a foreign Host is refused for the page too.
+  expect(checkHttpRequest({ host: 'evil.example:9000' }, o, '/')?.status).toBe(403);
+});

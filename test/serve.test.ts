@@ -78,7 +78,7 @@ test("the API takes the CLI's flag names (kebab-case); the camelCase of 0.1 stil
   expect(badType.error).toMatch(/^limit: /);
   const none = await fetch(`${base}/nothing`);
   expect(none.status).toBe(404);
-  expect(((await none.json()) as { error: string }).error).toMatch(/GET \/top, GET \/gc, GET \/export, GET \/diff, GET \/flamegraph, POST \/sql/);
+  expect(((await none.json()) as { error: string }).error).toMatch(/GET \/top, GET \/gc, GET \/export, GET \/diff, GET \/flamegraph, POST \/sql, GET \/services, GET \/labels, GET \/timeline, GET \/digests; the web UI is at \/\)$/);
   expect((await fetch(`${base}/top`, { method: 'POST' })).status).toBe(405);
   // The same flags on the command line give the same answer (spawnSync last: it blocks the client).
   const args = ['--type', 'cpu', '--sample-type', 'samples', '--base-version', 'v1', '--version', 'v1', '--alpha', '0.05', '--min-effect', '0.01'];

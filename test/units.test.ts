@@ -1,6 +1,4 @@
-import * as vm from 'node:vm';
-import { formatMeasure, formatPercent, formatShare, formatterScript, formatValue } from '../lib/model/units';
-import { renderFlameHtml } from '../lib/render/flamegraph';
+import { formatMeasure, formatPercent, formatShare, formatValue } from '../lib/model/units';
 
 // The one formatter: CLI tables, the digest and the flame graph's browser script print the same.
 
@@ -42,25 +40,5 @@ describe('percentages', () => {
     expect(formatMeasure(3 * 2 ** 20, 'bytes per profile')).toBe('3.00MiB');
     expect(formatMeasure(2_000_000, 'ns per profile')).toBe('2.00ms');
     expect(formatMeasure(12, 'goroutines per profile')).toBe('12');
-  });
-});
-
-describe('the browser copy', () => {
-  it('is the same function: evaluated in a fresh context it prints what the CLI prints', () => {
-    const ctx = vm.createContext({});
-    vm.runInContext(formatterScript(), ctx);
-    for (const [v, unit] of [
-      [1500, 'nanoseconds'],
-      [2 ** 21, 'bytes'],
-      [42, 'count'],
-      [0.5, 'fraction'],
-    ] as const) {
-      expect(vm.runInContext(`formatWithTable(UNIT_TYPES, ${v}, ${JSON.stringify(unit)})`, ctx)).toBe(formatValue(v, unit));
-    }
-  });
-  it('is what the flame graph page embeds', () => {
-    const html = renderFlameHtml({ type: 'cpu', sampleType: 'cpu', unit: 'nanoseconds', title: 't', differential: false, total: 1, baseTotal: 0, root: { n: 'root', v: 1 } });
-    expect(html).toContain(formatterScript());
-    expect(html).not.toMatch(/toFixed\(1\)\+'us'/);
   });
 });

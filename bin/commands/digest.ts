@@ -1,4 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { archivePrefix } from '../../lib/render/digest-archive';
 import { digest, digestJson, digestSpans, type DigestResult } from '../../lib/detect/digest';
 
 export { digestJson };
@@ -39,6 +41,8 @@ export interface DigestOptions {
   eml?: string;
   /** Largest total size of attached profiles, bytes. */
   maxAttachBytes?: number;
+  /** Also archive digest.json and digest.html under <data>/digests/ (the web UI lists them). */
+  archive?: boolean;
 }
 
 export function digestText(d: DigestResult): string {
@@ -79,6 +83,7 @@ export function register(program: Command): void {
     .option('--service <name>', 'only this service')
     .option('--json', 'print JSON')
     .option('--html <file>', 'write a self-contained HTML report (- = stdout)')
+    .option('--archive', 'also archive digest.json and digest.html under <data>/digests/<date>/<window end>/ (listed by the web UI: fleetprof serve)')
     .option('--email', 'mail the digest with SES v2 (HTML + text, PNG charts, window profiles attached)')
     .option('--from-addr <address>', 'with --email: sender, an SES-verified identity')
     .option('--mail-to <addresses>', 'with --email: recipients, comma-separated (repeatable)', addressList)
@@ -136,6 +141,13 @@ export async function runDigest(o: DigestOptions): Promise<number> {
   }
   const d = await withEngine(o.data, withLookback({ service: o.service, fromUs: baseline.fromUs, toUs: window.toUs }), (engine) => digest(engine, q));
   if (o.html) await writeOutput(o.html, renderDigestHtml(d));
+  if (o.archive) {
+    const dir = path.join(o.data, archivePrefix(d));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'digest.json'), exactJson(digestJson(d), 2) + '\n');
+    writeFileSync(path.join(dir, 'digest.html'), renderDigestHtml(d));
+    process.stderr.write(`fleetprof digest: archived in ${dir}\n`);
+  }
   if (o.email || o.eml) await mailDigest(o, d, window, (service, r) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }));
   if (o.json) process.stdout.write(exactJson(digestJson(d)) + '\n');
   else if (!o.html) process.stdout.write(digestText(d));

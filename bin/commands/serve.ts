@@ -11,10 +11,13 @@ import { openEngine } from '../../lib/query/open';
 import { isolatedSql, SqlProcessPool } from '../../lib/query/sql-process';
 import { LocalStore } from '../../lib/store/local';
 import { requireDataDir } from './engine';
-import { dataOption, positiveInt } from './options';
-import { action } from './run';
+import { bucketOption, dataOption, positiveInt } from './options';
+import type { Store } from '../../lib/store/store';
+import { action, NoDataError } from './run';
 
-// The query Lambda's API over node:http, from a local data directory. Loopback by default; any
+// The query Lambda's API and the web UI (GET /, docs/ui.md) over node:http, from a local data
+// directory or, with --bucket, from the bucket's tables with the caller's own AWS credentials (the
+// standard chain; downloads cached by ETag as in the query Lambda). Loopback by default; any
 // other bind requires a token. Requests are admitted by Host/Origin/token (lib/api/http-guard.ts),
 // then run at most `concurrency` at a time with a bounded queue (503 + Retry-After beyond it);
 // user SQL runs in killable child processes (lib/query/sql-process.ts).
@@ -22,7 +25,8 @@ import { action } from './run';
 export const TOKEN_ENV = 'FLEETPROF_TOKEN';
 
 export interface ServeOptions {
-  data: string;
+  data?: string;
+  bucket?: string;
   port: number;
   host?: string;
   token?: string;
@@ -37,8 +41,9 @@ export interface ServeOptions {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('serve the query API (GET /top, /gc, /export, /diff, /flamegraph; POST /sql) on 127.0.0.1 from a data directory (docs/security.md)')
-    .addOption(dataOption())
+    .description('serve the web UI (GET /) and the query API (GET /top, /gc, /export, /diff, /flamegraph, ...; POST /sql) on 127.0.0.1 from a data directory or a bucket (docs/ui.md, docs/security.md)')
+    .addOption(dataOption('data directory (or --bucket)', false))
+    .addOption(bucketOption("read the tables (and archived digests) of this fleetprof bucket with your own AWS credentials instead of --data", false).conflicts('data'))
     .option('--port <n>', 'port (0 = any free port)', positiveInt, 8787)
     .option('--host <address>', 'address to bind; anything but loopback requires a token', '127.0.0.1')
     .option('--token <token>', 'require Authorization: Bearer <token> (default: $FLEETPROF_TOKEN; generated and printed for non-loopback binds)')
@@ -51,10 +56,23 @@ export function register(program: Command): void {
     .action(action('serve', runServe));
 }
 
-export async function runServe(o: ServeOptions): Promise<number> {
+/** Where serve reads: the tables' store, the directory DuckDB may read, the digest archive. */
+async function openSource(o: ServeOptions): Promise<{ store: Store; dir: string; digests: Store; label: string; dataDir?: string }> {
+  if (o.bucket !== undefined) {
+    const [{ makeS3Client }, { tablesStore }, { S3Store }] = await Promise.all([import('../../lib/aws/clients'), import('../../lib/aws/tables-store'), import('../../lib/aws/s3-store')]);
+    const s3 = makeS3Client();
+    const store = tablesStore(s3, o.bucket);
+    return { store, dir: store.cacheDir, digests: new S3Store({ client: s3, bucket: o.bucket, prefix: '' }), label: `s3://${o.bucket}/${store.prefix}` };
+  }
+  if (o.data === undefined) throw new NoDataError('serve needs --data <dir> or --bucket <name> (or FLEETPROF_DATA / FLEETPROF_BUCKET)');
   requireDataDir(o.data);
   const dir = path.resolve(o.data);
   const store = new LocalStore(dir);
+  return { store, dir, digests: store, label: dir, dataDir: o.data };
+}
+
+export async function runServe(o: ServeOptions): Promise<number> {
+  const { store, dir, digests, label, dataDir } = await openSource(o);
   const host = o.host ?? '127.0.0.1';
   let token = o.token ?? process.env[TOKEN_ENV] ?? undefined;
   if (token === '') token = undefined;
@@ -68,13 +86,14 @@ export async function runServe(o: ServeOptions): Promise<number> {
     openEngine: (filter: Parameters<typeof openEngine>[1]) => openEngine(store, filter, [dir], { memoryLimit: `${o.sqlMemoryMb ?? 1024}MB` }),
     runSql: isolatedSql(pool, store, [dir], sqlLimits),
     sqlLimits,
-    dataDir: o.data,
+    dataDir,
+    digests,
     onError: (e: unknown) => process.stderr.write(`fleetprof serve: ${(e as Error).stack ?? e}\n`),
   };
   let port = o.port;
   const server = createServer((req, res) => {
     void (async () => {
-      const refused = checkHttpRequest(req.headers, { bindAddress: host, port, token });
+      const refused = checkHttpRequest(req.headers, { bindAddress: host, port, token }, new URL(req.url ?? '/', 'http://localhost').pathname);
       if (refused) {
         req.resume();
         return writeNodeResponse(res, { status: refused.status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: refused.error }) });
@@ -107,7 +126,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const addr = server.address();
   port = typeof addr === 'object' && addr ? addr.port : o.port;
   const shown = host.includes(':') ? `[${host}]` : host;
-  process.stderr.write(`fleetprof serve: http://${shown}:${port}/ (GET /top, /gc, /export, /diff, /flamegraph; POST /sql) from ${dir}; ${concurrency} at a time\n`);
+  process.stderr.write(`fleetprof serve: http://${shown}:${port}/ (web UI at /; API GET /top, /gc, /export, /diff, /flamegraph, /services, /labels, /timeline, /digests; POST /sql) from ${label}; ${concurrency} at a time\n`);
   if (token !== undefined) {
     process.stderr.write(`fleetprof serve: token required (Authorization: Bearer <token>)${generated ? `; generated: ${token}` : ''}\n`);
   }

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { isUiPath } from './ui-assets';
 
 // Who may talk to `fleetprof serve`, decided from the request headers before any query runs:
 // - Host must name the address the server is bound to (or, on loopback, localhost): a page that
@@ -7,6 +8,10 @@ import { isIP } from 'node:net';
 // - A browser's cross-origin request carries Origin (and Sec-Fetch-Site): refused unless the
 //   origin is the server itself, so a foreign page cannot even send a "simple" text/plain POST.
 // - With a token, `Authorization: Bearer <token>` is required (always on non-loopback binds).
+// - The web UI's static files (lib/api/ui-assets.ts) hold no data: they need no token (a browser
+//   cannot attach one to a page load; the page sends it with each API call) and may be opened by
+//   a cross-site link (a shared URL clicked in a chat), which is a top-level navigation. Host is
+//   checked for them as for everything else.
 
 export interface HttpGuardOptions {
   /** The address the server is bound to (e.g. 127.0.0.1, ::1, 0.0.0.0, 10.0.0.5). */
@@ -41,7 +46,8 @@ export function allowedHosts(bindAddress: string, port: number): Set<string> | u
   return hosts;
 }
 
-export function checkHttpRequest(headers: Record<string, string | string[] | undefined>, o: HttpGuardOptions): Refusal | undefined {
+/** `path`: the request's path (without the query), so the UI's static files can be told apart. */
+export function checkHttpRequest(headers: Record<string, string | string[] | undefined>, o: HttpGuardOptions, path?: string): Refusal | undefined {
   const one = (k: string) => {
     const v = headers[k];
     return Array.isArray(v) ? v[0] : v;
@@ -51,9 +57,11 @@ export function checkHttpRequest(headers: Record<string, string | string[] | und
   if (hosts && !hosts.has(host)) return { status: 403, error: `Host "${host}" is not this server (${[...hosts].join(', ')}): refused (DNS rebinding protection)` };
   const origin = one('origin');
   if (origin !== undefined && origin !== `http://${host}`) return { status: 403, error: `cross-origin request from ${origin} refused` };
+  const uiFile = path !== undefined && isUiPath(path);
   const site = one('sec-fetch-site');
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return { status: 403, error: `cross-site request (${site}) refused` };
-  if (o.token !== undefined) {
+  const navigation = one('sec-fetch-mode') === 'navigate' && one('sec-fetch-dest') === 'document';
+  if (site !== undefined && site !== 'same-origin' && site !== 'none' && !(uiFile && navigation)) return { status: 403, error: `cross-site request (${site}) refused` };
+  if (o.token !== undefined && !uiFile) {
     const m = /^Bearer (.+)$/.exec(one('authorization') ?? '');
     if (!m || !sameSecret(m[1], o.token)) return { status: 401, error: 'missing or wrong token: send Authorization: Bearer <token> (printed by fleetprof serve at start)' };
   }

@@ -14,7 +14,11 @@ import { runReadOnlySql, SqlRejected, type SqlLimits, type SqlResult } from '../
 import { top, type TopQuery } from '../query/top';
 import { diff, diffPartitionFilter, type DiffQuery } from '../query/diff';
 import { flameGraph, flamePartitionFilter, type FlameQuery } from '../query/flamegraph';
-import { renderFlameHtml } from '../render/flamegraph';
+import { flameGraphJson, renderFlameHtml } from '../render/flamegraph';
+import { listLabels, listServices } from '../query/catalog';
+import { timeline } from '../query/timeline';
+import type { CohortFilter } from '../query/cohort';
+import { uiAsset, UI_PATHS } from './ui-assets';
 
 // The query API, pure: a request in, a response out. The query Lambda (Function URL, payload v2)
 // and `fleetprof serve` (node:http) both translate to and from these shapes. Parameters are the
@@ -26,7 +30,12 @@ import { renderFlameHtml } from '../render/flamegraph';
 //   GET  /gc?service=&version=&instance=&label=k=v&from=&to=&bucket=
 //   GET  /export?type=&sample-type=&service=&version=&instance=&label=k=v&from=&to=&aggregate=&lookback=   (.pb.gz)
 //   GET  /diff?type=&sample-type=&service=&instance=&label=k=v&base-from=&base-to=&from=&to=&base-version=&version=&measure=&alpha=&min-effect=&limit=&aggregate=&lookback=
-//   GET  /flamegraph?<as /top>[&base-from=&base-to=&base-version=]   (self-contained HTML)
+//   GET  /flamegraph?<as /top>[&base-from=&base-to=&base-version=][&format=html|json]   (self-contained HTML, or the tree as JSON)
+//   GET  /services?service=&version=&instance=&label=k=v&from=&to=   (what there is to pick from)
+//   GET  /labels?<as /services>   (upload and pprof sample label keys and values)
+//   GET  /timeline?<as /services>&bucket=   (CPU cores, allocation rate, heap, goroutines, contention per bucket)
+//   GET  /digests?limit=   (archived digests, newest first)
+//   GET  /, /ui/*   (the web UI: static files, no data; docs/ui.md)
 //   POST /sql  {"sql": "..."}  -> {"columns": [...], "rows": [[...]]}
 //   errors: 400/404/405 {"error": "..."}; 500 {"error": "internal error"}
 
@@ -52,6 +61,8 @@ export interface ApiDeps {
   runSql?: (sql: string) => Promise<SqlResult>;
   /** Only for the commands GC diagnostics suggest. */
   dataDir?: string;
+  /** The digest archive: keys under `digests/` (lib/aws/digest-job.ts archivePrefix). */
+  digests?: { list(prefix: string): Promise<{ key: string }[]>; read(key: string): Promise<Uint8Array | null> };
   /** Largest accepted request body, bytes (default 64 KiB). */
   maxBodyBytes?: number;
   onError?: (e: unknown) => void;
@@ -146,7 +157,11 @@ const FlameParams = CohortParams.extend({
   baseFrom: isoTime.optional(),
   baseTo: isoTime.optional(),
   baseVersion: z.string().max(128).optional(),
+  format: z.enum(['html', 'json']).optional(),
 });
+const CatalogParams = GcParams.omit({ bucket: true });
+const TimelineParams = GcParams;
+const DigestsParams = z.object({ limit: intParam.optional() });
 const SqlBody = z.object({ sql: z.string().min(1).max(100_000) });
 
 function parseParams<T extends z.ZodTypeAny>(schema: T, query: string): { params: z.output<T>; labels: Record<string, string> } {
@@ -265,7 +280,63 @@ async function getFlamegraph(req: ApiRequest, deps: ApiDeps): Promise<ApiRespons
     q.base = { ...target, fromUs: p.baseFrom, toUs: p.baseTo, version: p.baseVersion ?? target.version };
   }
   const g = await withEngine(deps, flamePartitionFilter(q), (e) => flameGraph(e, q));
+  if (p.format === 'json') return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: flameGraphJson(g) };
   return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: renderFlameHtml(g) };
+}
+
+function catalogFilter(p: z.output<typeof CatalogParams>, labels: Record<string, string>): CohortFilter {
+  if (p.from !== undefined && p.to !== undefined && p.from >= p.to) throw new BadRequest('from must be before to');
+  return { service: p.service, version: p.version, instance: p.instance, labels, fromUs: p.from, toUs: p.to };
+}
+
+async function getServices(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params, labels } = parseParams(CatalogParams, req.query);
+  const f = catalogFilter(params, labels);
+  return json(200, await withEngine(deps, partitionFilter(f), (e) => listServices(e, f)));
+}
+
+async function getLabels(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params, labels } = parseParams(CatalogParams, req.query);
+  const f = catalogFilter(params, labels);
+  return json(200, await withEngine(deps, partitionFilter(f), (e) => listLabels(e, f)));
+}
+
+async function getTimeline(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params, labels } = parseParams(TimelineParams, req.query);
+  let bucketUs: number;
+  try {
+    bucketUs = parseDurationUs(params.bucket ?? '1h');
+  } catch (e) {
+    throw new BadRequest(`bucket: ${(e as Error).message}`);
+  }
+  const f = catalogFilter(params, labels);
+  return json(200, await withEngine(deps, partitionFilter(f), (e) => timeline(e, { ...f, bucketUs })));
+}
+
+/** The archived digests (digest.json of each), newest window first. */
+async function getDigests(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const { params } = parseParams(DigestsParams, req.query);
+  const limit = params.limit ?? 50;
+  if (!deps.digests) return json(200, { digests: [] });
+  const keys = (await deps.digests.list('digests/')).map((o) => o.key).filter((k) => k.endsWith('/digest.json'));
+  keys.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  const digests: unknown[] = [];
+  for (const key of keys.slice(0, limit)) {
+    const bytes = await deps.digests.read(key);
+    if (!bytes) continue;
+    try {
+      digests.push({ key, ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as object) });
+    } catch (e) {
+      digests.push({ key, error: `unreadable digest: ${(e as Error).message}` });
+    }
+  }
+  return json(200, { digests, more: keys.length > limit });
+}
+
+async function getUi(req: ApiRequest): Promise<ApiResponse> {
+  const r = uiAsset(req.path);
+  if (!r) throw new BadRequest(`no such file: ${req.path}`, 404);
+  return r;
 }
 
 async function postSql(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
@@ -297,6 +368,11 @@ export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; handle: Ha
   { method: 'GET', path: '/diff', handle: getDiff },
   { method: 'GET', path: '/flamegraph', handle: getFlamegraph },
   { method: 'POST', path: '/sql', handle: postSql },
+  { method: 'GET', path: '/services', handle: getServices },
+  { method: 'GET', path: '/labels', handle: getLabels },
+  { method: 'GET', path: '/timeline', handle: getTimeline },
+  { method: 'GET', path: '/digests', handle: getDigests },
+  ...UI_PATHS.map((path) => ({ method: 'GET' as const, path, handle: getUi })),
 ];
 
 export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
@@ -307,7 +383,8 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
     const route = onPath.find((r) => r.method === method);
     if (route) return await route.handle(req, deps);
     if (onPath.length > 0) throw new BadRequest(`method ${req.method} not allowed on ${path}`, 405);
-    throw new BadRequest(`no such endpoint: ${req.method} ${path} (${ROUTES.map((r) => `${r.method} ${r.path}`).join(', ')})`, 404);
+    const api = ROUTES.filter((r) => r.handle !== getUi).map((r) => `${r.method} ${r.path}`);
+    throw new BadRequest(`no such endpoint: ${req.method} ${path} (${api.join(', ')}; the web UI is at /)`, 404);
   } catch (e) {
     if (e instanceof BadRequest) return json(e.status, { error: e.message });
     deps.onError?.(e);

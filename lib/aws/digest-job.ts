@@ -1,3 +1,4 @@
+import { archivePrefix } from '../render/digest-archive';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Span } from '../detect/context';
@@ -12,7 +13,7 @@ import { buildDigestEmail } from '../render/email';
 import { renderDigestHtml } from '../render/digest-html';
 import type { DuckDbSettings } from '../store/parquet';
 import type { S3Store } from './s3-store';
-import { DIGEST_FUNCTION, ENV, PREFIXES } from './resources';
+import { DIGEST_FUNCTION, ENV } from './resources';
 import { sendRawEmail } from './ses';
 
 // The scheduled digest: every detector over the window ending now (tables read from S3 through the
@@ -80,11 +81,6 @@ export function digestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Diges
   };
 }
 
-/** digests/<YYYY-MM-DD>/<window end, compact ISO>/ */
-export function archivePrefix(d: DigestResult): string {
-  const end = d.window.to;
-  return `${PREFIXES.digests}${end.slice(0, 10)}/${end.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}/`;
-}
 
 export interface DigestJobDeps {
   s3: S3Client;

@@ -1,3 +1,4 @@
+import { DIGESTS_PREFIX } from '../render/digest-archive';
 // The one definition of the pipeline's AWS resources and their settings, shared by the CDK stack
 // (lib/infra/), the Lambda handlers and the end-to-end test against moto, so they cannot drift.
 // Plain data only: no aws-cdk-lib or SDK imports here.
@@ -13,7 +14,7 @@ export const PREFIXES = {
   /** Poison uploads, copied with a `<key>.reason.json` next to them. */
   quarantine: QUARANTINE_PREFIX,
   /** Digest archive: digests/<YYYY-MM-DD>/<window end>/{digest.json,digest.html,digest.eml,profiles/*.pb.gz}. */
-  digests: 'digests/',
+  digests: DIGESTS_PREFIX,
 } as const;
 
 /** Ingest Lambda settings; the queue's visibility timeout derives from its timeout. */

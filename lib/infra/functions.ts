@@ -101,6 +101,9 @@ export class DuckdbFunction extends Construct {
               `{ echo "fleetprof: @duckdb/node-bindings-linux-x64 is not installed; run npm install on linux-x64 (docs/deploy.md)" >&2; exit 1; }`,
             ...[...new Set(natives.map((p) => path.posix.dirname(`node_modules/${p}`)))].map((d) => `mkdir -p "${outputDir}/${d}"`),
             ...natives.map((p) => `cp -rL "${inputDir}/node_modules/${p}" "${outputDir}/node_modules/${p}"`),
+            // The browser bundle the flame graph page inlines (lib/render/assets.ts looks beside the handler).
+            `test -f "${inputDir}/dist/web/flame.js" || { echo "fleetprof: dist/web is not built; run npm run build" >&2; exit 1; }`,
+            `cp -r "${inputDir}/dist/web" "${outputDir}/web"`,
           ],
         },
       },

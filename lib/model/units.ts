@@ -2,8 +2,8 @@ import type { Int64 } from './profile';
 
 // Units and their human-readable form, in ONE place (like pprof's measurement.UnitTypes): every
 // text output (CLI tables, digest text and HTML, flame graph tooltips) formats through
-// `formatValue`; JSON always carries exact base units. The flame graph's browser script gets the
-// same function's source (`formatterScript`), so the page and the CLI print the same strings.
+// `formatValue`; JSON always carries exact base units. The web UI and the flame graph page bundle
+// this same module (web/flame-chart.ts, scripts/build-ui.mjs), so the pages and the CLI print the same strings.
 
 /** A unit family: the names a sample type's unit may have, and its scaled units, smallest first. */
 export interface UnitType {
@@ -77,12 +77,4 @@ export function formatShare(part: Int64 | number, total: Int64 | number, digits 
  */
 export function formatMeasure(v: number, measure: string | undefined): string {
   return formatValue(v, (measure ?? '').split(' ')[0]);
-}
-
-/**
- * Browser JavaScript defining `formatWithTable` and `UNIT_TYPES` (for inline scripts): the
- * function's own source, so the page cannot drift from the CLI.
- */
-export function formatterScript(): string {
-  return `var UNIT_TYPES=${JSON.stringify(UNIT_TYPES)};\n${formatWithTable.toString()}\n`;
 }

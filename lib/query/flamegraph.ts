@@ -2,6 +2,7 @@ import { DEFAULT_SAMPLE_TYPE, partitionFilter, type SqlParams } from './cohort';
 import { profileWeightsSql, weightedSelectSql, windowPartitionFilter, windowRowsWhere, type WindowCohort } from './window';
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
+import { isoFromUs } from '../model/time';
 
 // Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
 // call tree, root first; lib/render/flamegraph.ts embeds it in a self-contained HTML page. A
@@ -29,7 +30,18 @@ export interface FlameGraph {
   /** Totals of the two cohorts (base 0 unless differential). */
   total: number;
   baseTotal: number;
+  /** Differential: what each side is (version, time span), for the page's legend. */
+  baseLabel?: string;
+  targetLabel?: string;
   root: FlameNode;
+}
+
+/** `version v2, 2026-11-21T20:00:00.000Z – 2026-11-21T21:00:00.000Z`; 'all data' when unfiltered. */
+export function cohortLabel(c: { version?: string; fromUs?: number; toUs?: number }): string {
+  const parts: string[] = [];
+  if (c.version !== undefined) parts.push(`version ${c.version}`);
+  if (c.fromUs !== undefined || c.toUs !== undefined) parts.push(`${c.fromUs !== undefined ? isoFromUs(c.fromUs) : 'start'} – ${c.toUs !== undefined ? isoFromUs(c.toUs) : 'end'}`);
+  return parts.join(', ') || 'all data';
 }
 
 /** The window's stacks (lib/query/window.ts: increases for counters, per-instance means for gauges). */
@@ -122,6 +134,7 @@ export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<Fl
     unit: t.unit || b?.unit || '',
     title: q.title ?? `${q.kind} (${sampleType})${q.service ? ' ' + q.service : ''}`,
     differential: b !== undefined,
+    ...(q.base ? { baseLabel: cohortLabel(q.base), targetLabel: cohortLabel(q) } : {}),
     ...tree,
   };
 }
