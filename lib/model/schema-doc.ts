@@ -31,7 +31,7 @@ export function schemaMarkdown(): string {
     }
     out.push('');
   }
-  out.push(...VALUES_OVER_TIME);
+  out.push(...VALUES_OVER_TIME, ...ROLLUPS);
   return out.join('\n');
 }
 
@@ -97,6 +97,39 @@ const VALUES_OVER_TIME = [
   "      AND p.time >= TIMESTAMP '2026-11-21 10:00:00' AND p.time < TIMESTAMP '2026-11-21 11:00:00') AS mean",
   "  FROM functions f WHERE kind = 'goroutine' AND time >= TIMESTAMP '2026-11-21 10:00:00' AND time < TIMESTAMP '2026-11-21 11:00:00'",
   '  GROUP BY ALL) GROUP BY 1 ORDER BY 2 DESC',
+  '```',
+  '',
+];
+
+// The rollup tables (lib/model/tables/rollup-*.ts), how they are built (lib/store/rollup-build.ts)
+// and how queries use them (lib/query/plan.ts).
+const ROLLUPS = [
+  '## Rollups',
+  '',
+  '`profiles_1h`, `functions_1h`, `stacks_1h` and the day forms `functions_1d`, `stacks_1d` are sums over the raw',
+  'tables per UTC hour (day), built when an hour is compacted (and a day consolidated). Every value is a plain',
+  'sum, so the rows of any set of whole hours add up to what the rules above give for them:',
+  '',
+  '| value_class | what a rollup row sums | a window of whole hours is |',
+  '|---|---|---|',
+  '| interval | the profiles\' values | the sum of the rows |',
+  '| counter | per-snapshot increases: each cumulative snapshot minus the previous snapshot of its series (same segment, no older than the start of the previous hour); deltas as they are | the sum of the rows |',
+  '| gauge | per instance (`instance` set), the sum of its snapshots\' values | per instance, the sum of the rows divided by the sum of `profiles_1h.snapshots` (rounded half away from zero), summed over instances |',
+  '',
+  '`instance` is `\'\'` on interval and counter rows (they are summed over instances). A counter series that',
+  'was silent for more than an hour is counted from process start again by the hour after its silence;',
+  '`fleetprof` notices that from `profiles_1h` (`first_time`, `last_time`) and answers such windows from the raw',
+  'rows, as it does for windows with instance or label filters and for `--aggregate max|last`. Queries read the',
+  'day form for whole days, the hour form for whole hours, and raw rows for partial hours and hours not rolled',
+  'up yet; the answers equal the raw rows\' (test/rollup-plan.test.ts).',
+  '',
+  'CPU time of one service over whole hours, straight from the rollups:',
+  '',
+  '```sql',
+  "SELECT function, SUM(flat) AS flat, SUM(cum) AS cum FROM functions_1h",
+  "WHERE service = 'api' AND kind = 'cpu' AND sample_type = 'cpu'",
+  "  AND hour >= TIMESTAMP '2026-11-20 08:00:00' AND hour < TIMESTAMP '2026-11-20 12:00:00'",
+  'GROUP BY function ORDER BY flat DESC LIMIT 20;',
   '```',
   '',
 ];

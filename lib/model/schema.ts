@@ -8,12 +8,16 @@ import { gcCycles, gcCyclesCodec, type GcCyclesRow } from './tables/gc-cycles';
 import { profiles, profilesCodec, type ProfilesRow } from './tables/profiles';
 import { runtimeMetrics, runtimeMetricsCodec, type RuntimeMetricsRow } from './tables/runtime-metrics';
 import { stacks, stacksCodec, type PackedStacks, type StacksRow } from './tables/stacks';
+import { functions1d, functions1dCodec, functions1h, functions1hCodec, type Functions1dRow, type Functions1hRow } from './tables/rollup-functions';
+import { profiles1h, profiles1hCodec, type Profiles1hRow } from './tables/rollup-profiles';
+import { stacks1d, stacks1dCodec, stacks1h, stacks1hCodec, type Stacks1dRow, type Stacks1hRow } from './tables/rollup-stacks';
 import type { ColumnType, TableDef } from './tables/types';
 import type { RowCodec } from './tables/codec';
 
 export { T, type ColumnDef, type ColumnType, type RowOf, type TableDef } from './tables/types';
 export type { JsonCell, JsonRow, RowCodec } from './tables/codec';
 export type { FunctionsRow, GcCyclesRow, PackedStacks, ProfilesRow, RuntimeMetricsRow, StacksRow };
+export type { Functions1dRow, Functions1hRow, Profiles1hRow, Stacks1dRow, Stacks1hRow };
 export type { PackedStackRow } from './tables/stacks';
 
 export const TABLES = {
@@ -22,10 +26,21 @@ export const TABLES = {
   stacks,
   gc_cycles: gcCycles,
   runtime_metrics: runtimeMetrics,
+  // Rollups (lib/store/rollup-build.ts builds them from the tables above; lib/query/plan.ts reads them).
+  profiles_1h: profiles1h,
+  functions_1h: functions1h,
+  functions_1d: functions1d,
+  stacks_1h: stacks1h,
+  stacks_1d: stacks1d,
 } as const satisfies Record<string, TableDef>;
 
 export type TableName = keyof typeof TABLES;
 export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+
+/** The tables ingest writes (the rollups are derived from them). */
+export const RAW_TABLE_NAMES = ['profiles', 'functions', 'stacks', 'gc_cycles', 'runtime_metrics'] as const satisfies readonly TableName[];
+export const ROLLUP_TABLE_NAMES = ['profiles_1h', 'functions_1h', 'functions_1d', 'stacks_1h', 'stacks_1d'] as const satisfies readonly TableName[];
+export type RollupTableName = (typeof ROLLUP_TABLE_NAMES)[number];
 
 /** What the writer takes for each table: typed rows (stacks also in packed form). */
 export interface TableRows {
@@ -34,6 +49,11 @@ export interface TableRows {
   stacks: readonly StacksRow[] | PackedStacks;
   gc_cycles: readonly GcCyclesRow[];
   runtime_metrics: readonly RuntimeMetricsRow[];
+  profiles_1h: readonly Profiles1hRow[];
+  functions_1h: readonly Functions1hRow[];
+  functions_1d: readonly Functions1dRow[];
+  stacks_1h: readonly Stacks1hRow[];
+  stacks_1d: readonly Stacks1dRow[];
 }
 
 /** One codec per table, beside its definition (lib/model/tables/codec.ts). */
@@ -43,6 +63,11 @@ export const CODECS: { readonly [N in TableName]: RowCodec<TableRows[N] extends 
   stacks: stacksCodec,
   gc_cycles: gcCyclesCodec,
   runtime_metrics: runtimeMetricsCodec,
+  profiles_1h: profiles1hCodec,
+  functions_1h: functions1hCodec,
+  functions_1d: functions1dCodec,
+  stacks_1h: stacks1hCodec,
+  stacks_1d: stacks1dCodec,
 };
 
 export function duckdbType(t: ColumnType): string {

@@ -3,6 +3,7 @@ import { normalizeBig } from '../normalize/functions';
 import { DEFAULT_SAMPLE_TYPE, needsSampleLabels, type SqlParams } from './cohort';
 import { stackFunctionsSql } from './stack-functions';
 import type { QueryEngine } from './engine';
+import { planWindow, plannedSelectSql, type WindowPlan } from './plan';
 import { profileWeightsSql, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
 
 // Fleet-wide top functions: the per-profile flat/cum rows of a window, weighted by the window's
@@ -32,17 +33,40 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
   // the total of every sample (unless -relative_percentages), so the profiles whose samples labels
   // select count whole here (cohortPredicate on profiles).
   const params: SqlParams = { st: sampleType };
+  const bySamples = await needsSampleLabels(engine, q);
+  const plan = q.rollups === false || bySamples ? null : await planWindow(engine, q, sampleType, 'functions');
   const weights = profileWeightsSql(q, sampleType, params);
-  const totals = await engine.rows(
-    `SELECT SUM(total)::HUGEINT AS total, MIN(unit) AS unit FROM (${weightedSelectSql(weights, {
-      table: '(SELECT profile_id, s.total AS total, s.unit AS unit FROM (SELECT profile_id, UNNEST(sample_types) AS s FROM profiles) WHERE s.type = $st)',
-      where: 'true',
-      keys: [{ expr: 't.unit', name: 'unit' }],
-      values: [{ expr: 't.total', name: 'total' }],
-    })})`,
-    params,
-  );
-  const fns = (await needsSampleLabels(engine, q)) ? await fromStacks(engine, q, sampleType, weights, params) : await fromFunctions(engine, q, sampleType, weights, params);
+  const totals = plan
+    ? await fromPlan(engine, plan, { table: 'totals', keys: [{ expr: 't.unit', name: 'unit' }], values: [{ expr: 't.total', name: 'total' }] }, 'SELECT SUM(total)::HUGEINT AS total, MIN(unit) AS unit FROM')
+    : await engine.rows(
+        `SELECT SUM(total)::HUGEINT AS total, MIN(unit) AS unit FROM (${weightedSelectSql(weights, {
+          table: '(SELECT profile_id, s.total AS total, s.unit AS unit FROM (SELECT profile_id, UNNEST(sample_types) AS s FROM profiles) WHERE s.type = $st)',
+          where: 'true',
+          keys: [{ expr: 't.unit', name: 'unit' }],
+          values: [{ expr: 't.total', name: 'total' }],
+        })})`,
+        params,
+      );
+  const fns = plan
+    ? (
+        await fromPlan(
+          engine,
+          plan,
+          {
+            table: 'functions',
+            keys: [{ expr: 't.function', name: 'name' }],
+            values: [
+              { expr: 't.flat', name: 'flat' },
+              { expr: 't.cum', name: 'cum' },
+            ],
+          },
+          'SELECT * FROM',
+          'WHERE flat <> 0 OR cum <> 0',
+        )
+      ).map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint }))
+    : bySamples
+      ? await fromStacks(engine, q, sampleType, weights, params)
+      : await fromFunctions(engine, q, sampleType, weights, params);
   const abs = (v: bigint) => (v < 0n ? -v : v);
   const cmp = (a: bigint, b: bigint) => (a === b ? 0 : a > b ? -1 : 1);
   const byName = (a: string, b: string) => (a === b ? 0 : a < b ? -1 : 1);
@@ -60,6 +84,12 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
     total: normalizeBig((totals[0]?.total as bigint | null) ?? 0n),
     functions: limited.map((f) => ({ name: f.name, flat: normalizeBig(f.flat), cum: normalizeBig(f.cum) })),
   };
+}
+
+async function fromPlan(engine: QueryEngine, plan: WindowPlan, s: Parameters<typeof plannedSelectSql>[1], head: string, tail = ''): Promise<Record<string, unknown>[]> {
+  const params: SqlParams = {};
+  const sql = plannedSelectSql(plan, s, params);
+  return engine.rows(`${head} (${sql}) ${tail}`, params);
 }
 
 type FunctionSums = { name: string; flat: bigint; cum: bigint }[];

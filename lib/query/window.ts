@@ -30,6 +30,8 @@ export interface WindowOptions {
   aggregate?: GaugeAggregate;
   /** How far before `fromUs` to look for a series' last cumulative snapshot (default DEFAULT_LOOKBACK_US). */
   lookbackUs?: number;
+  /** Read rollups where they give the same answer (default true; lib/query/plan.ts); false: raw rows only. */
+  rollups?: boolean;
 }
 
 /** One hour: longer than any agent or scrape period in practice; a series whose previous snapshot is older counts since process start. */

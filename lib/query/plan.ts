@@ -1,0 +1,247 @@
+import { valueClass } from '../model/temporality';
+import { floorHourUs, increaseTermsSql, termsScanFromUs } from '../store/rollup-terms';
+import { cohortPredicate, type SqlParams } from './cohort';
+import type { QueryEngine } from './engine';
+import { DEFAULT_LOOKBACK_US, roundDivSql, type WindowCohort } from './window';
+
+// The query planner: a window's weighted sums (lib/query/window.ts) from rollups where they are
+// exact, raw rows elsewhere. The window [F, T) is cut into
+// - whole UTC days whose day rollups (functions_1d / stacks_1d) exist,
+// - whole hours whose hour rollups exist (profiles_1h has rows of the kind for that hour),
+// - raw spans: the rest (partial-hour edges, fresh hours not rolled up yet), read from the raw
+//   tables with the per-snapshot increase rule of lib/store/rollup-terms.ts.
+// Each part is a plain sum, so the parts add up: interval (cpu) and delta values trivially;
+// cumulative counters because every part uses per-snapshot increases (the raw spans with the
+// window's own look-back for the hour holding F); gauges because every part keeps per-instance
+// sums and the snapshot counts are summed before each instance's mean is taken.
+//
+// Where a part could differ from the window rule the planner answers from raw rows instead (the
+// caller's raw path), so answers stay exact:
+// - instance or label filters, gauge aggregates max/last (rollups keep neither), no time bounds;
+// - a cumulative counter series whose first snapshot in some hour of the window has its
+//   predecessor more than an hour back but within the look-back (or, with a look-back under an
+//   hour, within the hour before but outside the look-back): the rollups subtracted a different
+//   predecessor than the window rule does. Found from profiles_1h (first/last time per series and
+//   hour); rare: an agent silent for over an hour while its process lived.
+
+const HOUR_US = 3_600_000_000;
+const DAY_US = 24 * HOUR_US;
+
+type Span = [number, number];
+
+export interface WindowPlan {
+  kind: WindowCohort['kind'];
+  sampleType: string;
+  cohort: WindowCohort & { fromUs: number; toUs: number };
+  cls: ReturnType<typeof valueClass>;
+  /** Day starts answered by the *_1d tables. */
+  days: Span[];
+  /** Hour ranges answered by the *_1h tables (not inside `days`). */
+  hours: Span[];
+  /** Raw spans, ascending. */
+  raw: Span[];
+}
+
+export type PlanTable = 'functions' | 'stacks';
+
+/** Half-open spans -> maximal runs. */
+function runs(points: number[], step: number): Span[] {
+  const out: Span[] = [];
+  for (const p of [...points].sort((a, b) => a - b)) {
+    const last = out[out.length - 1];
+    if (last && last[1] === p) last[1] = p + step;
+    else if (!last || last[1] < p) out.push([p, p + step]);
+  }
+  return out;
+}
+
+/** [from, to) minus the spans (sorted, disjoint, inside it). */
+function complement(from: number, to: number, spans: Span[]): Span[] {
+  const out: Span[] = [];
+  let cur = from;
+  for (const [a, b] of spans) {
+    if (a > cur) out.push([cur, a]);
+    cur = Math.max(cur, b);
+  }
+  if (cur < to) out.push([cur, to]);
+  return out;
+}
+
+const ts = (us: number) => `make_timestamp(${Math.trunc(us)}::BIGINT)`;
+const spansSql = (col: string, spans: Span[]) => (spans.length === 0 ? 'false' : '(' + spans.map(([a, b]) => `(${col} >= ${ts(a)} AND ${col} < ${ts(b)})`).join(' OR ') + ')');
+
+/** Equality predicates of the cohort's kind, service and version on `alias` (parameters prefixed). */
+function identityWhere(c: WindowCohort, alias: string, prefix: string, params: SqlParams): string {
+  const p = cohortPredicate({ kind: c.kind, service: c.service, version: c.version }, 'profiles', { alias, prefix });
+  Object.assign(params, p.params);
+  return p.sql;
+}
+
+/**
+ * The plan of a window for one sample type, or null when rollups cannot answer it exactly (the
+ * caller then takes the raw path). `table`: which data rollup the query reads.
+ */
+export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleType: string, table: PlanTable): Promise<WindowPlan | null> {
+  if (c.fromUs === undefined || c.toUs === undefined || c.toUs <= c.fromUs) return null;
+  if (c.instance !== undefined || Object.keys(c.labels ?? {}).length > 0) return null;
+  const cls = valueClass(c.kind, sampleType);
+  if (cls === 'gauge' && (c.aggregate ?? 'avg') !== 'avg' && c.aggregate !== 'sum') return null;
+  const F = c.fromUs;
+  const T = c.toUs;
+  const firstHour = Math.ceil(F / HOUR_US) * HOUR_US;
+  const lastHour = Math.floor(T / HOUR_US) * HOUR_US;
+  if (firstHour >= lastHour) return null;
+  const params: SqlParams = {};
+  const idHour = identityWhere(c, 'r', 'ph_', params);
+  const hourRows = await engine.rows(
+    `SELECT DISTINCT epoch_us(hour) AS h FROM profiles_1h r WHERE ${idHour} AND hour >= ${ts(firstHour)} AND hour < ${ts(lastHour)}`,
+    params,
+  );
+  const hours = hourRows.map((r) => Number(r.h));
+  if (hours.length === 0) return null;
+  const firstDay = Math.ceil(F / DAY_US) * DAY_US;
+  const lastDay = Math.floor(T / DAY_US) * DAY_US;
+  let days: number[] = [];
+  if (firstDay < lastDay) {
+    const dp: SqlParams = {};
+    const idDay = identityWhere(c, 'r', 'pd_', dp);
+    days = (await engine.rows(`SELECT DISTINCT epoch_us(day) AS d FROM ${table}_1d r WHERE ${idDay} AND day >= ${ts(firstDay)} AND day < ${ts(lastDay)}`, dp)).map((r) => Number(r.d));
+  }
+  const daySpans = runs(days, DAY_US);
+  const inDay = (h: number) => daySpans.some(([a, b]) => h >= a && h < b);
+  const hourSpans = runs(hours.filter((h) => !inDay(h)), HOUR_US);
+  const covered = [...daySpans, ...hourSpans].sort((a, b) => a[0] - b[0]);
+  const plan: WindowPlan = {
+    kind: c.kind,
+    sampleType,
+    cohort: { ...c, fromUs: F, toUs: T },
+    cls,
+    days: daySpans,
+    hours: hourSpans,
+    raw: complement(F, T, covered),
+  };
+  if (cls === 'counter' && (await counterGap(engine, plan))) return null;
+  return plan;
+}
+
+/** Whether some counter series' predecessor differs between the parts' rule and the window rule (see the header). */
+async function counterGap(engine: QueryEngine, plan: WindowPlan): Promise<boolean> {
+  const c = plan.cohort;
+  const L = c.lookbackUs ?? DEFAULT_LOOKBACK_US;
+  const F = c.fromUs;
+  const floorF = floorHourUs(F);
+  const pFrom = floorHourUs(Math.min(F - L, floorF - HOUR_US));
+  const params: SqlParams = {};
+  const id1 = identityWhere(c, 'r', 'g1_', params);
+  const id2 = identityWhere(c, 'r', 'g2_', params);
+  // Presence per series and hour: profiles_1h where it exists, raw profiles elsewhere.
+  const rolled = runs(
+    (await engine.rows(`SELECT DISTINCT epoch_us(hour) AS h FROM profiles_1h r WHERE ${id1} AND hour >= ${ts(pFrom)} AND hour < ${ts(c.toUs)}`, { ...pick(params, 'g1_') })).map((r) =>
+      Number(r.h),
+    ),
+    HOUR_US,
+  );
+  const rawHours = complement(pFrom, c.toUs, rolled);
+  // Candidate hours: every hour of the window except the one holding F when it is read raw (the
+  // raw span there applies the window's own look-back).
+  const firstRaw = plan.raw.length > 0 && plan.raw[0][0] === F;
+  const candFrom = firstRaw ? floorF + HOUR_US : floorF;
+  const rows = await engine.rows(
+    `WITH pr AS (
+       SELECT r.service, r.instance, r.version, r.process, r.hour AS h, MIN(r.first_time) AS ft, MAX(r.last_time) AS lt
+       FROM profiles_1h r WHERE ${id1} AND r.temporality = 'cumulative' AND r.hour >= ${ts(pFrom)} AND r.hour < ${ts(c.toUs)} GROUP BY ALL
+       UNION ALL
+       SELECT r.service, r.instance, r.version, COALESCE(r.process, '') AS process, date_trunc('hour', r.time) AS h, MIN(r.time), MAX(r.time)
+       FROM profiles r WHERE ${id2} AND COALESCE(r.temporality, 'cumulative') = 'cumulative' AND ${spansSql('r.time', rawHours)} GROUP BY ALL
+     ),
+     lagged AS (SELECT *, LAG(lt) OVER (PARTITION BY service, instance, version, process ORDER BY h) AS prev_last FROM pr)
+     SELECT count(*) AS n FROM lagged
+     WHERE h >= ${ts(candFrom)} AND ft < ${ts(c.toUs)} AND ft >= ${ts(F)} AND prev_last IS NOT NULL
+       AND ((prev_last >= h - INTERVAL 1 HOUR) <> (prev_last >= ${ts(F - L)}))`,
+    params,
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+function pick(p: SqlParams, prefix: string): SqlParams {
+  return Object.fromEntries(Object.entries(p).filter(([k]) => k.startsWith(prefix)));
+}
+
+export interface PlannedSelect {
+  /** 'functions' | 'stacks': data rows; 'totals': the sample type's totals (columns unit, total). */
+  table: PlanTable | 'totals';
+  /** Grouping expressions over `t` (the same on raw and rollup rows: their columns share names). */
+  keys: { expr: string; name: string }[];
+  values: { expr: string; name: string }[];
+}
+
+/**
+ * SELECT keys, values: the window's weighted sums per key, exactly what weightedSelectSql gives
+ * over the raw rows. `$st` must hold the sample type in `params` (the callers' convention).
+ */
+export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: SqlParams): string {
+  const c = plan.cohort;
+  const gauge = plan.cls === 'gauge';
+  const avg = gauge && (c.aggregate ?? 'avg') === 'avg';
+  const grp = (a: string) => (avg ? `${a}.service || '/' || ${a}.instance` : `''`);
+  const keySel = s.keys.map((k) => `${k.expr} AS ${k.name}`);
+  const sums = s.values.map((v) => `SUM((${v.expr})::HUGEINT) AS ${v.name}`);
+  const weighted = s.values.map((v) => `SUM((${v.expr})::HUGEINT * pw.w) AS ${v.name}`);
+  const sel = (g: string) => [`${g} AS grp`, ...keySel].join(', ');
+  const parts: string[] = [];
+  const rollupSource = (form: '1h' | '1d') =>
+    s.table === 'totals'
+      ? `(SELECT r.*, x.s.type AS sample_type, x.s.unit AS unit, x.s.total AS total FROM profiles_1h r, (SELECT UNNEST(r.sample_types) AS s) x)`
+      : `${s.table}_${form}`;
+  params.pl_st = plan.sampleType;
+  if (plan.days.length > 0) {
+    const where = identityWhere(c, 't', 'pd_', params);
+    const col = s.table === 'totals' ? 'hour' : 'day';
+    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1d')} t WHERE ${where} AND t.sample_type = $pl_st AND ${spansSql(`t.${col}`, plan.days)} GROUP BY ALL`);
+  }
+  if (plan.hours.length > 0) {
+    const where = identityWhere(c, 't', 'ph_', params);
+    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1h')} t WHERE ${where} AND t.sample_type = $pl_st AND ${spansSql('t.hour', plan.hours)} GROUP BY ALL`);
+  }
+  const L = c.lookbackUs ?? DEFAULT_LOOKBACK_US;
+  plan.raw.forEach(([a, b], i) => {
+    const first = a === c.fromUs;
+    const id = cohortPredicate({ kind: c.kind, service: c.service, version: c.version }, 'profiles', { prefix: `pt${i}_` });
+    Object.assign(params, id.params);
+    const terms = { fromUs: a, toUs: b, firstUnitFloorUs: first ? a - L : undefined, where: id.sql };
+    const termsSql = increaseTermsSql(terms);
+    const applies = plan.cls === 'counter' ? 'true' : 'NOT pw.counter_only';
+    const pred = cohortPredicate({ kind: c.kind, service: c.service, version: c.version, fromUs: termsScanFromUs(terms), toUs: b }, s.table === 'totals' ? 'profiles' : s.table, {
+      alias: 't',
+      prefix: `pr${i}_`,
+    });
+    Object.assign(params, pred.params);
+    const source =
+      s.table === 'totals'
+        ? `(SELECT r.*, x.s.type AS sample_type, x.s.unit AS unit, x.s.total AS total FROM profiles r, (SELECT UNNEST(r.sample_types) AS s) x)`
+        : s.table;
+    parts.push(`SELECT ${sel(grp('t'))}, ${weighted.join(', ')} FROM ${source} t JOIN (${termsSql}) pw ON t.profile_id = pw.profile_id
+      WHERE ${pred.sql} AND t.sample_type = $pl_st AND ${applies} GROUP BY ALL`);
+  });
+  const names = s.keys.map((k) => k.name);
+  const vnames = s.values.map((v) => v.name);
+  const union = parts.map((p) => `(${p})`).join(' UNION ALL ');
+  const byGroup = `SELECT grp${names.map((n) => ', ' + n).join('')}, ${vnames.map((v) => `SUM(${v}) AS ${v}`).join(', ')} FROM (${union}) GROUP BY ALL`;
+  if (!avg) return `SELECT ${[...names, ...vnames.map((v) => `SUM(${v})::HUGEINT AS ${v}`)].join(', ')} FROM (${byGroup}) GROUP BY ALL`;
+  // Gauge means: per instance, the value sums over the snapshot count of every part.
+  const denParts: string[] = [];
+  const rolled = [...plan.days, ...plan.hours];
+  if (rolled.length > 0) {
+    const where = identityWhere(c, 'r', 'pn_', params);
+    denParts.push(`SELECT r.service || '/' || r.instance AS grp, SUM(r.snapshots) AS n FROM profiles_1h r WHERE ${where} AND ${spansSql('r.hour', rolled)} GROUP BY ALL`);
+  }
+  plan.raw.forEach(([a, b], i) => {
+    const pred = cohortPredicate({ kind: c.kind, service: c.service, version: c.version, fromUs: a, toUs: b }, 'profiles', { alias: 'r', prefix: `pc${i}_` });
+    Object.assign(params, pred.params);
+    denParts.push(`SELECT r.service || '/' || r.instance AS grp, COUNT(*) AS n FROM profiles r WHERE ${pred.sql} GROUP BY ALL`);
+  });
+  const dens = `SELECT grp, SUM(n)::HUGEINT AS n FROM (${denParts.map((p) => `(${p})`).join(' UNION ALL ')}) GROUP BY grp`;
+  return `SELECT ${[...names, ...vnames.map((v) => `SUM(${roundDivSql(`g.${v}`, 'd.n')})::HUGEINT AS ${v}`)].join(', ')}
+    FROM (${byGroup}) g JOIN (${dens}) d ON g.grp = d.grp GROUP BY ALL`;
+}
+

@@ -1,0 +1,191 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { duckdbType, TABLES, type RollupTableName, type TableDef, type TableName } from '../model/schema';
+import { valueClassSql } from '../model/temporality';
+import { missingColumns, sqlString } from './parquet';
+import { floorHourUs, increaseTermsSql, termAppliesSql } from './rollup-terms';
+
+// The rollup builder: a range of whole UTC hours of raw rows (profiles, functions, stacks) ->
+// profiles_1h, functions_1h and stacks_1h files; a day's hour rollups -> functions_1d and
+// stacks_1d. Sums only, in DuckDB, with the per-snapshot increase rule of rollup-terms.ts, so
+// rollups of any set of whole hours add up to what the window rule gives for them.
+//
+// Inputs are local Parquet files (the caller, the compactor, knows which files hold an hour): the
+// hours' raw files, plus the hour BEFORE the range for the profiles table (a cumulative
+// snapshot's increase subtracts its predecessor, looked for back to the start of the previous
+// hour; profiles, functions and stacks rows of that hour are read only for those predecessors).
+// Output: one file per rollup table and partition (today dt and service), sorted by the table's
+// sort key, written into `outDir`; the caller publishes them beside the compacted hour.
+
+const HOUR_US = 3_600_000_000;
+const DAY_US = 24 * HOUR_US;
+
+export interface RawTableFiles {
+  profiles: readonly string[];
+  functions: readonly string[];
+  stacks: readonly string[];
+}
+
+export interface RollupFile {
+  table: RollupTableName;
+  /** Partition values (the table's partitionKeys: dt, service). */
+  partition: Record<string, string>;
+  path: string;
+  rows: number;
+}
+
+export interface HourRange {
+  /** Whole UTC hours [fromUs, toUs), epoch microseconds. */
+  fromUs: number;
+  toUs: number;
+}
+
+function checkHours(r: HourRange): void {
+  if (r.fromUs % HOUR_US !== 0 || r.toUs % HOUR_US !== 0 || r.toUs <= r.fromUs) {
+    throw new Error(`rollups are built for whole UTC hours: [${r.fromUs}, ${r.toUs}) us is not`);
+  }
+}
+
+/** A view named after a table over local files (typed NULL columns for ones no file has yet; empty when no files). */
+export async function createFileView(conn: DuckDBConnection, name: string, def: TableDef, files: readonly string[]): Promise<void> {
+  const all = [...def.partitionKeys, ...def.columns];
+  if (files.length === 0) {
+    await conn.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT ${all.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false`);
+    return;
+  }
+  const keys = def.partitionKeys.map((k) => `'${k.name}': VARCHAR`).join(', ');
+  const source = `read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
+  const missing = (await missingColumns(conn, def, source)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
+  await conn.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT *${missing} FROM ${source}`);
+}
+
+const cls = (alias: string) => valueClassSql(`${alias}.kind`, `${alias}.sample_type`);
+const instanceKey = (alias: string) => `CASE WHEN ${cls(alias)} = 'gauge' THEN ${alias}.instance ELSE '' END`;
+
+/** SQL of functions_1h / stacks_1h rows (plus service) from the views and the temp table `rollup_terms`. */
+function dataRollupSql(table: 'functions' | 'stacks'): string {
+  const keys =
+    table === 'functions'
+      ? ['function']
+      : ['stack_id', 'frames', 'lines', 'files', 'start_lines', 'inlined', 'sample_labels', 'num_labels'];
+  const values = table === 'functions' ? ['flat', 'cum'] : ['value'];
+  return `SELECT date_trunc('hour', sp.time) AS hour, d.service, d.version, ${instanceKey('d')} AS instance, d.kind, d.sample_type, d.unit,
+      ${cls('d')} AS value_class, ${keys.map((k) => `d.${k}`).join(', ')},
+      ${values.map((v) => `SUM(d.${v}::HUGEINT * t.w)::BIGINT AS ${v}`).join(', ')}
+    FROM ${table} d JOIN rollup_terms t ON d.profile_id = t.profile_id JOIN rollup_snap sp ON sp.profile_id = t.snapshot_id
+    WHERE d.time >= (SELECT MIN(scan_from) FROM rollup_bounds) AND ${termAppliesSql('t', 'd.kind', 'd.sample_type')}
+    GROUP BY ALL
+    HAVING ${values.map((v) => `SUM(d.${v}::HUGEINT * t.w) <> 0`).join(' OR ')}`;
+}
+
+const PROFILES_1H_SQL = `WITH st AS (
+    SELECT t.snapshot_id, x.st.type AS type, MIN(x.st.unit) AS unit, SUM(x.st.total::HUGEINT * t.w) AS total
+    FROM rollup_terms t JOIN (SELECT profile_id, kind, UNNEST(sample_types) AS st FROM profiles WHERE time >= (SELECT MIN(scan_from) FROM rollup_bounds)) x
+      ON x.profile_id = t.profile_id
+    WHERE ${termAppliesSql('t', 'x.kind', 'x.st.type')}
+    GROUP BY ALL
+  ),
+  series AS (
+    SELECT date_trunc('hour', time) AS hour, service, instance, version, COALESCE(process, '') AS process,
+           COALESCE(temporality, CASE WHEN kind = 'cpu' THEN 'delta' ELSE 'cumulative' END) AS temporality, kind, profile_id, time, duration_ns
+    FROM rollup_snap
+  ),
+  types AS (
+    SELECT hour, service, instance, version, process, temporality, kind,
+           list(struct_pack(type := st.type, unit := st.unit, total := st.total::BIGINT) ORDER BY st.type) AS sample_types
+    FROM (SELECT s.hour, s.service, s.instance, s.version, s.process, s.temporality, s.kind, st.type, MIN(st.unit) AS unit, SUM(st.total) AS total
+          FROM series s JOIN st ON st.snapshot_id = s.profile_id GROUP BY ALL) st
+    GROUP BY ALL
+  )
+  SELECT s.hour, s.service, s.instance, s.version, s.process, s.temporality, s.kind, COUNT(*)::BIGINT AS snapshots,
+         MIN(s.time) AS first_time, MAX(s.time) AS last_time, SUM(s.duration_ns)::BIGINT AS duration_ns,
+         COALESCE(ANY_VALUE(ty.sample_types), []) AS sample_types
+  FROM series s LEFT JOIN types ty USING (hour, service, instance, version, process, temporality, kind)
+  GROUP BY s.hour, s.service, s.instance, s.version, s.process, s.temporality, s.kind`;
+
+/**
+ * Writes the temp table `name` (rows of a rollup table plus its partition columns) as one file
+ * per partition, sorted by the table's sort key. A table with no rows writes no file.
+ */
+async function writePartitioned(conn: DuckDBConnection, name: string, table: RollupTableName, outDir: string): Promise<RollupFile[]> {
+  const def = TABLES[table];
+  const parts = (await conn.runAndReadAll(`SELECT DISTINCT ${def.partitionKeys.map((k) => `"${k.name}"`).join(', ')}, COUNT(*) OVER (PARTITION BY ${def.partitionKeys.map((k) => `"${k.name}"`).join(', ')}) AS n FROM ${name}`)).getRowObjectsJS();
+  const out: RollupFile[] = [];
+  const cols = def.columns.map((c) => `"${c.name}"::${duckdbType(c.type)} AS "${c.name}"`).join(', ');
+  const order = def.sortBy.map((c) => `"${c}"`).join(', ');
+  for (const [i, p] of parts.entries()) {
+    const partition = Object.fromEntries(def.partitionKeys.map((k) => [k.name, String(p[k.name])]));
+    const where = def.partitionKeys.map((k) => `"${k.name}" = '${sqlString(partition[k.name])}'`).join(' AND ');
+    const file = path.join(outDir, `${table}-${i}.parquet`);
+    await conn.run(`COPY (SELECT ${cols} FROM ${name} WHERE ${where} ORDER BY ${order}) TO '${sqlString(file)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19, ROW_GROUP_SIZE 122880)`);
+    out.push({ table, partition, path: file, rows: Number(p.n) });
+  }
+  return out;
+}
+
+/**
+ * profiles_1h, functions_1h and stacks_1h of the whole hours [fromUs, toUs), from raw files that
+ * hold those hours and the hour before (see the header). Rows outside the range are ignored, so
+ * passing a day file for an hour is fine (only slower).
+ */
+export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFiles, range: HourRange, outDir: string): Promise<RollupFile[]> {
+  checkHours(range);
+  await fs.mkdir(outDir, { recursive: true });
+  for (const t of ['profiles', 'functions', 'stacks'] as const) await createFileView(conn, t, TABLES[t], raw[t]);
+  const ts = (us: number) => `make_timestamp(${us}::BIGINT)`;
+  await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_bounds AS SELECT ${ts(floorHourUs(range.fromUs) - HOUR_US)} AS scan_from`);
+  await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_terms AS ${increaseTermsSql({ fromUs: range.fromUs, toUs: range.toUs })}`);
+  await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_snap AS SELECT * FROM profiles WHERE time >= ${ts(range.fromUs)} AND time < ${ts(range.toUs)}`);
+  const withDt = (sql: string) => `SELECT *, strftime(hour, '%Y-%m-%d') AS dt FROM (${sql})`;
+  const out: RollupFile[] = [];
+  try {
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(PROFILES_1H_SQL)}`);
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'profiles_1h', outDir)));
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(dataRollupSql('functions'))}`);
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'functions_1h', outDir)));
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(dataRollupSql('stacks'))}`);
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'stacks_1h', outDir)));
+  } finally {
+    for (const t of ['rollup_out', 'rollup_terms', 'rollup_snap', 'rollup_bounds']) await conn.run(`DROP TABLE IF EXISTS ${t}`);
+    for (const t of ['profiles', 'functions', 'stacks']) await conn.run(`DROP VIEW IF EXISTS ${t}`);
+  }
+  return out;
+}
+
+/**
+ * functions_1d and stacks_1d of the UTC day starting at dayUs, from that day's functions_1h and
+ * stacks_1h files: the sums of its hour rows (exact: every rollup value is a plain sum).
+ */
+export async function buildDayRollups(
+  conn: DuckDBConnection,
+  hourFiles: { functions_1h: readonly string[]; stacks_1h: readonly string[] },
+  dayUs: number,
+  outDir: string,
+): Promise<RollupFile[]> {
+  if (dayUs % DAY_US !== 0) throw new Error(`day rollups start at 00:00 UTC: ${dayUs} us does not`);
+  await fs.mkdir(outDir, { recursive: true });
+  const out: RollupFile[] = [];
+  const pairs: [TableName & ('functions_1h' | 'stacks_1h'), 'functions_1d' | 'stacks_1d', string[]][] = [
+    ['functions_1h', 'functions_1d', ['flat', 'cum']],
+    ['stacks_1h', 'stacks_1d', ['value']],
+  ];
+  const ts = (us: number) => `make_timestamp(${us}::BIGINT)`;
+  try {
+    for (const [from, to, values] of pairs) {
+      await createFileView(conn, from, TABLES[from], hourFiles[from]);
+      const keys = TABLES[to].columns.map((c) => c.name).filter((c) => c !== 'day' && !values.includes(c));
+      const others = TABLES[to].partitionKeys.map((k) => k.name).filter((k) => k !== 'dt');
+      await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS
+        SELECT ${ts(dayUs)} AS day, strftime(${ts(dayUs)}, '%Y-%m-%d') AS dt, ${[...others, ...keys].map((k) => `"${k}"`).join(', ')},
+               ${values.map((v) => `SUM("${v}"::HUGEINT)::BIGINT AS "${v}"`).join(', ')}
+        FROM ${from} WHERE hour >= ${ts(dayUs)} AND hour < ${ts(dayUs + DAY_US)}
+        GROUP BY ALL HAVING ${values.map((v) => `SUM("${v}"::HUGEINT) <> 0`).join(' OR ')}`);
+      out.push(...(await writePartitioned(conn, 'rollup_out', to, outDir)));
+    }
+  } finally {
+    await conn.run('DROP TABLE IF EXISTS rollup_out');
+    for (const [from] of pairs) await conn.run(`DROP VIEW IF EXISTS ${from}`);
+  }
+  return out;
+}
