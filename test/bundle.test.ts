@@ -276,3 +276,34 @@ describe('fleetprof upload plans a bundle', () => {
     expect(() => planUpload('p.tar.gz', bytes, 0, opts)).toThrow(WouldQuarantine);
   });
 });
+
+describe('mutated bundles', () => {
+  // Seeded byte flips over an uncompressed bundle: the archive reader and the manifest checks
+  // either refuse the bundle with a DecodeError or hand out members; nothing else escapes, and a
+  // member's failure stays that member's.
+  test('2,000 mutations: DecodeError or members, never another exception', () => {
+    const good = tar([
+      { name: 'manifest.json', data: manifest([{ name: 'cpu.pb.gz', kind: 'cpu', start: START }, { name: 'm.jsonl', kind: 'metrics', start: START }]) },
+      { name: 'cpu.pb.gz', data: pb('cpu') },
+      { name: 'm.jsonl', data: METRICS },
+    ]);
+    let seed = 42;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    let refused = 0;
+    let expanded = 0;
+    for (let i = 0; i < 2000; i++) {
+      const b = Buffer.from(good);
+      // Mostly the headers and the manifest (the first 2 KiB), where the structure is.
+      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) b[Math.floor(rnd() * (rnd() < 0.8 ? 2048 : b.length))] = Math.floor(rnd() * 256);
+      try {
+        for (const input of expandUpload(b, META).inputs) if (!input.ok) expect(input.error).toBeInstanceOf(Error);
+        expanded++;
+      } catch (e) {
+        if (!isDecodeError(e)) throw new Error(`mutation ${i}: ${(e as Error).stack}`, { cause: e });
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(expanded).toBeGreaterThan(0);
+  });
+});
