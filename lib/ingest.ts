@@ -99,6 +99,10 @@ export interface UploadIngestResult {
 
 /**
  * Any upload: one input, or a bundle's members (lib/decode/inputs.ts), each ingested on its own.
+ * For the batch writer (layout v2, one file per table per batch): take the inputs from
+ * `expandUpload(bytes, meta, decode)` and normalize each ok input's `decoded` with its own `meta`
+ * into the batch; a not-ok input, or one whose rows the writer refuses, is that member's failure
+ * (the Lambda quarantines it alone with quarantineMember, lib/aws/quarantine.ts).
  * A single input's failure throws, as ingestBytes does; a member's failure (decoding it,
  * normalizing or publishing it) is that member's outcome, and the other members still ingest.
  * The caller tells the member's poison from a transient store failure (lib/aws/ingest-object.ts).
