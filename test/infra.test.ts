@@ -61,14 +61,14 @@ describe('storage', () => {
   test('resources of the pipeline are all there', () => {
     template.resourceCountIs('AWS::S3::Bucket', 2); // data + access logs
     template.resourceCountIs('AWS::SQS::Queue', 2); // ingest + DLQ
-    template.resourceCountIs('AWS::Lambda::Function', 4); // ingest, query, digest, CDK's bucket-notifications handler
+    template.resourceCountIs('AWS::Lambda::Function', 5); // ingest, query, digest, compaction, CDK's bucket-notifications handler
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.resourceCountIs('AWS::Glue::Database', 1);
     template.resourceCountIs('AWS::Glue::Table', Object.keys(TABLES).length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 4); // agent, agent per service, query caller, Athena user
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5); // DLQ, ingest errors, backlog age, digest errors, query errors
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6); // DLQ, ingest errors, backlog age, digest errors, compaction errors, query errors
     template.resourceCountIs('Custom::S3BucketNotifications', 1);
   });
 
@@ -304,9 +304,13 @@ describe('IAM', () => {
 describe('digest', () => {
   const digestRoleId = logicalId(stack.digest.fn.role);
   const digestFnId = logicalId(stack.digest.fn.fn);
+  const digestSchedule = (): [string, Json] => {
+    const id = stack.getLogicalId(stack.digest.schedule);
+    return [id, resources[id]];
+  };
 
   test('EventBridge Scheduler invokes the digest function on the configured cron and time zone', () => {
-    const [, sched] = byType('AWS::Scheduler::Schedule')[0];
+    const [, sched] = digestSchedule();
     expect(sched.Properties.ScheduleExpression).toBe(DEFAULT_SETTINGS.digestSchedule);
     expect(sched.Properties.ScheduleExpressionTimezone).toBe('UTC');
     expect(str(sched.Properties.Target.Arn)).toBe(`<${digestFnId}.Arn>`);
@@ -314,11 +318,13 @@ describe('digest', () => {
       new FleetprofStack(newApp(), 'Sched', { settings: { digestSchedule: 'cron(30 6 ? * MON-FRI *)', digestTimeZone: 'Europe/Berlin' } }),
     );
     custom.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(30 6 ? * MON-FRI *)', ScheduleExpressionTimezone: 'Europe/Berlin' });
+    // The compaction schedule stays hourly in UTC whatever the digest's zone.
+    custom.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: DEFAULT_SETTINGS.compactSchedule, ScheduleExpressionTimezone: 'UTC' });
     expect(() => new FleetprofStack(newApp(), 'BadSched', { settings: { digestSchedule: 'every day' } })).toThrow(/digestSchedule/);
   });
 
   test('the scheduler role can invoke the digest function and nothing else', () => {
-    const [, sched] = byType('AWS::Scheduler::Schedule')[0];
+    const [, sched] = digestSchedule();
     const roleId = sched.Properties.Target.RoleArn['Fn::GetAtt'][0];
     const sts = roleStatements(roleId);
     expect(sts.map((st) => [st.Action, str(st.Resource)])).toEqual([['lambda:InvokeFunction', `<${digestFnId}.Arn>`]]);
@@ -440,5 +446,37 @@ describe('cdk-nag', () => {
       expect(s.id).toMatch(/^AwsSolutions-/);
       expect(Buffer.from(s.reason, s.is_reason_encoded ? 'base64' : 'utf8').toString().length).toBeGreaterThan(40);
     }
+  });
+});
+
+describe('compaction', () => {
+  const fnId = logicalId(stack.compaction.fn.fn);
+  const roleId = logicalId(stack.compaction.fn.role);
+  const sched = resources[stack.getLogicalId(stack.compaction.schedule)];
+
+  test('hourly EventBridge Scheduler schedule (UTC) sends the scheduled time to the compaction function', () => {
+    expect(sched.Properties.ScheduleExpression).toBe(DEFAULT_SETTINGS.compactSchedule);
+    expect(sched.Properties.ScheduleExpressionTimezone).toBe('UTC');
+    expect(str(sched.Properties.Target.Arn)).toBe(`<${fnId}.Arn>`);
+    expect(JSON.parse(sched.Properties.Target.Input)).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' });
+    expect(() => new FleetprofStack(newApp(), 'BadCompact', { settings: { compactSchedule: 'hourly' } })).toThrow(/compactSchedule/);
+  });
+
+  test('never two runs at once: reserved concurrency 1; a missed run is dropped, not replayed', () => {
+    expect(resources[fnId].Properties.ReservedConcurrentExecutions).toBe(1);
+    const [, cfg] = byType('AWS::Lambda::EventInvokeConfig').find(([, r]) => str(r.Properties.FunctionName) === `<${fnId}>`)!;
+    expect(cfg.Properties).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 });
+  });
+
+  test('the scheduler role invokes the compaction function only; the function reads, writes and deletes under tables/ only', () => {
+    const invoker = sched.Properties.Target.RoleArn['Fn::GetAtt'][0];
+    expect(roleStatements(invoker).map((st) => [st.Action, str(st.Resource)])).toEqual([['lambda:InvokeFunction', `<${fnId}.Arn>`]]);
+    const sts = s3Statements(roleStatements(roleId)).map((st) => [list<string>(st.Action).sort().join(','), list(st.Resource).map(str).join(',')]);
+    expect(sts).toEqual([
+      ['s3:DeleteObject,s3:GetObject,s3:PutObject', `<${bucketId}.Arn>/tables/*`],
+      ['s3:ListBucket', `<${bucketId}.Arn>`],
+    ]);
+    const list_ = s3Statements(roleStatements(roleId)).find((st) => st.Action === 's3:ListBucket');
+    expect(list_.Condition.StringLike['s3:prefix']).toEqual(['tables/', 'tables/*']);
   });
 });

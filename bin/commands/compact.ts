@@ -1,30 +1,61 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { compact } from '../../lib/store/compact';
+import { makeS3Client } from '../../lib/aws/clients';
+import { runCompactJob } from '../../lib/aws/compact-job';
+import { tablesStore } from '../../lib/aws/tables-store';
+import { compact, type CompactResult } from '../../lib/store/compact';
+import { LocalStore } from '../../lib/store/local';
 import { requireDataDir, withWriter } from './engine';
-import { dataOption } from './options';
-import { action } from './run';
+import { bucketOption, dataOption, isoTime } from './options';
+import { action, CliError } from './run';
 
 export function register(program: Command): void {
   program
     .command('compact')
-    .description('merge the per-source files of closed partitions into one file per table and partition')
-    .addOption(dataOption())
-    .option('--before <date>', 'compact partitions whose dt is before this YYYY-MM-DD (default: today, UTC)', (v: string) => {
+    .description('merge the small files of closed hours and days into one file per table (a data directory, or the bucket like the scheduled Lambda)')
+    .addOption(dataOption('data directory', false))
+    .addOption(bucketOption("the stack's bucket: compact its tables/ with the scheduled Lambda's code (AWS chain, AWS_ENDPOINT_URL included)", false))
+    .option('--now <time>', 'compact what is due at this time (default: now), as the schedule would at that time', isoTime)
+    .option('--before <date>', '--data only: compact partitions whose dt is before this YYYY-MM-DD (default: today, UTC)', (v: string) => {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new InvalidArgumentError(`not a YYYY-MM-DD date: "${v}"`);
       return v;
     })
-    .option('--all', 'compact every partition, today included')
-    .action(action('compact', runCompact));
+    .option('--all', '--data only: compact every partition, today included')
+    .action(async (opts: CompactCliOptions, cmd: Command) => {
+      // $FLEETPROF_BUCKET and $FLEETPROF_DATA are defaults: a flag on the command line wins over the
+      // other one's environment default (as in scrape).
+      const fromEnv = (k: string) => cmd.getOptionValueSource(k) === 'env';
+      if (opts.bucket !== undefined && opts.data !== undefined && fromEnv('bucket') !== fromEnv('data')) {
+        if (fromEnv('bucket')) opts.bucket = undefined;
+        else opts.data = undefined;
+      }
+      await action('compact', runCompact)(opts);
+    });
 }
 
-export async function runCompact(o: { data: string; before?: string; all?: boolean }): Promise<number> {
-  requireDataDir(o.data);
-  return withWriter(o.data, async ({ store, writer }) => {
+export interface CompactCliOptions {
+  data?: string;
+  bucket?: string;
+  now?: number;
+  before?: string;
+  all?: boolean;
+}
+
+export async function runCompact(o: CompactCliOptions): Promise<number> {
+  if ((o.data === undefined) === (o.bucket === undefined)) throw new CliError('give exactly one of --data DIR and --bucket NAME');
+  const nowUs = o.now ?? Date.now() * 1000;
+  let r: CompactResult;
+  if (o.bucket !== undefined) {
+    if (o.before !== undefined || o.all) throw new CliError('--before and --all apply to --data only (the bucket is compacted as the schedule does, at --now)');
+    r = await runCompactJob({ store: tablesStore(makeS3Client(), o.bucket) }, nowUs);
+  } else {
+    const data = o.data!;
+    requireDataDir(data);
+    if (o.before === undefined && !o.all) r = await runCompactJob({ store: new LocalStore(data) }, nowUs);
     // --all: every partition, today's included (a partition still receiving data just gets
     // compacted again later, merging the new files into the compacted one).
-    const r = await compact(store, writer, { before: o.all ? '9999-12-31' : o.before });
-    const ratio = r.bytesAfter > 0 ? (r.bytesBefore / r.bytesAfter).toFixed(1) : '-';
-    process.stderr.write(`compacted ${r.partitions} partitions: ${r.filesMerged} files, ${r.bytesBefore} -> ${r.bytesAfter} bytes (${ratio}x)\n`);
-    return 0;
-  });
+    else r = await withWriter(data, ({ store, writer }) => compact(store, writer, { before: o.all ? '9999-12-31' : o.before }));
+  }
+  const ratio = r.bytesAfter > 0 ? (r.bytesBefore / r.bytesAfter).toFixed(1) : '-';
+  process.stderr.write(`compacted ${r.partitions} partitions: ${r.filesMerged} files, ${r.bytesBefore} -> ${r.bytesAfter} bytes (${ratio}x)\n`);
+  return 0;
 }

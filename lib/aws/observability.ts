@@ -27,7 +27,7 @@ export interface Observability {
   flush(): void;
 }
 
-export function lambdaObservability(service: 'ingest' | 'query' | 'digest'): Observability {
+export function lambdaObservability(service: 'ingest' | 'query' | 'digest' | 'compact'): Observability {
   const logger = new Logger({ serviceName: `fleetprof-${service}` });
   const metrics = new Metrics({ namespace: 'fleetprof', serviceName: service });
   return {

@@ -53,6 +53,24 @@ export const DIGEST_FUNCTION = {
   baseline: '7d',
 } as const;
 
+/**
+ * Compaction Lambda (lambdas/compact.ts), invoked by an EventBridge Scheduler schedule: closed
+ * hours of the fresh tier -> hour files, closed days -> day files (lib/store/compact-due.ts).
+ * Reserved concurrency 1, so two runs never overlap; a run that finds nothing due costs a LIST.
+ */
+export const COMPACT_FUNCTION = {
+  timeoutSeconds: 900,
+  memoryMb: 3008,
+  ephemeralStorageMb: 10240,
+  /** Hourly, a few minutes after the hour closes (ingest of the hour's last uploads has finished). */
+  scheduleExpression: 'cron(7 * * * ? *)',
+  /**
+   * The schedule's target input (lambdas/compact.ts reads it as CompactEvent): EventBridge Scheduler
+   * replaces the context attributes, so every attempt of one run compacts as of the same time.
+   */
+  scheduleInput: { scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' },
+} as const;
+
 /** The ingest queue and its dead-letter queue. */
 export const INGEST_QUEUE = {
   /** Base names; a stack may prefix them (physical names are optional in CDK). */

@@ -4,6 +4,7 @@ import { IConstruct } from 'constructs';
 import { ATHENA_RESULTS_PREFIX, DIGESTS_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, TABLES_PREFIX } from './names';
 import type { AccessPolicies } from './access';
 import type { Catalog } from './catalog';
+import type { Compaction } from './compaction';
 import type { Digest } from './digest';
 import type { DuckdbFunction } from './functions';
 import type { Storage } from './storage';
@@ -19,6 +20,7 @@ export interface NaggedStack extends Stack {
   readonly ingest: DuckdbFunction;
   readonly query: DuckdbFunction;
   readonly digest: Digest;
+  readonly compaction: Compaction;
   readonly access: AccessPolicies;
   readonly catalog: Catalog;
 }
@@ -52,6 +54,14 @@ export function suppressFindings(stack: NaggedStack): void {
       id: 'AwsSolutions-IAM5',
       reason: `The digest reads Parquet under ${TABLES_PREFIX} and writes its archive under ${DIGESTS_PREFIX}. ${prefixReason}`,
       appliesTo: [objects(TABLES_PREFIX), objects(DIGESTS_PREFIX)],
+    },
+  ], true);
+
+  NagSuppressions.addResourceSuppressions(stack.compaction.fn.role, [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason: `Compaction reads, writes and deletes Parquet, manifests and Athena symlink lists under ${TABLES_PREFIX} only. ${prefixReason}`,
+      appliesTo: [objects(TABLES_PREFIX)],
     },
   ], true);
 
@@ -89,7 +99,7 @@ export function suppressFindings(stack: NaggedStack): void {
   const runtimeReason =
     'Node.js 22 is pinned on purpose: it is the newest runtime the project builds and tests against (Node 20+ toolchain, ' +
     'DuckDB native binding and esbuild target node22); moving to a newer runtime is a deliberate, tested change.';
-  for (const f of [stack.ingest.fn, stack.query.fn, stack.digest.fn.fn]) {
+  for (const f of [stack.ingest.fn, stack.query.fn, stack.digest.fn.fn, stack.compaction.fn.fn]) {
     NagSuppressions.addResourceSuppressions(f, [{ id: 'AwsSolutions-L1', reason: runtimeReason }]);
   }
 

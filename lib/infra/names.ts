@@ -2,7 +2,7 @@
 // variable names come from lib/aws/resources.ts, the one definition shared with the handlers and
 // the moto end-to-end test; only what is infra-only (Athena results, retention) is defined here.
 
-import { DIGEST_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
+import { COMPACT_FUNCTION, DIGEST_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
 
 /** Uploads land here; ObjectCreated under this prefix (and only this one) triggers ingestion. */
 export const RAW_PREFIX: string = PREFIXES.raw;
@@ -79,6 +79,9 @@ export interface FleetprofSettings {
   readonly digestTo: string;
   /** Mail an "all quiet" digest too (the archive is written either way). */
   readonly digestSendQuiet: boolean;
+  /** EventBridge Scheduler expression of the compaction (UTC); default hourly at minute 7. */
+  readonly compactSchedule: string;
+  readonly compactMemoryMb: number;
 }
 
 export const DEFAULT_SETTINGS: FleetprofSettings = {
@@ -111,4 +114,6 @@ export const DEFAULT_SETTINGS: FleetprofSettings = {
   digestFrom: '',
   digestTo: '',
   digestSendQuiet: true,
+  compactSchedule: COMPACT_FUNCTION.scheduleExpression,
+  compactMemoryMb: COMPACT_FUNCTION.memoryMb,
 };

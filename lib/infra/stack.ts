@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AccessPolicies, ingestStatements, queryStatements } from './access';
 import { Catalog } from './catalog';
+import { Compaction } from './compaction';
 import { Digest } from './digest';
 import { DuckdbFunction } from './functions';
 import { DEFAULT_SETTINGS, ENV, FleetprofSettings } from './names';
@@ -28,6 +29,7 @@ export class FleetprofStack extends Stack {
   readonly access: AccessPolicies;
   readonly alarms: cloudwatch.Alarm[];
   readonly digest: Digest;
+  readonly compaction: Compaction;
 
   constructor(scope: Construct, id: string, props: FleetprofStackProps = {}) {
     super(scope, id, props);
@@ -76,6 +78,7 @@ export class FleetprofStack extends Stack {
 
     this.catalog = new Catalog(this, 'Catalog', { bucket, settings: s });
     this.digest = new Digest(this, 'Digest', { bucket, settings: s });
+    this.compaction = new Compaction(this, 'Compaction', { bucket, settings: s });
     this.access = new AccessPolicies(this, 'Access', { bucket, queryFunction: this.query.fn, catalog: this.catalog });
 
     this.alarms = [
@@ -106,6 +109,14 @@ export class FleetprofStack extends Stack {
       new cloudwatch.Alarm(this, 'DigestErrors', {
         alarmDescription: 'fleetprof: the scheduled digest failed',
         metric: this.digest.fn.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'CompactionErrors', {
+        alarmDescription: 'fleetprof: a scheduled compaction failed (small files accumulate until one succeeds)',
+        metric: this.compaction.fn.fn.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -158,6 +169,8 @@ function validate(s: FleetprofSettings): void {
   }
   if (s.digestFrom && !/^[^@\s,]+@[^@\s,]+$/.test(s.digestFrom)) fail(`digestFrom must be one e-mail address, got ${s.digestFrom}`);
   if (s.digestFrom && !s.digestTo.trim()) fail('digestTo is required when digestFrom is set');
+  if (!/^(cron|rate)\(.+\)$/.test(s.compactSchedule)) fail(`compactSchedule must be cron(...) or rate(...), got ${s.compactSchedule}`);
+  if (!(s.compactMemoryMb >= 1024 && s.compactMemoryMb <= 10240)) fail('compactMemoryMb must be 1024..10240');
   if (!/^(cron|rate|at)\(.+\)$/.test(s.digestSchedule)) fail(`digestSchedule must be cron(...), rate(...) or at(...), got ${s.digestSchedule}`);
   for (const k of ['rawRetentionDays', 'quarantineRetentionDays', 'athenaResultsRetentionDays', 'accessLogRetentionDays'] as const) {
     if (!(s[k] >= 1)) fail(`${k} must be >= 1`);

@@ -5,7 +5,7 @@ import { TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { isCompactedName, partitionOf, readManifest, writeManifest } from './manifest';
 import { parseKey } from './layout';
 import type { ParquetWriter } from './parquet';
-import type { Store } from './store';
+import type { Store, StoredObject } from './store';
 
 // Compaction: each closed partition's per-source files become one file per table, re-sorted and
 // compressed harder. Small files are what makes ingest idempotent and fast; one file per day is
@@ -31,7 +31,7 @@ export async function compact(store: Store, writer: ParquetWriter, opts: Compact
   const before = opts.before ?? new Date().toISOString().slice(0, 10);
   const result: CompactResult = { partitions: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0 };
   for (const table of opts.tables ?? TABLE_NAMES) {
-    const byPartition = new Map<string, { key: string; size: number }[]>();
+    const byPartition = new Map<string, StoredObject[]>();
     for (const o of await store.list(`${table}/`)) {
       const k = parseKey(o.key);
       if (!k || k.dt >= before || !o.key.endsWith('.parquet')) continue;
@@ -57,7 +57,7 @@ async function compactPartition(
   writer: ParquetWriter,
   table: TableName,
   partition: string,
-  objs: { key: string; size: number }[],
+  objs: StoredObject[],
 ): Promise<{ merged: number; before: number; after: number } | null> {
   const manifest = await readManifest(store, partition);
   const done = new Set(manifest?.sources ?? []);
@@ -77,7 +77,8 @@ async function compactPartition(
   const tmp = path.join(store.scratchDir, `${randomUUID()}.parquet`);
   try {
     const local: string[] = [];
-    for (const o of inputs) local.push(await store.localPath({ key: o.key, size: o.size, etag: '' }));
+    // The listed object, ETag included: S3Store downloads with If-Match on it (an empty ETag fails).
+    for (const o of inputs) local.push(await store.localPath(o));
     await writer.merge(TABLES[table], local, tmp);
     const after = (await fs.stat(tmp)).size;
     await store.putFile(partition + name, tmp);

@@ -1,0 +1,412 @@
+// The fleet simulator (issue #11, "The fleet simulator"; keep this contract, other tools use it):
+//
+//   npm run -s bench:fleet -- --source SRC --out DIR --instances I --days D [--json]
+//
+// SRC: a data directory written by `fleetprof ingest` holding exactly one UTC hour [H, H+1h) of N
+// instances (bench/fleet-source.ts makes one from the repository's fixtures). DIR: a local store in
+// the bucket's layout. Steps, each a child process so its wall time and peak RSS (VmHWM, DuckDB's
+// native memory included) are its own:
+//   1. generate: I instances `<source instance>~<k>` x the D x 24 hours ending at H+1h, exact
+//      copies of the source hour shifted by whole hours (bench/fleet-generate.ts says how and why
+//      it equals what the stack would hold);
+//   2. compact: the scheduled compaction's code (lib/aws/compact-job.ts -> lib/store/compact-due.ts)
+//      at H+1h+7min, through a store that counts what would be S3 requests;
+//   3. the queries of point 5 and the digest of point 6 through the CLI, timed, each checked
+//      against the truth: CPU and delta counters over whole hours = hours x I/N x the source hour's
+//      top; gauges = I/N x the source's; gc cycles = hours x I/N x the source's;
+//   4. `go tool pprof -top` over a measured subset of the same profiles, extrapolated to each
+//      window's profile count, side by side with fleetprof's time.
+// Extra flags (not part of the contract): --reuse (DIR already generated and compacted: only
+// step 3-4), --pprof-subset M (default 32), --skip-digest. D may be fractional when D x 24 is whole.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCompactJob } from '../lib/aws/compact-job';
+import { LocalStore } from '../lib/store/local';
+import type { Store, StoredObject } from '../lib/store/store';
+import { generate, HOUR_US } from './fleet-generate';
+
+const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
+const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
+const HWM_HOOK = path.join(__dirname, 'hwm-hook.js');
+const DAY_US = 24 * HOUR_US;
+
+interface Args {
+  source: string;
+  out: string;
+  instances: number;
+  days: number;
+  json: boolean;
+  reuse: boolean;
+  pprofSubset: number;
+  skipDigest: boolean;
+}
+
+function parseArgs(argv: string[]): Args & { step?: string; now?: number } {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const need = (name: string): string => {
+    const v = get(name);
+    if (v === undefined) usage(`${name} is required`);
+    return v!;
+  };
+  const a = {
+    source: get('--source') ?? '',
+    out: need('--out'),
+    instances: Number(get('--instances') ?? 0),
+    days: Number(get('--days') ?? 0),
+    json: argv.includes('--json'),
+    reuse: argv.includes('--reuse'),
+    pprofSubset: Number(get('--pprof-subset') ?? 32),
+    skipDigest: argv.includes('--skip-digest'),
+    step: get('--step'),
+    now: get('--now') !== undefined ? Number(get('--now')) : undefined,
+  };
+  if (a.step === undefined) {
+    if (!a.source) usage('--source is required');
+    if (!Number.isInteger(a.instances) || a.instances < 1) usage('--instances must be a positive integer');
+    if (!(a.days > 0) || !Number.isInteger(Math.round(a.days * 24 * 1e6) / 1e6)) usage('--days must be > 0 with D x 24 whole');
+  }
+  return a;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`bench:fleet: ${msg}\nusage: npm run -s bench:fleet -- --source SRC --out DIR --instances I --days D [--json]\n`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- child steps (--step)
+
+/** A store that counts what each call would cost as S3 requests (S3Store's own request pattern). */
+class CountingStore implements Store {
+  readonly counts = { LIST: 0, GET: 0, PUT: 0, DELETE: 0, bytesGot: 0, bytesPut: 0 };
+  constructor(private readonly inner: LocalStore) {}
+  get scratchDir(): string {
+    return this.inner.scratchDir;
+  }
+  async putFile(key: string, localPath: string): Promise<void> {
+    this.counts.PUT++;
+    this.counts.bytesPut += statSync(localPath).size;
+    return this.inner.putFile(key, localPath);
+  }
+  async list(prefix: string): Promise<StoredObject[]> {
+    const r = await this.inner.list(prefix);
+    this.counts.LIST += Math.max(1, Math.ceil(r.length / 1000)); // ListObjectsV2 pages of 1,000
+    return r;
+  }
+  async localPath(obj: StoredObject): Promise<string> {
+    this.counts.GET++;
+    this.counts.bytesGot += obj.size;
+    return this.inner.localPath(obj);
+  }
+  async delete(key: string): Promise<void> {
+    this.counts.DELETE++;
+    return this.inner.delete(key);
+  }
+  async read(key: string): Promise<Uint8Array | null> {
+    // S3Store.read: a LIST (so a prefix-scoped role sees 404, not 403), then a GET when present.
+    this.counts.LIST++;
+    const r = await this.inner.read(key);
+    if (r) this.counts.GET++;
+    return r;
+  }
+}
+
+async function childStep(a: ReturnType<typeof parseArgs>): Promise<void> {
+  let out: unknown;
+  if (a.step === 'generate') {
+    out = await generate({ source: a.source, out: a.out, instances: a.instances, hours: Math.round(a.days * 24) });
+  } else if (a.step === 'compact') {
+    const store = new CountingStore(new LocalStore(a.out));
+    const r = await runCompactJob({ store }, a.now!);
+    out = { ...r, requests: store.counts };
+  } else usage(`unknown step ${a.step}`);
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+// ---------------------------------------------------------------- the run
+
+interface Measured {
+  seconds: number;
+  peakMb: number;
+  stdout: string;
+  status: number | null;
+  stderr: string;
+}
+
+function measure(args: string[], env: NodeJS.ProcessEnv = {}): Measured {
+  const hwm = path.join(os.tmpdir(), `fleet-hwm-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ['--require', HWM_HOOK, ...args], {
+    env: { ...process.env, ...env, FLEETPROF_HWM_FILE: hwm },
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  let peakMb = NaN;
+  try {
+    peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
+    rmSync(hwm, { force: true });
+  } catch {
+    /* the child died before its exit hook */
+  }
+  return { seconds, peakMb, stdout: r.stdout ?? '', status: r.status, stderr: r.stderr ?? '' };
+}
+
+function cli(args: string[]): Measured {
+  return measure([CLI, ...args]);
+}
+
+interface TopJson {
+  total: number;
+  functions: { name: string; flat: number; cum: number }[];
+}
+
+interface Check {
+  ok: boolean;
+  detail: string;
+}
+
+/** Every function's flat and cum equal factor x the source's (exact below 2^53; JSON numbers are doubles above). */
+function checkTop(got: TopJson, src: TopJson, factor: number): Check {
+  const exp = new Map(src.functions.map((f) => [f.name, f]));
+  const same = (x: number, y: number) => (Math.abs(y) < 2 ** 53 ? x === y : Math.abs(x - y) <= Math.abs(y) * 1e-12);
+  if (!same(got.total, src.total * factor)) return { ok: false, detail: `total ${got.total} != ${factor} x ${src.total}` };
+  if (got.functions.length !== src.functions.length) return { ok: false, detail: `${got.functions.length} functions, source has ${src.functions.length}` };
+  for (const f of got.functions) {
+    const e = exp.get(f.name);
+    if (!e) return { ok: false, detail: `unexpected function ${f.name}` };
+    if (!same(f.flat, e.flat * factor) || !same(f.cum, e.cum * factor)) {
+      return { ok: false, detail: `${f.name}: flat/cum ${f.flat}/${f.cum} != ${factor} x ${e.flat}/${e.cum}` };
+    }
+  }
+  return { ok: true, detail: `${got.functions.length} functions = ${factor} x source` };
+}
+
+interface GcJson {
+  buckets: { service: string; version: string; cycles: number }[];
+}
+
+function gcCycles(g: GcJson): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const b of g.buckets) m.set(`${b.service}/${b.version}`, (m.get(`${b.service}/${b.version}`) ?? 0) + b.cycles);
+  return m;
+}
+
+interface QueryResult {
+  name: string;
+  seconds: number;
+  peakMb: number;
+  targetSeconds?: number;
+  check?: Check;
+  error?: string;
+  pprofSeconds?: number;
+  profiles?: number;
+}
+
+const iso = (us: number) => new Date(us / 1000).toISOString();
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  if (a.step) return childStep(a);
+  const self = __filename;
+  const hours = Math.round(a.days * 24);
+  const report: Record<string, unknown> = {
+    machine: { cpus: os.cpus().length, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), memGb: Number((os.totalmem() / 2 ** 30).toFixed(1)) },
+    params: { source: a.source, out: a.out, instances: a.instances, days: a.days, hours },
+  };
+  const steps: Record<string, unknown>[] = [];
+  report.steps = steps;
+  const say = (s: string) => {
+    if (!a.json) process.stdout.write(s + '\n');
+    else process.stderr.write(s + '\n');
+  };
+
+  // 1. generate
+  let hourUs: number;
+  let srcInstances: number;
+  let services: string[];
+  if (!a.reuse) {
+    rmSync(a.out, { recursive: true, force: true });
+    mkdirSync(a.out, { recursive: true });
+    const g = measure([self, '--step', 'generate', '--source', a.source, '--out', a.out, '--instances', String(a.instances), '--days', String(a.days)]);
+    if (g.status !== 0) throw new Error(`generate failed: ${g.stderr}`);
+    const r = JSON.parse(g.stdout) as { source: { hourUs: number; instances: string[]; services: string[]; rows: Record<string, number> }; files: number; rows: number; bytes: number };
+    hourUs = r.source.hourUs;
+    srcInstances = r.source.instances.length;
+    services = r.source.services;
+    steps.push({ step: 'generate', seconds: g.seconds, peakMb: g.peakMb, files: r.files, rows: r.rows, bytes: r.bytes, sourceRows: r.source.rows });
+    say(`generate   ${g.seconds.toFixed(1).padStart(8)} s  peak ${g.peakMb.toFixed(0).padStart(6)} MB  ${r.rows} rows, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB`);
+    writeFileSync(path.join(a.out, '.fleet-source.json'), JSON.stringify(r.source));
+  } else {
+    const s = JSON.parse(readFileSync(path.join(a.out, '.fleet-source.json'), 'utf8')) as { hourUs: number; instances: string[]; services: string[] };
+    hourUs = s.hourUs;
+    srcInstances = s.instances.length;
+    services = s.services;
+  }
+  const copies = a.instances / srcInstances;
+  const endUs = hourUs + HOUR_US;
+  report.source = { hour: iso(hourUs), instances: srcInstances, services, copies };
+
+  // 2. compact, as the schedule would run it just after the last hour closed
+  if (!a.reuse) {
+    const nowUs = endUs + 7 * 60e6;
+    const c = measure([self, '--step', 'compact', '--out', a.out, '--now', String(nowUs)]);
+    if (c.status !== 0) throw new Error(`compact failed: ${c.stderr}`);
+    const r = JSON.parse(c.stdout) as Record<string, unknown>;
+    steps.push({ step: 'compact', seconds: c.seconds, peakMb: c.peakMb, perHourSeconds: c.seconds / hours, ...r });
+    say(`compact    ${c.seconds.toFixed(1).padStart(8)} s  peak ${c.peakMb.toFixed(0).padStart(6)} MB  ${JSON.stringify(r)}`);
+  }
+
+  // 3. queries, each checked against the source hour's answers
+  const srcJson = <T>(args: string[]): T => {
+    const r = cli([...args, '--data', a.source, '--from', iso(hourUs), '--to', iso(endUs), '--json']);
+    if (r.status !== 0) throw new Error(`source query ${args.join(' ')} failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
+  const svc = services[0];
+  const truth = {
+    cpu: srcJson<TopJson>(['top', '--type', 'cpu']),
+    cpuSvc: srcJson<TopJson>(['top', '--type', 'cpu', '--service', svc]),
+    heap: srcJson<TopJson>(['top', '--type', 'heap']),
+    allocs: srcJson<TopJson>(['top', '--type', 'allocs']),
+    gc: srcJson<GcJson>(['gc', '--bucket', '1d']),
+  };
+  const hour = [iso(endUs - HOUR_US), iso(endUs)];
+  const days30 = [iso(endUs - 30 * DAY_US), iso(endUs)];
+  const h30 = Math.min(hours, 30 * 24);
+  const cpuProfilesPerHour = truthProfiles(a.source) * copies;
+  const queries: QueryResult[] = [];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleet-q-'));
+  const run = (name: string, args: string[], target: number | undefined, check: (stdout: string) => Check, profiles?: number) => {
+    const r = cli([...args, '--data', a.out]);
+    const q: QueryResult = { name, seconds: r.seconds, peakMb: r.peakMb, targetSeconds: target, profiles };
+    if (r.status !== 0) q.error = r.stderr.trim().split('\n').slice(-1)[0];
+    else {
+      try {
+        q.check = check(r.stdout);
+      } catch (e) {
+        q.check = { ok: false, detail: (e as Error).message };
+      }
+    }
+    queries.push(q);
+    const verdict = q.error ? `ERROR ${q.error}` : `${q.check!.ok ? 'exact' : 'WRONG'} (${q.check!.detail})`;
+    say(`${name.padEnd(22)} ${r.seconds.toFixed(2).padStart(8)} s  peak ${r.peakMb.toFixed(0).padStart(6)} MB  target ${target ?? '-'} s  ${verdict}`);
+  };
+  const top = (s: string) => JSON.parse(s) as TopJson;
+  run('top fleet 1h', ['top', '--type', 'cpu', '--from', hour[0], '--to', hour[1], '--json'], 2, (s) => checkTop(top(s), truth.cpu, copies), cpuProfilesPerHour);
+  run('top service 1h', ['top', '--type', 'cpu', '--service', svc, '--from', hour[0], '--to', hour[1], '--json'], 2, (s) => checkTop(top(s), truth.cpuSvc, copies));
+  run('top fleet 30d', ['top', '--type', 'cpu', '--from', days30[0], '--to', days30[1], '--json'], 5, (s) => checkTop(top(s), truth.cpu, h30 * copies), cpuProfilesPerHour * h30);
+  run('top service 30d', ['top', '--type', 'cpu', '--service', svc, '--from', days30[0], '--to', days30[1], '--json'], 5, (s) => checkTop(top(s), truth.cpuSvc, h30 * copies));
+  run('heap (gauge) 30d', ['top', '--type', 'heap', '--from', days30[0], '--to', days30[1], '--json'], undefined, (s) => checkTop(top(s), truth.heap, copies));
+  run('allocs (delta) 30d', ['top', '--type', 'allocs', '--from', days30[0], '--to', days30[1], '--json'], undefined, (s) => checkTop(top(s), truth.allocs, h30 * copies));
+  run(
+    'diff two days',
+    ['diff', '--type', 'cpu', '--base-from', iso(endUs - 2 * DAY_US), '--base-to', iso(endUs - DAY_US), '--from', iso(endUs - DAY_US), '--to', iso(endUs), '--json'],
+    5,
+    (s) => {
+      const d = JSON.parse(s) as { base: { total: number }; target: { total: number } };
+      const hb = Math.max(0, Math.min(24, hours - 24));
+      const ht = Math.min(24, hours);
+      const ok = d.base.total === truth.cpu.total * hb * copies && d.target.total === truth.cpu.total * ht * copies;
+      return { ok, detail: `totals ${d.base.total} / ${d.target.total} vs ${hb}h / ${ht}h x ${copies} x source` };
+    },
+  );
+  run('gc 30d', ['gc', '--from', days30[0], '--to', days30[1], '--bucket', '1d', '--json'], 5, (s) => {
+    const got = gcCycles(JSON.parse(s) as GcJson);
+    const exp = gcCycles(truth.gc);
+    for (const [k, v] of exp) if (got.get(k) !== v * h30 * copies) return { ok: false, detail: `${k}: ${got.get(k)} cycles != ${h30 * copies} x ${v}` };
+    return { ok: got.size === exp.size, detail: `cycles per service/version = ${h30 * copies} x source` };
+  });
+  const fg = path.join(tmp, 'flame.html');
+  run('flamegraph 1d', ['flamegraph', '--type', 'cpu', '--from', iso(endUs - DAY_US), '--to', iso(endUs), '--out', fg], 5, () => {
+    const size = existsSync(fg) ? statSync(fg).size : 0;
+    return { ok: size > 0, detail: `${size} bytes of HTML (not checked beyond existing)` };
+  });
+  if (!a.skipDigest) {
+    run('digest 24h/7d', ['digest', '--to', iso(endUs), '--window', '24h', '--baseline', '7d', '--json'], 300, (s) => {
+      const d = JSON.parse(s) as { findings?: unknown[] };
+      return { ok: true, detail: `${Array.isArray(d.findings) ? d.findings.length : '?'} findings (identical copies: none expected)` };
+    });
+  }
+  report.queries = queries;
+
+  // 4. go tool pprof -top over a measured subset, extrapolated to each window's CPU profiles
+  report.pprof = pprofSideBySide(a, tmp, queries);
+  rmSync(tmp, { recursive: true, force: true });
+
+  if (a.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+}
+
+/** CPU profiles in the source hour. */
+function truthProfiles(source: string): number {
+  const out = execFileSync(process.execPath, [CLI, 'sql', '--data', source, '--json', `SELECT count(*) AS n FROM profiles WHERE kind = 'cpu'`], { encoding: 'utf8' });
+  return Number(parseSqlRows(out)[0]?.n);
+}
+
+function pprofSideBySide(a: Args, tmp: string, queries: QueryResult[]): Record<string, unknown> {
+  const dir = path.join(tmp, 'pprof');
+  mkdirSync(dir, { recursive: true });
+  // The source's individual CPU profiles (each copy is one of them), exported one by one.
+  const out = execFileSync(process.execPath, [CLI, 'sql', '--data', a.source, '--json', `SELECT instance, epoch_us(time) AS t FROM profiles WHERE kind = 'cpu' ORDER BY time, instance LIMIT ${a.pprofSubset}`], {
+    encoding: 'utf8',
+  });
+  const rows = parseSqlRows(out);
+  const files: string[] = [];
+  for (const [i, r] of rows.entries()) {
+    const f = path.join(dir, `p${i}.pb.gz`);
+    const t = Number(r.t);
+    const e = spawnSync(process.execPath, [CLI, 'export', '--data', a.source, '--type', 'cpu', '--instance', String(r.instance), '--from', iso(t), '--to', iso(t + 1000), '--out', f], { encoding: 'utf8' });
+    if (e.status === 0) files.push(f);
+  }
+  if (files.length === 0) return { error: 'no profiles exported' };
+  const time = (list: string[]): number => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync('go', ['tool', 'pprof', '-top', ...list], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`go tool pprof failed: ${r.stderr}`);
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
+  try {
+    // Two sizes: the slope is pprof's time per profile, the intercept its start-up.
+    const small = files.slice(0, Math.max(1, Math.floor(files.length / 4)));
+    const big = [...files, ...files, ...files, ...files];
+    const ts = time(small);
+    const tb = time(big);
+    const perProfile = Math.max(0, (tb - ts) / (big.length - small.length));
+    const fixed = Math.max(0, ts - perProfile * small.length);
+    const side = queries
+      .filter((q) => q.profiles !== undefined && !q.error)
+      .map((q) => {
+        const pprofSeconds = fixed + perProfile * q.profiles!;
+        q.pprofSeconds = pprofSeconds;
+        return { query: q.name, profiles: q.profiles, fleetprofSeconds: q.seconds, pprofSecondsExtrapolated: pprofSeconds, ratio: pprofSeconds / q.seconds };
+      });
+    for (const s of side) {
+      const line = `pprof -top ${s.query.padEnd(14)} ${String(s.profiles).padStart(10)} profiles: ~${s.pprofSecondsExtrapolated.toFixed(1)} s vs fleetprof ${s.fleetprofSeconds.toFixed(2)} s = ${s.ratio.toFixed(1)}x`;
+      if (a.json) process.stderr.write(line + '\n');
+      else process.stdout.write(line + '\n');
+    }
+    return { measured: { [small.length]: ts, [big.length]: tb }, perProfileMs: perProfile * 1000, fixedSeconds: fixed, sideBySide: side };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+function parseSqlRows(out: string): Record<string, unknown>[] {
+  const j = JSON.parse(out) as unknown;
+  if (Array.isArray(j)) return j as Record<string, unknown>[];
+  const o = j as { rows?: unknown[]; columns?: { name: string }[] | string[] };
+  if (Array.isArray(o.rows)) {
+    const cols = (o.columns ?? []).map((c) => (typeof c === 'string' ? c : c.name));
+    return o.rows.map((r) => (Array.isArray(r) ? Object.fromEntries(cols.map((c, i) => [c, r[i]])) : (r as Record<string, unknown>)));
+  }
+  throw new Error(`unexpected sql --json output: ${out.slice(0, 200)}`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:fleet: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

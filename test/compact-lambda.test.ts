@@ -1,0 +1,163 @@
+// Compaction in the cloud against moto (S3): the real compaction Lambda handler (lambdas/compact.ts)
+// invoked with the event EventBridge Scheduler sends (the stack's target input with the context
+// attributes filled in), then `fleetprof compact --bucket` (the same code from the CLI). Answers are
+// the same before and after, the number of Parquet objects goes down, a retried attempt is a no-op,
+// data newer than the scheduled time is left alone, and a bad event fails with its field named.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { CompactEvent, CompactJobResult } from '../lib/aws/compact-job';
+import { COMPACT_FUNCTION } from '../lib/aws/resources';
+import { S3Store } from '../lib/aws/s3-store';
+import { ingestProfileBytes } from '../lib/ingest';
+import { parseSourceMeta } from '../lib/model/source';
+import { openEngine } from '../lib/query/open';
+import { top } from '../lib/query/top';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { lambdaEnv, motoAvailable, startMoto, type Moto } from './helpers/moto';
+
+const BUCKET = 'fleetprof-compact';
+const REGION = 'us-east-1';
+const FIXTURES = path.join(__dirname, 'fixtures/go');
+const CLI = path.join(__dirname, '..', 'dist/bin/fleetprof.js');
+const KINDS = ['cpu', 'heap', 'mutex'] as const;
+const runStart = (run: string): number => {
+  const m = JSON.parse(readFileSync(path.join(FIXTURES, 'MANIFEST.json'), 'utf8')) as { runs: { run: string; startTime: string }[] };
+  return Date.parse(m.runs.find((r) => r.run === run)!.startTime);
+};
+
+/** What EventBridge Scheduler delivers: the schedule's input with its context attributes replaced. */
+function schedulerEvent(scheduledTime: string, attempt: number): CompactEvent {
+  const text = JSON.stringify(COMPACT_FUNCTION.scheduleInput)
+    .replace('<aws.scheduler.scheduled-time>', scheduledTime)
+    .replace('<aws.scheduler.attempt-number>', String(attempt));
+  return JSON.parse(text) as CompactEvent;
+}
+
+const d = motoAvailable() ? describe : describe.skip;
+if (!motoAvailable()) console.warn('compact-lambda skipped: moto_server is not on PATH (pip install "moto[server]")');
+
+d('scheduled compaction against moto', () => {
+  let moto: Moto;
+  let tmp: string;
+  let s3: S3Client;
+  let store: S3Store;
+  let handler: (e: CompactEvent | undefined) => Promise<CompactJobResult>;
+  const saved = { ...process.env };
+  // The fixture runs are on one UTC day; the scheduled time is the next day's first run.
+  const day = new Date(runStart('svc-a-v1-i1')).toISOString().slice(0, 10);
+  const nextDay = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
+  const scheduled = `${nextDay}T00:07:00Z`;
+
+  async function ingest(run: string): Promise<void> {
+    const instance = await openDuckDb();
+    const writer = await ParquetWriter.create(instance);
+    try {
+      for (const kind of KINDS) {
+        const file = path.join(FIXTURES, run, `${kind}.pb.gz`);
+        const meta = parseSourceMeta({ service: 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: `fixtures/${run}/${kind}` });
+        await ingestProfileBytes(readFileSync(file), meta, { store, writer });
+      }
+    } finally {
+      writer.close();
+      instance.closeSync();
+    }
+  }
+
+  /** Every kind's exact top and the row counts, through the query path over the bucket. */
+  async function answers(): Promise<unknown> {
+    const engine = await openEngine(store, {}, [store.cacheDir]);
+    try {
+      const tops = [];
+      for (const kind of KINDS) tops.push(await top(engine, { kind }));
+      const counts = await engine.rows('SELECT (SELECT count(*) FROM profiles) p, (SELECT count(*) FROM functions) f, (SELECT count(*) FROM stacks) s');
+      return { tops, counts };
+    } finally {
+      engine.close();
+    }
+  }
+
+  async function parquetObjects(): Promise<number> {
+    let n = 0;
+    let token: string | undefined;
+    do {
+      const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tables/', ContinuationToken: token }));
+      n += (r.Contents ?? []).filter((o) => o.Key!.endsWith('.parquet')).length;
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return n;
+  }
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-compact-lambda-'));
+    Object.assign(process.env, {
+      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
+    });
+    s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
+    jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
+    handler = (await import('../lambdas/compact')).handler;
+    await ingest('svc-a-v1-i1');
+    await ingest('svc-a-v1-i2');
+  }, 120_000);
+
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    s3?.destroy();
+    await moto?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  test('a run scheduled before the data was captured compacts nothing', async () => {
+    const before = await parquetObjects();
+    const r = await handler(schedulerEvent(`${day}T00:07:00Z`, 1));
+    expect(r).toMatchObject({ partitions: 0, filesMerged: 0, now: `${day}T00:07:00.000Z` });
+    expect(await parquetObjects()).toBe(before);
+  }, 120_000);
+
+  test('the scheduled run merges the closed data: fewer objects, the same exact answers; a retry is a no-op', async () => {
+    const truth = await answers();
+    const objects = await parquetObjects();
+    const r = await handler(schedulerEvent(scheduled, 1));
+    expect(r.now).toBe(`${nextDay}T00:07:00.000Z`);
+    expect(r.partitions).toBeGreaterThan(0);
+    expect(r.filesMerged).toBeGreaterThan(r.partitions);
+    const after = await parquetObjects();
+    expect(after).toBeLessThan(objects);
+    expect(await answers()).toEqual(truth);
+
+    // The scheduler's second attempt of the same run (or an overlapping hand run): nothing left to do.
+    const again = await handler(schedulerEvent(scheduled, 2));
+    expect(again).toMatchObject({ partitions: 0, filesMerged: 0 });
+    expect(await parquetObjects()).toBe(after);
+    expect(await answers()).toEqual(truth);
+  }, 180_000);
+
+  test('fleetprof compact --bucket runs the same job from the CLI', async () => {
+    await ingest('svc-a-v2-i1');
+    const truth = await answers();
+    const objects = await parquetObjects();
+    const env = { ...process.env };
+    delete env.FLEETPROF_DATA;
+    delete env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
+    const r = spawnSync(process.execPath, [CLI, 'compact', '--bucket', BUCKET, '--now', scheduled], { env, encoding: 'utf8' });
+    expect(r.stderr).toMatch(/^compacted [1-9]\d* partitions: \d+ files/m);
+    expect(r.status).toBe(0);
+    expect(await parquetObjects()).toBeLessThan(objects);
+    expect(await answers()).toEqual(truth);
+    const both = spawnSync(process.execPath, [CLI, 'compact', '--bucket', BUCKET, '--data', tmp], { env, encoding: 'utf8' });
+    expect(both.status).toBe(1);
+    expect(both.stderr).toMatch(/exactly one of --data DIR and --bucket NAME/);
+  }, 180_000);
+
+  test('an event whose scheduledTime is not a time fails, naming the field', async () => {
+    await expect(handler({ scheduledTime: 'yesterday-ish' })).rejects.toThrow(/event\.scheduledTime/);
+  });
+});
