@@ -7,11 +7,14 @@
 //   node dist/bench/agent-requests.js [--seconds 150]
 //
 // Needs go and moto_server on PATH. Each mode runs `--seconds` of agent time (default 150 s: three
-// 60 s periods at the defaults, then Stop's last flush).
+// 60 s periods at the defaults, then Stop's last flush). Then, for steadier handler milliseconds
+// than one run gives, every object of both runs is copied `--replays` times (default 5) under new
+// keys and ingested again, the two modes interleaved so machine load hits both alike.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CopyObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { freePort, startMotoServer } from '../lib/aws/local-stack';
 import { INGEST_QUEUE } from '../lib/aws/resources';
@@ -20,10 +23,12 @@ import { countingProxy, queueDepth, startLocal, stopLocal } from './local';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const seconds = (() => {
-  const i = process.argv.indexOf('--seconds');
-  return i > 0 ? Number(process.argv[i + 1]) : 150;
-})();
+const argNum = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const seconds = argNum('seconds', 150);
+const replays = argNum('replays', 5);
 
 interface ModeResult {
   mode: string;
@@ -99,6 +104,35 @@ async function main(): Promise<void> {
         handlerMsPerInstanceMinute: Math.round((total / minutes) * 10) / 10,
       });
       process.stderr.write(`${mode}: ${JSON.stringify(results[results.length - 1])}\n`);
+    }
+    // Replays: the same objects ingested again, interleaved per round (per-file, then bundle).
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const bucket = local.env.FLEETPROF_BUCKET;
+    const listed = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'raw/' }))).Contents ?? [];
+    const originals = listed.map((o) => o.Key!).filter((k) => !/-r\d+\.[a-z.]+$/.test(k));
+    const replayMs: Record<string, number[]> = { 'per-file': [], bundle: [] };
+    for (let r = 1; r <= replays; r++) {
+      for (const mode of ['per-file', 'bundle']) {
+        const keys = originals.filter((k) => k.includes(mode === 'bundle' ? '/bundled/' : '/perfile/'));
+        const from = handler.length;
+        for (const k of keys) {
+          const to = k.replace(/(_[A-Za-z0-9-]+)(\.[a-z.]+)$/, `$1-r${r}$2`);
+          await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: `${bucket}/${k}` }));
+        }
+        while (handler.length - from < keys.length) await sleep(500);
+        const ms = handler.slice(from).reduce((a, h) => a + h.ms, 0);
+        replayMs[mode].push(ms);
+      }
+    }
+    s3.destroy();
+    for (const res of results) {
+      const totals = replayMs[res.mode];
+      const mean = totals.reduce((a, b) => a + b, 0) / Math.max(1, totals.length);
+      (res as ModeResult & { replays?: unknown }).replays = {
+        rounds: totals.length,
+        handlerMsPerRound: totals,
+        handlerMsPerInstanceMinute: Math.round((mean / res.instanceMinutes) * 10) / 10,
+      };
     }
   } finally {
     sqs.destroy();
