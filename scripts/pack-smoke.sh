@@ -34,6 +34,8 @@ pids+=($!)
 for _ in $(seq 100); do grep -q 'http://127.0.0.1:' "$tmp/serve.err" && break; sleep 0.2; done
 url=$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/serve.err" | head -1)
 node -e "fetch('$url/top?type=cpu&limit=1').then(async (r) => { const j = await r.json(); if (r.status !== 200 || !(j.total > 0)) { console.error(r.status, j); process.exit(1); } console.log('pack-smoke: serve /top total', j.total); })"
+# serve: the web UI's page and bundle come from the package (dist/web, built at pack time).
+node -e "Promise.all(['/', '/ui/app.js', '/ui/app.css'].map((p) => fetch('$url' + p).then(async (r) => [p, r.status, (await r.text()).length]))).then((rs) => { for (const [p, s, n] of rs) if (s !== 200 || n < 100) { console.error('pack-smoke: web UI', p, s, n); process.exit(1); } console.log('pack-smoke: web UI served:', rs.map(([p, , n]) => p + ' ' + n + ' B').join(', ')); })"
 # local: the serverless pipeline (needs moto_server).
 if command -v moto_server >/dev/null 2>&1; then
   env -u AWS_ENDPOINT_URL $bin local --port 0 --exports-file "$tmp/local.env" >/dev/null 2>"$tmp/local.err" &
