@@ -168,12 +168,12 @@ const hashParams = () => new URLSearchParams(new URL(page.url()).hash.replace(/^
     await page.waitForSelector('body[data-ready=true] #sandwich-callees canvas');
     expect(await page.textContent('#sandwich')).toContain('Sandwich: main.hashItems');
     await shot('sandwich');
-    // Hover: full name, package, self and total.
+    // Hover: full name, package, file:line of the definition, self and total.
     const c = (await (await page.$('#flame canvas'))!.boundingBox())!;
     await page.mouse.move(c.x + c.width / 2, c.y + 18 + 9);
     await page.waitForSelector('#flame .flame-tip', { state: 'visible' });
     const tip = (await page.textContent('#flame .flame-tip'))!;
-    expect(tip).toMatch(/^main\.serveRequests\.func1\npackage main\nself .*\ntotal .* \(\d+\.\d\d%\)/);
+    expect(tip).toMatch(/^main\.serveRequests\.func1\npackage main\n\S+\.go:\d+\nself .*\ntotal .* \(\d+\.\d\d%\)/);
   });
 
   test('labels: a sample label narrows the flame graph to what fleetprof top --label says', async () => {

@@ -33,7 +33,9 @@ export function chart(spec: ChartSpec, width: number, onSelect?: (fromMs: number
     cursor: { sync: { key: sync }, drag: { x: true, y: false } },
     legend: { show: spec.series.length > 1 },
     scales: { x: { time: true } },
-    axes: [{}, { values: (_u, vals) => vals.map((v) => (v === null ? '' : spec.format(v))), size: 70 }],
+    // Axis times in UTC, like every time the UI shows and takes.
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+    axes: [{}, { values: (_u, vals) => vals.map((v) => (v === null ? '' : spec.format(v))), size: 84 }],
     series: [{}, ...spec.series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, points: { show: true, size: 4 }, value: (_u: uPlot, v: number | null) => (v === null ? '-' : spec.format(v)) }))],
     hooks: {
       setSelect: [
@@ -64,7 +66,7 @@ export const fmt = {
   bytes: (v: number) => (v >= 2 ** 30 ? (v / 2 ** 30).toFixed(2) + 'GiB' : v >= 2 ** 20 ? (v / 2 ** 20).toFixed(1) + 'MiB' : v >= 1024 ? (v / 1024).toFixed(0) + 'KiB' : v.toFixed(0) + 'B'),
   rate: (v: number) => fmt.bytes(v) + '/s',
   count: (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1)),
-  ms: (v: number) => (v / 1e6).toFixed(2) + 'ms',
+  ms: (v: number) => (v >= 1e8 ? (v / 1e6).toFixed(0) : (v / 1e6).toFixed(2)) + 'ms',
   pct: (v: number) => (v * 100).toFixed(1) + '%',
   sps: (v: number) => v.toFixed(3) + 's/s',
 };

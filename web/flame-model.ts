@@ -23,6 +23,8 @@ export interface FlameGraph {
   /** Optional: what the graph compares (differential), for the legend. */
   baseLabel?: string;
   targetLabel?: string;
+  /** function name -> file:line of its definition. */
+  locations?: Record<string, string>;
 }
 
 export class FlameModel {

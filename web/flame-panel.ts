@@ -50,7 +50,7 @@ export class FlamePanel {
     const table = el('table', { class: 'top-table', id: 'top-table' }, el('thead', {}, el('tr', {}, th('flat', 'flat', 'own value: sort'), th('cum', 'cum', 'value with callees: sort'), (this.shareHead = th('delta', 'share', 'cum share of the total; in a comparison its change in points: sort')), th('', 'function', 'click: sandwich view'))), this.tableBody);
     const flameBox = el('div', { class: 'flame-box', id: 'flame' });
     this.sandwichBox = el('div', { class: 'sandwich', id: 'sandwich' });
-    this.chart = new FlameChart(flameBox, { locate: opts.locate, onFrame: () => undefined });
+    this.chart = new FlameChart(flameBox, { locate: (n) => this.locate(n), onFrame: () => undefined });
     this.root = el(
       'div',
       { class: 'flame-panel' },
@@ -58,6 +58,10 @@ export class FlamePanel {
       this.legend,
       el('div', { class: 'flame-split' }, el('div', { class: 'table-box' }, table), el('div', { class: 'flame-right' }, this.sandwichBox, flameBox)),
     );
+  }
+
+  private locate(name: string): string | undefined {
+    return this.opts.locate?.(name) ?? this.g?.locations?.[name];
   }
 
   setData(g: FlameGraph, state: Partial<PanelState> = {}): void {
@@ -130,7 +134,8 @@ export class FlamePanel {
     const frag = document.createDocumentFragment();
     for (const r of shown.slice(0, 500)) {
       const d = share(r);
-      const name = el('td', { class: 'fn', title: r.name }, r.name);
+      const loc = this.locate(r.name);
+      const name = el('td', { class: 'fn', title: loc ? `${r.name}\n${loc}` : r.name }, r.name);
       if (g.differential && r.cum === 0 && r.baseCum > 0) name.append(el('span', { class: 'tag vanished' }, 'vanished'));
       name.addEventListener('click', () => this.update({ fn: this.state.fn === r.name ? '' : r.name }));
       frag.append(
@@ -164,7 +169,7 @@ export class FlamePanel {
       [up, callers, true],
       [down, callees, false],
     ] as const) {
-      const c = new FlameChart(box, { inverted, locate: this.opts.locate, onFrame: (name) => name !== fn && this.update({ fn: name }) });
+      const c = new FlameChart(box, { inverted, locate: (n) => this.locate(n), onFrame: (name) => name !== fn && this.update({ fn: name }) });
       c.setData({ ...g, root, total: g.total, baseTotal: g.baseTotal });
       c.setSearch(re);
     }

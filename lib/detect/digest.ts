@@ -98,6 +98,7 @@ export function digestJson(d: DigestResult): unknown {
     anomalies: d.anomalies.map((a) => ({
       service: a.service,
       area: a.area,
+      profile: a.profile,
       severity: a.severity,
       culprits: a.culprits,
       summary: a.summary,

@@ -3,6 +3,7 @@ import { profileWeightsSql, weightedSelectSql, windowPartitionFilter, windowRows
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 import { isoFromUs } from '../model/time';
+import { functionLocations } from './locations';
 
 // Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
 // call tree, root first; lib/render/flamegraph.ts embeds it in a self-contained HTML page. A
@@ -33,6 +34,8 @@ export interface FlameGraph {
   /** Differential: what each side is (version, time span), for the page's legend. */
   baseLabel?: string;
   targetLabel?: string;
+  /** function name -> `file:start_line` where it is defined (lib/query/locations.ts). */
+  locations?: Record<string, string>;
   root: FlameNode;
 }
 
@@ -128,6 +131,7 @@ export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<Fl
   const t = await cohortStacks(engine, q, sampleType);
   const b = q.base ? await cohortStacks(engine, { ...q.base, kind: q.kind }, sampleType) : undefined;
   const tree = flameTree(t.stacks, b?.stacks);
+  const locations = { ...(q.base ? await functionLocations(engine, { ...q.base, kind: q.kind }, sampleType) : {}), ...(await functionLocations(engine, q, sampleType)) };
   return {
     type: q.kind,
     sampleType,
@@ -135,6 +139,7 @@ export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<Fl
     title: q.title ?? `${q.kind} (${sampleType})${q.service ? ' ' + q.service : ''}`,
     differential: b !== undefined,
     ...(q.base ? { baseLabel: cohortLabel(q.base), targetLabel: cohortLabel(q) } : {}),
+    locations,
     ...tree,
   };
 }

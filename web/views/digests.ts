@@ -10,6 +10,8 @@ import { href, type View } from '../state';
 interface Anomaly {
   service: string;
   area: 'cpu' | 'memory' | 'goroutines' | 'gc' | 'contention';
+  /** The profile kind the anomaly was measured on (digests archived before it was recorded: from the area). */
+  profile?: string;
   severity: string;
   summary: string;
   versions?: { base: string[]; target: string[] } | unknown;
@@ -29,7 +31,7 @@ interface Digest {
 const AREA_KIND: Record<Anomaly['area'], string | undefined> = { cpu: 'cpu', memory: 'heap', goroutines: 'goroutine', contention: 'mutex', gc: undefined };
 
 export function cohortLink(d: Digest, a: Anomaly): string {
-  const kind = AREA_KIND[a.area];
+  const kind = a.area === 'gc' ? undefined : (a.profile ?? AREA_KIND[a.area]);
   const p = new URLSearchParams({ service: a.service });
   let view: View = 'gc';
   if (kind) {
