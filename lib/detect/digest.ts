@@ -98,7 +98,6 @@ export function digestJson(d: DigestResult): unknown {
     anomalies: d.anomalies.map((a) => ({
       service: a.service,
       area: a.area,
-      profile: a.profile,
       severity: a.severity,
       culprits: a.culprits,
       summary: a.summary,
@@ -107,6 +106,7 @@ export function digestJson(d: DigestResult): unknown {
       explanation: a.explanation,
       nextStep: a.nextStep,
       functions: a.functions,
+      profile: a.profile,
     })),
   };
 }
