@@ -8,11 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -267,6 +269,24 @@ func checkMetrics(t *testing.T, raw []byte) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe for the agent's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // flaky is an S3 stand-in that answers 503 until healthy is set, then 200.
 type flaky struct {
 	healthy atomic.Bool
@@ -301,10 +321,11 @@ func TestRetryDropAndRecover(t *testing.T) {
 	f := &flaky{keys: make(chan string, 1000)}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
+	var logged syncBuffer
 	a, err := agent.Start(context.Background(), agent.Config{
 		Bucket: "b", Service: "svc", Instance: "i", Profiles: []string{}, MetricsPeriod: -1,
 		MaxBufferBytes: 10 << 10, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-		S3: s3For(srv.URL),
+		S3: s3For(srv.URL), Logger: slog.New(slog.NewJSONHandler(&logged, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -326,6 +347,10 @@ func TestRetryDropAndRecover(t *testing.T) {
 	}
 	if !strings.Contains(st.LastError, "503") && !strings.Contains(st.LastError, "SlowDown") {
 		t.Errorf("last error %q", st.LastError)
+	}
+	// The first failure is logged once, at Warn, through the configured slog.Logger.
+	if lines := strings.Count(logged.String(), "\n"); lines != 1 || !strings.Contains(logged.String(), `"level":"WARN","msg":"fleetprof agent: upload failed (will retry)"`) || !strings.Contains(logged.String(), "503") {
+		t.Errorf("logger got %d line(s): %s", lines, logged.String())
 	}
 	f.healthy.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
