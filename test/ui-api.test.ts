@@ -31,7 +31,7 @@ async function get<T>(p: string, q: string): Promise<T> {
 beforeAll(() => {
   data = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-ui-api-'));
   cli('demo', '--data', data);
-  cli('ingest', '--data', data, '--service', 'cum', '--instance', 'i1', '--process', 'run1', CUM);
+  cli('ingest', '--data', data, '--service', 'cum', '--instance', 'i1', '--process', 'run1', '--label', 'env=staging', CUM);
   const store = new LocalStore(data);
   deps = { openEngine: (f) => openEngine(store, f, [data]), digests: store };
 }, 120_000);
@@ -55,7 +55,9 @@ test('GET /services: versions, instances, kinds with sample types, data span', a
   expect((await handleApiRequest({ method: 'GET', path: '/services', query: 'kind=cpu' }, deps)).status).toBe(400);
 });
 
-test('GET /labels: pprof sample labels with their values', async () => {
+test('GET /labels: upload labels and pprof sample labels with their values', async () => {
+  const cum = await get<{ labels: { key: string; source: string; values: { value: string }[] }[] }>('/labels', 'service=cum');
+  expect(cum.labels.map((l) => [l.source, l.key, l.values.map((v) => v.value)])).toEqual([['upload', 'env', ['staging']]]);
   const { labels } = await get<{ labels: { key: string; source: string; values: { value: string; rows: number }[] }[] }>('/labels', 'service=svc-a');
   const handler = labels.find((l) => l.key === 'handler')!;
   expect(handler.source).toBe('sample');
