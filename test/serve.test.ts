@@ -97,3 +97,16 @@ test('GET /flamegraph is a self-contained page whose root equals the top total',
   expect(flameDataFromHtml(html).total).toBe(top.total);
   expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
 });
+
+test('GET / is the web UI (strict CSP); text bodies are gzipped for clients that accept it', async () => {
+  const page = await fetch(`${base}/`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+  expect(await page.text()).toMatch(/<script src="\/ui\/app.js"><\/script>/);
+  // fetch sends Accept-Encoding: gzip and decodes the body itself.
+  const js = await fetch(`${base}/ui/app.js`);
+  expect([js.status, js.headers.get('content-encoding'), js.headers.get('content-type')]).toEqual([200, 'gzip', 'text/javascript; charset=utf-8']);
+  expect((await js.text()).length).toBeGreaterThan(20_000);
+  const small = await fetch(`${base}/top?type=cpu&limit=1`);
+  expect(small.headers.get('content-encoding')).toBeNull();
+});

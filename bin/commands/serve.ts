@@ -107,7 +107,7 @@ export async function runServe(o: ServeOptions): Promise<number> {
           body: JSON.stringify({ error: `busy: ${limiter.concurrency} requests running and ${limiter.queue} waiting; retry later` }),
         });
       }
-      writeNodeResponse(res, r.value);
+      writeNodeResponse(res, r.value, req.headers['accept-encoding']);
     })().catch((e: Error) => {
       process.stderr.write(`fleetprof serve: ${e.message}\n`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
