@@ -131,6 +131,16 @@ const hashParams = () => new URLSearchParams(new URL(page.url()).hash.replace(/^
     await page.waitForURL(/to=2026/);
     expect([hashParams().get('from'), hashParams().get('to')]).toEqual(['2026-11-21T20:54:00Z', '2026-11-21T20:55:00Z']);
     await page.waitForSelector('body[data-ready=true] #chart-cpu canvas');
+    expect(await page.textContent('#selection')).toContain('1s buckets');
+    // A click on a point selects its bucket (1 s here): a CPU profile's capture second.
+    const cpuBox = (await (await page.$('#chart-cpu .u-over'))!.boundingBox())!;
+    await page.mouse.click(cpuBox.x + cpuBox.width * 0.3, cpuBox.y + cpuBox.height / 2);
+    await page.waitForURL((u) => /from=[^&]*\.000Z/.test(decodeURIComponent(u.hash)));
+    const [bf, bt] = [Date.parse(hashParams().get('from')!), Date.parse(hashParams().get('to')!)];
+    expect(bt - bf).toBe(1000);
+    const cpuTimes = JSON.parse(cli('sql', '--data', data, "SELECT epoch_ms(time) AS t FROM profiles WHERE service = 'svc-a' AND kind = 'cpu'", '--json')) as { rows: [number][] };
+    const ts = cpuTimes.rows.map((r) => Math.floor(Number(r[0]) / 1000) * 1000);
+    expect(ts).toContain(bf);
   });
 
   test('flame graph: the table beside it is fleetprof top; search is case-insensitive and regex; sandwich view; tooltip', async () => {

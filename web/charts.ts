@@ -2,7 +2,7 @@ import uPlot from 'uplot';
 import { el } from './dom';
 
 // Time series with uPlot (~50 KB, canvas): small multiples sharing one cursor; dragging across
-// any of them selects a span (`onSelect`, epoch ms).
+// any of them selects a span, clicking a point selects its bucket (`onSelect`, epoch ms).
 
 export interface Series {
   label: string;
@@ -12,8 +12,10 @@ export interface Series {
 export interface ChartSpec {
   id: string;
   title: string;
-  /** Epoch ms of each point. */
+  /** Epoch ms of each point (bucket starts). */
   times: number[];
+  /** Bucket width, ms: a click selects the bucket under the cursor. */
+  bucketMs?: number;
   series: Series[];
   format: (v: number) => string;
 }
@@ -49,7 +51,13 @@ export function chart(spec: ChartSpec, width: number, onSelect?: (fromMs: number
     },
   };
   const data = [spec.times.map((t) => t / 1000), ...spec.series.map((s) => s.values)] as uPlot.AlignedData;
-  new uPlot(opts, data, box);
+  const u = new uPlot(opts, data, box);
+  // A click without a drag: the bucket of the nearest point.
+  u.over.addEventListener('click', () => {
+    const i = u.cursor.idx;
+    if (!onSelect || !spec.bucketMs || i === null || i === undefined || u.select.width >= 3) return;
+    onSelect(spec.times[i], spec.times[i] + spec.bucketMs);
+  });
   return box;
 }
 

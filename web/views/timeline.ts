@@ -30,7 +30,7 @@ export async function renderTimeline(ctx: Ctx): Promise<HTMLElement> {
   const width = grid.width;
   const select = (a: number, b: number) => go('timeline', { from: iso(a), to: iso(b) });
   const times = tl.times.map((t) => Date.parse(t));
-  const one = (id: string, title: string, key: string, f: (v: number) => string) => chart({ id, title, times, series: [{ label: title, values: tl.series[key] }], format: f }, width, select);
+  const one = (id: string, title: string, key: string, f: (v: number) => string) => chart({ id, title, times, bucketMs: bucket.ms, series: [{ label: title, values: tl.series[key] }], format: f }, width, select);
   // GC: one line per version (a deploy shows as two lines meeting).
   const versions = [...new Set(gc.buckets.map((b) => b.version))];
   const gcTimes = [...new Set(gc.buckets.map((b) => Date.parse(b.start)))].sort((a, b) => a - b);
@@ -43,8 +43,8 @@ export async function renderTimeline(ctx: Ctx): Promise<HTMLElement> {
     one('chart-alloc', 'Allocation rate', 'alloc_bytes_per_s', fmt.rate),
     one('chart-heap', 'In-use heap', 'inuse_heap_bytes', fmt.bytes),
     one('chart-goroutines', 'Goroutines', 'goroutines', fmt.count),
-    chart({ id: 'chart-gc-pause', title: 'GC pause p99', times: gcTimes, series: gcSeries((b) => Number(b.pause_p99_ns)), format: fmt.ms }, width, select),
-    chart({ id: 'chart-gc-cpu', title: 'GC CPU', times: gcTimes, series: gcSeries((b) => b.gc_cpu_fraction), format: fmt.pct }, width, select),
+    chart({ id: 'chart-gc-pause', title: 'GC pause p99', times: gcTimes, bucketMs: bucket.ms, series: gcSeries((b) => Number(b.pause_p99_ns)), format: fmt.ms }, width, select),
+    chart({ id: 'chart-gc-cpu', title: 'GC CPU', times: gcTimes, bucketMs: bucket.ms, series: gcSeries((b) => b.gc_cpu_fraction), format: fmt.pct }, width, select),
     one('chart-mutex', 'Mutex contention (wait s/s)', 'mutex_wait_s_per_s', fmt.sps),
     one('chart-block', 'Blocking (wait s/s)', 'block_wait_s_per_s', fmt.sps),
   );
@@ -58,7 +58,7 @@ export async function renderTimeline(ctx: Ctx): Promise<HTMLElement> {
     el(
       'div',
       { class: 'selection', id: 'selection' },
-      `${from} – ${to} · ${bucket.text} buckets · drag across a chart to select a span. Open: `,
+      `${from} – ${to} · ${bucket.text} buckets · drag across a chart to select a span, click a point for its bucket. Open: `,
       ...kinds.map((k) => el('a', { href: link('flame', { from, to, type: k }), class: 'btn', id: `open-flame-${k}` }, `${k} flame graph`)),
       el('a', { href: link('compare', { 'base-from': iso(range.from - span), 'base-to': from, from, to, 'base-version': null }), class: 'btn', id: 'open-compare' }, 'compare with the span before'),
     ),
