@@ -4,7 +4,7 @@ import { expandUpload } from './decode/inputs';
 import { gctraceFormat } from './decode/formats/gctrace';
 import { runtimeMetricsFormat } from './decode/formats/runtime-metrics';
 import { detectKind } from './decode/kind';
-import type { GctraceParseResult, MetricSnapshotRow } from './model/gc';
+import type { GcCycleRow, GctraceSummary, MetricSnapshotRow, RowStream } from './model/gc';
 import type { Profile, ProfileKind } from './model/profile';
 import type { TableName } from './model/schema';
 import type { SourceMeta } from './model/source';
@@ -12,7 +12,7 @@ import { gcCycleRows, runtimeMetricRows } from './normalize/gc-rows';
 import { profileRows } from './normalize/profile-rows';
 import { sourceToProfileId, utcDate } from './store/layout';
 import { rowCount } from './store/parquet';
-import { publish, publishByDay, type PublishTarget } from './store/publish';
+import { publish, publishChunksByDay, type PublishTarget } from './store/publish';
 import { checkRowTimes } from './normalize/limits';
 
 // bytes -> decode -> normalize -> publish. The same functions run in the CLI and the ingest
@@ -72,7 +72,7 @@ async function ingestDecoded(d: DecodedInput, meta: SourceMeta, ctx: IngestConte
     case 'profile':
       return { input: 'profile', ...(await ingestProfile(d.profile, meta, ctx)) };
     case 'gctrace':
-      return ingestGctrace(d.parsed, meta, ctx);
+      return ingestGctrace(d.parsed, d.cycles, meta, ctx);
     case 'runtime-metrics':
       return ingestRuntimeMetrics(d.snapshots, meta, ctx);
   }
@@ -130,7 +130,8 @@ export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ct
 }
 
 export async function ingestGctraceBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
-  return ingestGctrace(decodeAs(gctraceFormat, bytes, { ...ctx.decode, startUs: meta.startUs }).parsed, meta, ctx);
+  const d = decodeAs(gctraceFormat, bytes, { ...ctx.decode, startUs: meta.startUs });
+  return ingestGctrace(d.parsed, d.cycles, meta, ctx);
 }
 
 export async function ingestRuntimeMetricsBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
@@ -161,29 +162,31 @@ async function ingestProfile(profile: Profile, meta: SourceMeta, ctx: IngestCont
 // the source id, so re-ingesting replaces), but a log can span several UTC days, so its rows get
 // one file per dt, `<profile_id>-<dt>.parquet`.
 
-async function ingestGctrace(parsed: GctraceParseResult, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
-  checkRowTimes('gctrace: cycle time', parsed.cycles.map((c) => c.timeUs));
+// Rows arrive a chunk at a time (lib/model/gc.ts RowStream): the input's rows are never all in
+// memory, only the chunk being written (#13).
+
+async function ingestGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+  checkRowTimes('gctrace: cycle time', [cycles.firstUs, cycles.lastUs]);
   const profileId = sourceToProfileId(meta.sourceId);
-  const rows = gcCycleRows(parsed.cycles, meta, profileId);
-  const published = await publishByDay(ctx, 'gc_cycles', meta.service, profileId, rows);
+  const published = await publishChunksByDay(ctx, 'gc_cycles', meta.service, profileId, mapChunks(cycles, (c) => gcCycleRows(c, meta, profileId)));
   const warnings: string[] = [];
   if (parsed.malformed > 0) {
     const eg = parsed.malformedExamples.map((l) => JSON.stringify(l)).join(', ');
     warnings.push(`${parsed.malformed} malformed gc line(s) skipped, e.g. ${eg}`);
   }
-  const estimated = new Set(parsed.cycles.filter((c) => c.timeEstimated).map((c) => c.segment)).size;
-  if (estimated > 0) {
+  if (parsed.estimatedSegments > 0) {
     warnings.push(
-      `${estimated} restart(s) in the log without absolute timestamps: those cycles' times are estimated (time_estimated = true)`,
+      `${parsed.estimatedSegments} restart(s) in the log without absolute timestamps: those cycles' times are estimated (time_estimated = true)`,
     );
   }
   return {
     input: 'gctrace',
     profileId,
-    rows: { gc_cycles: rows.length },
+    rows: { gc_cycles: cycles.count },
     keys: published.keys,
     dts: published.dts,
-    ...timeRange(parsed.cycles.map((c) => c.timeUs)),
+    firstUs: cycles.firstUs,
+    lastUs: cycles.lastUs,
     linesRead: parsed.linesRead,
     segments: parsed.segments,
     malformed: parsed.malformed,
@@ -192,29 +195,24 @@ async function ingestGctrace(parsed: GctraceParseResult, meta: SourceMeta, ctx: 
   };
 }
 
-async function ingestRuntimeMetrics(snapshots: MetricSnapshotRow[], meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+async function ingestRuntimeMetrics(snapshots: RowStream<MetricSnapshotRow>, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
   const profileId = sourceToProfileId(meta.sourceId);
-  const rows = runtimeMetricRows(snapshots, meta, profileId);
-  const published = await publishByDay(ctx, 'runtime_metrics', meta.service, profileId, rows);
+  const published = await publishChunksByDay(ctx, 'runtime_metrics', meta.service, profileId, mapChunks(snapshots, (c) => runtimeMetricRows(c, meta, profileId)));
   return {
     input: 'runtime-metrics',
     profileId,
-    rows: { runtime_metrics: rows.length },
+    rows: { runtime_metrics: snapshots.count },
     keys: published.keys,
     dts: published.dts,
-    ...timeRange(snapshots.map((s) => s.timeUs)),
+    firstUs: snapshots.firstUs,
+    lastUs: snapshots.lastUs,
     malformed: 0,
     malformedExamples: [],
     warnings: [],
   };
 }
 
-function timeRange(times: readonly number[]): { firstUs: number; lastUs: number } {
-  let firstUs = Infinity;
-  let lastUs = -Infinity;
-  for (const t of times) {
-    if (t < firstUs) firstUs = t;
-    if (t > lastUs) lastUs = t;
-  }
-  return { firstUs, lastUs };
+function* mapChunks<R, T>(s: RowStream<R>, f: (rows: R[]) => T): Generator<T> {
+  for (const c of s.chunks()) yield f(c);
 }
+

@@ -7,7 +7,10 @@ import { fromNodeRequest, writeNodeResponse } from '../../lib/api/adapters';
 import { checkHttpRequest, isLoopback } from '../../lib/api/http-guard';
 import { Limiter } from '../../lib/api/limiter';
 import { handleApiRequest } from '../../lib/api/router';
-import { openEngine } from '../../lib/query/open';
+import { listTableFiles } from '../../lib/query/open';
+import { EngineCache } from '../../lib/query/engine-cache';
+import { QueryEngine } from '../../lib/query/engine';
+import type { PartitionFilter } from '../../lib/store/layout';
 import { isolatedSql, SqlProcessPool } from '../../lib/query/sql-process';
 import { LocalStore } from '../../lib/store/local';
 import { requireDataDir } from './engine';
@@ -82,8 +85,10 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const limiter = new Limiter(concurrency, o.queue ?? 64);
   const pool = new SqlProcessPool({ size: concurrency, memoryMb: o.sqlMemoryMb ?? 1024, tempDirectory: path.join(os.tmpdir(), `fleetprof-serve-${process.pid}`) });
   const sqlLimits = { timeoutMs: o.sqlTimeoutMs ?? 20_000, maxRows: o.sqlMaxRows ?? 10_000, maxBytes: o.sqlMaxBytes };
+  // Engines are reused between requests over the same files (lib/query/engine-cache.ts).
+  const engines = new EngineCache((files) => QueryEngine.open(files, [dir], { memoryLimit: `${o.sqlMemoryMb ?? 1024}MB` }));
   const deps = {
-    openEngine: (filter: Parameters<typeof openEngine>[1]) => openEngine(store, filter, [dir], { memoryLimit: `${o.sqlMemoryMb ?? 1024}MB` }),
+    openEngine: async (filter: PartitionFilter) => engines.lease(await listTableFiles(store, filter)),
     runSql: isolatedSql(pool, store, [dir], sqlLimits),
     sqlLimits,
     dataDir,
@@ -136,5 +141,6 @@ export async function runServe(o: ServeOptions): Promise<number> {
     process.once('SIGTERM', stop);
   });
   pool.close();
+  engines.close();
   return 0;
 }

@@ -1,5 +1,5 @@
 import type { BundleMemberInfo } from '../model/bundle';
-import type { GctraceParseResult, MetricSnapshotRow } from '../model/gc';
+import type { GcCycleRow, GctraceSummary, MetricSnapshotRow, RowStream } from '../model/gc';
 import type { Profile } from '../model/profile';
 import type { UploadKind } from '../model/upload-key';
 import type { DecodeError } from './errors';
@@ -32,8 +32,8 @@ export interface Head {
 /** What one input decodes to; each variant has one path to the tables (lib/ingest.ts). */
 export type DecodedInput =
   | { readonly input: 'profile'; readonly profile: Profile }
-  | { readonly input: 'gctrace'; readonly parsed: GctraceParseResult }
-  | { readonly input: 'runtime-metrics'; readonly snapshots: MetricSnapshotRow[] };
+  | { readonly input: 'gctrace'; readonly parsed: GctraceSummary; readonly cycles: RowStream<GcCycleRow> }
+  | { readonly input: 'runtime-metrics'; readonly snapshots: RowStream<MetricSnapshotRow> };
 
 /**
  * What an upload decodes to: one input, or a bundle of several (lib/decode/formats/bundle.ts),

@@ -65,6 +65,29 @@ export interface GctraceParseResult {
   skipped: number;
 }
 
+/** What a log's first pass learns without keeping its rows (lib/decode/formats/gctrace.ts streamGctrace). */
+export type GctraceSummary = Omit<GctraceParseResult, 'cycles'> & {
+  /** Number of cycle rows. */
+  cycles: number;
+  /** Segments (restarts) whose start had to be estimated (no absolute timestamps). */
+  estimatedSegments: number;
+  /** Earliest and latest cycle time, epoch microseconds. */
+  firstUs: number;
+  lastUs: number;
+};
+
+/**
+ * Rows of one input produced a chunk at a time (#13: memory bounded by design): each call of
+ * chunks() reads the input again, so a consumer holds one chunk, never all rows. The count and
+ * time range are known before (decoding validated the whole input in a first pass).
+ */
+export interface RowStream<R> {
+  readonly count: number;
+  readonly firstUs: number;
+  readonly lastUs: number;
+  chunks(): Iterable<R[]>;
+}
+
 export type MetricKind = 'uint64' | 'float64' | 'histogram';
 
 /**

@@ -17,6 +17,8 @@ export class QueryEngine {
     readonly conn: DuckDBConnection,
     /** Every file the tables read: the only paths this engine can open. */
     readonly files: ReadonlySet<string>,
+    /** Set on a connection from connect(): called when it closes (the instance stays open). */
+    private readonly onClose?: () => void,
   ) {}
 
   /** `allowedDirectories`: the directories the files must lie in (anything else is refused). */
@@ -41,9 +43,19 @@ export class QueryEngine {
     return reader.getRowObjectsJS() as Record<string, unknown>[];
   }
 
+  /**
+   * Another connection on the same instance: the same views, locks and settings (they are the
+   * instance's), for one request of several sharing the engine (lib/query/engine-cache.ts). Closing
+   * it leaves the instance open and calls `onClose`.
+   */
+  async connect(onClose?: () => void): Promise<QueryEngine> {
+    return new QueryEngine(this.instance, await this.instance.connect(), this.files, onClose ?? (() => undefined));
+  }
+
   close(): void {
     this.conn.closeSync();
-    this.instance.closeSync();
+    if (this.onClose) this.onClose();
+    else this.instance.closeSync();
   }
 }
 

@@ -18,6 +18,11 @@ export type SqlAnswer =
   | { id: number; ok: true; result: SqlResult }
   | { id: number; ok: false; rejected: boolean; message: string };
 
+/** Sent once DuckDB's native binding is loaded: the child answers a job without that start-up cost. */
+export interface SqlReady {
+  ready: true;
+}
+
 export const SQL_CHILD_ENV = 'FLEETPROF_SQL_CHILD';
 
 export function startSqlChild(): void {
@@ -25,6 +30,12 @@ export function startSqlChild(): void {
     void answer(job).then((a) => process.send?.(a));
   });
   process.on('disconnect', () => process.exit(0));
+  // Load the binding now, not on the first job: a replacement for a killed child is warm by the
+  // time the next query comes (the pool prefers ready children).
+  void import('@duckdb/node-api').then(
+    () => process.send?.({ ready: true } satisfies SqlReady),
+    () => undefined,
+  );
 }
 
 async function answer(job: SqlJob): Promise<SqlAnswer> {

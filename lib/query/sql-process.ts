@@ -7,7 +7,7 @@ import type { Store } from '../store/store';
 import type { TableFiles } from './engine';
 import { listTableFiles } from './open';
 import { SqlRejected, type SqlLimits, type SqlResult } from './sql';
-import { SQL_CHILD_ENV, type SqlAnswer, type SqlJob } from './sql-child';
+import { SQL_CHILD_ENV, type SqlAnswer, type SqlJob, type SqlReady } from './sql-child';
 
 // User SQL runs in a child process that is killed when it overruns. DuckDB checks for interrupts
 // between vectors, but one scalar call such as `len(range(300000000))` or `list(range(2e7))`
@@ -46,6 +46,8 @@ const RSS_POLL_MS = 50;
 interface Worker {
   child: ChildProcess;
   busy: boolean;
+  /** DuckDB loaded (the child said so): no start-up cost on its next job. */
+  ready: boolean;
 }
 
 export class SqlProcessPool {
@@ -85,8 +87,8 @@ export class SqlProcessPool {
         if (err) reject(err);
         else resolve(result!);
       };
-      const onMessage = (a: SqlAnswer) => {
-        if (a.id !== msg.id) return;
+      const onMessage = (a: SqlAnswer | SqlReady) => {
+        if (!('id' in a) || a.id !== msg.id) return;
         if (a.ok) finish(false, undefined, a.result);
         else finish(false, a.rejected ? new SqlRejected(a.message) : new Error(a.message));
       };
@@ -115,11 +117,12 @@ export class SqlProcessPool {
 
   private acquire(): Promise<Worker> {
     if (this.closed) return Promise.reject(new Error('SQL process pool is closed'));
-    for (const w of this.workers) {
-      if (!w.busy && w.child.connected) {
-        w.busy = true;
-        return Promise.resolve(w);
-      }
+    // A ready child first: one still starting (a replacement for a killed one) costs a second.
+    const idle = [...this.workers].filter((w) => !w.busy && w.child.connected);
+    const w = idle.find((x) => x.ready) ?? idle[0];
+    if (w) {
+      w.busy = true;
+      return Promise.resolve(w);
     }
     if (this.workers.size < this.size) {
       const w = this.spawn();
@@ -158,7 +161,10 @@ export class SqlProcessPool {
     });
     child.unref();
     child.channel?.unref();
-    const w: Worker = { child, busy: false };
+    const w: Worker = { child, busy: false, ready: false };
+    child.on('message', (m: SqlAnswer | SqlReady) => {
+      if ('ready' in m) w.ready = true;
+    });
     child.once('exit', () => this.workers.delete(w));
     this.workers.add(w);
     return w;

@@ -85,6 +85,79 @@ export class ParquetWriter {
   }
 
   /**
+   * A Parquet file written from rows that arrive a chunk at a time (a gctrace log, runtime/metrics:
+   * memory bounded by design, #13). JS holds one chunk: each is encoded and appended to an NDJSON
+   * file on disk. Every RUN_ROWS rows become one sorted run (a COPY ... ORDER BY of that many rows
+   * to a part file), and finish() concatenates the runs into the file without sorting again.
+   * One COPY ... ORDER BY over all rows was what cost memory: ~440 MB of DuckDB for 1M metrics, and
+   * with a memory_limit it failed instead of spilling; runs of 122,880 rows still cost ~250 MB,
+   * runs of 16,384 ~50 MB (measured). The file is sorted within each run (row-group statistics
+   * still prune on time-ordered input); the compactor re-sorts whole hours and days anyway.
+   */
+  async rowFile(table: TableDef, outPath: string, runRows = RUN_ROWS): Promise<RowFile> {
+    const base = `${outPath}.${this.seq++}`;
+    const codec = CODECS[table.name as TableName] as { encode(r: unknown): JsonRow } | undefined;
+    const order = table.sortBy.map((c) => `"${c}"`).join(', ');
+    const parts: string[] = [];
+    let ndjson = '';
+    let fh: fs.FileHandle | undefined;
+    let n = 0;
+    const endRun = async () => {
+      if (!fh) return;
+      await fh.close();
+      fh = undefined;
+      const part = `${base}.${parts.length}.part.parquet`;
+      parts.push(part);
+      try {
+        await this.conn.run(`COPY (${plainSource(table, ndjson, n)} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
+      } finally {
+        await fs.rm(ndjson, { force: true });
+      }
+      n = 0;
+    };
+    const cleanup = async () => {
+      if (fh) await fh.close();
+      fh = undefined;
+      await fs.rm(ndjson, { force: true });
+      for (const p of parts) await fs.rm(p, { force: true });
+    };
+    return {
+      append: async (rows) => {
+        for (let i = 0; i < rows.length; ) {
+          if (!fh) {
+            ndjson = `${base}.${parts.length}.rows.ndjson`;
+            fh = await fs.open(ndjson, 'w');
+          }
+          const take = Math.min(rows.length - i, runRows - n, NDJSON_CHUNK_ROWS);
+          const chunk = rows.slice(i, i + take);
+          const text = toNdjson(codec ? chunk.map((r) => codec.encode(r)) : (chunk as object[]));
+          if (text.length > 0) await fh.write(text);
+          n += take;
+          i += take;
+          if (n >= runRows) await endRun();
+        }
+      },
+      finish: async () => {
+        try {
+          await endRun();
+          if (parts.length === 0) {
+            await this.conn.run(`COPY (${plainSource(table, '', 0)}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd)`);
+          } else if (parts.length === 1) {
+            await fs.rename(parts[0], outPath);
+            parts.length = 0;
+          } else {
+            const list = parts.map((f) => `'${sqlString(f)}'`).join(', ');
+            await this.conn.run(`COPY (SELECT * FROM read_parquet([${list}])) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
+          }
+        } finally {
+          await cleanup();
+        }
+      },
+      discard: cleanup,
+    };
+  }
+
+  /**
    * Merges Parquet files of one table into `outPath`, re-sorted, at a high zstd level: the
    * compaction step, where write time buys the bytes a year of storage pays for.
    */
@@ -102,6 +175,20 @@ export class ParquetWriter {
   close(): void {
     this.conn.closeSync();
   }
+}
+
+/** Rows per Parquet row group. */
+const ROW_GROUP_ROWS = 122880;
+/** Rows per sorted run of ParquetWriter.rowFile (see there). */
+const RUN_ROWS = 16384;
+
+/** See ParquetWriter.rowFile. */
+export interface RowFile {
+  append(rows: readonly unknown[]): Promise<void>;
+  /** Writes the Parquet file and removes the NDJSON one. */
+  finish(): Promise<void>;
+  /** Removes the NDJSON file without writing (a failure elsewhere). */
+  discard(): Promise<void>;
 }
 
 /** Rows per toNdjson() call while writing a file: the text in memory at once stays small. */

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { TABLES, type TableName, type TableRows } from '../model/schema';
 import { tableKey, utcDate } from './layout';
-import type { ParquetWriter } from './parquet';
+import type { ParquetWriter, RowFile } from './parquet';
 import type { Store } from './store';
 
 // The one publish path: table rows -> Parquet files in the store, all or nothing. Files are named
@@ -47,32 +47,6 @@ export async function publishEntries(target: PublishTarget, entries: readonly Pu
   }
 }
 
-/**
- * Rows that may span several UTC days (a gctrace log, runtime/metrics snapshots): one file per day
- * of their `time`, named `<fileId>-<dt>`, all staged first so a failure publishes nothing.
- */
-export async function publishByDay<N extends 'gc_cycles' | 'runtime_metrics'>(
-  target: PublishTarget,
-  table: N,
-  service: string,
-  fileId: string,
-  rows: TableRows[N],
-): Promise<{ keys: string[]; dts: string[] }> {
-  const byDay = new Map<string, TableRows[N][number][]>();
-  for (const r of rows) {
-    const dt = utcDate(r.time);
-    const list = byDay.get(dt);
-    if (list) list.push(r);
-    else byDay.set(dt, [r]);
-  }
-  const dts = [...byDay.keys()].sort();
-  const keys = await publishEntries(
-    target,
-    dts.map((dt) => ({ table, dt, service, fileId: `${fileId}-${dt}`, rows: byDay.get(dt)! as TableRows[N] })),
-  );
-  return { keys, dts };
-}
-
 /** The profile path's tables, all in the partition of the profile's capture day. */
 export async function publish(
   target: PublishTarget,
@@ -85,4 +59,55 @@ export async function publish(
     target,
     tables.map(([table, rows]) => ({ table, dt, service, fileId, rows })),
   );
+}
+
+/**
+ * publishByDay for rows that arrive a chunk at a time (lib/model/gc.ts RowStream: a gctrace log,
+ * runtime/metrics): each chunk is split by day and appended to that day's staged file as it comes,
+ * so memory holds one chunk, not the input's rows (#13). All staged first: a failure (a chunk
+ * that throws included) publishes nothing.
+ */
+export async function publishChunksByDay<N extends 'gc_cycles' | 'runtime_metrics'>(
+  target: PublishTarget,
+  table: N,
+  service: string,
+  fileId: string,
+  chunks: Iterable<TableRows[N]>,
+): Promise<{ keys: string[]; dts: string[] }> {
+  await fs.mkdir(target.store.scratchDir, { recursive: true });
+  const files = new Map<string, { tmp: string; file: RowFile }>();
+  const finished: [string, string][] = [];
+  try {
+    for (const chunk of chunks) {
+      const byDay = new Map<string, TableRows[N][number][]>();
+      for (const r of chunk) {
+        const dt = utcDate(r.time);
+        const list = byDay.get(dt);
+        if (list) list.push(r);
+        else byDay.set(dt, [r]);
+      }
+      for (const [dt, rows] of byDay) {
+        let f = files.get(dt);
+        if (!f) {
+          const tmp = path.join(target.store.scratchDir, `${randomUUID()}.parquet`);
+          f = { tmp, file: await target.writer.rowFile(TABLES[table], tmp) };
+          files.set(dt, f);
+        }
+        await f.file.append(rows);
+      }
+    }
+    const dts = [...files.keys()].sort();
+    for (const dt of dts) {
+      const f = files.get(dt)!;
+      files.delete(dt);
+      finished.push([tableKey(table, dt, service, `${fileId}-${dt}`), f.tmp]);
+      await f.file.finish();
+    }
+    for (const [key, tmp] of finished) await target.store.putFile(key, tmp);
+    return { keys: finished.map(([key]) => key), dts };
+  } finally {
+    for (const f of files.values()) await f.file.discard();
+    for (const [, tmp] of finished) await fs.rm(tmp, { force: true });
+    for (const f of files.values()) await fs.rm(f.tmp, { force: true });
+  }
 }

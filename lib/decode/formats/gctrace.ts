@@ -22,7 +22,7 @@
 //   as malformed rather than guessed.
 // - Segments and time: see finishSegment().
 
-import type { GcCycleRow, GctraceFormat, GctraceParseResult } from '../../model/gc';
+import type { GcCycleRow, GctraceFormat, GctraceParseResult, GctraceSummary, RowStream } from '../../model/gc';
 import { TextDecoder } from 'node:util';
 import { DecodeError } from '../errors';
 import type { Decoded, InputFormat } from '../format';
@@ -193,12 +193,45 @@ class GctraceParser implements GctraceStreamParser {
   private decoder: TextDecoder | null = null;
   private started = false;
   private ended = false;
+  /** scan mode: the current segment's offsets (no rows kept), and what the segments came to. */
+  private segCount = 0;
+  private segLastOffset = 0;
+  private segMinOffset = Infinity;
+  private segMaxOffset = -Infinity;
+  private readonly plan: SegmentTime[] = [];
+  private firstUs = Infinity;
+  private lastUs = -Infinity;
+  private estimatedSegments = 0;
 
   constructor(
     private readonly startUs: number,
     private readonly onSegment?: (rows: GcCycleRow[]) => void,
+    /** keep: rows timed at segment end (the in-memory API); scan: no rows, segment times only; emit: rows timed by `known`, handed to `sink` at once. */
+    private readonly mode: 'keep' | 'scan' | 'emit' = 'keep',
+    private readonly known: readonly SegmentTime[] = [],
+    private readonly sink?: (row: GcCycleRow) => void,
   ) {
     this.prevLastUs = startUs;
+  }
+
+  /** scan mode: the summary of the log (end() first). */
+  summary(): GctraceSummary {
+    return {
+      linesRead: this.lines,
+      malformed: this.malformed,
+      malformedExamples: this.examples,
+      segments: this.segments,
+      skipped: this.lines - this.cycleCount - this.malformed,
+      cycles: this.cycleCount,
+      estimatedSegments: this.estimatedSegments,
+      firstUs: this.firstUs,
+      lastUs: this.lastUs,
+    };
+  }
+
+  /** scan mode: each segment's start and whether it is estimated (end() first). */
+  segmentTimes(): readonly SegmentTime[] {
+    return this.plan;
   }
 
   push(chunk: string | Uint8Array): void {
@@ -341,9 +374,17 @@ class GctraceParser implements GctraceStreamParser {
     }
 
     this.cycleCount++;
-    this.segment.push({
-      timeUs: offsetUs, // made absolute in assignTimes()
-      timeEstimated: false,
+    if (this.mode === 'scan') {
+      this.segCount++;
+      this.segLastOffset = offsetUs;
+      if (offsetUs < this.segMinOffset) this.segMinOffset = offsetUs;
+      if (offsetUs > this.segMaxOffset) this.segMaxOffset = offsetUs;
+      return true;
+    }
+    const known = this.mode === 'emit' ? this.known[segment] : undefined;
+    const row: GcCycleRow = {
+      timeUs: known ? offsetUs + known.startUs : offsetUs, // keep: made absolute in finishSegment()
+      timeEstimated: known ? known.estimated : false,
       segment,
       gc,
       forced: m[14] !== undefined,
@@ -365,7 +406,9 @@ class GctraceParser implements GctraceStreamParser {
       globalsBytes: hasStacks ? Number(m[12]) * MIB : null,
       procs: Number(m[13]),
       goFormat,
-    });
+    };
+    if (this.sink) this.sink(row);
+    else this.segment.push(row);
     return true;
   }
 
@@ -388,12 +431,24 @@ class GctraceParser implements GctraceStreamParser {
    *    rows are marked timeEstimated (the real restart happened some unknown time later).
    */
   private finishSegment(): void {
+    if (this.mode === 'emit') return; // times came from the scan
+    if (this.mode === 'scan') {
+      if (this.segCount === 0) return;
+      const { startUs, estimated } = this.segmentStart();
+      this.plan.push({ startUs, estimated });
+      if (estimated) this.estimatedSegments++;
+      this.prevLastUs = startUs + this.segLastOffset;
+      this.firstUs = Math.min(this.firstUs, startUs + this.segMinOffset);
+      this.lastUs = Math.max(this.lastUs, startUs + this.segMaxOffset);
+      this.segCount = 0;
+      this.segMinOffset = Infinity;
+      this.segMaxOffset = -Infinity;
+      this.segAbsStartUs = NaN;
+      return;
+    }
     const rows = this.segment;
     if (rows.length === 0) return;
-    const s = this.segments - 1;
-    const abs = this.segAbsStartUs;
-    const estimated = Number.isNaN(abs) && s > 0;
-    const startUs = !Number.isNaN(abs) ? abs : s === 0 ? this.startUs : this.prevLastUs;
+    const { startUs, estimated } = this.segmentStart();
     for (const r of rows) {
       r.timeUs += startUs;
       r.timeEstimated = estimated;
@@ -403,6 +458,14 @@ class GctraceParser implements GctraceStreamParser {
     this.segAbsStartUs = NaN;
     if (this.onSegment) this.onSegment(rows);
     else for (const r of rows) this.cycles.push(r);
+  }
+
+  /** The current segment's start (see finishSegment). */
+  private segmentStart(): SegmentTime {
+    const s = this.segments - 1;
+    const abs = this.segAbsStartUs;
+    const estimated = Number.isNaN(abs) && s > 0;
+    return { startUs: !Number.isNaN(abs) ? abs : s === 0 ? this.startUs : this.prevLastUs, estimated };
   }
 
 
@@ -455,8 +518,57 @@ export const gctraceFormat: InputFormat<Extract<Decoded, { input: 'gctrace' }>> 
   sniffAll: containsGctrace,
   decode(raw, ctx) {
     if (ctx.startUs === undefined) throw new DecodeError('unsupported', 'gctrace log needs a capture start: pass --start');
-    const parser = createGctraceParser({ startUs: ctx.startUs });
-    parser.push(raw);
-    return { input: 'gctrace', parsed: parser.end() };
+    return { input: 'gctrace', ...streamGctrace(raw, ctx.startUs) };
   },
 };
+
+// Memory bounded by design (#13): a log is read twice and its rows are never all in memory. The
+// first pass (at decode time: every refusal happens before anything is written) keeps no rows,
+// only each segment's start, which needs the whole segment (its earliest absolute timestamp), and
+// the summary; the second pass, run by whoever writes the rows, times each row as it is read and
+// hands them over GCTRACE_CHUNK_ROWS at a time. The input is pushed in slices, never decoded into
+// one string (a 285 MB log was a 285-570 MB string before the rows were even built).
+
+/** Input bytes pushed per step: the text decoded at once. */
+const SLICE_BYTES = MIB;
+/** Rows per chunk of the second pass. */
+export const GCTRACE_CHUNK_ROWS = 16_384;
+
+interface SegmentTime {
+  readonly startUs: number;
+  readonly estimated: boolean;
+}
+
+function pushSlices(p: GctraceParser, raw: Uint8Array): void {
+  for (let i = 0; i < raw.length; i += SLICE_BYTES) p.push(raw.subarray(i, i + SLICE_BYTES));
+}
+
+/** A gctrace log (bytes) -> its summary now, its rows a chunk at a time later (see above). */
+export function streamGctrace(raw: Uint8Array, startUs: number, chunkRows = GCTRACE_CHUNK_ROWS): { parsed: GctraceSummary; cycles: RowStream<GcCycleRow> } {
+  const scan = new GctraceParser(startUs, undefined, 'scan');
+  pushSlices(scan, raw);
+  scan.end();
+  const parsed = scan.summary();
+  const known = scan.segmentTimes();
+  return {
+    parsed,
+    cycles: {
+      count: parsed.cycles,
+      firstUs: parsed.firstUs,
+      lastUs: parsed.lastUs,
+      *chunks() {
+        let chunk: GcCycleRow[] = [];
+        const p = new GctraceParser(startUs, undefined, 'emit', known, (r) => chunk.push(r));
+        for (let i = 0; i < raw.length; i += SLICE_BYTES) {
+          p.push(raw.subarray(i, i + SLICE_BYTES));
+          if (chunk.length >= chunkRows) {
+            yield chunk;
+            chunk = [];
+          }
+        }
+        p.end();
+        if (chunk.length > 0) yield chunk;
+      },
+    },
+  };
+}

@@ -12,7 +12,7 @@
 // every other scalar (bytes, objects, gc-cycles, percent, ...) as Uint64. A value in a non-time unit
 // that is not a non-negative integer is still reported as float64 rather than rejected.
 
-import type { MetricKind, MetricSnapshotRow } from '../../model/gc';
+import type { MetricKind, MetricSnapshotRow, RowStream } from '../../model/gc';
 import { DecodeError } from '../errors';
 import type { Decoded, InputFormat } from '../format';
 import { parseRfc3339Us } from './gctrace';
@@ -26,13 +26,19 @@ const NEG_INF = new Set(['-Inf', '-inf', '-Infinity']);
 const POS_INF = new Set(['+Inf', '+inf', 'Inf', 'inf', '+Infinity', 'Infinity']);
 
 export function parseRuntimeMetrics(text: string): MetricSnapshotRow[] {
-  const docs = parseDocuments(text);
   const rows: MetricSnapshotRow[] = [];
+  textRows(text, (r) => rows.push(r));
+  return rows;
+}
+
+type Sink = (row: MetricSnapshotRow) => void;
+
+function textRows(text: string, sink: Sink): void {
+  const docs = parseDocuments(text);
   docs.forEach((doc, i) => {
     const where = docs.length > 1 ? `document ${i + 1}` : 'document';
-    snapshotRows(doc, where, rows);
+    snapshotRows(doc, where, sink);
   });
-  return rows;
 }
 
 function bad(message: string): DecodeError {
@@ -79,8 +85,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function snapshotRows(doc: unknown, where: string, rows: MetricSnapshotRow[]): void {
+function snapshotRows(doc: unknown, where: string, sink: Sink): void {
   if (!isObject(doc)) throw bad(`${where}: expected an object {"time": ..., "metrics": {...}}`);
+  const timeUs = docTime(doc, where);
+  if (doc.metrics === undefined) throw bad(`${where}: missing "metrics"`);
+  if (!isObject(doc.metrics)) throw bad(`${where}: "metrics" must be an object of name -> value`);
+  for (const [name, value] of Object.entries(doc.metrics)) sink(metricRow(name, value, timeUs, where));
+}
+
+/** A document's "time", validated, in epoch microseconds. */
+function docTime(doc: Record<string, unknown>, where: string): number {
   if (doc.time === undefined || doc.time === null) throw bad(`${where}: missing "time"`);
   if (typeof doc.time !== 'string') throw bad(`${where}: "time" must be an RFC 3339 string, got ${preview(doc.time)}`);
   const timeUs = parseRfc3339Us(doc.time);
@@ -89,23 +103,22 @@ function snapshotRows(doc: unknown, where: string, rows: MetricSnapshotRow[]): v
   }
   const outside = timeRangeProblem(timeUs);
   if (outside) throw new DecodeError('out-of-range', `runtime/metrics: ${where}: "time" ${preview(doc.time)}: ${outside}`);
-  if (doc.metrics === undefined) throw bad(`${where}: missing "metrics"`);
-  if (!isObject(doc.metrics)) throw bad(`${where}: "metrics" must be an object of name -> value`);
+  return timeUs;
+}
 
-  for (const [name, value] of Object.entries(doc.metrics)) {
-    const nm = METRIC_NAME.exec(name);
-    if (name.length > LIMITS.maxNameLength) throw new DecodeError('limit', `runtime/metrics: ${where}: a metric name of ${name.length} characters is over the limit of ${LIMITS.maxNameLength}`);
-    if (!nm) throw bad(`${where}: ${preview(name)} is not a runtime/metrics name (/path:unit)`);
-    const unit = nm[1];
-    const at = `${where}: metric ${name}`;
-    if (isObject(value)) {
-      const { buckets, counts } = histogram(value, at);
-      rows.push({ timeUs, name, unit, kind: 'histogram', value: null, buckets, counts });
-    } else {
-      const v = scalar(value, at);
-      rows.push({ timeUs, name, unit, kind: scalarKind(unit, v), value: v, buckets: null, counts: null });
-    }
+function metricRow(name: string, value: unknown, timeUs: number, where: string): MetricSnapshotRow {
+  // The length first: a regex over a huge name is work the limit exists to avoid.
+  if (name.length > LIMITS.maxNameLength) throw new DecodeError('limit', `runtime/metrics: ${where}: a metric name of ${name.length} characters is over the limit of ${LIMITS.maxNameLength}`);
+  const nm = METRIC_NAME.exec(name);
+  if (!nm) throw bad(`${where}: ${preview(name)} is not a runtime/metrics name (/path:unit)`);
+  const unit = nm[1];
+  const at = `${where}: metric ${name}`;
+  if (isObject(value)) {
+    const { buckets, counts } = histogram(value, at);
+    return { timeUs, name, unit, kind: 'histogram', value: null, buckets, counts };
   }
+  const v = scalar(value, at);
+  return { timeUs, name, unit, kind: scalarKind(unit, v), value: v, buckets: null, counts: null };
 }
 
 function scalarKind(unit: string, v: number | null): MetricKind {
@@ -171,8 +184,190 @@ export const runtimeMetricsFormat: InputFormat<Extract<Decoded, { input: 'runtim
   uploadKind: 'metrics',
   sniff: (head) => looksLikeRuntimeMetrics(head.text),
   decode(raw) {
-    const snapshots = parseRuntimeMetrics(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-    if (snapshots.length === 0) throw new DecodeError('empty', 'runtime/metrics: no metrics in the input');
-    return { input: 'runtime-metrics', snapshots };
+    return { input: 'runtime-metrics', snapshots: streamRuntimeMetrics(raw) };
   },
 };
+
+// Memory bounded by design (#13): the input is read twice and its rows are never all in memory.
+// The first pass (at decode time, so every refusal comes before anything is written) validates
+// and counts; the second, run by whoever writes the rows, hands them over METRICS_CHUNK_ROWS at a
+// time. Inputs up to LARGE_BYTES are parsed with JSON.parse as a whole (fast, and JSON lines
+// errors name their line). Larger ones are never one string or one parsed object (a 1M-key
+// document was 1.3 GB): a byte scanner finds each document, and inside a document over
+// LARGE_BYTES each member of "metrics", which are parsed with JSON.parse a group of members at a
+// time. Hand-written because the streaming JSON parsers on npm (@streamparser/json measured)
+// parse ~3 MB/s in JS and kept the parsed values on the parent object; the scanner only finds
+// value boundaries (strings and bracket depth) and leaves parsing and validation to JSON.parse.
+
+/** Rows per chunk of the second pass. */
+export const METRICS_CHUNK_ROWS = 16_384;
+const LARGE_BYTES = 8 * 1024 * 1024;
+/** Members of a huge "metrics" object parsed per JSON.parse call. */
+const MEMBERS_PER_PARSE = 4096;
+
+/** runtime/metrics JSON (bytes) -> validated now, its rows a chunk at a time later (see above). */
+/** `largeBytes`: where scanning starts (a parameter for tests). */
+export function streamRuntimeMetrics(raw: Uint8Array, chunkRows = METRICS_CHUNK_ROWS, largeBytes = LARGE_BYTES): RowStream<MetricSnapshotRow> {
+  let count = 0;
+  let firstUs = Infinity;
+  let lastUs = -Infinity;
+  for (const emit of rowGroups(raw, largeBytes)) {
+    emit((r) => {
+      count++;
+      if (r.timeUs < firstUs) firstUs = r.timeUs;
+      if (r.timeUs > lastUs) lastUs = r.timeUs;
+    });
+  }
+  if (count === 0) throw new DecodeError('empty', 'runtime/metrics: no metrics in the input');
+  return {
+    count,
+    firstUs,
+    lastUs,
+    *chunks() {
+      let chunk: MetricSnapshotRow[] = [];
+      for (const emit of rowGroups(raw, largeBytes)) {
+        emit((r) => chunk.push(r));
+        if (chunk.length >= chunkRows) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) yield chunk;
+    },
+  };
+}
+
+/**
+ * The input's rows as groups, each a function that emits its rows: the whole input when small, a
+ * document, or MEMBERS_PER_PARSE metrics of a huge document. A group's rows are what a consumer
+ * holds at once beyond its chunk.
+ */
+function* rowGroups(raw: Uint8Array, largeBytes: number): Generator<(sink: Sink) => void> {
+  const b = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (b.length <= largeBytes) {
+    yield (sink) => textRows(b.toString('utf8'), sink);
+    return;
+  }
+  let i = skipWs(b, b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0);
+  const array = b[i] === 0x5b; // [
+  if (array) i = skipWs(b, i + 1);
+  for (let n = 1; i < b.length; n++) {
+    if (array && b[i] === 0x5d) {
+      i = skipWs(b, i + 1);
+      break;
+    }
+    const end = valueEnd(b, i);
+    yield* documentGroups(b, i, end, `document ${n}`, largeBytes);
+    i = skipWs(b, end);
+    if (array) {
+      if (b[i] === 0x2c) i = skipWs(b, i + 1);
+      else if (b[i] !== 0x5d) throw notJson(b, i);
+    }
+  }
+  if (i < b.length) throw notJson(b, i);
+}
+
+function* documentGroups(b: Buffer, start: number, end: number, where: string, largeBytes: number): Generator<(sink: Sink) => void> {
+  if (end - start <= largeBytes) {
+    const doc = parseJson(b, start, end, where);
+    yield (sink) => snapshotRows(doc, where, sink);
+    return;
+  }
+  // A huge document: its few members by range; "metrics" a group of members at a time.
+  if (b[start] !== 0x7b) throw bad(`${where}: expected an object {"time": ..., "metrics": {...}}`);
+  const doc: Record<string, unknown> = {};
+  let metrics: [number, number] | undefined;
+  for (const [ms, vs, ve] of members(b, start, end)) {
+    const key = JSON.parse(b.toString('utf8', ms, stringEnd(b, ms))) as string;
+    if (key === 'metrics') metrics = [vs, ve];
+    else doc[key] = parseJson(b, vs, ve, where);
+  }
+  const timeUs = docTime(doc, where);
+  if (!metrics) throw bad(`${where}: missing "metrics"`);
+  if (b[metrics[0]] !== 0x7b) throw bad(`${where}: "metrics" must be an object of name -> value`);
+  let first = -1;
+  let last = -1;
+  let n = 0;
+  const group = (from: number, to: number) => (sink: Sink) => {
+    const parsed = parseJson(b, from, to, `${where}: "metrics"`, true) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(parsed)) sink(metricRow(name, value, timeUs, where));
+  };
+  for (const [ms, , ve] of members(b, metrics[0], metrics[1])) {
+    if (first < 0) first = ms;
+    last = ve;
+    if (++n === MEMBERS_PER_PARSE) {
+      yield group(first, last);
+      first = -1;
+      n = 0;
+    }
+  }
+  if (n > 0) yield group(first, last);
+}
+
+/** JSON.parse of b[start..end); `members`: the bytes are members of an object, parsed inside {}. */
+function parseJson(b: Buffer, start: number, end: number, where: string, members = false): unknown {
+  try {
+    const text = b.toString('utf8', start, end);
+    return JSON.parse(members ? `{${text}}` : text);
+  } catch (e) {
+    throw bad(`${where}: not JSON (${errorText(e)})`);
+  }
+}
+
+function notJson(b: Buffer, i: number): DecodeError {
+  return bad(`not JSON: unexpected ${i < b.length ? JSON.stringify(String.fromCharCode(b[i])) : 'end of input'} at byte ${i}`);
+}
+
+function skipWs(b: Buffer, i: number): number {
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  return i;
+}
+
+/** Index just past the JSON value starting at i: a string, or an object/array by bracket depth (strings skipped), or a scalar up to the next delimiter. */
+function valueEnd(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === 0x22) return stringEnd(b, i);
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (let j = i; j < b.length; j++) {
+      const x = b[j];
+      if (x === 0x22) j = stringEnd(b, j) - 1;
+      else if (x === 0x7b || x === 0x5b) depth++;
+      else if (x === 0x7d || x === 0x5d) {
+        if (--depth === 0) return j + 1;
+      }
+    }
+    throw notJson(b, b.length);
+  }
+  let j = i;
+  while (j < b.length && b[j] !== 0x2c && b[j] !== 0x7d && b[j] !== 0x5d && b[j] !== 0x20 && b[j] !== 0x0a && b[j] !== 0x0d && b[j] !== 0x09) j++;
+  if (j === i) throw notJson(b, i);
+  return j;
+}
+
+function stringEnd(b: Buffer, i: number): number {
+  for (let j = i + 1; j < b.length; j++) {
+    if (b[j] === 0x5c) j++;
+    else if (b[j] === 0x22) return j + 1;
+  }
+  throw notJson(b, b.length);
+}
+
+/** Members of the object in b[start..end), lazily: [member (key) start, value start, value end]. */
+function* members(b: Buffer, start: number, end: number): Generator<[number, number, number]> {
+  let i = skipWs(b, start + 1);
+  if (b[i] === 0x7d && i === end - 1) return;
+  for (;;) {
+    if (b[i] !== 0x22) throw notJson(b, i);
+    const ms = i;
+    i = skipWs(b, stringEnd(b, i));
+    if (b[i] !== 0x3a) throw notJson(b, i);
+    const vs = skipWs(b, i + 1);
+    const ve = valueEnd(b, vs);
+    yield [ms, vs, ve];
+    i = skipWs(b, ve);
+    if (b[i] === 0x2c) i = skipWs(b, i + 1);
+    else if (b[i] === 0x7d && i === end - 1) return;
+    else throw notJson(b, i);
+  }
+}

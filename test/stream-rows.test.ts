@@ -1,0 +1,74 @@
+// gctrace logs and runtime/metrics decode in two passes, their rows handed over a chunk at a time
+// (#13, memory bounded by design): the chunks, concatenated, must be exactly the rows the
+// whole-input parsers give, whatever the chunk size, for logs with restarts (timed from absolute
+// timestamps, from the caller's start, and estimated), and for runtime/metrics inputs over the
+// size where documents and "metrics" objects are scanned instead of parsed whole.
+import { parseGctrace, streamGctrace } from '../lib/decode/formats/gctrace';
+import { parseRuntimeMetrics, streamRuntimeMetrics } from '../lib/decode/formats/runtime-metrics';
+
+const T0 = Date.UTC(2026, 0, 1) * 1000;
+/** The size above which runtime/metrics inputs are scanned, lowered so the inputs stay small (production: 8 MiB). */
+const LARGE = 20_000;
+const line = (gc: number, at: number) =>
+  `gc ${gc} @${at.toFixed(3)}s 2%: 0.018+0.91+0.003 ms clock, 0.073+0.21/0.80/0.45+0.013 ms cpu, 40->41->20 MB, 42 MB goal, 0 MB stacks, 0 MB globals, 8 P`;
+
+function log(): string {
+  const out: string[] = [];
+  // Process 1: no timestamps (times from the caller's start); process 2: timestamped lines (its
+  // start from the earliest); process 3: no timestamps again (estimated from the previous end).
+  for (let i = 1; i <= 3000; i++) out.push(line(i, i * 0.5));
+  out.push('some app output', 'gc 7 @1.0s garbled');
+  for (let i = 1; i <= 2500; i++) out.push(`2026-01-01T03:00:${String(i % 60).padStart(2, '0')}.000Z ${line(i, i * 0.01)}`);
+  for (let i = 1; i <= 2000; i++) out.push(line(i, i * 0.2));
+  return out.join('\n') + '\n';
+}
+
+const concat = <R>(chunks: Iterable<R[]>): R[] => {
+  const all: R[] = [];
+  for (const c of chunks) all.push(...c);
+  return all;
+};
+
+test('gctrace: the chunks are the whole parser rows, at any chunk size; the summary is known up front', () => {
+  const text = log();
+  const whole = parseGctrace(text, { startUs: T0 });
+  const bytes = Buffer.from(text);
+  for (const size of [1, 777, 100_000]) {
+    const s = streamGctrace(bytes, T0, size);
+    expect(s.parsed).toMatchObject({ cycles: 7500, segments: 3, malformed: whole.malformed, linesRead: whole.linesRead, estimatedSegments: 1 });
+    expect(s.cycles.count).toBe(7500);
+    const rows = concat(s.cycles.chunks());
+    expect(rows).toEqual(whole.cycles);
+    expect(s.cycles.firstUs).toBe(Math.min(...rows.map((r) => r.timeUs)));
+    expect(s.cycles.lastUs).toBe(Math.max(...rows.map((r) => r.timeUs)));
+    // Re-iterable: a second read gives the same rows.
+    expect(concat(s.cycles.chunks())).toHaveLength(7500);
+  }
+});
+
+test('runtime/metrics over the scan size: documents, a huge "metrics" object, arrays and JSON lines equal JSON.parse', () => {
+  const metrics = (n: number, p: string) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`/bench/${p}${i}:bytes`, i]));
+  const hist = { '/gc/pauses:seconds': { buckets: ['-Inf', 0, 1e-6, '+Inf'], counts: [0, 3, 1] } };
+  // One document of ~10 MB (scanned member by member), then an array of two, then JSON lines.
+  const big = JSON.stringify({ metrics: { ...hist, ...metrics(3000, 'm') }, time: '2026-01-01T00:00:00Z' });
+  const small = { time: '2026-01-01T00:00:10Z', metrics: { ...hist, '/a:bytes': 1 } };
+  for (const text of [big, `[${big}, ${JSON.stringify(small)}]`, `${big}\n\n${JSON.stringify(small)}\n`]) {
+    expect(text.length).toBeGreaterThan(LARGE);
+    const want = parseRuntimeMetrics(text);
+    const s = streamRuntimeMetrics(Buffer.from(text), 500, LARGE);
+    expect(s.count).toBe(want.length);
+    const got = concat(s.chunks());
+    expect(got).toEqual(want);
+  }
+});
+
+test('runtime/metrics over the scan size: errors still name what is wrong, before any row', () => {
+  const pad = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`/bench/m${i}:bytes`, i]));
+  const doc = (m: object, time: unknown = '2026-01-01T00:00:00Z') => JSON.stringify({ time, metrics: m });
+  const run = (text: string) => () => streamRuntimeMetrics(Buffer.from(text), 500, LARGE);
+  expect(run(doc({ ...pad, 'no name': 1 }))).toThrow(/"no name" is not a runtime\/metrics name/);
+  expect(run(doc(pad, '2026-01-01T00:00:00'))).toThrow(/not an RFC 3339 timestamp with a zone/);
+  expect(run(JSON.stringify({ time: '2026-01-01T00:00:00Z', other: pad }))).toThrow(/missing "metrics"/);
+  expect(run(doc(pad).slice(0, -2))).toThrow(/not JSON/);
+  expect(run(doc(pad) + ' x')).toThrow(/not JSON/);
+});
