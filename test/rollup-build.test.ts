@@ -1,6 +1,7 @@
 // The rollup builder (lib/store/rollup-build.ts): day rows are the sums of their hours, a rebuilt
 // hour replaces its files (never adds), and ranges that are not whole hours are refused.
 // End-to-end exactness (rollups + raw = the window rule) is test/rollup-plan.test.ts.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -8,6 +9,10 @@ import { LocalStore } from '../lib/store/local';
 import { openDuckDb } from '../lib/store/parquet';
 import { rollupStore } from '../lib/store/rollup';
 import { buildHourRollups } from '../lib/store/rollup-build';
+import { top } from '../lib/query/top';
+import { exactJson } from '../lib/query/json';
+import type { ProfileKind } from '../lib/model/profile';
+import { openLocalEngine } from '../bin/commands/engine';
 import { buildRollupTestData } from './helpers/rollup-data';
 
 const at = (iso: string) => Date.parse(iso) * 1000;
@@ -33,7 +38,7 @@ const glob = (t: string) => `read_parquet('${path.join(dir, t)}/**/*.parquet', h
 test('hours, then the day: day rows are the sums of the hour rows; rebuilding replaces', async () => {
   const range = { fromUs: at('2026-11-30T00:00:00Z'), toUs: at('2026-12-01T00:00:00Z') };
   const first = await rollupStore(new LocalStore(dir), conn, range);
-  expect(first.hours).toBe(24);
+  expect(first.hours).toBe(3); // 21:00, 22:00 and 23:00 hold data
   expect(first.days).toBe(1);
   const sums = async () =>
     q(`SELECT (SELECT SUM(flat)::VARCHAR FROM ${glob('functions_1h')}) AS fh, (SELECT SUM(flat)::VARCHAR FROM ${glob('functions_1d')}) AS fd,
@@ -61,4 +66,30 @@ test('only whole UTC hours', async () => {
   const none = await buildHourRollups(conn, { profiles: [], functions: [], stacks: [] }, { fromUs: at('2026-11-30T00:00:00Z'), toUs: at('2026-11-30T01:00:00Z') }, out);
   expect(none).toEqual([]);
   expect(readdirSync(out)).toEqual([]);
+});
+
+test('fleetprof compact (the scheduled job) builds the rollups of closed hours and days once; top over them equals the raw rows', async () => {
+  const cli = (args: string[]) => spawnSync(process.execPath, [path.join(__dirname, '..', 'dist/bin/fleetprof.js'), ...args], { encoding: 'utf8' });
+  // As the hourly schedule would run on Dec 2 at 06:00 (the code the Lambda runs: lib/store/compact-due.ts).
+  const c1 = cli(['compact', '--data', dir, '--now', '2026-12-02T06:00:00Z']);
+  expect(c1.status).toBe(0);
+  expect(c1.stderr).toMatch(/rolled up \d+ hours and 1 days/); // Nov 30 was rolled up above: Dec 1 only
+  const c2 = cli(['compact', '--data', dir, '--now', '2026-12-02T06:00:00Z']);
+  expect(c2.stderr).toMatch(/rolled up 0 hours and 0 days/);
+  const days = await q(`SELECT DISTINCT day::VARCHAR AS d FROM ${glob('functions_1d')} ORDER BY 1`);
+  expect(days.map((r) => r.d)).toEqual(['2026-11-30 00:00:00', '2026-12-01 00:00:00']);
+  for (const [type, from, to] of [
+    ['cpu', '2026-11-30T20:00:00Z', '2026-12-01T06:00:00Z'],
+    ['heap', '2026-11-30T21:30:00Z', '2026-12-01T03:00:00Z'],
+    ['allocs', '2026-11-30T23:00:00Z', '2026-12-01T05:20:00Z'],
+  ]) {
+    const r = cli(['top', '--data', dir, '--type', type, '--from', from, '--to', to, '--json']);
+    expect(r.status).toBe(0);
+    const e = await openLocalEngine(dir, {});
+    try {
+      expect(JSON.parse(r.stdout)).toEqual(JSON.parse(exactJson(await top(e, { kind: type as ProfileKind, fromUs: at(from), toUs: at(to), rollups: false }))));
+    } finally {
+      e.close();
+    }
+  }
 });

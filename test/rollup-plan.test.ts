@@ -2,7 +2,9 @@
 // (itself checked against `go tool pprof -top` / `-base` in window.test.ts) for windows aligned to
 // hours, unaligned, spanning a UTC day boundary, holding whole days, with hours not rolled up yet,
 // for CPU, counters across restarts (with and without process identity) and gauges.
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb } from '../lib/store/parquet';
@@ -13,7 +15,10 @@ import { windowPartitionFilter } from '../lib/query/window';
 import { openLocalEngine } from '../bin/commands/engine';
 import type { ProfileKind } from '../lib/model/profile';
 import type { QueryEngine } from '../lib/query/engine';
+import { flameGraph } from '../lib/query/flamegraph';
+import { exportMerged } from '../lib/query/export';
 import { buildRollupTestData } from './helpers/rollup-data';
+import { goAvailable, pprofTop, warmUpPprof } from './oracle/pprof';
 
 const H = 3_600_000_000;
 const M = 60_000_000;
@@ -134,3 +139,41 @@ async function planned(e: QueryEngine, w: (from: string, to: string) => { fromUs
   expect(heap.planned).not.toBeNull();
   expect(heap.planned?.raw).toEqual([]);
 }
+
+const describeGo = goAvailable() ? describe : describe.skip;
+
+describeGo('flame graphs and exports over rollups', () => {
+  beforeAll(() => warmUpPprof(), 300_000);
+  test('flame graph trees and exported profiles (go tool pprof -top -lines) equal the raw path', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-plan-export-'));
+    try {
+      for (const [from, to] of [
+        ['2026-11-30T21:37:00Z', '2026-12-01T03:13:00Z'],
+        ['2026-11-30T00:00:00Z', '2026-12-01T02:41:00Z'],
+      ]) {
+        await withEngine({ kind: 'cpu', fromUs: at(from), toUs: at(to) }, async (e) => {
+          for (const [kind, sampleType, service] of [
+            ['cpu', 'cpu', undefined],
+            ['heap', 'inuse_space', undefined],
+            ['allocs', 'alloc_space', 'svc-a'],
+            ['goroutine', 'goroutine', undefined],
+          ] as [ProfileKind, string, string | undefined][]) {
+            const q = { kind, sampleType, service, fromUs: at(from), toUs: at(to) };
+            expect(await planWindow(e, q, sampleType, 'stacks')).not.toBeNull();
+            expect(await flameGraph(e, q)).toEqual(await flameGraph(e, { ...q, rollups: false }));
+            const files = [true, false].map((rollups, i) => {
+              const f = path.join(tmp, `${kind}-${i}.pb.gz`);
+              return { f, p: exportMerged(e, { ...q, rollups }) };
+            });
+            for (const x of files) writeFileSync(x.f, await x.p);
+            const [a, b] = files.map((x) => pprofTop([x.f], { sampleIndex: sampleType, extraArgs: ['-lines'] }));
+            expect(a).toEqual(b);
+            expect(a.rows.length).toBeGreaterThan(0);
+          }
+        });
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 600_000);
+});

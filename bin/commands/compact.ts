@@ -57,5 +57,9 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
   }
   const ratio = r.bytesAfter > 0 ? (r.bytesBefore / r.bytesAfter).toFixed(1) : '-';
   process.stderr.write(`compacted ${r.partitions} partitions: ${r.filesMerged} files, ${r.bytesBefore} -> ${r.bytesAfter} bytes (${ratio}x)\n`);
+  if ('rollups' in r) {
+    const ru = (r as { rollups: { hours: number; days: number; rows: number; files: number } }).rollups;
+    process.stderr.write(`rolled up ${ru.hours} hours and ${ru.days} days: ${ru.rows} rows in ${ru.files} files\n`);
+  }
   return 0;
 }

@@ -4,7 +4,8 @@ import { FUNCTION, LABEL, LINE, LOCATION, PROFILE, SAMPLE, tagOf, VALUE_TYPE, WI
 import type { Int64 } from '../model/profile';
 import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
-import { profileWeightsSql, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
+import { windowSelectSql } from './plan';
+import type { WindowCohort } from './window';
 
 // The merged profile of a cohort, rebuilt from the stacks table as a gzipped pprof protobuf.
 // One Function per (name, file, start line), as profile.Merge keys them; one Location per run of
@@ -61,17 +62,13 @@ export async function exportMerged(engine: QueryEngine, c: WindowCohort): Promis
 
   const rows: Record<string, unknown>[] = [];
   for (const t of types) {
-    const params: SqlParams = { st: t.type };
-    const weights = profileWeightsSql(c, t.type, params);
-    const part = await engine.rows(
-      `SELECT *, $st AS sample_type FROM (${weightedSelectSql(weights, {
-        table: 'stacks',
-        where: `${windowRowsWhere(c, t.type, params, 'stacks', 't')} AND t.sample_type = $st`,
-        keys: ['stack_id', 'frames', 'lines', 'files', 'start_lines', 'inlined', 'sample_labels', 'num_labels'].map((k) => ({ expr: `t.${k}`, name: k })),
-        values: [{ expr: 't.value', name: 'v' }],
-      })}) WHERE v <> 0`,
-      params,
-    );
+    const params: SqlParams = {};
+    const sql = await windowSelectSql(engine, c, t.type, {
+      table: 'stacks',
+      keys: ['stack_id', 'frames', 'lines', 'files', 'start_lines', 'inlined', 'sample_labels', 'num_labels'].map((k) => ({ expr: `t.${k}`, name: k })),
+      values: [{ expr: 't.value', name: 'v' }],
+    }, params);
+    const part = await engine.rows(`SELECT *, $st AS sample_type FROM (${sql}) WHERE v <> 0`, params);
     rows.push(...part);
   }
 

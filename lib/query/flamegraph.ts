@@ -1,5 +1,6 @@
 import { DEFAULT_SAMPLE_TYPE, partitionFilter, type SqlParams } from './cohort';
-import { profileWeightsSql, weightedSelectSql, windowPartitionFilter, windowRowsWhere, type WindowCohort } from './window';
+import { windowSelectSql } from './plan';
+import { windowPartitionFilter, type WindowCohort } from './window';
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 import { isoFromUs } from '../model/time';
@@ -49,20 +50,16 @@ export function cohortLabel(c: { version?: string; fromUs?: number; toUs?: numbe
 
 /** The window's stacks (lib/query/window.ts: increases for counters, per-instance means for gauges). */
 export async function cohortStacks(engine: QueryEngine, c: WindowCohort, sampleType: string): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[] }> {
-  const params: SqlParams = { st: sampleType };
-  const weights = profileWeightsSql(c, sampleType, params);
-  const rows = await engine.rows(
-    `SELECT * FROM (${weightedSelectSql(weights, {
-      table: 'stacks',
-      where: `${windowRowsWhere(c, sampleType, params, 'stacks', 't')} AND t.sample_type = $st`,
-      keys: [
-        { expr: 't.frames', name: 'frames' },
-        { expr: 't.unit', name: 'unit' },
-      ],
-      values: [{ expr: 't.value', name: 'value' }],
-    })}) WHERE value <> 0`,
-    params,
-  );
+  const params: SqlParams = {};
+  const sql = await windowSelectSql(engine, c, sampleType, {
+    table: 'stacks',
+    keys: [
+      { expr: 't.frames', name: 'frames' },
+      { expr: 't.unit', name: 'unit' },
+    ],
+    values: [{ expr: 't.value', name: 'value' }],
+  }, params);
+  const rows = await engine.rows(`SELECT * FROM (${sql}) WHERE value <> 0`, params);
   return { unit: (rows[0]?.unit as string) ?? '', stacks: rows.map((r) => ({ frames: r.frames as string[], value: BigInt(r.value as bigint) })) };
 }
 

@@ -2,7 +2,7 @@ import { valueClass } from '../model/temporality';
 import { floorHourUs, increaseTermsSql, termsScanFromUs } from '../store/rollup-terms';
 import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
-import { DEFAULT_LOOKBACK_US, roundDivSql, type WindowCohort } from './window';
+import { DEFAULT_LOOKBACK_US, profileWeightsSql, roundDivSql, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
 
 // The query planner: a window's weighted sums (lib/query/window.ts) from rollups where they are
 // exact, raw rows elsewhere. The window [F, T) is cut into
@@ -193,15 +193,15 @@ export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: Sql
     s.table === 'totals'
       ? `(SELECT r.*, x.s.type AS sample_type, x.s.unit AS unit, x.s.total AS total FROM profiles_1h r, (SELECT UNNEST(r.sample_types) AS s) x)`
       : `${s.table}_${form}`;
-  params.pl_st = plan.sampleType;
+  params.st = plan.sampleType;
   if (plan.days.length > 0) {
     const where = identityWhere(c, 't', 'pd_', params);
     const col = s.table === 'totals' ? 'hour' : 'day';
-    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1d')} t WHERE ${where} AND t.sample_type = $pl_st AND ${spansSql(`t.${col}`, plan.days)} GROUP BY ALL`);
+    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1d')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql(`t.${col}`, plan.days)} GROUP BY ALL`);
   }
   if (plan.hours.length > 0) {
     const where = identityWhere(c, 't', 'ph_', params);
-    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1h')} t WHERE ${where} AND t.sample_type = $pl_st AND ${spansSql('t.hour', plan.hours)} GROUP BY ALL`);
+    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1h')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql('t.hour', plan.hours)} GROUP BY ALL`);
   }
   const L = c.lookbackUs ?? DEFAULT_LOOKBACK_US;
   plan.raw.forEach(([a, b], i) => {
@@ -221,7 +221,7 @@ export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: Sql
         ? `(SELECT r.*, x.s.type AS sample_type, x.s.unit AS unit, x.s.total AS total FROM profiles r, (SELECT UNNEST(r.sample_types) AS s) x)`
         : s.table;
     parts.push(`SELECT ${sel(grp('t'))}, ${weighted.join(', ')} FROM ${source} t JOIN (${termsSql}) pw ON t.profile_id = pw.profile_id
-      WHERE ${pred.sql} AND t.sample_type = $pl_st AND ${applies} GROUP BY ALL`);
+      WHERE ${pred.sql} AND t.sample_type = $st AND ${applies} GROUP BY ALL`);
   });
   const names = s.keys.map((k) => k.name);
   const vnames = s.values.map((v) => v.name);
@@ -245,3 +245,16 @@ export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: Sql
     FROM (${byGroup}) g JOIN (${dens}) d ON g.grp = d.grp GROUP BY ALL`;
 }
 
+
+/**
+ * The window's weighted sums of a data table per key, from the plan when rollups can answer
+ * exactly, from the raw rows (lib/query/window.ts) otherwise. Adds its parameters to `params`
+ * (`$st` = the sample type, as the callers' own SQL around it expects).
+ */
+export async function windowSelectSql(engine: QueryEngine, c: WindowCohort, sampleType: string, s: PlannedSelect & { table: PlanTable }, params: SqlParams): Promise<string> {
+  params.st = sampleType;
+  const plan = c.rollups === false ? null : await planWindow(engine, c, sampleType, s.table);
+  if (plan) return plannedSelectSql(plan, s, params);
+  const weights = profileWeightsSql(c, sampleType, params);
+  return weightedSelectSql(weights, { table: s.table, where: `${windowRowsWhere(c, sampleType, params, s.table, 't')} AND t.sample_type = $st`, keys: s.keys, values: s.values });
+}

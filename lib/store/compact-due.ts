@@ -1,4 +1,6 @@
+import { ROLLUP_TABLE_NAMES } from '../model/schema';
 import { compact, type CompactResult } from './compact';
+import { rollupStore, type RollupRunResult } from './rollup';
 import { utcDate } from './layout';
 import type { ParquetWriter } from './parquet';
 import type { Store } from './store';
@@ -13,7 +15,16 @@ export interface CompactDueOptions {
   readonly nowUs: number;
 }
 
-export async function compactDue(store: Store, writer: ParquetWriter, o: CompactDueOptions): Promise<CompactResult> {
+/** How long after an hour ends its rollups wait (uploads of its last minutes still arriving). */
+export const ROLLUP_GRACE_US = 15 * 60_000_000;
+
+export async function compactDue(store: Store, writer: ParquetWriter, o: CompactDueOptions): Promise<CompactResult & { rollups: RollupRunResult }> {
   // Layout v1: partitions of closed UTC days.
-  return compact(store, writer, { before: utcDate(o.nowUs) });
+  const r = await compact(store, writer, { before: utcDate(o.nowUs) });
+  // Rollups (lib/store/rollup.ts) of every hour closed ROLLUP_GRACE_US ago that has none yet, the
+  // day forms of closed days, then the rollup tables' files of closed days merged like any table.
+  const hourUs = 3_600_000_000;
+  const rollups = await rollupStore(store, writer.connection, { toUs: Math.floor((o.nowUs - ROLLUP_GRACE_US) / hourUs) * hourUs, skipBuilt: true });
+  await compact(store, writer, { before: utcDate(o.nowUs), tables: [...ROLLUP_TABLE_NAMES] });
+  return { ...r, rollups };
 }

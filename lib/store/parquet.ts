@@ -48,6 +48,11 @@ export class ParquetWriter {
   private seq = 0;
   private constructor(private readonly conn: DuckDBConnection) {}
 
+  /** The writer's DuckDB connection, for steps that write with SQL of their own (the rollup builder). */
+  get connection(): DuckDBConnection {
+    return this.conn;
+  }
+
   static async create(instance: DuckDBInstance): Promise<ParquetWriter> {
     return new ParquetWriter(await instance.connect());
   }

@@ -7,32 +7,56 @@ import { isoFromUs } from '../model/time';
 import { tableKey, utcDate } from './layout';
 import { liveFiles, MANIFEST_NAME, partitionOf, readManifest } from './manifest';
 import { buildDayRollups, buildHourRollups, type RollupFile } from './rollup-build';
-import type { Store } from './store';
+import { sqlString } from './parquet';
+import type { Store, StoredObject } from './store';
 
 // Rollups over a store: lists the live raw files of the hours (and the hour before them), runs the
 // builder hour by hour, publishes one file per rollup table and partition and hour
 // (`<table>/dt=D/service=S/rollup-<YYYY-MM-DDTHH>.parquet`; re-building an hour replaces it), and
 // the day forms (`rollup-day.parquet`). The compactor calls buildHourRollups/buildDayRollups on
-// the files it has just merged; this is the same for a directory that has no such compactor run.
+// the files it has just merged; this does the same for a whole store (`fleetprof compact`).
 
 const HOUR_US = 3_600_000_000;
 const DAY_US = 24 * HOUR_US;
 
-/** Live local files of a table in the dts [fromDt, toDt] (manifests applied). */
-async function liveTableFiles(store: Store, table: TableName, fromDt: string, toDt: string): Promise<string[]> {
-  const objs = (await store.list(`${table}/`)).filter((o) => {
-    const m = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(o.key);
-    return m !== null && m[1] >= fromDt && m[1] <= toDt;
-  });
-  const byPart = new Map<string, typeof objs>();
+/** One listing of a table: its objects and, per partition, the manifest's merged file ids. */
+interface TableListing {
+  objs: StoredObject[];
+  merged: Map<string, Set<string>>;
+  live: Map<string, StoredObject[]>;
+}
+
+async function listTable(store: Store, table: TableName): Promise<TableListing> {
+  const objs = await store.list(`${table}/`);
+  const byPart = new Map<string, StoredObject[]>();
   for (const o of objs) byPart.set(partitionOf(o.key), [...(byPart.get(partitionOf(o.key)) ?? []), o]);
-  const out: string[] = [];
+  const merged = new Map<string, Set<string>>();
+  const live = new Map<string, StoredObject[]>();
   for (const [part, list] of byPart) {
     const manifest = list.some((o) => o.key === part + MANIFEST_NAME) ? await readManifest(store, part) : null;
-    const live = new Set(liveFiles(list.filter((o) => o.key.endsWith('.parquet')).map((o) => o.key), manifest));
-    for (const o of list) if (live.has(o.key)) out.push(await store.localPath(o));
+    merged.set(part, new Set(manifest?.sources ?? []));
+    const keep = new Set(liveFiles(list.filter((o) => o.key.endsWith('.parquet')).map((o) => o.key), manifest));
+    live.set(part, list.filter((o) => keep.has(o.key)));
+  }
+  return { objs, merged, live };
+}
+
+const dtOf = (key: string) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
+
+async function liveIn(store: Store, l: TableListing, fromDt: string, toDt: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [part, list] of l.live) {
+    const dt = dtOf(part + 'x');
+    if (dt !== undefined && dt >= fromDt && dt <= toDt) for (const o of list) out.push(await store.localPath(o));
   }
   return out;
+}
+
+/** Whether a file id was published in the dt (present, or merged by a compaction since). */
+function published(l: TableListing, dt: string, fileId: string): boolean {
+  if (l.objs.some((o) => dtOf(o.key) === dt && o.key.endsWith(`/${fileId}.parquet`))) return true;
+  for (const [part, ids] of l.merged) if (dtOf(part + 'x') === dt && ids.has(fileId)) return true;
+  return false;
 }
 
 async function publish(store: Store, files: RollupFile[], fileId: string): Promise<void> {
@@ -41,6 +65,9 @@ async function publish(store: Store, files: RollupFile[], fileId: string): Promi
   }
 }
 
+export const hourFileId = (hourUs: number) => `rollup-${isoFromUs(hourUs).slice(0, 13)}`;
+export const DAY_FILE_ID = 'rollup-day';
+
 export interface RollupRunResult {
   hours: number;
   days: number;
@@ -48,34 +75,61 @@ export interface RollupRunResult {
   rows: number;
 }
 
+export interface RollupStoreOptions {
+  /** Whole UTC hours [fromUs, toUs) to roll up (default: every hour of every dt with raw data before toUs). */
+  fromUs?: number;
+  toUs: number;
+  /** Skip hours and days whose rollups were published already (default false: rebuild, replacing them). */
+  skipBuilt?: boolean;
+}
+
 /**
- * Builds and publishes the rollups of the whole UTC hours [fromUs, toUs), and the day forms of the
- * days the range covers completely.
+ * Builds and publishes the rollups of the whole UTC hours in range that hold raw data, and the
+ * day forms of the days the range covers completely.
  */
-export async function rollupStore(store: Store, conn: DuckDBConnection, range: { fromUs: number; toUs: number }): Promise<RollupRunResult> {
+export async function rollupStore(store: Store, conn: DuckDBConnection, o: RollupStoreOptions): Promise<RollupRunResult> {
   const res: RollupRunResult = { hours: 0, days: 0, files: 0, rows: 0 };
+  const raw = { profiles: await listTable(store, 'profiles'), functions: await listTable(store, 'functions'), stacks: await listTable(store, 'stacks') };
+  const built = { profiles_1h: await listTable(store, 'profiles_1h'), functions_1d: await listTable(store, 'functions_1d') };
+  const dts = [...new Set(raw.profiles.objs.map((x) => dtOf(x.key)).filter((d): d is string => d !== undefined))].sort();
+  const fromUs = o.fromUs ?? (dts.length > 0 ? Date.parse(`${dts[0]}T00:00:00Z`) * 1000 : o.toUs);
   const scratch = path.join(store.scratchDir, `rollup-${randomUUID()}`);
+  const dtSet = new Set(dts);
+  // The hours that hold profiles (one small query per dt): empty hours have nothing to roll up.
+  const withData = new Set<number>();
+  for (const dt of dts) {
+    const files = await liveIn(store, raw.profiles, dt, dt);
+    if (files.length === 0) continue;
+    const rows = (
+      await conn.runAndReadAll(`SELECT DISTINCT epoch_us(date_trunc('hour', time)) AS h FROM read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], union_by_name = true)`)
+    ).getRowObjectsJS();
+    for (const r of rows) withData.add(Number(r.h));
+  }
   try {
-    for (let h = Math.ceil(range.fromUs / HOUR_US) * HOUR_US; h + HOUR_US <= range.toUs; h += HOUR_US) {
-      const raw = {
-        profiles: await liveTableFiles(store, 'profiles', utcDate(h - HOUR_US), utcDate(h)),
-        functions: await liveTableFiles(store, 'functions', utcDate(h - HOUR_US), utcDate(h)),
-        stacks: await liveTableFiles(store, 'stacks', utcDate(h - HOUR_US), utcDate(h)),
-      };
-      const files = await buildHourRollups(conn, raw, { fromUs: h, toUs: h + HOUR_US }, path.join(scratch, String(h)));
-      await publish(store, files, `rollup-${isoFromUs(h).slice(0, 13)}`);
+    for (let h = Math.ceil(fromUs / HOUR_US) * HOUR_US; h + HOUR_US <= o.toUs; h += HOUR_US) {
+      const dt = utcDate(h);
+      if (!withData.has(h)) continue;
+      if (o.skipBuilt && published(built.profiles_1h, dt, hourFileId(h))) continue;
+      const prevDt = utcDate(h - HOUR_US);
+      const files = await buildHourRollups(
+        conn,
+        { profiles: await liveIn(store, raw.profiles, prevDt, dt), functions: await liveIn(store, raw.functions, prevDt, dt), stacks: await liveIn(store, raw.stacks, prevDt, dt) },
+        { fromUs: h, toUs: h + HOUR_US },
+        path.join(scratch, String(h)),
+      );
+      await publish(store, files, hourFileId(h));
       res.hours++;
       res.files += files.length;
       res.rows += files.reduce((a, f) => a + f.rows, 0);
     }
-    for (let d = Math.ceil(range.fromUs / DAY_US) * DAY_US; d + DAY_US <= range.toUs; d += DAY_US) {
+    const hours = { functions_1h: await listTable(store, 'functions_1h'), stacks_1h: await listTable(store, 'stacks_1h') };
+    for (let d = Math.ceil(fromUs / DAY_US) * DAY_US; d + DAY_US <= o.toUs; d += DAY_US) {
       const dt = utcDate(d);
-      const hourFiles = {
-        functions_1h: await liveTableFiles(store, 'functions_1h', dt, dt),
-        stacks_1h: await liveTableFiles(store, 'stacks_1h', dt, dt),
-      };
+      if (!dtSet.has(dt)) continue;
+      if (o.skipBuilt && published(built.functions_1d, dt, DAY_FILE_ID)) continue;
+      const hourFiles = { functions_1h: await liveIn(store, hours.functions_1h, dt, dt), stacks_1h: await liveIn(store, hours.stacks_1h, dt, dt) };
       const files = await buildDayRollups(conn, hourFiles, d, path.join(scratch, `d${d}`));
-      await publish(store, files, 'rollup-day');
+      await publish(store, files, DAY_FILE_ID);
       res.days++;
       res.files += files.length;
       res.rows += files.reduce((a, f) => a + f.rows, 0);
