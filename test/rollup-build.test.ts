@@ -58,7 +58,7 @@ test('hours, then the day: day rows are the sums of the hour rows; rebuilding re
   expect(cpu[0].rolled).toBe(cpu[0].raw);
   await rollupStore(new LocalStore(dir), conn, range);
   expect((await sums())[0]).toEqual(before);
-});
+}, 600_000);
 
 test('only whole UTC hours', async () => {
   const out = path.join(dir, '.tmp', 'x');
@@ -92,4 +92,4 @@ test('fleetprof compact (the scheduled job) builds the rollups of closed hours a
       e.close();
     }
   }
-});
+}, 600_000);
