@@ -20,6 +20,8 @@ import { floorHourUs, increaseTermsSql, termAppliesSql } from './rollup-terms';
 
 const HOUR_US = 3_600_000_000;
 const DAY_US = 24 * HOUR_US;
+/** Hour files are merged per day by the compactor (at zstd 19): written fast, not small. */
+const HOUR_ZSTD = 3;
 
 export interface RawTableFiles {
   profiles: readonly string[];
@@ -108,7 +110,7 @@ const PROFILES_1H_SQL = `WITH st AS (
  * Writes the temp table `name` (rows of a rollup table plus its partition columns) as one file
  * per partition, sorted by the table's sort key. A table with no rows writes no file.
  */
-async function writePartitioned(conn: DuckDBConnection, name: string, table: RollupTableName, outDir: string): Promise<RollupFile[]> {
+async function writePartitioned(conn: DuckDBConnection, name: string, table: RollupTableName, outDir: string, zstdLevel: number): Promise<RollupFile[]> {
   const def = TABLES[table];
   const parts = (await conn.runAndReadAll(`SELECT DISTINCT ${def.partitionKeys.map((k) => `"${k.name}"`).join(', ')}, COUNT(*) OVER (PARTITION BY ${def.partitionKeys.map((k) => `"${k.name}"`).join(', ')}) AS n FROM ${name}`)).getRowObjectsJS();
   const out: RollupFile[] = [];
@@ -118,7 +120,7 @@ async function writePartitioned(conn: DuckDBConnection, name: string, table: Rol
     const partition = Object.fromEntries(def.partitionKeys.map((k) => [k.name, String(p[k.name])]));
     const where = def.partitionKeys.map((k) => `"${k.name}" = '${sqlString(partition[k.name])}'`).join(' AND ');
     const file = path.join(outDir, `${table}-${i}.parquet`);
-    await conn.run(`COPY (SELECT ${cols} FROM ${name} WHERE ${where} ORDER BY ${order}) TO '${sqlString(file)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19, ROW_GROUP_SIZE 122880)`);
+    await conn.run(`COPY (SELECT ${cols} FROM ${name} WHERE ${where} ORDER BY ${order}) TO '${sqlString(file)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`);
     out.push({ table, partition, path: file, rows: Number(p.n) });
   }
   return out;
@@ -141,11 +143,11 @@ export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFile
   const out: RollupFile[] = [];
   try {
     await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(PROFILES_1H_SQL)}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'profiles_1h', outDir)));
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'profiles_1h', outDir, HOUR_ZSTD)));
     await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(dataRollupSql('functions'))}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'functions_1h', outDir)));
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'functions_1h', outDir, HOUR_ZSTD)));
     await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(dataRollupSql('stacks'))}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'stacks_1h', outDir)));
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'stacks_1h', outDir, HOUR_ZSTD)));
   } finally {
     for (const t of ['rollup_out', 'rollup_terms', 'rollup_snap', 'rollup_bounds']) await conn.run(`DROP TABLE IF EXISTS ${t}`);
     for (const t of ['profiles', 'functions', 'stacks']) await conn.run(`DROP VIEW IF EXISTS ${t}`);
@@ -181,7 +183,7 @@ export async function buildDayRollups(
                ${values.map((v) => `SUM("${v}"::HUGEINT)::BIGINT AS "${v}"`).join(', ')}
         FROM ${from} WHERE hour >= ${ts(dayUs)} AND hour < ${ts(dayUs + DAY_US)}
         GROUP BY ALL HAVING ${values.map((v) => `SUM("${v}"::HUGEINT) <> 0`).join(' OR ')}`);
-      out.push(...(await writePartitioned(conn, 'rollup_out', to, outDir)));
+      out.push(...(await writePartitioned(conn, 'rollup_out', to, outDir, 19)));
     }
   } finally {
     await conn.run('DROP TABLE IF EXISTS rollup_out');
