@@ -1,10 +1,11 @@
 // The detector scenario suite: real profiles and gctrace logs of a Go service (test/fixtures/
-// scenarios, scripts/gen-scenarios.sh). Six services ran the same workload in a baseline phase;
-// in the window phase "noise" ran it again unchanged (run-to-run noise only) and every other
-// service ran a new version with one injected regression. The digest must
-//   - report nothing for "noise",
+// scenarios, scripts/gen-scenarios.sh --mode captures). Six services ran the same workload in a
+// baseline phase (5 runs each); in the window phase (3 runs) "noise" ran it again unchanged
+// (run-to-run noise only), every other service ran a new version with one injected regression.
+// The digest must
+//   - report nothing for the noise services,
 //   - find every injected regression in its area, naming the injected function,
-// and precision/recall over the whole suite are measured (docs/detectors.md quotes them).
+// with all runs (5 vs 3 per service) and with one and two runs per side (small-n rules).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -14,7 +15,7 @@ import type { Anomaly } from '../lib/detect/finding';
 import { openEngine } from '../lib/query/open';
 import { LocalStore } from '../lib/store/local';
 import { renderDigestHtml } from '../lib/render/digest-html';
-import { ingestScenarios, type ScenarioManifest } from './helpers/scenarios';
+import { ingestScenarios, isFound, scenarioManifest, type ScenarioManifest } from './helpers/scenarios';
 
 const CLI = path.join(__dirname, '..', 'dist/bin/fleetprof.js');
 const us = (iso: string) => Date.parse(iso) * 1000;
@@ -49,7 +50,7 @@ function isTrue(a: Anomaly): boolean {
 
 function score(anomalies: Anomaly[], expected: ScenarioManifest['expected']) {
   const injected = Object.entries(expected).filter(([, e]) => e !== null) as [string, { area: string; culprit: string }][];
-  const found = injected.filter(([svc, e]) => anomalies.some((a) => a.service === svc && a.area === e.area && a.culprits.includes(e.culprit)));
+  const found = injected.filter(([svc, e]) => isFound(anomalies.filter((a) => a.service === svc), e));
   const tp = anomalies.filter((a) => {
     const e = expected[a.service];
     return e !== null && e !== undefined && a.culprits.includes(e.culprit);
@@ -62,14 +63,50 @@ test('noise only (the same workload re-run): no anomaly at all', () => {
   expect(d.anomalies.filter((a) => a.service === 'noise')).toEqual([]);
 });
 
-test.each(['checkout', 'sessions', 'gateway', 'inventory', 'search'])('%s: the injected regression is found in its area, naming the injected function', (svc) => {
+const REGRESSIONS = Object.keys(scenarioManifest().expected).filter((s) => scenarioManifest().expected[s] !== null);
+test.each(REGRESSIONS)('%s: the injected regression is found in its area, naming the injected function', (svc) => {
   const e = m.expected[svc]!;
-  const hits = d.anomalies.filter((a) => a.service === svc && a.area === e.area);
+  const hits = d.anomalies.filter((a) => a.service === svc && isFound([a], e));
   expect(hits.length).toBeGreaterThan(0);
-  expect(hits.some((a) => a.culprits[0] === e.culprit)).toBe(true);
-  // The version change is named.
-  expect(hits[0].versions).toEqual({ base: 'v1', target: 'v2' });
-  expect(hits[0].summary).toMatch(/v1 -> v2/);
+  // The version change is named; GC pressure came without one.
+  const deployed = m.runs.some((r) => r.service === svc && r.version === 'v2');
+  expect(hits[0].versions).toEqual({ base: 'v1', target: deployed ? 'v2' : 'v1' });
+  if (deployed) expect(hits[0].summary).toMatch(/v1 -> v2/);
+  else expect(hits[0].summary).not.toMatch(/version change/);
+});
+
+test('every noise service quiet, no data or ingest problem', () => {
+  expect(d.anomalies.filter((a) => m.expected[a.service] === null)).toEqual([]);
+  expect(d.health).toEqual([]);
+});
+
+// Small n: one and two runs per side (instances i1, i1-i2 of both phases), the suite's own phases.
+describe.each([[['i1']], [['i1', 'i2']]])('with %j per side', (instances) => {
+  let small: DigestResult;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-scenarios-small-'));
+    await ingestScenarios(dir, (r) => instances.includes(r.instance));
+    const engine = await openEngine(new LocalStore(dir), {}, [dir]);
+    try {
+      const now = us(m.window.to);
+      small = await digest(engine, { nowUs: now, windowUs: now - us(m.window.from), baselineUs: us(m.window.from) - us(m.baseline.from), dataDir: dir });
+    } finally {
+      engine.close();
+    }
+  }, 300_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('noise services stay quiet', () => {
+    expect(small.anomalies.filter((a) => m.expected[a.service] === null)).toEqual([]);
+  });
+  test.each(REGRESSIONS)('%s: found in its area with the true culprit first', (svc) => {
+    const e = m.expected[svc]!;
+    const hits = small.anomalies.filter((a) => a.service === svc && isFound([a], e));
+    expect(hits.length).toBe(1);
+    // Evidence says how many instances it rests on.
+    expect(hits[0].evidence).toMatchObject(hits[0].area === 'gc' ? {} : { target_instances: instances.length });
+  });
 });
 
 test('precision and recall over the suite', () => {
@@ -78,6 +115,7 @@ test('precision and recall over the suite', () => {
   process.stdout.write(`scenario suite: recall ${s.recall} (${s.found.join(', ')}), precision ${s.tp}/${s.reported}\n`);
   expect(s.recall).toBe(1);
   expect(s.precision).toBeGreaterThanOrEqual(0.8);
+  expect(d.quiet).toBe(false);
   // Every anomaly off the injected function is low severity at most... or names it.
   for (const a of d.anomalies) if (!isTrue(a)) expect(a.severity).not.toBe('high');
 });
@@ -102,7 +140,7 @@ test('HTML: self-contained, one card per anomaly with its table and charts', () 
   const html = renderDigestHtml(d);
   expect(html).not.toMatch(/<(script|link|img|iframe)\b/i);
   expect(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')).not.toMatch(/https?:\/\//);
-  expect((html.match(/<section class="card"/g) ?? []).length).toBe(d.anomalies.length);
+  expect((html.match(/<section class="card"/g) ?? []).length).toBe(d.anomalies.length + d.health.length);
   expect((html.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(d.anomalies.length);
   expect(html).toContain('main.applyDiscountRules');
   expect(html).toMatch(/<table>/);

@@ -316,4 +316,36 @@ d('digest delivery against moto (S3 + SES v2)', () => {
     expect(all).toHaveLength(2);
     expect(parseMime(all[1].raw_data).headers.get('subject')).toMatch(/all quiet \(1 service,/);
   });
+
+  test('ingest broken (quarantine and DLQ growing) over a window without data: a DATA PROBLEM mail, never "all quiet", even with SEND_QUIET=false', async () => {
+    const { SQSClient, CreateQueueCommand, SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const sqs = new SQSClient({ region: REGION, endpoint: moto.endpoint });
+    try {
+      const q = await sqs.send(new CreateQueueCommand({ QueueName: 'fleetprof-ingest-dlq' }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: q.QueueUrl!, MessageBody: '{"Records":[]}' }));
+      const reason = { bucket: BUCKET, key: 'raw/checkout/i1/20261121T000000Z_cpu_x.pb.gz', code: 'malformed', reason: 'pprof: not a profile', at: new Date().toISOString() };
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `quarantine/${reason.key}.reason.json`, Body: JSON.stringify(reason) }));
+      process.env.FLEETPROF_INGEST_DLQ_URL = q.QueueUrl!;
+      const before = (await sentMail()).length;
+      // A window a day after the suite: nothing in it, nothing in its baseline.
+      const later = new Date(Date.parse(m.window.to) + 86_400_000).toISOString();
+      const r = await handler({ now: later });
+      expect(r.quiet).toBe(false);
+      expect(r.health).toEqual(['ingest-quarantine', 'ingest-dlq', 'no-data']);
+      expect(r.sent).toBe(true);
+      const all = await sentMail();
+      expect(all).toHaveLength(before + 1);
+      const mime = parseMime(all[all.length - 1].raw_data);
+      expect(mime.headers.get('subject')).toMatch(/^fleetprof digest: DATA PROBLEM - ingest-quarantine, ingest-dlq, no-data/);
+      const text = leaves(mime).find((p) => p.type === 'text/plain')!.body.toString('utf8');
+      expect(text).not.toMatch(/all quiet/i);
+      expect(text).toMatch(/! \[high\] fleet ingest-quarantine: 1 upload\(s\) were quarantined .*pprof: not a profile/);
+      expect(text).toMatch(/! \[high\] fleet ingest-dlq: 1 message\(s\)/);
+      expect(text).toContain('aws s3 sync s3://fleetprof-digest/tables/ fleetprof-data');
+    } finally {
+      delete process.env.FLEETPROF_INGEST_DLQ_URL;
+      sqs.destroy();
+    }
+  }, 120_000);
 });

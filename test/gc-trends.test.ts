@@ -148,6 +148,9 @@ function expected(f: Filter): Record<string, unknown>[] {
       instances: new Set(cs.map((c) => c.instance)).size,
       forced_cycles: cs.filter((c) => c.forced).length,
       covered_ns: exact(covered),
+      source: 'gctrace',
+      goroutines_avg: null,
+      sched_latency_p99_ns: null,
     };
   });
 }
@@ -156,7 +159,7 @@ const FLOATS = ['cycles_per_min', 'gc_cpu_fraction', 'assist_share', 'goal_live_
 const KEYS = [
   'service', 'version', 'start', 'cycles', 'cycles_per_min', 'pause_p50_ns', 'pause_p95_ns', 'pause_p99_ns', 'pause_max_ns',
   'gc_cpu_fraction', 'assist_share', 'heap_live_avg_bytes', 'heap_live_max_bytes', 'heap_goal_avg_bytes', 'heap_goal_max_bytes',
-  'goal_live_ratio', 'instances', 'forced_cycles', 'covered_ns', 'diagnostics',
+  'goal_live_ratio', 'instances', 'forced_cycles', 'covered_ns', 'source', 'goroutines_avg', 'sched_latency_p99_ns', 'diagnostics',
 ];
 
 let data: string;

@@ -1,6 +1,6 @@
 // The statistics behind diff and the detectors, against published reference values.
 import { incompleteBeta, mean, sd, tQuantileTwoSided, tTwoSided, welch } from '../lib/stats/welch';
-import { judge, predictionLimit } from '../lib/detect/gc';
+import { METRICS, judge, predictionLimit } from '../lib/detect/gc';
 
 test('Student t tail: known critical values', () => {
   // Two-sided 5% critical values from t tables.
@@ -34,10 +34,24 @@ test('GC rule: the prediction limit widens with few baseline buckets and never d
   expect(predictionLimit(12)).toBeGreaterThan(4);
   expect(predictionLimit(12)).toBeLessThan(5);
   expect(predictionLimit(48)).toBe(4);
+  const env = { fold: 2, minRatio: 1.25, sdFloor: 0.05 };
   const base = Array.from({ length: 24 }, (_, i) => 100 + (i % 5) * 2); // mean ~104, sd ~2.9
-  expect(judge(112, base, 0.1).flagged).toBe(false); // beyond the max, but within noise + effect floor
-  expect(judge(140, base, 0.1).flagged).toBe(true);
+  expect(judge([112], base, 0.1, env).flagged).toBe(false); // beyond the max, but within noise + effect floor
+  expect(judge([140], base, 0.1, env)).toMatchObject({ flagged: true, rule: 'prediction' });
   // A flat baseline does not make a tiny change significant: sd floored at 5% of the mean.
-  expect(judge(110, Array(24).fill(100), 0.1).flagged).toBe(false);
-  expect(judge(130, Array(24).fill(100), 0.1).flagged).toBe(true);
+  expect(judge([110], Array(24).fill(100), 0.1, env).flagged).toBe(false);
+  expect(judge([130], Array(24).fill(100), 0.1, env).flagged).toBe(true);
+});
+
+test('GC rule at small n: separation by the noise envelope fires from one bucket per side; pauses need 10x', () => {
+  const gcCpu = METRICS.find((m) => m.id === 'gc_cpu_fraction')!;
+  const pause = METRICS.find((m) => m.id === 'pause_p99_ns')!;
+  expect(judge([0.3], [0.05], gcCpu.resolution, gcCpu)).toMatchObject({ flagged: true, rule: 'separation' });
+  expect(judge([0.08], [0.05], gcCpu.resolution, gcCpu).flagged).toBe(false);
+  // Pause percentiles that move several-fold run to run: quiet, also beyond a 3-bucket baseline.
+  expect(judge([400_000], [100_000], pause.resolution, pause).flagged).toBe(false);
+  expect(judge([500_000], [100_000, 120_000, 90_000], pause.resolution, pause).flagged).toBe(false);
+  expect(judge([2_000_000], [100_000, 150_000], pause.resolution, pause)).toMatchObject({ flagged: true, rule: 'separation' });
+  // One window bucket inside the envelope stops separation.
+  expect(judge([0.3, 0.06], [0.05], gcCpu.resolution, gcCpu).flagged).toBe(false);
 });

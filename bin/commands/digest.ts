@@ -49,10 +49,12 @@ export function digestText(d: DigestResult): string {
   let out = `window ${d.window.from} - ${d.window.to} vs baseline ${d.baseline.from} - ${d.baseline.to}\n`;
   if (d.quiet) return out + d.message + '\n';
   out += d.message + '\n';
+  for (const h of d.health) out += `\n! [${h.severity}] ${h.service ?? 'fleet'} ${h.id}: ${h.summary}\n  next: ${h.nextStep}\n`;
   for (const a of d.anomalies) {
     out += `\n[${a.severity}] ${a.service} ${a.area}: ${a.summary}\n`;
     if (a.culprits.length > 0) out += `  culprits: ${a.culprits.join(', ')}\n`;
     out += `  ${a.explanation}\n  next: ${a.nextStep}\n`;
+    for (const r of a.related ?? []) out += `  same cause, also: [${r.severity}] ${r.area}: ${r.summary}\n`;
   }
   return out;
 }

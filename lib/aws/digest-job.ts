@@ -1,6 +1,9 @@
 import { archivePrefix } from '../render/digest-archive';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { IngestSignals } from '../detect/health';
+import { dlqSignal, makeSqsClient, quarantineSignal } from './ingest-health';
 import type { Span } from '../detect/context';
 import { digest, digestJson, digestSpans, type DigestQuery, type DigestResult } from '../detect/digest';
 import { exportAnomalyProfiles } from '../detect/digest-profiles';
@@ -13,7 +16,7 @@ import { buildDigestEmail } from '../render/email';
 import { renderDigestHtml } from '../render/digest-html';
 import type { DuckDbSettings } from '../store/parquet';
 import type { S3Store } from './s3-store';
-import { DIGEST_FUNCTION, ENV } from './resources';
+import { DIGEST_FUNCTION, ENV, PREFIXES } from './resources';
 import { sendRawEmail } from './ses';
 
 // The scheduled digest: every detector over the window ending now (tables read from S3 through the
@@ -33,6 +36,10 @@ export interface DigestJobConfig {
   maxAttachBytes: number;
   configurationSet?: string;
   fontFiles: string[];
+  /** The ingest dead-letter queue, whose messages are a finding of their own (lib/detect/health.ts). */
+  dlqUrl?: string;
+  /** Base URL the cards' flame graph and diff links point at (the HTTP API behind a proxy). */
+  linkBase?: string;
 }
 
 function envBool(v: string | undefined, dflt: boolean, name: string): boolean {
@@ -78,6 +85,8 @@ export function digestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Diges
     maxAttachBytes: maxAttach ? Number(maxAttach) : DEFAULT_MAX_ATTACH_BYTES,
     configurationSet: env[ENV.sesConfigurationSet] || undefined,
     fontFiles: parseAddressList(env[ENV.fontFiles]),
+    dlqUrl: env[ENV.ingestDlqUrl] || undefined,
+    linkBase: env[ENV.digestLinkBase] || undefined,
   };
 }
 
@@ -85,6 +94,8 @@ export function digestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Diges
 export interface DigestJobDeps {
   s3: S3Client;
   ses: SESv2Client;
+  /** For the dead-letter queue's attributes (made on demand when absent). */
+  sqs?: SQSClient;
   store: S3Store;
   settings?: DuckDbSettings;
   log?: (o: Record<string, unknown>) => void;
@@ -92,6 +103,8 @@ export interface DigestJobDeps {
 
 export interface DigestJobResult {
   quiet: boolean;
+  /** Data and ingest problems (ids), listed first in the mail. */
+  health: string[];
   anomalies: number;
   services: string[];
   subject: string;
@@ -103,14 +116,40 @@ export interface DigestJobResult {
   ms: number;
 }
 
+/** Where the suggested commands expect a copy of the tables (the digest says how to make it). */
+const SYNC_DIR = 'fleetprof-data';
+
+/** Quarantine and dead-letter queue; a signal that cannot be read is logged, not guessed. */
+async function ingestSignals(cfg: DigestJobConfig, deps: DigestJobDeps, window: Span): Promise<IngestSignals> {
+  const out: IngestSignals = {};
+  try {
+    out.quarantined = await quarantineSignal(deps.s3, cfg.bucket, window);
+  } catch (e) {
+    deps.log?.({ level: 'WARN', msg: 'digest: cannot list the quarantine', error: (e as Error).name, reason: (e as Error).message });
+  }
+  if (cfg.dlqUrl) {
+    const sqs = deps.sqs ?? makeSqsClient();
+    try {
+      out.dlq = await dlqSignal(sqs, cfg.dlqUrl);
+    } catch (e) {
+      deps.log?.({ level: 'WARN', msg: 'digest: cannot read the dead-letter queue', error: (e as Error).name, reason: (e as Error).message });
+    } finally {
+      if (!deps.sqs) sqs.destroy();
+    }
+  }
+  return out;
+}
+
 /** Runs the digest for the window ending at `nowUs`, archives it and mails it. */
 export async function runDigestJob(cfg: DigestJobConfig, deps: DigestJobDeps, nowUs: number = Date.now() * 1000): Promise<DigestJobResult> {
   const t0 = Date.now();
   const { store } = deps;
   const dirs = [store.cacheDir];
   const engineFor = (service: string, r: Span) => openEngine(store, { service, fromUs: r.fromUs, toUs: r.toUs }, dirs, deps.settings);
-  const q: DigestQuery = { nowUs, windowUs: cfg.windowUs, baselineUs: cfg.baselineUs, engineFor };
-  const { window, baseline } = digestSpans(q);
+  const spans = digestSpans({ nowUs, windowUs: cfg.windowUs, baselineUs: cfg.baselineUs });
+  const ingest = await ingestSignals(cfg, deps, spans.window);
+  const q: DigestQuery = { nowUs, windowUs: cfg.windowUs, baselineUs: cfg.baselineUs, engineFor, ingest, dataDir: SYNC_DIR, dataFetch: `aws s3 sync s3://${cfg.bucket}/${PREFIXES.tables} ${SYNC_DIR}`, linkBase: cfg.linkBase };
+  const { window, baseline } = spans;
   // The shared engine only lists the services with data (the per-service engines do the work).
   const engine = await openEngine(store, withLookback({ fromUs: baseline.fromUs, toUs: window.toUs }), dirs, deps.settings);
   let d: DigestResult;
@@ -140,6 +179,7 @@ export async function runDigestJob(cfg: DigestJobConfig, deps: DigestJobDeps, no
   if (send) messageId = await sendRawEmail(deps.ses, email, cfg.from!, cfg.to, cfg.configurationSet);
   const result: DigestJobResult = {
     quiet: d.quiet,
+    health: d.health.map((h) => (h.service ? `${h.id}:${h.service}` : h.id)),
     anomalies: d.anomalies.length,
     services: d.services,
     subject: email.subject,

@@ -118,6 +118,10 @@ export const ENV = {
   sesConfigurationSet: 'FLEETPROF_SES_CONFIGURATION_SET',
   /** Optional TTF/OTF files (comma list) for the chart text (the Lambda image has no fonts). */
   fontFiles: 'FLEETPROF_FONT_FILES',
+  /** The digest reads the ingest dead-letter queue's message count (a finding when > 0). */
+  ingestDlqUrl: 'FLEETPROF_INGEST_DLQ_URL',
+  /** Base URL of the HTTP API the digest cards link to (flame graph, diff); unset: commands only. */
+  digestLinkBase: 'FLEETPROF_DIGEST_LINK_BASE',
 } as const;
 
 export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;

@@ -1,60 +1,77 @@
 import { isoFromUs } from '../model/time';
 import type { ProfileKind } from '../model/profile';
 import { diff, type DiffFunction, type DiffResult } from '../query/diff';
+import { judgeDiff, type FunctionEvidence, type Measure, type SideEvidence } from './evidence';
 import { formatValue } from '../model/units';
 import { isUserFunction } from '../query/user-frames';
+import { MIN_RELATIVE_GROWTH } from './evidence';
 import type { DetectContext, Span } from './context';
-import type { AnomalyFunction, Severity } from './finding';
+import type { AnomalyFunction, AnomalyLink, AnomalySeries, Severity } from './finding';
 import { fleetprofCommand } from './command';
 
 // What the profile detectors share: a diff of the window against the baseline for one service,
 // kind and sample type with each sample charged to its leaf-most frame of the service's own code
 // (lib/query/user-frames.ts), and the rule that turns its significant rows into culprits.
 
-/** Each side needs this many profiles: the test uses them as replicates (Welch needs >= 2). */
-export const MIN_PROFILES = 2;
+/** Each side needs this many instances: the small-n rules of lib/detect/evidence.ts hold from one on. */
+export const MIN_INSTANCES = 1;
 
-/**
- * For absolute (norm) comparisons a culprit's growth must also be at least this part of the
- * window's total: a function that doubles from 0.1% to 0.2% of the heap is real but not news.
- */
-export const MIN_GROWTH_OF_TOTAL = 0.05;
+/** A diff of one service with the digest's own decision (lib/detect/evidence.ts) in `evidence`. */
+export interface ServiceDiff extends DiffResult {
+  evidence: SideEvidence;
+}
 
-/** Relative effect floor for absolute comparisons: a 30% rise of the function's own value. */
-export const MIN_RELATIVE_GROWTH = 0.3;
-
-export function serviceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: 'share' | 'norm'): Promise<DiffResult | null> {
+export function serviceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: Measure): Promise<ServiceDiff | null> {
   const key = `${kind}/${sampleType}/${measure}`;
-  const hit = ctx.cache?.get(key) as Promise<DiffResult | null> | undefined;
+  const hit = ctx.cache?.get(key) as Promise<ServiceDiff | null> | undefined;
   if (hit) return hit;
   const p = computeServiceDiff(ctx, kind, sampleType, measure);
   ctx.cache?.set(key, p);
   return p;
 }
 
-async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: 'share' | 'norm'): Promise<DiffResult | null> {
+async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: Measure): Promise<ServiceDiff | null> {
   const r = await diff(ctx.engine, {
     kind,
     sampleType,
     service: ctx.service,
     base: span(ctx.baseline),
     target: span(ctx.window),
-    measure,
+    measure: measure === 'share' ? 'share' : 'norm',
     attribute: true,
-    minEffect: measure === 'norm' ? MIN_RELATIVE_GROWTH : undefined,
+    replicates: true,
   });
-  if (r.base.profiles < MIN_PROFILES || r.target.profiles < MIN_PROFILES) return null;
-  return r;
+  const evidence = judgeDiff(r, kind, measure);
+  if (evidence.instances.base < MIN_INSTANCES || evidence.instances.target < MIN_INSTANCES) return null;
+  // The table shows the digest's decision, not the diff's Welch test (which needs replicates).
+  const rose = new Set(evidence.rose.map((e) => e.name));
+  const functions = r.functions.map((f) => ({ ...f, significant: rose.has(f.name), p_value: rose.has(f.name) || isUserFunction(f.name) ? evidence.of(f.name).p : f.p_value }));
+  const { replicates: _drop, ...rest } = r;
+  void _drop;
+  return { ...rest, functions, evidence };
 }
 
 const span = (s: Span) => ({ fromUs: s.fromUs, toUs: s.toUs });
 
-/** Significant rises of the service's own functions, largest first. */
-export function grown(r: DiffResult): DiffFunction[] {
-  return r.functions
-    .filter((f) => f.significant && isUserFunction(f.name))
-    .filter((f) => (r.measure === 'norm' ? f.delta_cum_norm > 0 && f.delta_cum_norm >= MIN_GROWTH_OF_TOTAL * r.target.total_norm : f.delta_cum_share > 0))
-    .sort((a, b) => (r.measure === 'norm' ? b.delta_cum_norm - a.delta_cum_norm : b.delta_cum_share - a.delta_cum_share));
+/** The functions of the service's own code that rose by the rule, largest rise first. */
+export function grown(r: ServiceDiff): (DiffFunction & { ev: FunctionEvidence })[] {
+  const byName = new Map(r.functions.map((f) => [f.name, f]));
+  return r.evidence.rose.flatMap((e) => {
+    const f = byName.get(e.name);
+    return f ? [{ ...f, ev: e }] : [];
+  });
+}
+
+/** One sentence on what the rule saw: how many instances, and which rule fired. */
+export function evidenceNote(r: ServiceDiff, e: FunctionEvidence): string {
+  const n = `${r.evidence.instances.target} window instance(s) against ${r.evidence.instances.base} baseline instance(s)`;
+  if (e.rule === 'separation') return `In every one of ${n}, ${e.name} is beyond anything the baseline instances showed, by more than run-to-run noise moves it.`;
+  return `Across ${n}, ${e.name} rose beyond the spread between instances (exact permutation test, p = ${e.p.toPrecision(2)}).`;
+}
+
+/** The per-instance values of a culprit as a chart: baseline instances next to window instances. */
+export function instanceSeries(metric: string, unit: string, e: FunctionEvidence): AnomalySeries {
+  return { metric, unit, base: e.base, target: e.target, replicate: 'instance' };
 }
 
 /** The table shown with an anomaly: the culprits, then the largest other movers. */
@@ -102,8 +119,36 @@ export function diffCommand(ctx: DetectContext, kind: string, extra: string[] = 
   );
 }
 
-export function gcCommand(ctx: DetectContext, withData = false): string {
-  return fleetprofCommand('gc', withData && '--data', withData && (ctx.dataDir ?? 'DIR'), '--service', ctx.service);
+/** The differential flame graph and the diff of the window against the baseline, for one kind. */
+export function cohortLinks(ctx: DetectContext, kind: ProfileKind, measure?: 'norm'): AnomalyLink[] {
+  const from = iso(ctx.window.fromUs);
+  const to = iso(ctx.window.toUs);
+  const bfrom = iso(ctx.baseline.fromUs);
+  const bto = iso(ctx.baseline.toUs);
+  const q = (o: Record<string, string | undefined>) =>
+    Object.entries(o)
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+      .join('&');
+  const common = { type: kind, service: ctx.service, 'base-from': bfrom, 'base-to': bto, from, to };
+  const file = `${ctx.service}-${kind}-flame.html`;
+  return [
+    {
+      label: `differential flame graph (${kind})`,
+      command: fleetprofCommand('flamegraph', '--data', ctx.dataDir ?? 'DIR', '--type', kind, '--service', ctx.service, '--base-from', bfrom, '--base-to', bto, '--from', from, '--to', to, '--out', file),
+      apiPath: `/flamegraph?${q(common)}`,
+    },
+    {
+      label: `diff (${kind})`,
+      command: diffCommand(ctx, kind, measure ? ['--measure', measure] : []),
+      apiPath: `/diff?${q({ ...common, measure })}`,
+    },
+  ];
+}
+
+/** `fleetprof gc` over the baseline and the window, with the data source. */
+export function gcCommand(ctx: DetectContext): string {
+  return fleetprofCommand('gc', '--data', ctx.dataDir ?? 'DIR', '--service', ctx.service, '--from', iso(ctx.baseline.fromUs), '--to', iso(ctx.window.toUs));
 }
 
 /**
@@ -112,12 +157,13 @@ export function gcCommand(ctx: DetectContext, withData = false): string {
  * request path, so the profiler's own allocations gain share); bytes alone depend on how long each
  * process ran (allocs counts since process start).
  */
-export async function grownAllocationSites(ctx: DetectContext): Promise<{ share: DiffResult; sites: DiffFunction[] } | null> {
+export async function grownAllocationSites(ctx: DetectContext): Promise<{ share: ServiceDiff; sites: ReturnType<typeof grown> } | null> {
   const share = await serviceDiff(ctx, 'allocs', 'alloc_space', 'share');
   if (!share) return null;
   const up = grown(share);
   if (up.length === 0) return { share, sites: [] };
-  const norm = await serviceDiff(ctx, 'allocs', 'alloc_space', 'norm');
-  const abs = new Set((norm ? grown(norm) : []).map((f) => f.name));
-  return { share, sites: up.filter((f) => abs.has(f.name)) };
+  // Bytes per second per instance must rise too (by the effect floor, not the full rule: the share
+  // rule already carries the evidence; this only rules out a share gained because others shrank).
+  const rate = await serviceDiff(ctx, 'allocs', 'alloc_space', 'rate');
+  return { share, sites: up.filter((f) => rate !== null && rate.evidence.of(f.name).targetMean >= (1 + MIN_RELATIVE_GROWTH) * rate.evidence.of(f.name).baseMean) };
 }

@@ -22,6 +22,8 @@ export async function exportAnomalyProfiles(d: DigestResult, window: Span, engin
   for (const a of d.anomalies) {
     if (!wanted.has(a.service)) wanted.set(a.service, new Set());
     wanted.get(a.service)!.add(a.profile);
+    // A cause's side effects bring their own profiles (the allocation profile of a heap leak).
+    for (const r of a.related ?? []) wanted.get(a.service)!.add(r.profile);
   }
   const out: ExportedProfile[] = [];
   for (const [service, kinds] of wanted) {

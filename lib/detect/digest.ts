@@ -1,6 +1,6 @@
 import { isoFromUs } from '../model/time';
 import type { QueryEngine } from '../query/engine';
-import { cohortPredicate } from '../query/cohort';
+import { healthFindings, servicePresence, type HealthFinding, type IngestSignals } from './health';
 import { withLookback } from '../query/window';
 import type { DetectContext, Span } from './context';
 import { SEVERITY_RANK, type Anomaly, type Area } from './finding';
@@ -20,15 +20,31 @@ export interface DigestQuery {
    * engine when there are many services); closed after the service's detectors ran.
    */
   engineFor?: (service: string, range: Span) => Promise<QueryEngine>;
+  /** What the edge measured about ingestion (quarantine, dead-letter queue): lib/detect/health.ts. */
+  ingest?: IngestSignals;
+  /**
+   * How a reader gets the data the suggested commands read with `--data dataDir`, when it is not a
+   * local directory already (the Lambda: `aws s3 sync s3://bucket/tables/ fleetprof-data`).
+   */
+  dataFetch?: string;
+  /** Base URL of the HTTP API (`fleetprof serve`, a proxy in front of the query Lambda): cards link to their flame graph and diff there. */
+  linkBase?: string;
 }
 
 export interface DigestResult {
   window: { from: string; to: string };
   baseline: { from: string; to: string };
   services: string[];
+  /** Never true while a health finding stands: silence is not "all quiet". */
   quiet: boolean;
   message: string;
+  /** Data and ingest problems (lib/detect/health.ts), listed before the anomalies. */
+  health: HealthFinding[];
   anomalies: Anomaly[];
+  /** How to get the data the suggested commands read (see DigestQuery.dataFetch). */
+  dataFetch?: string;
+  /** DigestQuery.linkBase. */
+  linkBase?: string;
 }
 
 /** Specific areas first at equal severity: CPU and GC are often symptoms of the others. */
@@ -37,6 +53,32 @@ const AREA_ORDER: Record<Area, number> = { memory: 0, goroutines: 1, contention:
 export function digestSpans(q: DigestQuery): { window: Span; baseline: Span } {
   const window = { fromUs: q.nowUs - q.windowUs, toUs: q.nowUs };
   return { window, baseline: { fromUs: window.fromUs - q.baselineUs, toUs: window.fromUs } };
+}
+
+/**
+ * One finding per cause: anomalies of one service whose lead culprit is the same function are one
+ * card. The most important of them (severity, then the specific areas first) keeps its place; the
+ * others are listed as its side effects (`related`), with their numbers in brief. A heap leak in
+ * main.remember is then one card "heap in use grew" listing "allocation mix changed" and "GC: live
+ * heap grew" below it, instead of three cards for one bug.
+ */
+export function mergeByCause(anomalies: Anomaly[]): Anomaly[] {
+  const sorted = sortAnomalies(anomalies);
+  const out: Anomaly[] = [];
+  const lead = new Map<string, Anomaly>();
+  for (const a of sorted) {
+    const cause = a.culprits[0];
+    const key = cause === undefined ? undefined : `${a.service}\u0000${cause}`;
+    const first = key === undefined ? undefined : lead.get(key);
+    if (first === undefined) {
+      const copy = { ...a };
+      out.push(copy);
+      if (key !== undefined) lead.set(key, copy);
+      continue;
+    }
+    first.related = [...(first.related ?? []), { id: a.id, area: a.area, severity: a.severity, profile: a.profile, summary: a.summary }, ...(a.related ?? [])];
+  }
+  return out;
 }
 
 /** Impact score inside a severity: the lead evidence number when there is one. */
@@ -49,22 +91,15 @@ export function sortAnomalies(a: Anomaly[]): Anomaly[] {
   );
 }
 
-async function servicesWithData(engine: QueryEngine, from: number, to: number): Promise<string[]> {
-  const range = { fromUs: from, toUs: to };
-  const p = cohortPredicate(range, 'profiles');
-  const g = cohortPredicate(range, 'gc_cycles');
-  const rows = await engine.rows(
-    `SELECT DISTINCT service FROM (SELECT service FROM profiles WHERE ${p.sql} UNION ALL SELECT service FROM gc_cycles WHERE ${g.sql}) ORDER BY service`,
-    { ...p.params, ...g.params },
-  );
-  return rows.map((r) => r.service as string);
-}
-
 export async function digest(engine: QueryEngine, q: DigestQuery): Promise<DigestResult> {
   const { window, baseline } = digestSpans(q);
-  const services = q.service !== undefined ? [q.service] : await servicesWithData(engine, baseline.fromUs, window.toUs);
+  const presence = await servicePresence(engine, baseline, window, q.service);
+  const health = healthFindings({ presence, window, baseline, ingest: q.ingest, service: q.service, dataArgs: ['--data', q.dataDir ?? 'DIR'] });
+  // Detectors need window data: a silent service is a health finding, not a comparison.
+  const services = q.service !== undefined ? [q.service] : presence.map((p) => p.service);
+  const compared = services.filter((s) => presence.some((p) => p.service === s && p.windowRows > 0 && p.baselineRows > 0));
   const anomalies: Anomaly[] = [];
-  for (const service of services) {
+  for (const service of compared) {
     const own = q.engineFor ? await q.engineFor(service, withLookback({ fromUs: baseline.fromUs, toUs: window.toUs })) : engine;
     try {
       const ctx: DetectContext = { engine: own, service, baseline, window, dataDir: q.dataDir, cache: new Map() };
@@ -73,17 +108,21 @@ export async function digest(engine: QueryEngine, q: DigestQuery): Promise<Diges
       if (own !== engine) own.close();
     }
   }
-  const sorted = sortAnomalies(anomalies);
+  const sorted = mergeByCause(anomalies);
+  const parts: string[] = [];
+  if (health.length > 0) parts.push(`${health.length} data or ingest problem${health.length === 1 ? '' : 's'} (${[...new Set(health.map((h) => h.id))].join(', ')}).`);
+  if (sorted.length > 0) parts.push(`${sorted.length} anomal${sorted.length === 1 ? 'y' : 'ies'} in ${new Set(sorted.map((a) => a.service)).size} service(s).`);
+  else if (health.length > 0) parts.push(`No anomaly in the ${compared.length} service(s) with data in both periods.`);
   return {
     window: { from: isoFromUs(window.fromUs), to: isoFromUs(window.toUs) },
     baseline: { from: isoFromUs(baseline.fromUs), to: isoFromUs(baseline.toUs) },
     services,
-    quiet: sorted.length === 0,
-    message:
-      sorted.length === 0
-        ? `All quiet: no change beyond the baseline's own variability in ${services.length} service(s).`
-        : `${sorted.length} anomal${sorted.length === 1 ? 'y' : 'ies'} in ${new Set(sorted.map((a) => a.service)).size} service(s).`,
+    quiet: sorted.length === 0 && health.length === 0,
+    message: parts.length === 0 ? `All quiet: no change beyond the baseline's own variability in ${compared.length} service(s).` : parts.join(' '),
+    health,
     anomalies: sorted,
+    ...(q.dataFetch !== undefined ? { dataFetch: q.dataFetch } : {}),
+    ...(q.linkBase !== undefined ? { linkBase: q.linkBase.replace(/\/+$/, '') } : {}),
   };
 }
 
@@ -95,6 +134,8 @@ export function digestJson(d: DigestResult): unknown {
     services: d.services,
     quiet: d.quiet,
     message: d.message,
+    health: d.health,
+    ...(d.dataFetch !== undefined ? { dataFetch: d.dataFetch } : {}),
     anomalies: d.anomalies.map((a) => ({
       service: a.service,
       area: a.area,
@@ -106,6 +147,8 @@ export function digestJson(d: DigestResult): unknown {
       explanation: a.explanation,
       nextStep: a.nextStep,
       functions: a.functions,
+      related: a.related ?? [],
+      links: a.links ?? [],
       profile: a.profile,
     })),
   };

@@ -38,6 +38,8 @@ export interface AnomalySeries {
   unit: string;
   base: number[];
   target: number[];
+  /** What one dot is: a baseline/window time bucket (GC) or an instance (profiles). */
+  replicate?: 'bucket' | 'instance';
 }
 
 /** A change of the window against the baseline's own variability (the digest). */
@@ -58,6 +60,30 @@ export interface Anomaly extends Finding {
   functionsMeasure?: string;
   functions?: AnomalyFunction[];
   series?: AnomalySeries[];
+  /** Where to look next: the differential flame graph and the diff of the anomaly's cohort. */
+  links?: AnomalyLink[];
+  /**
+   * Other anomalies of the same service with the same lead culprit (one cause, several effects:
+   * a heap leak also shows as allocation-mix change and GC live-heap growth), folded into this one
+   * by the digest (lib/detect/digest.ts mergeByCause).
+   */
+  related?: RelatedEffect[];
+}
+
+/** A command and the HTTP API path (GET, relative to the API's base URL) that show the same. */
+export interface AnomalyLink {
+  label: string;
+  command: string;
+  apiPath: string;
+}
+
+/** An anomaly folded into another with the same cause: what it measured, in brief. */
+export interface RelatedEffect {
+  id: string;
+  area: Area;
+  severity: Severity;
+  profile: ProfileKind;
+  summary: string;
 }
 
 /** A GC pacer or tuning diagnostic of one `fleetprof gc` bucket. */

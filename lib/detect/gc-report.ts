@@ -1,5 +1,6 @@
 import type { QueryEngine } from '../query/engine';
-import { bucketMetrics, gcBucketStats, type GcBucketMetrics, type GcQuery } from '../query/gc';
+import { bucketMetrics, type GcBucketMetrics, type GcQuery } from '../query/gc';
+import { gcBucketStatsAnySource } from '../query/gc-metrics';
 import type { GcDiagnostic } from './finding';
 import { diagnoseGc } from './gc-diagnostics';
 
@@ -25,9 +26,9 @@ export function gcDiagnosticJson(f: GcDiagnostic): GcDiagnosticJson {
   return { id: f.id, message: f.summary, evidence: f.evidence };
 }
 
-/** Per service, version and bucket, with pacer and tuning diagnostics. */
+/** Per service, version and bucket (gctrace, or runtime/metrics for services without it), with pacer and tuning diagnostics. */
 export async function gcTrends(engine: QueryEngine, q: GcQuery): Promise<GcResult> {
-  const stats = await gcBucketStats(engine, q);
+  const stats = await gcBucketStatsAnySource(engine, q);
   const diagnostics = diagnoseGc(stats, { dataDir: q.dataDir });
   return { buckets: stats.map((s, i) => ({ ...bucketMetrics(s), diagnostics: diagnostics[i].map(gcDiagnosticJson) })) };
 }

@@ -2,14 +2,17 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DIGEST_FUNCTION } from '../aws/resources';
 import { listUnder, objectsUnder } from './access';
 import { DuckdbFunction } from './functions';
-import { DIGESTS_PREFIX, ENV, TABLES_PREFIX, type FleetprofSettings } from './names';
+import { DIGESTS_PREFIX, ENV, QUARANTINE_PREFIX, TABLES_PREFIX, type FleetprofSettings } from './names';
 
 export interface DigestProps {
   readonly bucket: s3.IBucket;
+  /** The ingest dead-letter queue: the digest reports its messages (a digest is never "all quiet" while ingestion fails). */
+  readonly dlq?: sqs.IQueue;
   readonly settings: FleetprofSettings;
 }
 
@@ -33,15 +36,21 @@ export class Digest extends Construct {
       logRetentionDays: s.logRetentionDays,
       // The charts are SVG rasterized to PNG by resvg, a native addon like DuckDB.
       nativePackages: ['@resvg/resvg-js', '@resvg/resvg-js-linux-x64-gnu'],
+      // The chart font (the image has none): found by lib/render/email.ts shippedFont next to the bundle.
+      assets: ['assets/fonts/DejaVuSans.ttf', 'assets/fonts/LICENSE-DejaVu.txt'],
       environment: {
         [ENV.bucket]: props.bucket.bucketName,
         [ENV.digestWindow]: s.digestWindow,
         [ENV.digestBaseline]: s.digestBaseline,
         [ENV.digestSendQuiet]: String(s.digestSendQuiet),
         ...(s.digestFrom ? { [ENV.digestFrom]: s.digestFrom, [ENV.digestTo]: s.digestTo } : {}),
+        ...(props.dlq ? { [ENV.ingestDlqUrl]: props.dlq.queueUrl } : {}),
       },
     });
     for (const st of digestStatements(props.bucket, s.digestFrom)) this.fn.role.addToPrincipalPolicy(st);
+    if (props.dlq) {
+      this.fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadDlqDepth', actions: ['sqs:GetQueueAttributes'], resources: [props.dlq.queueArn] }));
+    }
 
     const invoker = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
@@ -65,7 +74,9 @@ export class Digest extends Construct {
 export function digestStatements(bucket: s3.IBucket, from: string): iam.PolicyStatement[] {
   const out = [
     new iam.PolicyStatement({ sid: 'ReadTables', actions: ['s3:GetObject'], resources: [objectsUnder(bucket, TABLES_PREFIX)] }),
-    listUnder(bucket, TABLES_PREFIX),
+    // quarantine/: the digest counts (and quotes the reasons of) uploads refused during the window.
+    listUnder(bucket, TABLES_PREFIX, QUARANTINE_PREFIX),
+    new iam.PolicyStatement({ sid: 'ReadQuarantineReasons', actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${QUARANTINE_PREFIX}*.reason.json`)] }),
     new iam.PolicyStatement({ sid: 'WriteDigests', actions: ['s3:PutObject'], resources: [objectsUnder(bucket, DIGESTS_PREFIX)] }),
   ];
   if (from) {

@@ -36,6 +36,8 @@ export interface DuckdbFunctionProps {
   readonly logRetentionDays: number;
   /** More native packages to copy next to the bundle (e.g. the digest's SVG rasterizer). */
   readonly nativePackages?: readonly string[];
+  /** Repository files copied next to the bundle under the same relative path (e.g. the chart font). */
+  readonly assets?: readonly string[];
   /** Reserved concurrency (undefined: the account's unreserved pool). */
   readonly reservedConcurrency?: number;
 }
@@ -104,6 +106,7 @@ export class DuckdbFunction extends Construct {
             // The browser bundle the flame graph page inlines (lib/render/assets.ts looks beside the handler).
             `test -f "${inputDir}/dist/web/flame.js" || { echo "fleetprof: dist/web is not built; run npm run build" >&2; exit 1; }`,
             `cp -r "${inputDir}/dist/web" "${outputDir}/web"`,
+            ...(props.assets ?? []).flatMap((a) => [`mkdir -p "${outputDir}/${path.posix.dirname(a)}"`, `cp "${inputDir}/${a}" "${outputDir}/${a}"`]),
           ],
         },
       },

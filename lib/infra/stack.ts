@@ -77,7 +77,7 @@ export class FleetprofStack extends Stack {
     this.queryUrl = this.query.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
 
     this.catalog = new Catalog(this, 'Catalog', { bucket, settings: s });
-    this.digest = new Digest(this, 'Digest', { bucket, settings: s });
+    this.digest = new Digest(this, 'Digest', { bucket, dlq, settings: s });
     this.compaction = new Compaction(this, 'Compaction', { bucket, settings: s });
     this.access = new AccessPolicies(this, 'Access', { bucket, queryFunction: this.query.fn, catalog: this.catalog });
 

@@ -51,6 +51,8 @@ export interface DiffQuery extends WindowOptions {
   /** Charge each sample to its leaf-most user frame (lib/query/user-frames.ts) instead of flat/cum. */
   attribute?: boolean;
   limit?: number;
+  /** Also return each side's replicates (the digest's detectors judge them with their own rules). */
+  replicates?: boolean;
 }
 
 /** One profile's values of one sample type: what the test uses as a replicate. */
@@ -105,6 +107,8 @@ export interface DiffResult {
   base: CohortSummary;
   target: CohortSummary;
   functions: DiffFunction[];
+  /** Each side's replicates, when the query asked for them. */
+  replicates?: { base: ProfileValues[]; target: ProfileValues[] };
 }
 
 export const DEFAULT_ALPHA = 0.01;
@@ -329,6 +333,7 @@ export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResul
     base: summarize(q.base, b.profiles, cpu),
     target: summarize(q.target, t.profiles, cpu),
     functions,
+    ...(q.replicates ? { replicates: { base: b.profiles, target: t.profiles } } : {}),
   };
 }
 

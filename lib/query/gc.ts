@@ -62,7 +62,14 @@ export interface GcBucketStats {
   coveredNs: bigint;
   /** sum over streams of |window ∩ bucket| x procs. */
   capacityNs: bigint;
+  /** Where the numbers come from (default gctrace); lib/query/gc-metrics.ts makes runtime_metrics ones. */
+  source?: GcSource;
+  /** runtime/metrics only: mean goroutine count, p99 scheduling latency. */
+  goroutinesAvg?: number;
+  schedLatencyP99Ns?: bigint;
 }
+
+export type GcSource = 'gctrace' | 'runtime_metrics';
 
 /** The documented per-bucket metrics (docs/cli.md); lib/detect/gc-report.ts adds the diagnostics. */
 export interface GcBucketMetrics {
@@ -85,6 +92,11 @@ export interface GcBucketMetrics {
   instances: number;
   forced_cycles: number;
   covered_ns: bigint;
+  /** gctrace (gc_cycles) or runtime_metrics (lib/query/gc-metrics.ts). */
+  source: GcSource;
+  /** runtime_metrics only (null from gctrace): mean goroutines per snapshot, p99 scheduling latency. */
+  goroutines_avg: number | null;
+  sched_latency_p99_ns: bigint | null;
 }
 
 export const DEFAULT_BUCKET_US = 3600 * 1e6;
@@ -206,5 +218,8 @@ export function bucketMetrics(s: GcBucketStats): GcBucketMetrics {
     instances: s.instances,
     forced_cycles: s.forcedCycles,
     covered_ns: s.coveredNs,
+    source: s.source ?? 'gctrace',
+    goroutines_avg: s.goroutinesAvg ?? null,
+    sched_latency_p99_ns: s.schedLatencyP99Ns ?? null,
   };
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { DigestResult } from '../detect/digest';
 import type { Anomaly, AnomalyFunction } from '../detect/finding';
 import { formatMeasure } from '../model/units';
@@ -61,6 +63,11 @@ export interface DigestEmail {
 
 /** "fleetprof digest: 3 anomalies - checkout (cpu, high), sessions (memory, high)" or all quiet. */
 export function digestSubject(d: DigestResult): string {
+  if (d.health.length > 0) {
+    const what = [...new Set(d.health.map((h) => h.id))].join(', ');
+    const rest = d.anomalies.length > 0 ? ` and ${d.anomalies.length} anomal${d.anomalies.length === 1 ? 'y' : 'ies'}` : '';
+    return `fleetprof digest: DATA PROBLEM - ${what}${rest} (window ending ${d.window.to.slice(0, 16)}Z)`;
+  }
   if (d.quiet) return `fleetprof digest: all quiet (${d.services.length} service${d.services.length === 1 ? '' : 's'}, window ending ${d.window.to.slice(0, 16)}Z)`;
   const per = new Map<string, Anomaly[]>();
   for (const a of d.anomalies) per.set(a.service, [...(per.get(a.service) ?? []), a]);
@@ -87,11 +94,15 @@ function textTable(rows: AnomalyFunction[], measure: string | undefined): string
 /** The plain-text part: the CLI's text digest plus each anomaly's top-functions table. */
 export function digestEmailText(d: DigestResult, links: EmailLink[] = []): string {
   let out = `fleetprof digest\nwindow ${d.window.from} - ${d.window.to} vs baseline ${d.baseline.from} - ${d.baseline.to}; ${d.services.length} service(s): ${d.services.join(', ')}\n\n${d.message}\n`;
+  if (d.dataFetch !== undefined) out += `The suggested commands read a copy of the tables: ${d.dataFetch}\n`;
+  for (const h of d.health) out += `\n! [${h.severity}] ${h.service ?? 'fleet'} ${h.id}: ${h.summary}\n  next: ${h.nextStep}\n`;
   d.anomalies.forEach((a, i) => {
     out += `\n${i + 1}. [${a.severity}] ${a.service} ${a.area}: ${a.summary}\n`;
     if (a.versions.base !== undefined || a.versions.target !== undefined) out += `  versions: ${a.versions.base ?? '?'} -> ${a.versions.target ?? '?'}\n`;
     if (a.culprits.length > 0) out += `  culprits: ${a.culprits.join(', ')}\n`;
     out += `  ${a.explanation}\n  next: ${a.nextStep}\n`;
+    for (const r of a.related ?? []) out += `  same cause, also: [${r.severity}] ${r.area}: ${r.summary}\n`;
+    for (const l of a.links ?? []) out += `  ${l.label}: ${d.linkBase ? d.linkBase + l.apiPath : l.command}\n`;
     if (a.functions && a.functions.length > 0) out += `  top functions (${a.functionsMeasure ?? ''}; * = significant):\n` + textTable(a.functions, a.functionsMeasure);
   });
   if (links.length > 0) out += '\n' + links.map((l) => `${l.label}: ${l.url}`).join('\n') + '\n';
@@ -101,8 +112,26 @@ export function digestEmailText(d: DigestResult, links: EmailLink[] = []): strin
 type ResvgModule = typeof import('@resvg/resvg-js');
 let resvg: ResvgModule | undefined;
 
-/** SVG -> PNG at 2x (sharp on high-DPI screens), white background, system fonts plus `fontFiles`. */
-export function svgToPng(svg: string, fontFiles: string[] = []): { png: Uint8Array; width: number; height: number } {
+/**
+ * The font shipped with fleetprof (assets/fonts/DejaVuSans.ttf, Bitstream Vera license: free to
+ * redistribute; assets/fonts/LICENSE-DejaVu.txt), so PNG charts keep their text where the system
+ * has no fonts (the Lambda image). Found from this module upwards: lib/render in the repository,
+ * dist/lib/render in the package, next to the bundle in the Lambda.
+ */
+export function shippedFont(): string | undefined {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const f = path.join(dir, 'assets', 'fonts', 'DejaVuSans.ttf');
+    if (existsSync(f)) return f;
+    dir = path.dirname(dir);
+  }
+  return undefined;
+}
+
+/** SVG -> PNG at 2x (sharp on high-DPI screens), white background, the shipped font, `fontFiles` and system fonts. */
+export function svgToPng(svg: string, extraFonts: string[] = []): { png: Uint8Array; width: number; height: number } {
+  const shipped = shippedFont();
+  const fontFiles = [...(shipped ? [shipped] : []), ...extraFonts];
   // Loaded on first use: a native module the rest of the library does not need.
   resvg ??= require('@resvg/resvg-js') as ResvgModule;
   const r = new resvg.Resvg(svg, {

@@ -1,0 +1,197 @@
+import { valueClass } from '../model/temporality';
+import type { ProfileKind } from '../model/profile';
+import type { DiffResult, ProfileValues } from '../query/diff';
+import { riseEvidence, type RiseEvidence } from '../stats/evidence';
+import { mean } from '../stats/welch';
+import { isUserFunction } from '../query/user-frames';
+
+// The digest's decision rule for profile detectors (docs/detectors.md, "Small-n evidence").
+//
+// Replicate = INSTANCE. The diff's replicates are profiles (CPU), process series (counters) or
+// instances (gauges); snapshots of one process are not independent evidence (with 60 CPU
+// profiles an hour from 2 instances, a process-level quirk would look 60-fold confirmed), so the
+// detectors first add up each instance's replicates on a side:
+//   - share:  the instance's value of the function / the instance's total;
+//   - rate:   CPU: ns per second of profile; gauges (heap in use, goroutines): the instance's time
+//             average; counters (allocs, block, mutex): the instance's increase per second of the
+//             intervals its delta uploads cover, or, for cumulative snapshots (no interval), its
+//             increase per process series.
+// Then a function ROSE when the effect floor holds on the instance means AND one of the rules of
+// lib/stats/evidence.ts fires: separation beyond the noise envelope below (valid at n = 1), or the
+// exact permutation test at p < 0.01 (reachable from about 5 instances per side).
+
+/**
+ * The noise envelope of a share (CPU share, allocation mix): a steady workload moves a function's
+ * share by a few points between runs, and a short capture's sampling error adds to that in
+ * proportion to the share (a 1.5 s CPU profile on a busy host has a few hundred samples; the
+ * measured suites saw shares of 15% read as 27% in the next run). A rise in every window instance
+ * of at least 10 points AND to at least 3x every baseline instance's share is beyond both.
+ */
+export const SHARE_SEPARATION = 0.1;
+export const SHARE_FOLD = 3;
+/**
+ * The noise envelope of an absolute value: run-to-run noise is multiplicative. Bytes in use and
+ * goroutine counts of a steady workload stay within 2x, so every window instance at 3x or more of
+ * every baseline instance ("several-fold in every instance") is beyond it. Contention delay is
+ * bursty (which goroutine waits for whom depends on scheduling; the same workload's delay at a call
+ * site moves 5x between runs and instances), so it needs 10x.
+ */
+export const FOLD_SEPARATION = 3;
+export const DELAY_FOLD_SEPARATION = 10;
+/**
+ * Values below this part of an instance's total count as "nothing" on the log scale (and a rise
+ * must be at least this part of the window's total anyway): one goroutine more in a service of 16,
+ * a few kB in a heap of MBs.
+ */
+export const LOG_OFFSET_OF_TOTAL = 0.05;
+/** Permutation test level. */
+export const ALPHA = 0.01;
+/** Share effect floor on the instance means: 2 points. */
+export const MIN_SHARE_EFFECT = 0.02;
+/** Rate effect floors: +30% of the function's own value, and at least 5% of the window's total. */
+export const MIN_RELATIVE_GROWTH = 0.3;
+export const MIN_GROWTH_OF_TOTAL = 0.05;
+
+export type Measure = 'share' | 'rate';
+
+interface Instance {
+  instance: string;
+  total: number;
+  durationNs: number;
+  /** Replicates of the diff (profiles, process series) this instance has on its side. */
+  groups: number;
+  /** Every one of them carries a duration (CPU; counters uploaded as deltas with their interval). */
+  timed: boolean;
+  fns: Map<string, number>;
+}
+
+export interface FunctionEvidence extends RiseEvidence {
+  name: string;
+  /** Per-instance values (share, or rate in the unit of `rateUnit`), baseline and window. */
+  base: number[];
+  target: number[];
+  baseMean: number;
+  targetMean: number;
+}
+
+export interface SideEvidence {
+  kind: ProfileKind;
+  measure: Measure;
+  /** What a rate is: 'per_second' (CPU, timed counters), 'per_series' (counters from cumulative snapshots: the increase per process series) or 'per_instance' (gauges: the instance's average). */
+  rate: 'per_second' | 'per_series' | 'per_instance';
+  instances: { base: number; target: number };
+  /** Per-instance totals (rates) of the sample type. */
+  totals: { base: number[]; target: number[] };
+  /** Functions that rose by the rule, user code only, largest rise first. */
+  rose: FunctionEvidence[];
+  /** The evidence of any function by name (computed on demand). */
+  of: (name: string) => FunctionEvidence;
+}
+
+function byInstance(ps: readonly ProfileValues[]): Instance[] {
+  const m = new Map<string, Instance>();
+  for (const p of ps) {
+    let i = m.get(p.instance);
+    if (!i) m.set(p.instance, (i = { instance: p.instance, total: 0, durationNs: 0, groups: 0, timed: true, fns: new Map() }));
+    i.total += Number(p.total);
+    i.durationNs += p.durationNs;
+    i.groups++;
+    i.timed &&= p.durationNs > 0;
+    for (const [name, [, cum]] of p.fns) i.fns.set(name, (i.fns.get(name) ?? 0) + Number(cum));
+  }
+  return [...m.values()].sort((a, b) => (a.instance < b.instance ? -1 : 1));
+}
+
+/**
+ * CPU profiles sample every 10 ms (Go's default 100 Hz): a share of a short profile is a count out
+ * of a few hundred samples, and with few instances that sampling error is most of the noise. The
+ * separation rule on CPU shares also needs the pooled counts to differ beyond it: a one-sided
+ * two-proportion z-test at z >= CPU_SAMPLING_Z (p < 0.0005).
+ */
+export const CPU_SAMPLE_NS = 1e7;
+export const CPU_SAMPLING_Z = 3.3;
+
+/** z of the pooled two-proportion test: k out of n samples in the baseline vs the window. */
+export function proportionZ(kb: number, nb: number, kt: number, nt: number): number {
+  if (nb <= 0 || nt <= 0) return 0;
+  const p = (kb + kt) / (nb + nt);
+  const se = Math.sqrt(p * (1 - p) * (1 / nb + 1 / nt));
+  return se === 0 ? 0 : (kt / nt - kb / nb) / se;
+}
+
+/** The share rule: permutation test on the shares; separation needs the gap, the fold and (CPU) the sampling test. */
+function shareRise(b: number[], t: number[], samplingZ: number | null): RiseEvidence {
+  const ev = riseEvidence(b, t, { separationMargin: SHARE_SEPARATION, alpha: ALPHA });
+  if (ev.rule !== 'separation') return ev;
+  // The fold on shares, with 1 point added on both sides so that "absent" is finite.
+  const folded = Math.min(...t) + 0.01 >= SHARE_FOLD * (Math.max(...b) + 0.01);
+  if (folded && (samplingZ === null || samplingZ >= CPU_SAMPLING_Z)) return ev;
+  return { ...ev, rule: ev.p < ALPHA ? 'permutation' : null };
+}
+
+/** Judge every function of a diff computed with `replicates: true`. */
+export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure): SideEvidence {
+  if (!r.replicates) throw new Error('judgeDiff needs the diff replicates');
+  const cls = valueClass(kind, r.sampleType);
+  const base = byInstance(r.replicates.base);
+  const target = byInstance(r.replicates.target);
+  // Counters compare as rates when every replicate says how long it covers (delta uploads carry
+  // their interval, as the agent's and scrape's do); cumulative snapshots do not (Go writes no
+  // duration into heap/allocs/block/mutex profiles), and then the increase per process series is
+  // the replicate: right when processes are captured alike (one capture each, the same run
+  // length), biased by the spans otherwise, which the documentation says.
+  const timedCounters = cls === 'counter' && [...base, ...target].every((i) => i.timed);
+  const rate: SideEvidence['rate'] = cls === 'gauge' ? 'per_instance' : cls === 'interval' || timedCounters ? 'per_second' : 'per_series';
+  const scale = (i: Instance): number => {
+    if (cls === 'interval' || timedCounters) return i.durationNs > 0 ? 1e9 / i.durationNs : 1;
+    if (cls === 'counter') return 1 / Math.max(1, i.groups);
+    return 1;
+  };
+  const value = (i: Instance, name: string | null): number => {
+    const v = name === null ? i.total : (i.fns.get(name) ?? 0);
+    if (measure === 'share') return name === null ? 1 : i.total === 0 ? 0 : Math.abs(v) / Math.abs(i.total);
+    return Math.max(0, v) * scale(i);
+  };
+  const totals = { base: base.map((i) => value(i, null)), target: target.map((i) => value(i, null)) };
+  // Log scale for rates: noise is multiplicative; the offset (1% of the mean instance total) makes
+  // "absent" a finite value, so a consistent rise from nothing is not drowned by its size's spread.
+  const allTotals = [...base.map((i) => value(i, null)), ...target.map((i) => value(i, null))];
+  const offset = Math.max(1e-12, LOG_OFFSET_OF_TOTAL * mean(allTotals));
+  const fold = kind === 'block' || kind === 'mutex' ? DELAY_FOLD_SEPARATION : FOLD_SEPARATION;
+  const targetTotalMean = measure === 'share' ? 1 : mean(totals.target);
+  const of = (name: string): FunctionEvidence => {
+    const b = base.map((i) => value(i, name));
+    const t = target.map((i) => value(i, name));
+    const bm = mean(b);
+    const tm = mean(t);
+    const effect =
+      measure === 'share'
+        ? tm - bm >= MIN_SHARE_EFFECT
+        : tm - bm >= MIN_RELATIVE_GROWTH * Math.max(bm, tm) && tm - bm >= MIN_GROWTH_OF_TOTAL * targetTotalMean;
+    const none = { rule: null, p: 1, gap: -Infinity } as const;
+    if (!effect || b.length === 0 || t.length === 0) return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...none };
+    const samples = (is: Instance[]) => {
+      const n = is.reduce((a, i) => a + Math.abs(i.total), 0) / CPU_SAMPLE_NS;
+      const k = is.reduce((a, i) => a + Math.max(0, i.fns.get(name) ?? 0), 0) / CPU_SAMPLE_NS;
+      return [k, n];
+    };
+    const [kb, nb] = samples(base);
+    const [kt, nt] = samples(target);
+    const ev =
+      measure === 'share'
+        ? shareRise(b, t, kind === 'cpu' ? proportionZ(kb, nb, kt, nt) : null)
+        : riseEvidence(
+            b.map((x) => Math.log(x + offset)),
+            t.map((x) => Math.log(x + offset)),
+            { separationMargin: Math.log(fold), alpha: ALPHA },
+          );
+    return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...ev };
+  };
+  const names = new Set<string>();
+  for (const i of [...base, ...target]) for (const n of i.fns.keys()) if (isUserFunction(n)) names.add(n);
+  const rose = [...names]
+    .map(of)
+    .filter((e) => e.rule !== null)
+    .sort((a, b) => b.targetMean - b.baseMean - (a.targetMean - a.baseMean) || (a.name < b.name ? -1 : 1));
+  return { kind, measure, rate, instances: { base: base.length, target: target.length }, totals, rose, of };
+}

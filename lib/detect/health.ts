@@ -1,0 +1,128 @@
+import { isoFromUs } from '../model/time';
+import { cohortPredicate } from '../query/cohort';
+import type { QueryEngine } from '../query/engine';
+import type { Span } from './context';
+import type { Severity } from './finding';
+import { fleetprofCommand } from './command';
+
+// Silence is not "all quiet" (docs/detectors.md, "Data and ingest health"): before any detector
+// says nothing changed, the digest checks that there was something to look at. Each problem is a
+// HealthFinding, listed before the anomalies; a digest with one is never quiet.
+//   - no-data:          no profile, GC cycle or runtime/metrics row of any service in the window;
+//   - service-silent:   a service with data in the baseline and none in the window (it stopped
+//                       sending, or its uploads fail);
+//   - ingest-quarantine: uploads quarantined during the window (poison: they will never be
+//                       ingested by themselves); counted by the caller (the Lambda lists quarantine/);
+//   - ingest-dlq:       messages in the ingest dead-letter queue (ingest failed maxReceiveCount times).
+
+export type HealthId = 'no-data' | 'service-silent' | 'ingest-quarantine' | 'ingest-dlq';
+
+export interface HealthFinding {
+  id: HealthId;
+  severity: Severity;
+  /** The service concerned; absent for fleet-wide problems. */
+  service?: string;
+  summary: string;
+  evidence: Record<string, unknown>;
+  nextStep: string;
+}
+
+/** What the edge (the digest Lambda) measured about ingestion; the core never calls AWS. */
+export interface IngestSignals {
+  /** Quarantined uploads whose quarantine time is in the window (a lower bound when `truncated`). */
+  quarantined?: { inWindow: number; truncated: boolean; newest?: string; examples: { key: string; reason: string }[]; prefix: string };
+  /** The dead-letter queue's approximate message counts (visible + in flight). */
+  dlq?: { messages: number; queue: string };
+}
+
+/** Per service: rows in the baseline and in the window, and the time of its last row. */
+export interface ServicePresence {
+  service: string;
+  baselineRows: number;
+  windowRows: number;
+  lastUs: number | null;
+}
+
+const DATA_TABLES = ['profiles', 'gc_cycles', 'runtime_metrics'] as const;
+
+export async function servicePresence(engine: QueryEngine, baseline: Span, window: Span, service?: string): Promise<ServicePresence[]> {
+  const range = { service, fromUs: baseline.fromUs, toUs: window.toUs };
+  const parts: string[] = [];
+  const params: Record<string, string | number | bigint | boolean> = { split_us: BigInt(window.fromUs) };
+  DATA_TABLES.forEach((t, i) => {
+    const p = cohortPredicate(range, t, { prefix: `h${i}_` });
+    Object.assign(params, p.params);
+    parts.push(`SELECT service, time FROM ${t} WHERE ${p.sql}`);
+  });
+  const rows = await engine.rows(
+    `SELECT service,
+            count(*) FILTER (WHERE time < make_timestamp($split_us::BIGINT)) AS b,
+            count(*) FILTER (WHERE time >= make_timestamp($split_us::BIGINT)) AS w,
+            epoch_us(max(time)) AS last_us
+     FROM (${parts.join(' UNION ALL ')}) GROUP BY service ORDER BY service`,
+    params,
+  );
+  return rows.map((r) => ({ service: r.service as string, baselineRows: Number(r.b), windowRows: Number(r.w), lastUs: r.last_us === null ? null : Number(r.last_us) }));
+}
+
+export interface HealthInput {
+  presence: ServicePresence[];
+  window: Span;
+  baseline: Span;
+  ingest?: IngestSignals;
+  /** Only this service was asked for. */
+  service?: string;
+  /** For the suggested commands: how to reach the data ("--data DIR"). */
+  dataArgs: string[];
+}
+
+export function healthFindings(h: HealthInput): HealthFinding[] {
+  const out: HealthFinding[] = [];
+  const q = h.ingest?.quarantined;
+  if (q && q.inWindow > 0) {
+    out.push({
+      id: 'ingest-quarantine',
+      severity: 'high',
+      summary: `${q.inWindow}${q.truncated ? '+' : ''} upload(s) were quarantined in the window: ingestion refused them and will not retry${q.examples[0] ? ` (e.g. ${q.examples[0].key}: ${q.examples[0].reason})` : ''}`,
+      evidence: { quarantined_in_window: q.inWindow, truncated: q.truncated, newest: q.newest, examples: q.examples, prefix: q.prefix },
+      nextStep: `Read the reasons next to the copies (${q.prefix}<key>.reason.json); fix the uploader or the contract error, then upload again (docs/upload-contract.md).`,
+    });
+  }
+  const dlq = h.ingest?.dlq;
+  if (dlq && dlq.messages > 0) {
+    out.push({
+      id: 'ingest-dlq',
+      severity: 'high',
+      summary: `${dlq.messages} message(s) in the ingest dead-letter queue: uploads failed ingestion repeatedly and are not in the tables`,
+      evidence: { messages: dlq.messages, queue: dlq.queue },
+      nextStep: `See the ingest Lambda's errors in its log group, fix the cause, then redrive the queue (docs/deploy.md, "Dead-letter queue").`,
+    });
+  }
+  const inWindow = h.presence.filter((p) => p.windowRows > 0);
+  if (inWindow.length === 0) {
+    const known = h.presence.map((p) => p.service);
+    out.push({
+      id: 'no-data',
+      severity: 'high',
+      service: h.service,
+      summary:
+        `no data in the window ${isoFromUs(h.window.fromUs)} - ${isoFromUs(h.window.toUs)}${h.service !== undefined ? ` for ${h.service}` : ''}: ` +
+        (known.length > 0 ? `${known.length} service(s) sent data in the baseline and none in the window` : 'nothing in the baseline either'),
+      evidence: { services_in_baseline: known },
+      nextStep: `Check that the agents upload (agent Stats(): Dropped, FailedAttempts, LastError) and that ingestion runs; list what arrived with ${fleetprofCommand('sql', ...h.dataArgs, 'SELECT service, max(time) AS last FROM profiles GROUP BY ALL ORDER BY last')}.`,
+    });
+    return out;
+  }
+  for (const p of h.presence) {
+    if (p.windowRows > 0 || p.baselineRows === 0) continue;
+    out.push({
+      id: 'service-silent',
+      severity: 'high',
+      service: p.service,
+      summary: `${p.service} sent no data in the window; its last data is from ${p.lastUs === null ? '?' : isoFromUs(p.lastUs)} (${p.baselineRows} row(s) in the baseline)`,
+      evidence: { baseline_rows: p.baselineRows, window_rows: 0, last: p.lastUs === null ? null : isoFromUs(p.lastUs) },
+      nextStep: `Is ${p.service} still running (a decommission, a crash loop, an agent that cannot reach the bucket)? Its agent's Stats() say why uploads fail; if it was retired, nothing to do.`,
+    });
+  }
+  return out;
+}
