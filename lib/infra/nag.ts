@@ -52,8 +52,10 @@ export function suppressFindings(stack: NaggedStack): void {
   NagSuppressions.addResourceSuppressions(stack.digest.fn.role, [
     {
       id: 'AwsSolutions-IAM5',
-      reason: `The digest reads Parquet under ${TABLES_PREFIX} and writes its archive under ${DIGESTS_PREFIX}. ${prefixReason}`,
-      appliesTo: [objects(TABLES_PREFIX), objects(DIGESTS_PREFIX)],
+      reason:
+        `The digest reads Parquet under ${TABLES_PREFIX}, writes its archive under ${DIGESTS_PREFIX} and reads the reasons of ` +
+        `refused uploads (${QUARANTINE_PREFIX}*.reason.json, a health finding of the digest). ${prefixReason}`,
+      appliesTo: [objects(TABLES_PREFIX), objects(DIGESTS_PREFIX), `${objects(QUARANTINE_PREFIX)}.reason.json`],
     },
   ], true);
 
