@@ -10,9 +10,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decodeProfile } from '../lib/decode';
 import { detectKind } from '../lib/decode/kind';
-import { ingestBytes, publish } from '../lib/ingest';
+import { ingestBytes, publishEntries } from '../lib/ingest';
 import { profileRows } from '../lib/normalize/profile-rows';
-import { sourceToProfileId, utcDate } from '../lib/store/layout';
+import { sourceToProfileId } from '../lib/store/layout';
 import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
@@ -53,10 +53,10 @@ async function main(): Promise<void> {
           const p = { ...decodeProfile(bytes), timeNanos: BigInt(startMs) * 1_000_000n };
           const id = sourceToProfileId(meta.sourceId);
           const rows = profileRows(p, detectKind(p, meta.kind), meta, id);
-          await publish({ store, writer }, utcDate(rows.timeUs), service, id, [
-            ['functions', rows.functions],
-            ['stacks', rows.stacks],
-            ['profiles', rows.profiles],
+          await publishEntries({ store, writer }, [
+            { table: 'functions', rows: rows.functions },
+            { table: 'stacks', rows: rows.stacks },
+            { table: 'profiles', rows: rows.profiles },
           ]);
         } else await ingestBytes(bytes, meta, { store, writer });
         n++;

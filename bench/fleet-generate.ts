@@ -23,7 +23,8 @@ import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { TABLE_NAMES, TABLES, type TableName } from '../lib/model/schema';
 import { listTableFiles } from '../lib/query/open';
-import { tableKey } from '../lib/store/layout';
+import { freshKey, newBatchId } from '../lib/store/layout';
+import { BATCH_COLUMN } from '../lib/store/dedupe';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, sqlString } from '../lib/store/parquet';
 
@@ -54,16 +55,15 @@ export async function loadSource(conn: DuckDBConnection, source: string): Promis
   const services = new Set<string>();
   for (const t of TABLE_NAMES) {
     const cols = TABLES[t].columns.map((c) => `"${c.name}"`);
-    if (files[t].length === 0) {
+    // Layout v2: compacted and fresh files (the source is one clean `fleetprof ingest`, so no
+    // source is in it twice and the batch dedupe of the views has nothing to drop).
+    const all = [...files[t].compacted, ...files[t].fresh];
+    if (all.length === 0) {
       rows[t] = 0;
       continue;
     }
-    const list = files[t].map((f) => `'${sqlString(f)}'`).join(', ');
-    // service: a Hive path key today (layout v1), a plain column in layout v2; either way a column here.
-    const hasService = TABLES[t].columns.some((c) => (c.name as string) === 'service');
-    await conn.run(
-      `CREATE OR REPLACE TABLE src_${t} AS SELECT ${cols.join(', ')}${hasService ? '' : ', service'} FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true)`,
-    );
+    const list = all.map((f) => `'${sqlString(f)}'`).join(', ');
+    await conn.run(`CREATE OR REPLACE TABLE src_${t} AS SELECT ${cols.join(', ')} FROM read_parquet([${list}], hive_partitioning = false, union_by_name = true)`);
     const r = (await conn.runAndReadAll(`SELECT count(*), epoch_us(min(time)), epoch_us(max(time)) FROM src_${t}`)).getRows()[0];
     rows[t] = Number(r[0]);
     if (rows[t] > 0) {
@@ -125,9 +125,10 @@ export async function generate(o: GenerateOptions): Promise<{ source: SourceInfo
       for (const t of TABLE_NAMES) {
         if (src.rows[t] === 0) continue;
         for (const service of src.services) {
+          const batchId = newBatchId();
           const tmp = path.join(store.scratchDir, `${randomUUID()}.parquet`);
           const r = await conn.run(
-            `COPY (SELECT ${copyColumns(t, shift)} FROM src_${t} CROSS JOIN range(${copies}) r(k) WHERE service = '${sqlString(service)}')
+            `COPY (SELECT ${copyColumns(t, shift)}, '${batchId}' AS ${BATCH_COLUMN} FROM src_${t} CROSS JOIN range(${copies}) r(k) WHERE service = '${sqlString(service)}')
              TO '${sqlString(tmp)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
           );
           const written = Number(r.rowsChanged);
@@ -136,7 +137,7 @@ export async function generate(o: GenerateOptions): Promise<{ source: SourceInfo
             continue;
           }
           bytes += (await fs.stat(tmp)).size;
-          await store.putFile(tableKey(t, dt, service, `fleet-${dt}T${hh}-b0`), tmp);
+          await store.putFile(freshKey(t, dt, Number(hh), batchId), tmp);
           files++;
           rows += written;
         }

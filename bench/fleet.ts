@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCompactJob } from '../lib/aws/compact-job';
 import { LocalStore } from '../lib/store/local';
-import type { Store, StoredObject } from '../lib/store/store';
+import type { Store, StoredObject, Versioned } from '../lib/store/store';
 import { generate, HOUR_US } from './fleet-generate';
 
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
@@ -105,6 +105,20 @@ class CountingStore implements Store {
   async delete(key: string): Promise<void> {
     this.counts.DELETE++;
     return this.inner.delete(key);
+  }
+  async readVersioned(key: string): Promise<Versioned | null> {
+    this.counts.LIST++;
+    const r = await this.inner.readVersioned(key);
+    if (r) this.counts.GET++;
+    return r;
+  }
+  async putIfMatch(key: string, bytes: Uint8Array, ifEtag: string | null): Promise<boolean> {
+    this.counts.PUT++;
+    this.counts.bytesPut += bytes.length;
+    return this.inner.putIfMatch(key, bytes, ifEtag);
+  }
+  uri(key: string): string {
+    return this.inner.uri(key);
   }
   async read(key: string): Promise<Uint8Array | null> {
     // S3Store.read: a LIST (so a prefix-scoped role sees 404, not 403), then a GET when present.

@@ -15,10 +15,9 @@ import { decodeProfile } from '../lib/decode';
 import { detectKind } from '../lib/decode/kind';
 import { parseSourceMeta } from '../lib/model/source';
 import { profileRows } from '../lib/normalize/profile-rows';
-import { publish } from '../lib/ingest';
+import { publishEntries } from '../lib/ingest';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { utcDate } from '../lib/store/layout';
 import { rollupStore } from '../lib/store/rollup';
 import { TABLES, ROLLUP_TABLE_NAMES } from '../lib/model/schema';
 import { openEngine } from '../lib/query/open';
@@ -78,10 +77,11 @@ async function main(): Promise<void> {
           const p = perturb(src, rnd, tUs * 1000);
           const meta = parseSourceMeta({ service: `svc-${i % 4}`, instance: `i-${i}`, version: 'v1', process: `p-${i}`, source: 'bench', sourceId: `rb/${i}/${k}/${j}` });
           const rows = profileRows(p, detectKind(p), meta, `p${n}`);
-          await publish({ store: store0, writer }, utcDate(rows.timeUs), meta.service, `p${n++}`, [
-            ['functions', rows.functions],
-            ['stacks', rows.stacks],
-            ['profiles', rows.profiles],
+          n++;
+          await publishEntries({ store: store0, writer }, [
+            { table: 'functions', rows: rows.functions },
+            { table: 'stacks', rows: rows.stacks },
+            { table: 'profiles', rows: rows.profiles },
           ]);
         }
       }

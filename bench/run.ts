@@ -13,10 +13,9 @@ import { gunzip } from '../lib/decode/gunzip';
 import { detectKind } from '../lib/decode/kind';
 import { parseSourceMeta } from '../lib/model/source';
 import { profileRows } from '../lib/normalize/profile-rows';
-import { ingestProfileBytes, publish } from '../lib/ingest';
+import { FreshBatch, ingestProfileBytes } from '../lib/ingest';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { utcDate } from '../lib/store/layout';
 import type { Profile } from '../lib/model/profile';
 import { compact } from '../lib/store/compact';
 import { mulberry32, perturb } from './replay';
@@ -128,35 +127,40 @@ async function storageSection(): Promise<void> {
     const rnd = mulberry32(20261121);
     let n = 0;
     for (let h = 0; h < 24; h++) {
+      // One batch per hour: what the ingest Lambda writes per SQS batch (layout v2).
+      const batch = new FreshBatch({ store, writer }, { maxRows: Infinity });
       for (let k = 0; k < perHour; k++) {
         for (let i = 0; i < instances; i++) {
           const idx = (h + k + i) % profiles.length;
           const p = perturb(profiles[idx], rnd, (day + (h * 3600 + k * (3600 / perHour)) * 1e6) * 1000);
           const meta = parseSourceMeta({ service: 'svc-a', instance: `i-${i}`, version: 'v1', source: 'bench', sourceId: `day/${h}/${k}/${i}` });
           const rows = profileRows(p, detectKind(p), meta, `p${n++}`);
-          await publish({ store, writer }, utcDate(rows.timeUs), 'svc-a', `p${n}`, [
-            ['functions', rows.functions],
-            ['stacks', rows.stacks],
-            ['profiles', rows.profiles],
+          batch.add([
+            { table: 'functions', rows: rows.functions },
+            { table: 'stacks', rows: rows.stacks },
+            { table: 'profiles', rows: rows.profiles },
           ]);
           const nT = p.sampleTypes.length;
           for (let s = 0; s < p.samples.count; s++) samples += Number(p.samples.values.data[s * nT]);
           rawGz += statSync(cpuFiles[idx]).size;
         }
       }
+      await batch.publish();
     }
     const perFile = duSize(dir) - (existsSync(path.join(dir, '.tmp')) ? duSize(path.join(dir, '.tmp')) : 0);
     // What `fleetprof compact` makes of the closed day: one file per table, re-sorted, zstd 19.
     const t0 = Date.now();
-    await compact(store, writer, { before: '9999-12-31' });
+    await compact(store, writer, { closedBefore: Infinity, graceMs: 0 });
+    await compact(store, writer, { closedBefore: Infinity, graceMs: 0 }); // the deferred deletes
     const compactSecs = (Date.now() - t0) / 1000;
     const compacted = duSize(dir) - (existsSync(path.join(dir, '.tmp')) ? duSize(path.join(dir, '.tmp')) : 0);
     const perTable = (['profiles', 'functions', 'stacks'] as const).map((t) => `${t} ${(duSize(path.join(dir, t)) / samples).toFixed(2)}`);
+    // (fresh/ is empty once merged files are deleted)
     writer.close();
     instance.closeSync();
     console.log(`\n## Storage over a simulated fleet day: ${n} CPU profiles (${instances} instances x 24 h x ${perHour}/h), ${samples} samples`);
     console.log(`raw .pb.gz bytes per sample                ${(rawGz / samples).toFixed(2).padStart(10)}`);
-    console.log(`Parquet bytes per sample, file per profile ${(perFile / samples).toFixed(2).padStart(10)}`);
+    console.log(`Parquet bytes per sample, fresh hour batches ${(perFile / samples).toFixed(2).padStart(10)}`);
     console.log(`Parquet bytes per sample, compacted day    ${(compacted / samples).toFixed(2).padStart(10)}  (${perTable.join(', ')}; compaction took ${compactSecs.toFixed(1)} s)`);
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -12,14 +12,17 @@ import { gcCycleRows, runtimeMetricRows } from './normalize/gc-rows';
 import { profileRows } from './normalize/profile-rows';
 import { sourceToProfileId, utcDate } from './store/layout';
 import { rowCount } from './store/parquet';
-import { publish, publishChunksByDay, type PublishTarget } from './store/publish';
+import { publishEntries, type PublishTarget, type TableEntry } from './store/publish';
 import { checkRowTimes } from './normalize/limits';
 
 // bytes -> decode -> normalize -> publish. The same functions run in the CLI and the ingest
 // Lambda; only the Store differs. Which format an input is, is the dispatcher's business
 // (lib/decode/index.ts and the registry); here each decoded kind has its one path to the tables.
+// `prepareBytes` is decode + normalize (CPU only, no store); the rows it returns go into a
+// FreshBatch with other inputs' (the Lambda's SQS batch, a chunk of `fleetprof ingest` inputs), which
+// writes one file per table per hour. `ingestBytes` is one input as a batch of its own.
 
-export { publish, publishEntries, type PublishEntry } from './store/publish';
+export { FreshBatch, publishEntries, type TableEntry } from './store/publish';
 
 export interface IngestContext extends PublishTarget {
   readonly decode?: DecodeOptions;
@@ -57,25 +60,38 @@ export interface GcIngestResult {
 
 export type IngestBytesResult = ({ readonly input: 'profile' } & IngestResult) | GcIngestResult;
 
-/**
- * One input, routed by content (lib/decode/registry.ts) to its table path. A bundle holds several
- * inputs: ingestUpload takes those (and single inputs alike).
- */
-export async function ingestBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestBytesResult> {
-  const d = decodeInput(bytes, { ...ctx.decode, startUs: meta.startUs });
-  if (d.input === 'bundle') throw new DecodeError('unsupported', 'a bundle holds several inputs: ingest it with ingestUpload');
-  return ingestDecoded(d, meta, ctx);
+/** An input decoded and normalized: its result (keys still empty) and its rows for a batch. */
+export interface Prepared<R extends IngestBytesResult = IngestBytesResult> {
+  readonly result: R;
+  readonly entries: TableEntry[];
 }
 
-async function ingestDecoded(d: DecodedInput, meta: SourceMeta, ctx: IngestContext): Promise<IngestBytesResult> {
+/**
+ * One input, routed by content (lib/decode/registry.ts) to its tables' rows; writes nothing. A
+ * bundle holds several inputs: prepareUpload takes those (and single inputs alike).
+ */
+export function prepareBytes(bytes: Uint8Array, meta: SourceMeta, decode?: DecodeOptions): Prepared {
+  const d = decodeInput(bytes, { ...decode, startUs: meta.startUs });
+  if (d.input === 'bundle') throw new DecodeError('unsupported', 'a bundle holds several inputs: ingest it with ingestUpload');
+  return prepareDecoded(d, meta);
+}
+
+function prepareDecoded(d: Exclude<DecodedInput, { input: 'bundle' }>, meta: SourceMeta): Prepared {
   switch (d.input) {
-    case 'profile':
-      return { input: 'profile', ...(await ingestProfile(d.profile, meta, ctx)) };
+    case 'profile': {
+      const p = prepareProfile(d.profile, meta);
+      return { result: { input: 'profile', ...p.result }, entries: p.entries };
+    }
     case 'gctrace':
-      return ingestGctrace(d.parsed, d.cycles, meta, ctx);
+      return prepareGctrace(d.parsed, d.cycles, meta);
     case 'runtime-metrics':
-      return ingestRuntimeMetrics(d.snapshots, meta, ctx);
+      return prepareRuntimeMetrics(d.snapshots, meta);
   }
+}
+
+/** One input as a batch of its own. */
+export async function ingestBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestBytesResult> {
+  return publishPrepared(ctx, prepareBytes(bytes, meta, ctx.decode));
 }
 
 /** What became of one input of an upload (a bundle's member, or the upload itself). */
@@ -97,26 +113,33 @@ export interface UploadIngestResult {
   readonly inputs: readonly InputOutcome[];
 }
 
+/** An upload's inputs, decoded and normalized (or each member's failure); writes nothing. */
+export type PreparedInput =
+  | { readonly ok: true; readonly member?: string; readonly source: string; readonly bytes: Uint8Array; readonly prepared: Prepared }
+  | Extract<InputOutcome, { ok: false }>;
+
+export interface PreparedUpload {
+  readonly container: 'bundle' | 'single';
+  readonly notes: readonly string[];
+  readonly inputs: readonly PreparedInput[];
+}
+
 /**
- * Any upload: one input, or a bundle's members (lib/decode/inputs.ts), each ingested on its own.
- * For the batch writer (layout v2, one file per table per batch): take the inputs from
- * `expandUpload(bytes, meta, decode)` and normalize each ok input's `decoded` with its own `meta`
- * into the batch; a not-ok input, or one whose rows the writer refuses, is that member's failure
- * (the Lambda quarantines it alone with quarantineMember, lib/aws/quarantine.ts).
- * A single input's failure throws, as ingestBytes does; a member's failure (decoding it,
- * normalizing or publishing it) is that member's outcome, and the other members still ingest.
- * The caller tells the member's poison from a transient store failure (lib/aws/ingest-object.ts).
+ * Any upload: one input, or a bundle's members (lib/decode/inputs.ts), each decoded and normalized
+ * on its own. A single input's failure throws, as prepareBytes does; a member's failure is that
+ * member's outcome (the Lambda quarantines it alone with quarantineMember, lib/aws/quarantine.ts),
+ * and the other members still go into the batch.
  */
-export async function ingestUpload(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<UploadIngestResult> {
-  const up = expandUpload(bytes, meta, ctx.decode);
-  const inputs: InputOutcome[] = [];
+export function prepareUpload(bytes: Uint8Array, meta: SourceMeta, decode?: DecodeOptions): PreparedUpload {
+  const up = expandUpload(bytes, meta, decode);
+  const inputs: PreparedInput[] = [];
   for (const input of up.inputs) {
     if (!input.ok) {
       inputs.push({ ok: false, member: input.member.name, source: input.meta.source, bytes: input.bytes, error: input.error });
       continue;
     }
     try {
-      inputs.push({ ok: true, member: input.member?.name, source: input.meta.source, result: await ingestDecoded(input.decoded, input.meta, ctx) });
+      inputs.push({ ok: true, member: input.member?.name, source: input.meta.source, bytes: input.bytes, prepared: prepareDecoded(input.decoded, input.meta) });
     } catch (error) {
       if (!input.member) throw error;
       inputs.push({ ok: false, member: input.member.name, source: input.meta.source, bytes: input.bytes, error });
@@ -125,50 +148,84 @@ export async function ingestUpload(bytes: Uint8Array, meta: SourceMeta, ctx: Ing
   return { container: up.container, notes: up.notes, inputs };
 }
 
+/**
+ * Any upload as a batch of its own: its inputs' rows in one file per table per hour. Should the
+ * writer refuse the batch, each input is written alone, so only the guilty member fails (a single
+ * input's failure throws).
+ */
+export async function ingestUpload(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<UploadIngestResult> {
+  const up = prepareUpload(bytes, meta, ctx.decode);
+  const ok = up.inputs.filter((i): i is Extract<PreparedInput, { ok: true }> => i.ok);
+  const done = new Map<Extract<PreparedInput, { ok: true }>, InputOutcome>();
+  try {
+    const keys = await publishEntries(ctx, ok.flatMap((i) => i.prepared.entries));
+    for (const i of ok) done.set(i, { ok: true, member: i.member, source: i.source, result: { ...i.prepared.result, keys } });
+  } catch (e) {
+    if (up.container === 'single') throw e;
+    for (const i of ok) {
+      try {
+        done.set(i, { ok: true, member: i.member, source: i.source, result: await publishPrepared(ctx, i.prepared) });
+      } catch (error) {
+        done.set(i, { ok: false, member: i.member ?? '', source: i.source, bytes: new Uint8Array(0), error });
+      }
+    }
+  }
+  return { container: up.container, notes: up.notes, inputs: up.inputs.map((i) => (i.ok ? done.get(i)! : i)) };
+}
+
 export async function ingestProfileBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<IngestResult> {
-  return ingestProfile(decodeProfile(bytes, ctx.decode), meta, ctx);
+  return publishPrepared(ctx, prepareProfile(decodeProfile(bytes, ctx.decode), meta));
 }
 
 export async function ingestGctraceBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
   const d = decodeAs(gctraceFormat, bytes, { ...ctx.decode, startUs: meta.startUs });
-  return ingestGctrace(d.parsed, d.cycles, meta, ctx);
+  return publishPrepared(ctx, prepareGctrace(d.parsed, d.cycles, meta));
 }
 
 export async function ingestRuntimeMetricsBytes(bytes: Uint8Array, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
-  return ingestRuntimeMetrics(decodeAs(runtimeMetricsFormat, bytes, ctx.decode).snapshots, meta, ctx);
+  return publishPrepared(ctx, prepareRuntimeMetrics(decodeAs(runtimeMetricsFormat, bytes, ctx.decode).snapshots, meta));
 }
 
-async function ingestProfile(profile: Profile, meta: SourceMeta, ctx: IngestContext): Promise<IngestResult> {
+async function publishPrepared<R extends { keys: string[] }>(ctx: PublishTarget, p: { result: R; entries: TableEntry[] }): Promise<R> {
+  const keys = await publishEntries(ctx, p.entries);
+  return { ...p.result, keys };
+}
+
+function prepareProfile(profile: Profile, meta: SourceMeta): { result: IngestResult; entries: TableEntry[] } {
   const kind = detectKind(profile, meta.kind);
   const profileId = sourceToProfileId(meta.sourceId);
   const rows = profileRows(profile, kind, meta, profileId);
-  const dt = utcDate(rows.timeUs);
-  // profiles goes last: a profile row is only visible once its functions and stacks are.
-  const keys = await publish(ctx, dt, meta.service, profileId, [
-    ['functions', rows.functions],
-    ['stacks', rows.stacks],
-    ['profiles', rows.profiles],
-  ]);
   return {
-    profileId,
-    kind,
-    timeUs: rows.timeUs,
-    rows: { profiles: rows.profiles.length, functions: rows.functions.length, stacks: rowCount(rows.stacks) },
-    keys,
+    result: {
+      profileId,
+      kind,
+      timeUs: rows.timeUs,
+      rows: { profiles: rows.profiles.length, functions: rows.functions.length, stacks: rowCount(rows.stacks) },
+      keys: [],
+    },
+    entries: [
+      { table: 'functions', rows: rows.functions },
+      { table: 'stacks', rows: rows.stacks },
+      { table: 'profiles', rows: rows.profiles },
+    ],
   };
 }
 
-// gctrace logs and runtime/metrics snapshots: same contract as the profile path (files named by
-// the source id, so re-ingesting replaces), but a log can span several UTC days, so its rows get
-// one file per dt, `<profile_id>-<dt>.parquet`.
+// gctrace logs and runtime/metrics snapshots: a log can span several UTC hours and days; the batch
+// splits its rows into one file per hour like any other rows.
 
-// Rows arrive a chunk at a time (lib/model/gc.ts RowStream): the input's rows are never all in
-// memory, only the chunk being written (#13).
+function daysOf(times: readonly number[]): string[] {
+  return [...new Set(times.map(utcDate))].sort();
+}
 
-async function ingestGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+// The row streams of gctrace logs and runtime/metrics (lib/model/gc.ts RowStream) are collected
+// into the batch here: layout v2 writes them with the batch's other rows. (This gives up the
+// chunk-at-a-time memory bound of #13 for these inputs; see docs/performance.md.)
+
+function prepareGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, meta: SourceMeta): Prepared<GcIngestResult> {
   checkRowTimes('gctrace: cycle time', [cycles.firstUs, cycles.lastUs]);
   const profileId = sourceToProfileId(meta.sourceId);
-  const published = await publishChunksByDay(ctx, 'gc_cycles', meta.service, profileId, mapChunks(cycles, (c) => gcCycleRows(c, meta, profileId)));
+  const rows = [...cycles.chunks()].flatMap((c) => gcCycleRows(c, meta, profileId));
   const warnings: string[] = [];
   if (parsed.malformed > 0) {
     const eg = parsed.malformedExamples.map((l) => JSON.stringify(l)).join(', ');
@@ -179,12 +236,12 @@ async function ingestGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRo
       `${parsed.estimatedSegments} restart(s) in the log without absolute timestamps: those cycles' times are estimated (time_estimated = true)`,
     );
   }
-  return {
+  const result: GcIngestResult = {
     input: 'gctrace',
     profileId,
-    rows: { gc_cycles: cycles.count },
-    keys: published.keys,
-    dts: published.dts,
+    rows: { gc_cycles: rows.length },
+    keys: [],
+    dts: daysOf(rows.map((r) => r.time)),
     firstUs: cycles.firstUs,
     lastUs: cycles.lastUs,
     linesRead: parsed.linesRead,
@@ -193,26 +250,25 @@ async function ingestGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRo
     malformedExamples: parsed.malformedExamples,
     warnings,
   };
+  return { result, entries: [{ table: 'gc_cycles', rows }] };
 }
 
-async function ingestRuntimeMetrics(snapshots: RowStream<MetricSnapshotRow>, meta: SourceMeta, ctx: IngestContext): Promise<GcIngestResult> {
+function prepareRuntimeMetrics(snapshots: RowStream<MetricSnapshotRow>, meta: SourceMeta): Prepared<GcIngestResult> {
   const profileId = sourceToProfileId(meta.sourceId);
-  const published = await publishChunksByDay(ctx, 'runtime_metrics', meta.service, profileId, mapChunks(snapshots, (c) => runtimeMetricRows(c, meta, profileId)));
-  return {
+  const rows = [...snapshots.chunks()].flatMap((c) => runtimeMetricRows(c, meta, profileId));
+  const result: GcIngestResult = {
     input: 'runtime-metrics',
     profileId,
-    rows: { runtime_metrics: snapshots.count },
-    keys: published.keys,
-    dts: published.dts,
+    rows: { runtime_metrics: rows.length },
+    keys: [],
+    dts: daysOf(rows.map((r) => r.time)),
     firstUs: snapshots.firstUs,
     lastUs: snapshots.lastUs,
     malformed: 0,
     malformedExamples: [],
     warnings: [],
   };
+  return { result, entries: [{ table: 'runtime_metrics', rows }] };
 }
 
-function* mapChunks<R, T>(s: RowStream<R>, f: (rows: R[]) => T): Generator<T> {
-  for (const c of s.chunks()) yield f(c);
-}
 

@@ -77,9 +77,9 @@ d('bundles through the ingest handler (moto)', () => {
     const res = await ingest({ Records: [record(KEY, 0), record(BROKEN, 1)] });
     expect(res.batchItemFailures).toEqual([]);
 
-    const profiles = (await keys('tables/profiles/')).length + (await keys('fresh/profiles/')).length;
+    const profiles = (await keys('tables/profiles/')).length + (await keys('tables/fresh/profiles/')).length;
     expect(profiles).toBeGreaterThanOrEqual(1);
-    expect((await keys('tables/runtime_metrics/')).concat(await keys('fresh/runtime_metrics/'))).toEqual([]);
+    expect((await keys('tables/runtime_metrics/')).concat(await keys('tables/fresh/runtime_metrics/'))).toEqual([]);
 
     const q = `quarantine/${KEY}/metrics.jsonl`;
     expect(await keys(`quarantine/${KEY}`)).toEqual([q, `${q}.reason.json`]);

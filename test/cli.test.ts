@@ -39,12 +39,14 @@ test('re-ingesting the same sources replaces rows, never duplicates them', () =>
   expect(before[0]).toBe(2);
 });
 
-test('Hive layout with deterministic file names', () => {
-  const dir = path.join(data, 'functions');
+test('layout v2: fresh batch files per dt and UTC hour, one per ingest call', () => {
+  const dir = path.join(data, 'fresh', 'functions');
   const dts = readdirSync(dir);
   expect(dts.every((d) => /^dt=\d{4}-\d{2}-\d{2}$/.test(d))).toBe(true);
-  const files = readdirSync(path.join(dir, dts[0], 'service=svc-a'));
-  expect(files.every((f) => /^[0-9a-f]{32}\.parquet$/.test(f))).toBe(true);
+  const hours = readdirSync(path.join(dir, dts[0]));
+  expect(hours.every((h) => /^hour=\d{2}$/.test(h))).toBe(true);
+  const files = readdirSync(path.join(dir, dts[0], hours[0]));
+  expect(files.every((f) => /^b[0-9a-z]{21}\.parquet$/.test(f))).toBe(true);
 });
 
 test('sql --json: columns and rows, labels queryable, BIGINT beyond 2^53 as a string', () => {

@@ -45,11 +45,14 @@ describe('cohortPredicate', () => {
   });
 });
 
-describe('Hive keys', () => {
+describe('Store keys (layout v2)', () => {
   it('are parsed in one place', () => {
-    expect(parseKey('stacks/dt=2026-11-20/service=api/abc.parquet')).toEqual({ dt: '2026-11-20', service: 'api' });
+    expect(parseKey('fresh/stacks/dt=2026-11-20/hour=07/b0abc.parquet')).toEqual({ tier: 'fresh', table: 'stacks', dt: '2026-11-20', hour: 7, name: 'b0abc.parquet' });
+    expect(parseKey('stacks/dt=2026-11-20/h07-abc.parquet')).toEqual({ tier: 'compacted', table: 'stacks', dt: '2026-11-20', name: 'h07-abc.parquet' });
     expect(parseKey('stacks/abc.parquet')).toBeNull();
-    expect(keyMatches('stacks/dt=2026-11-20/service=api/abc.parquet', { service: 'api', fromUs: T0, toUs: T0 + 1 })).toBe(true);
-    expect(keyMatches('stacks/dt=2026-11-21/service=api/abc.parquet', { fromUs: T0, toUs: T0 + DAY_US })).toBe(false);
+    expect(parseKey('stacks/dt=2026-11-20/service=api/abc.parquet')).toBeNull();
+    // service is a column now: keys prune by dt only
+    expect(keyMatches('fresh/stacks/dt=2026-11-20/hour=00/b.parquet', { service: 'api', fromUs: T0, toUs: T0 + 1 })).toBe(true);
+    expect(keyMatches('stacks/dt=2026-11-21/day-x.parquet', { fromUs: T0, toUs: T0 + DAY_US })).toBe(false);
   });
 });

@@ -1,106 +1,261 @@
-// Compaction: one file per table and partition, the same answers before and after, and ingest
-// stays idempotent across it (a re-ingested source must not come back as a second copy).
+// Layout v2 (docs/architecture.md "Storage layout"): fresh batch files -> hour files -> day file,
+// with manifests, Athena symlinks and deferred deletes. Every row is seen exactly once by the
+// reader at every step, also when a compaction is interrupted after any of its effects, runs beside
+// ingest, or beside another compaction; redelivered sources count once.
 import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ingestProfileBytes } from '../lib/ingest';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { FreshBatch, ingestBytes, prepareBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { compact } from '../lib/store/compact';
-import { MANIFEST_NAME } from '../lib/store/manifest';
+import { manifestKey, readManifest } from '../lib/store/manifest';
+import { symlinkKey } from '../lib/store/layout';
+import type { Store } from '../lib/store/store';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
-import type { DuckDBInstance } from '@duckdb/node-api';
+import { gctraceLog } from './helpers/gctrace-gen';
 
 const FIXTURES = path.join(__dirname, 'fixtures/go');
 const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1'];
 const KINDS = ['cpu', 'heap', 'mutex'] as const;
+const ALL = { closedBefore: Infinity } as const;
+// A gctrace log over three UTC hours: its rows land in three hour partitions of one batch.
+const GC_START_US = Date.parse('2026-11-20T21:30:00Z') * 1000;
+const GC_LOG = Buffer.from(gctraceLog({ cycles: 300, periodS: 30 }));
 
-let dir: string;
-let store: LocalStore;
 let instance: DuckDBInstance;
 let writer: ParquetWriter;
+const dirs: string[] = [];
 
-async function ingest(run: string, kind: string): Promise<void> {
-  const file = path.join(FIXTURES, run, `${kind}.pb.gz`);
-  const meta = parseSourceMeta({ service: 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: file });
-  await ingestProfileBytes(readFileSync(file), meta, { store, writer });
+async function tempStore(): Promise<{ dir: string; store: LocalStore }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-compact-'));
+  dirs.push(dir);
+  return { dir, store: new LocalStore(dir) };
 }
 
-async function snapshot(): Promise<unknown> {
-  const engine = await openEngine(store, {}, [dir]);
+function profileInput(run: string, kind: string) {
+  const file = path.join(FIXTURES, run, `${kind}.pb.gz`);
+  const meta = parseSourceMeta({ service: run.includes('i2') ? 'svc-b' : 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: file });
+  return { bytes: readFileSync(file), meta };
+}
+
+function gcInput() {
+  return { bytes: GC_LOG, meta: parseSourceMeta({ service: 'svc-a', instance: 'gc1', version: 'v1', startUs: GC_START_US, source: 'gc', sourceId: 'test:gc' }) };
+}
+
+/** Inputs as ONE batch (what the ingest Lambda writes per SQS batch). */
+async function ingestBatch(store: Store, inputs: { bytes: Buffer; meta: ReturnType<typeof parseSourceMeta> }[], w: ParquetWriter = writer): Promise<string[]> {
+  const b = new FreshBatch({ store, writer: w });
+  for (const i of inputs) b.add(prepareBytes(i.bytes, i.meta).entries);
+  return b.publish();
+}
+
+/** What a reader sees: counts per table, distinct sources, and top per kind (`quick`: cpu only). */
+async function snapshot(store: LocalStore, quick = false): Promise<unknown> {
+  const engine = await openEngine(store, {}, [store.root]);
   try {
     const tops = [];
-    for (const kind of KINDS) tops.push(await top(engine, { kind }));
-    const counts = await engine.rows('SELECT (SELECT count(*) FROM profiles) p, (SELECT count(*) FROM functions) f, (SELECT count(*) FROM stacks) s');
+    for (const kind of quick ? (['cpu'] as const) : KINDS) tops.push(await top(engine, { kind, aggregate: 'sum' }));
+    const counts = await engine.rows(
+      `SELECT (SELECT count(*) FROM profiles) p, (SELECT count(*) FROM functions) f, (SELECT count(*) FROM stacks) s,
+              (SELECT count(*) FROM gc_cycles) g, (SELECT count(DISTINCT profile_id) FROM profiles) dp,
+              (SELECT sum(pause_ns) FROM gc_cycles) gp`,
+    );
     return { tops, counts };
   } finally {
     engine.close();
   }
 }
 
-async function parquetFiles(table: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await fs.readdir(d, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(path.join(d, e.name));
-      else out.push(path.join(d, e.name));
-    }
-  };
-  await walk(path.join(dir, table));
-  return out;
+/** Every .parquet file under a directory of the store, as store keys. */
+async function parquetKeys(store: LocalStore, prefix: string): Promise<string[]> {
+  return (await store.list(prefix)).map((o) => o.key).filter((k) => k.endsWith('.parquet'));
+}
+
+/** Athena's view of one table: the rows of the files its symlink manifests list, counted per source and hour. */
+async function athenaRows(store: LocalStore, table: string): Promise<{ rows: number; dupes: number }> {
+  const links = (await store.list(`athena/${table}/`)).filter((o) => o.key.endsWith('symlink.txt'));
+  const files: string[] = [];
+  for (const l of links) files.push(...Buffer.from((await store.read(l.key))!).toString('utf8').split('\n').filter(Boolean).map((u) => new URL(u).pathname));
+  if (files.length === 0) return { rows: 0, dupes: 0 };
+  const conn = await instance.connect();
+  try {
+    const list = files.map((f) => `'${f}'`).join(', ');
+    const r = (await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n, (SELECT count(*)::INTEGER FROM (SELECT profile_id, date_trunc('hour', time) h, count(DISTINCT filename) c FROM read_parquet([${list}], filename = true) GROUP BY ALL HAVING c > 1)) AS d FROM read_parquet([${list}])`)).getRowObjectsJS()[0] as { n: number; d: number };
+    return { rows: r.n, dupes: r.d };
+  } finally {
+    conn.closeSync();
+  }
 }
 
 beforeAll(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-compact-'));
-  store = new LocalStore(dir);
   instance = await openDuckDb();
   writer = await ParquetWriter.create(instance);
-  for (const run of RUNS.slice(0, 2)) for (const kind of KINDS) await ingest(run, kind);
 });
 
 afterAll(async () => {
   writer.close();
   instance.closeSync();
-  await fs.rm(dir, { recursive: true, force: true });
+  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
 });
 
-test('compaction leaves one file per table and partition and the same answers', async () => {
-  const before = await snapshot();
-  const r = await compact(store, writer, { before: '9999-12-31', tables: ['profiles', 'functions', 'stacks'] });
-  expect(r.filesMerged).toBe(3 * RUNS.slice(0, 2).length * KINDS.length);
-  for (const t of ['profiles', 'functions', 'stacks']) {
-    const files = await parquetFiles(t);
-    expect(files.filter((f) => f.endsWith('.parquet')).map((f) => path.basename(f))).toEqual([expect.stringMatching(/^compact-[0-9a-f]{24}\.parquet$/)]);
-    expect(files.some((f) => f.endsWith(MANIFEST_NAME))).toBe(true);
+test('a batch writes one file per table per UTC hour; a gctrace log over three hours gives three gc_cycles files', async () => {
+  const { store } = await tempStore();
+  const keys = await ingestBatch(store, [...RUNS.map((r) => profileInput(r, 'cpu')), gcInput()]);
+  const batchIds = new Set(keys.map((k) => path.basename(k)));
+  expect(batchIds.size).toBe(1);
+  expect(keys.filter((k) => k.startsWith('fresh/profiles/'))).toHaveLength(1);
+  expect(keys.filter((k) => k.startsWith('fresh/gc_cycles/')).map((k) => k.split('/').slice(2, 4).join('/'))).toEqual([
+    'dt=2026-11-20/hour=21',
+    'dt=2026-11-20/hour=22',
+    'dt=2026-11-20/hour=23',
+  ]);
+  // profiles last: a profile row is visible only once its functions and stacks are
+  expect(keys[keys.length - 1]).toMatch(/^fresh\/profiles\//);
+});
+
+test('the same sources in two batches (redelivery) count once, in every table and hour', async () => {
+  const { store } = await tempStore();
+  const inputs = [...RUNS.flatMap((r) => KINDS.map((k) => profileInput(r, k))), gcInput()];
+  await ingestBatch(store, inputs);
+  const once = await snapshot(store);
+  // A second delivery of a subset (another batch), and of all of them one by one.
+  await ingestBatch(store, [inputs[1], inputs[inputs.length - 1]]);
+  for (const i of inputs) await ingestBytes(i.bytes, i.meta, { store, writer });
+  expect(await snapshot(store)).toEqual(once);
+  expect((once as { counts: { dp: bigint }[] }).counts[0].dp).toBe(BigInt(RUNS.length * KINDS.length));
+});
+
+test('hour files, then a day file: same answers; manifest, symlink and deferred deletes', async () => {
+  const { store } = await tempStore();
+  await ingestBatch(store, RUNS.slice(0, 2).flatMap((r) => KINDS.map((k) => profileInput(r, k))));
+  await ingestBatch(store, [gcInput()]);
+  const before = await snapshot(store);
+  const freshBefore = await parquetKeys(store, 'fresh/');
+
+  const t = Date.now();
+  const r1 = await compact(store, writer, { ...ALL, now: t });
+  expect(r1.hours).toBeGreaterThan(0);
+  expect(await snapshot(store)).toEqual(before);
+  // Merged fresh files wait out the grace period (a reader may still be reading them).
+  expect(await parquetKeys(store, 'fresh/')).toEqual(freshBefore);
+  // The log's day is closed: its three hour files were consolidated into a day file at once.
+  const { manifest } = await readManifest(store, 'gc_cycles', '2026-11-20');
+  expect(manifest.live.map((f) => [f.name.slice(0, 4), f.hours])).toEqual([['day-', [21, 22, 23]]]);
+  const profilesDt = (await parquetKeys(store, 'profiles/'))[0].split('/')[1].slice(3);
+  expect((await readManifest(store, 'profiles', profilesDt)).manifest.live.map((f) => f.name.slice(0, 1))).toEqual(['h']);
+  const link = Buffer.from((await store.read(symlinkKey('gc_cycles', '2026-11-20')))!).toString('utf8');
+  expect(link.trim().split('\n')).toEqual(manifest.live.map((f) => store.uri(`gc_cycles/dt=2026-11-20/${f.name}`)));
+
+  // A new source for an hour already compacted: readers see it at once; the next run adds one more hour file.
+  await ingestBatch(store, KINDS.map((k) => profileInput(RUNS[2], k)));
+  const grown = await snapshot(store);
+  expect(grown).not.toEqual(before);
+  const r2 = await compact(store, writer, { ...ALL, now: t + 1000 });
+  expect(r2.hours).toBe(KINDS.length > 0 ? 3 : 0); // profiles, functions, stacks gain one file each
+  expect(r2.days).toBeGreaterThan(0); // the closed day had two live files per table: consolidated
+  expect(await snapshot(store)).toEqual(grown);
+
+  // After the grace period everything replaced is gone: one day file per table and dt, no fresh files.
+  await compact(store, writer, { ...ALL, now: t + 3_600_000 });
+  expect(await snapshot(store)).toEqual(grown);
+  expect(await parquetKeys(store, 'fresh/')).toEqual([]);
+  for (const table of ['profiles', 'functions', 'stacks']) {
+    expect((await parquetKeys(store, `${table}/`)).map((k) => path.basename(k))).toEqual([expect.stringMatching(/^day-[0-9a-f]{24}\.parquet$/)]);
+    expect(await store.read(manifestKey(table, (await parquetKeys(store, `${table}/`))[0].split('/')[1].slice(3)))).not.toBeNull();
+    expect((await athenaRows(store, table)).dupes).toBe(0);
   }
-  expect(await snapshot()).toEqual(before);
+  // Idempotent: another run changes nothing.
+  const r3 = await compact(store, writer, { ...ALL, now: t + 7_200_000 });
+  expect([r3.hours, r3.days, r3.deleted]).toEqual([0, 0, 0]);
 });
 
-test('re-ingesting a compacted source changes no answer and the next compaction drops the copy; a new source joins and compacts in', async () => {
-  const compacted = await snapshot();
-  await ingest(RUNS[0], 'cpu');
-  // Ingest never reads the store, so the copy is written, but readers skip it (the manifest lists its id).
-  expect((await parquetFiles('functions')).filter((f) => f.endsWith('.parquet'))).toHaveLength(2);
-  expect(await snapshot()).toEqual(compacted);
-  await compact(store, writer, { before: '9999-12-31' });
-  expect(await snapshot()).toEqual(compacted);
-  expect((await parquetFiles('functions')).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
-
-  for (const kind of KINDS) await ingest(RUNS[2], kind);
-  const grown = (await snapshot()) as { counts: { p: bigint }[] };
-  expect(grown.counts[0].p).toBe(BigInt(3 * KINDS.length));
-  await compact(store, writer, { before: '9999-12-31' });
-  expect(await snapshot()).toEqual(grown);
-  expect((await parquetFiles('stacks')).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
+test('a redelivered source arriving after its hour was compacted counts once, and the compactor adds nothing for it', async () => {
+  const { store } = await tempStore();
+  const inputs = KINDS.map((k) => profileInput(RUNS[0], k));
+  await ingestBatch(store, [...inputs, gcInput()]);
+  await compact(store, writer, { ...ALL, now: Date.now() });
+  const settled = await snapshot(store);
+  await ingestBatch(store, [inputs[0], gcInput()]); // late copies
+  expect(await snapshot(store)).toEqual(settled);
+  const r = await compact(store, writer, { ...ALL, now: Date.now() });
+  expect(r.hours).toBe(0); // no rows were missing: nothing new is live
+  expect(await snapshot(store)).toEqual(settled);
 });
 
-test('an interrupted compaction never shows a row twice', async () => {
-  const settled = await snapshot();
-  // Simulate a crash after step 1: a compacted file written, its manifest never published.
-  const [part] = (await store.list('functions/')).filter((o) => o.key.endsWith('.parquet'));
-  const stray = path.join(dir, path.dirname(part.key), 'compact-000000000000000000000000.parquet');
-  await fs.copyFile(path.join(dir, part.key), stray);
-  expect(await snapshot()).toEqual(settled);
-});
+/** A store whose mutating calls fail after `budget` of them: a crash after each effect. */
+function crashingStore(store: LocalStore, budget: number): Store & { used: number } {
+  let used = 0;
+  const mutating = new Set(['putFile', 'putIfMatch', 'delete']);
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'used') return used;
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (mutating.has(prop as string)) {
+          if (used >= budget) throw new Error(`crash before effect ${used + 1}`);
+          used++;
+        }
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as unknown as Store & { used: number };
+}
+
+test('interrupted after every single effect, compaction never shows a row twice or loses one, and a re-run completes it', async () => {
+  const { dir: seedDir, store: seed } = await tempStore();
+  await ingestBatch(seed, [...RUNS.slice(0, 2).flatMap((r) => KINDS.map((k) => profileInput(r, k))), gcInput()]);
+  await compact(seed, writer, { ...ALL, now: 1_000 });
+  await ingestBatch(seed, [...KINDS.map((k) => profileInput(RUNS[2], k)), gcInput()]); // late: a new source and a redelivery
+  const truth = await snapshot(seed, true);
+  // How many effects a full run has (hour files, day files, deletes of the first run's files).
+  const { dir: probeDir } = await tempStore();
+  await fs.cp(seedDir, probeDir, { recursive: true });
+  const full = crashingStore(new LocalStore(probeDir), Infinity);
+  await compact(full, writer, { ...ALL, now: 10_000_000, graceMs: 0 });
+  const effects = full.used;
+  expect(effects).toBeGreaterThan(10);
+  for (let k = 0; k < effects; k++) {
+    const { dir, store } = await tempStore();
+    await fs.cp(seedDir, dir, { recursive: true });
+    await expect(compact(crashingStore(store, k), writer, { ...ALL, now: 10_000_000, graceMs: 0 })).rejects.toThrow(/crash before effect/);
+    expect(await snapshot(store, true)).toEqual(truth);
+    await compact(store, writer, { ...ALL, now: 10_000_000, graceMs: 0 });
+    expect(await snapshot(store, true)).toEqual(truth);
+    for (const table of ['profiles', 'stacks', 'gc_cycles']) expect((await athenaRows(store, table)).dupes).toBe(0);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}, 600_000);
+
+test('compaction beside ingest, and beside another compaction: every row exactly once', async () => {
+  const { store } = await tempStore();
+  const inputs = RUNS.flatMap((r) => KINDS.map((k) => profileInput(r, k)));
+  const writer2 = await ParquetWriter.create(instance);
+  const ingestWriter = await ParquetWriter.create(instance);
+  try {
+    // Batches arrive while two compactors run, again and again.
+    for (const [i, input] of inputs.entries()) {
+      await Promise.all([
+        ingestBatch(store, [input, inputs[(i + 1) % inputs.length]], ingestWriter),
+        compact(store, writer, { ...ALL, now: 1_000 * i, graceMs: 2_000 }),
+        compact(store, writer2, { ...ALL, now: 1_000 * i + 500, graceMs: 2_000 }),
+      ]);
+    }
+    const { store: ref } = await tempStore();
+    await ingestBatch(ref, inputs);
+    const truth = await snapshot(ref);
+    expect(await snapshot(store)).toEqual(truth);
+    await compact(store, writer, { ...ALL, now: 1e9, graceMs: 0 });
+    await compact(store, writer, { ...ALL, now: 2e9, graceMs: 0 });
+    expect(await snapshot(store)).toEqual(truth);
+    expect(await parquetKeys(store, 'fresh/')).toEqual([]);
+    for (const table of ['profiles', 'functions', 'stacks']) expect((await athenaRows(store, table)).dupes).toBe(0);
+  } finally {
+    writer2.close();
+    ingestWriter.close();
+  }
+}, 300_000);

@@ -5,9 +5,9 @@ import { TABLE_NAMES } from '../lib/model/schema';
 import { QueryEngine, type TableFiles } from '../lib/query/engine';
 import { EngineCache } from '../lib/query/engine-cache';
 
-const none = (): TableFiles => Object.fromEntries(TABLE_NAMES.map((t) => [t, []])) as unknown as TableFiles;
+const none = (): TableFiles => Object.fromEntries(TABLE_NAMES.map((t) => [t, { compacted: [], fresh: [], lateHours: [] }])) as unknown as TableFiles;
 /** File sets that differ in a name (the test's engines never read them: their views are over no files). */
-const other = (i: number): TableFiles => ({ ...none(), profiles: [`/tmp/x${i}.parquet`] });
+const other = (i: number): TableFiles => ({ ...none(), profiles: { compacted: [`/tmp/x${i}.parquet`], fresh: [], lateHours: [] } });
 
 test('one engine per file set, a connection per lease; views answer on every connection', async () => {
   const opened: QueryEngine[] = [];
@@ -38,7 +38,7 @@ test('beyond the maximum the least recently used idle engine is closed; a failed
   const keys: string[] = [];
   const cache = new EngineCache(async (files) => {
     n++;
-    keys.push(files.profiles.join());
+    keys.push(files.profiles.compacted.join());
     return QueryEngine.open(none(), ['/tmp']);
   }, 2);
   try {

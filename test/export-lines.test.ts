@@ -175,7 +175,7 @@ d('export keeps files, lines, start lines and inline frames (go tool pprof as th
       await ingestProfileBytes(readFileSync(file), meta, { store: oldStore, writer });
       // Rewrite the stacks file as the previous layout wrote it: without the three columns.
       const conn = await instance.connect();
-      const stackFiles = (await oldStore.list('stacks/')).filter((o) => o.key.endsWith('.parquet'));
+      const stackFiles = (await oldStore.list('fresh/stacks/')).filter((o) => o.key.endsWith('.parquet'));
       expect(stackFiles).toHaveLength(1);
       const f = await oldStore.localPath(stackFiles[0]);
       await conn.run(`COPY (SELECT * EXCLUDE (files, start_lines, inlined) FROM read_parquet('${f}')) TO '${f}.old' (FORMAT parquet)`);
@@ -195,7 +195,7 @@ d('export keeps files, lines, start lines and inline frames (go tool pprof as th
         }
       };
       await check();
-      await compact(oldStore, writer, { before: '9999-12-31' });
+      await compact(oldStore, writer, { closedBefore: Infinity });
       await check();
       writer.close();
       instance.closeSync();

@@ -144,10 +144,11 @@ describe('real gctrace fixtures through fleetprof ingest', () => {
     const before = count();
     for (const run of MANIFEST.runs) expect(ingestRun(run).code).toBe(0);
     expect(count()).toBe(before);
-    const dir = path.join(data, 'gc_cycles');
+    // Each ingest call is a batch: one file per UTC hour of its rows; the second call's copies are
+    // skipped by readers (one batch per profile_id and hour counts).
+    const dir = path.join(data, 'fresh', 'gc_cycles');
     const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.parquet'));
-    expect(files).toHaveLength(MANIFEST.runs.length);
-    for (const f of files) expect(f).toMatch(/^dt=(\d{4}-\d{2}-\d{2})\/service=svc-a\/[0-9a-f]{32}-\1\.parquet$/);
+    for (const f of files) expect(f).toMatch(/^dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/b[0-9a-z]{21}\.parquet$/);
   });
 });
 
@@ -160,7 +161,7 @@ describe('synthetic logs', () => {
   const ingest = (dir: string, file: string, extra: string[] = ['--start', '2026-03-01T23:59:30Z']) =>
     cli(['ingest', '--data', dir, '--service', 'night', '--instance', 'i1', ...extra, file]);
 
-  test('a log spanning midnight lands in two dt partitions, one file each; re-ingest replaces both', () => {
+  test('a log spanning midnight lands in two dt partitions, one file each; re-ingest counts once', () => {
     const dir = path.join(tmp, 'midnight');
     // Cycles at 23:59:31, :41, ... every 10 s for 2 minutes: 3 before midnight, 9 after.
     const file = write('midnight.log', gctraceLog({ cycles: 12, periodS: 10 }));
@@ -173,12 +174,9 @@ describe('synthetic logs', () => {
     ]);
     expect(ingest(dir, file).code).toBe(0);
     expect(sql(q, dir).rows).toEqual(first);
-    const files = readdirSync(path.join(dir, 'gc_cycles'), { recursive: true }).map(String).filter((f) => f.endsWith('.parquet'));
-    expect(files.sort()).toEqual([
-      expect.stringMatching(/^dt=2026-03-01\/service=night\/([0-9a-f]{32})-2026-03-01\.parquet$/),
-      expect.stringMatching(/^dt=2026-03-02\/service=night\/([0-9a-f]{32})-2026-03-02\.parquet$/),
-    ]);
-    expect(files[0].split('/')[2].slice(0, 32)).toBe(files[1].split('/')[2].slice(0, 32));
+    const files = readdirSync(path.join(dir, 'fresh', 'gc_cycles'), { recursive: true }).map(String).filter((f) => f.endsWith('.parquet'));
+    // Two ingest calls (two batches) x two hours (23:00 and 00:00 of the next day).
+    expect(files.sort().map((f) => f.split('/').slice(0, 2).join('/'))).toEqual(['dt=2026-03-01/hour=23', 'dt=2026-03-01/hour=23', 'dt=2026-03-02/hour=00', 'dt=2026-03-02/hour=00']);
   });
 
   test('without --start a gctrace log fails with the reason; other inputs in the same call still go in', () => {

@@ -363,11 +363,8 @@ describe('Glue and Athena', () => {
       const t = tables.find((x) => x.Name === def.name);
       expect(t.TableType).toBe('EXTERNAL_TABLE');
       expect(t.StorageDescriptor.Columns.map((c: Json) => [c.Name, c.Type])).toEqual(def.columns.map((c) => [c.name, glueType(c.type)]));
-      expect(t.PartitionKeys.map((c: Json) => [c.Name, c.Type])).toEqual([
-        ['dt', 'string'],
-        ['service', 'string'],
-      ]);
-      expect(def.partitionKeys.map((k) => k.name)).toEqual(['dt', 'service']);
+      expect(t.PartitionKeys.map((c: Json) => [c.Name, c.Type])).toEqual([['dt', 'string']]);
+      expect(def.partitionKeys.map((k) => k.name)).toEqual(['dt']);
       expect(str(t.StorageDescriptor.Location)).toBe(`s3://<${bucketId}>/tables/${def.name}/`);
       expect(t.StorageDescriptor).toMatchObject({
         InputFormat: PARQUET_INPUT_FORMAT,
@@ -377,7 +374,7 @@ describe('Glue and Athena', () => {
     }
   });
 
-  test('partition projection: dt as a date from the start date to NOW, service injected, Hive path template', () => {
+  test('partition projection: dt as a date from the start date to NOW (service is a column), Hive path template', () => {
     for (const t of tables) {
       const p = t.Parameters;
       expect(p).toMatchObject({
@@ -388,21 +385,18 @@ describe('Glue and Athena', () => {
         'projection.dt.range': `${DEFAULT_SETTINGS.projectionStartDate},NOW`,
         'projection.dt.interval': '1',
         'projection.dt.interval.unit': 'DAYS',
-        'projection.service.type': 'injected',
       });
-      expect(str(p['storage.location.template'])).toBe(`s3://<${bucketId}>/tables/${t.Name}/dt=\${dt}/service=\${service}/`);
+      expect(str(p['storage.location.template'])).toBe(`s3://<${bucketId}>/tables/${t.Name}/dt=\${dt}/`);
       // Projection keys only for the declared partition keys.
       const projected = new Set(Object.keys(p).filter((k) => /^projection\.[^.]+\.type$/.test(k)).map((k) => k.split('.')[1]));
-      expect([...projected].sort()).toEqual(['dt', 'service']);
+      expect([...projected].sort()).toEqual(['dt']);
     }
   });
 
-  test('projectedServices switches service to an enum projection (Athena can then scan all services)', () => {
+  test('no service projection whatever projectedServices says (service is a column: fleet-wide queries need no list)', () => {
     const t = Template.fromStack(new FleetprofStack(newApp(), 'Enum', { settings: { projectedServices: 'checkout, api' } }));
     for (const table of Object.values(t.findResources('AWS::Glue::Table')) as Json[]) {
-      const p = table.Properties.TableInput.Parameters;
-      expect(p['projection.service.type']).toBe('enum');
-      expect(p['projection.service.values']).toBe('checkout,api');
+      expect(table.Properties.TableInput.Parameters['projection.service.type']).toBeUndefined();
     }
     expect(() => new FleetprofStack(newApp(), 'BadEnum', { settings: { projectedServices: 'a b' } })).toThrow(/projectedServices/);
   });

@@ -115,9 +115,10 @@ d('poison inputs through the ingest handler (moto)', () => {
 
     const tables = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tables/' }));
     const written = (tables.Contents ?? []).map((o) => o.Key!);
-    expect(written.some((k) => k.startsWith('tables/profiles/'))).toBe(true);
+    // The good object's rows, in one batch file per table (the poison never blocks the rest).
+    expect(written.filter((k) => k.startsWith('tables/fresh/profiles/'))).toHaveLength(1);
     // Nothing of the poison was published (no runtime_metrics, no partition like dt=+010000-01).
-    expect(written.filter((k) => !/^tables\/(profiles|functions|stacks)\/dt=2026-11-21\//.test(k))).toEqual([]);
+    expect(written.filter((k) => !/^tables\/fresh\/(profiles|functions|stacks)\/dt=2026-11-21\/hour=\d{2}\//.test(k))).toEqual([]);
 
     for (const c of CASES) {
       const body = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `quarantine/${c.key}.reason.json` }));

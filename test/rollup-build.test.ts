@@ -53,7 +53,7 @@ test('hours, then the day: day rows are the sums of the hour rows; rebuilding re
     USING (service, version, instance, kind, sample_type, function) WHERE h.f IS DISTINCT FROM d.f OR h.c IS DISTINCT FROM d.c`);
   expect(Number(perKey[0].n)).toBe(0);
   // The CPU hours add up to the raw CPU samples of the day.
-  const cpu = await q(`SELECT (SELECT SUM(value)::VARCHAR FROM ${glob('stacks')} WHERE kind = 'cpu' AND dt = '2026-11-30') AS raw,
+  const cpu = await q(`SELECT (SELECT SUM(value)::VARCHAR FROM ${glob('fresh/stacks')} WHERE kind = 'cpu' AND dt = '2026-11-30') AS raw,
       (SELECT SUM(value)::VARCHAR FROM ${glob('stacks_1h')} WHERE kind = 'cpu') AS rolled`);
   expect(cpu[0].rolled).toBe(cpu[0].raw);
   await rollupStore(new LocalStore(dir), conn, range);

@@ -3,13 +3,13 @@
 // with tsc first, and tsc fails if any of them stops being an error.
 import { CODECS, TABLES, type FunctionsRow, type GcCyclesRow, type ProfilesRow, type RuntimeMetricsRow } from '../lib/model/schema';
 
-const fn: FunctionsRow = { profile_id: 'p', instance: 'i', version: '', kind: 'cpu', sample_type: 'cpu', unit: 'nanoseconds', time: 0, function: 'f', flat: 1, cum: 2 };
+const fn: FunctionsRow = { profile_id: 'p', service: 's', instance: 'i', version: '', kind: 'cpu', sample_type: 'cpu', unit: 'nanoseconds', time: 0, function: 'f', flat: 1, cum: 2 };
 
 export const typeChecks = [
   // @ts-expect-error a misspelled column (cumm) is not a column of functions
   { ...fn, cumm: 2 } satisfies FunctionsRow,
   // @ts-expect-error a missing column is an error too (cum left out)
-  { profile_id: 'p', instance: 'i', version: '', kind: 'cpu', sample_type: 'cpu', unit: 'ns', time: 0, function: 'f', flat: 1 } satisfies FunctionsRow,
+  { profile_id: 'p', service: 's', instance: 'i', version: '', kind: 'cpu', sample_type: 'cpu', unit: 'ns', time: 0, function: 'f', flat: 1 } satisfies FunctionsRow,
   // @ts-expect-error NULL only where the schema says nullable
   { samples: null } satisfies Pick<ProfilesRow, 'samples'>,
   { stacks_bytes: null } satisfies Pick<GcCyclesRow, 'stacks_bytes'>,
@@ -21,6 +21,7 @@ test('every table has a codec; the codec spells non-finite doubles for the JSON 
   expect(Object.keys(CODECS).sort()).toEqual(Object.keys(TABLES).sort());
   const m: RuntimeMetricsRow = {
     profile_id: 'p',
+    service: 's',
     instance: 'i',
     version: '',
     labels: {},

@@ -15,11 +15,11 @@ export function register(program: Command): void {
     .addOption(dataOption('data directory', false))
     .addOption(bucketOption("the stack's bucket: compact its tables/ with the scheduled Lambda's code (AWS chain, AWS_ENDPOINT_URL included)", false))
     .option('--now <time>', 'compact what is due at this time (default: now), as the schedule would at that time', isoTime)
-    .option('--before <date>', '--data only: compact partitions whose dt is before this YYYY-MM-DD (default: today, UTC)', (v: string) => {
+    .option('--before <date>', '--data only: treat hours and days before this YYYY-MM-DD (UTC midnight) as closed', (v: string) => {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new InvalidArgumentError(`not a YYYY-MM-DD date: "${v}"`);
       return v;
     })
-    .option('--all', '--data only: compact every partition, today included')
+    .option('--all', '--data only: treat every hour as closed, the current one included')
     .action(async (opts: CompactCliOptions, cmd: Command) => {
       // $FLEETPROF_BUCKET and $FLEETPROF_DATA are defaults: a flag on the command line wins over the
       // other one's environment default (as in scrape).
@@ -51,12 +51,17 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
     const data = o.data!;
     requireDataDir(data);
     if (o.before === undefined && !o.all) r = await runCompactJob({ store: new LocalStore(data) }, nowUs);
-    // --all: every partition, today's included (a partition still receiving data just gets
-    // compacted again later, merging the new files into the compacted one).
-    else r = await withWriter(data, ({ store, writer }) => compact(store, writer, { before: o.all ? '9999-12-31' : o.before }));
+    // --all: every hour, the current one included (files still arriving for it are merged by a
+    // later run into one more hour file).
+    else {
+      const closedBefore = o.all ? Infinity : Date.parse(`${o.before}T00:00:00Z`);
+      r = await withWriter(data, ({ store, writer }) => compact(store, writer, { now: nowUs / 1000, closedBefore }));
+    }
   }
   const ratio = r.bytesAfter > 0 ? (r.bytesBefore / r.bytesAfter).toFixed(1) : '-';
-  process.stderr.write(`compacted ${r.partitions} partitions: ${r.filesMerged} files, ${r.bytesBefore} -> ${r.bytesAfter} bytes (${ratio}x)\n`);
+  process.stderr.write(
+    `compacted ${r.hours} hour and ${r.days} day files: ${r.filesMerged} files merged, ${r.bytesBefore} -> ${r.bytesAfter} bytes (${ratio}x), ${r.deleted} replaced files deleted\n`,
+  );
   if ('rollups' in r) {
     const ru = (r as { rollups: { hours: number; days: number; rows: number; files: number } }).rollups;
     process.stderr.write(`rolled up ${ru.hours} hours and ${ru.days} days: ${ru.rows} rows in ${ru.files} files\n`);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { ingestUpload } from '../../lib/ingest';
+import { FreshBatch, prepareUpload, publishEntries, type Prepared } from '../../lib/ingest';
 import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
 import { PROFILE_KINDS, type ProfileKind } from '../../lib/model/profile';
@@ -31,6 +31,9 @@ export interface IngestOptions {
   /** Ingest both files of a text/protobuf twin pair. */
   keepTwins?: boolean;
 }
+
+/** Inputs per batch file at most (besides the batch's row limit): a crash loses at most this much work. */
+const CHUNK_INPUTS = 1000;
 
 export function register(program: Command): void {
   const cmd = program
@@ -87,10 +90,40 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
   let rows = 0;
   await withWriter(opts.data, async ({ store, writer }) => {
     const bar = progress('ingest', files.length);
-    let done = 0; // files, for the bar (a bundle is one file of several inputs)
+    // Inputs are decoded one by one and written a chunk at a time: one file per table per UTC hour
+    // per chunk (layout v2), flushed when the chunk holds CHUNK_INPUTS inputs or too many rows.
+    let batch = new FreshBatch({ store, writer });
+    let chunk: { where: string; prepared: Prepared }[] = [];
+    const counted = (it: (typeof chunk)[number]) => {
+      for (const n of Object.values(it.prepared.result.rows)) rows += n ?? 0;
+      ok++;
+    };
+    const flush = async () => {
+      const items = chunk;
+      chunk = [];
+      batch = new FreshBatch({ store, writer });
+      if (items.length === 0) return;
+      try {
+        const b = new FreshBatch({ store, writer }, { maxRows: Infinity });
+        for (const it of items) b.add(it.prepared.entries);
+        await b.publish();
+        items.forEach(counted);
+      } catch {
+        // Which input did the writer refuse? Each on its own, so only that one fails.
+        for (const it of items) {
+          try {
+            await publishEntries({ store, writer }, it.prepared.entries);
+            counted(it);
+          } catch (e) {
+            failed++;
+            bar.note(`${it.where}: ${(e as Error).message}`);
+          }
+        }
+      }
+    };
     try {
-      for (const file of files) {
-        bar.update(done++, file === STDIO ? 'stdin' : path.basename(file));
+      for (const [i, file] of files.entries()) {
+        bar.update(i, file === STDIO ? 'stdin' : path.basename(file));
         try {
           const bytes = file === STDIO ? await readStdin() : await fs.readFile(file);
           const contentHash = createHash('sha256').update(bytes).digest('hex');
@@ -104,30 +137,32 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
             process: opts.process,
             temporality: opts.temporality,
             source: file === STDIO ? 'stdin' : path.resolve(file),
-            // Same bytes from the same instance are the same profile: re-ingesting replaces it.
+            // Same bytes from the same instance are the same profile: re-ingesting counts once.
             sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,
           });
-          const up = await ingestUpload(bytes, meta, { store, writer, decode: { maxDecompressedBytes: opts.maxDecompressed } });
+          const up = prepareUpload(bytes, meta, { maxDecompressedBytes: opts.maxDecompressed });
           for (const n of up.notes) bar.note(`${file}: note: ${n}`);
           for (const r of up.inputs) {
             // A bundle's members count one by one; a bad member fails alone, naming bundle and member.
+            const where = r.member ? `${file}!${r.member}` : file;
             if (!r.ok) {
               failed++;
-              bar.note(`${file}!${r.member}: ${(r.error as Error).message}`);
+              bar.note(`${where}: ${(r.error as Error).message}`);
               continue;
             }
-            for (const n of Object.values(r.result.rows)) rows += n ?? 0;
-            ok++;
             // Still ingested (the good lines are in): warn, do not fail.
-            const where = r.member ? `${file}!${r.member}` : file;
-            if (r.result.input !== 'profile') for (const w of r.result.warnings) bar.note(`${where}: warning: ${w}`);
+            if (r.prepared.result.input !== 'profile') for (const w of r.prepared.result.warnings) bar.note(`${where}: warning: ${w}`);
+            chunk.push({ where, prepared: r.prepared });
+            batch.add(r.prepared.entries);
           }
+          if (batch.full || chunk.length >= CHUNK_INPUTS) await flush();
         } catch (e) {
           failed++;
           bar.note(`${file}: ${(e as Error).message}`);
         }
       }
-      bar.update(done);
+      await flush();
+      bar.update(files.length);
     } finally {
       bar.stop();
     }

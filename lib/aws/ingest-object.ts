@@ -1,5 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ingestUpload, type IngestContext } from '../ingest';
+import { FreshBatch, prepareUpload, publishEntries, type IngestContext, type PreparedInput } from '../ingest';
+import type { BatchLimits } from '../store/publish';
 import { uploadSourceMeta, UPLOAD_PREFIX } from '../model/upload-key';
 import type { Store } from '../store/store';
 import { isNoSuchKey, stripEtag } from './s3-store';
@@ -7,9 +8,12 @@ import { classifyFailure, isKnownTransient, ObjectTooLargeError, poisonReason, t
 import { isObjectCreated, parseS3Message, type S3ObjectEvent, type SQSBatchResponse, type SQSRecord } from './events';
 import { quarantineMember, quarantineObject } from './quarantine';
 
-// What the ingest Lambda does per SQS message, kept out of the handler so it is testable and the
-// handler stays a few lines: parse the S3 event, fetch the object, apply the upload contract, run
-// the core's ingestUpload (one input, or a bundle's members), and sort failures into poison (quarantine + ack) or transient (retry).
+// What the ingest Lambda does with an SQS batch, kept out of the handler so it is testable and the
+// handler stays a few lines: per message, parse the S3 event, fetch the object, apply the upload
+// contract, decode and normalize it (the core's prepareUpload: one input, or a bundle's members),
+// and sort failures into poison (quarantine + ack) or transient (retry); then write the whole
+// batch's rows as ONE file per table per UTC hour (lib/store/publish.ts FreshBatch), flushing early
+// when the batch holds too many rows.
 
 export interface IngestObjectDeps {
   s3: S3Client;
@@ -20,6 +24,8 @@ export interface IngestObjectDeps {
   log: (entry: Record<string, unknown>) => void;
   /** Each object's outcome as it happens (metrics); `retried` for a transient failure. */
   onOutcome?: (outcome: ObjectOutcome['status'] | 'retried', ms: number) => void;
+  /** Rows a batch file holds before it is flushed early (memory bound); default DEFAULT_BATCH_LIMITS. */
+  batchLimits?: BatchLimits;
 }
 
 /** A bundle member quarantined while the rest of its bundle was ingested. */
@@ -45,14 +51,28 @@ export type ObjectOutcome =
   | { status: 'quarantined'; key: string; code: string; reason: string; quarantineKey: string; quarantinedMembers?: MemberQuarantine[] }
   | { status: 'skipped'; key: string; reason: string };
 
-export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): Promise<ObjectOutcome> {
+/** A fetched and decoded object whose rows wait in the batch. */
+interface Ready {
+  readonly ev: S3ObjectEvent;
+  readonly etag: string;
+  readonly container: 'bundle' | 'single';
+  /** The inputs (a bundle's good members) whose rows go into the batch. */
+  readonly inputs: readonly Extract<PreparedInput, { ok: true }>[];
+  /** Bundle members already quarantined (each on its own). */
+  readonly quarantined: MemberQuarantine[];
+}
+
+/**
+ * Fetches and decodes one object (no table store access): its rows ready for the batch, or its
+ * final outcome (skipped, quarantined). Throws on a transient failure.
+ */
+export async function prepareObject(deps: IngestObjectDeps, ev: S3ObjectEvent): Promise<Ready | ObjectOutcome> {
   const { s3 } = deps;
   if (!isObjectCreated(ev.eventName)) return { status: 'skipped', key: ev.key, reason: `event ${ev.eventName}` };
   if (!ev.key.startsWith(UPLOAD_PREFIX)) return { status: 'skipped', key: ev.key, reason: `not under ${UPLOAD_PREFIX}` };
   let etag = ev.etag;
-  // 'input' while the bytes are decoded and written locally; store calls in that phase are 'io'.
+  // 'input' while the bytes are decoded and normalized; S3 calls are 'io'.
   let phase: FailurePhase = 'io';
-  const ioErrors = new WeakSet<object>();
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: ev.bucket, Key: ev.key }));
     etag = stripEtag(head.ETag ?? ev.etag ?? '');
@@ -62,52 +82,59 @@ export async function ingestObject(deps: IngestObjectDeps, ev: S3ObjectEvent): P
     // IfMatch: the bytes are exactly the version the sourceId names.
     const obj = await s3.send(new GetObjectCommand({ Bucket: ev.bucket, Key: ev.key, IfMatch: `"${etag}"` }));
     const bytes = await obj.Body!.transformToByteArray();
-    const ctx = deps.context(ev.bucket);
     phase = 'input';
-    const store = markFailures(ctx.store, ioErrors);
-    const up = await ingestUpload(bytes, meta, { ...ctx, store, decode: { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes } });
-    let rows = 0;
-    let files = 0;
-    let ingested = 0;
-    let input = 'bundle';
-    const bad: Extract<(typeof up.inputs)[number], { ok: false }>[] = [];
-    for (const r of up.inputs) {
-      if (r.ok) {
-        ingested++;
-        input = up.container === 'bundle' ? 'bundle' : r.result.input;
-        rows += Object.values(r.result.rows).reduce<number>((a, n) => a + (n ?? 0), 0);
-        files += r.result.keys.length;
-        continue;
-      }
-      // A member's failure talking to S3, or of the machine, is not the member's: retry the bundle
-      // (redelivery replaces the members already published, never duplicates them).
-      const failedIn: FailurePhase = typeof r.error === 'object' && r.error !== null && ioErrors.has(r.error) ? 'io' : 'input';
-      if (classifyFailure(r.error, failedIn) === 'transient') throw r.error;
-      bad.push(r);
-    }
-    if (up.container === 'single') return { status: 'ingested', key: ev.key, input, rows, files };
+    const ctx = deps.context(ev.bucket);
+    const up = prepareUpload(bytes, meta, { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes });
+    phase = 'io';
     const at = new Date().toISOString();
     const quarantined: MemberQuarantine[] = [];
-    for (const r of bad) {
-      const { code, reason } = poisonReason(r.error);
-      const why = `bundle member "${r.member}": ${reason}`;
-      const q = await quarantineMember(s3, { bucket: ev.bucket, key: ev.key, etag, member: r.member, code, reason: why, at }, r.bytes);
-      quarantined.push({ member: r.member, code, reason: why, quarantineKey: q.copy });
+    for (const r of up.inputs) {
+      if (r.ok) continue;
+      if (classifyFailure(r.error, 'input') === 'transient') throw r.error; // the machine's, not the member's
+      quarantined.push(await quarantineBundleMember(deps, ev, etag ?? '', r.member, r.bytes, r.error, at));
     }
-    if (ingested === 0 && quarantined.length > 0) {
-      const first = quarantined[0];
-      const reason = quarantined.length === 1 ? first.reason : `all ${quarantined.length} members quarantined; first: ${first.reason}`;
-      return { status: 'quarantined', key: ev.key, code: first.code, reason, quarantineKey: first.quarantineKey, quarantinedMembers: quarantined };
-    }
-    return { status: 'ingested', key: ev.key, input, rows, files, members: ingested, ...(quarantined.length > 0 ? { quarantinedMembers: quarantined } : {}) };
+    const inputs = up.inputs.filter((i): i is Extract<PreparedInput, { ok: true }> => i.ok);
+    if (inputs.length === 0 && quarantined.length > 0) return allMembersQuarantined(ev, quarantined);
+    return { ev, etag: etag ?? '', container: up.container, inputs, quarantined };
   } catch (e) {
     if (isNoSuchKey(e)) return { status: 'skipped', key: ev.key, reason: 'object no longer exists' };
-    const failedIn: FailurePhase = typeof e === 'object' && e !== null && ioErrors.has(e) ? 'io' : phase;
-    if (classifyFailure(e, failedIn) === 'transient') throw e;
-    const { code, reason } = poisonReason(e);
-    const q = await quarantineObject(s3, { bucket: ev.bucket, key: ev.key, etag, code, reason, at: new Date().toISOString() });
-    return { status: 'quarantined', key: ev.key, code, reason, quarantineKey: q.copy };
+    if (classifyFailure(e, phase) === 'transient') throw e;
+    return quarantine(deps, ev, etag, e);
   }
+}
+
+async function quarantine(deps: IngestObjectDeps, ev: S3ObjectEvent, etag: string | undefined, e: unknown): Promise<ObjectOutcome> {
+  const { code, reason } = poisonReason(e);
+  const q = await quarantineObject(deps.s3, { bucket: ev.bucket, key: ev.key, etag, code, reason, at: new Date().toISOString() });
+  return { status: 'quarantined', key: ev.key, code, reason, quarantineKey: q.copy };
+}
+
+async function quarantineBundleMember(deps: IngestObjectDeps, ev: S3ObjectEvent, etag: string, member: string, bytes: Uint8Array, e: unknown, at: string): Promise<MemberQuarantine> {
+  const { code, reason } = poisonReason(e);
+  const why = `bundle member "${member}": ${reason}`;
+  const q = await quarantineMember(deps.s3, { bucket: ev.bucket, key: ev.key, etag, member, code, reason: why, at }, bytes);
+  return { member, code, reason: why, quarantineKey: q.copy };
+}
+
+function allMembersQuarantined(ev: S3ObjectEvent, quarantined: MemberQuarantine[]): ObjectOutcome {
+  const first = quarantined[0];
+  const reason = quarantined.length === 1 ? first.reason : `all ${quarantined.length} members quarantined; first: ${first.reason}`;
+  return { status: 'quarantined', key: ev.key, code: first.code, reason, quarantineKey: first.quarantineKey, quarantinedMembers: quarantined };
+}
+
+function isReady(x: Ready | ObjectOutcome): x is Ready {
+  return 'inputs' in x;
+}
+
+function entriesOf(r: Ready) {
+  return r.inputs.flatMap((i) => i.prepared.entries);
+}
+
+function ingestedOutcome(r: Ready, files: number): ObjectOutcome {
+  const rows = r.inputs.reduce((s, i) => s + Object.values(i.prepared.result.rows).reduce<number>((a, n) => a + (n ?? 0), 0), 0);
+  const input = r.container === 'bundle' ? 'bundle' : (r.inputs[0]?.prepared.result.input ?? 'bundle');
+  if (r.container === 'single') return { status: 'ingested', key: r.ev.key, input, rows, files };
+  return { status: 'ingested', key: r.ev.key, input, rows, files, members: r.inputs.length, ...(r.quarantined.length > 0 ? { quarantinedMembers: r.quarantined } : {}) };
 }
 
 /** The store with every error it throws remembered in `marks` (they are S3's, not the input's). */
@@ -132,16 +159,75 @@ function markFailures(store: Store, marks: WeakSet<object>): Store {
   });
 }
 
+/** The rows of a batch waiting to be written, with the messages they came from. */
+interface Pending {
+  readonly batch: FreshBatch;
+  readonly ctx: IngestContext;
+  items: { messageId: string; ready: Ready; t0: number }[];
+}
+
 /**
- * A whole SQS batch, one record at a time (one DuckDB writer). Powertools' batch processor
- * (@aws-lambda-powertools/batch) was considered: it runs records in parallel unless told not to,
- * throws on a full-batch failure unless told not to, and would still need this function's
- * per-record body (test events, invalid bodies, several S3 records per message); the loop below
- * is the part it would replace, so it stays hand-written. A record whose object failed
- * transiently is reported in batchItemFailures; everything else is acknowledged.
+ * A whole SQS batch: objects fetched and decoded one at a time (one DuckDB writer), their rows
+ * written together. Powertools' batch processor (@aws-lambda-powertools/batch) was considered: it
+ * runs records one by one through a handler, which is the per-object publishing this replaces, and
+ * would still need this function's per-record body (test events, invalid bodies, several S3
+ * records per message); so it stays hand-written. Outcomes:
+ * - poison object: quarantined, acknowledged; the rest of the batch is unaffected;
+ * - transient failure fetching an object: only its message is retried (batchItemFailures), its
+ *   rows never join the batch;
+ * - transient failure writing the batch: every message whose rows were in it is retried (files a
+ *   partial publish left are harmless: the retry's copy and they dedupe by profile_id);
+ * - a batch file the writer refuses (a value of some object DuckDB rejects): the batch is written
+ *   again object by object, so only the guilty object is quarantined.
  */
 export async function ingestSqsBatch(deps: IngestObjectDeps, records: readonly SQSRecord[]): Promise<SQSBatchResponse> {
-  const failures: { itemIdentifier: string }[] = [];
+  const failures = new Set<string>();
+  const pending = new Map<string, Pending>();
+  const retry = (messageId: string, key: string, e: unknown, t0: number) => {
+    deps.onOutcome?.('retried', Date.now() - t0);
+    deps.log({
+      level: 'ERROR',
+      msg: 'transient failure, will retry',
+      messageId,
+      key,
+      error: (e as Error).name,
+      reason: (e as Error).message,
+      knownTransient: isKnownTransient(e),
+    });
+    failures.add(messageId);
+  };
+  const done = (messageId: string, bucket: string, out: ObjectOutcome, t0: number) => {
+    deps.onOutcome?.(out.status, Date.now() - t0);
+    deps.log({ level: out.status === 'quarantined' ? 'WARN' : 'INFO', msg: out.status, messageId, bucket, ...out, ms: Date.now() - t0 });
+  };
+  const flush = async (p: Pending) => {
+    const items = p.items;
+    p.items = [];
+    if (items.length === 0) return;
+    const live = items.filter((i) => !failures.has(i.messageId));
+    const ioErrors = new WeakSet<object>();
+    const target = { ...p.ctx, store: markFailures(p.ctx.store, ioErrors) };
+    try {
+      const b = new FreshBatch(target, { maxRows: Infinity });
+      for (const i of live) b.add(entriesOf(i.ready));
+      const keys = await b.publish();
+      for (const i of live) done(i.messageId, i.ready.ev.bucket, ingestedOutcome(i.ready, keys.length), i.t0);
+    } catch (e) {
+      if (isIoFailure(e, ioErrors)) {
+        for (const i of live) retry(i.messageId, i.ready.ev.key, e, i.t0);
+        return;
+      }
+      // The writer refused the batch: find the object (or bundle member) it refuses.
+      for (const i of live) {
+        try {
+          done(i.messageId, i.ready.ev.bucket, await publishAlone(deps, target, i.ready, ioErrors), i.t0);
+        } catch (e2) {
+          retry(i.messageId, i.ready.ev.key, e2, i.t0);
+        }
+      }
+    }
+  };
+
   for (const rec of records) {
     const parsed = parseS3Message(rec.body);
     if (parsed.kind === 'test-event') {
@@ -156,25 +242,62 @@ export async function ingestSqsBatch(deps: IngestObjectDeps, records: readonly S
     for (const ev of parsed.records) {
       const t0 = Date.now();
       try {
-        const out = await ingestObject(deps, ev);
-        deps.onOutcome?.(out.status, Date.now() - t0);
-        deps.log({ level: out.status === 'quarantined' ? 'WARN' : 'INFO', msg: out.status, messageId: rec.messageId, bucket: ev.bucket, ...out, ms: Date.now() - t0 });
+        const r = await prepareObject(deps, ev);
+        if (!isReady(r)) {
+          done(rec.messageId, ev.bucket, r, t0);
+          continue;
+        }
+        let p = pending.get(ev.bucket);
+        if (!p) {
+          const ctx = deps.context(ev.bucket);
+          pending.set(ev.bucket, (p = { ctx, batch: new FreshBatch(ctx, deps.batchLimits), items: [] }));
+        }
+        p.items.push({ messageId: rec.messageId, ready: r, t0 });
+        p.batch.add(entriesOf(r));
+        if (p.batch.full) {
+          // Early flush: the rows held so far get a file of their own; memory stays bounded.
+          await flush(p);
+          pending.delete(ev.bucket);
+        }
       } catch (e) {
-        deps.onOutcome?.('retried', Date.now() - t0);
-        deps.log({
-          level: 'ERROR',
-          msg: 'transient failure, will retry',
-          messageId: rec.messageId,
-          key: ev.key,
-          error: (e as Error).name,
-          reason: (e as Error).message,
-          knownTransient: isKnownTransient(e),
-          receiveCount: rec.attributes?.ApproximateReceiveCount,
-        });
-        failures.push({ itemIdentifier: rec.messageId });
+        retry(rec.messageId, ev.key, e, t0);
         break;
       }
     }
   }
-  return { batchItemFailures: failures };
+  for (const p of pending.values()) await flush(p);
+  return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/**
+ * One object's rows on their own, after the writer refused a batch: a single input it refuses is
+ * quarantined; a bundle's members are tried one by one and the refused ones quarantined alone.
+ * Throws on a transient (store) failure.
+ */
+async function publishAlone(deps: IngestObjectDeps, target: IngestContext, r: Ready, ioErrors: WeakSet<object>): Promise<ObjectOutcome> {
+  const poison = (e: unknown) => !isIoFailure(e, ioErrors) && classifyFailure(e, 'input') === 'poison';
+  try {
+    return ingestedOutcome(r, (await publishEntries(target, entriesOf(r))).length);
+  } catch (e) {
+    if (!poison(e)) throw e;
+    if (r.container === 'single') return quarantine(deps, r.ev, r.etag, e);
+  }
+  const kept: Extract<PreparedInput, { ok: true }>[] = [];
+  const quarantined = [...r.quarantined];
+  let files = 0;
+  for (const m of r.inputs) {
+    try {
+      files += (await publishEntries(target, m.prepared.entries)).length;
+      kept.push(m);
+    } catch (e) {
+      if (!poison(e)) throw e;
+      quarantined.push(await quarantineBundleMember(deps, r.ev, r.etag, m.member ?? '', m.bytes, e, new Date().toISOString()));
+    }
+  }
+  if (kept.length === 0) return allMembersQuarantined(r.ev, quarantined);
+  return ingestedOutcome({ ...r, inputs: kept, quarantined }, files);
+}
+
+function isIoFailure(e: unknown, marks: WeakSet<object>): boolean {
+  return typeof e === 'object' && e !== null && marks.has(e);
 }

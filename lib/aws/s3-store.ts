@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Store, StoredObject } from '../store/store';
+import type { Store, StoredObject, Versioned } from '../store/store';
 
 // A bucket prefix as a store. PutObject is atomic (readers see the whole object or none). DuckDB
 // reads local files only (no httpfs on Lambda), so localPath downloads into a cache that keeps the
@@ -103,8 +103,40 @@ export class S3Store implements Store {
     }
   }
 
+  async readVersioned(key: string): Promise<Versioned | null> {
+    const full = this.fullKey(key);
+    const listed = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, MaxKeys: 1 }));
+    if (!listed.Contents?.some((o) => o.Key === full)) return null;
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: full }));
+      return { bytes: await r.Body!.transformToByteArray(), etag: stripEtag(r.ETag ?? '') };
+    } catch (e) {
+      if (isNoSuchKey(e)) return null;
+      throw e;
+    }
+  }
+
+  async putIfMatch(key: string, bytes: Uint8Array, ifEtag: string | null): Promise<boolean> {
+    const cond = ifEtag === null ? { IfNoneMatch: '*' } : { IfMatch: quoteEtag(ifEtag) };
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Body: bytes, ...cond }));
+      return true;
+    } catch (e) {
+      const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+      // 412: the version changed; 409: a concurrent conditional write won (S3 ConditionalRequestConflict).
+      const status = err.$metadata?.httpStatusCode;
+      if (status === 412 || status === 409 || err.name === 'PreconditionFailed') return false;
+      if (ifEtag !== null && isNoSuchKey(e)) return false;
+      throw e;
+    }
+  }
+
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+  }
+
+  uri(key: string): string {
+    return `s3://${this.bucket}/${this.fullKey(key)}`;
   }
 
   fullKey(key: string): string {

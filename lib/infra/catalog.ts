@@ -18,14 +18,13 @@ export function parseServices(list: string): string[] {
     .filter((x) => x !== '');
 }
 
-/** Table-level parameters: Parquet, plus partition projection on dt (date) and service (injected or enum). */
-export function projectionParameters(startDate: string, location: string, services: string[] = []): Record<string, string> {
-  const service: Record<string, string> =
-    services.length > 0
-      ? { 'projection.service.type': 'enum', 'projection.service.values': services.join(',') }
-      : // Service names are open-ended: injected = every Athena query must pin service = '...';
-        // fleet-wide scans across services go through the query Lambda / DuckDB, or use an enum.
-        { 'projection.service.type': 'injected' };
+/**
+ * Table-level parameters: Parquet, plus partition projection on dt (date). Layout v2 (issue #11):
+ * `service` is a column, not a partition key, so fleet-wide queries need no projected service
+ * list. (Until the Glue tables become symlink tables over athena/<table>/dt=D/symlink.txt, this
+ * location also holds the compacted files only; fresh/ is outside it.)
+ */
+export function projectionParameters(startDate: string, location: string): Record<string, string> {
   return {
     classification: 'parquet',
     EXTERNAL: 'TRUE',
@@ -36,8 +35,7 @@ export function projectionParameters(startDate: string, location: string, servic
     'projection.dt.range': `${startDate},NOW`,
     'projection.dt.interval': '1',
     'projection.dt.interval.unit': 'DAYS',
-    ...service,
-    'storage.location.template': `${location}dt=\${dt}/service=\${service}/`,
+    'storage.location.template': `${location}dt=\${dt}/`,
   };
 }
 
@@ -80,7 +78,7 @@ export class Catalog extends Construct {
           name: t.name,
           description: t.doc.length > 2048 ? t.doc.slice(0, 2045) + '...' : t.doc,
           tableType: 'EXTERNAL_TABLE',
-          parameters: projectionParameters(s.projectionStartDate, location, parseServices(s.projectedServices)),
+          parameters: projectionParameters(s.projectionStartDate, location),
           partitionKeys: t.partitionKeys.map(column),
           storageDescriptor: {
             location,

@@ -12,6 +12,7 @@ const big = (v: number): bigint => BigInt(v);
 export function gcCycleRows(cycles: readonly GcCycleRow[], meta: SourceMeta, profileId: string): GcCyclesRow[] {
   return cycles.map((c) => ({
     profile_id: profileId,
+    service: meta.service,
     instance: meta.instance,
     version: meta.version,
     labels: meta.labels,
@@ -45,6 +46,7 @@ export function gcCycleRows(cycles: readonly GcCycleRow[], meta: SourceMeta, pro
 export function runtimeMetricRows(samples: readonly MetricSnapshotRow[], meta: SourceMeta, profileId: string): RuntimeMetricsRow[] {
   return samples.map((m) => ({
     profile_id: profileId,
+    service: meta.service,
     instance: meta.instance,
     version: meta.version,
     labels: meta.labels,

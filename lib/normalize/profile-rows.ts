@@ -39,7 +39,7 @@ export function profileRows(p: Profile, kind: ProfileKind, meta: SourceMeta, pro
   const frames = buildFrameTable(p);
   checkProfileLimits(p, frames);
   const stats = functionStats(p, frames);
-  const base = { profile_id: profileId, instance: meta.instance, version: meta.version, kind, time: timeUs };
+  const base = { profile_id: profileId, service: meta.service, instance: meta.instance, version: meta.version, kind, time: timeUs };
 
   const profiles: ProfilesRow[] = [
     {

@@ -2,14 +2,18 @@ import * as path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { duckdbType, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { increaseTermsViewSql } from './views';
-import { missingColumns, openDuckDb, sqlString, type DuckDbSettings } from '../store/parquet';
+import { droppedKeysSql, viewRowsSql } from '../store/dedupe';
+import type { TableFileSet } from '../store/live';
+import { missingColumns, openDuckDb, sqlString, tierSource, type DuckDbSettings } from '../store/parquet';
 
 // DuckDB views named after the documented tables, over a set of local Parquet files (the local
 // store's own files, or S3 objects downloaded to a cache). Once the views exist the instance is
 // locked down: external access off, the only readable paths the tables' own files (exactly those
 // files, not their directories: no CSV, JSON or glob beside them), configuration locked.
 
-export type TableFiles = Record<TableName, string[]>;
+export type { TableFileSet };
+
+export type TableFiles = Record<TableName, TableFileSet>;
 
 export class QueryEngine {
   private constructor(
@@ -23,7 +27,7 @@ export class QueryEngine {
 
   /** `allowedDirectories`: the directories the files must lie in (anything else is refused). */
   static async open(files: TableFiles, allowedDirectories: string[], settings: DuckDbSettings = {}): Promise<QueryEngine> {
-    const all = TABLE_NAMES.flatMap((t) => files[t]);
+    const all = TABLE_NAMES.flatMap((t) => [...files[t].compacted, ...files[t].fresh]);
     const dirs = allowedDirectories.map((d) => path.resolve(d) + path.sep);
     const stray = all.find((f) => !dirs.some((d) => path.resolve(f).startsWith(d)));
     if (stray !== undefined) throw new Error(`table file ${stray} is outside ${allowedDirectories.join(', ')}`);
@@ -59,17 +63,24 @@ export class QueryEngine {
   }
 }
 
-async function viewSql(conn: DuckDBConnection, t: TableName, files: string[]): Promise<string> {
+async function viewSql(conn: DuckDBConnection, t: TableName, files: TableFileSet): Promise<string> {
   const def = TABLES[t];
-  if (files.length === 0) {
+  if (files.compacted.length + files.fresh.length === 0) {
     // No data yet: an empty view with the documented columns, so every query still binds.
     const cols = [...def.partitionKeys, ...def.columns].map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`);
     return `CREATE OR REPLACE VIEW ${t} AS SELECT ${cols.join(', ')} WHERE false`;
   }
-  const list = files.map((f) => `'${sqlString(f)}'`).join(', ');
-  const keys = def.partitionKeys.map((k) => `'${k.name}': VARCHAR`).join(', ');
-  const source = `read_parquet([${list}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
+  const compacted = files.compacted.length > 0 ? tierSource(def, 'compacted', files.compacted) : undefined;
+  const fresh = files.fresh.length > 0 ? tierSource(def, 'fresh', files.fresh) : undefined;
   // Columns added after some files were written: typed NULLs when no file has them yet.
-  const missing = (await missingColumns(conn, def, source)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
-  return `CREATE OR REPLACE VIEW ${t} AS SELECT *${missing} FROM ${source}`;
+  const missingIn = async (src: string | undefined) => (src ? new Set((await missingColumns(conn, def, src)).map((c) => c.name)) : null);
+  const [mc, mf] = [await missingIn(compacted), await missingIn(fresh)];
+  const missing = def.columns.filter((c) => (mc === null || mc.has(c.name)) && (mf === null || mf.has(c.name)));
+  const extra = missing.map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
+  for (const h of files.lateHours) if (!/^\d{4}-\d{2}-\d{2}T\d{2}:00:00$/.test(h)) throw new Error(`bad hour ${h}`);
+  // Fresh rows that do not count (lib/store/dedupe.ts), computed once here, not in every query.
+  const dropped = fresh
+    ? ((await conn.runAndReadAll(droppedKeysSql({ compacted, fresh, lateHours: files.lateHours }))).getRows() as [string][]).map(([k]) => `'${sqlString(k)}'`)
+    : [];
+  return `CREATE OR REPLACE VIEW ${t} AS ${viewRowsSql({ compacted, fresh, dropped, extra })}`;
 }

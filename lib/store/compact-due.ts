@@ -1,7 +1,6 @@
-import { ROLLUP_TABLE_NAMES } from '../model/schema';
+import { RAW_TABLE_NAMES } from '../model/schema';
 import { compact, type CompactResult } from './compact';
 import { rollupStore, type RollupRunResult } from './rollup';
-import { utcDate } from './layout';
 import type { ParquetWriter } from './parquet';
 import type { Store } from './store';
 
@@ -19,12 +18,13 @@ export interface CompactDueOptions {
 export const ROLLUP_GRACE_US = 15 * 60_000_000;
 
 export async function compactDue(store: Store, writer: ParquetWriter, o: CompactDueOptions): Promise<CompactResult & { rollups: RollupRunResult }> {
-  // Layout v1: partitions of closed UTC days.
-  const r = await compact(store, writer, { before: utcDate(o.nowUs) });
+  // Layout v2: raw tables' UTC hours closed DEFAULT_SETTLE_MS before now, then closed days;
+  // deferred deletes. (Rollup tables keep one file per hour: a day file replacing them would hide
+  // them from skipBuilt.)
+  const r = await compact(store, writer, { now: o.nowUs / 1000, tables: RAW_TABLE_NAMES });
   // Rollups (lib/store/rollup.ts) of every hour closed ROLLUP_GRACE_US ago that has none yet, the
   // day forms of closed days, then the rollup tables' files of closed days merged like any table.
   const hourUs = 3_600_000_000;
   const rollups = await rollupStore(store, writer.connection, { toUs: Math.floor((o.nowUs - ROLLUP_GRACE_US) / hourUs) * hourUs, skipBuilt: true });
-  await compact(store, writer, { before: utcDate(o.nowUs), tables: [...ROLLUP_TABLE_NAMES] });
   return { ...r, rollups };
 }

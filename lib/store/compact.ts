@@ -2,94 +2,328 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { TABLE_NAMES, TABLES, type TableName } from '../model/schema';
-import { isCompactedName, partitionOf, readManifest, writeManifest } from './manifest';
-import { parseKey } from './layout';
+import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
+import { coveredHours, readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
+import { NO_ROLLUPS, type RollupBuilder, type RollupOutput } from './rollup-hook';
 import type { Store, StoredObject } from './store';
 
-// Compaction: each closed partition's per-source files become one file per table, re-sorted and
-// compressed harder. Small files are what makes ingest idempotent and fast; one file per day is
-// what makes a year of storage cheap (docs/performance.md measures both) and queries fast.
-//
-// Order of effects, each safe to interrupt: (1) write the new compacted file, (2) publish the
-// manifest naming it and its sources (readers switch here), (3) delete what it replaced.
+// Compaction of layout v2 (docs/architecture.md, "Storage layout"), per table and dt:
+//   1. every closed UTC hour's fresh batch files -> one hour file `hHH-<hash>.parquet` (deduped by
+//      profile_id, sorted by service first so per-service reads prune on row-group statistics);
+//      fresh files arriving for an hour already compacted (late uploads, redeliveries) become one
+//      more hour file holding only the rows the live files lack;
+//   2. a closed day whose fresh files are all merged and that has more than one live file -> one
+//      day file `day-<hash>.parquet`;
+//   3. files replaced in an earlier run, once `graceMs` has passed, are deleted.
+// Order of effects, each safe to interrupt: write the data file(s) -> PUT the Athena symlink
+// manifest -> compare-and-swap the fleetprof manifest -> (a later run) delete what was replaced.
+// Until the manifest swap, readers see the old state (new data files are not listed anywhere
+// they read); after it, the new one; replaced files survive a grace period, so a reader that read
+// the previous manifest still finds every file it names. Output names are hashes of their inputs,
+// so a re-run after a crash rewrites the same file. Concurrent compactors: the manifest is swapped
+// with a conditional PUT (If-Match on its ETag, If-None-Match: * for the first; moto supports both);
+// the loser re-reads the manifest, restores symlink.txt from it and starts the dt over.
 
 export interface CompactOptions {
-  /** Compact partitions whose dt is before this date (YYYY-MM-DD); default: today, UTC. */
-  before?: string;
-  tables?: TableName[];
+  /** Clock, epoch ms (tests pin it); default Date.now(). */
+  now?: number;
+  /** An hour is closed once `now` is this long past its end (uploads still in flight); default 2 min. */
+  settleMs?: number;
+  /**
+   * Instead of now - settleMs: hours (and days) ending at or before this epoch ms are closed;
+   * Infinity closes everything, today's hour included (`fleetprof compact --all`).
+   */
+  closedBefore?: number;
+  /** Replaced files are deleted this long after they stopped being live; default 15 min (a query Lambda's limit). */
+  graceMs?: number;
+  tables?: readonly TableName[];
+  /** Rollup builder called for each hour (and day) file built; default none. */
+  rollups?: RollupBuilder;
+  /** zstd levels: hour files are rewritten within the hour, day files are stored for months. */
+  hourZstdLevel?: number;
+  dayZstdLevel?: number;
 }
 
 export interface CompactResult {
-  partitions: number;
+  hours: number;
+  days: number;
   filesMerged: number;
   bytesBefore: number;
   bytesAfter: number;
+  deleted: number;
+  /** Manifest swaps lost to a concurrent compactor (each retried). */
+  conflicts: number;
 }
 
+export const DEFAULT_SETTLE_MS = 2 * 60_000;
+export const DEFAULT_GRACE_MS = 15 * 60_000;
+const MAX_ATTEMPTS = 5;
+
 export async function compact(store: Store, writer: ParquetWriter, opts: CompactOptions = {}): Promise<CompactResult> {
-  const before = opts.before ?? new Date().toISOString().slice(0, 10);
-  const result: CompactResult = { partitions: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0 };
-  for (const table of opts.tables ?? TABLE_NAMES) {
-    const byPartition = new Map<string, StoredObject[]>();
-    for (const o of await store.list(`${table}/`)) {
+  const result: CompactResult = { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0 };
+  const tables = opts.tables ?? TABLE_NAMES;
+  const rollups = opts.rollups ?? NO_ROLLUPS;
+  const dts = new Set<string>();
+  for (const table of tables) {
+    for (const o of [...(await store.list(`${FRESH_PREFIX}${table}/`)), ...(await store.list(`${table}/`))]) {
       const k = parseKey(o.key);
-      if (!k || k.dt >= before || !o.key.endsWith('.parquet')) continue;
-      const part = partitionOf(o.key);
-      const list = byPartition.get(part);
-      if (list) list.push(o);
-      else byPartition.set(part, [o]);
+      if (k && k.table === table) dts.add(k.dt);
     }
-    for (const [partition, objs] of byPartition) {
-      const r = await compactPartition(store, writer, table, partition, objs);
-      if (!r) continue;
-      result.partitions++;
-      result.filesMerged += r.merged;
-      result.bytesBefore += r.before;
-      result.bytesAfter += r.after;
+  }
+  for (const dt of [...dts].sort()) {
+    // Hours first, their rollups, then the day (a day file never replaces hour files whose
+    // rollups are still pending), then its rollups.
+    for (const phase of ['hours', 'day'] as const) {
+      for (const table of tables) await compactDt(store, writer, table, dt, phase, rollups.sources.includes(table), opts, result);
+      if (rollups.sources.length > 0) await rollupDt(store, writer, dt, rollups, opts, result);
     }
   }
   return result;
 }
 
-async function compactPartition(
+interface Built {
+  readonly file: LiveFile;
+  readonly local: string;
+  readonly inputs: number;
+  readonly before: number;
+}
+
+async function compactDt(
   store: Store,
   writer: ParquetWriter,
   table: TableName,
-  partition: string,
-  objs: StoredObject[],
-): Promise<{ merged: number; before: number; after: number } | null> {
-  const manifest = await readManifest(store, partition);
-  const done = new Set(manifest?.sources ?? []);
-  const current = manifest ? objs.find((o) => o.key === partition + manifest.file) : undefined;
-  // Sources not yet merged; leftovers of interrupted compactions (unlisted compact-* files,
-  // or sources already merged) are only cleaned up.
-  const fresh = objs.filter((o) => !isCompactedName(o.key) && !done.has(fileIdOf(o.key)));
-  const garbage = objs.filter((o) => o !== current && !fresh.includes(o));
-  if (fresh.length === 0 || (fresh.length === 1 && !current)) {
-    if (fresh.length === 0) for (const g of garbage) await store.delete(g.key);
-    return null;
+  dt: string,
+  phase: 'hours' | 'day',
+  rollupSource: boolean,
+  opts: CompactOptions,
+  result: CompactResult,
+): Promise<void> {
+  const now = opts.now ?? Date.now();
+  const settle = opts.settleMs ?? DEFAULT_SETTLE_MS;
+  const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const dayStartMs = Date.parse(`${dt}T00:00:00Z`);
+  const closedBefore = opts.closedBefore ?? now - settle;
+  const closed = (hour: number) => dayStartMs + ((hour + 1) * HOUR_US) / 1000 <= closedBefore;
+  const pendingMark = rollupSource ? { rollup: 'pending' as const } : {};
+  const dir = compactedDtPrefix(table, dt);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const { manifest: m0, etag } = await readManifest(store, table, dt);
+    // Listed after the manifest is read (like a reader): a merged file deleted by another run is
+    // already out of the manifest we hold, or still in its `merged`.
+    const fresh = (await store.list(freshDtPrefix(table, dt))).filter((o) => o.key.endsWith('.parquet'));
+    let live: LiveFile[] = [...m0.live];
+    let merged = new Set(m0.merged);
+    let retired: Retired[] = [...m0.retired];
+    let changed = false;
+    const built: Built[] = [];
+    let day: Built | undefined;
+    let due: Retired[] = [];
+    const gone = new Set<string>();
+
+    if (phase === 'hours') {
+      // Deferred deletes of earlier runs: delete, then drop from the manifest (a crash in between
+      // leaves entries whose delete is simply repeated).
+      due = retired.filter((r) => r.at + grace <= now);
+      for (const r of due) gone.add(r.key);
+      for (const r of due) await store.delete(r.key);
+      if (due.length > 0) {
+        retired = retired.filter((r) => !gone.has(r.key));
+        merged = new Set([...merged].filter((k) => !gone.has(k)));
+        changed = true;
+      }
+
+      // Closed hours with fresh files no live file merged.
+      const pending = new Map<number, StoredObject[]>();
+      for (const o of fresh) {
+        const k = parseKey(o.key);
+        if (!k || k.tier !== 'fresh' || merged.has(o.key) || gone.has(o.key) || !closed(k.hour)) continue;
+        const list = pending.get(k.hour);
+        if (list) list.push(o);
+        else pending.set(k.hour, [o]);
+      }
+      for (const [hour, inputs] of [...pending].sort(([a], [b]) => a - b)) {
+        const covering = live.filter((f) => f.hours.includes(hour));
+        inputs.sort((a, b) => (a.key < b.key ? -1 : 1));
+        const name = `h${String(hour).padStart(2, '0')}-${hashOf([...inputs.map((o) => o.key), '|', ...covering.map((f) => f.name)])}.parquet`;
+        const local = await stage(store, name);
+        const freshPaths = await Promise.all(inputs.map((o) => store.localPath(o)));
+        const livePaths = await Promise.all(covering.map((f) => livePath(store, dir + f.name)));
+        const rows = await writer.compactFresh(TABLES[table], freshPaths, livePaths, local, opts.hourZstdLevel ?? 9);
+        for (const o of inputs) {
+          merged.add(o.key);
+          retired.push({ key: o.key, at: now });
+        }
+        changed = true;
+        if (rows === 0) {
+          await fs.rm(local, { force: true }); // every row was live already: the inputs are only retired
+          continue;
+        }
+        const file: LiveFile = { name, hours: [hour], ...pendingMark };
+        live.push(file);
+        built.push({ file, local, inputs: inputs.length, before: inputs.reduce((s, o) => s + o.size, 0) });
+      }
+    } else {
+      // A closed day, every fresh file merged, more than one live file, none awaiting rollups.
+      const dayClosed = dayStartMs + DAY_US / 1000 <= closedBefore;
+      const unmerged = fresh.some((o) => !merged.has(o.key) && !gone.has(o.key));
+      if (dayClosed && !unmerged && live.length > 1 && !live.some((f) => f.rollup === 'pending')) {
+        const name = `day-${hashOf(live.map((f) => f.name).sort())}.parquet`;
+        const local = await stage(store, name);
+        const paths = await Promise.all(live.map((f) => livePath(store, dir + f.name)));
+        await writer.merge(TABLES[table], paths, local, opts.dayZstdLevel ?? 19, ['service', ...TABLES[table].sortBy]);
+        const hours = [...coveredHours({ ...m0, live })].sort((a, b) => a - b);
+        for (const f of live) retired.push({ key: dir + f.name, at: now });
+        const file: LiveFile = { name, hours, ...pendingMark };
+        day = { file, local, inputs: live.length, before: live.length };
+        live = [file];
+        changed = true;
+      }
+    }
+    if (!changed) return;
+
+    const publish = day ? [day] : built;
+    for (const b of publish) await store.putFile(dir + b.file.name, b.local);
+    const next: DayManifest = { version: 2, live, merged: [...merged].sort(), retired };
+    await writeSymlink(store, table, dt, next);
+    if (await writeManifest(store, table, dt, next, etag)) {
+      result.hours += built.length;
+      result.days += day ? 1 : 0;
+      result.filesMerged += built.reduce((s, b) => s + b.inputs, 0) + (day?.inputs ?? 0);
+      result.bytesBefore += built.reduce((s, b) => s + b.before, 0);
+      for (const b of publish) result.bytesAfter += (await store.list(dir + b.file.name))[0]?.size ?? 0;
+      result.deleted += due.length;
+      return;
+    }
+    // Lost the swap to a concurrent compactor: Athena must see the winner's files again; then
+    // start over from its manifest (our data files, if not live in it, are never read).
+    result.conflicts++;
+    const { manifest: winner } = await readManifest(store, table, dt);
+    await writeSymlink(store, table, dt, winner);
   }
-  const inputs = [...(current ? [current] : []), ...fresh];
-  const sources = [...done, ...fresh.map((o) => fileIdOf(o.key))].sort();
-  const name = `compact-${createHash('sha256').update(sources.join('\n')).digest('hex').slice(0, 24)}.parquet`;
-  await fs.mkdir(store.scratchDir, { recursive: true });
-  const tmp = path.join(store.scratchDir, `${randomUUID()}.parquet`);
-  try {
-    const local: string[] = [];
-    // The listed object, ETag included: S3Store downloads with If-Match on it (an empty ETag fails).
-    for (const o of inputs) local.push(await store.localPath(o));
-    await writer.merge(TABLES[table], local, tmp);
-    const after = (await fs.stat(tmp)).size;
-    await store.putFile(partition + name, tmp);
-    await writeManifest(store, partition, { file: name, sources });
-    for (const o of [...inputs, ...garbage]) if (o.key !== partition + name) await store.delete(o.key);
-    return { merged: inputs.length, before: inputs.reduce((s, o) => s + o.size, 0), after };
-  } finally {
-    await fs.rm(tmp, { force: true });
+  throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
+}
+
+/**
+ * Rollups for the live files of `rollups.sources` still marked pending: the builder's outputs go
+ * live in their tables (names derived from the inputs: a re-run finds them live and skips them),
+ * then the marks are cleared. Hour files one hour at a time; day files together.
+ */
+async function rollupDt(store: Store, writer: ParquetWriter, dt: string, rollups: RollupBuilder, opts: CompactOptions, result: CompactResult): Promise<void> {
+  const pending = new Map<TableName, LiveFile[]>();
+  for (const table of rollups.sources) {
+    const { manifest } = await readManifest(store, table, dt);
+    const p = manifest.live.filter((f) => f.rollup === 'pending');
+    if (p.length > 0) pending.set(table, p);
+  }
+  if (pending.size === 0) return;
+  const ctx = {
+    store,
+    writer,
+    dt,
+    scratchDir: store.scratchDir,
+    liveFiles: async (table: TableName) => {
+      const { manifest } = await readManifest(store, table, dt);
+      return Promise.all(manifest.live.map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
+    },
+  };
+  const groups = new Map<string, { hour?: number; files: Map<TableName, LiveFile[]> }>();
+  for (const [table, files] of pending) {
+    for (const f of files) {
+      const g = f.hours.length === 1 ? `h${f.hours[0]}` : 'day';
+      let group = groups.get(g);
+      if (!group) groups.set(g, (group = { hour: f.hours.length === 1 ? f.hours[0] : undefined, files: new Map() }));
+      const list = group.files.get(table);
+      if (list) list.push(f);
+      else group.files.set(table, [f]);
+    }
+  }
+  for (const [, g] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const files: Partial<Record<TableName, string[]>> = {};
+    const names: string[] = [];
+    for (const [table, list] of g.files) {
+      files[table] = await Promise.all(list.map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
+      names.push(...list.map((f) => `${table}/${f.name}`));
+    }
+    const outputs = g.hour !== undefined ? await rollups.hour({ ...ctx, hour: g.hour, files }) : await rollups.day({ ...ctx, files });
+    const tag = hashOf(names.sort());
+    for (const [i, out] of outputs.entries()) {
+      const prefix = g.hour !== undefined ? `r${String(g.hour).padStart(2, '0')}` : 'rday';
+      await publishDerived(store, dt, out, `${prefix}-${tag}-${i}.parquet`, opts, result);
+    }
+    for (const [table, list] of g.files) await clearPending(store, table, dt, new Set(list.map((f) => f.name)), result);
   }
 }
 
-function fileIdOf(key: string): string {
-  return key.slice(key.lastIndexOf('/') + 1).replace(/\.parquet$/, '');
+/**
+ * A file built outside the compactor (lib/store/rollup.ts) made live in `table` for `dt` under
+ * `name`, replacing a live file of that name (data, symlink, manifest swap).
+ */
+export async function publishLive(store: Store, table: TableName, dt: string, localPath: string, name: string, hours: readonly number[]): Promise<void> {
+  const dir = compactedDtPrefix(table, dt);
+  await store.putFile(dir + name, localPath);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const { manifest: m, etag } = await readManifest(store, table, dt);
+    const next: DayManifest = { ...m, live: [...m.live.filter((f) => f.name !== name), { name, hours: [...hours] }] };
+    await writeSymlink(store, table, dt, next);
+    if (await writeManifest(store, table, dt, next, etag)) return;
+  }
+  throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
+}
+
+/** One rollup output live in its table: data, symlink, manifest swap; skipped when already live. */
+async function publishDerived(store: Store, dt: string, out: RollupOutput, name: string, opts: CompactOptions, result: CompactResult): Promise<void> {
+  const now = opts.now ?? Date.now();
+  const dir = compactedDtPrefix(out.table, dt);
+  let uploaded = false;
+  try {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const { manifest: m, etag } = await readManifest(store, out.table, dt);
+      if (m.live.some((f) => f.name === name)) return; // a run before a crash published it
+      if (!uploaded) {
+        await store.putFile(dir + name, out.localPath);
+        uploaded = true;
+      }
+      const replaced = new Set(out.replaces ?? []);
+      const next: DayManifest = {
+        version: 2,
+        live: [...m.live.filter((f) => !replaced.has(f.name)), { name, hours: [...out.hours] }],
+        merged: m.merged,
+        retired: [...m.retired, ...m.live.filter((f) => replaced.has(f.name)).map((f) => ({ key: dir + f.name, at: now }))],
+      };
+      await writeSymlink(store, out.table, dt, next);
+      if (await writeManifest(store, out.table, dt, next, etag)) return;
+      result.conflicts++;
+      await writeSymlink(store, out.table, dt, (await readManifest(store, out.table, dt)).manifest);
+    }
+    throw new Error(`${out.table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
+  } finally {
+    await fs.rm(out.localPath, { force: true });
+  }
+}
+
+async function clearPending(store: Store, table: TableName, dt: string, names: Set<string>, result: CompactResult): Promise<void> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const { manifest, etag } = await readManifest(store, table, dt);
+    const live = manifest.live.map((f) => (names.has(f.name) && f.rollup ? { name: f.name, hours: f.hours } : f));
+    if (await writeManifest(store, table, dt, { ...manifest, live }, etag)) return;
+    result.conflicts++;
+  }
+  throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
+}
+
+async function stage(store: Store, name: string): Promise<string> {
+  await fs.mkdir(store.scratchDir, { recursive: true });
+  return path.join(store.scratchDir, `${randomUUID()}-${name}`);
+}
+
+/** A live compacted file's local path (its listing gives the S3 cache its ETag). */
+async function livePath(store: Store, key: string): Promise<string> {
+  const [o] = (await store.list(key)).filter((x) => x.key === key);
+  if (!o) throw new Error(`live file ${key} is missing`);
+  return store.localPath(o);
+}
+
+function hashOf(parts: readonly string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 24);
 }

@@ -1,9 +1,23 @@
+import { randomBytes, createHash } from 'node:crypto';
 import { isoFromUs } from '../model/time';
-import { createHash } from 'node:crypto';
-import type { TableName } from '../model/schema';
 
-// Object keys of the Hive layout: <table>/dt=YYYY-MM-DD/service=<name>/<profile_id>.parquet.
-// The file name is the source's id, so ingesting the same source again overwrites, never adds.
+// Object keys of storage layout v2 (docs/architecture.md, "Storage layout"), relative to the store
+// root (a local data dir, or the bucket's tables/ prefix):
+//
+//   fresh/<table>/dt=YYYY-MM-DD/hour=HH/<batch-id>.parquet   what ingest writes: one file per table
+//                                                             per batch per UTC hour its rows fall in
+//   <table>/dt=YYYY-MM-DD/<name>.parquet                      compacted: hour files, then one day file
+//   <table>/dt=YYYY-MM-DD/_manifest.json                      which compacted files are live (lib/store/manifest.ts)
+//   athena/<table>/dt=YYYY-MM-DD/symlink.txt                  the same live files for Athena's symlink tables
+//
+// `dt` is the only partition key. Every row carries `profile_id` (hash of its source's identity):
+// a source ingested twice lands in two batch files, and readers and the compactor keep, per
+// profile_id and UTC hour, only the rows of the smallest batch id (lib/store/dedupe.ts).
+
+export const FRESH_PREFIX = 'fresh/';
+export const ATHENA_PREFIX = 'athena/';
+export const HOUR_US = 3_600_000_000;
+export const DAY_US = 24 * HOUR_US;
 
 export function sourceToProfileId(sourceId: string): string {
   return createHash('sha256').update(sourceId).digest('hex').slice(0, 32);
@@ -13,8 +27,37 @@ export function utcDate(timeUs: number): string {
   return isoFromUs(timeUs).slice(0, 10);
 }
 
-export function tableKey(table: TableName, dt: string, service: string, fileId: string): string {
-  return `${table}/dt=${dt}/service=${service}/${fileId}.parquet`;
+/** UTC hour of day, 0..23. */
+export function utcHour(timeUs: number): number {
+  return Math.floor((((timeUs % DAY_US) + DAY_US) % DAY_US) / HOUR_US);
+}
+
+export function hourDir(hour: number): string {
+  return `hour=${String(hour).padStart(2, '0')}`;
+}
+
+/**
+ * A new batch id: fixed-width, time-ordered, no dots (readers take it from a file name up to the
+ * first dot, and the S3 cache appends `.<etag hash>`), unique per writer.
+ */
+export function newBatchId(nowMs: number = Date.now()): string {
+  return `b${nowMs.toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
+}
+
+export function freshKey(table: string, dt: string, hour: number, batchId: string): string {
+  return `${FRESH_PREFIX}${table}/dt=${dt}/${hourDir(hour)}/${batchId}.parquet`;
+}
+
+export function freshDtPrefix(table: string, dt: string): string {
+  return `${FRESH_PREFIX}${table}/dt=${dt}/`;
+}
+
+export function compactedDtPrefix(table: string, dt: string): string {
+  return `${table}/dt=${dt}/`;
+}
+
+export function symlinkKey(table: string, dt: string): string {
+  return `${ATHENA_PREFIX}${table}/dt=${dt}/symlink.txt`;
 }
 
 export interface PartitionFilter {
@@ -24,18 +67,39 @@ export interface PartitionFilter {
   toUs?: number;
 }
 
-/** The partition values of a key in the Hive layout; null for a key outside it. */
-export function parseKey(key: string): { dt: string; service: string } | null {
-  const m = /\/dt=(\d{4}-\d{2}-\d{2})\/service=([^/]+)\//.exec(key);
-  return m ? { dt: m[1], service: m[2] } : null;
+/** What a key of the layout names; null for a key outside it. */
+export type ParsedKey =
+  | { tier: 'fresh'; table: string; dt: string; hour: number; name: string }
+  | { tier: 'compacted'; table: string; dt: string; name: string };
+
+export function parseKey(key: string): ParsedKey | null {
+  const fresh = /^fresh\/([a-z0-9_]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([^/]+)$/.exec(key);
+  if (fresh) return { tier: 'fresh', table: fresh[1], dt: fresh[2], hour: Number(fresh[3]), name: fresh[4] };
+  const compacted = /^([a-z0-9_]+)\/dt=(\d{4}-\d{2}-\d{2})\/([^/]+)$/.exec(key);
+  if (compacted) return { tier: 'compacted', table: compacted[1], dt: compacted[2], name: compacted[3] };
+  return null;
+}
+
+/** Whether a dt can hold rows matching the filter (service is a column: pruned inside the files). */
+export function dtMatches(dt: string, f: PartitionFilter): boolean {
+  if (f.fromUs !== undefined && dt < utcDate(f.fromUs)) return false;
+  if (f.toUs !== undefined && dt > utcDate(f.toUs - 1)) return false;
+  return true;
 }
 
 /** Whether a key's partition can hold rows matching the filter (for pruning object listings). */
 export function keyMatches(key: string, f: PartitionFilter): boolean {
   const k = parseKey(key);
-  if (!k) return false;
-  if (f.service !== undefined && k.service !== f.service) return false;
-  if (f.fromUs !== undefined && k.dt < utcDate(f.fromUs)) return false;
-  if (f.toUs !== undefined && k.dt > utcDate(f.toUs - 1)) return false;
-  return true;
+  return k !== null && dtMatches(k.dt, f);
+}
+
+/** The dts from..to-1 of a bounded filter, ascending; null when unbounded or longer than `maxDays`. */
+export function dtsInRange(f: PartitionFilter, maxDays: number): string[] | null {
+  if (f.fromUs === undefined || f.toUs === undefined || f.toUs <= f.fromUs) return f.toUs !== undefined && f.fromUs !== undefined ? [] : null;
+  const first = Math.floor(f.fromUs / DAY_US);
+  const last = Math.floor((f.toUs - 1) / DAY_US);
+  if (last - first + 1 > maxDays) return null;
+  const out: string[] = [];
+  for (let d = first; d <= last; d++) out.push(utcDate(d * DAY_US));
+  return out;
 }

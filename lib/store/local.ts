@@ -1,6 +1,12 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Store, StoredObject } from './store';
+import { pathToFileURL } from 'node:url';
+import type { Store, StoredObject, Versioned } from './store';
+
+/** A lock older than this was left by a crashed writer (a swap takes milliseconds). */
+const STALE_LOCK_MS = 30_000;
+const LOCK_WAIT_MS = 20_000;
 
 /** A directory as a store: keys are relative paths; rename() makes publication atomic. */
 export class LocalStore implements Store {
@@ -55,13 +61,62 @@ export class LocalStore implements Store {
     }
   }
 
+  async readVersioned(key: string): Promise<Versioned | null> {
+    const bytes = await this.read(key);
+    return bytes ? { bytes, etag: contentTag(bytes) } : null;
+  }
+
+  async putIfMatch(key: string, bytes: Uint8Array, ifEtag: string | null): Promise<boolean> {
+    const dest = this.pathOf(key);
+    const locks = path.join(this.scratchDir, 'locks');
+    await fs.mkdir(locks, { recursive: true });
+    const lock = path.join(locks, createHash('sha256').update(key).digest('hex').slice(0, 32));
+    await acquire(lock);
+    try {
+      const cur = await this.readVersioned(key);
+      if ((cur?.etag ?? null) !== ifEtag) return false;
+      await fs.mkdir(path.dirname(dest), { recursive: true });
+      const tmp = path.join(this.scratchDir, `${randomUUID()}.cas`);
+      await fs.writeFile(tmp, bytes);
+      await fs.rename(tmp, dest);
+      return true;
+    } finally {
+      await fs.rm(lock, { force: true });
+    }
+  }
+
   async delete(key: string): Promise<void> {
     await fs.rm(this.pathOf(key), { force: true });
+  }
+
+  uri(key: string): string {
+    return pathToFileURL(this.pathOf(key)).href;
   }
 
   pathOf(key: string): string {
     const p = path.resolve(this.root, key);
     if (!p.startsWith(this.root + path.sep)) throw new Error(`key escapes the store: ${key}`);
     return p;
+  }
+}
+
+function contentTag(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+}
+
+/** An exclusive-create lock file; one left by a crashed writer is broken once stale. */
+async function acquire(lock: string): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      await (await fs.open(lock, 'wx')).close();
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const st = await fs.stat(lock).catch(() => null);
+    if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) await fs.rm(lock, { force: true });
+    else if (Date.now() - t0 > LOCK_WAIT_MS) throw new Error(`lock ${lock} held for over ${LOCK_WAIT_MS} ms`);
+    else await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -1,50 +1,76 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { compactedDtPrefix, symlinkKey } from './layout';
 import type { Store } from './store';
 
-// A partition's compaction manifest: which file holds the merged rows and which source files it
-// merged. Publishing the manifest (one atomic object write) is the moment a compaction takes
-// effect: readers use the manifest's file and ignore the sources it lists, so a compaction
-// interrupted at any step shows every row exactly once.
+// Per table and dt, the compacted tier's state (`<table>/dt=D/_manifest.json`; the underscore
+// makes Athena skip it): which compacted files are live, which fresh batch files their rows came
+// from (readers skip those), and which replaced files wait for their deferred delete. Publishing
+// it (one compare-and-swap object write) is the moment a compaction takes effect for fleetprof;
+// the Athena symlink manifest (`athena/<table>/dt=D/symlink.txt`) lists the same live files and
+// is written just before it. See lib/store/compact.ts for the order of effects.
 
-export const MANIFEST_NAME = '_compacted.json';
+export const MANIFEST_NAME = '_manifest.json';
 
-export interface CompactionManifest {
-  /** File name (in the partition) of the compacted rows. */
-  readonly file: string;
-  /** File ids (names without .parquet) whose rows the compacted file holds. */
-  readonly sources: readonly string[];
+export interface LiveFile {
+  /** File name inside `<table>/dt=D/`. */
+  readonly name: string;
+  /** UTC hours (0..23) whose rows the file holds; a day file holds them all. */
+  readonly hours: readonly number[];
+  /** 'pending' until the rollup builder's outputs for this file are live (lib/store/rollup-hook.ts). */
+  readonly rollup?: 'pending';
 }
 
-/** `<table>/dt=.../service=.../` of a key in the Hive layout. */
-export function partitionOf(key: string): string {
-  return key.slice(0, key.lastIndexOf('/') + 1);
+export interface Retired {
+  /** Store key of a replaced file (compacted or fresh) to delete once `at` + grace has passed. */
+  readonly key: string;
+  /** When it stopped being live, epoch ms. */
+  readonly at: number;
 }
 
-export async function readManifest(store: Store, partition: string): Promise<CompactionManifest | null> {
-  const bytes = await store.read(partition + MANIFEST_NAME);
-  return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as CompactionManifest) : null;
+export interface DayManifest {
+  readonly version: 2;
+  readonly live: readonly LiveFile[];
+  /** Fresh batch keys whose rows the live files hold and that may still exist: readers skip them. */
+  readonly merged: readonly string[];
+  readonly retired: readonly Retired[];
 }
 
-export async function writeManifest(store: Store, partition: string, m: CompactionManifest): Promise<void> {
+export const EMPTY_MANIFEST: DayManifest = { version: 2, live: [], merged: [], retired: [] };
+
+export function manifestKey(table: string, dt: string): string {
+  return compactedDtPrefix(table, dt) + MANIFEST_NAME;
+}
+
+/** The manifest and its version tag (null when the dt was never compacted). */
+export async function readManifest(store: Store, table: string, dt: string): Promise<{ manifest: DayManifest; etag: string | null }> {
+  const v = await store.readVersioned(manifestKey(table, dt));
+  if (!v) return { manifest: EMPTY_MANIFEST, etag: null };
+  const m = JSON.parse(Buffer.from(v.bytes).toString('utf8')) as DayManifest;
+  if (m.version !== 2) throw new Error(`${manifestKey(table, dt)}: unknown manifest version ${String(m.version)}`);
+  return { manifest: m, etag: v.etag };
+}
+
+/** Compare-and-swap: false when someone else changed the manifest since `etag` was read. */
+export async function writeManifest(store: Store, table: string, dt: string, m: DayManifest, etag: string | null): Promise<boolean> {
+  return store.putIfMatch(manifestKey(table, dt), Buffer.from(JSON.stringify(m, null, 1)), etag);
+}
+
+/** Athena's view of a dt: the live files' full S3 URIs, one a line (SymlinkTextInputFormat). */
+export async function writeSymlink(store: Store, table: string, dt: string, m: DayManifest): Promise<void> {
+  const text = m.live.map((f) => store.uri(compactedDtPrefix(table, dt) + f.name) + '\n').join('');
+  await putText(store, symlinkKey(table, dt), text);
+}
+
+export async function putText(store: Store, key: string, text: string): Promise<void> {
   await fs.mkdir(store.scratchDir, { recursive: true });
-  const tmp = path.join(store.scratchDir, `${randomUUID()}.json`);
-  await fs.writeFile(tmp, JSON.stringify(m));
-  await store.putFile(partition + MANIFEST_NAME, tmp);
+  const tmp = path.join(store.scratchDir, `${randomUUID()}.txt`);
+  await fs.writeFile(tmp, text);
+  await store.putFile(key, tmp);
 }
 
-/** The files of a partition a reader should use, given its listing (keys of .parquet files). */
-export function liveFiles(keys: readonly string[], m: CompactionManifest | null): string[] {
-  if (!m) return keys.filter((k) => !isCompactedName(k));
-  const sources = new Set(m.sources);
-  return keys.filter((k) => {
-    const name = k.slice(k.lastIndexOf('/') + 1);
-    if (isCompactedName(k)) return name === m.file;
-    return !sources.has(name.replace(/\.parquet$/, ''));
-  });
-}
-
-export function isCompactedName(key: string): boolean {
-  return key.slice(key.lastIndexOf('/') + 1).startsWith('compact-');
+/** Hours of the day covered by some live file. */
+export function coveredHours(m: DayManifest): Set<number> {
+  return new Set(m.live.flatMap((f) => f.hours));
 }

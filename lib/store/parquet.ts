@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { BATCH_COLUMN, dedupedSql } from './dedupe';
 import { CODECS, duckdbType, type ColumnDef, type ColumnType, type JsonRow, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
 
 // Rows -> one zstd Parquet file, through DuckDB's COPY ... ORDER BY the table's sort key, so
@@ -58,29 +59,48 @@ export class ParquetWriter {
   }
 
   /**
-   * Writes `rows` to `outPath` (a local file; callers move it into place atomically).
-   * Rows reach DuckDB as newline-delimited JSON read by its C++ JSON reader: measured ~30x
-   * faster than the appender with per-cell DuckDB value objects for list and map columns.
+   * Writes `data` (one part, or the parts of a batch: several sources' rows of one table) to
+   * `outPath` (a local file; callers move it into place atomically). Rows reach DuckDB as
+   * newline-delimited JSON read by its C++ JSON reader: measured ~30x faster than the appender
+   * with per-cell DuckDB value objects for list and map columns. One COPY per batch file is what
+   * makes batch ingest fast: its fixed cost (~10 ms) was paid per profile and table before.
    */
-  async write(table: TableDef, data: TableData, outPath: string): Promise<void> {
+  async write(table: TableDef, data: TableData | readonly TableData[], outPath: string, opts: { batchId?: string } = {}): Promise<void> {
+    const parts: readonly TableData[] = Array.isArray(data) && (data.length === 0 || !isRowLike(data[0])) ? (data as readonly TableData[]) : [data as TableData];
     const base = `${outPath}.${this.seq++}`;
     const files: string[] = [];
-    const file = async (suffix: string, rows: readonly unknown[], encode?: (r: unknown) => JsonRow): Promise<string> => {
+    const open = async (suffix: string): Promise<NdjsonFile> => {
       const f = `${base}.${suffix}.ndjson`;
       files.push(f);
-      await writeNdjson(f, rows, encode);
-      return f;
+      return NdjsonFile.open(f);
     };
     try {
       let src: string;
-      if (isPacked(data)) {
-        src = await packedSource(table, data, file);
+      const packed = parts.filter(isPacked);
+      if (packed.length > 0) {
+        if (packed.length !== parts.length) throw new Error(`${table.name}: packed and plain rows in one file`);
+        src = await packedSource(table, packed, open);
       } else {
         const codec = CODECS[table.name as TableName] as { encode(r: unknown): JsonRow } | undefined;
-        const rows = data as readonly unknown[];
-        src = plainSource(table, await file('rows', rows, codec ? (r) => codec.encode(r) : undefined), rows.length);
+        const out = await open('rows');
+        let n = 0;
+        try {
+          for (const rows of parts as readonly (readonly unknown[])[]) {
+            await out.write(rows, codec ? (r) => codec.encode(r) : undefined);
+            n += rows.length;
+          }
+        } finally {
+          await out.close();
+        }
+        src = plainSource(table, out.path, n);
       }
       const order = table.sortBy.map((c) => `"${c}"`).join(', ');
+      // Fresh files carry their batch id as a column (BATCH_COLUMN): the dedupe rule needs it and
+      // the SQL sandbox refuses the filename column that would otherwise give it.
+      if (opts.batchId !== undefined) {
+        if (!/^[0-9a-z]+$/.test(opts.batchId)) throw new Error(`bad batch id ${opts.batchId}`);
+        src = `SELECT *, '${opts.batchId}' AS ${BATCH_COLUMN} FROM (${src})`;
+      }
       await this.conn.run(
         `COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
       );
@@ -166,15 +186,37 @@ export class ParquetWriter {
    * Merges Parquet files of one table into `outPath`, re-sorted, at a high zstd level: the
    * compaction step, where write time buys the bytes a year of storage pays for.
    */
-  async merge(table: TableDef, inputs: readonly string[], outPath: string, zstdLevel = 19): Promise<void> {
+  async merge(table: TableDef, inputs: readonly string[], outPath: string, zstdLevel = 19, orderBy: readonly string[] = table.sortBy): Promise<void> {
     const list = inputs.map((f) => `'${sqlString(f)}'`).join(', ');
-    const source = `read_parquet([${list}], union_by_name = true)`;
+    const source = `read_parquet([${list}], union_by_name = true, hive_partitioning = false)`;
     const missing = await missingColumns(this.conn, table, source);
     const cols = table.columns.map((c) => (missing.includes(c) ? `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"` : `"${c.name}"`)).join(', ');
-    const order = table.sortBy.map((c) => `"${c}"`).join(', ');
+    const order = orderBy.map((c) => `"${c}"`).join(', ');
     await this.conn.run(
       `COPY (SELECT ${cols} FROM ${source} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`,
     );
+  }
+
+  /**
+   * One hour's fresh batch files -> one compacted file of the rows that count (lib/store/dedupe.ts:
+   * one batch per profile_id and hour, none a `live` file of the hour already holds), sorted by
+   * service first so per-service reads prune on row-group statistics. Returns the row count.
+   */
+  async compactFresh(table: TableDef, fresh: readonly string[], live: readonly string[], outPath: string, zstdLevel: number): Promise<number> {
+    const missing = (await missingColumns(this.conn, table, tierSource(table, 'fresh', fresh))).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
+    const rows = dedupedSql(table, {
+      compacted: live.length > 0 ? tierSource(table, 'compacted', live) : undefined,
+      fresh: tierSource(table, 'fresh', fresh),
+      late: 'all',
+      emit: 'fresh',
+      extra: missing,
+    });
+    const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
+    const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
+    const r = await this.conn.runAndReadAll(
+      `COPY (SELECT ${cols} FROM (${rows}) ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`,
+    );
+    return Number(r.getRows()[0]?.[0] ?? 0);
   }
 
   close(): void {
@@ -198,6 +240,44 @@ export interface RowFile {
 
 /** Rows per toNdjson() call while writing a file: the text in memory at once stays small. */
 const NDJSON_CHUNK_ROWS = 8192;
+
+/**
+ * read_parquet over files of one tier with the Hive keys of its paths: dt for compacted files,
+ * dt and hour for fresh ones (docs/architecture.md, "Storage layout").
+ */
+export function tierSource(table: TableDef, tier: 'fresh' | 'compacted', files: readonly string[]): string {
+  const keys = [...table.partitionKeys.map((k) => k.name), ...(tier === 'fresh' ? ['hour'] : [])].map((k) => `'${k}': VARCHAR`).join(', ');
+  return `read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
+}
+
+/** An NDJSON file written in parts (a batch's sources one after another), a chunk of rows at a time. */
+class NdjsonFile {
+  private constructor(
+    readonly path: string,
+    private readonly fh: fs.FileHandle,
+  ) {}
+
+  static async open(file: string): Promise<NdjsonFile> {
+    return new NdjsonFile(file, await fs.open(file, 'w'));
+  }
+
+  async write(rows: readonly unknown[], encode?: (r: unknown) => object): Promise<void> {
+    for (let i = 0; i < rows.length; i += NDJSON_CHUNK_ROWS) {
+      const chunk = rows.slice(i, i + NDJSON_CHUNK_ROWS);
+      const text = toNdjson(encode ? chunk.map(encode) : (chunk as object[]));
+      if (text.length > 0) await this.fh.write(text);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+/** A plain row array (not a list of parts): its first element is a row object, not an array or PackedStacks. */
+function isRowLike(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !('sampleTypes' in x && 'functions' in x && 'rows' in x);
+}
 
 /**
  * Rows -> an NDJSON file, written a chunk of rows at a time (encoded per chunk): one string of a
@@ -267,38 +347,65 @@ function plainSource(table: TableDef, file: string, n: number): string {
 }
 
 /**
- * Expands PackedStacks: a row per sample type with a non-zero value, frame ids to names, files and
- * start lines. Functions and sample types travel in NDJSON files of their own, never as SQL
- * literals: a frame name may hold any character, NUL included.
+ * Expands PackedStacks (one or several sources' of a batch): a row per sample type with a non-zero
+ * value, frame ids to names, files and start lines. Each row carries the offsets of its source's
+ * functions (`fb`) and sample types (`tb`) in the batch-wide lists. Functions and sample types
+ * travel in NDJSON files of their own, never as SQL literals: a frame name may hold any
+ * character, NUL included.
  */
-async function packedSource(table: TableDef, d: PackedStacks, file: (suffix: string, rows: readonly JsonRow[]) => Promise<string>): Promise<string> {
-  if (d.rows.length === 0 || d.sampleTypes.length === 0) return plainSource(table, '', 0);
+async function packedSource(table: TableDef, parts: readonly PackedStacks[], open: (suffix: string) => Promise<NdjsonFile>): Promise<string> {
+  const rows = await open('rows');
+  const functions = await open('functions');
+  const types = await open('types');
+  let fb = 0;
+  let tb = 0;
+  let n = 0;
+  try {
+    for (const d of parts) {
+      if (d.rows.length > 0 && d.sampleTypes.length > 0) {
+        const offsets = { fb, tb };
+        await rows.write(d.rows, (r) => ({ ...(r as object), ...offsets }));
+        await functions.write(d.functions.map((f, k) => ({ i: fb + k, n: f.name, f: f.file, s: Math.trunc(f.startLine) })));
+        await types.write(d.sampleTypes.map((t, k) => ({ ti: tb + k, sample_type: t.type, unit: t.unit })));
+        n += d.rows.length;
+        fb += d.functions.length;
+        tb += d.sampleTypes.length;
+      }
+    }
+  } finally {
+    await rows.close();
+    await functions.close();
+    await types.close();
+  }
+  if (n === 0) return plainSource(table, '', 0);
   const computed: Record<string, string> = {
-    frames: 'list_transform(frame_ids, x -> d.names[x + 1])',
-    files: 'list_transform(frame_ids, x -> d.files[x + 1])',
-    start_lines: 'list_transform(frame_ids, x -> d.starts[x + 1])',
-    sample_type: 't.sample_type',
-    unit: 't.unit',
-    value: 'vals[t.ti + 1]',
+    frames: 'list_transform(frame_ids, x -> d.names[x + fb + 1])',
+    files: 'list_transform(frame_ids, x -> d.files[x + fb + 1])',
+    start_lines: 'list_transform(frame_ids, x -> d.starts[x + fb + 1])',
+    sample_type: 't.tn[tb + j + 1]',
+    unit: 't.tu[tb + j + 1]',
+    value: 'vals[j + 1]',
   };
   const passed = table.columns.filter((c) => !(c.name in computed));
   const columns = [
     ...passed.map((c) => `'${c.name}': '${jsonType(c.type)}'`),
     `'frame_ids': 'INTEGER[]'`,
     `'vals': 'BIGINT[]'`,
+    `'fb': 'INTEGER'`,
+    `'tb': 'INTEGER'`,
   ].join(', ');
-  const rows = await file('rows', d.rows as unknown as readonly JsonRow[]);
-  const functions = await file('functions', d.functions.map((f, i) => ({ i, n: f.name, f: f.file, s: Math.trunc(f.startLine) })));
-  const types = await file('types', d.sampleTypes.map((t, ti) => ({ ti, sample_type: t.type, unit: t.unit })));
   const ndjson = (f: string, cols: string) => `read_json('${sqlString(f)}', format = 'newline_delimited', columns = {${cols}})`;
   return `SELECT ${selectColumns(table, (c) => computed[c.name])}
-    FROM ${ndjson(rows, columns)}
+    FROM (SELECT *, UNNEST(range(len(vals))) AS j FROM ${ndjson(rows.path, columns)}) r
     CROSS JOIN (
       SELECT list(n ORDER BY i) AS names, list(f ORDER BY i) AS files, list(s ORDER BY i) AS starts
-      FROM ${ndjson(functions, "'i': 'INTEGER', 'n': 'VARCHAR', 'f': 'VARCHAR', 's': 'INTEGER'")}
+      FROM ${ndjson(functions.path, "'i': 'INTEGER', 'n': 'VARCHAR', 'f': 'VARCHAR', 's': 'INTEGER'")}
     ) d
-    CROSS JOIN ${ndjson(types, "'ti': 'INTEGER', 'sample_type': 'VARCHAR', 'unit': 'VARCHAR'")} t
-    WHERE vals[t.ti + 1] <> 0`;
+    CROSS JOIN (
+      SELECT list(sample_type ORDER BY ti) AS tn, list(unit ORDER BY ti) AS tu
+      FROM ${ndjson(types.path, "'ti': 'INTEGER', 'sample_type': 'VARCHAR', 'unit': 'VARCHAR'")}
+    ) t
+    WHERE vals[j + 1] <> 0`;
 }
 
 export function sqlString(s: string): string {

@@ -1,113 +1,149 @@
-import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { TABLES, type TableName, type TableRows } from '../model/schema';
-import { tableKey, utcDate } from './layout';
-import type { ParquetWriter, RowFile } from './parquet';
+import { TABLES, type PackedStacks, type TableName, type TableRows } from '../model/schema';
+import { freshKey, newBatchId, utcDate, utcHour } from './layout';
+import type { ParquetWriter, TableData } from './parquet';
 import type { Store } from './store';
 
-// The one publish path: table rows -> Parquet files in the store, all or nothing. Files are named
-// by their source (fileId), so publishing the same source again replaces its files.
+// The one publish path of ingest: many sources' table rows -> ONE Parquet file per table per UTC
+// hour in the fresh tier (`fresh/<table>/dt=D/hour=HH/<batch-id>.parquet`), all staged before any
+// is published, so a failure while writing publishes nothing. Ingest only writes: it never lists
+// or reads the store (a LIST per object was most of the S3 request bill, and moto's listing is
+// linear). A source written twice (redelivery) lands in two batches; readers and the compactor
+// keep one copy per profile_id and hour (lib/store/dedupe.ts).
 
 export interface PublishTarget {
   readonly store: Store;
   readonly writer: ParquetWriter;
 }
 
-/** One file to publish: the rows of one table for one partition, named by its source. */
-export interface PublishEntry<N extends TableName = TableName> {
+/** The rows one source gives one table. */
+export interface TableEntry<N extends TableName = TableName> {
   readonly table: N;
-  readonly dt: string;
-  readonly service: string;
-  readonly fileId: string;
   readonly rows: TableRows[N];
 }
 
+/** When a batch should be flushed early: it bounds the rows (and so the memory) one batch holds. */
+export interface BatchLimits {
+  /** Table rows held before `full` says flush (packed stacks count one per stack). */
+  readonly maxRows: number;
+}
+
 /**
- * Writes every entry's file to scratch first and publishes only when all were written, so a
- * failure leaves nothing half-written behind. Ingest only writes: it never lists or reads the
- * store (a LIST per object was most of the S3 request bill, and moto's listing is linear). A source
- * that a compaction already merged may be written again on redelivery; readers ignore it (the
- * partition's manifest lists its file id, see liveFiles) and the next compaction deletes it.
+ * Default: about 200 MB of JS rows at the measured few hundred bytes a row; a CPU profile of a busy
+ * service is a few thousand rows, so a 10-message SQS batch stays far below it.
  */
-export async function publishEntries(target: PublishTarget, entries: readonly PublishEntry[]): Promise<string[]> {
-  await fs.mkdir(target.store.scratchDir, { recursive: true });
-  const staged: [string, string][] = [];
-  try {
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxRows: 400_000 };
+
+/** Tables in publish order: profiles last, so a profile row is visible only once its functions and stacks are. */
+function publishOrder(tables: Iterable<TableName>): TableName[] {
+  return [...tables].sort((a, b) => (a === 'profiles' ? 1 : 0) - (b === 'profiles' ? 1 : 0) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+interface Slot {
+  readonly table: TableName;
+  readonly dt: string;
+  readonly hour: number;
+  readonly parts: TableData[];
+}
+
+export class FreshBatch {
+  private slots = new Map<string, Slot>();
+  private held = 0;
+
+  constructor(
+    private readonly target: PublishTarget,
+    readonly limits: BatchLimits = DEFAULT_BATCH_LIMITS,
+  ) {}
+
+  /** Rows held (packed stacks: one per stack). */
+  get rows(): number {
+    return this.held;
+  }
+
+  get empty(): boolean {
+    return this.slots.size === 0;
+  }
+
+  /** Whether the batch holds enough rows to be flushed before taking more. */
+  get full(): boolean {
+    return this.held >= this.limits.maxRows;
+  }
+
+  /** Adds one source's rows, split by the UTC hour of their `time`. */
+  add(entries: readonly TableEntry[]): void {
     for (const e of entries) {
-      const key = tableKey(e.table, e.dt, e.service, e.fileId);
-      const tmp = path.join(target.store.scratchDir, `${randomUUID()}.parquet`);
-      staged.push([key, tmp]);
-      await target.writer.write(TABLES[e.table], e.rows, tmp);
-    }
-    for (const [key, tmp] of staged) await target.store.putFile(key, tmp);
-    return staged.map(([key]) => key);
-  } finally {
-    for (const [, tmp] of staged) await fs.rm(tmp, { force: true });
-  }
-}
-
-/** The profile path's tables, all in the partition of the profile's capture day. */
-export async function publish(
-  target: PublishTarget,
-  dt: string,
-  service: string,
-  fileId: string,
-  tables: [TableName, TableRows[TableName]][],
-): Promise<string[]> {
-  return publishEntries(
-    target,
-    tables.map(([table, rows]) => ({ table, dt, service, fileId, rows })),
-  );
-}
-
-/**
- * publishByDay for rows that arrive a chunk at a time (lib/model/gc.ts RowStream: a gctrace log,
- * runtime/metrics): each chunk is split by day and appended to that day's staged file as it comes,
- * so memory holds one chunk, not the input's rows (#13). All staged first: a failure (a chunk
- * that throws included) publishes nothing.
- */
-export async function publishChunksByDay<N extends 'gc_cycles' | 'runtime_metrics'>(
-  target: PublishTarget,
-  table: N,
-  service: string,
-  fileId: string,
-  chunks: Iterable<TableRows[N]>,
-): Promise<{ keys: string[]; dts: string[] }> {
-  await fs.mkdir(target.store.scratchDir, { recursive: true });
-  const files = new Map<string, { tmp: string; file: RowFile }>();
-  const finished: [string, string][] = [];
-  try {
-    for (const chunk of chunks) {
-      const byDay = new Map<string, TableRows[N][number][]>();
-      for (const r of chunk) {
-        const dt = utcDate(r.time);
-        const list = byDay.get(dt);
-        if (list) list.push(r);
-        else byDay.set(dt, [r]);
+      for (const [hourUs, part] of splitByHour(e.rows)) {
+        const dt = utcDate(hourUs);
+        const hour = utcHour(hourUs);
+        const k = `${e.table}\u0000${dt}\u0000${hour}`;
+        let slot = this.slots.get(k);
+        if (!slot) this.slots.set(k, (slot = { table: e.table, dt, hour, parts: [] }));
+        slot.parts.push(part);
+        this.held += isPacked(part) ? part.rows.length : part.length;
       }
-      for (const [dt, rows] of byDay) {
-        let f = files.get(dt);
-        if (!f) {
-          const tmp = path.join(target.store.scratchDir, `${randomUUID()}.parquet`);
-          f = { tmp, file: await target.writer.rowFile(TABLES[table], tmp) };
-          files.set(dt, f);
+    }
+  }
+
+  /**
+   * Writes every slot to scratch, then publishes them (profiles last) and empties the batch.
+   * Returns the published keys. On a failure nothing staged is left behind; what was already
+   * published stays (a retry writes it again under a new batch id; readers keep one copy).
+   */
+  async publish(batchId: string = newBatchId()): Promise<string[]> {
+    const slots = [...this.slots.values()];
+    this.slots = new Map();
+    this.held = 0;
+    if (slots.length === 0) return [];
+    const { store, writer } = this.target;
+    await fs.mkdir(store.scratchDir, { recursive: true });
+    const staged: { table: TableName; key: string; tmp: string }[] = [];
+    try {
+      for (const s of slots) {
+        const key = freshKey(s.table, s.dt, s.hour, batchId);
+        const tmp = path.join(store.scratchDir, `${batchId}-${s.table}-${s.dt}-${s.hour}.parquet`);
+        staged.push({ table: s.table, key, tmp });
+        await writer.write(TABLES[s.table], s.parts, tmp, { batchId });
+      }
+      const order = publishOrder(new Set(staged.map((s) => s.table)));
+      const keys: string[] = [];
+      for (const table of order) {
+        for (const s of staged.filter((x) => x.table === table)) {
+          await store.putFile(s.key, s.tmp);
+          keys.push(s.key);
         }
-        await f.file.append(rows);
       }
+      return keys;
+    } finally {
+      for (const s of staged) await fs.rm(s.tmp, { force: true });
     }
-    const dts = [...files.keys()].sort();
-    for (const dt of dts) {
-      const f = files.get(dt)!;
-      files.delete(dt);
-      finished.push([tableKey(table, dt, service, `${fileId}-${dt}`), f.tmp]);
-      await f.file.finish();
-    }
-    for (const [key, tmp] of finished) await target.store.putFile(key, tmp);
-    return { keys: finished.map(([key]) => key), dts };
-  } finally {
-    for (const f of files.values()) await f.file.discard();
-    for (const [, tmp] of finished) await fs.rm(tmp, { force: true });
-    for (const f of files.values()) await fs.rm(f.tmp, { force: true });
   }
+}
+
+/** One source's rows published as a batch of their own (the single-object paths). */
+export async function publishEntries(target: PublishTarget, entries: readonly TableEntry[]): Promise<string[]> {
+  const b = new FreshBatch(target, { maxRows: Infinity });
+  b.add(entries);
+  return b.publish();
+}
+
+function isPacked(d: TableData): d is PackedStacks {
+  return !Array.isArray(d);
+}
+
+/** Rows grouped by the start of their UTC hour (epoch us); a profile's rows are all in one. */
+function splitByHour(d: TableData): [number, TableData][] {
+  const hourOf = (t: number) => Math.floor(t / 3_600_000_000) * 3_600_000_000;
+  const rows = (isPacked(d) ? d.rows : d) as readonly { time: number }[];
+  if (rows.length === 0) return [];
+  const first = hourOf(rows[0].time);
+  if (rows.every((r) => hourOf(r.time) === first)) return [[first, d]];
+  const by = new Map<number, { time: number }[]>();
+  for (const r of rows) {
+    const h = hourOf(r.time);
+    const list = by.get(h);
+    if (list) list.push(r);
+    else by.set(h, [r]);
+  }
+  return [...by].map(([h, list]) => [h, isPacked(d) ? ({ ...d, rows: list } as unknown as PackedStacks) : (list as unknown as TableData)]);
 }

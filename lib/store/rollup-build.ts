@@ -56,10 +56,12 @@ export async function createFileView(conn: DuckDBConnection, name: string, def: 
     await conn.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT ${all.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false`);
     return;
   }
-  const keys = def.partitionKeys.map((k) => `'${k.name}': VARCHAR`).join(', ');
-  const source = `read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
-  const missing = (await missingColumns(conn, def, source)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
-  await conn.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT *${missing} FROM ${source}`);
+  // Layout v2: compacted (dt=D/) and fresh (dt=D/hour=HH/) files together, so no Hive keys: dt from the path.
+  const source = `read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], hive_partitioning = false, filename = true, union_by_name = true)`;
+  const missing = new Set((await missingColumns(conn, def, source)).map((c) => c.name));
+  const cols = def.columns.map((c) => (missing.has(c.name) ? `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"` : `"${c.name}"`));
+  const keys = def.partitionKeys.map((k) => `regexp_extract(filename, '.*/${k.name}=([^/]+)/', 1) AS "${k.name}"`);
+  await conn.run(`CREATE OR REPLACE TEMP VIEW ${name} AS SELECT ${[...cols, ...keys].join(', ')} FROM ${source}`);
 }
 
 const cls = (alias: string) => valueClassSql(`${alias}.kind`, `${alias}.sample_type`);

@@ -4,11 +4,12 @@ import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { TableName } from '../model/schema';
 import { isoFromUs } from '../model/time';
-import { tableKey, utcDate } from './layout';
-import { liveFiles, MANIFEST_NAME, partitionOf, readManifest } from './manifest';
+import { utcDate } from './layout';
+import { liveFileSet } from './live';
+import { publishLive } from './compact';
 import { buildDayRollups, buildHourRollups, type RollupFile } from './rollup-build';
 import { sqlString } from './parquet';
-import type { Store, StoredObject } from './store';
+import type { Store } from './store';
 
 // Rollups over a store: lists the live raw files of the hours (and the hour before them), runs the
 // builder hour by hour, publishes one file per rollup table and partition and hour
@@ -19,50 +20,33 @@ import type { Store, StoredObject } from './store';
 const HOUR_US = 3_600_000_000;
 const DAY_US = 24 * HOUR_US;
 
-/** One listing of a table: its objects and, per partition, the manifest's merged file ids. */
+/** Layout v2: a table's live local files (compacted, and unmerged fresh ones), from liveFileSet. */
 interface TableListing {
-  objs: StoredObject[];
-  merged: Map<string, Set<string>>;
-  live: Map<string, StoredObject[]>;
+  files: string[];
 }
 
 async function listTable(store: Store, table: TableName): Promise<TableListing> {
-  const objs = await store.list(`${table}/`);
-  const byPart = new Map<string, StoredObject[]>();
-  for (const o of objs) byPart.set(partitionOf(o.key), [...(byPart.get(partitionOf(o.key)) ?? []), o]);
-  const merged = new Map<string, Set<string>>();
-  const live = new Map<string, StoredObject[]>();
-  for (const [part, list] of byPart) {
-    const manifest = list.some((o) => o.key === part + MANIFEST_NAME) ? await readManifest(store, part) : null;
-    merged.set(part, new Set(manifest?.sources ?? []));
-    const keep = new Set(liveFiles(list.filter((o) => o.key.endsWith('.parquet')).map((o) => o.key), manifest));
-    live.set(part, list.filter((o) => keep.has(o.key)));
-  }
-  return { objs, merged, live };
+  const s = await liveFileSet(store, table, {});
+  return { files: [...s.compacted, ...s.fresh] };
 }
 
 const dtOf = (key: string) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
 
-async function liveIn(store: Store, l: TableListing, fromDt: string, toDt: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const [part, list] of l.live) {
-    const dt = dtOf(part + 'x');
-    if (dt !== undefined && dt >= fromDt && dt <= toDt) for (const o of list) out.push(await store.localPath(o));
-  }
-  return out;
+async function liveIn(_store: Store, l: TableListing, fromDt: string, toDt: string): Promise<string[]> {
+  return l.files.filter((f) => {
+    const dt = dtOf(f);
+    return dt !== undefined && dt >= fromDt && dt <= toDt;
+  });
 }
 
-/** Whether a file id was published in the dt (present, or merged by a compaction since). */
+/** Whether a rollup file id is live in the dt (the S3 cache adds `.<etag hash>` before .parquet). */
 function published(l: TableListing, dt: string, fileId: string): boolean {
-  if (l.objs.some((o) => dtOf(o.key) === dt && o.key.endsWith(`/${fileId}.parquet`))) return true;
-  for (const [part, ids] of l.merged) if (dtOf(part + 'x') === dt && ids.has(fileId)) return true;
-  return false;
+  const re = new RegExp(`/dt=${dt}/${fileId.replace(/[^0-9A-Za-z-]/g, '.')}(\\.[0-9a-f]{16})?\\.parquet$`);
+  return l.files.some((f) => re.test(f));
 }
 
 async function publish(store: Store, files: RollupFile[], fileId: string): Promise<void> {
-  for (const f of files) {
-    await store.putFile(tableKey(f.table, f.partition.dt, f.partition.service, fileId), f.path);
-  }
+  for (const f of files) await publishLive(store, f.table, f.partition.dt, f.path, `${fileId}.parquet`, []);
 }
 
 export const hourFileId = (hourUs: number) => `rollup-${isoFromUs(hourUs).slice(0, 13)}`;
@@ -91,7 +75,7 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
   const res: RollupRunResult = { hours: 0, days: 0, files: 0, rows: 0 };
   const raw = { profiles: await listTable(store, 'profiles'), functions: await listTable(store, 'functions'), stacks: await listTable(store, 'stacks') };
   const built = { profiles_1h: await listTable(store, 'profiles_1h'), functions_1d: await listTable(store, 'functions_1d') };
-  const dts = [...new Set(raw.profiles.objs.map((x) => dtOf(x.key)).filter((d): d is string => d !== undefined))].sort();
+  const dts = [...new Set(raw.profiles.files.map((x) => dtOf(x)).filter((d): d is string => d !== undefined))].sort();
   const fromUs = o.fromUs ?? (dts.length > 0 ? Date.parse(`${dts[0]}T00:00:00Z`) * 1000 : o.toUs);
   const scratch = path.join(store.scratchDir, `rollup-${randomUUID()}`);
   const dtSet = new Set(dts);

@@ -8,6 +8,11 @@ export interface StoredObject {
   readonly etag: string;
 }
 
+export interface Versioned {
+  readonly bytes: Uint8Array;
+  readonly etag: string;
+}
+
 export interface Store {
   /** Publishes a finished local file under `key`, atomically: readers see all of it or nothing. */
   putFile(key: string, localPath: string): Promise<void>;
@@ -17,6 +22,16 @@ export interface Store {
   delete(key: string): Promise<void>;
   /** The bytes of a small object (manifests), or null when there is none. */
   read(key: string): Promise<Uint8Array | null>;
+  /** A small object with its version tag (for putIfMatch), or null when there is none. */
+  readVersioned(key: string): Promise<Versioned | null>;
+  /**
+   * Compare-and-swap of a small object: writes `bytes` only if the object's version is still
+   * `ifEtag` (null: only if there is none yet). false when another writer got there first. S3:
+   * a conditional PutObject (If-Match / If-None-Match: *); locally a lock file around the swap.
+   */
+  putIfMatch(key: string, bytes: Uint8Array, ifEtag: string | null): Promise<boolean>;
+  /** The object's address for other engines (Athena's symlink manifests): s3://bucket/key, or file:///path. */
+  uri(key: string): string;
   /** A directory on the same filesystem as the store's files, for staging writes. */
   readonly scratchDir: string;
 }

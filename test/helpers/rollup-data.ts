@@ -5,7 +5,7 @@
 // series run across hours, restart (with and without a process identity) and fall silent for more
 // than an hour, and gauge means need rounding.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ingestProfileBytes } from '../../lib/ingest';
@@ -64,8 +64,8 @@ function plan(): Copy[] {
 }
 
 /**
- * Writes the data directory: `<table>/dt=D/service=S/data_0.parquet` for profiles, functions and
- * stacks. Returns its path; the caller removes it.
+ * Writes the data directory (layout v2, fresh tier): `fresh/<table>/dt=D/hour=HH/data_0.parquet` for
+ * profiles, functions and stacks, one batch (`_batch` = 'b0'). Returns its path; the caller removes it.
  */
 export async function buildRollupTestData(): Promise<string> {
   const staging = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-rollup-stage-'));
@@ -96,17 +96,18 @@ export async function buildRollupTestData(): Promise<string> {
         process: c.process,
       })),
     );
-    const glob = (t: string) => path.join(staging, t, '**', '*.parquet').replace(/'/g, "''");
+    const glob = (t: string) => path.join(staging, 'fresh', t, '**', '*.parquet').replace(/'/g, "''");
+    mkdirSync(path.join(out, 'fresh'), { recursive: true });
     for (const t of ['profiles', 'functions', 'stacks']) {
       const set = t === 'profiles' ? `, m.process AS process` : '';
-      const exclude = t === 'profiles' ? 'dt, profile_id, time, instance, process' : 'dt, profile_id, time, instance';
+      const exclude = t === 'profiles' ? 'dt, hour, _batch, profile_id, time, instance, process' : 'dt, hour, _batch, profile_id, time, instance';
       await conn.run(`COPY (
           SELECT x.* EXCLUDE (${exclude}), m.new_id AS profile_id, make_timestamp(m.time_us) AS time, m.instance AS instance${set},
-                 strftime(make_timestamp(m.time_us), '%Y-%m-%d') AS dt
+                 'b0' AS _batch, strftime(make_timestamp(m.time_us), '%Y-%m-%d') AS dt, strftime(make_timestamp(m.time_us), '%H') AS hour
           FROM read_parquet('${glob(t)}', hive_partitioning = true) x
           JOIN read_json('${mapFile.replace(/'/g, "''")}', format = 'newline_delimited', columns = {old_id: 'VARCHAR', new_id: 'VARCHAR', time_us: 'BIGINT', instance: 'VARCHAR', process: 'VARCHAR'}) m
             ON m.old_id = x.profile_id
-        ) TO '${path.join(out, t).replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, service))`);
+        ) TO '${path.join(out, 'fresh', t).replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hour))`);
     }
     return out;
   } finally {

@@ -63,7 +63,7 @@ export async function makeTarget(): Promise<Target> {
   return {
     data,
     outside,
-    tableFile: firstParquet(path.join(data, 'profiles')),
+    tableFile: firstParquet(path.join(data, 'fresh', 'profiles')),
     cleanup: () => {
       rmSync(data, { recursive: true, force: true });
       rmSync(outside, { recursive: true, force: true });

@@ -1,14 +1,15 @@
 import { T } from './types';
 
-// Columns every table shares: the Hive partition keys and the identity of the source.
+// Columns every table shares: the Hive partition key and the identity of the source.
+// Layout v2 (docs/architecture.md, "Storage layout"): `dt` is the only partition key; `service` is
+// a plain column inside the files (compacted files are sorted by it, so per-service reads prune on
+// row-group statistics, and Athena needs no injected projection to query the whole fleet).
 
-export const partitionKeys = [
-  { name: 'dt', type: T.varchar, doc: 'UTC date of the capture, YYYY-MM-DD (Hive partition).' },
-  { name: 'service', type: T.varchar, doc: 'Service name (Hive partition).' },
-] as const;
+export const partitionKeys = [{ name: 'dt', type: T.varchar, doc: 'UTC date of the capture, YYYY-MM-DD (Hive partition).' }] as const;
 
 export const identity = [
   { name: 'profile_id', type: T.varchar, doc: 'Deterministic id of the source object (hash of its identity); joins every table.' },
+  { name: 'service', type: T.varchar, doc: 'Service name.' },
   { name: 'instance', type: T.varchar, doc: 'Instance (host, pod, task) that produced the data.' },
   { name: 'version', type: T.varchar, doc: "Service version (build, commit or tag); '' when not given." },
 ] as const;

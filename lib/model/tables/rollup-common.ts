@@ -34,3 +34,6 @@ export const rollupKind = [
 
 export const hourColumn = { name: 'hour', type: T.timestamp, doc: 'Start of the UTC hour the row sums, [hour, hour + 1 h).' } as const;
 export const dayColumn = { name: 'day', type: T.timestamp, doc: 'Start of the UTC day the row sums, [day, day + 1 d) (the sum of the day\'s 24 hour rows).' } as const;
+
+/** Layout v2: `service` is a column (dt is the only partition key), as in the raw tables. */
+export const rollupService = { name: 'service', type: T.varchar, doc: 'Service name.' } as const;

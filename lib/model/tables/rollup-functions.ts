@@ -1,6 +1,6 @@
 import { rowCodec } from './codec';
 import { partitionKeys } from './common';
-import { dayColumn, hourColumn, rollupInstance, rollupKind, rollupVersion } from './rollup-common';
+import { dayColumn, hourColumn, rollupInstance, rollupKind, rollupService, rollupVersion } from './rollup-common';
 import { T, type RowOf, type TableDef } from './types';
 
 // functions_1h and functions_1d: the functions table summed per hour / day (rollup-common.ts).
@@ -17,7 +17,7 @@ export const functions1h = {
   name: 'functions_1h',
   doc: 'Rollup of `functions` per UTC hour x version x kind x sample type x function (x instance for gauges). Rows whose flat and cum are both 0 are left out.',
   partitionKeys,
-  columns: [hourColumn, rollupVersion, rollupInstance, ...rollupKind, ...functionColumns],
+  columns: [hourColumn, rollupService, rollupVersion, rollupInstance, ...rollupKind, ...functionColumns],
   sortBy: ['kind', 'sample_type', 'function', 'hour', 'version', 'instance'],
 } as const satisfies TableDef;
 
@@ -25,7 +25,7 @@ export const functions1d = {
   name: 'functions_1d',
   doc: 'Rollup of `functions_1h` per UTC day (the same rows with `day` instead of `hour`, summed): what windows of whole days read.',
   partitionKeys,
-  columns: [dayColumn, rollupVersion, rollupInstance, ...rollupKind, ...functionColumns],
+  columns: [dayColumn, rollupService, rollupVersion, rollupInstance, ...rollupKind, ...functionColumns],
   sortBy: ['kind', 'sample_type', 'function', 'day', 'version', 'instance'],
 } as const satisfies TableDef;
 

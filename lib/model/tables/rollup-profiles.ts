@@ -1,6 +1,6 @@
 import { rowCodec } from './codec';
 import { partitionKeys } from './common';
-import { hourColumn, rollupVersion } from './rollup-common';
+import { hourColumn, rollupService, rollupVersion } from './rollup-common';
 import { T, type RowOf, type TableDef } from './types';
 
 // profiles_1h: per process series and hour, how many snapshots there were, when, and the
@@ -17,6 +17,7 @@ export const profiles1h = {
   partitionKeys,
   columns: [
     hourColumn,
+    rollupService,
     { name: 'instance', type: T.varchar, doc: 'Instance (host, pod, task) that produced the profiles.' },
     rollupVersion,
     { name: 'process', type: T.varchar, doc: "Process identity ('' when unknown), as in `profiles`." },

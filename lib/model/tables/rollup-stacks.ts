@@ -1,6 +1,6 @@
 import { rowCodec } from './codec';
 import { partitionKeys } from './common';
-import { dayColumn, hourColumn, rollupInstance, rollupKind, rollupVersion } from './rollup-common';
+import { dayColumn, hourColumn, rollupInstance, rollupKind, rollupService, rollupVersion } from './rollup-common';
 import { T, type RowOf, type TableDef } from './types';
 
 // stacks_1h and stacks_1d: the stacks table summed per hour / day, so flame graphs and exports
@@ -22,7 +22,7 @@ export const stacks1h = {
   name: 'stacks_1h',
   doc: 'Rollup of `stacks` per UTC hour x version x kind x sample type x stack and label set (x instance for gauges). Rows whose value is 0 are left out.',
   partitionKeys,
-  columns: [hourColumn, rollupVersion, rollupInstance, ...rollupKind, ...stackColumns],
+  columns: [hourColumn, rollupService, rollupVersion, rollupInstance, ...rollupKind, ...stackColumns],
   sortBy: ['kind', 'sample_type', 'stack_id', 'hour', 'version', 'instance'],
 } as const satisfies TableDef;
 
@@ -30,7 +30,7 @@ export const stacks1d = {
   name: 'stacks_1d',
   doc: 'Rollup of `stacks_1h` per UTC day (the same rows with `day` instead of `hour`, summed).',
   partitionKeys,
-  columns: [dayColumn, rollupVersion, rollupInstance, ...rollupKind, ...stackColumns],
+  columns: [dayColumn, rollupService, rollupVersion, rollupInstance, ...rollupKind, ...stackColumns],
   sortBy: ['kind', 'sample_type', 'stack_id', 'day', 'version', 'instance'],
 } as const satisfies TableDef;
 

@@ -1,0 +1,77 @@
+import type { TableDef } from '../model/schema';
+
+// The one dedupe rule of layout v2, as SQL, shared by the query views and the compactor.
+//
+// Every row carries `profile_id` (a hash of its source's identity). A source ingested twice
+// (SQS redelivery, a re-run of `fleetprof ingest`, a Lambda that died between two PUTs) lands in
+// two fresh batch files with identical rows. Per profile_id and UTC hour of `time` (a gctrace log
+// spans hours, and its hours are compacted at different times), only the rows of ONE file count:
+//   - compacted rows always count (the compactor applied this rule when it built them);
+//   - of fresh rows, those of the smallest batch id holding that (profile_id, hour);
+//   - of fresh rows in an hour that already has compacted rows ("late": an upload or redelivery
+//     after the hour was compacted), only those whose (profile_id, hour) the compacted rows lack.
+// Fresh files carry their batch id in BATCH_COLUMN (time-ordered, lib/store/layout.ts newBatchId)
+// and their dt and hour in the path (Hive keys); the compactor's files have neither.
+
+export const BATCH_COLUMN = '_batch';
+
+export interface DedupeSources {
+  /** read_parquet over the compacted files (tierSource), if any. */
+  readonly compacted?: string;
+  /** read_parquet over the fresh files (tierSource), if any. */
+  readonly fresh?: string;
+  /** Start of each late hour as a SQL TIMESTAMP literal, or 'all' (every fresh hour is late). */
+  readonly late: readonly string[] | 'all';
+  /** SQL appended to each select list (typed NULLs for columns no file has). */
+  readonly extra?: string;
+  /** 'fresh': only the fresh rows that count (what a compaction adds); default both tiers. */
+  readonly emit?: 'all' | 'fresh';
+}
+
+export function dedupedSql(_def: TableDef, s: DedupeSources): string {
+  const extra = s.extra ?? '';
+  const parts: string[] = [];
+  if (s.compacted && s.emit !== 'fresh') parts.push(`SELECT *${extra} FROM ${s.compacted}`);
+  if (s.fresh) {
+    // A fresh file without the batch column (written by other tools) counts as batch ''.
+    const f = `(SELECT * EXCLUDE (hour, ${BATCH_COLUMN}), COALESCE(${BATCH_COLUMN}, '') AS ${BATCH_COLUMN}, date_trunc('hour', "time") AS __hour FROM ${s.fresh})`;
+    const winners = `(SELECT profile_id, __hour, min(${BATCH_COLUMN}) AS __batch FROM ${f} GROUP BY profile_id, __hour)`;
+    const counted = `(SELECT f.* FROM ${f} f SEMI JOIN ${winners} w ON f.profile_id = w.profile_id AND f.__hour = w.__hour AND f.${BATCH_COLUMN} = w.__batch)`;
+    let rows = counted;
+    const late = s.late === 'all' ? 'all' : s.late.length > 0 ? `(${s.late.join(', ')})` : null;
+    if (late && s.compacted) {
+      const have = `(SELECT DISTINCT profile_id, date_trunc('hour', "time") AS __hour FROM ${s.compacted})`;
+      const anti = `SELECT d.* FROM ${counted} d ANTI JOIN ${have} c ON d.profile_id = c.profile_id AND d.__hour = c.__hour`;
+      rows = late === 'all' ? `(${anti})` : `(SELECT * FROM ${counted} WHERE __hour NOT IN ${late} UNION ALL BY NAME ${anti} WHERE d.__hour IN ${late})`;
+    }
+    parts.push(`SELECT * EXCLUDE (${BATCH_COLUMN}, __hour)${extra} FROM ${rows}`);
+  }
+  return parts.join(' UNION ALL BY NAME ');
+}
+
+/**
+ * The query views' form of the same rule, cheaper per query: when an engine opens, ONE query lists
+ * the fresh rows that do not count, as keys `profile_id/batch/dtThh` (duplicates: usually none);
+ * each view then filters fresh rows by that list instead of joining all fresh rows on every query.
+ * Fresh files' `dt` and `hour` come from their path; a fresh file holds only rows of its hour.
+ */
+export function droppedKeysSql(s: { compacted?: string; fresh: string; lateHours: readonly string[] }): string {
+  const f = `(SELECT profile_id, COALESCE(${BATCH_COLUMN}, '') AS b, dt || 'T' || hour AS h FROM ${s.fresh})`;
+  const dupes = `SELECT f.profile_id || '/' || f.b || '/' || f.h AS k FROM ${f} f JOIN (SELECT profile_id, h, min(b) AS b FROM ${f} GROUP BY profile_id, h) w ON f.profile_id = w.profile_id AND f.h = w.h WHERE f.b <> w.b`;
+  if (!s.compacted || s.lateHours.length === 0) return `SELECT DISTINCT k FROM (${dupes}) ORDER BY k`;
+  const hours = s.lateHours.map((h) => `'${h.slice(0, 13)}'`).join(', ');
+  const have = `(SELECT DISTINCT profile_id, strftime(date_trunc('hour', "time"), '%Y-%m-%dT%H') AS h FROM ${s.compacted} WHERE strftime(date_trunc('hour', "time"), '%Y-%m-%dT%H') IN (${hours}))`;
+  const late = `SELECT f.profile_id || '/' || f.b || '/' || f.h AS k FROM ${f} f SEMI JOIN ${have} c ON f.profile_id = c.profile_id AND f.h = c.h WHERE f.h IN (${hours})`;
+  return `SELECT DISTINCT k FROM (${dupes} UNION ALL ${late}) ORDER BY k`;
+}
+
+/** The view of a table: compacted rows, and fresh rows except the dropped keys (quoted SQL strings). */
+export function viewRowsSql(s: { compacted?: string; fresh?: string; dropped: readonly string[]; extra: string }): string {
+  const parts: string[] = [];
+  if (s.compacted) parts.push(`SELECT *${s.extra} FROM ${s.compacted}`);
+  if (s.fresh) {
+    const where = s.dropped.length === 0 ? '' : ` WHERE NOT list_contains([${s.dropped.join(', ')}], profile_id || '/' || COALESCE(${BATCH_COLUMN}, '') || '/' || dt || 'T' || hour)`;
+    parts.push(`SELECT * EXCLUDE (hour, ${BATCH_COLUMN})${s.extra} FROM ${s.fresh}${where}`);
+  }
+  return parts.join(' UNION ALL BY NAME ');
+}

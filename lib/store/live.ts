@@ -1,0 +1,84 @@
+import type { TableName } from '../model/schema';
+import { compactedDtPrefix, dtMatches, dtsInRange, FRESH_PREFIX, freshDtPrefix, parseKey, type PartitionFilter } from './layout';
+import { coveredHours, EMPTY_MANIFEST, MANIFEST_NAME, readManifest, type DayManifest } from './manifest';
+import type { Store, StoredObject } from './store';
+
+// Which files of a table a reader uses (layout v2, docs/architecture.md "Storage layout"): the
+// query engine's views (lib/query/open.ts) and the rollup builder read through this.
+
+/**
+ * A table's files (local paths): compacted files, and fresh batch files no compaction merged yet;
+ * `lateHours` are the UTC hours (YYYY-MM-DDTHH:00:00) that have fresh files although a compacted
+ * file already covers them (see lib/store/dedupe.ts).
+ */
+export interface TableFileSet {
+  readonly compacted: string[];
+  readonly fresh: string[];
+  readonly lateHours: string[];
+}
+
+/** Per-dt listings up to this many days; beyond, one listing of the table's prefix is fewer requests. */
+const PER_DT_LIST_MAX_DAYS = 3;
+/** Manifests fetched at once (S3 round trips overlap). */
+const MANIFEST_CONCURRENCY = 16;
+
+/**
+ * Order matters (the compactor's order of effects is the mirror of it): LIST the compacted tier,
+ * GET the manifests, only then LIST the fresh tier. A fresh file a compaction merged after the
+ * manifest was read is still there (its delete waits a grace period); a live file published after
+ * the first listing is picked up by listing its dt again.
+ */
+export async function liveFileSet(store: Store, table: TableName, filter: PartitionFilter): Promise<TableFileSet> {
+  const dts = dtsInRange(filter, PER_DT_LIST_MAX_DAYS);
+  const listEach = async (prefixes: string[]) => (await Promise.all(prefixes.map((p) => store.list(p)))).flat();
+
+  const compacted = new Map<string, { objs: StoredObject[]; hasManifest: boolean }>();
+  const addCompacted = (objs: StoredObject[]) => {
+    for (const o of objs) {
+      const k = parseKey(o.key);
+      if (!k || k.tier !== 'compacted' || k.table !== table || !dtMatches(k.dt, filter)) continue;
+      let s = compacted.get(k.dt);
+      if (!s) compacted.set(k.dt, (s = { objs: [], hasManifest: false }));
+      if (k.name === MANIFEST_NAME) s.hasManifest = true;
+      else if (k.name.endsWith('.parquet')) s.objs.push(o);
+    }
+  };
+  addCompacted(await listEach(dts ? dts.map((dt) => compactedDtPrefix(table, dt)) : [`${table}/`]));
+
+  const manifests = new Map<string, DayManifest>();
+  const withManifest = [...compacted].filter(([, s]) => s.hasManifest).map(([dt]) => dt);
+  for (let i = 0; i < withManifest.length; i += MANIFEST_CONCURRENCY) {
+    await Promise.all(
+      withManifest.slice(i, i + MANIFEST_CONCURRENCY).map(async (dt) => manifests.set(dt, (await readManifest(store, table, dt)).manifest)),
+    );
+  }
+  const set: TableFileSet = { compacted: [], fresh: [], lateHours: [] };
+  const lateHours = new Set<string>();
+  for (const dt of [...compacted.keys()].sort()) {
+    const m = manifests.get(dt) ?? EMPTY_MANIFEST;
+    let objs = compacted.get(dt)!.objs;
+    const listed = new Set(objs.map((o) => o.key));
+    const live = m.live.map((f) => compactedDtPrefix(table, dt) + f.name);
+    if (live.some((k) => !listed.has(k))) objs = await store.list(compactedDtPrefix(table, dt)); // published after our listing
+    const byKey = new Map(objs.map((o) => [o.key, o]));
+    for (const k of live) {
+      const o = byKey.get(k);
+      if (!o) throw new Error(`${table} dt=${dt}: the manifest names ${k}, which does not exist`);
+      set.compacted.push(await store.localPath(o));
+    }
+  }
+
+  const mergedOf = new Map([...manifests].map(([dt, m]) => [dt, { merged: new Set(m.merged), covered: coveredHours(m) }]));
+  const fresh = await listEach(dts ? dts.map((dt) => freshDtPrefix(table, dt)) : [`${FRESH_PREFIX}${table}/`]);
+  for (const o of fresh) {
+    const k = parseKey(o.key);
+    if (!k || k.tier !== 'fresh' || k.table !== table || !dtMatches(k.dt, filter) || !k.name.endsWith('.parquet')) continue;
+    const m = mergedOf.get(k.dt);
+    if (m?.merged.has(o.key)) continue;
+    const p = await store.localPath(o);
+    set.fresh.push(p);
+    if (m?.covered.has(k.hour)) lateHours.add(`${k.dt}T${String(k.hour).padStart(2, '0')}:00:00`);
+  }
+  set.lateHours.push(...[...lateHours].sort());
+  return set;
+}

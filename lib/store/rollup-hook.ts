@@ -1,0 +1,61 @@
+import type { TableName } from '../model/schema';
+import type { ParquetWriter } from './parquet';
+import type { Store } from './store';
+
+// The compactor's hook for rollups (the interface between lib/store/compact.ts, owned by the
+// storage layout, and the rollup builder, lib/store/rollup*.ts). The compactor calls it for every
+// compacted file it makes live, exactly once per file even across crashes: a live file is marked
+// `rollup: 'pending'` in its manifest when it goes live, the builder's outputs are published as
+// live files of their (rollup) tables under names derived from the inputs (a re-run after a crash
+// finds them live and does not publish them twice), and only then is the mark cleared.
+
+export interface RollupContext {
+  readonly store: Store;
+  readonly writer: ParquetWriter;
+  /** The UTC day, YYYY-MM-DD. */
+  readonly dt: string;
+  /** Where to write output files (same filesystem as the store's staging). */
+  readonly scratchDir: string;
+  /** Local paths of the live compacted files of any table for this dt (e.g. the previous hour's rows). */
+  liveFiles(table: TableName): Promise<string[]>;
+}
+
+export interface RollupHourInput extends RollupContext {
+  readonly hour: number;
+  /**
+   * Per raw table, the local paths of the compacted files of this hour that went live and were not
+   * rolled up yet. An hour compacted again (late uploads) gives only the file of the ADDED rows,
+   * which never repeat a profile_id of the earlier files: sums over them add up.
+   */
+  readonly files: Partial<Record<TableName, string[]>>;
+}
+
+export interface RollupDayInput extends RollupContext {
+  /** Per raw table, the day file that replaced the day's hour files (same rows, consolidated). */
+  readonly files: Partial<Record<TableName, string[]>>;
+}
+
+export interface RollupOutput {
+  /** A rollup table (in TABLES); the file becomes one of its live files for this dt. */
+  readonly table: TableName;
+  /** A Parquet file with exactly that table's columns; the compactor moves it into the store. */
+  readonly localPath: string;
+  /** UTC hours of the dt its rows cover. */
+  readonly hours: readonly number[];
+  /** Live files of `table` (names) the output replaces (e.g. hour rollups a day rollup consolidates). */
+  readonly replaces?: readonly string[];
+}
+
+export interface RollupBuilder {
+  /** The tables whose compacted files the builder rolls up (the compactor marks theirs pending). */
+  readonly sources: readonly TableName[];
+  hour(input: RollupHourInput): Promise<RollupOutput[]>;
+  day(input: RollupDayInput): Promise<RollupOutput[]>;
+}
+
+/** No rollups: what the compactor does until a builder is passed. */
+export const NO_ROLLUPS: RollupBuilder = {
+  sources: [],
+  hour: async () => [],
+  day: async () => [],
+};
