@@ -7,7 +7,16 @@ import { applyNagChecks } from '../lib/infra/nag';
 import { FleetprofStack } from '../lib/infra/stack';
 
 /** Settings from context: numbers and booleans may arrive as strings from `-c`. */
+/** Settings that existed once and mean nothing now: refused, so a deploy does not silently change. */
+const RETIRED: Record<string, string> = {
+  projectedServices: 'service is a plain column since storage layout v2: Athena queries every service without a list (docs/deploy.md)',
+  projectionStartDate: 'the dt projection covers every day fleetprof accepts (lib/model/limits.ts; docs/deploy.md)',
+};
+
 export function settingsFromContext(app: App): Partial<FleetprofSettings> {
+  for (const [key, why] of Object.entries(RETIRED)) {
+    if (app.node.tryGetContext(`fleetprof:${key}`) !== undefined) throw new Error(`context fleetprof:${key} is no longer a setting: ${why}`);
+  }
   const out: Record<string, unknown> = {};
   for (const [key, dflt] of Object.entries({ ...DEFAULT_SETTINGS, alarmTopicArn: '' })) {
     const v: unknown = app.node.tryGetContext(`fleetprof:${key}`);

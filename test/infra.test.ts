@@ -4,12 +4,15 @@ import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { settingsFromContext } from '../bin/app';
 import { INGEST_FUNCTION, INGEST_QUEUE } from '../lib/aws/resources';
-import { PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE } from '../lib/infra/catalog';
+import { dtProjectionRange, PARQUET_SERDE, SYMLINK_INPUT_FORMAT, SYMLINK_OUTPUT_FORMAT } from '../lib/infra/catalog';
 import { DUCKDB_RUNTIME_PACKAGES } from '../lib/infra/functions';
 import { DEFAULT_SETTINGS, QUARANTINE_PREFIX, RAW_PREFIX, TABLES_PREFIX } from '../lib/infra/names';
 import { applyNagChecks } from '../lib/infra/nag';
 import { FleetprofStack } from '../lib/infra/stack';
+import { LIMITS, timeRangeProblem } from '../lib/model/limits';
 import { glueType, TABLES, TableDef } from '../lib/model/schema';
+import { parseTime } from '../lib/model/time';
+import { symlinkKey, utcDate } from '../lib/store/layout';
 
 // Template assertions on the synthesized stack. Bundling is skipped ('aws:cdk:bundling-stacks': []):
 // no esbuild, no copying of DuckDB, so this stays fast; `npm run lint:cfn` synthesizes for real.
@@ -357,24 +360,34 @@ describe('digest', () => {
 describe('Glue and Athena', () => {
   const tables = byType('AWS::Glue::Table').map(([, t]) => t.Properties.TableInput);
 
-  test('one Glue table per TABLES entry, columns and types from lib/model/schema.ts', () => {
+  test('one Glue table per TABLES entry, columns and types from lib/model/schema.ts, dt the only partition key', () => {
     expect(tables.map((t) => t.Name).sort()).toEqual(Object.keys(TABLES).sort());
     for (const def of Object.values(TABLES) as TableDef[]) {
       const t = tables.find((x) => x.Name === def.name);
       expect(t.TableType).toBe('EXTERNAL_TABLE');
       expect(t.StorageDescriptor.Columns.map((c: Json) => [c.Name, c.Type])).toEqual(def.columns.map((c) => [c.name, glueType(c.type)]));
+      // service is a plain column: a fleet-wide query needs no injected or enumerated service.
+      expect(t.StorageDescriptor.Columns.map((c: Json) => c.Name)).toContain('service');
       expect(t.PartitionKeys.map((c: Json) => [c.Name, c.Type])).toEqual([['dt', 'string']]);
-      expect(def.partitionKeys.map((k) => k.name)).toEqual(['dt']);
-      expect(str(t.StorageDescriptor.Location)).toBe(`s3://<${bucketId}>/tables/${def.name}/`);
+    }
+  });
+
+  test('symlink tables over the manifests the compactor writes (athena/<table>/dt=D/symlink.txt), read with the Parquet SerDe', () => {
+    for (const t of tables) {
+      const dir = symlinkKey(t.Name, '2026-11-20').replace(/symlink\.txt$/, '');
+      expect(dir).toBe(`athena/${t.Name}/dt=2026-11-20/`);
+      expect(str(t.StorageDescriptor.Location)).toBe(`s3://<${bucketId}>/tables/athena/${t.Name}/`);
+      expect(str(t.Parameters['storage.location.template'])).toBe(`s3://<${bucketId}>/tables/athena/${t.Name}/dt=\${dt}/`);
       expect(t.StorageDescriptor).toMatchObject({
-        InputFormat: PARQUET_INPUT_FORMAT,
-        OutputFormat: PARQUET_OUTPUT_FORMAT,
+        InputFormat: SYMLINK_INPUT_FORMAT,
+        OutputFormat: SYMLINK_OUTPUT_FORMAT,
         SerdeInfo: { SerializationLibrary: PARQUET_SERDE },
       });
     }
   });
 
-  test('partition projection: dt as a date from the start date to NOW (service is a column), Hive path template', () => {
+  test('partition projection: dt as a date over every day fleetprof accepts, nothing else projected', () => {
+    expect(dtProjectionRange()).toBe(`${LIMITS.minTime.slice(0, 10)},NOW+1DAYS`);
     for (const t of tables) {
       const p = t.Parameters;
       expect(p).toMatchObject({
@@ -382,23 +395,35 @@ describe('Glue and Athena', () => {
         'projection.enabled': 'true',
         'projection.dt.type': 'date',
         'projection.dt.format': 'yyyy-MM-dd',
-        'projection.dt.range': `${DEFAULT_SETTINGS.projectionStartDate},NOW`,
+        'projection.dt.range': dtProjectionRange(),
         'projection.dt.interval': '1',
         'projection.dt.interval.unit': 'DAYS',
       });
-      expect(str(p['storage.location.template'])).toBe(`s3://<${bucketId}>/tables/${t.Name}/dt=\${dt}/`);
-      // Projection keys only for the declared partition keys.
       const projected = new Set(Object.keys(p).filter((k) => /^projection\.[^.]+\.type$/.test(k)).map((k) => k.split('.')[1]));
-      expect([...projected].sort()).toEqual(['dt']);
+      expect([...projected]).toEqual(['dt']);
     }
   });
 
-  test('no service projection whatever projectedServices says (service is a column: fleet-wide queries need no list)', () => {
-    const t = Template.fromStack(new FleetprofStack(newApp(), 'Enum', { settings: { projectedServices: 'checkout, api' } }));
-    for (const table of Object.values(t.findResources('AWS::Glue::Table')) as Json[]) {
-      expect(table.Properties.TableInput.Parameters['projection.service.type']).toBeUndefined();
+  test('the dt range holds the day of every time fleetprof accepts, whenever the query runs after the ingest', () => {
+    // The range's evaluation as Athena documents it: start date .. the day of NOW+<n>DAYS, in UTC.
+    const [start, end] = dtProjectionRange().split(',');
+    const plusDays = Number(/^NOW\+(\d+)DAYS$/.exec(end)![1]);
+    const projected = (dt: string, queryMs: number) => dt >= start && dt <= new Date(queryMs + plusDays * 86_400_000).toISOString().slice(0, 10);
+    const ingestMs = Date.parse('2026-11-20T13:00:00Z');
+    const minUs = parseTime(LIMITS.minTime);
+    const maxUs = (ingestMs + LIMITS.maxFutureMs) * 1000;
+    for (const us of [minUs, minUs + 1000, maxUs, maxUs - 1000, (minUs + maxUs) / 2]) {
+      expect(timeRangeProblem(us, ingestMs)).toBeNull();
+      for (const queryMs of [ingestMs, ingestMs + 3_600_000, ingestMs + 400 * 86_400_000]) expect([us, projected(utcDate(us), queryMs)]).toEqual([us, true]);
     }
-    expect(() => new FleetprofStack(newApp(), 'BadEnum', { settings: { projectedServices: 'a b' } })).toThrow(/projectedServices/);
+    // Just outside what ingest accepts: refused there, so never a row Athena would miss.
+    expect(timeRangeProblem(minUs - 1, ingestMs)).not.toBeNull();
+    expect(timeRangeProblem(maxUs + 1, ingestMs)).not.toBeNull();
+  });
+
+  test('retired settings are refused, not silently ignored', () => {
+    expect(() => settingsFromContext(newApp({ 'fleetprof:projectedServices': 'checkout,api' }))).toThrow(/no longer a setting.*every service/);
+    expect(() => settingsFromContext(newApp({ 'fleetprof:projectionStartDate': '2024-01-01' }))).toThrow(/no longer a setting/);
   });
 
   test('Athena workgroup: engine v3, enforced config, SSE-S3 results under athena-results/, scan cutoff', () => {
@@ -417,7 +442,6 @@ describe('settings', () => {
     const a = newApp({ 'fleetprof:rawRetentionDays': '3', 'fleetprof:versioned': 'true', 'fleetprof:catalogName': 'prof' });
     expect(settingsFromContext(a)).toEqual({ rawRetentionDays: 3, versioned: true, catalogName: 'prof' });
     expect(() => settingsFromContext(newApp({ 'fleetprof:rawRetentionDays': 'x' }))).toThrow(/not a number/);
-    expect(() => new FleetprofStack(newApp(), 'Bad', { settings: { projectionStartDate: '2024/01/01' } })).toThrow(/yyyy-MM-dd/);
     expect(() => new FleetprofStack(newApp(), 'Bad', { settings: { catalogName: 'Bad-Name' } })).toThrow(/catalogName/);
   });
 });

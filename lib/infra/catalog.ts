@@ -3,39 +3,54 @@ import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { LIMITS } from '../model/limits';
 import { ColumnType, glueType, TABLES, TableDef } from '../model/schema';
+import { symlinkKey } from '../store/layout';
 import { ATHENA_RESULTS_PREFIX, FleetprofSettings, TABLES_PREFIX } from './names';
 
-export const PARQUET_INPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat';
-export const PARQUET_OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat';
+// Layout v2 (docs/architecture.md, "Storage layout"; issue #11): Athena reads every table through
+// symlink manifests. Per table and day the compactor writes `athena/<table>/dt=D/symlink.txt`
+// (lib/store/layout.ts symlinkKey), listing the full s3:// URIs of the live compacted Parquet
+// files; replacing that one object switches Athena from the hour files to the day file atomically,
+// and fresh (uncompacted) files are never listed, so Athena sees every row exactly once.
+// SymlinkTextInputFormat reads the listed files with the table's SerDe (Parquet).
+export const SYMLINK_INPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat';
+export const SYMLINK_OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat';
 export const PARQUET_SERDE = 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe';
 
-/** Service names of an enum projection, or [] for injected. */
-export function parseServices(list: string): string[] {
-  return list
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
-}
+/** The one partition key: `service` is a plain column, so fleet-wide queries need no service list. */
+export const ATHENA_PARTITION_KEYS = ['dt'] as const;
 
 /**
- * Table-level parameters: Parquet, plus partition projection on dt (date). Layout v2 (issue #11):
- * `service` is a column, not a partition key, so fleet-wide queries need no projected service
- * list. (Until the Glue tables become symlink tables over athena/<table>/dt=D/symlink.txt, this
- * location also holds the compacted files only; fresh/ is outside it.)
+ * The dt projection range: every UTC day fleetprof accepts a time in (lib/model/limits.ts: from
+ * LIMITS.minTime to the ingest clock + LIMITS.maxFutureMs). Athena evaluates NOW at query time,
+ * which is after any ingest, so a row fleetprof shows is never outside the range.
  */
-export function projectionParameters(startDate: string, location: string): Record<string, string> {
+export function dtProjectionRange(): string {
+  const days = Math.ceil(LIMITS.maxFutureMs / 86_400_000);
+  return `${LIMITS.minTime.slice(0, 10)},NOW+${days}DAYS`;
+}
+
+/** Where the symlink manifests of a table live (a prefix ending in /), relative to the store root. */
+export function symlinkPrefix(table: string): string {
+  const key = symlinkKey(table, '${dt}');
+  const dir = key.slice(0, key.lastIndexOf('/') + 1);
+  if (!dir.endsWith('/dt=${dt}/')) throw new Error(`symlink manifests must be under .../dt=<day>/, got ${key}`);
+  return dir.slice(0, -'dt=${dt}/'.length);
+}
+
+/** Table-level parameters: Parquet through symlinks, partition projection on dt (a date). */
+export function projectionParameters(symlinkRoot: string): Record<string, string> {
   return {
     classification: 'parquet',
     EXTERNAL: 'TRUE',
-    'parquet.compression': 'ZSTD',
     'projection.enabled': 'true',
     'projection.dt.type': 'date',
     'projection.dt.format': 'yyyy-MM-dd',
-    'projection.dt.range': `${startDate},NOW`,
+    'projection.dt.range': dtProjectionRange(),
     'projection.dt.interval': '1',
     'projection.dt.interval.unit': 'DAYS',
-    'storage.location.template': `${location}dt=\${dt}/`,
+    'storage.location.template': `${symlinkRoot}dt=\${dt}/`,
   };
 }
 
@@ -70,7 +85,9 @@ export class Catalog extends Construct {
     });
 
     for (const t of Object.values(TABLES) as TableDef[]) {
-      const location = `s3://${props.bucket.bucketName}/${TABLES_PREFIX}${t.name}/`;
+      const keys = t.partitionKeys.map((k) => k.name);
+      if (keys.join() !== ATHENA_PARTITION_KEYS.join()) throw new Error(`table ${t.name}: partition keys ${keys.join()}, the Glue projection covers only dt`);
+      const location = `s3://${props.bucket.bucketName}/${TABLES_PREFIX}${symlinkPrefix(t.name)}`;
       const table = new glue.CfnTable(this, `Table-${t.name}`, {
         catalogId: Aws.ACCOUNT_ID,
         databaseName: this.databaseName,
@@ -78,14 +95,13 @@ export class Catalog extends Construct {
           name: t.name,
           description: t.doc.length > 2048 ? t.doc.slice(0, 2045) + '...' : t.doc,
           tableType: 'EXTERNAL_TABLE',
-          parameters: projectionParameters(s.projectionStartDate, location),
+          parameters: projectionParameters(location),
           partitionKeys: t.partitionKeys.map(column),
           storageDescriptor: {
             location,
             columns: t.columns.map(column),
-            inputFormat: PARQUET_INPUT_FORMAT,
-            outputFormat: PARQUET_OUTPUT_FORMAT,
-            compressed: true,
+            inputFormat: SYMLINK_INPUT_FORMAT,
+            outputFormat: SYMLINK_OUTPUT_FORMAT,
             serdeInfo: { serializationLibrary: PARQUET_SERDE, parameters: { 'serialization.format': '1' } },
           },
         },

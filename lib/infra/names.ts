@@ -6,7 +6,7 @@ import { COMPACT_FUNCTION, DIGEST_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION,
 
 /** Uploads land here; ObjectCreated under this prefix (and only this one) triggers ingestion. */
 export const RAW_PREFIX: string = PREFIXES.raw;
-/** Parquet tables: tables/<table>/dt=YYYY-MM-DD/service=<name>/<file>.parquet. Never triggers ingestion. */
+/** The store root (layout v2, lib/store/layout.ts): fresh/, compacted tables, athena/ symlinks. Never triggers ingestion. */
 export const TABLES_PREFIX: string = PREFIXES.tables;
 /** Inputs ingestion refused as malformed (poison), kept for inspection, expired by lifecycle. */
 export const QUARANTINE_PREFIX: string = PREFIXES.quarantine;
@@ -50,14 +50,6 @@ export interface FleetprofSettings {
   readonly queryEphemeralStorageMb: number;
   /** Receives before a message goes to the DLQ. */
   readonly maxReceiveCount: number;
-  /**
-   * Comma-separated service names for an `enum` projection of `service` (Athena can then scan every
-   * service without naming one). Empty (default): `injected`, where every Athena query must pin
-   * `service = '...'`. Keep an enum to a few dozen names (Glue table metadata limit).
-   */
-  readonly projectedServices: string;
-  /** First day of the dt partition projection range (yyyy-MM-dd). */
-  readonly projectionStartDate: string;
   /** Glue database and Athena workgroup name. */
   readonly catalogName: string;
   /** Athena per-query scan cutoff, bytes. */
@@ -102,8 +94,6 @@ export const DEFAULT_SETTINGS: FleetprofSettings = {
   queryReservedConcurrency: 0,
   queryEphemeralStorageMb: QUERY_FUNCTION.ephemeralStorageMb,
   maxReceiveCount: INGEST_QUEUE.maxReceiveCount,
-  projectionStartDate: '2024-01-01',
-  projectedServices: '',
   catalogName: 'fleetprof',
   athenaBytesScannedCutoff: 100 * 1024 ** 3,
   logRetentionDays: 30,

@@ -156,17 +156,12 @@ function validate(s: FleetprofSettings): void {
   const fail = (m: string) => {
     throw new Error(`fleetprof settings: ${m}`);
   };
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s.projectionStartDate)) fail(`projectionStartDate must be yyyy-MM-dd, got ${s.projectionStartDate}`);
   if (!/^[a-z0-9_]{1,64}$/.test(s.catalogName)) fail(`catalogName must match [a-z0-9_]{1,64}, got ${s.catalogName}`);
   if (s.ingestTimeoutSeconds * 6 > 43200) fail('ingestTimeoutSeconds x 6 exceeds the 12 h SQS visibility timeout limit');
   if (s.maxReceiveCount < 1 || s.maxReceiveCount > 1000) fail('maxReceiveCount must be 1..1000');
   if (!Number.isInteger(s.queryReservedConcurrency) || s.queryReservedConcurrency < 0 || s.queryReservedConcurrency > 1000) fail('queryReservedConcurrency must be 0..1000 (0 = none)');
   if (s.ingestMaxConcurrency < 2 || s.ingestMaxConcurrency > 1000) fail('ingestMaxConcurrency must be 2..1000');
   if (s.ingestBatchingWindowSeconds === 0 && s.ingestBatchSize > 10) fail('ingestBatchSize > 10 needs ingestBatchingWindowSeconds > 0');
-  for (const name of s.projectedServices.split(',').map((x) => x.trim()).filter((x) => x)) {
-    // Partition values come from upload keys; a comma would break the enum list.
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) fail(`projectedServices: invalid service name "${name}"`);
-  }
   if (s.digestFrom && !/^[^@\s,]+@[^@\s,]+$/.test(s.digestFrom)) fail(`digestFrom must be one e-mail address, got ${s.digestFrom}`);
   if (s.digestFrom && !s.digestTo.trim()) fail('digestTo is required when digestFrom is set');
   if (!/^(cron|rate)\(.+\)$/.test(s.compactSchedule)) fail(`compactSchedule must be cron(...) or rate(...), got ${s.compactSchedule}`);
