@@ -397,8 +397,11 @@ describe('fleetprof ingest (CLI, end to end)', () => {
     const files = await filesUnder(data);
     for (const f of files) expect(path.basename(f)).not.toMatch(/\.(tmp|part|partial)$|^\.|~$/);
     const parquet = files.filter((f) => f.endsWith('.parquet'));
-    // Three tables per good profile at least (profiles, functions, stacks).
-    expect(parquet.length).toBeGreaterThanOrEqual(6);
+    // One batch file per table (layout v2: one file per table per batch and UTC hour), so each of
+    // the profile path's tables has at least one file under fresh/.
+    for (const table of ['profiles', 'functions', 'stacks']) {
+      expect(parquet.some((f) => f.includes(`${path.sep}fresh${path.sep}${table}${path.sep}`))).toBe(true);
+    }
     const db = await openDuckDb({ threads: 1 });
     const conn = await db.connect();
     try {
