@@ -6,13 +6,13 @@ import { runtimeMetricsFormat } from './decode/formats/runtime-metrics';
 import { detectKind } from './decode/kind';
 import type { GcCycleRow, GctraceSummary, MetricSnapshotRow, RowStream } from './model/gc';
 import type { Profile, ProfileKind } from './model/profile';
-import type { TableName } from './model/schema';
+import type { TableName, TableRows } from './model/schema';
 import type { SourceMeta } from './model/source';
 import { gcCycleRows, runtimeMetricRows } from './normalize/gc-rows';
 import { profileRows } from './normalize/profile-rows';
-import { sourceToProfileId, utcDate } from './store/layout';
+import { DAY_US, sourceToProfileId, utcDate } from './store/layout';
 import { rowCount } from './store/parquet';
-import { publishEntries, type PublishTarget, type TableEntry } from './store/publish';
+import { publishEntries, type ChunkedEntry, type PublishTarget, type TableEntry } from './store/publish';
 import { checkRowTimes } from './normalize/limits';
 
 // bytes -> decode -> normalize -> publish. The same functions run in the CLI and the ingest
@@ -43,7 +43,7 @@ export interface GcIngestResult {
   readonly profileId: string;
   readonly rows: Partial<Record<TableName, number>>;
   readonly keys: string[];
-  /** The UTC days the rows landed in, ascending. */
+  /** The UTC days the rows landed in, ascending (known once the rows were written). */
   readonly dts: string[];
   /** Earliest and latest row time, epoch microseconds. */
   readonly firstUs: number;
@@ -212,20 +212,39 @@ function prepareProfile(profile: Profile, meta: SourceMeta): { result: IngestRes
 }
 
 // gctrace logs and runtime/metrics snapshots: a log can span several UTC hours and days; the batch
-// splits its rows into one file per hour like any other rows.
+// splits its rows into one file per hour like any other rows. Their rows stay a RowStream (lib/model/
+// gc.ts) up to the batch writer: the entry is a ChunkedEntry, read a chunk at a time when the batch
+// is published, so an input's rows are never all in memory (#13). Which days they landed in is
+// known only then: `dts` is filled as the chunks pass (read it after publishing).
 
-function daysOf(times: readonly number[]): string[] {
-  return [...new Set(times.map(utcDate))].sort();
+function chunkedEntry<R, N extends 'gc_cycles' | 'runtime_metrics'>(
+  table: N,
+  stream: RowStream<R>,
+  toRows: (rows: R[]) => TableRows[N],
+): { entry: ChunkedEntry<N>; days: () => string[] } {
+  const days = new Set<string>();
+  let lastDay = -1;
+  const entry: ChunkedEntry<N> = {
+    table,
+    count: stream.count,
+    *chunks() {
+      for (const c of stream.chunks()) {
+        const rows = toRows(c);
+        for (const r of rows) {
+          const d = Math.floor(r.time / DAY_US);
+          if (d !== lastDay) days.add(utcDate((lastDay = d) * DAY_US));
+        }
+        yield rows;
+      }
+    },
+  };
+  return { entry, days: () => [...days].sort() };
 }
-
-// The row streams of gctrace logs and runtime/metrics (lib/model/gc.ts RowStream) are collected
-// into the batch here: layout v2 writes them with the batch's other rows. (This gives up the
-// chunk-at-a-time memory bound of #13 for these inputs; see docs/performance.md.)
 
 function prepareGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, meta: SourceMeta): Prepared<GcIngestResult> {
   checkRowTimes('gctrace: cycle time', [cycles.firstUs, cycles.lastUs]);
   const profileId = sourceToProfileId(meta.sourceId);
-  const rows = [...cycles.chunks()].flatMap((c) => gcCycleRows(c, meta, profileId));
+  const { entry, days } = chunkedEntry('gc_cycles', cycles, (c) => gcCycleRows(c, meta, profileId));
   const warnings: string[] = [];
   if (parsed.malformed > 0) {
     const eg = parsed.malformedExamples.map((l) => JSON.stringify(l)).join(', ');
@@ -239,9 +258,11 @@ function prepareGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, m
   const result: GcIngestResult = {
     input: 'gctrace',
     profileId,
-    rows: { gc_cycles: rows.length },
+    rows: { gc_cycles: cycles.count },
     keys: [],
-    dts: daysOf(rows.map((r) => r.time)),
+    get dts() {
+      return days();
+    },
     firstUs: cycles.firstUs,
     lastUs: cycles.lastUs,
     linesRead: parsed.linesRead,
@@ -250,25 +271,25 @@ function prepareGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, m
     malformedExamples: parsed.malformedExamples,
     warnings,
   };
-  return { result, entries: [{ table: 'gc_cycles', rows }] };
+  return { result, entries: [entry] };
 }
 
 function prepareRuntimeMetrics(snapshots: RowStream<MetricSnapshotRow>, meta: SourceMeta): Prepared<GcIngestResult> {
   const profileId = sourceToProfileId(meta.sourceId);
-  const rows = [...snapshots.chunks()].flatMap((c) => runtimeMetricRows(c, meta, profileId));
+  const { entry, days } = chunkedEntry('runtime_metrics', snapshots, (c) => runtimeMetricRows(c, meta, profileId));
   const result: GcIngestResult = {
     input: 'runtime-metrics',
     profileId,
-    rows: { runtime_metrics: rows.length },
+    rows: { runtime_metrics: snapshots.count },
     keys: [],
-    dts: daysOf(rows.map((r) => r.time)),
+    get dts() {
+      return days();
+    },
     firstUs: snapshots.firstUs,
     lastUs: snapshots.lastUs,
     malformed: 0,
     malformedExamples: [],
     warnings: [],
   };
-  return { result, entries: [{ table: 'runtime_metrics', rows }] };
+  return { result, entries: [entry] };
 }
-
-

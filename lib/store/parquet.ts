@@ -95,12 +95,7 @@ export class ParquetWriter {
         src = plainSource(table, out.path, n);
       }
       const order = table.sortBy.map((c) => `"${c}"`).join(', ');
-      // Fresh files carry their batch id as a column (BATCH_COLUMN): the dedupe rule needs it and
-      // the SQL sandbox refuses the filename column that would otherwise give it.
-      if (opts.batchId !== undefined) {
-        if (!/^[0-9a-z]+$/.test(opts.batchId)) throw new Error(`bad batch id ${opts.batchId}`);
-        src = `SELECT *, '${opts.batchId}' AS ${BATCH_COLUMN} FROM (${src})`;
-      }
+      src = withBatch(src, opts.batchId);
       await this.conn.run(
         `COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
       );
@@ -119,7 +114,7 @@ export class ParquetWriter {
    * runs of 16,384 ~50 MB (measured). The file is sorted within each run (row-group statistics
    * still prune on time-ordered input); the compactor re-sorts whole hours and days anyway.
    */
-  async rowFile(table: TableDef, outPath: string, runRows = RUN_ROWS): Promise<RowFile> {
+  async rowFile(table: TableDef, outPath: string, runRows = RUN_ROWS, opts: { batchId?: string } = {}): Promise<RowFile> {
     const base = `${outPath}.${this.seq++}`;
     const codec = CODECS[table.name as TableName] as { encode(r: unknown): JsonRow } | undefined;
     const order = table.sortBy.map((c) => `"${c}"`).join(', ');
@@ -134,7 +129,7 @@ export class ParquetWriter {
       const part = `${base}.${parts.length}.part.parquet`;
       parts.push(part);
       try {
-        await this.conn.run(`COPY (${plainSource(table, ndjson, n)} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
+        await this.conn.run(`COPY (${withBatch(plainSource(table, ndjson, n), opts.batchId)} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
       } finally {
         await fs.rm(ndjson, { force: true });
       }
@@ -166,7 +161,7 @@ export class ParquetWriter {
         try {
           await endRun();
           if (parts.length === 0) {
-            await this.conn.run(`COPY (${plainSource(table, '', 0)}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd)`);
+            await this.conn.run(`COPY (${withBatch(plainSource(table, '', 0), opts.batchId)}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd)`);
           } else if (parts.length === 1) {
             await fs.rename(parts[0], outPath);
             parts.length = 0;
@@ -222,6 +217,16 @@ export class ParquetWriter {
   close(): void {
     this.conn.closeSync();
   }
+}
+
+/**
+ * Fresh files carry their batch id as a column (BATCH_COLUMN): the dedupe rule needs it and the
+ * SQL sandbox refuses the filename column that would otherwise give it.
+ */
+function withBatch(src: string, batchId: string | undefined): string {
+  if (batchId === undefined) return src;
+  if (!/^[0-9a-z]+$/.test(batchId)) throw new Error(`bad batch id ${batchId}`);
+  return `SELECT *, '${batchId}' AS ${BATCH_COLUMN} FROM (${src})`;
 }
 
 /** Rows per Parquet row group. */

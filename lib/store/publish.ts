@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { TABLES, type PackedStacks, type TableName, type TableRows } from '../model/schema';
 import { freshKey, newBatchId, utcDate, utcHour } from './layout';
-import type { ParquetWriter, TableData } from './parquet';
+import type { ParquetWriter, RowFile, TableData } from './parquet';
 import type { Store } from './store';
 
 // The one publish path of ingest: many sources' table rows -> ONE Parquet file per table per UTC
@@ -17,10 +17,32 @@ export interface PublishTarget {
   readonly writer: ParquetWriter;
 }
 
-/** The rows one source gives one table. */
-export interface TableEntry<N extends TableName = TableName> {
+/** The rows one source gives one table: all at once (a profile's), or a chunk at a time. */
+export type TableEntry<N extends TableName = TableName> = RowsEntry<N> | ChunkedEntry<Extract<N, PlainTable>>;
+
+/** Tables whose rows are plain arrays (all but stacks, which a profile packs). */
+export type PlainTable = { [N in TableName]: TableRows[N] extends readonly unknown[] ? N : never }[TableName];
+
+export interface RowsEntry<N extends TableName = TableName> {
   readonly table: N;
   readonly rows: TableRows[N];
+}
+
+/**
+ * Rows that arrive a chunk at a time (a gctrace log, runtime/metrics: lib/model/gc.ts RowStream,
+ * #13). The batch holds only the entry, never its rows: each `chunks()` call reads the input again,
+ * and publish streams the chunks into the batch's per-table files as they come, so memory holds
+ * one chunk whatever the input's size.
+ */
+export interface ChunkedEntry<N extends PlainTable = PlainTable> {
+  readonly table: N;
+  /** Rows the chunks hold in all (counted towards the batch's row limit, see FreshBatch.add). */
+  readonly count: number;
+  chunks(): Iterable<TableRows[N]>;
+}
+
+export function isChunked(e: TableEntry): e is ChunkedEntry {
+  return 'chunks' in e;
 }
 
 /** When a batch should be flushed early: it bounds the rows (and so the memory) one batch holds. */
@@ -49,6 +71,7 @@ interface Slot {
 
 export class FreshBatch {
   private slots = new Map<string, Slot>();
+  private streams: ChunkedEntry[] = [];
   private held = 0;
 
   constructor(
@@ -62,7 +85,7 @@ export class FreshBatch {
   }
 
   get empty(): boolean {
-    return this.slots.size === 0;
+    return this.slots.size === 0 && this.streams.length === 0;
   }
 
   /** Whether the batch holds enough rows to be flushed before taking more. */
@@ -70,13 +93,22 @@ export class FreshBatch {
     return this.held >= this.limits.maxRows;
   }
 
-  /** Adds one source's rows, split by the UTC hour of their `time`. */
+  /**
+   * Adds one source's rows, split by the UTC hour of their `time`. A chunked entry is kept as it
+   * is (its rows are read at publish); its rows still count towards `full`: what it holds is its
+   * input's bytes, which grow with them, and a flush is what lets those go.
+   */
   add(entries: readonly TableEntry[]): void {
     for (const e of entries) {
+      if (isChunked(e)) {
+        this.streams.push(e);
+        this.held += e.count;
+        continue;
+      }
       for (const [hourUs, part] of splitByHour(e.rows)) {
         const dt = utcDate(hourUs);
         const hour = utcHour(hourUs);
-        const k = `${e.table}\u0000${dt}\u0000${hour}`;
+        const k = slotKey(e.table, dt, hour);
         let slot = this.slots.get(k);
         if (!slot) this.slots.set(k, (slot = { table: e.table, dt, hour, parts: [] }));
         slot.parts.push(part);
@@ -92,18 +124,50 @@ export class FreshBatch {
    */
   async publish(batchId: string = newBatchId()): Promise<string[]> {
     const slots = [...this.slots.values()];
+    const streams = this.streams;
     this.slots = new Map();
+    this.streams = [];
     this.held = 0;
-    if (slots.length === 0) return [];
+    if (slots.length === 0 && streams.length === 0) return [];
     const { store, writer } = this.target;
     await fs.mkdir(store.scratchDir, { recursive: true });
     const staged: { table: TableName; key: string; tmp: string }[] = [];
+    // Files fed a chunk at a time (ParquetWriter.rowFile), one per table and hour the chunked
+    // entries reach; held rows of the same table and hour join the same file.
+    const open = new Map<string, RowFile>();
+    const stage = (table: TableName, dt: string, hour: number) => {
+      const key = freshKey(table, dt, hour, batchId);
+      const tmp = path.join(store.scratchDir, `${batchId}-${table}-${dt}-${hour}.parquet`);
+      staged.push({ table, key, tmp });
+      return tmp;
+    };
     try {
+      for (const e of streams) {
+        for (const chunk of e.chunks()) {
+          for (const [hourUs, part] of splitByHour(chunk)) {
+            const dt = utcDate(hourUs);
+            const hour = utcHour(hourUs);
+            const k = slotKey(e.table, dt, hour);
+            let f = open.get(k);
+            if (!f) open.set(k, (f = await writer.rowFile(TABLES[e.table], stage(e.table, dt, hour), undefined, { batchId })));
+            await f.append(part as readonly unknown[]); // splitByHour keeps plain rows plain
+          }
+        }
+      }
       for (const s of slots) {
-        const key = freshKey(s.table, s.dt, s.hour, batchId);
-        const tmp = path.join(store.scratchDir, `${batchId}-${s.table}-${s.dt}-${s.hour}.parquet`);
-        staged.push({ table: s.table, key, tmp });
-        await writer.write(TABLES[s.table], s.parts, tmp, { batchId });
+        const f = open.get(slotKey(s.table, s.dt, s.hour));
+        if (f) {
+          for (const part of s.parts) {
+            if (isPacked(part)) throw new Error(`${s.table}: packed rows and chunked rows in one file`);
+            await f.append(part);
+          }
+          continue;
+        }
+        await writer.write(TABLES[s.table], s.parts, stage(s.table, s.dt, s.hour), { batchId });
+      }
+      for (const [k, f] of open) {
+        open.delete(k);
+        await f.finish();
       }
       const order = publishOrder(new Set(staged.map((s) => s.table)));
       const keys: string[] = [];
@@ -115,9 +179,14 @@ export class FreshBatch {
       }
       return keys;
     } finally {
+      for (const f of open.values()) await f.discard();
       for (const s of staged) await fs.rm(s.tmp, { force: true });
     }
   }
+}
+
+function slotKey(table: TableName, dt: string, hour: number): string {
+  return `${table}\u0000${dt}\u0000${hour}`;
 }
 
 /** One source's rows published as a batch of their own (the single-object paths). */
