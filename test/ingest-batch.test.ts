@@ -146,6 +146,52 @@ d('ingest Lambda batches (moto)', () => {
     expect(await counts(store)).toEqual(truth);
   }, 120_000);
 
+  test('objects fetched at once: a slow one and a failing one change nothing for the other messages', async () => {
+    const ref = new LocalStore(path.join(tmp, 'ref3'));
+    await ingestSqsBatch({ ...deps(ref), fetchConcurrency: 1 }, OBJECTS.map((o, i) => record(o.key, `m${i}`)));
+    const store = new LocalStore(path.join(tmp, 'concurrent'));
+    let inFlight = 0;
+    let most = 0;
+    const base = deps(store, new Set([OBJECTS[3].key]));
+    const s3slow = new Proxy(base.s3, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
+        return async (cmd: GetObjectCommand) => {
+          most = Math.max(most, ++inFlight);
+          try {
+            // The first object answers last: consumption must still follow the messages' order.
+            if (cmd instanceof GetObjectCommand && cmd.input.Key === OBJECTS[0].key) await new Promise((r) => setTimeout(r, 300));
+            return await target.send(cmd);
+          } finally {
+            inFlight--;
+          }
+        };
+      },
+    });
+    const outcomes: string[] = [];
+    const res = await ingestSqsBatch(
+      { ...base, s3: s3slow, fetchConcurrency: 4, log: (e) => (e.messageId && e.msg !== 'transient failure, will retry' ? outcomes.push(String(e.messageId)) : undefined) },
+      OBJECTS.map((o, i) => record(o.key, `m${i}`)),
+    );
+    expect(most).toBeGreaterThan(1);
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm3' }]);
+    expect(outcomes).toEqual(OBJECTS.map((_, i) => `m${i}`).filter((m) => m !== 'm3'));
+    expect(await sources(store)).toEqual((await sources(ref)).filter((s) => !s.startsWith(OBJECTS[3].key.split('/').slice(-2).join('/'))));
+    expect(await sources(store)).toHaveLength(OBJECTS.length - 1);
+  }, 120_000);
+
+  test('an object over the size limit is quarantined from its GET (no HEAD), the rest ingested', async () => {
+    const store = new LocalStore(path.join(tmp, 'big'));
+    const sizes = OBJECTS.map((o) => readFileSync(o.file).length);
+    const limit = Math.max(...sizes) - 1;
+    const big = OBJECTS[sizes.indexOf(limit + 1)];
+    const res = await ingestSqsBatch({ ...deps(store), maxObjectBytes: limit }, OBJECTS.map((o, i) => record(o.key, `m${i}`)));
+    expect(res.batchItemFailures).toEqual([]);
+    expect(await sources(store)).toHaveLength(OBJECTS.length - 1);
+    const q = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `quarantine/${big.key}.reason.json` }));
+    expect(JSON.parse(await q.Body!.transformToString())).toEqual(expect.objectContaining({ key: big.key, code: 'too-large' }));
+  }, 120_000);
+
   test('a small row limit flushes early: several files per table, the same rows', async () => {
     const ref = new LocalStore(path.join(tmp, 'ref2'));
     await ingestSqsBatch(deps(ref), OBJECTS.map((o, i) => record(o.key, `m${i}`)));

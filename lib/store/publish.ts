@@ -57,11 +57,6 @@ export interface BatchLimits {
  */
 export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxRows: 400_000 };
 
-/** Tables in publish order: profiles last, so a profile row is visible only once its functions and stacks are. */
-function publishOrder(tables: Iterable<TableName>): TableName[] {
-  return [...tables].sort((a, b) => (a === 'profiles' ? 1 : 0) - (b === 'profiles' ? 1 : 0) || (a < b ? -1 : a > b ? 1 : 0));
-}
-
 interface Slot {
   readonly table: TableName;
   readonly dt: string;
@@ -118,7 +113,8 @@ export class FreshBatch {
   }
 
   /**
-   * Writes every slot to scratch, then publishes them (profiles last) and empties the batch.
+   * Writes every slot to scratch, then publishes them (profiles last, so a profile row is visible
+ * only once its functions and stacks are) and empties the batch.
    * Returns the published keys. On a failure nothing staged is left behind; what was already
    * published stays (a retry writes it again under a new batch id; readers keep one copy).
    */
@@ -169,13 +165,13 @@ export class FreshBatch {
         open.delete(k);
         await f.finish();
       }
-      const order = publishOrder(new Set(staged.map((s) => s.table)));
+      // Two steps: every other table's files at once (S3 PUTs overlap), then the profiles files.
       const keys: string[] = [];
-      for (const table of order) {
-        for (const s of staged.filter((x) => x.table === table)) {
-          await store.putFile(s.key, s.tmp);
-          keys.push(s.key);
-        }
+      for (const step of [staged.filter((x) => x.table !== 'profiles'), staged.filter((x) => x.table === 'profiles')]) {
+        const puts = await Promise.allSettled(step.map((s) => store.putFile(s.key, s.tmp)));
+        const failed = puts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        keys.push(...step.map((s) => s.key));
       }
       return keys;
     } finally {
