@@ -258,12 +258,23 @@ async function main(): Promise<void> {
     mkdirSync(a.out, { recursive: true });
     const g = measure([self, '--step', 'generate', '--source', a.source, '--out', a.out, '--instances', String(a.instances), '--days', String(a.days)]);
     if (g.status !== 0) throw new Error(`generate failed: ${g.stderr}`);
-    const r = JSON.parse(g.stdout) as { source: { hourUs: number; instances: string[]; services: string[]; rows: Record<string, number> }; files: number; rows: number; bytes: number };
+    const r = JSON.parse(g.stdout) as {
+      source: { hourUs: number; instances: string[]; services: string[]; rows: Record<string, number> };
+      files: number;
+      rows: number;
+      bytes: number;
+      rowsPerSecond: number;
+      baseSeconds: number;
+      shiftSeconds: number;
+    };
     hourUs = r.source.hourUs;
     srcInstances = r.source.instances.length;
     services = r.source.services;
-    steps.push({ step: 'generate', seconds: g.seconds, peakMb: g.peakMb, files: r.files, rows: r.rows, bytes: r.bytes, sourceRows: r.source.rows });
-    say(`generate   ${g.seconds.toFixed(1).padStart(8)} s  peak ${g.peakMb.toFixed(0).padStart(6)} MB  ${r.rows} rows, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB`);
+    steps.push({ step: 'generate', seconds: g.seconds, peakMb: g.peakMb, files: r.files, rows: r.rows, bytes: r.bytes, rowsPerSecond: r.rowsPerSecond, baseSeconds: r.baseSeconds, shiftSeconds: r.shiftSeconds, sourceRows: r.source.rows });
+    say(
+      `generate   ${g.seconds.toFixed(1).padStart(8)} s  peak ${g.peakMb.toFixed(0).padStart(6)} MB  ${r.rows} rows, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB, ` +
+        `${Math.round(r.rowsPerSecond)} rows/s (base hour ${r.baseSeconds.toFixed(1)} s, shifted hours ${r.shiftSeconds.toFixed(1)} s)`,
+    );
     writeFileSync(path.join(a.out, '.fleet-source.json'), JSON.stringify(r.source));
   } else {
     const s = JSON.parse(readFileSync(path.join(a.out, '.fleet-source.json'), 'utf8')) as { hourUs: number; instances: string[]; services: string[] };
