@@ -1,4 +1,4 @@
-import { decodeAs, decodeInput, decodeProfile, type DecodedInput, type DecodeOptions } from './decode';
+import { decodeAs, decodeFromSource, decodeInput, decodeProfile, type ByteSource, type DecodedInput, type DecodeOptions } from './decode';
 import { DecodeError } from './decode/errors';
 import { expandUpload } from './decode/inputs';
 import { gctraceFormat } from './decode/formats/gctrace';
@@ -74,6 +74,17 @@ export function prepareBytes(bytes: Uint8Array, meta: SourceMeta, decode?: Decod
   const d = decodeInput(bytes, { ...decode, startUs: meta.startUs });
   if (d.input === 'bundle') throw new DecodeError('unsupported', 'a bundle holds several inputs: ingest it with ingestUpload');
   return prepareDecoded(d, meta);
+}
+
+/**
+ * A large plain input (a log file) decoded and normalized from a source read in slices, never held
+ * whole (lib/decode decodeFromSource); undefined when its format needs the bytes whole (then read
+ * them and prepareUpload them). Its rows reach the batch a chunk at a time, read from the source
+ * again when the batch is published.
+ */
+export function prepareSource(src: ByteSource, meta: SourceMeta, decode?: DecodeOptions): Prepared | undefined {
+  const d = decodeFromSource(src, { ...decode, startUs: meta.startUs });
+  return d && prepareDecoded(d, meta);
 }
 
 function prepareDecoded(d: Exclude<DecodedInput, { input: 'bundle' }>, meta: SourceMeta): Prepared {

@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { FreshBatch, prepareUpload, publishEntries, type Prepared } from '../../lib/ingest';
+import { FreshBatch, prepareSource, prepareUpload, publishEntries, type Prepared, type PreparedUpload } from '../../lib/ingest';
+import type { SourceMeta } from '../../lib/model/source';
+import { fileSource } from './file-source';
 import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
 import { PROFILE_KINDS, type ProfileKind } from '../../lib/model/profile';
@@ -34,6 +36,13 @@ export interface IngestOptions {
 
 /** Inputs per batch file at most (besides the batch's row limit): a crash loses at most this much work. */
 const CHUNK_INPUTS = 1000;
+
+/**
+ * Files larger than this are first offered to the decoders that read a file in passes without
+ * holding it (a plain gctrace log, #13); smaller ones, and the formats that need their bytes whole,
+ * are read whole.
+ */
+const SOURCE_BYTES = 16 * 1024 * 1024;
 
 export function register(program: Command): void {
   const cmd = program
@@ -125,22 +134,21 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
       for (const [i, file] of files.entries()) {
         bar.update(i, file === STDIO ? 'stdin' : path.basename(file));
         try {
-          const bytes = file === STDIO ? await readStdin() : await fs.readFile(file);
-          const contentHash = createHash('sha256').update(bytes).digest('hex');
-          const meta = parseSourceMeta({
-            service: opts.service,
-            instance: opts.instance,
-            version: opts.version,
-            labels: opts.label,
-            kind: type ?? (file === STDIO ? undefined : kindFromPath(file)),
-            startUs: opts.start,
-            process: opts.process,
-            temporality: opts.temporality,
-            source: file === STDIO ? 'stdin' : path.resolve(file),
-            // Same bytes from the same instance are the same profile: re-ingesting counts once.
-            sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,
-          });
-          const up = prepareUpload(bytes, meta, { maxDecompressedBytes: opts.maxDecompressed });
+          const metaOf = (contentHash: string) =>
+            parseSourceMeta({
+              service: opts.service,
+              instance: opts.instance,
+              version: opts.version,
+              labels: opts.label,
+              kind: type ?? (file === STDIO ? undefined : kindFromPath(file)),
+              startUs: opts.start,
+              process: opts.process,
+              temporality: opts.temporality,
+              source: file === STDIO ? 'stdin' : path.resolve(file),
+              // Same bytes from the same instance are the same profile: re-ingesting counts once.
+              sourceId: `local:${opts.service}/${opts.instance}/${contentHash}`,
+            });
+          const up = (file !== STDIO && (await prepareLargeFile(file, metaOf))) || (await prepareWhole(file, metaOf, opts));
           for (const n of up.notes) bar.note(`${file}: note: ${n}`);
           for (const r of up.inputs) {
             // A bundle's members count one by one; a bad member fails alone, naming bundle and member.
@@ -171,4 +179,23 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
   const twinNote = skipped > 0 ? `, ${skipped} text twin(s) skipped` : '';
   process.stderr.write(`ingested ${ok} of ${ok + failed} inputs (${failed} failed, ${rows} rows${twinNote}) into ${opts.data} in ${secs}s\n`);
   return failed === 0 ? EXIT.ok : EXIT.failed;
+}
+
+type MetaOf = (contentHash: string) => SourceMeta;
+
+async function prepareWhole(file: string, metaOf: MetaOf, opts: IngestOptions): Promise<PreparedUpload> {
+  const bytes = file === STDIO ? await readStdin() : await fs.readFile(file);
+  return prepareUpload(bytes, metaOf(createHash('sha256').update(bytes).digest('hex')), { maxDecompressedBytes: opts.maxDecompressed });
+}
+
+/** A large file its decoder reads in passes from disk (prepareSource), or undefined (read it whole). */
+async function prepareLargeFile(file: string, metaOf: MetaOf): Promise<PreparedUpload | undefined> {
+  const st = await fs.stat(file);
+  if (st.size <= SOURCE_BYTES) return undefined;
+  const src = fileSource(file, st);
+  const hash = createHash('sha256');
+  for (const s of src.slices()) hash.update(s);
+  const prepared = prepareSource(src, metaOf(hash.digest('hex')));
+  if (!prepared) return undefined;
+  return { container: 'single', notes: [], inputs: [{ ok: true, source: path.resolve(file), bytes: new Uint8Array(0), prepared }] };
 }

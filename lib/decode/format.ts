@@ -22,6 +22,17 @@ export interface DecodeContext extends DecodeOptions {
   readonly startUs?: number;
 }
 
+/**
+ * An input read in slices, as many times as its decoder needs, and never held whole: a large log
+ * file given to `fleetprof ingest` (#13: a 285 MB gctrace log was 293 MB of bytes in memory before
+ * decoding began). Each slices() call starts again at the first byte; a slice may be dropped once
+ * the next is asked for.
+ */
+export interface ByteSource {
+  readonly size: number;
+  slices(): Iterable<Uint8Array>;
+}
+
 /** What a format may look at to recognize an input: its first 64 KiB, decompressed. */
 export interface Head {
   readonly bytes: Uint8Array;
@@ -68,4 +79,9 @@ export interface InputFormat<D extends Decoded = Decoded> {
   sniffAll?(raw: Uint8Array): boolean;
   /** Decodes the whole decompressed input; throws DecodeError with the reason. */
   decode(raw: Uint8Array, ctx: DecodeContext): D;
+  /**
+   * Formats that decode in passes over slices (gctrace) may also decode a plain (not gzipped)
+   * input from a ByteSource without it ever being in memory whole; the same result as decode.
+   */
+  decodeSource?(src: ByteSource, ctx: DecodeContext): D;
 }

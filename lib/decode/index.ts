@@ -1,13 +1,13 @@
 import type { Profile } from '../model/profile';
 import { DecodeError, isDecodeError } from './errors';
-import type { Decoded, DecodedInput, DecodeContext, DecodeOptions, Head, InputFormat } from './format';
+import type { ByteSource, Decoded, DecodedInput, DecodeContext, DecodeOptions, Head, InputFormat } from './format';
 import { DEFAULT_MAX_DECOMPRESSED, gunzip, isGzip } from './gunzip';
 import { FORMATS, INPUT_FORMATS, PROFILE_FORMATS } from './registry';
 
 // The one dispatcher from bytes to a decoded input: gunzip, recognize the format by its head
 // (lib/decode/registry.ts lists them in order), decode. Ingest, upload and scrape all come here.
 
-export type { Decoded, DecodedInput, DecodeContext, DecodeOptions, InputFormat } from './format';
+export type { ByteSource, Decoded, DecodedInput, DecodeContext, DecodeOptions, InputFormat } from './format';
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -52,6 +52,36 @@ function decodeAmong(bytes: Uint8Array, ctx: DecodeContext, formats: readonly In
  */
 export function decodeInput(bytes: Uint8Array, ctx: DecodeContext = {}): Decoded {
   return decodeAmong(bytes, ctx, FORMATS);
+}
+
+/**
+ * A plain (not gzipped) input decoded from its source without holding it whole, when the format
+ * its head names can (InputFormat.decodeSource: gctrace). undefined when it cannot, or when the
+ * head is not enough to tell (then read the input whole and decodeInput it: same routing, same
+ * result, the second-chance sniffing included).
+ */
+export function decodeFromSource(src: ByteSource, ctx: DecodeContext = {}): DecodedInput | undefined {
+  const head = headBytes(src);
+  if (head.length === 0 || isGzip(head)) return undefined;
+  const f = FORMATS.find((x) => x.sniff(headOf(head)));
+  if (!f?.decodeSource) return undefined;
+  try {
+    return f.decodeSource(src, ctx) as DecodedInput;
+  } catch (e) {
+    if (isDecodeError(e) && e.code === 'unsupported') return undefined;
+    throw e;
+  }
+}
+
+function headBytes(src: ByteSource): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (const s of src.slices()) {
+    parts.push(s);
+    n += s.length;
+    if (n >= HEAD_BYTES) break;
+  }
+  return Buffer.concat(parts).subarray(0, HEAD_BYTES);
 }
 
 /**

@@ -25,7 +25,7 @@
 import type { GcCycleRow, GctraceFormat, GctraceParseResult, GctraceSummary, RowStream } from '../../model/gc';
 import { TextDecoder } from 'node:util';
 import { DecodeError } from '../errors';
-import type { Decoded, InputFormat } from '../format';
+import type { ByteSource, Decoded, InputFormat } from '../format';
 
 export interface GctraceOptions {
   /** Epoch microseconds at which the (first) process started; `@<s>s` offsets count from it. */
@@ -520,6 +520,10 @@ export const gctraceFormat: InputFormat<Extract<Decoded, { input: 'gctrace' }>> 
     if (ctx.startUs === undefined) throw new DecodeError('unsupported', 'gctrace log needs a capture start: pass --start');
     return { input: 'gctrace', ...streamGctrace(raw, ctx.startUs) };
   },
+  decodeSource(src, ctx) {
+    if (ctx.startUs === undefined) throw new DecodeError('unsupported', 'gctrace log needs a capture start: pass --start');
+    return { input: 'gctrace', ...streamGctrace(src, ctx.startUs) };
+  },
 };
 
 // Memory bounded by design (#13): a log is read twice and its rows are never all in memory. The
@@ -539,14 +543,22 @@ interface SegmentTime {
   readonly estimated: boolean;
 }
 
-function pushSlices(p: GctraceParser, raw: Uint8Array): void {
-  for (let i = 0; i < raw.length; i += SLICE_BYTES) p.push(raw.subarray(i, i + SLICE_BYTES));
+/** The input as slices of at most SLICE_BYTES, from the first byte at each call. */
+function slicesOf(input: Uint8Array | ByteSource): () => Iterable<Uint8Array> {
+  if (!(input instanceof Uint8Array)) return () => input.slices();
+  return function* () {
+    for (let i = 0; i < input.length; i += SLICE_BYTES) yield input.subarray(i, i + SLICE_BYTES);
+  };
 }
 
-/** A gctrace log (bytes) -> its summary now, its rows a chunk at a time later (see above). */
-export function streamGctrace(raw: Uint8Array, startUs: number, chunkRows = GCTRACE_CHUNK_ROWS): { parsed: GctraceSummary; cycles: RowStream<GcCycleRow> } {
+/**
+ * A gctrace log (bytes, or a source read in slices: a file) -> its summary now, its rows a chunk
+ * at a time later (see above).
+ */
+export function streamGctrace(input: Uint8Array | ByteSource, startUs: number, chunkRows = GCTRACE_CHUNK_ROWS): { parsed: GctraceSummary; cycles: RowStream<GcCycleRow> } {
+  const slices = slicesOf(input);
   const scan = new GctraceParser(startUs, undefined, 'scan');
-  pushSlices(scan, raw);
+  for (const s of slices()) scan.push(s);
   scan.end();
   const parsed = scan.summary();
   const known = scan.segmentTimes();
@@ -559,8 +571,8 @@ export function streamGctrace(raw: Uint8Array, startUs: number, chunkRows = GCTR
       *chunks() {
         let chunk: GcCycleRow[] = [];
         const p = new GctraceParser(startUs, undefined, 'emit', known, (r) => chunk.push(r));
-        for (let i = 0; i < raw.length; i += SLICE_BYTES) {
-          p.push(raw.subarray(i, i + SLICE_BYTES));
+        for (const s of slices()) {
+          p.push(s);
           if (chunk.length >= chunkRows) {
             yield chunk;
             chunk = [];

@@ -1,0 +1,79 @@
+// Large plain inputs are decoded from a ByteSource read in slices, never held whole (#13: the
+// 285 MB log): the same rows as the bytes path, the same refusals, and a fallback (undefined) for
+// what only the bytes path reads (gzip, profiles, a log whose head is application output). The
+// file source used by `fleetprof ingest` refuses a file that changes between passes.
+import { promises as fs, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { decodeFromSource, type ByteSource } from '../lib/decode';
+import { prepareBytes, prepareSource } from '../lib/ingest';
+import type { ChunkedEntry } from '../lib/store/publish';
+import { parseSourceMeta } from '../lib/model/source';
+import { fileSource } from '../bin/commands/file-source';
+import { gctraceLog } from './helpers/gctrace-gen';
+
+const START_US = Date.parse('2026-11-20T23:10:00Z') * 1000;
+const meta = parseSourceMeta({ service: 'svc', instance: 'i', version: 'v1', startUs: START_US, source: 'x', sourceId: 'test:x' });
+
+/** Bytes as a source of `slice`-byte slices, counting its passes. */
+function source(bytes: Uint8Array, slice: number): ByteSource & { passes: number } {
+  const s = {
+    size: bytes.length,
+    passes: 0,
+    *slices() {
+      s.passes++;
+      for (let i = 0; i < bytes.length; i += slice) yield bytes.subarray(i, i + slice);
+    },
+  };
+  return s;
+}
+
+const rowsOf = (entries: readonly unknown[]) => (entries as ChunkedEntry<'gc_cycles'>[]).flatMap((e) => [...e.chunks()].flat());
+
+test('a gctrace log from a source gives the rows and summary of the bytes path, at any slice size', () => {
+  // Lines cut by slice edges anywhere, and a multi-byte character in application output.
+  const log = Buffer.from(`app started é\n${gctraceLog({ cycles: 500, periodS: 7 })}`);
+  const want = prepareBytes(log, meta);
+  const wantRows = rowsOf(want.entries);
+  for (const slice of [1, 100, 4096, 1 << 20]) {
+    const src = source(log, slice);
+    const got = prepareSource(src, meta);
+    expect(got).toBeDefined();
+    expect(src.passes).toBe(2); // the head, the validating pass; rows are read later
+    expect(rowsOf(got!.entries)).toEqual(wantRows);
+    // Days are known once the rows were read (as they are written).
+    expect(got!.result).toEqual({ ...want.result });
+    expect(want.result.input === 'gctrace' && want.result.dts).toEqual(['2026-11-20', '2026-11-21']);
+  }
+});
+
+test('what a source cannot decode falls back to the bytes path; a bad log is refused the same way', () => {
+  const log = Buffer.from(gctraceLog({ cycles: 5, periodS: 1 }));
+  expect(decodeFromSource(source(gzipSync(log), 1000), { startUs: START_US })).toBeUndefined();
+  expect(decodeFromSource(source(Buffer.from('{"time":"2026-01-01T00:00:00Z","metrics":{"/a:bytes":1}}'), 1000), {})).toBeUndefined();
+  // No --start: the bytes path says why (the same 'unsupported' route).
+  expect(decodeFromSource(source(log, 1000), {})).toBeUndefined();
+  // Head of application output only (> 64 KiB): the bytes path's full scan finds the gc lines.
+  const late = Buffer.from(`${'app line\n'.repeat(10_000)}${gctraceLog({ cycles: 5, periodS: 1 })}`);
+  expect(decodeFromSource(source(late, 1000), { startUs: START_US })).toBeUndefined();
+  expect(() => decodeFromSource(source(Buffer.from('gc 1 @0.1s 2%: 0.1+0.2 ms clock, and nothing else\n'), 1000), { startUs: START_US })).toThrow(/gctrace/);
+});
+
+test('a file source reads the file on every pass, and refuses a file that changed', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-src-'));
+  try {
+    const file = path.join(dir, 'gc.log');
+    const log = gctraceLog({ cycles: 300, periodS: 7 });
+    writeFileSync(file, log);
+    const src = fileSource(file, await fs.stat(file), 1000);
+    for (let pass = 0; pass < 2; pass++) expect(Buffer.concat([...src.slices()]).toString()).toBe(log);
+    const got = prepareSource(src, meta)!;
+    expect(rowsOf(got.entries)).toEqual(rowsOf(prepareBytes(Buffer.from(log), meta).entries));
+    writeFileSync(file, log + log);
+    expect(() => [...src.slices()]).toThrow(/changed while it was being ingested/);
+    expect(() => rowsOf(got.entries)).toThrow(/changed while it was being ingested/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
