@@ -2,20 +2,26 @@
 // (issue #11 point 2, target >= 200 profiles/s on the 2-core machine). Prints a table; asserts
 // nothing. Build first (npm run build:all), then:
 //
-//   node dist/bench/ingest.js [--profiles 600] [--batch 10]
+//   node dist/bench/ingest.js [--profiles 600] [--batch 10] [--json]
 //
-// - Lambda: the ingest handler (lambdas/ingest.ts) over SQS batches of --batch records, against
-//   moto (S3), the objects uploaded beforehand under the upload contract; wall time of the handler
-//   calls, peak RSS growth of the process during them (VmHWM after a reset).
-// - CLI: `fleetprof ingest` over a directory of the same files, a fresh node process: wall time
-//   including node start, peak RSS of the process.
-// - peers in the same run: the per-object path (each profile its own batch: what ingest did before
-//   layout v2, one set of Parquet files per profile) in-process over a local store, and Go's
-//   profile.ParseData over the same files (decode only: a lower bound for any ingest).
+// Two inputs, the same profiles (the test/fixtures/go kinds of three runs, repeated):
+// - bundles: what the agent uploads at its defaults, one per instance-minute: 6 profiles (cpu,
+//   heap, allocs, goroutine, block, mutex) + metrics.jsonl with 6 runtime/metrics snapshots;
+// - single profiles: one object per profile (uploads before bundles; `fleetprof upload` of a file).
+// Paths, each over both inputs:
+// - handler: the ingest handler (lambdas/ingest.ts) over SQS batches of --batch records, against
+//   moto (S3), warm; wall time of the handler calls, the process's CPU time during them (ours and
+//   DuckDB's threads, not moto's), peak RSS growth per batch (VmHWM reset before each batch).
+// - CLI: `fleetprof ingest <dir>` in a fresh node process (node start included), its CPU time and
+//   peak RSS.
+// - peers in the same run: the per-object path (each profile its own batch, as before layout v2)
+//   in-process over a local store, and Go's profile.ParseData over the same files (decode only).
+// The machine is shared: wall rates move with its load (printed); CPU ms per profile much less.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort, startMotoServer } from '../lib/aws/local-stack';
 import { ENV } from '../lib/aws/resources';
@@ -27,34 +33,68 @@ import { ingestBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { bundle } from '../test/helpers/bundle';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
 const HOOK = path.join(ROOT, 'dist/bench/hwm-hook.js');
 const FIXTURES = path.join(ROOT, 'test/fixtures/go');
+const METRICS = path.join(ROOT, 'test/fixtures/scenarios-agent/runs/noise-i1/metrics.jsonl.gz');
 const REGION = 'us-east-1';
 const BUCKET = 'bench-ingest';
+/** The agent's default profiles (agent/agent.go DefaultProfiles) and snapshots per period (60 s / 10 s). */
+const AGENT_KINDS = ['cpu', 'heap', 'allocs', 'goroutine', 'block', 'mutex'];
+const SNAPSHOTS = 6;
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
-/** The fixture profiles (every kind of three runs), repeated to `n` inputs. */
-function inputs(n: number): { file: string; kind: string; bytes: Buffer }[] {
-  const all = readdirSync(FIXTURES)
+/** One upload: a file name (its extension says what it is) and bytes; `profiles` it holds. */
+interface Input {
+  readonly name: string;
+  readonly kind: string;
+  readonly bytes: Buffer;
+  readonly profiles: number;
+}
+
+function runs(): string[] {
+  return readdirSync(FIXTURES)
     .filter((r) => statSync(path.join(FIXTURES, r)).isDirectory())
-    .flatMap((r) => readdirSync(path.join(FIXTURES, r)).filter((f) => f.endsWith('.pb.gz')).map((f) => path.join(FIXTURES, r, f)));
+    .sort()
+    .map((r) => path.join(FIXTURES, r));
+}
+
+/** Single profiles: the fixture runs' .pb.gz of the agent's kinds, repeated to `n`. */
+function singleInputs(n: number): Input[] {
+  const all = runs().flatMap((r) => AGENT_KINDS.map((k) => path.join(r, `${k}.pb.gz`)));
   return Array.from({ length: n }, (_, i) => {
     const file = all[i % all.length];
-    return { file, kind: path.basename(file).replace('.pb.gz', ''), bytes: readFileSync(file) };
+    return { name: `${String(i).padStart(5, '0')}-${path.basename(file)}`, kind: path.basename(file, '.pb.gz'), bytes: readFileSync(file), profiles: 1 };
   });
 }
 
-function hwmKb(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) : NaN;
+/** Agent-default bundles holding `n` profiles in all (n / 6 bundles), each with its own metrics times. */
+function bundleInputs(n: number): Input[] {
+  const lines = gunzipSync(readFileSync(METRICS)).toString('utf8').trim().split('\n').slice(0, SNAPSHOTS);
+  const base = Date.parse('2026-11-21T10:00:00Z');
+  return Array.from({ length: Math.ceil(n / AGENT_KINDS.length) }, (_, i) => {
+    const run = runs()[i % runs().length];
+    const start = new Date(base + i * 60_000).toISOString();
+    const metrics = lines.map((l, k) => JSON.stringify({ ...(JSON.parse(l) as object), time: new Date(base + i * 60_000 + k * 10_000).toISOString() })).join('\n') + '\n';
+    const bytes = bundle([
+      ...AGENT_KINDS.map((k) => ({ name: `${k}.pb.gz`, kind: k, start, data: readFileSync(path.join(run, `${k}.pb.gz`)) })),
+      { name: 'metrics.jsonl', kind: 'metrics', start, data: metrics },
+    ]);
+    return { name: `${String(i).padStart(5, '0')}-bundle.tar.gz`, kind: 'bundle', bytes, profiles: AGENT_KINDS.length };
+  });
+}
+
+function status(field: string): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function resetHwm(): boolean {
@@ -66,95 +106,129 @@ function resetHwm(): boolean {
   }
 }
 
-async function lambdaPath(n: number, batch: number): Promise<{ perS: number; peakMb: number; failures: number }> {
-  const port = await freePort();
-  const moto = await startMotoServer(port);
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-ingest-'));
-  try {
-    Object.assign(process.env, {
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_ENDPOINT_URL_S3: moto.endpoint,
-      [ENV.bucket]: BUCKET,
-      [ENV.cacheDir]: path.join(tmp, 'cache'),
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
-    });
-    const s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    const keys: string[] = [];
-    const t0Ms = Date.parse('2026-11-21T10:00:00Z');
-    for (const [i, input] of inputs(n).entries()) {
-      const p = planUpload(input.file, input.bytes, 0, { bucket: BUCKET, service: 'bench', instance: `i${i % 50}`, version: 'v1', label: {}, start: (t0Ms + i * 1000) * 1000 });
-      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: p.key, Body: p.bytes, Metadata: uploadMetadata({ version: 'v1', labels: {} }) }));
-      keys.push(p.key);
-    }
-    const { handler } = (await import('../lambdas/ingest')) as { handler: (e: SQSEvent) => Promise<{ batchItemFailures: unknown[] }> };
-    const record = (key: string, i: number): SQSRecord => ({
-      messageId: `m-${i}`,
-      receiptHandle: `r-${i}`,
-      body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: encodeURIComponent(key) } } }] }),
-      attributes: { ApproximateReceiveCount: '1' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-      awsRegion: REGION,
-    });
-    // Warm-up batch (DuckDB instance, modules), not timed: a warm Lambda.
-    await handler({ Records: keys.slice(0, Math.min(batch, keys.length)).map((k, i) => record(k, -1 - i)) });
-    const log = console.log;
-    resetHwm();
-    const before = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
-    let failures = 0;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < keys.length; i += batch) {
-      const r = await handler({ Records: keys.slice(i, i + batch).map((k, j) => record(k, i + j)) });
-      failures += r.batchItemFailures.length;
-    }
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    console.log = log;
-    s3.destroy();
-    return { perS: keys.length / secs, peakMb: (hwmKb() - before) / 1024, failures };
-  } finally {
-    moto.child.kill();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+interface PathResult {
+  uploads: number;
+  profiles: number;
+  wallS: number;
+  cpuMs: number;
+  peakMb: number;
+  failures: number;
 }
 
-function cliPath(n: number): { perS: number; peakMb: number; code: number | null } {
+const perS = (r: PathResult) => r.profiles / r.wallS;
+const msPerUpload = (r: PathResult) => (r.wallS * 1000) / r.uploads;
+
+interface Moto {
+  endpoint: string;
+  s3: S3Client;
+  stop: () => void;
+}
+
+async function startS3(tmp: string): Promise<Moto> {
+  const moto = await startMotoServer(await freePort());
+  Object.assign(process.env, {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_ENDPOINT_URL_S3: moto.endpoint,
+    [ENV.bucket]: BUCKET,
+    [ENV.cacheDir]: path.join(tmp, 'cache'),
+    // The stack's ingest memory: DuckDB gets its share and threads as on Lambda.
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+  });
+  const s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  return { endpoint: moto.endpoint, s3, stop: () => (s3.destroy(), moto.child.kill()) };
+}
+
+const record = (key: string, i: number): SQSRecord => ({
+  messageId: `m-${i}`,
+  receiptHandle: `r-${i}`,
+  body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: encodeURIComponent(key) } } }] }),
+  attributes: { ApproximateReceiveCount: '1' },
+  messageAttributes: {},
+  md5OfBody: '',
+  eventSource: 'aws:sqs',
+  eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
+  awsRegion: REGION,
+});
+
+type Handler = (e: SQSEvent) => Promise<{ batchItemFailures: unknown[] }>;
+
+async function handlerPath(s3: S3Client, handler: Handler, inputs: Input[], batch: number, service: string): Promise<PathResult> {
+  const keys: string[] = [];
+  const t0Ms = Date.parse('2026-11-21T10:00:00Z');
+  for (const [i, input] of inputs.entries()) {
+    const p = planUpload(input.name, input.bytes, 0, { bucket: BUCKET, service, instance: `i${i % 50}`, version: 'v1', label: {}, start: (t0Ms + i * 1000) * 1000 });
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: p.key, Body: p.bytes, Metadata: uploadMetadata({ version: 'v1', labels: {} }) }));
+    keys.push(p.key);
+  }
+  // Warm-up batch (modules, DuckDB instance, JIT), not timed: a warm Lambda.
+  await handler({ Records: keys.slice(0, Math.min(batch, keys.length)).map((k, i) => record(k, -1 - i)) });
+  let failures = 0;
+  let peakMb = 0;
+  let wallNs = 0n;
+  let cpu = 0;
+  for (let i = 0; i < keys.length; i += batch) {
+    resetHwm();
+    const before = status('VmRSS');
+    const c0 = cpuMs();
+    const t0 = process.hrtime.bigint();
+    const r = await handler({ Records: keys.slice(i, i + batch).map((k, j) => record(k, i + j)) });
+    wallNs += process.hrtime.bigint() - t0;
+    cpu += cpuMs() - c0;
+    peakMb = Math.max(peakMb, status('VmHWM') - before);
+    failures += r.batchItemFailures.length;
+  }
+  return { uploads: inputs.length, profiles: inputs.reduce((s, x) => s + x.profiles, 0), wallS: Number(wallNs) / 1e9, cpuMs: cpu, peakMb, failures };
+}
+
+function cliPath(inputs: Input[]): PathResult {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-cli-'));
   try {
     const dir = path.join(tmp, 'in');
     mkdirSync(dir);
-    for (const [i, input] of inputs(n).entries()) writeFileSync(path.join(dir, `${String(i).padStart(5, '0')}-${input.kind}.pb.gz`), input.bytes);
+    for (const input of inputs) writeFileSync(path.join(dir, input.name), input.bytes);
     const hwm = path.join(tmp, 'hwm');
+    const cpu = path.join(tmp, 'cpu');
     const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, ['--require', HOOK, CLI, 'ingest', '--data', path.join(tmp, 'data'), '--service', 'bench', '--instance', 'i1', dir], {
-      env: { ...process.env, FLEETPROF_HWM_FILE: hwm },
+      env: { ...process.env, FLEETPROF_HWM_FILE: hwm, FLEETPROF_CPU_FILE: cpu },
       encoding: 'utf8',
     });
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) process.stderr.write(r.stderr);
-    return { perS: n / secs, peakMb: Number(readFileSync(hwm, 'utf8')) / 1024, code: r.status };
+    return {
+      uploads: inputs.length,
+      profiles: inputs.reduce((s, x) => s + x.profiles, 0),
+      wallS,
+      cpuMs: Number(readFileSync(cpu, 'utf8')) / 1000,
+      peakMb: Number(readFileSync(hwm, 'utf8')) / 1024,
+      failures: r.status === 0 ? 0 : 1,
+    };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-async function perObjectPath(n: number): Promise<number> {
+async function perObjectPath(inputs: Input[]): Promise<PathResult> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-perobj-'));
   const instance = await openDuckDb();
   const writer = await ParquetWriter.create(instance);
   try {
     const store = new LocalStore(tmp);
-    const all = inputs(n);
+    const c0 = cpuMs();
     const t0 = process.hrtime.bigint();
-    for (const [i, input] of all.entries()) {
-      await ingestBytes(input.bytes, parseSourceMeta({ service: 'bench', instance: `i${i}`, kind: input.kind as ProfileKind, source: input.file, sourceId: `${input.file}#${i}` }), { store, writer });
+    for (const [i, input] of inputs.entries()) {
+      await ingestBytes(input.bytes, parseSourceMeta({ service: 'bench', instance: `i${i}`, kind: input.kind as ProfileKind, source: input.name, sourceId: `${input.name}#${i}` }), { store, writer });
     }
-    return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+    return { uploads: inputs.length, profiles: inputs.length, wallS: Number(process.hrtime.bigint() - t0) / 1e9, cpuMs: cpuMs() - c0, peakMb: NaN, failures: 0 };
   } finally {
     writer.close();
     instance.closeSync();
@@ -162,12 +236,12 @@ async function perObjectPath(n: number): Promise<number> {
   }
 }
 
-function goParse(n: number): number | string {
+function goParse(): number | string {
   const dir = path.join(ROOT, 'bench/go/parse');
   const bin = path.join(dir, 'bin/parse');
   try {
     if (!existsSync(bin)) execFileSync('go', ['build', '-o', bin, '.'], { cwd: dir, stdio: 'ignore' });
-    const files = [...new Set(inputs(n).map((i) => i.file))];
+    const files = runs().flatMap((r) => AGENT_KINDS.map((k) => path.join(r, `${k}.pb.gz`)));
     const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
     const out = execFileSync(bin, ['-seconds', '2', ...files], { encoding: 'utf8' });
     const all = out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; mb_per_s: number });
@@ -181,20 +255,55 @@ function goParse(n: number): number | string {
 async function main(): Promise<void> {
   const n = arg('profiles', 600);
   const batch = arg('batch', 10);
-  const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
-  console.log(`# fleetprof ingest bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} cpus, load ${load}`);
-  console.log(`${n} profiles (the test/fixtures/go kinds, repeated), SQS batches of ${batch}\n`);
-  const cli = cliPath(n);
-  const lambda = await lambdaPath(n, batch);
-  const perObject = await perObjectPath(Math.min(n, 120));
-  const go = goParse(n);
-  const row = (name: string, perS: number | string, extra = '') =>
-    console.log(`${name.padEnd(58)} ${(typeof perS === 'number' ? perS.toFixed(1) : perS).padStart(10)}  ${extra}`);
-  console.log(`${'path'.padEnd(58)} ${'profiles/s'.padStart(10)}`);
-  row('ingest handler over SQS batches, moto S3 (warm)', lambda.perS, `peak RSS growth ${lambda.peakMb.toFixed(0)} MB over all batches; ${lambda.failures} retried`);
-  row('fleetprof ingest <dir> (node start included)', cli.perS, `process peak RSS ${cli.peakMb.toFixed(0)} MB; exit ${cli.code}`);
-  row('peer: per-object path (a batch per profile), local store', perObject);
-  row('peer: Go profile.ParseData, decode only', go);
+  const json = process.argv.includes('--json');
+  const load0 = os.loadavg()[0];
+  const singles = singleInputs(n);
+  const bundles = bundleInputs(n);
+  const header = `# fleetprof ingest bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`;
+
+  const cliBundles = cliPath(bundles);
+  const cliSingles = cliPath(singles);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-ingest-'));
+  const moto = await startS3(tmp);
+  let hBundles: PathResult;
+  let hSingles: PathResult;
+  // The handler logs a line per object (Powertools, stdout): not this table's business.
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    const { handler } = (await import('../lambdas/ingest')) as { handler: Handler };
+    hBundles = await handlerPath(moto.s3, handler, bundles, batch, 'bundles');
+    hSingles = await handlerPath(moto.s3, handler, singles, batch, 'singles');
+  } finally {
+    process.stdout.write = write;
+    moto.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const perObject = await perObjectPath(singles.slice(0, Math.min(n, 120)));
+  const go = goParse();
+  const load1 = os.loadavg()[0];
+
+  const rows: [string, PathResult][] = [
+    [`ingest handler, SQS batches of ${batch} bundles, moto S3 (warm)`, hBundles],
+    [`ingest handler, SQS batches of ${batch} single profiles, moto S3`, hSingles],
+    ['fleetprof ingest <dir of bundles> (node start included)', cliBundles],
+    ['fleetprof ingest <dir of single profiles>', cliSingles],
+    ['peer: per-object path (a batch per profile), local store', perObject],
+  ];
+  if (json) {
+    console.log(JSON.stringify({ profiles: n, batch, load: [load0, load1], go, paths: Object.fromEntries(rows.map(([name, r]) => [name, { ...r, perS: perS(r), msPerUpload: msPerUpload(r), cpuMsPerProfile: r.cpuMs / r.profiles }])) }));
+    return;
+  }
+  console.log(header);
+  console.log(`${n} profiles: ${bundles.length} agent-default bundles (6 profiles + ${SNAPSHOTS} metrics snapshots each) and ${singles.length} single-profile objects\n`);
+  const cell = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(`${'path'.padEnd(64)} ${'profiles/s'.padStart(10)} ${'CPU ms/profile'.padStart(14)} ${'ms/upload'.padStart(10)} ${'peak MB'.padStart(8)}  notes`);
+  for (const [name, r] of rows) {
+    const note = name.startsWith('ingest handler') ? `peak = RSS growth per batch; ${r.failures} retried` : name.startsWith('fleetprof') ? 'peak = process RSS' : '';
+    console.log(`${name.padEnd(64)} ${cell(perS(r)).padStart(10)} ${cell(r.cpuMs / r.profiles, 2).padStart(14)} ${cell(msPerUpload(r), 0).padStart(10)} ${cell(r.peakMb, 0).padStart(8)}  ${note}`);
+  }
+  console.log(`${'peer: Go profile.ParseData, decode only'.padEnd(64)} ${(typeof go === 'number' ? go.toFixed(1) : go).padStart(10)}`);
+  console.log(`\nhandler ms per bundle ${cell(msPerUpload(hBundles), 0)} (wall, incl. moto round trips) = ${cell((msPerUpload(hBundles) / 1000) * 2, 3)} GB-s per upload at 2,048 MB; load average ${load0.toFixed(1)} -> ${load1.toFixed(1)}`);
 }
 
 void main().then(

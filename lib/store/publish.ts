@@ -201,8 +201,12 @@ function splitByHour(d: TableData): [number, TableData][] {
   const hourOf = (t: number) => Math.floor(t / 3_600_000_000) * 3_600_000_000;
   const rows = (isPacked(d) ? d.rows : d) as readonly { time: number }[];
   if (rows.length === 0) return [];
+  // The common case, one hour: one pass of plain comparisons against the hour's bounds.
   const first = hourOf(rows[0].time);
-  if (rows.every((r) => hourOf(r.time) === first)) return [[first, d]];
+  const end = first + 3_600_000_000;
+  let oneHour = true;
+  for (let i = 0; i < rows.length && oneHour; i++) oneHour = rows[i].time >= first && rows[i].time < end;
+  if (oneHour) return [[first, d]];
   const by = new Map<number, { time: number }[]>();
   for (const r of rows) {
     const h = hourOf(r.time);
