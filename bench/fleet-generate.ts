@@ -7,14 +7,18 @@
 //      profile_id -> md5(profile_id ~ k @0): a distinct, deterministic source identity, the same
 //                    in every table, as ingest gives each uploaded object;
 //    every other column (version, process, labels, kinds, stacks, values, source) byte for byte;
-// 2. every hour (the base hour is the last one, shift 0): the base hour read back with only
+// 2. every hour (the base hour is the last one, shift 0): the base hour with only
 //      time       -> time + whole hours (the target hour's offset from the source hour)
 //      profile_id -> md5(base profile_id @ shift) (distinct per hour, the same in every table)
 //      _batch     -> a new batch id per file
-//    rewritten. Pass 2 does no join and no per-copy hashing, so it runs at the Parquet writer's
-//    speed (measured 1.2-2x the old one-pass copy; the list columns of `stacks` are most of the
-//    cost). DuckDB runs with a memory limit (FLEET_GENERATE_MEMORY, default 1500MB, spilling to
-//    DIR/.tmp): the old one-pass copy peaked at 7.9 GB unlimited.
+//    changed, by swapping those columns' dictionary pages in a copy of the base file's bytes
+//    (bench/fleet-parquet.ts: no row is decoded or encoded; the first copy of each table is
+//    checked row by row against the same shift in SQL), or by a DuckDB COPY of the base where a
+//    column is not dictionary-encoded (the small profiles and gc_cycles tables). Re-encoding every
+//    hour in DuckDB ran at ~200-250k rows/s on this machine (the list columns of `stacks` are
+//    most of it); the copy runs at disk speed. DuckDB runs with a memory limit
+//    (FLEET_GENERATE_MEMORY, default 1500MB, spilling to DIR/.tmp): the old one-pass copy peaked
+//    at 7.9 GB unlimited.
 //
 // What it writes is what ingest writes: the fresh tier, one file per table per batch, where a
 // batch is one target hour of all copies (one file per table and hour: service is a column).
@@ -33,6 +37,7 @@ import { freshKey, newBatchId } from '../lib/store/layout';
 import { BATCH_COLUMN } from '../lib/store/dedupe';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, sqlString } from '../lib/store/parquet';
+import { loadDictionaries, shiftFile, verifyShift, type BaseDictionaries, type ShiftRole } from './fleet-parquet';
 
 export const HOUR_US = 3_600_000_000;
 
@@ -107,21 +112,14 @@ function baseColumns(t: TableName): string {
     .join(', ');
 }
 
-/** Another hour from the base hour: time shifted, profile_id re-derived per hour, the rest as is. */
-function shiftedColumns(t: TableName, shiftHours: number): string {
-  return TABLES[t].columns
-    .map((c) => {
-      switch (c.name) {
-        case 'time':
-          return `time + INTERVAL (${shiftHours}) HOUR AS time`;
-        case 'profile_id':
-          return `md5(profile_id || '@' || '${shiftHours}') AS profile_id`;
-        default:
-          return `"${c.name}"`;
-      }
-    })
-    .join(', ');
+/** Another hour from the base hour (the SQL path): time shifted, profile_id re-derived per hour. */
+function shiftedColumn(name: 'time' | 'profile_id', shiftHours: number): string {
+  return name === 'time' ? `time + INTERVAL (${shiftHours}) HOUR AS time` : `md5(profile_id || '@' || '${shiftHours}') AS profile_id`;
 }
+
+/** What changes between hours (bench/fleet-parquet.ts); the base hour's batch id is a placeholder. */
+const ROLES: Record<string, ShiftRole> = { time: 'time', profile_id: 'hash', [BATCH_COLUMN]: 'batch' };
+const BASE_BATCH = newBatchId(0);
 
 /** The step's DuckDB: bounded memory (the old row-by-row copy peaked at 7.9 GB), spilling to DIR. */
 const GENERATE_MEMORY = process.env.FLEET_GENERATE_MEMORY ?? '1500MB';
@@ -130,7 +128,7 @@ const PARQUET_OPTS = `FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880`;
 
 export async function generate(
   o: GenerateOptions,
-): Promise<{ source: SourceInfo; files: number; rows: number; bytes: number; baseSeconds: number; shiftSeconds: number; rowsPerSecond: number }> {
+): Promise<{ source: SourceInfo; files: number; rows: number; bytes: number; baseSeconds: number; shiftSeconds: number; rowsPerSecond: number; rowsByCopy: number; rowsBySql: number }> {
   const store = new LocalStore(o.out);
   await fs.mkdir(store.scratchDir, { recursive: true });
   const spill = path.join(store.scratchDir, 'duckdb-spill');
@@ -160,31 +158,50 @@ export async function generate(
     // 1. The base hour (the source's own hour, shift 0): all I/N copies of every table, written once
     //    with the per-row work (instance rename, profile_id hash, the CROSS JOIN), kept in scratch.
     //    Each batch file is one table's hour of all copies (layout v2: service is a column).
-    const base = {} as Record<TableName, { file: string; rows: number }>;
+    const base = {} as Record<TableName, { file: string; rows: number; dicts: BaseDictionaries; bytes: Buffer; verified: boolean }>;
+    let byCopy = 0;
+    let bySql = 0;
     for (const t of TABLE_NAMES) {
       if (src.rows[t] === 0) continue;
       const file = path.join(store.scratchDir, `base-${t}.parquet`);
-      const r = await conn.run(`COPY (SELECT ${baseColumns(t)} FROM src_${t} CROSS JOIN range(${copies}) r(k)) TO '${sqlString(file)}' (${PARQUET_OPTS})`);
-      base[t] = { file, rows: Number(r.rowsChanged) };
+      const r = await conn.run(
+        `COPY (SELECT ${baseColumns(t)}, '${BASE_BATCH}' AS ${BATCH_COLUMN} FROM src_${t} CROSS JOIN range(${copies}) r(k)) TO '${sqlString(file)}' (${PARQUET_OPTS})`,
+      );
+      base[t] = { file, rows: Number(r.rowsChanged), dicts: await loadDictionaries(conn, file, ROLES), bytes: await fs.readFile(file), verified: false };
     }
     const t1 = process.hrtime.bigint();
     // 2. Every hour (oldest first, as uploads arrive; the last is the source's, shift 0): the base
-    //    hour read back and written with only time, profile_id and the batch id rewritten.
+    //    hour's bytes with the dictionaries of time, profile_id and _batch swapped
+    //    (bench/fleet-parquet.ts), or, where a column chunk is not dictionary-encoded (the small
+    //    profiles and gc_cycles tables), the base read back by DuckDB with those columns rewritten.
     for (let h = 0; h < o.hours; h++) {
       const shift = h - (o.hours - 1);
       for (const t of TABLE_NAMES) {
-        if (!base[t]) continue;
-        const batchId = newBatchId();
+        const b = base[t];
+        if (!b) continue;
+        const spec = { shiftHours: shift, batchId: newBatchId() };
         const tmp = path.join(store.scratchDir, `${randomUUID()}.parquet`);
-        const cols = shift === 0 ? TABLES[t].columns.map((c) => `"${c.name}"`).join(', ') : shiftedColumns(t, shift);
-        const r = await conn.run(`COPY (SELECT ${cols}, '${batchId}' AS ${BATCH_COLUMN} FROM read_parquet('${sqlString(base[t].file)}')) TO '${sqlString(tmp)}' (${PARQUET_OPTS})`);
-        await put(t, shift, tmp, Number(r.rowsChanged));
+        const copied = shiftFile(b.bytes, b.dicts, spec);
+        if (copied) {
+          await fs.writeFile(tmp, copied);
+          if (!b.verified) {
+            await verifyShift(conn, b.file, tmp, ROLES, spec);
+            b.verified = true;
+          }
+          byCopy += b.rows;
+        } else {
+          const cols = TABLES[t].columns.map((c) => (c.name === 'time' || c.name === 'profile_id' ? shiftedColumn(c.name, shift) : `"${c.name}"`)).join(', ');
+          await conn.run(`COPY (SELECT ${cols}, '${spec.batchId}' AS ${BATCH_COLUMN} FROM read_parquet('${sqlString(b.file)}')) TO '${sqlString(tmp)}' (${PARQUET_OPTS})`);
+          bySql += b.rows;
+        }
+        await put(t, shift, tmp, b.rows);
       }
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       process.stderr.write(`\rgenerated hour ${h + 1}/${o.hours} (${rows} rows, ${files} files, ${Math.round(rows / s)} rows/s)`);
     }
     process.stderr.write('\n');
     for (const t of TABLE_NAMES) if (base[t]) await fs.rm(base[t].file, { force: true });
+    process.stderr.write(`rows by file copy ${byCopy}, by DuckDB ${bySql}\n`);
     await fs.rm(spill, { recursive: true, force: true });
     const t2 = process.hrtime.bigint();
     const total = Number(t2 - t0) / 1e9;
@@ -196,6 +213,8 @@ export async function generate(
       baseSeconds: Number(t1 - t0) / 1e9,
       shiftSeconds: Number(t2 - t1) / 1e9,
       rowsPerSecond: rows / total,
+      rowsByCopy: byCopy,
+      rowsBySql: bySql,
     };
   } finally {
     conn.closeSync();
