@@ -4,28 +4,9 @@
 // value summed over its nodes, cum = the value of its outermost nodes, so recursion counts once),
 // and the sandwich view's two trees (callers of a function, and its callees).
 
-export interface FlameNode {
-  n: string;
-  v: number;
-  b?: number;
-  c?: FlameNode[];
-}
+import type { FlameGraph, FlameNode } from '../lib/model/flamegraph';
 
-export interface FlameGraph {
-  type: string;
-  sampleType: string;
-  unit: string;
-  title: string;
-  differential: boolean;
-  total: number;
-  baseTotal: number;
-  root: FlameNode;
-  /** Optional: what the graph compares (differential), for the legend. */
-  baseLabel?: string;
-  targetLabel?: string;
-  /** function name -> file:line of its definition. */
-  locations?: Record<string, string>;
-}
+export type { FlameGraph, FlameNode };
 
 export class FlameModel {
   readonly names: string[] = [];

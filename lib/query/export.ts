@@ -1,7 +1,6 @@
 import { gzipSync } from 'node:zlib';
-import { Writer } from 'protobufjs/minimal';
-import { FUNCTION, LABEL, LINE, LOCATION, PROFILE, SAMPLE, tagOf, VALUE_TYPE, WIRE } from '../model/pprof-wire';
-import type { Int64 } from '../model/profile';
+import { FUNCTION, LABEL, LINE, LOCATION, PROFILE, SAMPLE, tagOf, WIRE } from '../model/pprof-wire';
+import { int64, PprofWriter } from '../model/pprof-writer';
 import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
 import { windowSelectSql } from './plan';
@@ -155,35 +154,15 @@ interface EncodeInput {
   durationNanos: bigint;
 }
 
-function int64(v: Int64): number | { low: number; high: number } {
-  if (typeof v === 'number') return v;
-  const u = BigInt.asUintN(64, v);
-  return { low: Number(u & 0xffffffffn), high: Number(u >> 32n) };
-}
-
 export function encode(p: EncodeInput): Uint8Array {
-  const strings = [''];
-  const stringIds = new Map<string, number>([['', 0]]);
-  const s = (x: string): number => {
-    let i = stringIds.get(x);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(x);
-      stringIds.set(x, i);
-    }
-    return i;
-  };
+  const pw = new PprofWriter();
+  const s = (x: string) => pw.str(x);
   const fnIds = new Map<string, number>();
   const locIds = new Map<string, number>();
-  const w = Writer.create();
+  const w = pw.w;
   const B = WIRE.BYTES;
   const V = WIRE.VARINT;
-  const valueType = (field: number, t: { type: string; unit: string }) => {
-    w.uint32(tagOf(field, B)).fork();
-    w.uint32(tagOf(VALUE_TYPE.TYPE, V)).int64(s(t.type));
-    w.uint32(tagOf(VALUE_TYPE.UNIT, V)).int64(s(t.unit));
-    w.ldelim();
-  };
+  const valueType = (field: number, t: { type: string; unit: string }) => pw.valueType(field, t);
   for (const t of p.types) valueType(PROFILE.SAMPLE_TYPE, t);
   const functions: { id: number; name: string; file: string; startLine: number }[] = [];
   /** Per location: its id and Lines [function id, line], innermost first. */
@@ -223,7 +202,7 @@ export function encode(p: EncodeInput): Uint8Array {
       w.ldelim();
     }
     w.uint32(tagOf(SAMPLE.VALUE, B)).fork(); // packed
-    for (const v of st.values) w.int64(int64(v) as number);
+    for (const v of st.values) w.int64(int64(v));
     w.ldelim();
     for (const [k, v] of st.labels) {
       w.uint32(tagOf(SAMPLE.LABEL, B)).fork();
@@ -234,7 +213,7 @@ export function encode(p: EncodeInput): Uint8Array {
     for (const [k, v] of st.numLabels) {
       w.uint32(tagOf(SAMPLE.LABEL, B)).fork();
       w.uint32(tagOf(LABEL.KEY, V)).int64(s(k));
-      w.uint32(tagOf(LABEL.NUM, V)).int64(int64(BigInt(v)) as number);
+      w.uint32(tagOf(LABEL.NUM, V)).int64(int64(BigInt(v)));
       w.ldelim();
     }
     w.ldelim();
@@ -259,11 +238,10 @@ export function encode(p: EncodeInput): Uint8Array {
     if (f.startLine) w.uint32(tagOf(FUNCTION.START_LINE, V)).int64(f.startLine);
     w.ldelim();
   }
-  if (p.timeNanos) w.uint32(tagOf(PROFILE.TIME_NANOS, V)).int64(int64(p.timeNanos) as number);
-  if (p.durationNanos) w.uint32(tagOf(PROFILE.DURATION_NANOS, V)).int64(int64(p.durationNanos) as number);
+  if (p.timeNanos) w.uint32(tagOf(PROFILE.TIME_NANOS, V)).int64(int64(p.timeNanos));
+  if (p.durationNanos) w.uint32(tagOf(PROFILE.DURATION_NANOS, V)).int64(int64(p.durationNanos));
   valueType(PROFILE.PERIOD_TYPE, p.periodType);
-  if (p.period) w.uint32(tagOf(PROFILE.PERIOD, V)).int64(int64(p.period) as number);
+  if (p.period) w.uint32(tagOf(PROFILE.PERIOD, V)).int64(int64(p.period));
   w.uint32(tagOf(PROFILE.DEFAULT_SAMPLE_TYPE, V)).int64(s(p.defaultSampleType));
-  for (const x of strings) w.uint32(tagOf(PROFILE.STRING_TABLE, B)).string(x);
-  return w.finish();
+  return pw.finish();
 }

@@ -5,40 +5,15 @@ import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 import { isoFromUs } from '../model/time';
 import { functionLocations } from './locations';
+import type { FlameGraph, FlameNode } from '../model/flamegraph';
 
 // Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
 // call tree, root first; lib/render/flamegraph.ts embeds it in a self-contained HTML page. A
 // differential flame graph has the target cohort's tree, each node also carrying the baseline's
 // value (the page colours it by the change of its share of the total: red grew, blue shrank).
-//
-// Node values: `v` = sum of the values of the stacks passing through the node (target), `b` = the
-// same for the baseline. The root's value is the cohort total that `fleetprof top` prints, and a
-// node's own value (v minus its children's) summed over the nodes of a function is that
-// function's flat.
+// The shape (FlameGraph, FlameNode) lives in lib/model/flamegraph.ts, shared with the page.
 
-export interface FlameNode {
-  n: string;
-  v: number;
-  b?: number;
-  c?: FlameNode[];
-}
-
-export interface FlameGraph {
-  type: string;
-  sampleType: string;
-  unit: string;
-  title: string;
-  differential: boolean;
-  /** Totals of the two cohorts (base 0 unless differential). */
-  total: number;
-  baseTotal: number;
-  /** Differential: what each side is (version, time span), for the page's legend. */
-  baseLabel?: string;
-  targetLabel?: string;
-  /** function name -> `file:start_line` where it is defined (lib/query/locations.ts). */
-  locations?: Record<string, string>;
-  root: FlameNode;
-}
+export type { FlameGraph, FlameNode } from '../model/flamegraph';
 
 /** `version v2, 2026-11-21T20:00:00.000Z – 2026-11-21T21:00:00.000Z`; 'all data' when unfiltered. */
 export function cohortLabel(c: { version?: string; fromUs?: number; toUs?: number }): string {

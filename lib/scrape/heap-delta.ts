@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
-import { Writer } from 'protobufjs/minimal';
-import { FUNCTION, LABEL, LINE, LOCATION, MAPPING, PROFILE, SAMPLE, tagOf, VALUE_TYPE, WIRE } from '../model/pprof-wire';
+import { FUNCTION, LABEL, LINE, LOCATION, MAPPING, PROFILE, SAMPLE, tagOf, WIRE } from '../model/pprof-wire';
+import { int64, PprofWriter } from '../model/pprof-writer';
 import type { Int64, Profile, ProfileKind } from '../model/profile';
 import { valueClass } from '../model/temporality';
 
@@ -14,10 +14,7 @@ import { valueClass } from '../model/temporality';
 // samples with their gauge values zeroed, then the snapshot's samples with their counter values
 // zeroed. pprof's flat/cum and our tables are linear in sample values, so `go tool pprof -top` of
 // the result equals the delta's on alloc_* and the snapshot's on inuse_*.
-//
-// Hand-written instead of a library: the only TypeScript pprof writers on npm build a message
-// object per sample (protobufjs' generated code); the decoded Profile is columnar, and writing it
-// straight to protobufjs' Writer is short (field numbers from lib/model/pprof-wire.ts).
+// Written with the shared PprofWriter (lib/model/pprof-writer.ts).
 
 /** Sample types of a kind that are counters (alloc_* of heap and allocs), by index. */
 function counterMask(kind: ProfileKind, p: Profile): boolean[] {
@@ -53,37 +50,15 @@ interface Part {
   readonly keep: readonly boolean[];
 }
 
-function int64(v: Int64): number | { low: number; high: number } {
-  if (typeof v === 'number') return v;
-  const u = BigInt.asUintN(64, v);
-  return { low: Number(u & 0xffffffffn), high: Number(u >> 32n) };
-}
-
 /** Header fields (types, time, period, ...) from `head`; samples, locations, functions and mappings of every part, ids renumbered per part. */
 function encodeParts(head: Profile, parts: readonly Part[]): Uint8Array {
-  const strings = [''];
-  const stringIds = new Map<string, number>([['', 0]]);
-  const s = (x: string): number => {
-    let i = stringIds.get(x);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(x);
-      stringIds.set(x, i);
-    }
-    return i;
-  };
-  const w = Writer.create();
+  const pw = new PprofWriter();
+  const s = (x: string) => pw.str(x);
+  const w = pw.w;
   const B = WIRE.BYTES;
   const V = WIRE.VARINT;
-  const i64 = (field: number, v: Int64) => {
-    if (v !== 0 && v !== 0n) w.uint32(tagOf(field, V)).int64(int64(v) as number);
-  };
-  const valueType = (field: number, t: { type: string; unit: string }) => {
-    w.uint32(tagOf(field, B)).fork();
-    w.uint32(tagOf(VALUE_TYPE.TYPE, V)).int64(s(t.type));
-    w.uint32(tagOf(VALUE_TYPE.UNIT, V)).int64(s(t.unit));
-    w.ldelim();
-  };
+  const i64 = (field: number, v: Int64) => pw.int64Field(field, v);
+  const valueType = (field: number, t: { type: string; unit: string }) => pw.valueType(field, t);
   for (const t of head.sampleTypes) valueType(PROFILE.SAMPLE_TYPE, t);
   const nTypes = head.sampleTypes.length;
 
@@ -108,14 +83,14 @@ function encodeParts(head: Profile, parts: readonly Part[]): Uint8Array {
         w.ldelim();
       }
       w.uint32(tagOf(SAMPLE.VALUE, B)).fork();
-      for (const v of vs) w.int64(int64(v) as number);
+      for (const v of vs) w.int64(int64(v));
       w.ldelim();
       for (const l of labelSets[labelSet[i]]) {
         w.uint32(tagOf(SAMPLE.LABEL, B)).fork();
         w.uint32(tagOf(LABEL.KEY, V)).int64(s(l.key));
         if ('str' in l) w.uint32(tagOf(LABEL.STR, V)).int64(s(l.str));
         else {
-          w.uint32(tagOf(LABEL.NUM, V)).int64(int64(l.num) as number);
+          w.uint32(tagOf(LABEL.NUM, V)).int64(int64(l.num));
           if (l.numUnit) w.uint32(tagOf(LABEL.NUM_UNIT, V)).int64(s(l.numUnit));
         }
         w.ldelim();
@@ -173,6 +148,5 @@ function encodeParts(head: Profile, parts: readonly Part[]): Uint8Array {
   for (const c of head.comments) w.uint32(tagOf(PROFILE.COMMENT, V)).int64(s(c));
   if (head.defaultSampleType) w.uint32(tagOf(PROFILE.DEFAULT_SAMPLE_TYPE, V)).int64(s(head.defaultSampleType));
   if (head.docUrl) w.uint32(tagOf(PROFILE.DOC_URL, V)).int64(s(head.docUrl));
-  for (const x of strings) w.uint32(tagOf(PROFILE.STRING_TABLE, B)).string(x);
-  return w.finish();
+  return pw.finish();
 }
