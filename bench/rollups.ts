@@ -5,10 +5,10 @@
 // Data: one hour of CPU and heap profiles of I instances (real fixture profiles, each replay
 // perturbed: bench/replay.ts), written through the ingest path; then that hour copied to every
 // hour of D days (times shifted by whole hours, as the fleet simulator of #11 does) and written
-// compacted (one file per table and day, sorted, zstd 19); then the rollups built by the same
-// code `fleetprof compact` runs. Env: BENCH_DAYS (default 7), BENCH_INSTANCES (20),
+// in the fresh tier (layout v2), then compacted and rolled up by the scheduled job's code
+// (lib/store/compact-due.ts), as the stack holds it once the days are closed. Env: BENCH_DAYS (default 7), BENCH_INSTANCES (20),
 // BENCH_PER_HOUR (12 profiles of each kind per instance and hour), BENCH_REPEAT (3).
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeProfile } from '../lib/decode';
@@ -18,8 +18,11 @@ import { profileRows } from '../lib/normalize/profile-rows';
 import { publishEntries } from '../lib/ingest';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { rollupStore } from '../lib/store/rollup';
-import { TABLES, ROLLUP_TABLE_NAMES } from '../lib/model/schema';
+import { compactDue } from '../lib/store/compact-due';
+import { BATCH_COLUMN } from '../lib/store/dedupe';
+import { freshKey } from '../lib/store/layout';
+import { liveFileSet } from '../lib/store/live';
+import { TABLES, ROLLUP_TABLE_NAMES, type TableName } from '../lib/model/schema';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
 import { flameGraph } from '../lib/query/flamegraph';
@@ -32,16 +35,6 @@ const DAYS = Number(process.env.BENCH_DAYS ?? 7);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
 const PER_HOUR = Number(process.env.BENCH_PER_HOUR ?? 12);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
-
-function duSize(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let s = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    s += e.isDirectory() ? duSize(p) : statSync(p).size;
-  }
-  return s;
-}
 
 async function time<T>(f: () => Promise<T>): Promise<{ ms: number; r: T }> {
   let best = Infinity;
@@ -68,6 +61,7 @@ async function main(): Promise<void> {
     const runs = readdirSync(path.join(ROOT, 'test/fixtures/go'), { withFileTypes: true }).filter((e) => e.isDirectory());
     const sources = ['cpu', 'heap'].flatMap((k) => runs.map((r) => decodeProfile(readFileSync(path.join(ROOT, 'test/fixtures/go', r.name, `${k}.pb.gz`)))));
     const rnd = mulberry32(11);
+    const store = new LocalStore(dir);
     const store0 = new LocalStore(stage);
     let n = 0;
     for (let i = 0; i < INSTANCES; i++) {
@@ -86,33 +80,54 @@ async function main(): Promise<void> {
         }
       }
     }
-    // Every hour of D days: the source hour shifted, written compacted (one file per table and day).
+    // Every hour of D days: the source hour shifted, written as ingest writes it (layout v2: one
+    // fresh batch file per table and hour), then compacted and rolled up by the scheduled job's
+    // code (lib/store/compact-due.ts: hour files, their rollups through the v2 hook, day files and
+    // day forms), as the stack would hold it a day later.
     const t0 = performance.now();
+    const staged = path.join(stage, '.copies');
+    mkdirSync(staged, { recursive: true });
     for (const t of ['profiles', 'functions', 'stacks'] as const) {
       const cols = TABLES[t].columns.map((c) => `"${c.name}"`);
       const sel = cols.map((c) => (c === '"time"' ? `time - to_microseconds(h * ${HOUR_US}::BIGINT) AS time` : c === '"profile_id"' ? `profile_id || '-' || h::VARCHAR AS profile_id` : c));
+      const shifted = `time - to_microseconds(h * ${HOUR_US}::BIGINT)`;
       await conn.run(`COPY (
-          SELECT ${sel.join(', ')}, service, strftime(time - to_microseconds(h * ${HOUR_US}::BIGINT), '%Y-%m-%d') AS dt
-          FROM read_parquet('${stage}/${t}/**/*.parquet', hive_partitioning = true, union_by_name = true), range(${DAYS * 24}) r(h)
-          ORDER BY ${TABLES[t].sortBy.map((c) => `"${c}"`).join(', ')}
-        ) TO '${dir}/${t}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19, PARTITION_BY (dt, service))`);
+          SELECT ${sel.join(', ')}, 'b000000000000000000000' AS ${BATCH_COLUMN}, strftime(${shifted}, '%Y-%m-%d') AS dt, strftime(${shifted}, '%H') AS hour
+          FROM read_parquet('${stage}/fresh/${t}/**/*.parquet', hive_partitioning = false, union_by_name = true), range(${DAYS * 24}) r(h)
+        ) TO '${staged}/${t}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt, hour))`);
+      for (const dtDir of readdirSync(path.join(staged, t))) {
+        for (const hourDir of readdirSync(path.join(staged, t, dtDir))) {
+          for (const [i, f] of readdirSync(path.join(staged, t, dtDir, hourDir)).entries()) {
+            await store.putFile(freshKey(t, dtDir.slice(3), Number(hourDir.slice(5)), `b${String(i).padStart(21, '0')}`), path.join(staged, t, dtDir, hourDir, f));
+          }
+        }
+      }
     }
     const copyS = (performance.now() - t0) / 1000;
-    const samples = Number(
-      (await (await conn.runAndReadAll(`SELECT SUM(value) AS n FROM read_parquet('${dir}/stacks/**/*.parquet', hive_partitioning = true) WHERE kind = 'cpu' AND sample_type = 'samples'`)).getRowObjectsJS())[0].n,
-    );
-    const store = new LocalStore(dir);
     const t1 = performance.now();
-    const ru = await rollupStore(store, conn, { toUs: start + DAYS * 24 * HOUR_US });
+    const ru = await compactDue(store, writer, { nowUs: start + DAYS * 24 * HOUR_US + 2 * HOUR_US });
     const rollupS = (performance.now() - t1) / 1000;
-    const raw = ['profiles', 'functions', 'stacks'].reduce((a, t) => a + duSize(path.join(dir, t)), 0);
-    const rolled = ROLLUP_TABLE_NAMES.reduce((a, t) => a + duSize(path.join(dir, t)), 0);
+    const live = async (t: TableName) => {
+      const s = await liveFileSet(store, t, {});
+      return [...s.compacted, ...s.fresh];
+    };
+    const samples = Number(
+      (await (await conn.runAndReadAll(`SELECT SUM(value) AS n FROM read_parquet([${(await live('stacks')).map((f) => `'${f}'`).join(', ')}]) WHERE kind = 'cpu' AND sample_type = 'samples'`)).getRowObjectsJS())[0].n,
+    );
+    const bytesOf = async (t: TableName) => (await live(t)).reduce((a, f) => a + statSync(f).size, 0);
+    let raw = 0;
+    for (const t of ['profiles', 'functions', 'stacks'] as const) raw += await bytesOf(t);
+    const rolledBy: Record<string, number> = {};
+    for (const t of ROLLUP_TABLE_NAMES) rolledBy[t] = await bytesOf(t);
+    const rolled = Object.values(rolledBy).reduce((a, b) => a + b, 0);
     console.log(`\n${DAYS} days x ${INSTANCES} instances x ${PER_HOUR} CPU + ${PER_HOUR} heap profiles per instance-hour: ${n * DAYS * 24} profiles, ${samples} CPU samples`);
-    console.log(`copied to ${DAYS * 24} hours (compacted) in ${copyS.toFixed(1)} s; rollups of ${ru.hours} hours and ${ru.days} days built in ${rollupS.toFixed(1)} s (${(rollupS / ru.hours).toFixed(2)} s/hour, one at a time)`);
+    console.log(
+      `copied to ${DAYS * 24} hours (fresh tier) in ${copyS.toFixed(1)} s; compacted with rollups of ${ru.rollups.hours} hours and ${ru.rollups.days} days in ${rollupS.toFixed(1)} s (${(rollupS / (DAYS * 24)).toFixed(2)} s/hour, one at a time)`,
+    );
     console.log(`\n## Stored bytes per CPU sample (cpu + heap tables over CPU samples)`);
-    console.log(`raw tables (compacted, zstd 19)            ${(raw / samples).toFixed(3).padStart(8)}`);
+    console.log(`raw tables (compacted: day files)          ${(raw / samples).toFixed(3).padStart(8)}`);
     console.log(`rollups (${ROLLUP_TABLE_NAMES.join(', ')}) ${(rolled / samples).toFixed(3).padStart(8)}`);
-    for (const t of ROLLUP_TABLE_NAMES) console.log(`  ${t.padEnd(14)} ${(duSize(path.join(dir, t)) / samples).toFixed(3).padStart(8)}`);
+    for (const t of ROLLUP_TABLE_NAMES) console.log(`  ${t.padEnd(14)} ${(rolledBy[t] / samples).toFixed(3).padStart(8)}`);
     console.log(`total                                      ${((raw + rolled) / samples).toFixed(3).padStart(8)}`);
 
     console.log(`\n## Queries (best of ${REPEAT}; engine opened per query, as the CLI does)`);

@@ -259,3 +259,52 @@ test('compaction beside ingest, and beside another compaction: every row exactly
     ingestWriter.close();
   }
 }, 300_000);
+
+test('a compactor that loses the manifest swap retires the files it wrote; a run after the grace deletes them', async () => {
+  const { store } = await tempStore();
+  const other = await ParquetWriter.create(instance);
+  try {
+    await ingestBatch(store, [profileInput(RUNS[0], 'cpu')]);
+    // Just before compactor A's first manifest swap, a batch of the same hour arrives and compactor
+    // B merges both batches: A's hour file (of the first batch only) is in no manifest.
+    let raced = false;
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        if (prop !== 'putIfMatch') return (v as (...a: unknown[]) => unknown).bind(target);
+        return async (key: string, bytes: Uint8Array, etag: string | null) => {
+          if (!raced && key.startsWith('profiles/')) {
+            raced = true;
+            await ingestBatch(store, [profileInput(RUNS[1], 'cpu')], other);
+            await compact(store, other, { ...ALL, now: 1_000, tables: ['profiles'] });
+          }
+          return store.putIfMatch(key, bytes, etag);
+        };
+      },
+    }) as Store;
+    const r = await compact(racing, writer, { ...ALL, now: 1_000, tables: ['profiles'] });
+    expect(raced).toBe(true);
+    expect(r.conflicts).toBe(1);
+    const dt = (await store.list('profiles/')).map((o) => /dt=([\d-]+)\//.exec(o.key)?.[1]).find(Boolean)!;
+    const dir = `profiles/dt=${dt}/`;
+    const { manifest } = await readManifest(store, 'profiles', dt);
+    const orphans = (await parquetKeys(store, dir)).filter((k) => !manifest.live.some((f) => dir + f.name === k));
+    expect(orphans).toHaveLength(1);
+    expect(manifest.retired.map((x) => x.key)).toContain(orphans[0]);
+    expect(Buffer.from((await store.read(symlinkKey('profiles', dt)))!).toString('utf8')).not.toContain(path.basename(orphans[0]));
+    const { store: ref } = await tempStore();
+    await ingestBatch(ref, [profileInput(RUNS[0], 'cpu'), profileInput(RUNS[1], 'cpu')]);
+    expect(await snapshot(store, true)).toEqual(await snapshot(ref, true));
+    // Within the grace it stays (a reader of an older manifest... never named it, but the rule is one rule).
+    await compact(store, writer, { ...ALL, now: 2_000, tables: ['profiles'] });
+    expect(await parquetKeys(store, dir)).toContain(orphans[0]);
+    await compact(store, writer, { ...ALL, now: 1_000 + 15 * 60_000, tables: ['profiles'] });
+    expect(await parquetKeys(store, dir)).not.toContain(orphans[0]);
+    const after = (await readManifest(store, 'profiles', dt)).manifest;
+    expect((await parquetKeys(store, dir)).sort()).toEqual(after.live.map((f) => dir + f.name).sort());
+    expect(await snapshot(store, true)).toEqual(await snapshot(ref, true));
+  } finally {
+    other.close();
+  }
+}, 300_000);

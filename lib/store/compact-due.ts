@@ -1,6 +1,7 @@
-import { RAW_TABLE_NAMES } from '../model/schema';
-import { compact, type CompactResult } from './compact';
-import { rollupStore, type RollupRunResult } from './rollup';
+import { TABLE_NAMES } from '../model/schema';
+import { compact, DEFAULT_SETTLE_MS, type CompactResult } from './compact';
+import { DAY_US } from './layout';
+import { COMPACTOR_ROLLUPS, dayRollupsDue } from './rollup-compact';
 import type { ParquetWriter } from './parquet';
 import type { Store } from './store';
 
@@ -14,17 +15,29 @@ export interface CompactDueOptions {
   readonly nowUs: number;
 }
 
-/** How long after an hour ends its rollups wait (uploads of its last minutes still arriving). */
-export const ROLLUP_GRACE_US = 15 * 60_000_000;
+/** What the CLI prints about the rollups of a run. */
+export interface RollupRunResult {
+  hours: number;
+  days: number;
+  files: number;
+  rows: number;
+}
 
 export async function compactDue(store: Store, writer: ParquetWriter, o: CompactDueOptions): Promise<CompactResult & { rollups: RollupRunResult }> {
   // Layout v2: raw tables' UTC hours closed DEFAULT_SETTLE_MS before now, then closed days;
-  // deferred deletes. (Rollup tables keep one file per hour: a day file replacing them would hide
-  // them from skipBuilt.)
-  const r = await compact(store, writer, { now: o.nowUs / 1000, tables: RAW_TABLE_NAMES });
-  // Rollups (lib/store/rollup.ts) of every hour closed ROLLUP_GRACE_US ago that has none yet, the
-  // day forms of closed days, then the rollup tables' files of closed days merged like any table.
-  const hourUs = 3_600_000_000;
-  const rollups = await rollupStore(store, writer.connection, { toUs: Math.floor((o.nowUs - ROLLUP_GRACE_US) / hourUs) * hourUs, skipBuilt: true });
-  return { ...r, rollups };
+  // deferred deletes. The rollups of every hour file that goes live are built from it in the same
+  // run (rollup-compact.ts: compacted rows are deduped, so redeliveries are rolled up once); a
+  // closed day's day forms once all its hours are rolled up. Rollup tables keep one file per hour
+  // (a late upload rebuilds its hour and replaces that hour's files); the compactor only runs
+  // their deferred deletes.
+  const nowMs = o.nowUs / 1000;
+  const closedBefore = nowMs - DEFAULT_SETTLE_MS;
+  const opts = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS };
+  const r = await compact(store, writer, {
+    ...opts,
+    afterDt: async (dt, res) => {
+      await dayRollupsDue(store, writer, dt, Date.parse(`${dt}T00:00:00Z`) + DAY_US / 1000 <= closedBefore, opts, res);
+    },
+  });
+  return { ...r, rollups: { hours: r.rollupHours, days: r.rollupDays, files: r.rollupFiles, rows: r.rollupRows } };
 }

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { TABLE_NAMES, TABLES, type TableName } from '../model/schema';
+import { ROLLUP_TABLE_NAMES, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { coveredHours, readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -40,9 +40,17 @@ export interface CompactOptions {
   tables?: readonly TableName[];
   /** Rollup builder called for each hour (and day) file built; default none. */
   rollups?: RollupBuilder;
-  /** zstd levels: hour files are rewritten within the hour, day files are stored for months. */
+  /** Called after each dt's hours and day are done (the scheduled job builds the day rollups here). */
+  afterDt?: (dt: string, result: CompactResult) => Promise<void>;
+  /** zstd levels: hour files live until their day closes, day files are stored for months (defaults: HOUR_ZSTD, DAY_ZSTD). */
   hourZstdLevel?: number;
   dayZstdLevel?: number;
+  /**
+   * A closed day's live files of a table are merged into one day file only while they total at
+   * most this many bytes (default DAY_MERGE_MAX_BYTES): above it the day keeps its hour files
+   * (each already one file per table and hour), so a large fleet's day close stays within one run.
+   */
+  dayMergeMaxBytes?: number;
 }
 
 export interface CompactResult {
@@ -54,14 +62,34 @@ export interface CompactResult {
   deleted: number;
   /** Manifest swaps lost to a concurrent compactor (each retried). */
   conflicts: number;
+  /** Rollup files published (hook outputs and day forms) and their rows. */
+  rollupFiles: number;
+  rollupRows: number;
+  /** Hours (per dt) and days whose rollups were (re)built. */
+  rollupHours: number;
+  rollupDays: number;
 }
 
 export const DEFAULT_SETTLE_MS = 2 * 60_000;
 export const DEFAULT_GRACE_MS = 15 * 60_000;
+/**
+ * Hour files are rewritten into the day file once their day closes: written fast. Measured with
+ * bench/compact.ts (docs/performance.md "Compaction"): level 3 against the earlier 9.
+ */
+export const HOUR_ZSTD = 3;
+/**
+ * Day files are what is stored for months. Level 9 with 1M-row groups measured smaller AND faster
+ * than level 19 with 122,880-row groups (bench/compact.ts, stacks 2.8 vs 3.8 B per CPU sample):
+ * a row group's dictionary of profile ids is paid once per group, so fewer groups pay it fewer times.
+ */
+export const DAY_ZSTD = 9;
+export const DAY_ROW_GROUP_ROWS = 1 << 20;
+/** See CompactOptions.dayMergeMaxBytes. */
+export const DAY_MERGE_MAX_BYTES = 256 * 1024 * 1024;
 const MAX_ATTEMPTS = 5;
 
 export async function compact(store: Store, writer: ParquetWriter, opts: CompactOptions = {}): Promise<CompactResult> {
-  const result: CompactResult = { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0 };
+  const result: CompactResult = { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0, rollupFiles: 0, rollupRows: 0, rollupHours: 0, rollupDays: 0 };
   const tables = opts.tables ?? TABLE_NAMES;
   const rollups = opts.rollups ?? NO_ROLLUPS;
   const dts = new Set<string>();
@@ -75,12 +103,20 @@ export async function compact(store: Store, writer: ParquetWriter, opts: Compact
     // Hours first, their rollups, then the day (a day file never replaces hour files whose
     // rollups are still pending), then its rollups.
     for (const phase of ['hours', 'day'] as const) {
-      for (const table of tables) await compactDt(store, writer, table, dt, phase, rollups.sources.includes(table), opts, result);
+      for (const table of tables) {
+        // Rollup tables keep one file per hour (a rebuilt hour replaces its files: rollup-compact.ts);
+        // their hours phase only does their deferred deletes.
+        if (phase === 'day' && isRollupTable(table)) continue;
+        await compactDt(store, writer, table, dt, phase, rollups.sources.includes(table), opts, result);
+      }
       if (rollups.sources.length > 0) await rollupDt(store, writer, dt, rollups, opts, result);
     }
+    if (opts.afterDt) await opts.afterDt(dt, result);
   }
   return result;
 }
+
+const isRollupTable = (t: TableName) => (ROLLUP_TABLE_NAMES as readonly TableName[]).includes(t);
 
 interface Built {
   readonly file: LiveFile;
@@ -107,6 +143,11 @@ async function compactDt(
   const closed = (hour: number) => dayStartMs + ((hour + 1) * HOUR_US) / 1000 <= closedBefore;
   const pendingMark = rollupSource ? { rollup: 'pending' as const } : {};
   const dir = compactedDtPrefix(table, dt);
+  // Data files this run PUT for an attempt whose manifest swap it lost: never live (unless the
+  // winner wrote the same name: outputs are named for their inputs), so the next attempt retires
+  // them like replaced files and a later run deletes them after the grace (a reader never lists
+  // them: they are in no manifest and no symlink.txt).
+  const orphans = new Set<string>();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { manifest: m0, etag } = await readManifest(store, table, dt);
     // Listed after the manifest is read (like a reader): a merged file deleted by another run is
@@ -114,8 +155,15 @@ async function compactDt(
     const fresh = (await store.list(freshDtPrefix(table, dt))).filter((o) => o.key.endsWith('.parquet'));
     let live: LiveFile[] = [...m0.live];
     let merged = new Set(m0.merged);
-    let retired: Retired[] = [...m0.retired];
-    let changed = false;
+    const liveKeys = new Set(m0.live.map((f) => dir + f.name));
+    // A retired key that is live again (the same inputs merged again under the same name) is not deleted.
+    let retired: Retired[] = m0.retired.filter((r) => !liveKeys.has(r.key));
+    let changed = retired.length !== m0.retired.length;
+    const lost = [...orphans].filter((k) => !liveKeys.has(k) && !retired.some((r) => r.key === k));
+    if (lost.length > 0) {
+      retired.push(...lost.map((key) => ({ key, at: now })));
+      changed = true;
+    }
     const built: Built[] = [];
     let day: Built | undefined;
     let due: Retired[] = [];
@@ -149,7 +197,7 @@ async function compactDt(
         const local = await stage(store, name);
         const freshPaths = await Promise.all(inputs.map((o) => store.localPath(o)));
         const livePaths = await Promise.all(covering.map((f) => livePath(store, dir + f.name)));
-        const rows = await writer.compactFresh(TABLES[table], freshPaths, livePaths, local, opts.hourZstdLevel ?? 9);
+        const rows = await writer.compactFresh(TABLES[table], freshPaths, livePaths, local, opts.hourZstdLevel ?? HOUR_ZSTD);
         for (const o of inputs) {
           merged.add(o.key);
           retired.push({ key: o.key, at: now });
@@ -167,11 +215,21 @@ async function compactDt(
       // A closed day, every fresh file merged, more than one live file, none awaiting rollups.
       const dayClosed = dayStartMs + DAY_US / 1000 <= closedBefore;
       const unmerged = fresh.some((o) => !merged.has(o.key) && !gone.has(o.key));
-      if (dayClosed && !unmerged && live.length > 1 && !live.some((f) => f.rollup === 'pending')) {
+      const liveBytes = async () => {
+        const sizes = new Map((await store.list(dir)).map((o) => [o.key, o.size]));
+        return live.reduce((s, f) => s + (sizes.get(dir + f.name) ?? 0), 0);
+      };
+      if (
+        dayClosed &&
+        !unmerged &&
+        live.length > 1 &&
+        !live.some((f) => f.rollup === 'pending') &&
+        (await liveBytes()) <= (opts.dayMergeMaxBytes ?? DAY_MERGE_MAX_BYTES)
+      ) {
         const name = `day-${hashOf(live.map((f) => f.name).sort())}.parquet`;
         const local = await stage(store, name);
         const paths = await Promise.all(live.map((f) => livePath(store, dir + f.name)));
-        await writer.merge(TABLES[table], paths, local, opts.dayZstdLevel ?? 19, ['service', ...TABLES[table].sortBy]);
+        await writer.merge(TABLES[table], paths, local, opts.dayZstdLevel ?? DAY_ZSTD, ['service', ...TABLES[table].sortBy], DAY_ROW_GROUP_ROWS);
         const hours = [...coveredHours({ ...m0, live })].sort((a, b) => a - b);
         for (const f of live) retired.push({ key: dir + f.name, at: now });
         const file: LiveFile = { name, hours, ...pendingMark };
@@ -198,6 +256,7 @@ async function compactDt(
     // Lost the swap to a concurrent compactor: Athena must see the winner's files again; then
     // start over from its manifest (our data files, if not live in it, are never read).
     result.conflicts++;
+    for (const b of publish) orphans.add(dir + b.file.name);
     const { manifest: winner } = await readManifest(store, table, dt);
     await writeSymlink(store, table, dt, winner);
   }
@@ -230,9 +289,11 @@ async function rollupDt(store: Store, writer: ParquetWriter, dt: string, rollups
   const groups = new Map<string, { hour?: number; files: Map<TableName, LiveFile[]> }>();
   for (const [table, files] of pending) {
     for (const f of files) {
-      const g = f.hours.length === 1 ? `h${f.hours[0]}` : 'day';
+      // A day file is a day file even when the day had one hour of data.
+      const hour = f.name.startsWith('day-') ? undefined : f.hours[0];
+      const g = hour === undefined ? 'day' : `h${hour}`;
       let group = groups.get(g);
-      if (!group) groups.set(g, (group = { hour: f.hours.length === 1 ? f.hours[0] : undefined, files: new Map() }));
+      if (!group) groups.set(g, (group = { hour, files: new Map() }));
       const list = group.files.get(table);
       if (list) list.push(f);
       else group.files.set(table, [f]);
@@ -251,28 +312,57 @@ async function rollupDt(store: Store, writer: ParquetWriter, dt: string, rollups
       const prefix = g.hour !== undefined ? `r${String(g.hour).padStart(2, '0')}` : 'rday';
       await publishDerived(store, dt, out, `${prefix}-${tag}-${i}.parquet`, opts, result);
     }
+    await removeEmptyDirs(store, outputs);
+    if (g.hour !== undefined) result.rollupHours++;
+    else if (outputs.length > 0) result.rollupDays++;
     for (const [table, list] of g.files) await clearPending(store, table, dt, new Set(list.map((f) => f.name)), result);
   }
 }
 
 /**
  * A file built outside the compactor (lib/store/rollup.ts) made live in `table` for `dt` under
- * `name`, replacing a live file of that name (data, symlink, manifest swap).
+ * `name`, replacing a live file of that name and the live files named in `replaces` (retired for
+ * the deferred delete) (data, symlink, manifest swap).
  */
-export async function publishLive(store: Store, table: TableName, dt: string, localPath: string, name: string, hours: readonly number[]): Promise<void> {
+export async function publishLive(
+  store: Store,
+  table: TableName,
+  dt: string,
+  localPath: string,
+  name: string,
+  hours: readonly number[],
+  replaces: readonly string[] = [],
+  nowMs = Date.now(),
+): Promise<void> {
   const dir = compactedDtPrefix(table, dt);
   await store.putFile(dir + name, localPath);
+  const gone = new Set(replaces.filter((r) => r !== name));
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { manifest: m, etag } = await readManifest(store, table, dt);
-    const next: DayManifest = { ...m, live: [...m.live.filter((f) => f.name !== name), { name, hours: [...hours] }] };
+    const next: DayManifest = {
+      ...m,
+      live: [...m.live.filter((f) => f.name !== name && !gone.has(f.name)), { name, hours: [...hours] }],
+      retired: [...m.retired, ...m.live.filter((f) => gone.has(f.name)).map((f) => ({ key: dir + f.name, at: nowMs }))],
+    };
     await writeSymlink(store, table, dt, next);
     if (await writeManifest(store, table, dt, next, etag)) return;
   }
   throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
 }
 
-/** One rollup output live in its table: data, symlink, manifest swap; skipped when already live. */
-async function publishDerived(store: Store, dt: string, out: RollupOutput, name: string, opts: CompactOptions, result: CompactResult): Promise<void> {
+/** The builder's output directories under the scratch dir, once their files are published (moved). */
+export async function removeEmptyDirs(store: Store, outputs: readonly RollupOutput[]): Promise<void> {
+  const scratch = path.resolve(store.scratchDir);
+  for (const d of new Set(outputs.map((o) => path.resolve(path.dirname(o.localPath))))) {
+    if (d !== scratch && d.startsWith(scratch + path.sep)) await fs.rm(d, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One rollup output live in its table (data, symlink, manifest swap; the files it replaces are
+ * retired for the deferred delete); skipped when a file of that name is live already.
+ */
+export async function publishDerived(store: Store, dt: string, out: RollupOutput, name: string, opts: CompactOptions, result: CompactResult): Promise<void> {
   const now = opts.now ?? Date.now();
   const dir = compactedDtPrefix(out.table, dt);
   let uploaded = false;
@@ -292,7 +382,11 @@ async function publishDerived(store: Store, dt: string, out: RollupOutput, name:
         retired: [...m.retired, ...m.live.filter((f) => replaced.has(f.name)).map((f) => ({ key: dir + f.name, at: now }))],
       };
       await writeSymlink(store, out.table, dt, next);
-      if (await writeManifest(store, out.table, dt, next, etag)) return;
+      if (await writeManifest(store, out.table, dt, next, etag)) {
+        result.rollupFiles++;
+        result.rollupRows += out.rows ?? 0;
+        return;
+      }
       result.conflicts++;
       await writeSymlink(store, out.table, dt, (await readManifest(store, out.table, dt)).manifest);
     }
@@ -324,6 +418,6 @@ async function livePath(store: Store, key: string): Promise<string> {
   return store.localPath(o);
 }
 
-function hashOf(parts: readonly string[]): string {
+export function hashOf(parts: readonly string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 24);
 }

@@ -181,14 +181,14 @@ export class ParquetWriter {
    * Merges Parquet files of one table into `outPath`, re-sorted, at a high zstd level: the
    * compaction step, where write time buys the bytes a year of storage pays for.
    */
-  async merge(table: TableDef, inputs: readonly string[], outPath: string, zstdLevel = 19, orderBy: readonly string[] = table.sortBy): Promise<void> {
+  async merge(table: TableDef, inputs: readonly string[], outPath: string, zstdLevel = 19, orderBy: readonly string[] = table.sortBy, rowGroupRows = ROW_GROUP_ROWS): Promise<void> {
     const list = inputs.map((f) => `'${sqlString(f)}'`).join(', ');
     const source = `read_parquet([${list}], union_by_name = true, hive_partitioning = false)`;
     const missing = await missingColumns(this.conn, table, source);
     const cols = table.columns.map((c) => (missing.includes(c) ? `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"` : `"${c.name}"`)).join(', ');
     const order = orderBy.map((c) => `"${c}"`).join(', ');
     await this.conn.run(
-      `COPY (SELECT ${cols} FROM ${source} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`,
+      `COPY (SELECT ${cols} FROM ${source} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE ${rowGroupRows})`,
     );
   }
 
@@ -197,7 +197,7 @@ export class ParquetWriter {
    * one batch per profile_id and hour, none a `live` file of the hour already holds), sorted by
    * service first so per-service reads prune on row-group statistics. Returns the row count.
    */
-  async compactFresh(table: TableDef, fresh: readonly string[], live: readonly string[], outPath: string, zstdLevel: number): Promise<number> {
+  async compactFresh(table: TableDef, fresh: readonly string[], live: readonly string[], outPath: string, zstdLevel: number, rowGroupRows = ROW_GROUP_ROWS): Promise<number> {
     const missing = (await missingColumns(this.conn, table, tierSource(table, 'fresh', fresh))).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
     const rows = dedupedSql(table, {
       compacted: live.length > 0 ? tierSource(table, 'compacted', live) : undefined,
@@ -209,7 +209,7 @@ export class ParquetWriter {
     const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
     const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
     const r = await this.conn.runAndReadAll(
-      `COPY (SELECT ${cols} FROM (${rows}) ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE 122880)`,
+      `COPY (SELECT ${cols} FROM (${rows}) ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE ${rowGroupRows})`,
     );
     return Number(r.getRows()[0]?.[0] ?? 0);
   }

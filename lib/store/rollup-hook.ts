@@ -25,7 +25,8 @@ export interface RollupHourInput extends RollupContext {
   /**
    * Per raw table, the local paths of the compacted files of this hour that went live and were not
    * rolled up yet. An hour compacted again (late uploads) gives only the file of the ADDED rows,
-   * which never repeat a profile_id of the earlier files: sums over them add up.
+   * which never repeat a profile_id of the earlier files (the builder of the scheduled job,
+   * rollup-compact.ts, still rebuilds the whole hour: see there why).
    */
   readonly files: Partial<Record<TableName, string[]>>;
 }
@@ -44,6 +45,8 @@ export interface RollupOutput {
   readonly hours: readonly number[];
   /** Live files of `table` (names) the output replaces (e.g. hour rollups a day rollup consolidates). */
   readonly replaces?: readonly string[];
+  /** Its row count (reported only). */
+  readonly rows?: number;
 }
 
 export interface RollupBuilder {

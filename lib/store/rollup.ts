@@ -7,6 +7,7 @@ import { isoFromUs } from '../model/time';
 import { utcDate } from './layout';
 import { liveFileSet } from './live';
 import { publishLive } from './compact';
+import { replacedRollups } from './rollup-compact';
 import { buildDayRollups, buildHourRollups, type RollupFile } from './rollup-build';
 import { sqlString } from './parquet';
 import type { Store } from './store';
@@ -45,8 +46,17 @@ function published(l: TableListing, dt: string, fileId: string): boolean {
   return l.files.some((f) => re.test(f));
 }
 
-async function publish(store: Store, files: RollupFile[], fileId: string): Promise<void> {
-  for (const f of files) await publishLive(store, f.table, f.partition.dt, f.path, `${fileId}.parquet`, []);
+/**
+ * Publishes one hour's (hour of day) or one day's (undefined) rollup files, replacing whatever
+ * rollup files of that hour or day are live, the scheduled compaction's included (so either
+ * builder may run after the other without counting an hour twice).
+ */
+async function publish(store: Store, files: RollupFile[], fileId: string, hour: number | undefined): Promise<void> {
+  const hours = hour === undefined ? Array.from({ length: 24 }, (_, h) => h) : [hour];
+  for (const f of files) {
+    const replaces = await replacedRollups(store, f.table, f.partition.dt, hour);
+    await publishLive(store, f.table, f.partition.dt, f.path, `${fileId}.parquet`, hours, replaces);
+  }
 }
 
 export const hourFileId = (hourUs: number) => `rollup-${isoFromUs(hourUs).slice(0, 13)}`;
@@ -101,7 +111,7 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
         { fromUs: h, toUs: h + HOUR_US },
         path.join(scratch, String(h)),
       );
-      await publish(store, files, hourFileId(h));
+      await publish(store, files, hourFileId(h), new Date(h / 1000).getUTCHours());
       res.hours++;
       res.files += files.length;
       res.rows += files.reduce((a, f) => a + f.rows, 0);
@@ -113,7 +123,7 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
       if (o.skipBuilt && published(built.functions_1d, dt, DAY_FILE_ID)) continue;
       const hourFiles = { functions_1h: await liveIn(store, hours.functions_1h, dt, dt), stacks_1h: await liveIn(store, hours.stacks_1h, dt, dt) };
       const files = await buildDayRollups(conn, hourFiles, d, path.join(scratch, `d${d}`));
-      await publish(store, files, DAY_FILE_ID);
+      await publish(store, files, DAY_FILE_ID, undefined);
       res.days++;
       res.files += files.length;
       res.rows += files.reduce((a, f) => a + f.rows, 0);

@@ -1,6 +1,9 @@
 // Starts `moto_server` on a free loopback port for a test file, and stops it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 export function motoAvailable(): boolean {
   return spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).status === 0;
@@ -25,13 +28,26 @@ export interface Moto {
 
 export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
   const port = await freePort();
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  // moto logs every request to stderr: into a file, not a pipe. A pipe is drained by this process's
+  // event loop, which a test blocks while it runs the CLI with spawnSync; once the pipe is full
+  // (~64 KB of request lines) moto blocks writing its log, the CLI waits for moto, and both hang.
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'moto-log-'));
+  const logFile = path.join(logDir, 'stderr.log');
+  const fd = openSync(logFile, 'w');
+  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
+  const tail = () => {
+    try {
+      return readFileSync(logFile, 'utf8').slice(-4000);
+    } catch {
+      return '';
+    }
+  };
+  child.once('exit', () => rmSync(logDir, { recursive: true, force: true }));
   const endpoint = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${tail()}`);
     try {
       const r = await fetch(`${endpoint}/moto-api/`);
       if (r.status < 500) break;
@@ -40,7 +56,7 @@ export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
     }
     if (Date.now() - t0 > timeoutMs) {
       child.kill('SIGTERM');
-      throw new Error(`moto_server did not start within ${timeoutMs} ms: ${stderr}`);
+      throw new Error(`moto_server did not start within ${timeoutMs} ms: ${tail()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

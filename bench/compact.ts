@@ -1,0 +1,162 @@
+// `node dist/bench/compact.js [--source SRC] [--instances 40] [--hours 2] [--keep DIR] [--json]`:
+// what one scheduled compaction costs per instance-hour (issue #11 points 4 and 7), measured on
+// the code the stack runs (lib/aws/compact-job.ts -> lib/store/compact-due.ts) with the compaction
+// Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb), and where the stored bytes go.
+//
+// Data: SRC (a `fleetprof ingest` directory of one UTC hour, bench/fleet-source.ts; made with 4
+// instances when not given) copied by the fleet simulator's generator (bench/fleet-generate.ts)
+// to I instances x H hours in the fresh tier, as ingest leaves it. The hours lie inside one UTC
+// day that is not closed by the hour runs. Steps, each a child process (its wall time and peak
+// RSS, DuckDB's native memory included, are its own):
+//   hours: the schedule's runs at each hour's end + 7 min (hour files + their rollups);
+//   day:   the run at the next day's 00:07 (the day consolidation + day rollups).
+// Then: stored bytes per CPU sample over the live files of every table (raw + rollups), and the
+// biggest columns (DuckDB parquet_metadata), so a storage change shows where it moved bytes.
+// Prints numbers; asserts nothing (targets are judged in docs/performance.md).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCompactJob } from '../lib/aws/compact-job';
+import { COMPACT_FUNCTION } from '../lib/aws/resources';
+import { lambdaDuckDbSettings } from '../lib/aws/runtime';
+import { TABLE_NAMES, RAW_TABLE_NAMES } from '../lib/model/schema';
+import { liveFileSet } from '../lib/store/live';
+import { LocalStore } from '../lib/store/local';
+import { openDuckDb, sqlString } from '../lib/store/parquet';
+import { generate, HOUR_US } from './fleet-generate';
+import { makeSource } from './fleet-source';
+
+const HWM_HOOK = path.join(__dirname, 'hwm-hook.js');
+const SETTLE_US = 7 * 60_000_000; // the schedule's :07
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function child(step: string, dir: string, times: number[]): Promise<void> {
+  const store = new LocalStore(dir);
+  const runs = [];
+  for (const nowUs of times) {
+    const r = await runCompactJob({ store, settings: lambdaDuckDbSettings() }, nowUs);
+    runs.push({ now: r.now, ms: r.ms, hours: r.hours, days: r.days, filesMerged: r.filesMerged, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
+  }
+  process.stdout.write(JSON.stringify({ step, runs }) + '\n');
+}
+
+function measure(step: string, dir: string, times: number[]): { seconds: number; peakMb: number; runs: { ms: number; hours: number; days: number }[] } {
+  const hwm = path.join(os.tmpdir(), `compact-hwm-${process.pid}-${step}`);
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ['--require', HWM_HOOK, __filename, '--step', step, '--dir', dir, '--times', times.join(',')], {
+    env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb) },
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`step ${step} failed: ${r.stderr}`);
+  const peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
+  rmSync(hwm, { force: true });
+  return { seconds, peakMb, runs: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { runs: { ms: number; hours: number; days: number }[] }).runs };
+}
+
+async function storage(dir: string): Promise<{ samples: number; bytes: Record<string, number>; columns: { table: string; column: string; bytes: number }[] }> {
+  const store = new LocalStore(dir);
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  try {
+    const files: Record<string, string[]> = {};
+    for (const t of TABLE_NAMES) {
+      const s = await liveFileSet(store, t, {});
+      files[t] = [...s.compacted, ...s.fresh];
+    }
+    const list = (fs: string[]) => fs.map((f) => `'${sqlString(f)}'`).join(', ');
+    const samples = Number(
+      (await conn.runAndReadAll(`SELECT SUM(value) FROM read_parquet([${list(files.stacks)}], union_by_name = true) WHERE kind = 'cpu' AND sample_type = 'samples'`)).getRows()[0][0],
+    );
+    const bytes: Record<string, number> = {};
+    const columns: { table: string; column: string; bytes: number }[] = [];
+    for (const t of TABLE_NAMES) {
+      if (files[t].length === 0) continue;
+      let b = 0;
+      for (const f of files[t]) b += (await import('node:fs')).statSync(f).size;
+      bytes[t] = b;
+      const rows = (
+        await conn.runAndReadAll(
+          `SELECT split_part(path_in_schema, ', ', 1) AS col, SUM(total_compressed_size)::BIGINT AS b FROM parquet_metadata([${list(files[t])}]) GROUP BY 1 ORDER BY 2 DESC`,
+        )
+      ).getRows();
+      for (const [c, n] of rows) columns.push({ table: t, column: String(c), bytes: Number(n) });
+    }
+    return { samples, bytes, columns };
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+async function main(): Promise<void> {
+  const step = arg('--step');
+  if (step) return child(step, arg('--dir')!, arg('--times')!.split(',').map(Number));
+  const instances = Number(arg('--instances') ?? 40);
+  const hours = Number(arg('--hours') ?? 2);
+  const json = process.argv.includes('--json');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-compact-'));
+  const dir = arg('--keep') ?? path.join(tmp, 'data');
+  try {
+    let source = arg('--source');
+    if (!source) {
+      source = path.join(tmp, 'src');
+      makeSource({ out: source, instances: 4, hourMs: Date.parse('2026-12-01T10:00:00Z') });
+    }
+    if (existsSync(path.join(dir, 'fresh'))) throw new Error(`${dir} is not empty`);
+    const g = await generate({ source, out: dir, instances, hours });
+    const srcHourUs = g.source.hourUs;
+    const firstUs = srcHourUs - (hours - 1) * HOUR_US;
+    const dayEndUs = Math.floor(srcHourUs / (24 * HOUR_US)) * 24 * HOUR_US + 24 * HOUR_US;
+    if (Math.floor(firstUs / (24 * HOUR_US)) !== Math.floor(srcHourUs / (24 * HOUR_US))) throw new Error('the hours must lie in one UTC day (pick a later source hour)');
+    if (srcHourUs + HOUR_US + SETTLE_US >= dayEndUs) throw new Error('the last hour run would close the day (pick an earlier source hour)');
+    const hourTimes = Array.from({ length: hours }, (_, h) => firstUs + (h + 1) * HOUR_US + SETTLE_US);
+    const instanceHours = instances * hours;
+    const load0 = os.loadavg()[0];
+    const hr = measure('hours', dir, hourTimes);
+    const dy = measure('day', dir, [dayEndUs + SETTLE_US]);
+    const st = await storage(dir);
+    const total = Object.values(st.bytes).reduce((a, b) => a + b, 0);
+    const raw = RAW_TABLE_NAMES.reduce((a, t) => a + (st.bytes[t] ?? 0), 0);
+    const hourRunS = hr.runs.reduce((a, r) => a + r.ms, 0) / 1000;
+    const dayRunS = dy.runs.reduce((a, r) => a + r.ms, 0) / 1000;
+    const out = {
+      instances,
+      hours,
+      rows: g.rows,
+      cpuSamples: st.samples,
+      loadavg: [load0, os.loadavg()[0]],
+      hourRuns: { seconds: hourRunS, processSeconds: hr.seconds, peakMb: hr.peakMb, rowsPerSecond: g.rows / hourRunS, secondsPerInstanceHour: hourRunS / instanceHours },
+      dayClose: { seconds: dayRunS, processSeconds: dy.seconds, peakMb: dy.peakMb, secondsPerInstanceHour: dayRunS / instanceHours },
+      minutesPer1000InstanceHour: { hour: (hourRunS / instanceHours) * 1000 / 60, dayCloseAmortized: ((dayRunS / instanceHours) * 1000) / 60 },
+      bytesPerCpuSample: { total: total / st.samples, raw: raw / st.samples, rollups: (total - raw) / st.samples, ...Object.fromEntries(Object.entries(st.bytes).map(([t, b]) => [t, b / st.samples])) },
+      topColumns: st.columns.sort((a, b) => b.bytes - a.bytes).slice(0, 15).map((c) => ({ ...c, perSample: c.bytes / st.samples })),
+    };
+    if (json) {
+      process.stdout.write(JSON.stringify(out, null, 1) + '\n');
+      return;
+    }
+    const f = (n: number, d = 2) => n.toFixed(d);
+    console.log(`# bench compact — ${new Date().toISOString()} — ${os.cpus().length} cpus, load ${f(load0, 1)} -> ${f(os.loadavg()[0], 1)}; Lambda DuckDB settings at ${COMPACT_FUNCTION.memoryMb} MB`);
+    console.log(`${instances} instances x ${hours} h = ${instanceHours} instance-hours, ${g.rows} fresh rows, ${st.samples} CPU samples`);
+    console.log(`hour runs  ${f(hourRunS, 1).padStart(8)} s  peak ${f(hr.peakMb, 0).padStart(5)} MB  ${f(out.hourRuns.rowsPerSecond, 0)} rows/s  ${f(out.hourRuns.secondsPerInstanceHour, 3)} s/instance-hour  => ${f(out.minutesPer1000InstanceHour.hour, 1)} min per 1,000-instance hour`);
+    console.log(`day close  ${f(dayRunS, 1).padStart(8)} s  peak ${f(dy.peakMb, 0).padStart(5)} MB  ${f(out.dayClose.secondsPerInstanceHour, 3)} s/instance-hour  => ${f(out.minutesPer1000InstanceHour.dayCloseAmortized, 1)} min per 1,000-instance hour (once a day)`);
+    console.log(`bytes per CPU sample: total ${f(out.bytesPerCpuSample.total)} (raw ${f(out.bytesPerCpuSample.raw)}, rollups ${f(out.bytesPerCpuSample.rollups)})`);
+    for (const [t, b] of Object.entries(st.bytes)) console.log(`  ${t.padEnd(18)} ${f(b / st.samples, 3).padStart(8)}`);
+    console.log('largest columns (compressed bytes per CPU sample):');
+    for (const c of out.topColumns) console.log(`  ${(c.table + '.' + c.column).padEnd(36)} ${f(c.perSample, 3).padStart(8)}`);
+  } finally {
+    if (!arg('--keep')) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:compact: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,101 @@
+// The scheduled compaction's rollups (lib/store/compact-due.ts -> rollup-compact.ts, the v2 hook)
+// with redeliveries: a profile delivered in two batches of one hour, and once more after its hour
+// was compacted (a late copy), is counted once: top over the rollups = top over the raw rows =
+// `go tool pprof -top` over the distinct profile files.
+import { promises as fs, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { FreshBatch, prepareBytes } from '../lib/ingest';
+import { parseSourceMeta } from '../lib/model/source';
+import { LocalStore } from '../lib/store/local';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { compactDue } from '../lib/store/compact-due';
+import { readManifest } from '../lib/store/manifest';
+import { openEngine } from '../lib/query/open';
+import { top } from '../lib/query/top';
+import { planWindow } from '../lib/query/plan';
+import { windowPartitionFilter } from '../lib/query/window';
+import { decodeProfile } from '../lib/decode';
+import { goAvailable, pprofTop, warmUpPprof } from './oracle/pprof';
+
+const FIXTURES = path.join(__dirname, 'fixtures/go');
+const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1']; // CPU profiles of one UTC hour
+const H = 3_600_000_000;
+const DAY = 24 * H;
+
+let instance: DuckDBInstance;
+let writer: ParquetWriter;
+let dir: string;
+
+const file = (run: string) => path.join(FIXTURES, run, 'cpu.pb.gz');
+const input = (run: string) => ({
+  bytes: readFileSync(file(run)),
+  meta: parseSourceMeta({ service: 'svc-a', instance: run, version: 'v1', source: file(run), sourceId: `test:${run}` }),
+});
+
+async function batch(store: LocalStore, runs: string[]): Promise<void> {
+  const b = new FreshBatch({ store, writer });
+  for (const r of runs) {
+    const i = input(r);
+    b.add(prepareBytes(i.bytes, i.meta).entries);
+  }
+  await b.publish();
+}
+
+beforeAll(async () => {
+  if (goAvailable()) warmUpPprof();
+  instance = await openDuckDb();
+  writer = await ParquetWriter.create(instance);
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-redeliver-'));
+}, 300_000);
+
+afterAll(async () => {
+  writer?.close();
+  instance?.closeSync();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+const d = goAvailable() ? test : test.skip;
+
+d('a redelivered profile is rolled up once: top over rollups = top over raw = go tool pprof -top', async () => {
+  const store = new LocalStore(dir);
+  const times = RUNS.map((r) => Number(BigInt(decodeProfile(readFileSync(file(r))).timeNanos) / 1000n));
+  const dayUs = Math.floor(Math.min(...times) / DAY) * DAY;
+  const dt = new Date(dayUs / 1000).toISOString().slice(0, 10);
+  // Batch 1 holds two profiles; batch 2 redelivers the first (same source id: same profile_id, same hour).
+  await batch(store, RUNS.slice(0, 2));
+  await batch(store, [RUNS[0]]);
+  const r1 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY });
+  expect(r1.rollups.hours).toBeGreaterThan(0);
+  expect(r1.rollups.days).toBe(1);
+  // After the hour was compacted and rolled up: a late batch with the first profile once more and
+  // a new profile of the same hour. The next run adds an hour file of the new rows only and
+  // rebuilds the hour's rollups (replacing the first ones) and the day form.
+  await batch(store, [RUNS[0], RUNS[2]]);
+  const r2 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY + H });
+  expect(r2.hours).toBe(3); // one hour file each for profiles, functions and stacks
+  expect(r2.rollups.hours).toBe(1);
+  expect(r2.rollups.days).toBe(1);
+  const hours = (await readManifest(store, 'profiles_1h', dt)).manifest.live;
+  expect(hours.length).toBeGreaterThan(0);
+  // One live hour rollup file per hour: the rebuild replaced the first one.
+  expect(new Set(hours.map((f) => f.hours.join())).size).toBe(hours.length);
+
+  const q = { kind: 'cpu' as const, sampleType: 'cpu', fromUs: dayUs, toUs: dayUs + DAY };
+  const engine = await openEngine(store, windowPartitionFilter(q), [dir]);
+  try {
+    const plan = await planWindow(engine, q, 'cpu', 'functions');
+    expect(plan?.days).toEqual([[dayUs, dayUs + DAY]]); // the day form answers the whole window
+    const viaRollups = await top(engine, q);
+    const raw = await top(engine, { ...q, rollups: false });
+    expect(viaRollups).toEqual(raw);
+    const oracle = pprofTop(RUNS.map(file), { sampleIndex: 'cpu' });
+    expect(BigInt(viaRollups.total)).toBe(oracle.total);
+    const asMap = (rows: { name: string; flat: unknown; cum: unknown }[]) => new Map(rows.map((x) => [x.name, [BigInt(x.flat as bigint), BigInt(x.cum as bigint)]]));
+    expect(asMap(viaRollups.functions)).toEqual(asMap(oracle.rows));
+    expect(viaRollups.functions.length).toBeGreaterThan(5);
+  } finally {
+    engine.close();
+  }
+}, 600_000);
