@@ -1,13 +1,17 @@
 // Pipeline numbers for issue #4 (docs/performance.md, "Pipeline (issue #4)"). Prints JSON; asserts
 // nothing. Build first (npm run build), then:
 //
-//   node dist/bench/pipeline.js latency [--n 50] [--window 0]   upload -> queryable through `fleetprof local`
+//   node dist/bench/pipeline.js latency [--n 50] [--window 0] [--compact]
+//                                                                 upload -> queryable through `fleetprof local`
+//                                                                 (--compact: fleetprof compact --bucket back to back meanwhile,
+//                                                                 --compact-nice N at nice N)
 //   node dist/bench/pipeline.js handler [--reps 8]              ingest handler time per profile, by size
 //   node dist/bench/pipeline.js coldstart [--runs 5]            first invocation in a fresh node vs warm
 //   node dist/bench/pipeline.js burst [--n 10000]               n small uploads -> all ingested, DLQ empty,
 //                                                                 S3/SQS requests per profile, cost estimate
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -47,34 +51,107 @@ async function sqlCount(api: string, where: string): Promise<number> {
   return Number(((await r.json()) as { rows: unknown[][] }).rows[0][0]);
 }
 
+/**
+ * `fleetprof compact --bucket` (the scheduled Lambda's code) run back to back until stopped: the
+ * upload hour of `latency` is closed, so every run merges the fresh files that arrived since the
+ * last one, while uploads keep landing in that hour.
+ */
+function compactLoop(endpoint: string, bucket: string): { stop: () => Promise<{ runs: number; failed: number; ms: number[] }> } {
+  let stopping = false;
+  const ms: number[] = [];
+  let failed = 0;
+  const once = () =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      // --compact-nice N: the compactor at a lower CPU priority (on AWS it has its own Lambda; here
+      // it shares the 2 cores with moto, the ingest handler and the query API).
+      const nice = arg('compact-nice', 0);
+      const cmd = [process.execPath, path.join(ROOT, 'dist/bin/fleetprof.js'), 'compact', '--bucket', bucket];
+      const child = spawn(nice > 0 ? 'nice' : cmd[0], nice > 0 ? ['-n', String(nice), ...cmd] : cmd.slice(1), {
+        env: { ...process.env, AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
+      child.on('exit', (code) => {
+        ms.push(Math.round(performance.now() - t0));
+        if (code !== 0) {
+          failed++;
+          process.stderr.write(`compact exited ${code}: ${err}\n`);
+        }
+        resolve();
+      });
+    });
+  const loop = (async () => {
+    while (!stopping) await once();
+  })();
+  return {
+    stop: async () => {
+      stopping = true;
+      await loop;
+      return { runs: ms.length, failed, ms };
+    },
+  };
+}
+
 async function latency(): Promise<void> {
   const n = arg('n', 50);
   const window = arg('window', 0);
+  const withCompaction = process.argv.includes('--compact');
   const moto = await startMotoServer(await freePort());
   const local = await startLocal(['--batch-window', String(window)], moto.endpoint);
   const s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: CREDS });
   const bucket = local.env.FLEETPROF_BUCKET;
   const api = local.env.FLEETPROF_API;
   const ms: number[] = [];
+  // The handler's own ms per object (its log lines): what of upload -> queryable is ingest's.
+  const handlerMs: number[] = [];
+  local.onLine((line) => {
+    const m = /"message":"ingested".*"key":"raw\/lat\/i1\/.*"ms":(\d+)/.exec(line);
+    if (m) handlerMs.push(Number(m[1]));
+  });
   const base = Date.UTC(2026, 10, 21, 12);
+  let compaction: Awaited<ReturnType<ReturnType<typeof compactLoop>['stop']>> | undefined;
   try {
-    for (let i = 0; i < n; i++) {
-      const p = plan(SMALL, 'lat', 'i1', base + i * 1000);
-      const t0 = performance.now();
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: p.key, Body: p.bytes, Metadata: uploadMetadata({ version: 'v1', labels: {} }) }));
-      while ((await sqlCount(api, `service = 'lat'`)) < i + 1) {
-        if (performance.now() - t0 > 60_000) throw new Error(`upload ${i} not queryable after 60 s`);
-        await sleep(20);
+    // A first upload so the hour has fresh files before compaction starts (not measured).
+    const warm = plan(SMALL, 'lat', 'i0', base - 1000);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: warm.key, Body: warm.bytes, Metadata: uploadMetadata({ version: 'v1', labels: {} }) }));
+    while ((await sqlCount(api, `service = 'lat'`)) < 1) await sleep(50);
+    const loop = withCompaction ? compactLoop(moto.endpoint, bucket) : undefined;
+    try {
+      for (let i = 0; i < n; i++) {
+        const p = plan(SMALL, 'lat', 'i1', base + i * 1000);
+        const t0 = performance.now();
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: p.key, Body: p.bytes, Metadata: uploadMetadata({ version: 'v1', labels: {} }) }));
+        while ((await sqlCount(api, `service = 'lat' AND instance = 'i1'`)) < i + 1) {
+          if (performance.now() - t0 > 60_000) throw new Error(`upload ${i} not queryable after 60 s`);
+          await sleep(20);
+        }
+        ms.push(Math.round(performance.now() - t0));
+        await sleep(200);
       }
-      ms.push(Math.round(performance.now() - t0));
-      await sleep(200);
+    } finally {
+      compaction = await loop?.stop();
     }
+    // Exactly once after all of it: every upload counted once (compaction merged, nothing doubled).
+    const final = await sqlCount(api, `service = 'lat'`);
+    if (final !== n + 1) throw new Error(`expected ${n + 1} profiles after the run, found ${final}`);
   } finally {
     s3.destroy();
     await stopLocal(local);
     moto.child.kill('SIGTERM');
   }
-  console.log(JSON.stringify({ mode: 'latency', batchWindowSeconds: window, uploadToQueryableMs: summary(ms), samples: ms }));
+  console.log(
+    JSON.stringify({
+      mode: 'latency',
+      batchWindowSeconds: window,
+      uploadToQueryableMs: summary(ms),
+      handlerMsPerObject: handlerMs.length > 0 ? summary(handlerMs) : undefined,
+      load: os.loadavg()[0],
+      ...(compaction ? { compaction: { runs: compaction.runs, failed: compaction.failed, ms: compaction.runs > 0 ? summary(compaction.ms) : undefined } } : {}),
+      samples: ms,
+    }),
+  );
 }
 
 /** Env + moto + bucket for calling the ingest handler in this process. */
