@@ -113,6 +113,10 @@ export class ParquetWriter {
    * with a memory_limit it failed instead of spilling; runs of 122,880 rows still cost ~250 MB,
    * runs of 16,384 ~50 MB (measured). The file is sorted within each run (row-group statistics
    * still prune on time-ordered input); the compactor re-sorts whole hours and days anyway.
+   * Its COPYs run on one DuckDB thread: concatenating the runs of 1M metrics on two threads peaked
+   * at ~480 MB RSS, on one at ~285 MB (each thread buffers its own row groups; measured with
+   * bench:hostile's input, docs/performance.md). The rows are already sorted; one thread costs
+   * little time here.
    */
   async rowFile(table: TableDef, outPath: string, runRows = RUN_ROWS, opts: { batchId?: string } = {}): Promise<RowFile> {
     const base = `${outPath}.${this.seq++}`;
@@ -129,7 +133,9 @@ export class ParquetWriter {
       const part = `${base}.${parts.length}.part.parquet`;
       parts.push(part);
       try {
-        await this.conn.run(`COPY (${withBatch(plainSource(table, ndjson, n), opts.batchId)} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
+        await this.oneThread(() =>
+          this.conn.run(`COPY (${withBatch(plainSource(table, ndjson, n), opts.batchId)} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`),
+        );
       } finally {
         await fs.rm(ndjson, { force: true });
       }
@@ -167,7 +173,9 @@ export class ParquetWriter {
             parts.length = 0;
           } else {
             const list = parts.map((f) => `'${sqlString(f)}'`).join(', ');
-            await this.conn.run(`COPY (SELECT * FROM read_parquet([${list}])) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
+            await this.oneThread(() =>
+              this.conn.run(`COPY (SELECT * FROM read_parquet([${list}])) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`),
+            );
           }
         } finally {
           await cleanup();
@@ -175,6 +183,19 @@ export class ParquetWriter {
       },
       discard: cleanup,
     };
+  }
+
+  /** Runs `f` with DuckDB's threads set to 1, then restores the instance's setting. */
+  private async oneThread<T>(f: () => Promise<T>): Promise<T> {
+    const r = await this.conn.runAndReadAll(`SELECT current_setting('threads')::INTEGER AS t`);
+    const threads = Number(r.getRowObjectsJS()[0].t);
+    if (threads === 1) return f();
+    await this.conn.run('SET threads = 1');
+    try {
+      return await f();
+    } finally {
+      await this.conn.run(`SET threads = ${threads}`);
+    }
   }
 
   /**
