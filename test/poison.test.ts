@@ -3,15 +3,13 @@
 // the accepted range, an over-limit profile) is poison: quarantined with a clear reason that names
 // no temp path and no SQL, acknowledged (never in batchItemFailures, so never in the DLQ), while
 // a good object in the same batch is ingested.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from '../lib/aws/events';
-import { INGEST_FUNCTION } from '../lib/aws/resources';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { encodeProfile } from './helpers/pprof-builder';
-import { motoAvailable, startMoto, type Moto, lambdaEnv } from './helpers/moto';
+import { ingestHandlerOnMoto } from './helpers/ingest-handler';
+import { motoAvailable, s3EventRecord } from './helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -66,54 +64,17 @@ const CASES: Case[] = [
 ];
 
 d('poison inputs through the ingest handler (moto)', () => {
-  let moto: Moto;
-  let s3: S3Client;
-  let tmp: string;
-  let ingest: (e: SQSEvent) => Promise<SQSBatchResponse>;
-  const saved = { ...process.env };
-
-  beforeAll(async () => {
-    for (const stream of [process.stdout, process.stderr]) jest.spyOn(stream, 'write').mockImplementation(() => true);
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-poison-'));
-    Object.assign(process.env, {
-      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(INGEST_FUNCTION.memoryMb),
-    });
-    s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    ingest = (await import('../lambdas/ingest')).handler;
-  }, 120_000);
-
-  afterAll(async () => {
-    jest.restoreAllMocks();
-    s3?.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  });
-
-  const record = (key: string, i: number): SQSRecord => ({
-    messageId: `m-${i}`,
-    receiptHandle: `r-${i}`,
-    body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: encodeURIComponent(key) } } }] }),
-    attributes: { ApproximateReceiveCount: '1' },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-    awsRegion: REGION,
-  });
+  const h = ingestHandlerOnMoto({ bucket: BUCKET, region: REGION });
+  const record = (key: string, i: number) => s3EventRecord(BUCKET, key, i, REGION);
 
   test('every hostile object is quarantined with a clean reason; the good one is ingested; nothing is retried', async () => {
     const good = readFileSync(path.join(__dirname, 'fixtures/go/svc-a-v1-i1/cpu.pb.gz'));
-    for (const c of CASES) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: c.key, Body: c.body }));
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: GOOD_KEY, Body: good }));
-    const res = await ingest({ Records: [...CASES.map((c, i) => record(c.key, i)), record(GOOD_KEY, CASES.length)] });
+    for (const c of CASES) await h.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: c.key, Body: c.body }));
+    await h.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: GOOD_KEY, Body: good }));
+    const res = await h.ingest({ Records: [...CASES.map((c, i) => record(c.key, i)), record(GOOD_KEY, CASES.length)] });
     expect(res.batchItemFailures).toEqual([]);
 
-    const tables = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tables/' }));
+    const tables = await h.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tables/' }));
     const written = (tables.Contents ?? []).map((o) => o.Key!);
     // The good object's rows, in one batch file per table (the poison never blocks the rest).
     expect(written.filter((k) => k.startsWith('tables/fresh/profiles/'))).toHaveLength(1);
@@ -121,7 +82,7 @@ d('poison inputs through the ingest handler (moto)', () => {
     expect(written.filter((k) => !/^tables\/fresh\/(profiles|functions|stacks)\/dt=2026-11-21\/hour=\d{2}\//.test(k))).toEqual([]);
 
     for (const c of CASES) {
-      const body = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `quarantine/${c.key}.reason.json` }));
+      const body = await h.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `quarantine/${c.key}.reason.json` }));
       const r = JSON.parse(await body.Body!.transformToString()) as { key: string; code: string; reason: string };
       expect({ name: c.name, key: r.key }).toEqual({ name: c.name, key: c.key });
       expect({ name: c.name, reason: r.reason }).toEqual({ name: c.name, reason: expect.stringMatching(c.reason) });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import * as os from 'node:os';
@@ -80,17 +80,34 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * moto_server on 127.0.0.1:`port`, once it answers. Its request log (stderr) goes to a file, never
+ * a pipe: a pipe is drained by this process's event loop, which a caller blocks while it runs the
+ * CLI with spawnSync; once the pipe is full (~64 KB of request lines) moto blocks writing its log,
+ * the CLI waits for moto, and both hang (what hung `npm run test:athena` in `fleetprof compact
+ * --bucket`, and compact-lambda). The file goes when moto exits.
+ */
 export async function startMotoServer(port: number, timeoutMs = 30_000): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'moto-log-'));
+  const logFile = path.join(logDir, 'stderr.log');
+  const fd = openSync(logFile, 'w');
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
+  const tail = () => {
+    try {
+      return readFileSync(logFile, 'utf8').slice(-4000);
+    } catch {
+      return '';
+    }
+  };
   let spawnError: Error | undefined;
   child.once('error', (e) => (spawnError = e));
-  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  child.once('exit', () => rmSync(logDir, { recursive: true, force: true }));
   const endpoint = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
   for (;;) {
     if (spawnError) throw new Error(`cannot start moto_server (${spawnError.message}); install it with pip install "moto[server]" or set AWS_ENDPOINT_URL`);
-    if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${tail()}`);
     try {
       const r = await fetch(`${endpoint}/moto-api/`);
       if (r.status < 500) break;
@@ -99,7 +116,7 @@ export async function startMotoServer(port: number, timeoutMs = 30_000): Promise
     }
     if (Date.now() - t0 > timeoutMs) {
       child.kill('SIGTERM');
-      throw new Error(`moto_server did not start within ${timeoutMs} ms: ${stderr}`);
+      throw new Error(`moto_server did not start within ${timeoutMs} ms: ${tail()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

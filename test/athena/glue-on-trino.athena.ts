@@ -13,10 +13,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TABLE_NAMES, TABLES, type TableDef } from '../../lib/model/schema';
 import { parseTime } from '../../lib/model/time';
-import { startMoto, type Moto } from '../helpers/moto';
+import { motoBucket, startMoto, type Moto } from '../helpers/moto';
 import { encodeProfile, StringTable } from '../helpers/pprof-builder';
 import { synthesizedGlueTables, writeFileMetastore, type GlueTable } from './glue';
 import { startTrino, type Trino } from './trino';
@@ -54,8 +54,11 @@ function cpuProfile(timeNanos: bigint, fn: string, cpuNs: number): Uint8Array {
   });
 }
 
-function cli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
+/** Each CLI call is bounded (default 10 min): a step that stalls fails naming itself instead of hanging the run. */
+function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 600_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, timeout: timeoutMs });
+  if (r.signal) throw new Error(`fleetprof ${args.join(' ')}: killed by ${r.signal} after ${timeoutMs} ms: ${r.stderr.slice(-4000)}`);
+  return r;
 }
 function ok(args: string[], env: Record<string, string> = {}): string {
   const r = cli(args, env);
@@ -91,8 +94,7 @@ describe('Glue tables on Trino 476 (Athena engine v3) agree with fleetprof', () 
     tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-athena-'));
     moto = await startMoto();
     const awsEnv = { AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION };
-    s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    s3 = await motoBucket(moto, REGION, BUCKET);
 
     // Start Trino early: it takes tens of seconds and runs beside the ingest.
     const trinoStarted = startTrino({ s3Endpoint: moto.endpoint, region: REGION, workDir: path.join(tmp, 'trino') });

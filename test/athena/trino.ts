@@ -8,9 +8,9 @@
 // /v1/statement, follow nextUri) is small enough to speak with fetch, so no client package.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../../lib/aws/local-stack';
 
 export const TRINO_VERSION = '476';
 
@@ -55,18 +55,6 @@ export function ensureTrino(): string {
   return home;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface Trino {
   readonly url: string;
   /** Root of the file metastore: `<dir>/<schema>/<table>/.trinoSchema`. */
@@ -79,6 +67,7 @@ export interface TrinoOptions {
   readonly s3Endpoint: string;
   readonly region: string;
   readonly workDir: string;
+  /** Default 600 s ($FLEETPROF_TRINO_START_MS): on the shared 2-core machine under load the JVM took over 180 s. */
   readonly startTimeoutMs?: number;
 }
 
@@ -135,7 +124,7 @@ export async function startTrino(o: TrinoOptions): Promise<Trino> {
   child.stderr?.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
-  const timeout = o.startTimeoutMs ?? 180_000;
+  const timeout = o.startTimeoutMs ?? (Number(process.env.FLEETPROF_TRINO_START_MS) || 600_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`trino exited (${child.exitCode}): ${log.slice(-4000)}`);
     try {

@@ -1,24 +1,13 @@
-// Starts `moto_server` on a free loopback port for a test file, and stops it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
+// moto (`moto_server`) for tests and benchmarks: started on a free loopback port (the one starter,
+// lib/aws/local-stack.ts startMotoServer), the environment the Lambda handlers read pointed at it,
+// a bucket, and SQS records as the event source mapping hands them to the ingest handler.
+import { spawnSync } from 'node:child_process';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { SQSRecord } from '../../lib/aws/events';
+import { freePort, startMotoServer } from '../../lib/aws/local-stack';
 
 export function motoAvailable(): boolean {
   return spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).status === 0;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Moto {
@@ -27,39 +16,7 @@ export interface Moto {
 }
 
 export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
-  const port = await freePort();
-  // moto logs every request to stderr: into a file, not a pipe. A pipe is drained by this process's
-  // event loop, which a test blocks while it runs the CLI with spawnSync; once the pipe is full
-  // (~64 KB of request lines) moto blocks writing its log, the CLI waits for moto, and both hang.
-  const logDir = mkdtempSync(path.join(os.tmpdir(), 'moto-log-'));
-  const logFile = path.join(logDir, 'stderr.log');
-  const fd = openSync(logFile, 'w');
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', fd] });
-  closeSync(fd);
-  const tail = () => {
-    try {
-      return readFileSync(logFile, 'utf8').slice(-4000);
-    } catch {
-      return '';
-    }
-  };
-  child.once('exit', () => rmSync(logDir, { recursive: true, force: true }));
-  const endpoint = `http://127.0.0.1:${port}`;
-  const t0 = Date.now();
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${tail()}`);
-    try {
-      const r = await fetch(`${endpoint}/moto-api/`);
-      if (r.status < 500) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() - t0 > timeoutMs) {
-      child.kill('SIGTERM');
-      throw new Error(`moto_server did not start within ${timeoutMs} ms: ${tail()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { endpoint, child } = await startMotoServer(await freePort(), timeoutMs);
   return {
     endpoint,
     stop: () =>
@@ -75,7 +32,7 @@ export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
  * The environment the Lambda handlers read, pointed at moto: endpoint, dummy credentials, the
  * bucket and a download cache. Tests spread their own extra variables over it.
  */
-export function lambdaEnv(moto: Moto, o: { region: string; bucket: string; cacheDir: string }): Record<string, string> {
+export function lambdaEnv(moto: Pick<Moto, 'endpoint'>, o: { region: string; bucket: string; cacheDir: string }): Record<string, string> {
   return {
     AWS_ENDPOINT_URL: moto.endpoint,
     AWS_ACCESS_KEY_ID: 'testing',
@@ -83,5 +40,27 @@ export function lambdaEnv(moto: Moto, o: { region: string; bucket: string; cache
     AWS_REGION: o.region,
     FLEETPROF_BUCKET: o.bucket,
     FLEETPROF_CACHE_DIR: o.cacheDir,
+  };
+}
+
+/** An S3 client for moto (path-style, dummy credentials) and the bucket, created. */
+export async function motoBucket(moto: Pick<Moto, 'endpoint'>, region: string, bucket: string): Promise<S3Client> {
+  const s3 = new S3Client({ region, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return s3;
+}
+
+/** The SQS record of an S3 ObjectCreated notification for `key`, as the ingest handler receives it. */
+export function s3EventRecord(bucket: string, key: string, i: number, region = 'us-east-1'): SQSRecord {
+  return {
+    messageId: `m-${i}`,
+    receiptHandle: `r-${i}`,
+    body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: bucket }, object: { key: encodeURIComponent(key) } } }] }),
+    attributes: { ApproximateReceiveCount: '1' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: `arn:aws:sqs:${region}:000000000000:q`,
+    awsRegion: region,
   };
 }
