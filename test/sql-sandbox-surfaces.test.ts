@@ -227,7 +227,8 @@ dMoto('the query Lambda handler (S3 on moto)', () => {
       if (r.statusCode !== 400 || leak || (a.reason && !new RegExp(a.reason).test(r.body ?? ''))) failures.push(`${a.class}: ${a.name}: ${r.statusCode} ${leak ?? ''} ${(r.body ?? '').slice(0, 200)}`);
     }
     expect(failures).toEqual([]);
-  });
+    // 176 attacks, each a query child process: ~20 s idle, over 60 s on a loaded 2-core machine.
+  }, 400_000);
 
   test('a DoS probe gets 400 and the next request is answered', async () => {
     const r = await handler(event('SELECT len(range(300000000))'));
