@@ -1,0 +1,118 @@
+// The fleet cost model (issue #11 point 1; docs/performance.md "Cost model"): dollars per
+// instance-month from measured unit costs and AWS list prices, and what it takes to reach a target.
+//
+//   node dist/bench/fleet-cost.js [--ingest-ms 590] [--compact-s-per-instance-hour 5.9]
+//     [--stored-bytes-per-instance-hour 135000] [--digest-s-per-instance-day 0.1]
+//     [--compact-gets-per-instance-hour 30] [--period 60] [--arm] [--target 0.5] [--json]
+//
+// Every input is a measurement made elsewhere (the flag's doc says where); this file only
+// multiplies. Prices: us-east-1 list prices, as docs/performance.md "Pipeline" states them (not
+// re-checked from here: no internet on the build machine).
+
+const PRICE = {
+  lambdaGbSecondX86: 0.0000166667,
+  lambdaGbSecondArm: 0.0000133334,
+  lambdaInvocation: 0.2 / 1e6,
+  s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST
+  s3Get: 0.0004 / 1000, // GET, HEAD
+  s3GbMonth: 0.023,
+  sqsRequest: 0.4 / 1e6,
+};
+
+export interface CostInputs {
+  /** Agent period, seconds (agent/agent.go default 60): one bundled upload per period. */
+  periodS: number;
+  /** Ingest Lambda ms per bundle (bench/ingest.ts, the "ingest" section). */
+  ingestMsPerBundle: number;
+  ingestMemoryMb: number;
+  /** SQS batch size (lib/aws/resources.ts INGEST_FUNCTION.batchSize). */
+  batch: number;
+  /** Parquet files ingest PUTs per SQS batch (one per raw table the batch holds rows of; layout v2). */
+  parquetPutsPerBatch: number;
+  /** Compaction Lambda seconds per instance-hour (bench:fleet's compact step, the Lambda's settings). */
+  compactSPerInstanceHour: number;
+  compactMemoryMb: number;
+  /** Fresh files the compaction GETs per instance-hour (one per table per batch; bench:fleet's counting store). */
+  compactGetsPerInstanceHour: number;
+  /** Compacted bytes per instance-hour, rollups included (bench:fleet: DIR's bytes after compaction). */
+  storedBytesPerInstanceHour: number;
+  /** Digest Lambda seconds per instance per day (bench:fleet's digest step / instances). */
+  digestSPerInstanceDay: number;
+  digestMemoryMb: number;
+  arm: boolean;
+}
+
+export const DEFAULTS: CostInputs = {
+  periodS: 60,
+  ingestMsPerBundle: 590,
+  ingestMemoryMb: 2048,
+  batch: 10,
+  parquetPutsPerBatch: 5,
+  compactSPerInstanceHour: 5.9,
+  compactMemoryMb: 3008,
+  compactGetsPerInstanceHour: 30,
+  storedBytesPerInstanceHour: 135_000,
+  digestSPerInstanceDay: 27,
+  digestMemoryMb: 3008,
+  arm: false,
+};
+
+const HOURS = 720; // 30 days
+
+export function costPerInstanceMonth(i: CostInputs): { items: [string, number, string][]; total: number } {
+  const gbS = i.arm ? PRICE.lambdaGbSecondArm : PRICE.lambdaGbSecondX86;
+  const uploads = (HOURS * 3600) / i.periodS;
+  const batches = uploads / i.batch;
+  const items: [string, number, string][] = [
+    ['upload PUT', uploads * PRICE.s3Put, `${uploads.toFixed(0)} PUT (1 per period)`],
+    ['SQS', uploads * (1 + 2 / i.batch) * PRICE.sqsRequest, `1 notification + receive and delete per batch of ${i.batch}`],
+    ['ingest GET', uploads * PRICE.s3Get, '1 GET per upload'],
+    ['ingest Parquet PUTs', batches * i.parquetPutsPerBatch * PRICE.s3Put, `${i.parquetPutsPerBatch} per SQS batch of ${i.batch}`],
+    ['ingest invocations', batches * PRICE.lambdaInvocation, `1 per batch`],
+    ['ingest compute', uploads * (i.ingestMsPerBundle / 1000) * (i.ingestMemoryMb / 1024) * gbS, `${i.ingestMsPerBundle} ms per bundle at ${i.ingestMemoryMb} MB`],
+    ['compaction compute', HOURS * i.compactSPerInstanceHour * (i.compactMemoryMb / 1024) * gbS, `${i.compactSPerInstanceHour} s per instance-hour at ${i.compactMemoryMb} MB`],
+    ['compaction GETs', HOURS * i.compactGetsPerInstanceHour * PRICE.s3Get, `${i.compactGetsPerInstanceHour} per instance-hour`],
+    ['storage, 30 days', ((HOURS * i.storedBytesPerInstanceHour) / 1e9) * PRICE.s3GbMonth, `${(i.storedBytesPerInstanceHour / 1000).toFixed(0)} kB per instance-hour held 30 days`],
+    ['digest', 30 * i.digestSPerInstanceDay * (i.digestMemoryMb / 1024) * gbS, `${i.digestSPerInstanceDay} s per instance-day at ${i.digestMemoryMb} MB`],
+  ];
+  return { items, total: items.reduce((a, x) => a + x[1], 0) };
+}
+
+/** Smallest agent period (whole seconds) whose total is <= target, all else equal. */
+export function periodFor(i: CostInputs, target: number): number | null {
+  for (let p = i.periodS; p <= 3600; p++) if (costPerInstanceMonth({ ...i, periodS: p }).total <= target) return p;
+  return null;
+}
+
+function main(): void {
+  const argv = process.argv.slice(2);
+  const num = (name: string, d: number) => {
+    const k = argv.indexOf(name);
+    return k >= 0 ? Number(argv[k + 1]) : d;
+  };
+  const i: CostInputs = {
+    ...DEFAULTS,
+    periodS: num('--period', DEFAULTS.periodS),
+    ingestMsPerBundle: num('--ingest-ms', DEFAULTS.ingestMsPerBundle),
+    ingestMemoryMb: num('--ingest-mb', DEFAULTS.ingestMemoryMb),
+    compactSPerInstanceHour: num('--compact-s-per-instance-hour', DEFAULTS.compactSPerInstanceHour),
+    compactGetsPerInstanceHour: num('--compact-gets-per-instance-hour', DEFAULTS.compactGetsPerInstanceHour),
+    storedBytesPerInstanceHour: num('--stored-bytes-per-instance-hour', DEFAULTS.storedBytesPerInstanceHour),
+    digestSPerInstanceDay: num('--digest-s-per-instance-day', DEFAULTS.digestSPerInstanceDay),
+    arm: argv.includes('--arm'),
+  };
+  const target = num('--target', 0.5);
+  const c = costPerInstanceMonth(i);
+  const arm = costPerInstanceMonth({ ...i, arm: true });
+  const period = periodFor(i, target);
+  const periodArm = periodFor({ ...i, arm: true }, target);
+  if (argv.includes('--json')) {
+    process.stdout.write(JSON.stringify({ inputs: i, items: c.items, total: c.total, totalArm: arm.total, periodForTarget: period, periodForTargetArm: periodArm }, null, 2) + '\n');
+    return;
+  }
+  for (const [name, usd, how] of c.items) process.stdout.write(`${name.padEnd(20)} $${usd.toFixed(3).padStart(7)}  ${how}\n`);
+  process.stdout.write(`${'total'.padEnd(20)} $${c.total.toFixed(3).padStart(7)}  (ARM pricing: $${arm.total.toFixed(3)})\n`);
+  process.stdout.write(`target $${target}: ${c.total <= target ? 'met' : 'not met'}; agent period reaching it: ${period ?? '> 3600'} s (${periodArm ?? '> 3600'} s with ARM pricing)\n`);
+}
+
+if (require.main === module) main();
