@@ -17,7 +17,10 @@
 //   4. `go tool pprof -top` over a measured subset of the same profiles, extrapolated to each
 //      window's profile count, side by side with fleetprof's time.
 // Extra flags (not part of the contract): --reuse (DIR already generated and compacted: only
-// step 3-4), --pprof-subset M (default 32), --skip-digest. D may be fractional when D x 24 is whole.
+// step 3-4), --skip-generate (DIR already generated: steps 2-4), --rollup-days N (after step 2,
+// extend the rollup tier to N days, bench/fleet-tier.ts; queries over rollups then see N days,
+// queries over raw rows only the generated hours), --pprof-subset M (default 32), --skip-digest.
+// D may be fractional when D x 24 is whole.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -27,7 +30,9 @@ import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { LocalStore } from '../lib/store/local';
 import type { Store, StoredObject, Versioned } from '../lib/store/store';
+import { openDuckDb } from '../lib/store/parquet';
 import { generate, HOUR_US } from './fleet-generate';
+import { extendRollupTier } from './fleet-tier';
 
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
@@ -43,6 +48,9 @@ interface Args {
   reuse: boolean;
   pprofSubset: number;
   skipDigest: boolean;
+  skipGenerate: boolean;
+  skipCompact: boolean;
+  rollupDays: number;
 }
 
 function parseArgs(argv: string[]): Args & { step?: string; now?: number } {
@@ -64,6 +72,9 @@ function parseArgs(argv: string[]): Args & { step?: string; now?: number } {
     reuse: argv.includes('--reuse'),
     pprofSubset: Number(get('--pprof-subset') ?? 32),
     skipDigest: argv.includes('--skip-digest'),
+    skipGenerate: argv.includes('--skip-generate'),
+    skipCompact: argv.includes('--skip-compact'),
+    rollupDays: Number(get('--rollup-days') ?? 0),
     step: get('--step'),
     now: get('--now') !== undefined ? Number(get('--now')) : undefined,
   };
@@ -140,13 +151,29 @@ async function childStep(a: ReturnType<typeof parseArgs>): Promise<void> {
     // The schedule's runs, one per closed hour (at hour end + 7 min, COMPACT_FUNCTION's cron), in one
     // process with the Lambda's DuckDB settings (AWS_LAMBDA_FUNCTION_MEMORY_SIZE set by the parent).
     const hours = Math.round(a.days * 24);
-    const runs: { now: string; ms: number; hours: number; days: number; filesMerged: number }[] = [];
-    for (let h = hours - 1; h >= 0; h--) {
-      const r = await runCompactJob({ store, settings: lambdaDuckDbSettings() }, a.now! - h * HOUR_US);
-      runs.push({ now: r.now, ms: r.ms, hours: r.hours, days: r.days, filesMerged: r.filesMerged });
+    const runs: { now: string; ms: number; hours: number; days: number; filesMerged: number; rollupHours: number; rollupDays: number }[] = [];
+    // Plus the next tick (an hour later): rollups wait ROLLUP_GRACE_US after an hour closes, so
+    // the last hour's rollups are built by the run after the one that compacted it, as in the cloud.
+    for (let h = hours - 1; h >= -1; h--) {
+      // compactDue's result carries its rollup counts (CompactJobResult's type does not name them).
+      const r: Partial<{ rollups: { hours: number; days: number } }> & Awaited<ReturnType<typeof runCompactJob>> = await runCompactJob(
+        { store, settings: lambdaDuckDbSettings() },
+        a.now! - h * HOUR_US,
+      );
+      runs.push({ now: r.now, ms: r.ms, hours: r.hours, days: r.days, filesMerged: r.filesMerged, rollupHours: r.rollups?.hours ?? 0, rollupDays: r.rollups?.days ?? 0 });
     }
     const ms = runs.map((r) => r.ms);
     out = { runs: runs.length, maxRunMs: Math.max(...ms), meanRunMs: ms.reduce((x, y) => x + y, 0) / ms.length, requests: store.counts, perRun: runs };
+  } else if (a.step === 'tier') {
+    const store = new LocalStore(a.out);
+    const db = await openDuckDb({ memoryLimit: '1500MB', tempDirectory: path.join(store.scratchDir, 'duckdb-spill') });
+    const conn = await db.connect();
+    try {
+      out = await extendRollupTier(store, conn, a.now!, a.days);
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
   } else usage(`unknown step ${a.step}`);
   process.stdout.write(JSON.stringify(out) + '\n');
 }
@@ -253,7 +280,7 @@ async function main(): Promise<void> {
   let hourUs: number;
   let srcInstances: number;
   let services: string[];
-  if (!a.reuse) {
+  if (!a.reuse && !a.skipGenerate) {
     rmSync(a.out, { recursive: true, force: true });
     mkdirSync(a.out, { recursive: true });
     const g = measure([self, '--step', 'generate', '--source', a.source, '--out', a.out, '--instances', String(a.instances), '--days', String(a.days)]);
@@ -287,16 +314,31 @@ async function main(): Promise<void> {
   report.source = { hour: iso(hourUs), instances: srcInstances, services, copies };
 
   // 2. compact, as the schedule would run it just after the last hour closed
-  if (!a.reuse) {
+  if (!a.reuse && !a.skipCompact) {
     const nowUs = endUs + 7 * 60e6;
+    // The Lambda's settings put DuckDB's spill files in $TMPDIR/duckdb_tmp; on a shared machine two
+    // runs (or another bench) would overwrite each other's spill files there, so each run gets its own.
+    const lambdaTmp = path.join(a.out, '.tmp', 'lambda-tmp');
+    mkdirSync(lambdaTmp, { recursive: true });
     const c = measure([self, '--step', 'compact', '--out', a.out, '--now', String(nowUs), '--days', String(a.days)], {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
+      TMPDIR: lambdaTmp,
     });
     if (c.status !== 0) throw new Error(`compact failed: ${c.stderr}`);
     const r = JSON.parse(c.stdout) as Record<string, unknown>;
     steps.push({ step: 'compact', seconds: c.seconds, peakMb: c.peakMb, perHourSeconds: c.seconds / hours, ...r });
     say(`compact    ${c.seconds.toFixed(1).padStart(8)} s  peak ${c.peakMb.toFixed(0).padStart(6)} MB  ${JSON.stringify(r)}`);
   }
+  const tierMarker = path.join(a.out, '.fleet-tier.json');
+  if (a.rollupDays > a.days && (!a.reuse || !existsSync(tierMarker))) {
+    const t = measure([self, '--step', 'tier', '--out', a.out, '--now', String(endUs), '--days', String(a.rollupDays)]);
+    if (t.status !== 0) throw new Error(`rollup tier failed: ${t.stderr}`);
+    const r = JSON.parse(t.stdout) as Record<string, unknown>;
+    steps.push({ step: 'rollup-tier', seconds: t.seconds, peakMb: t.peakMb, days: a.rollupDays, ...r });
+    writeFileSync(tierMarker, JSON.stringify({ days: a.rollupDays, ...r }));
+    say(`rollup tier ${t.seconds.toFixed(1).padStart(7)} s  peak ${t.peakMb.toFixed(0).padStart(6)} MB  ${a.rollupDays} days: ${JSON.stringify(r)}`);
+  }
+  const rollupHours = Math.max(hours, Math.round(a.rollupDays * 24));
 
   // 3. queries, each checked against the source hour's answers
   const srcJson = <T>(args: string[]): T => {
@@ -314,7 +356,9 @@ async function main(): Promise<void> {
   };
   const hour = [iso(endUs - HOUR_US), iso(endUs)];
   const days30 = [iso(endUs - 30 * DAY_US), iso(endUs)];
-  const h30 = Math.min(hours, 30 * 24);
+  // Rollup-answered windows see the rollup tier's hours; raw-read ones (gc) the generated hours.
+  const h30 = Math.min(rollupHours, 30 * 24);
+  const h30raw = Math.min(hours, 30 * 24);
   const cpuProfilesPerHour = truthProfiles(a.source) * copies;
   const queries: QueryResult[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleet-q-'));
@@ -356,8 +400,8 @@ async function main(): Promise<void> {
   run('gc 30d', ['gc', '--from', days30[0], '--to', days30[1], '--bucket', '1d', '--json'], 5, (s) => {
     const got = gcCycles(JSON.parse(s) as GcJson);
     const exp = gcCycles(truth.gc);
-    for (const [k, v] of exp) if (got.get(k) !== v * h30 * copies) return { ok: false, detail: `${k}: ${got.get(k)} cycles != ${h30 * copies} x ${v}` };
-    return { ok: got.size === exp.size, detail: `cycles per service/version = ${h30 * copies} x source` };
+    for (const [k, v] of exp) if (got.get(k) !== v * h30raw * copies) return { ok: false, detail: `${k}: ${got.get(k)} cycles != ${h30raw * copies} x ${v}` };
+    return { ok: got.size === exp.size, detail: `cycles per service/version = ${h30raw * copies} x source` };
   });
   const fg = path.join(tmp, 'flame.html');
   run('flamegraph 1d', ['flamegraph', '--type', 'cpu', '--from', iso(endUs - DAY_US), '--to', iso(endUs), '--out', fg], 5, () => {
