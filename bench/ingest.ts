@@ -22,10 +22,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { freePort, startMotoServer } from '../lib/aws/local-stack';
 import { ENV } from '../lib/aws/resources';
-import type { SQSEvent, SQSRecord } from '../lib/aws/events';
+import type { SQSEvent } from '../lib/aws/events';
 import { planUpload } from '../bin/commands/upload';
 import { uploadMetadata } from '../lib/model/upload-key';
 import type { ProfileKind } from '../lib/model/profile';
@@ -34,6 +34,7 @@ import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { bundle } from '../test/helpers/bundle';
+import { motoBucket, s3EventRecord } from '../test/helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
@@ -142,22 +143,11 @@ async function startS3(tmp: string): Promise<Moto> {
     // The stack's ingest memory: DuckDB gets its share and threads as on Lambda.
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
   });
-  const s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  const s3 = await motoBucket(moto, REGION, BUCKET);
   return { endpoint: moto.endpoint, s3, stop: () => (s3.destroy(), moto.child.kill()) };
 }
 
-const record = (key: string, i: number): SQSRecord => ({
-  messageId: `m-${i}`,
-  receiptHandle: `r-${i}`,
-  body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: encodeURIComponent(key) } } }] }),
-  attributes: { ApproximateReceiveCount: '1' },
-  messageAttributes: {},
-  md5OfBody: '',
-  eventSource: 'aws:sqs',
-  eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-  awsRegion: REGION,
-});
+const record = (key: string, i: number) => s3EventRecord(BUCKET, key, i, REGION);
 
 type Handler = (e: SQSEvent) => Promise<{ batchItemFailures: unknown[] }>;
 
