@@ -36,7 +36,9 @@ export async function compactDue(store: Store, writer: ParquetWriter, o: Compact
   const r = await compact(store, writer, {
     ...opts,
     afterDt: async (dt, res) => {
+      const t0 = Date.now();
       await dayRollupsDue(store, writer, dt, Date.parse(`${dt}T00:00:00Z`) + DAY_US / 1000 <= closedBefore, opts, res);
+      res.rollupMs += Date.now() - t0;
     },
   });
   return { ...r, rollups: { hours: r.rollupHours, days: r.rollupDays, files: r.rollupFiles, rows: r.rollupRows } };
