@@ -308,3 +308,21 @@ test('a compactor that loses the manifest swap retires the files it wrote; a run
     other.close();
   }
 }, 300_000);
+
+test('a day whose live files exceed dayMergeMaxBytes keeps its hour files (same answers)', async () => {
+  const { store } = await tempStore();
+  await ingestBatch(store, [gcInput()]); // three UTC hours of gc_cycles
+  const truth = await snapshot(store, true);
+  await compact(store, writer, { ...ALL, now: 1_000, tables: ['gc_cycles'], dayMergeMaxBytes: 1 });
+  const { manifest } = await readManifest(store, 'gc_cycles', '2026-11-20');
+  expect(manifest.live.map((f) => [f.name.slice(0, 1), f.hours])).toEqual([
+    ['h', [21]],
+    ['h', [22]],
+    ['h', [23]],
+  ]);
+  expect(await snapshot(store, true)).toEqual(truth);
+  // Under the bound, the same day is merged.
+  await compact(store, writer, { ...ALL, now: 2_000, tables: ['gc_cycles'] });
+  expect((await readManifest(store, 'gc_cycles', '2026-11-20')).manifest.live.map((f) => f.name.slice(0, 4))).toEqual(['day-']);
+  expect(await snapshot(store, true)).toEqual(truth);
+}, 120_000);
