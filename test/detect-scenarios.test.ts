@@ -39,7 +39,7 @@ beforeAll(async () => {
   } finally {
     engine.close();
   }
-}, 300_000);
+}, 900_000); // ~2.5 min of CPU (ingest + digest): over 300 s of wall time at load 20+
 afterAll(() => rmSync(data, { recursive: true, force: true }));
 
 /** An anomaly is a true positive when its service had an injection and it names the injected function. */
