@@ -94,7 +94,7 @@ describe.each([[['i1']], [['i1', 'i2']]])('with %j per side', (instances) => {
     } finally {
       engine.close();
     }
-  }, 300_000);
+  }, 900_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('noise services stay quiet', () => {
