@@ -205,10 +205,12 @@ describe('Glue tables on Trino 476 (Athena engine v3) agree with fleetprof', () 
 
   test('a row at 23:59:59.999999 stays in its day in both engines', async () => {
     for (const table of ['profiles', 'functions', 'runtime_metrics']) {
-      const q = `SELECT dt, CAST(time AS VARCHAR) FROM ${table} WHERE dt IN ${days(table)} AND service = 'edge' AND time >= TIMESTAMP '${DAY} 23:00:00' ORDER BY 2`;
+      // functions holds a row per sample type (the edge profile has samples and cpu): one of them.
+      const one = table === 'functions' ? ` AND sample_type = 'cpu'` : '';
+      const q = `SELECT dt, CAST(time AS VARCHAR) FROM ${table} WHERE dt IN ${days(table)} AND service = 'edge' AND time >= TIMESTAMP '${DAY} 23:00:00'${one} ORDER BY 2`;
       const athena = (await T(q)).rows;
       expect([table, athena]).toEqual([table, [[DAY, `${DAY} 23:59:59.999`]]]);
-      expect([table, F(`SELECT dt, strftime(time, '%Y-%m-%d %H:%M:%S.%g') FROM ${table} WHERE service = 'edge' AND time >= TIMESTAMP '${DAY} 23:00:00'`)]).toEqual([
+      expect([table, F(`SELECT dt, strftime(time, '%Y-%m-%d %H:%M:%S.%g') FROM ${table} WHERE service = 'edge' AND time >= TIMESTAMP '${DAY} 23:00:00'${one}`)]).toEqual([
         table,
         athena,
       ]);
