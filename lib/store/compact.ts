@@ -88,6 +88,9 @@ export const HOUR_ZSTD = 3;
  */
 export const DAY_ZSTD = 9;
 export const DAY_ROW_GROUP_ROWS = 1 << 19;
+/** Tables without list columns buffer far less per row: 1M-row groups (functions 0.87 vs 1.03 B per CPU sample). */
+const DAY_ROW_GROUP_ROWS_FLAT = 1 << 20;
+const dayRowGroupRows = (t: TableName) => (t === 'stacks' || isRollupTable(t) ? DAY_ROW_GROUP_ROWS : DAY_ROW_GROUP_ROWS_FLAT);
 /** See CompactOptions.dayMergeMaxBytes. */
 export const DAY_MERGE_MAX_BYTES = 256 * 1024 * 1024;
 const MAX_ATTEMPTS = 5;
@@ -237,7 +240,7 @@ async function compactDt(
         const name = `day-${hashOf(live.map((f) => f.name).sort())}.parquet`;
         const local = await stage(store, name);
         const paths = await Promise.all(live.map((f) => livePath(store, dir + f.name)));
-        await writer.merge(TABLES[table], paths, local, opts.dayZstdLevel ?? DAY_ZSTD, ['service', ...TABLES[table].sortBy], DAY_ROW_GROUP_ROWS);
+        await writer.merge(TABLES[table], paths, local, opts.dayZstdLevel ?? DAY_ZSTD, ['service', ...TABLES[table].sortBy], dayRowGroupRows(table));
         const hours = [...coveredHours({ ...m0, live })].sort((a, b) => a - b);
         for (const f of live) retired.push({ key: dir + f.name, at: now });
         const file: LiveFile = { name, hours, ...pendingMark };
