@@ -2,17 +2,19 @@
 // (docs/detectors.md, "Measured recall and false positives"). Generate the suites first, e.g.
 //
 //   bash scripts/gen-scenarios.sh --mode captures --base-reps 5 --reps 5 --out /tmp/scen-c
-//   bash scripts/gen-scenarios.sh --mode agent --instances 3 --out /tmp/scen-a
+//   bash scripts/gen-scenarios.sh --mode agent --instances 20 --out /tmp/scen-a   # ~13 min, ~30 MB
 //   npm run -s build:all && node dist/bench/detectors.js --captures /tmp/scen-c --agent /tmp/scen-a
 //
 // Captures suite: for n = 1, 2, 3, 5 per side, disjoint trials (instances 1..n, n+1..2n, ...) each
-// ingested alone and digested per service. Agent suite: every subset size 1..K of instances as
-// disjoint trials (1 instance: each alone; K: all). A regression counts as found when an anomaly of
+// ingested alone and digested per service. Agent suite: disjoint trials of 1, 2, 3, 5 and 20
+// instances (as many as fit in its K). A regression counts as found when an anomaly of
 // its area names the injected function first; a false positive is any anomaly of a noise service
 // or any anomaly of a regression service that does not name the injected function.
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { DigestResult } from '../lib/detect/digest';
+import { renderDigestHtml } from '../lib/render/digest-html';
 import { falsePositives, ingestScenarios, isFound, scenarioManifest, serviceDigest, type ScenarioManifest } from '../test/helpers/scenarios';
 
 interface Row {
@@ -20,10 +22,27 @@ interface Row {
   n: number;
   trials: number;
   found: Record<string, [number, number]>;
+  /** Of the found: cards that name the injected function in the summary and, after a deploy, the version change. */
+  cards: Record<string, [number, number]>;
   noiseTrials: number;
   noiseFp: number;
   otherFp: number;
   fpKinds: string[];
+  cardMisses: string[];
+}
+
+/**
+ * The finding card of the injected regression (the digest's HTML): its headline names the
+ * regressed function and, after a deploy, the version change (the card's title says the versions).
+ */
+function cardNames(d: DigestResult, culprit: string, deployed: boolean): boolean {
+  const cards = renderDigestHtml(d).split('<section class="card"').slice(1);
+  const esc = (x: string) => x.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return cards.some((c) => {
+    const summary = /<p class="summary">([^<]*)<\/p>/.exec(c)?.[1] ?? '';
+    if (!summary.includes(esc(culprit)) || !c.includes(`<code>${esc(culprit)}</code>`)) return false;
+    return deployed ? summary.includes('v1 -&gt; v2') && c.includes('versions v1 → v2') : !summary.includes('version change');
+  });
 }
 
 function arg(name: string): string | undefined {
@@ -45,7 +64,14 @@ async function trial(suite: string, m: ScenarioManifest, instances: Set<string>,
       } else {
         const f = (row.found[service] ??= [0, 0]);
         f[1]++;
-        if (isFound(d.anomalies, e)) f[0]++;
+        if (isFound(d.anomalies, e)) {
+          f[0]++;
+          const c = (row.cards[service] ??= [0, 0]);
+          c[1]++;
+          const deployed = m.runs.some((r) => r.service === service && r.phase === 'window' && r.version !== 'v1');
+          if (cardNames(d, e.culprit, deployed)) c[0]++;
+          else row.cardMisses.push(`${service}: ${d.anomalies.find((a) => a.culprits[0] === e.culprit)?.summary}`);
+        }
         row.otherFp += fp.length;
       }
       for (const a of fp) row.fpKinds.push(`${service}:${a.id}:${a.culprits[0] ?? '-'}`);
@@ -61,7 +87,7 @@ async function measure(label: string, suite: string, sizes: number[]): Promise<R
   const rows: Row[] = [];
   for (const n of sizes) {
     if (n > all.length) continue;
-    const row: Row = { suite: label, n, trials: 0, found: {}, noiseTrials: 0, noiseFp: 0, otherFp: 0, fpKinds: [] };
+    const row: Row = { suite: label, n, trials: 0, found: {}, cards: {}, noiseTrials: 0, noiseFp: 0, otherFp: 0, fpKinds: [], cardMisses: [] };
     for (let k = 0; (k + 1) * n <= all.length; k++) {
       await trial(suite, m, new Set(all.slice(k * n, (k + 1) * n)), row);
       row.trials++;
@@ -78,19 +104,22 @@ async function main(): Promise<void> {
   if (!captures && !agent) throw new Error('usage: detectors --captures DIR [--agent DIR]');
   const rows: Row[] = [];
   if (captures) rows.push(...(await measure('captures (1 snapshot per instance)', captures, [1, 2, 3, 5])));
-  if (agent) rows.push(...(await measure('agent pattern (many snapshots per instance)', agent, [1, 2, 3])));
+  if (agent) rows.push(...(await measure('agent pattern (many snapshots per instance)', agent, [1, 2, 3, 5, 20])));
   const services = [...new Set(rows.flatMap((r) => Object.keys(r.found)))];
   const m = scenarioManifest((captures ?? agent)!);
-  const head = ['suite', 'instances per side', 'trials', ...services.map((s) => `${m.expected[s]!.area} (${s})`), 'recall', 'noise FP (anomalies / service-trials)', 'other FP'];
+  const head = ['suite', 'instances per side', 'trials', ...services.map((s) => `${m.expected[s]!.area} (${s})`), 'recall', 'noise FP (anomalies / service-trials)', 'other FP', 'cards naming function (+ deploy)'];
   let out = `| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n`;
   for (const r of rows) {
     const f = services.map((s) => (r.found[s] ? `${r.found[s][0]}/${r.found[s][1]}` : '-'));
     const tot = services.reduce((a, s) => [a[0] + (r.found[s]?.[0] ?? 0), a[1] + (r.found[s]?.[1] ?? 0)], [0, 0]);
-    out += `| ${r.suite} | ${r.n} | ${r.trials} | ${f.join(' | ')} | ${tot[0]}/${tot[1]} | ${r.noiseFp}/${r.noiseTrials} | ${r.otherFp} |\n`;
+    const cards = services.reduce((a, s) => [a[0] + (r.cards[s]?.[0] ?? 0), a[1] + (r.cards[s]?.[1] ?? 0)], [0, 0]);
+    out += `| ${r.suite} | ${r.n} | ${r.trials} | ${f.join(' | ')} | ${tot[0]}/${tot[1]} | ${r.noiseFp}/${r.noiseTrials} | ${r.otherFp} | ${cards[0]}/${cards[1]} |\n`;
   }
   process.stdout.write(out);
   const kinds = rows.flatMap((r) => r.fpKinds.map((k) => `${r.suite} n=${r.n} ${k}`));
   if (kinds.length > 0) process.stdout.write('\nfalse positives:\n' + kinds.map((k) => `- ${k}`).join('\n') + '\n');
+  const misses = rows.flatMap((r) => r.cardMisses.map((k) => `${r.suite} n=${r.n} ${k}`));
+  if (misses.length > 0) process.stdout.write('\ncards not naming the function or the deploy:\n' + misses.map((k) => `- ${k}`).join('\n') + '\n');
 }
 
 main().catch((e) => {

@@ -97,7 +97,7 @@ describe('exit codes: empty answers are not successes', () => {
   test('digest over a window without data: exit 3', () => {
     const r = cli(['digest', '--data', data, '--to', '2020-01-01T00:00:00Z']);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/no profiles or GC cycles in .* match --from 2019-12-31T23:00:00.000Z --to 2020-01-01T00:00:00.000Z/);
+    expect(r.stderr).toMatch(/no profiles, GC cycles or runtime\/metrics in .* match --from 2019-12-31T23:00:00.000Z --to 2020-01-01T00:00:00.000Z/);
   });
 
   test('a bad flag is exit 1; a good query exit 0', () => {

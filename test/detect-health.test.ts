@@ -2,7 +2,8 @@
 // no data at all, and ingest failures reported by the edge are findings listed before anomalies,
 // and a digest with one is never quiet. Real data: the scenario suite's checkout service (both
 // phases) and noise service (baseline phase only: it "stopped sending").
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { digest, digestJson } from '../lib/detect/digest';
@@ -68,4 +69,48 @@ test('ingest signals: quarantined uploads and DLQ messages are findings; zero co
   });
   expect(bad.map((h) => h.id)).toEqual(['ingest-quarantine', 'ingest-dlq']);
   expect(bad[0].summary).toMatch(/^10000\+ upload\(s\) were quarantined in the window: .*raw\/a\/i\/x: bad/);
+});
+
+// The CLI runs the Lambda's quarantine check too: <data>/quarantine/ (a copy of the bucket's) here;
+// --bucket lists the bucket's with the same rule (lib/aws/ingest-health.ts readIngestSignals).
+describe('fleetprof digest: quarantined uploads are a finding', () => {
+  const CLI = path.join(__dirname, '..', 'dist/bin/fleetprof.js');
+  const secs = (a: string, b: string) => `${Math.ceil((Date.parse(b) - Date.parse(a)) / 1000)}s`;
+  const quarantine = (name: string, atMs: number, reason: string) => {
+    const dir = path.join(data, 'quarantine', 'raw', 'checkout', 'i1');
+    mkdirSync(dir, { recursive: true });
+    const f = path.join(dir, `${name}.reason.json`);
+    writeFileSync(f, JSON.stringify({ bucket: 'b', key: `raw/checkout/i1/${name}`, code: 'bad-profile', reason, at: new Date(atMs).toISOString() }));
+    utimesSync(f, atMs / 1000, atMs / 1000);
+  };
+  const digestCli = (toIso: string) =>
+    spawnSync(process.execPath, [CLI, 'digest', '--data', data, '--to', toIso, '--window', secs(m.window.from, m.window.to), '--baseline', secs(m.baseline.from, m.window.from), '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, FLEETPROF_BUCKET: '', FLEETPROF_INGEST_DLQ_URL: '' },
+    });
+  afterAll(() => rmSync(path.join(data, 'quarantine'), { recursive: true, force: true }));
+
+  test('one upload quarantined in the window (one before it does not count): first, with its reason', () => {
+    quarantine('20261121T220300.000Z_cpu.pb.gz', Date.parse(m.window.from) + 1000, 'not a profile: HTML error page');
+    quarantine('20261121T210000.000Z_cpu.pb.gz', Date.parse(m.baseline.from) - 3600_000, 'old');
+    const r = digestCli(m.window.to);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { health: { id: string; summary: string; evidence: { quarantined_in_window: number } }[] };
+    expect(j.health[0].id).toBe('ingest-quarantine');
+    expect(j.health[0].evidence.quarantined_in_window).toBe(1);
+    expect(j.health[0].summary).toMatch(/^1 upload\(s\) were quarantined .*raw\/checkout\/i1\/20261121T220300\.000Z_cpu\.pb\.gz: not a profile: HTML error page/);
+  }, 120_000);
+
+  test('a window without data while uploads are being quarantined: the digest says so instead of exit 3', () => {
+    const laterMs = Date.parse(m.window.to) + 48 * 3600_000;
+    const quiet = digestCli(new Date(laterMs).toISOString());
+    // Nothing quarantined in that window yet: the CLI's stricter rule (no data: exit 3).
+    expect(quiet.status).toBe(3);
+    quarantine('20261123T220300.000Z_cpu.pb.gz', laterMs - 1000, 'contract: unknown kind');
+    const r = digestCli(new Date(laterMs).toISOString());
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { quiet: boolean; health: { id: string }[] };
+    expect(j.quiet).toBe(false);
+    expect(j.health.map((h) => h.id)).toEqual(['ingest-quarantine', 'no-data']);
+  }, 120_000);
 });

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateEmailIdentityCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import type { DigestJobResult } from '../lib/aws/digest-job';
 import { DIGEST_FUNCTION } from '../lib/aws/resources';
@@ -307,9 +307,33 @@ d('digest delivery against moto (S3 + SES v2)', () => {
     const empty = path.join(tmp, 'empty-data');
     mkdirSync(empty);
     const none = spawnSync(process.execPath, [CLI, 'digest', '--data', empty, '--email', '--from-addr', FROM, '--mail-to', 'cli@example.com'], { encoding: 'utf8', env });
-    expect(none.stderr).toMatch(/no profiles or GC cycles in .*empty-data match --from .* --to /);
+    expect(none.stderr).toMatch(/no profiles, GC cycles or runtime\/metrics in .*empty-data match --from .* --to /);
     expect(none.status).toBe(3);
   });
+
+  test('fleetprof digest --bucket: the quarantine check of the digest Lambda, on the bucket (moto)', async () => {
+    const data = path.join(tmp, 'quarantine-data');
+    const fixture = path.join(__dirname, 'fixtures/go/svc-a-v1-i1/cpu.pb.gz');
+    expect(spawnSync(process.execPath, [CLI, 'ingest', '--data', data, '--service', 'quiet', '--instance', 'i1', fixture], { encoding: 'utf8' }).status).toBe(0);
+    const key = 'raw/quiet/i1/20261121T203000.000Z_cpu.pb.gz';
+    const reasonKey = `quarantine/${key}.reason.json`;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: reasonKey, Body: JSON.stringify({ bucket: BUCKET, key, code: 'bad-profile', reason: 'not a profile: HTML error page', at: new Date().toISOString() }) }));
+    try {
+      const env = { ...process.env, FLEETPROF_BUCKET: undefined, FLEETPROF_DATA: undefined, FLEETPROF_INGEST_DLQ_URL: undefined };
+      const args = [CLI, 'digest', '--data', data, '--to', '2026-11-21T21:00:00Z', '--window', '1h', '--json'];
+      const without = JSON.parse(spawnSync(process.execPath, args, { encoding: 'utf8', env }).stdout) as { quiet: boolean; health: unknown[] };
+      expect(without).toMatchObject({ quiet: true, health: [] });
+      const r = spawnSync(process.execPath, [...args, '--bucket', BUCKET], { encoding: 'utf8', env });
+      expect(r.status).toBe(0);
+      const j = JSON.parse(r.stdout) as { quiet: boolean; health: { id: string; summary: string; evidence: { quarantined_in_window: number; prefix: string } }[] };
+      expect(j.quiet).toBe(false);
+      expect(j.health.map((h) => h.id)).toEqual(['ingest-quarantine']);
+      expect(j.health[0].evidence).toMatchObject({ quarantined_in_window: 1, prefix: `s3://${BUCKET}/quarantine/` });
+      expect(j.health[0].summary).toContain(`${key}: not a profile: HTML error page`);
+    } finally {
+      await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: reasonKey }));
+    }
+  }, 120_000);
 
   test('moto holds the CLI mail too', async () => {
     const all = await sentMail();

@@ -34,6 +34,14 @@ beforeAll(async () => {
         await ingestBytes(readFileSync(file), meta, { store, writer });
       }
     }
+    // Two processes reporting under one instance name at the same moments (a rolling restart on
+    // one host name, two replicas sharing a pod name): the same snapshots uploaded by process p1
+    // and by p2, and once more with no process identity.
+    const file = path.join(SCENARIOS_AGENT, 'runs', RUNS[0].run, 'metrics.jsonl.gz');
+    for (const [service, process] of [['twins', 'p1'], ['twins', 'p2'], ['single', 'p1']]) {
+      const meta = parseSourceMeta({ service, instance: 'i1', version: 'v', process, startUs: Date.parse(RUNS[0].startTime) * 1000, source: file, sourceId: `${service}/${process}` });
+      await ingestBytes(readFileSync(file), meta, { store, writer });
+    }
   } finally {
     writer.close();
     instance.closeSync();
@@ -79,6 +87,25 @@ test.each(RUNS.map((r) => [r.run, r]))('%s: runtime/metrics agree with gctrace',
     // pauses): within a factor of 2.5.
     expect(Number(met.pause_max_ns) / Number(trace.pause_max_ns)).toBeGreaterThan(0.4);
     expect(Number(met.pause_max_ns) / Number(trace.pause_max_ns)).toBeLessThan(2.5);
+  } finally {
+    engine.close();
+  }
+});
+
+test('runtime_metrics keeps the process; cumulative metrics are differenced per process, never across two', async () => {
+  const engine = await openEngine(new LocalStore(data), {}, [data]);
+  try {
+    const procs = await engine.rows("SELECT DISTINCT process FROM runtime_metrics WHERE service = 'twins' ORDER BY process");
+    expect(procs.map((r) => r.process)).toEqual(['p1', 'p2']);
+    const whole = { fromUs: 0, toUs: 2 ** 52, bucketUs: 2 ** 52 };
+    const [one] = (await gcTrends(engine, { service: 'single', ...whole })).buckets;
+    const [two] = (await gcTrends(engine, { service: 'twins', ...whole })).buckets;
+    expect(one.cycles).toBeGreaterThan(2);
+    // Each process ran its cycles: twice the one process's, exactly. Paired across processes (one
+    // series per instance), the interleaved snapshots would give about one process's worth.
+    expect(two.cycles).toBe(2 * one.cycles);
+    expect(Number(two.pause_max_ns)).toBe(Number(one.pause_max_ns));
+    expect(two.gc_cpu_fraction).toBeCloseTo(one.gc_cpu_fraction!, 6);
   } finally {
     engine.close();
   }

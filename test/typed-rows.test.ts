@@ -25,6 +25,7 @@ test('every table has a codec; the codec spells non-finite doubles for the JSON 
     instance: 'i',
     version: '',
     labels: {},
+    process: '',
     time: 1,
     name: '/x:seconds',
     unit: 'seconds',

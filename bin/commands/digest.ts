@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { archivePrefix } from '../../lib/render/digest-archive';
 import { digest, digestJson, digestSpans, type DigestResult } from '../../lib/detect/digest';
@@ -7,15 +7,18 @@ export { digestJson };
 import { exactJson } from '../../lib/query/json';
 import { parseDurationUs } from '../../lib/model/time';
 import { renderDigestHtml } from '../../lib/render/digest-html';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { openLocalEngine, withEngine } from './engine';
 import { withLookback } from '../../lib/query/window';
 import { noMatch } from './empty';
-import { dataOption, isoTime, positiveInt } from './options';
+import { bucketOption, dataOption, isoTime, positiveInt } from './options';
 import { action, CliError } from './run';
 import { writeOutput } from './stdio';
 import { utcDate } from '../../lib/store/layout';
 import type { Span } from '../../lib/detect/context';
+import { quarantineExample, quarantineInWindow, type IngestSignals, type QuarantineListing } from '../../lib/detect/health';
+import { QUARANTINE_PREFIX } from '../../lib/model/upload-key';
+import { isoFromUs } from '../../lib/model/time';
 import { exportAnomalyProfiles } from '../../lib/detect/digest-profiles';
 import type { QueryEngine } from '../../lib/query/engine';
 import { DEFAULT_MAX_ATTACH_BYTES, splitAttachments } from '../../lib/render/attachments';
@@ -43,6 +46,10 @@ export interface DigestOptions {
   maxAttachBytes?: number;
   /** Also archive digest.json and digest.html under <data>/digests/ (the web UI lists them). */
   archive?: boolean;
+  /** The bucket whose quarantine/ to check, as the digest Lambda does (`--bucket`, $FLEETPROF_BUCKET). */
+  bucket?: string;
+  /** The ingest dead-letter queue to check (`--dlq-url`, $FLEETPROF_INGEST_DLQ_URL). */
+  dlqUrl?: string;
 }
 
 export function digestText(d: DigestResult): string {
@@ -85,6 +92,8 @@ export function register(program: Command): void {
     .option('--service <name>', 'only this service')
     .option('--json', 'print JSON')
     .option('--html <file>', 'write a self-contained HTML report (- = stdout)')
+    .addOption(bucketOption('check this bucket\'s quarantine/ (uploads ingestion refused) as the digest Lambda does; <data>/quarantine/ is always checked', false))
+    .addOption(new Option('--dlq-url <url>', 'check this ingest dead-letter queue (SQS) as the digest Lambda does').env(INGEST_DLQ_ENV))
     .option('--archive', 'also archive digest.json and digest.html under <data>/digests/<date>/<window end>/ (listed by the web UI: fleetprof serve)')
     .option('--email', 'mail the digest with SES v2 (HTML + text, PNG charts, window profiles attached)')
     .option('--from-addr <address>', 'with --email: sender, an SES-verified identity')
@@ -103,7 +112,73 @@ export function register(program: Command): void {
     );
 }
 
-/** Whether the window holds any profile or GC cycle (of the service, if one is given). */
+/** The digest Lambda's environment variable for the dead-letter queue (lib/aws/resources.ts ENV.ingestDlqUrl). */
+const INGEST_DLQ_ENV = 'FLEETPROF_INGEST_DLQ_URL';
+
+/**
+ * What the digest Lambda checks about ingestion, from here: <data>/quarantine/ (a copy of the
+ * bucket's, e.g. `aws s3 sync`), and with --bucket / --dlq-url the bucket's quarantine/ and the
+ * queue, read with the standard AWS chain (AWS_ENDPOINT_URL honoured). A signal that cannot be
+ * read is a warning on stderr, never a guess.
+ */
+async function cliIngestSignals(o: DigestOptions, window: Span): Promise<IngestSignals> {
+  const warn = (e: Record<string, unknown>) => void process.stderr.write(`fleetprof digest: ${String(e.msg)}: ${String(e.reason ?? '')}\n`);
+  let out: IngestSignals = {};
+  if (o.bucket || o.dlqUrl) {
+    // AWS clients only when asked: the digest itself needs nothing of lib/aws.
+    const { makeS3Client } = await import('../../lib/aws/clients');
+    const { readIngestSignals, dlqSignal, makeSqsClient } = await import('../../lib/aws/ingest-health');
+    const s3 = makeS3Client({ maxAttempts: 3 });
+    try {
+      if (o.bucket) out = await readIngestSignals({ s3, bucket: o.bucket, dlqUrl: o.dlqUrl, log: warn }, window);
+      else {
+        const sqs = makeSqsClient();
+        try {
+          out.dlq = await dlqSignal(sqs, o.dlqUrl!);
+        } catch (e) {
+          warn({ msg: 'cannot read the dead-letter queue', reason: (e as Error).message });
+        } finally {
+          sqs.destroy();
+        }
+      }
+    } finally {
+      s3.destroy();
+    }
+  }
+  if (!out.quarantined) {
+    const local = localQuarantineSignal(o.data, window);
+    if (local) out.quarantined = local;
+  }
+  return out;
+}
+
+/** <data>/quarantine/ (the bucket's layout: <key>.reason.json next to each copy), if there is one. */
+function localQuarantineSignal(data: string, window: Span): IngestSignals['quarantined'] | undefined {
+  const root = path.join(data, QUARANTINE_PREFIX);
+  if (!existsSync(root)) return undefined;
+  const listing: QuarantineListing[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const f = path.join(dir, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.name.endsWith('.reason.json')) listing.push({ key: path.relative(data, f).split(path.sep).join('/'), modifiedUs: Math.floor(statSync(f).mtimeMs) * 1000 });
+    }
+  };
+  walk(root);
+  const q = quarantineInWindow(listing, window);
+  const examples = q.examples.map((key) => {
+    let body: string | undefined;
+    try {
+      body = readFileSync(path.join(data, key), 'utf8');
+    } catch {
+      body = undefined;
+    }
+    return quarantineExample(key, QUARANTINE_PREFIX, body);
+  });
+  return { inWindow: q.inWindow, truncated: false, newest: q.newestUs === undefined ? undefined : isoFromUs(q.newestUs), examples, prefix: root + path.sep };
+}
+
+/** Whether the window holds any profile, GC cycle or runtime/metrics snapshot (of the service, if one is given). */
 async function windowHasData(data: string, service: string | undefined, from: number, to: number): Promise<boolean> {
   return withEngine(data, { service, fromUs: from, toUs: to }, async (e) => {
     const params: Record<string, string | bigint> = { from_us: BigInt(from), to_us: BigInt(to), from_dt: utcDate(from), to_dt: utcDate(to - 1) };
@@ -112,7 +187,8 @@ async function windowHasData(data: string, service: string | undefined, from: nu
       w += ' AND service = $service';
       params.service = service;
     }
-    const rows = await e.rows(`SELECT (SELECT count(*) FROM (SELECT 1 FROM profiles WHERE ${w} LIMIT 1)) + (SELECT count(*) FROM (SELECT 1 FROM gc_cycles WHERE ${w} LIMIT 1)) AS n`, params);
+    const any = (t: string) => `(SELECT count(*) FROM (SELECT 1 FROM ${t} WHERE ${w} LIMIT 1))`;
+    const rows = await e.rows(`SELECT ${any('profiles')} + ${any('gc_cycles')} + ${any('runtime_metrics')} AS n`, params);
     return Number(rows[0]?.n ?? 0) > 0;
   });
 }
@@ -137,11 +213,14 @@ export async function runDigest(o: DigestOptions): Promise<number> {
     engineFor: (service: string, r: { fromUs: number; toUs: number }) => openLocalEngine(o.data, { service, fromUs: r.fromUs, toUs: r.toUs }),
   };
   const { window, baseline } = digestSpans(q);
-  // A window without data has nothing to compare: that is not "all quiet".
-  if (!(await windowHasData(o.data, o.service, window.fromUs, window.toUs))) {
-    throw noMatch('profiles or GC cycles', o.data, { '--service': o.service, '--from': window.fromUs, '--to': window.toUs });
+  const ingest = await cliIngestSignals(o, window);
+  const ingestFailing = (ingest.quarantined?.inWindow ?? 0) > 0 || (ingest.dlq?.messages ?? 0) > 0;
+  // A window without data has nothing to compare: that is not "all quiet". When ingestion is
+  // failing, the digest says so (health findings first) instead of only "no data".
+  if (!ingestFailing && !(await windowHasData(o.data, o.service, window.fromUs, window.toUs))) {
+    throw noMatch('profiles, GC cycles or runtime/metrics', o.data, { '--service': o.service, '--from': window.fromUs, '--to': window.toUs });
   }
-  const d = await withEngine(o.data, withLookback({ service: o.service, fromUs: baseline.fromUs, toUs: window.toUs }), (engine) => digest(engine, q));
+  const d = await withEngine(o.data, withLookback({ service: o.service, fromUs: baseline.fromUs, toUs: window.toUs }), (engine) => digest(engine, { ...q, ingest }));
   if (o.html) await writeOutput(o.html, renderDigestHtml(d));
   if (o.archive) {
     const dir = path.join(o.data, archivePrefix(d));

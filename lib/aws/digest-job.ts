@@ -2,8 +2,7 @@ import { archivePrefix } from '../render/digest-archive';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { IngestSignals } from '../detect/health';
-import { dlqSignal, makeSqsClient, quarantineSignal } from './ingest-health';
+import { readIngestSignals } from './ingest-health';
 import type { Span } from '../detect/context';
 import { digest, digestJson, digestSpans, type DigestQuery, type DigestResult } from '../detect/digest';
 import { exportAnomalyProfiles } from '../detect/digest-profiles';
@@ -119,27 +118,6 @@ export interface DigestJobResult {
 /** Where the suggested commands expect a copy of the tables (the digest says how to make it). */
 const SYNC_DIR = 'fleetprof-data';
 
-/** Quarantine and dead-letter queue; a signal that cannot be read is logged, not guessed. */
-async function ingestSignals(cfg: DigestJobConfig, deps: DigestJobDeps, window: Span): Promise<IngestSignals> {
-  const out: IngestSignals = {};
-  try {
-    out.quarantined = await quarantineSignal(deps.s3, cfg.bucket, window);
-  } catch (e) {
-    deps.log?.({ level: 'WARN', msg: 'digest: cannot list the quarantine', error: (e as Error).name, reason: (e as Error).message });
-  }
-  if (cfg.dlqUrl) {
-    const sqs = deps.sqs ?? makeSqsClient();
-    try {
-      out.dlq = await dlqSignal(sqs, cfg.dlqUrl);
-    } catch (e) {
-      deps.log?.({ level: 'WARN', msg: 'digest: cannot read the dead-letter queue', error: (e as Error).name, reason: (e as Error).message });
-    } finally {
-      if (!deps.sqs) sqs.destroy();
-    }
-  }
-  return out;
-}
-
 /** Runs the digest for the window ending at `nowUs`, archives it and mails it. */
 export async function runDigestJob(cfg: DigestJobConfig, deps: DigestJobDeps, nowUs: number = Date.now() * 1000): Promise<DigestJobResult> {
   const t0 = Date.now();
@@ -147,7 +125,7 @@ export async function runDigestJob(cfg: DigestJobConfig, deps: DigestJobDeps, no
   const dirs = [store.cacheDir];
   const engineFor = (service: string, r: Span) => openEngine(store, { service, fromUs: r.fromUs, toUs: r.toUs }, dirs, deps.settings);
   const spans = digestSpans({ nowUs, windowUs: cfg.windowUs, baselineUs: cfg.baselineUs });
-  const ingest = await ingestSignals(cfg, deps, spans.window);
+  const ingest = await readIngestSignals({ s3: deps.s3, bucket: cfg.bucket, dlqUrl: cfg.dlqUrl, sqs: deps.sqs, log: deps.log }, spans.window);
   const q: DigestQuery = { nowUs, windowUs: cfg.windowUs, baselineUs: cfg.baselineUs, engineFor, ingest, dataDir: SYNC_DIR, dataFetch: `aws s3 sync s3://${cfg.bucket}/${PREFIXES.tables} ${SYNC_DIR}`, linkBase: cfg.linkBase };
   const { window, baseline } = spans;
   // The shared engine only lists the services with data (the per-service engines do the work).

@@ -1,7 +1,7 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Span } from '../detect/context';
-import type { IngestSignals } from '../detect/health';
+import { quarantineExample, quarantineInWindow, type IngestSignals, type QuarantineListing } from '../detect/health';
 import { QUARANTINE_PREFIX } from '../model/upload-key';
 
 // What the digest Lambda measures about ingestion before it says "all quiet" (lib/detect/health.ts):
@@ -11,7 +11,6 @@ import { QUARANTINE_PREFIX } from '../model/upload-key';
 // data; the listing stops after MAX_LISTED keys and says so.
 
 export const MAX_LISTED = 10_000;
-const EXAMPLES = 3;
 
 export function makeSqsClient(): SQSClient {
   return new SQSClient({ region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1', maxAttempts: 3 });
@@ -19,41 +18,29 @@ export function makeSqsClient(): SQSClient {
 
 export async function quarantineSignal(s3: S3Client, bucket: string, window: Span): Promise<NonNullable<IngestSignals['quarantined']>> {
   let token: string | undefined;
-  let listed = 0;
-  let inWindow = 0;
-  let newest: Date | undefined;
-  const recent: string[] = [];
+  const listing: QuarantineListing[] = [];
   let truncated = false;
   do {
     const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: QUARANTINE_PREFIX, ContinuationToken: token }));
-    for (const o of r.Contents ?? []) {
-      listed++;
-      if (!o.Key?.endsWith('.reason.json') || !o.LastModified) continue;
-      const us = o.LastModified.getTime() * 1000;
-      // Quarantined during the window, or since (a digest re-run later still sees them).
-      if (us < window.fromUs) continue;
-      inWindow++;
-      if (!newest || o.LastModified > newest) newest = o.LastModified;
-      if (recent.length < EXAMPLES) recent.push(o.Key);
-    }
+    for (const o of r.Contents ?? []) if (o.Key && o.LastModified) listing.push({ key: o.Key, modifiedUs: o.LastModified.getTime() * 1000 });
     token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    if (token && listed >= MAX_LISTED) {
+    if (token && listing.length >= MAX_LISTED) {
       truncated = true;
       token = undefined;
     }
   } while (token);
+  const { inWindow, newestUs, examples: recent } = quarantineInWindow(listing, window);
   const examples: { key: string; reason: string }[] = [];
   for (const key of recent) {
+    let body: string | undefined;
     try {
-      const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString();
-      const j = JSON.parse(body ?? '{}') as { key?: string; reason?: string };
-      examples.push({ key: j.key ?? key.slice(QUARANTINE_PREFIX.length, -'.reason.json'.length), reason: String(j.reason ?? '').slice(0, 300) });
+      body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString();
     } catch {
-      // An unreadable reason file still counts; the example just has none.
-      examples.push({ key: key.slice(QUARANTINE_PREFIX.length, -'.reason.json'.length), reason: '(reason not readable)' });
+      body = undefined;
     }
+    examples.push(quarantineExample(key, QUARANTINE_PREFIX, body));
   }
-  return { inWindow, truncated, newest: newest?.toISOString(), examples, prefix: `s3://${bucket}/${QUARANTINE_PREFIX}` };
+  return { inWindow, truncated, newest: newestUs === undefined ? undefined : new Date(newestUs / 1000).toISOString(), examples, prefix: `s3://${bucket}/${QUARANTINE_PREFIX}` };
 }
 
 export async function dlqSignal(sqs: SQSClient, queueUrl: string): Promise<NonNullable<IngestSignals['dlq']>> {
@@ -62,4 +49,31 @@ export async function dlqSignal(sqs: SQSClient, queueUrl: string): Promise<NonNu
   );
   const a = r.Attributes ?? {};
   return { messages: Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0), queue: queueUrl };
+}
+
+/**
+ * Quarantine and dead-letter queue, as the digest Lambda and `fleetprof digest --bucket` read them;
+ * a signal that cannot be read is logged, not guessed.
+ */
+export async function readIngestSignals(
+  o: { s3: S3Client; bucket: string; dlqUrl?: string; sqs?: SQSClient; log?: (entry: Record<string, unknown>) => void },
+  window: Span,
+): Promise<IngestSignals> {
+  const out: IngestSignals = {};
+  try {
+    out.quarantined = await quarantineSignal(o.s3, o.bucket, window);
+  } catch (e) {
+    o.log?.({ level: 'WARN', msg: 'digest: cannot list the quarantine', error: (e as Error).name, reason: (e as Error).message });
+  }
+  if (o.dlqUrl) {
+    const sqs = o.sqs ?? makeSqsClient();
+    try {
+      out.dlq = await dlqSignal(sqs, o.dlqUrl);
+    } catch (e) {
+      o.log?.({ level: 'WARN', msg: 'digest: cannot read the dead-letter queue', error: (e as Error).name, reason: (e as Error).message });
+    } finally {
+      if (!o.sqs) sqs.destroy();
+    }
+  }
+  return out;
 }

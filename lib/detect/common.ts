@@ -1,6 +1,7 @@
 import { isoFromUs } from '../model/time';
 import type { ProfileKind } from '../model/profile';
 import { diff, type DiffFunction, type DiffResult } from '../query/diff';
+import { cohortPredicate } from '../query/cohort';
 import { judgeDiff, type FunctionEvidence, type Measure, type SideEvidence } from './evidence';
 import { formatValue } from '../model/units';
 import { isUserFunction } from '../query/user-frames';
@@ -41,7 +42,7 @@ async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleT
     attribute: true,
     replicates: true,
   });
-  const evidence = judgeDiff(r, kind, measure);
+  const evidence = judgeDiff(r, kind, measure, await bytesPerSample(ctx, kind, sampleType));
   if (evidence.instances.base < MIN_INSTANCES || evidence.instances.target < MIN_INSTANCES) return null;
   // The table shows the digest's decision, not the diff's Welch test (which needs replicates).
   const rose = new Set(evidence.rose.map((e) => e.name));
@@ -52,6 +53,20 @@ async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleT
 }
 
 const span = (s: Span) => ({ fromUs: s.fromUs, toUs: s.toUs });
+
+/**
+ * Bytes per sample of the heap/allocs profiles compared (their `period`: Go's MemProfileRate,
+ * 512 KiB unless the program changed it), for the sampling test of lib/detect/evidence.ts; the
+ * largest when processes differ (the fewest samples: the conservative side). Undefined for other
+ * kinds and for object counts.
+ */
+async function bytesPerSample(ctx: DetectContext, kind: ProfileKind, sampleType: string): Promise<number | undefined> {
+  if ((kind !== 'heap' && kind !== 'allocs') || !sampleType.endsWith('_space')) return undefined;
+  const pred = cohortPredicate({ service: ctx.service, kind, fromUs: ctx.baseline.fromUs, toUs: ctx.window.toUs }, 'profiles');
+  const rows = await ctx.engine.rows(`SELECT max(period) AS p FROM profiles WHERE ${pred.sql} AND period_unit = 'bytes'`, pred.params);
+  const p = Number(rows[0]?.p ?? 0);
+  return p > 0 ? p : undefined;
+}
 
 /** The functions of the service's own code that rose by the rule, largest rise first. */
 export function grown(r: ServiceDiff): (DiffFunction & { ev: FunctionEvidence })[] {

@@ -39,6 +39,15 @@ export const SHARE_FOLD = 3;
 export const FOLD_SEPARATION = 3;
 export const DELAY_FOLD_SEPARATION = 10;
 /**
+ * Contention delay is a sum over few sampled events whose durations are heavy-tailed: on a loaded
+ * host one waiter whose lock holder was descheduled for 70 ms outweighs a period's other waits, so
+ * a call site's delay can move 100x between captures of the same workload while the number of
+ * waits there stays put. The contention detectors therefore also require the site's contention
+ * count (the `contentions` sample type, events per second) to have risen by the rate rule (3x
+ * envelope): more waits, not one long one (lib/detect/contention.ts).
+ */
+export const CONTENTION_EVENTS_SAMPLE_TYPE = 'contentions';
+/**
  * Values below this part of an instance's total count as "nothing" on the log scale (and a rise
  * must be at least this part of the window's total anyway): one goroutine more in a service of 16,
  * a few kB in a heap of MBs.
@@ -119,6 +128,23 @@ export function proportionZ(kb: number, nb: number, kt: number, nt: number): num
   return se === 0 ? 0 : (kt / nt - kb / nb) / se;
 }
 
+/**
+ * Heap and allocation profiles are sampled too: Go records one allocation per MemProfileRate bytes
+ * allocated on average (512 KiB by default; the profile's `period`) and scales it up, so a site
+ * holding a few kB (a package's init tables, say) shows as 0 in one process and as ~512 KiB in the
+ * next. The number of samples behind a byte value is about value / period. The separation rule on
+ * bytes (shares of allocated bytes, bytes in use) also needs those sample counts to differ beyond
+ * sampling: the same one-sided test at z >= CPU_SAMPLING_Z (pooled proportions for shares; for
+ * rates, the window's part of the pooled count against its part of the exposure, i.e. instances
+ * for gauges and seconds for counters).
+ */
+export function poissonZ(kb: number, eb: number, kt: number, et: number): number {
+  const k = kb + kt;
+  if (k <= 0 || eb <= 0 || et <= 0) return 0;
+  const p = et / (eb + et);
+  return (kt - k * p) / Math.sqrt(k * p * (1 - p));
+}
+
 /** The share rule: permutation test on the shares; separation needs the gap, the fold and (CPU) the sampling test. */
 function shareRise(b: number[], t: number[], samplingZ: number | null): RiseEvidence {
   const ev = riseEvidence(b, t, { separationMargin: SHARE_SEPARATION, alpha: ALPHA });
@@ -129,8 +155,12 @@ function shareRise(b: number[], t: number[], samplingZ: number | null): RiseEvid
   return { ...ev, rule: ev.p < ALPHA ? 'permutation' : null };
 }
 
-/** Judge every function of a diff computed with `replicates: true`. */
-export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure): SideEvidence {
+/**
+ * Judge every function of a diff computed with `replicates: true`. `samplePeriod`: bytes per sample
+ * of a heap/allocs profile (its `period`, Go's MemProfileRate) when the sample type is bytes; the
+ * sampling test then applies to the separation rule (CPU always has it: 10 ms per sample).
+ */
+export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure, samplePeriod?: number): SideEvidence {
   if (!r.replicates) throw new Error('judgeDiff needs the diff replicates');
   const cls = valueClass(kind, r.sampleType);
   const base = byInstance(r.replicates.base);
@@ -157,7 +187,8 @@ export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure): S
   // "absent" a finite value, so a consistent rise from nothing is not drowned by its size's spread.
   const allTotals = [...base.map((i) => value(i, null)), ...target.map((i) => value(i, null))];
   const offset = Math.max(1e-12, LOG_OFFSET_OF_TOTAL * mean(allTotals));
-  const fold = kind === 'block' || kind === 'mutex' ? DELAY_FOLD_SEPARATION : FOLD_SEPARATION;
+  // Delay is bursty (the 10x envelope); contention event counts are not, and take the 3x of rates.
+  const fold = (kind === 'block' || kind === 'mutex') && r.sampleType === 'delay' ? DELAY_FOLD_SEPARATION : FOLD_SEPARATION;
   const targetTotalMean = measure === 'share' ? 1 : mean(totals.target);
   const of = (name: string): FunctionEvidence => {
     const b = base.map((i) => value(i, name));
@@ -170,21 +201,34 @@ export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure): S
         : tm - bm >= MIN_RELATIVE_GROWTH * Math.max(bm, tm) && tm - bm >= MIN_GROWTH_OF_TOTAL * targetTotalMean;
     const none = { rule: null, p: 1, gap: -Infinity } as const;
     if (!effect || b.length === 0 || t.length === 0) return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...none };
+    const unit = kind === 'cpu' ? CPU_SAMPLE_NS : samplePeriod;
     const samples = (is: Instance[]) => {
-      const n = is.reduce((a, i) => a + Math.abs(i.total), 0) / CPU_SAMPLE_NS;
-      const k = is.reduce((a, i) => a + Math.max(0, i.fns.get(name) ?? 0), 0) / CPU_SAMPLE_NS;
+      const n = is.reduce((a, i) => a + Math.abs(i.total), 0) / unit!;
+      const k = is.reduce((a, i) => a + Math.max(0, i.fns.get(name) ?? 0), 0) / unit!;
       return [k, n];
     };
-    const [kb, nb] = samples(base);
-    const [kt, nt] = samples(target);
-    const ev =
-      measure === 'share'
-        ? shareRise(b, t, kind === 'cpu' ? proportionZ(kb, nb, kt, nt) : null)
-        : riseEvidence(
-            b.map((x) => Math.log(x + offset)),
-            t.map((x) => Math.log(x + offset)),
-            { separationMargin: Math.log(fold), alpha: ALPHA },
-          );
+    if (measure === 'share') {
+      let z: number | null = null;
+      if (unit !== undefined && unit > 0) {
+        const [kb, nb] = samples(base);
+        const [kt, nt] = samples(target);
+        z = proportionZ(kb, nb, kt, nt);
+      }
+      return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...shareRise(b, t, z) };
+    }
+    let ev = riseEvidence(
+      b.map((x) => Math.log(x + offset)),
+      t.map((x) => Math.log(x + offset)),
+      { separationMargin: Math.log(fold), alpha: ALPHA },
+    );
+    if (ev.rule === 'separation' && kind !== 'cpu' && unit !== undefined && unit > 0) {
+      // Samples behind the values: a gauge's time-average per instance (exposure: instances); a
+      // counter's increase (exposure: its seconds, or its series).
+      const count = (is: Instance[]) => is.reduce((a, i) => a + Math.max(0, i.fns.get(name) ?? 0), 0) / unit;
+      const exposure = (is: Instance[]) => (cls === 'gauge' ? is.length : timedCounters ? is.reduce((a, i) => a + i.durationNs, 0) : is.reduce((a, i) => a + i.groups, 0));
+      const z = poissonZ(count(base), exposure(base), count(target), exposure(target));
+      if (z < CPU_SAMPLING_Z) ev = { ...ev, rule: ev.p < ALPHA ? 'permutation' : null };
+    }
     return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...ev };
   };
   const names = new Set<string>();

@@ -35,6 +35,49 @@ export interface IngestSignals {
   dlq?: { messages: number; queue: string };
 }
 
+/** One object under quarantine/ as a listing shows it (S3 or a local copy of the bucket). */
+export interface QuarantineListing {
+  /** The key under the quarantine prefix, e.g. quarantine/raw/svc/i1/<file>.reason.json. */
+  key: string;
+  /** Last modified (the time of the quarantine), epoch microseconds. */
+  modifiedUs: number;
+}
+
+/** Reason files quoted in the finding. */
+export const QUARANTINE_EXAMPLES = 3;
+
+/**
+ * The quarantine signal from a listing, the same rule wherever the listing comes from (the
+ * digest Lambda lists the bucket, the CLI the bucket or <data>/quarantine/): every
+ * `<key>.reason.json` modified since the window started counts (a digest re-run later still sees
+ * them); up to three of them are returned for their reasons to be read.
+ */
+export function quarantineInWindow(listing: Iterable<QuarantineListing>, window: Span): { inWindow: number; newestUs?: number; examples: string[] } {
+  let inWindow = 0;
+  let newestUs: number | undefined;
+  const examples: string[] = [];
+  for (const o of listing) {
+    if (!o.key.endsWith('.reason.json') || o.modifiedUs < window.fromUs) continue;
+    inWindow++;
+    if (newestUs === undefined || o.modifiedUs > newestUs) newestUs = o.modifiedUs;
+    if (examples.length < QUARANTINE_EXAMPLES) examples.push(o.key);
+  }
+  return { inWindow, newestUs, examples };
+}
+
+/** An example for the finding from a reason file's key and text (undefined: it could not be read). */
+export function quarantineExample(reasonKey: string, prefix: string, body: string | undefined): { key: string; reason: string } {
+  const fallback = reasonKey.slice(reasonKey.startsWith(prefix) ? prefix.length : 0, -'.reason.json'.length);
+  if (body === undefined) return { key: fallback, reason: '(reason not readable)' };
+  try {
+    const j = JSON.parse(body) as { key?: string; reason?: string };
+    return { key: j.key ?? fallback, reason: String(j.reason ?? '').slice(0, 300) };
+  } catch {
+    // An unreadable reason file still counts; the example just has none.
+    return { key: fallback, reason: '(reason not readable)' };
+  }
+}
+
 /** Per service: rows in the baseline and in the window, and the time of its last row. */
 export interface ServicePresence {
   service: string;

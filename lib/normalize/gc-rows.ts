@@ -50,6 +50,7 @@ export function runtimeMetricRows(samples: readonly MetricSnapshotRow[], meta: S
     instance: meta.instance,
     version: meta.version,
     labels: meta.labels,
+    process: meta.process ?? '',
     time: floorToMs(m.timeUs),
     name: m.name,
     unit: m.unit,

@@ -7,9 +7,13 @@ import { DEFAULT_BUCKET_US, gcBucketStats, type GcBucketStats, type GcQuery } fr
 // gc_cycles, so `fleetprof gc`, its diagnostics and the GC detector work on either source.
 //
 // Definitions (docs/cli.md, "fleetprof gc", repeats them):
-// - A series is (service, instance, version) ordered by snapshot time; an increase is the
-//   difference of a cumulative metric between consecutive snapshots, counted in the bucket of the
-//   later snapshot. A pair where the metric went down is a restart and is skipped.
+// - A series is (service, instance, version, process) ordered by snapshot time (process: the
+//   uploader's process identity, '' when unknown or written before the column existed); an
+//   increase is the difference of a cumulative metric between consecutive snapshots, counted in
+//   the bucket of the later snapshot. A new process starts a new series (its first snapshot pairs
+//   with nothing), so a restart, or two processes reporting under one instance name, never pair
+//   snapshots of different processes; without a process identity a pair where the metric went
+//   down is taken as a restart and skipped.
 // - cycles = increases of /gc/cycles/total:gc-cycles, forced_cycles of /gc/cycles/forced.
 // - covered_ns = the time between the snapshot pairs counted; capacity_ns = increases of
 //   /cpu/classes/total:cpu-seconds (GOMAXPROCS x wall time, the runtime's own figure).
@@ -76,7 +80,7 @@ export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery):
        SELECT service, version, instance, name, time, value,
               LAG(value) OVER w AS pv, LAG(time) OVER w AS pt
        FROM runtime_metrics WHERE ${pred.sql} AND name IN (${inList}) AND value IS NOT NULL
-       WINDOW w AS (PARTITION BY service, instance, version, name ORDER BY time)
+       WINDOW w AS (PARTITION BY service, instance, version, COALESCE(process, ''), name ORDER BY time)
      )
      SELECT service, version, (epoch_us(time) // $bucket_us::BIGINT) * $bucket_us::BIGINT AS b, name,
             SUM(CASE WHEN pv IS NOT NULL AND value >= pv THEN value - pv ELSE 0 END) AS inc,
@@ -90,7 +94,7 @@ export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery):
     const rows = await engine.rows(
       `WITH h AS (
          SELECT service, version, instance, time, buckets, counts,
-                LAG(counts) OVER (PARTITION BY service, instance, version ORDER BY time) AS prev
+                LAG(counts) OVER (PARTITION BY service, instance, version, COALESCE(process, '') ORDER BY time) AS prev
          FROM runtime_metrics WHERE ${pred.sql} AND name = $hname AND counts IS NOT NULL
        ),
        d AS (
@@ -177,4 +181,28 @@ export async function gcBucketStatsAnySource(engine: QueryEngine, q: GcQuery): P
   const traced = new Set(trace.map((s) => `${s.service}\u0000${s.version}`));
   const metrics = (await gcBucketStatsFromMetrics(engine, q)).filter((s) => !traced.has(`${s.service}\u0000${s.version}`) && s.cycles > 0);
   return [...trace, ...metrics].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : a.startUs - b.startUs));
+}
+
+/** The runtime/metrics gauge of the goroutine count. */
+export const GOROUTINES_METRIC = '/sched/goroutines:goroutines';
+
+/**
+ * Per instance, the time-average of a runtime/metrics gauge over the cohort's span (the mean of the
+ * instance's snapshots: the agent snapshots at a fixed interval), ordered by instance: the
+ * replicates of a gauge as lib/detect/evidence.ts takes them from profiles.
+ */
+export async function gaugeInstanceMeans(
+  engine: QueryEngine,
+  q: GcQuery,
+  name: string,
+): Promise<{ instances: { instance: string; mean: number; snapshots: number }[]; versions: string[] }> {
+  const pred = cohortPredicate(q, 'runtime_metrics');
+  const rows = await engine.rows(
+    `SELECT instance, AVG(value) AS mean, COUNT(*) AS snapshots, list(DISTINCT version) AS versions
+     FROM runtime_metrics WHERE ${pred.sql} AND name = $gauge AND value IS NOT NULL
+     GROUP BY instance ORDER BY instance`,
+    { ...pred.params, gauge: name },
+  );
+  const versions = [...new Set(rows.flatMap((r) => (r.versions as string[] | null) ?? []))].sort();
+  return { instances: rows.map((r) => ({ instance: r.instance as string, mean: Number(r.mean), snapshots: Number(r.snapshots) })), versions };
 }

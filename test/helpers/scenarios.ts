@@ -6,8 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { digest, type DigestResult } from '../../lib/detect/digest';
 import type { Anomaly } from '../../lib/detect/finding';
-import { ingestBytes } from '../../lib/ingest';
+import { FreshBatch, ingestBytes, prepareUpload } from '../../lib/ingest';
 import { parseSourceMeta } from '../../lib/model/source';
+import { uploadSourceMeta } from '../../lib/model/upload-key';
 import { openEngine } from '../../lib/query/open';
 import { LocalStore } from '../../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../../lib/store/parquet';
@@ -50,7 +51,13 @@ export function scenarioManifest(suite = SCENARIOS): ScenarioManifest {
 }
 
 /** Ingests every run of `suite` that `only` keeps (all by default). */
-export async function ingestScenarios(dataDir: string, only?: (r: ScenarioRun) => boolean, suite = SCENARIOS): Promise<ScenarioManifest> {
+export async function ingestScenarios(
+  dataDir: string,
+  only?: (r: ScenarioRun) => boolean,
+  suite = SCENARIOS,
+  /** Agent mode: bundle members to leave out (e.g. /^goroutine\./: an agent configured without goroutine profiles). */
+  dropMembers?: RegExp,
+): Promise<ScenarioManifest> {
   const m = scenarioManifest(suite);
   const store = new LocalStore(dataDir);
   const instance = await openDuckDb();
@@ -59,6 +66,10 @@ export async function ingestScenarios(dataDir: string, only?: (r: ScenarioRun) =
     for (const r of m.runs) {
       if (only && !only(r)) continue;
       const dir = path.join(suite, 'runs', r.run);
+      if (m.mode === 'agent') {
+        await ingestAgentUploads(dir, { store, writer }, dropMembers);
+        continue;
+      }
       for (const f of readdirSync(dir).sort()) {
         const file = path.join(dir, f);
         const meta = parseSourceMeta({
@@ -80,6 +91,29 @@ export async function ingestScenarios(dataDir: string, only?: (r: ScenarioRun) =
     instance.closeSync();
   }
   return m;
+}
+
+/**
+ * Agent mode: the agent's uploads (bundles) as the ingest Lambda takes them: the key and
+ * x-amz-meta-* metadata (<file>.meta.json) give the SourceMeta (uploadSourceMeta), prepareUpload
+ * expands the bundle, and a run's uploads are written as one batch (one file per table per hour,
+ * as an SQS batch is). A member that does not decode fails the scenario: the agent wrote it.
+ */
+async function ingestAgentUploads(dir: string, ctx: { store: LocalStore; writer: ParquetWriter }, dropMembers?: RegExp): Promise<void> {
+  const batch = new FreshBatch(ctx);
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.meta.json')) continue;
+    const up = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { key: string; metadata?: Record<string, string> };
+    const body = readFileSync(path.join(dir, f.slice(0, -'.meta.json'.length)));
+    const meta = uploadSourceMeta({ bucket: 'scenarios', key: up.key, etag: f, metadata: up.metadata });
+    for (const input of prepareUpload(body, meta).inputs) {
+      if (!input.ok) throw new Error(`${up.key}: member ${input.member}: ${(input.error as Error).message}`);
+      if (dropMembers && input.member !== undefined && dropMembers.test(input.member)) continue;
+      batch.add(input.prepared.entries);
+    }
+    if (batch.full) await batch.publish();
+  }
+  await batch.publish();
 }
 
 const us = (iso: string) => Date.parse(iso) * 1000;

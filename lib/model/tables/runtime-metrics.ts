@@ -9,11 +9,19 @@ export const runtimeMetrics = {
     '(one document, an array, or JSON lines). Scalars go to `value`; a Float64Histogram keeps the runtime\'s own layout: ' +
     '`counts[i]` samples fell in `[buckets[i], buckets[i+1])`, so `len(buckets) = len(counts) + 1`, and the outer bounds ' +
     'may be -inf / +inf. Cumulative metrics (counters, histograms) are totals since process start: take differences between ' +
-    'snapshots of one instance for rates.',
+    'snapshots of one process (instance and process) for rates.',
   partitionKeys,
   columns: [
     ...identity,
     labels,
+    {
+      name: 'process',
+      type: T.varchar,
+      doc:
+        "Identity of the process that wrote the snapshots (the agent's run id; upload metadata `process`), '' when unknown. " +
+        'A series of the cumulative metrics is (service, instance, version, process): differences are taken within it, so a ' +
+        'restart or two processes under one instance name never pair snapshots of different processes. NULL in files written before the column existed.',
+    },
     { name: 'time', type: T.timestamp, doc: 'Snapshot time (the document\'s "time"), UTC.' },
     { name: 'name', type: T.varchar, doc: 'Full runtime/metrics name with unit, e.g. /gc/heap/goal:bytes.' },
     { name: 'unit', type: T.varchar, doc: 'The unit part of the name, e.g. bytes, cpu-seconds, seconds.' },
