@@ -104,7 +104,9 @@ async function main(): Promise<void> {
   if (!captures && !agent) throw new Error('usage: detectors --captures DIR [--agent DIR]');
   const rows: Row[] = [];
   if (captures) rows.push(...(await measure('captures (1 snapshot per instance)', captures, [1, 2, 3, 5])));
-  if (agent) rows.push(...(await measure('agent pattern (many snapshots per instance)', agent, [1, 2, 3, 5, 20])));
+  // --sizes 20,5: only those fleet sizes (per side) of the agent suite (several processes can share the work).
+  const sizes = arg('--sizes')?.split(',').map(Number) ?? [1, 2, 3, 5, 20];
+  if (agent) rows.push(...(await measure('agent pattern (many snapshots per instance)', agent, sizes)));
   const services = [...new Set(rows.flatMap((r) => Object.keys(r.found)))];
   const m = scenarioManifest((captures ?? agent)!);
   const head = ['suite', 'instances per side', 'trials', ...services.map((s) => `${m.expected[s]!.area} (${s})`), 'recall', 'noise FP (anomalies / service-trials)', 'other FP', 'cards naming function (+ deploy)'];
