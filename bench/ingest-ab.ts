@@ -9,13 +9,12 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort, startMotoServer } from '../lib/aws/local-stack';
-import { ENV } from '../lib/aws/resources';
-import type { SQSEvent, SQSRecord } from '../lib/aws/events';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { SQSEvent } from '../lib/aws/events';
 import { planUpload } from '../bin/commands/upload';
 import { uploadMetadata } from '../lib/model/upload-key';
 import { bundle } from '../test/helpers/bundle';
+import { s3EventRecord, startMotoS3 } from '../test/helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -32,38 +31,17 @@ function arg(name: string): string | undefined {
 
 type Handler = (e: SQSEvent) => Promise<unknown>;
 
-const record = (key: string, i: number): SQSRecord => ({
-  messageId: `m-${i}`,
-  receiptHandle: `r-${i}`,
-  body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: encodeURIComponent(key) } } }] }),
-  attributes: {},
-  messageAttributes: {},
-  md5OfBody: '',
-  eventSource: 'aws:sqs',
-  eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-  awsRegion: REGION,
-});
+const record = (key: string, i: number) => s3EventRecord(BUCKET, key, i, REGION);
 
 async function main(): Promise<void> {
   const old = arg('old');
   if (!old) throw new Error('--old <checkout with a built dist/> is required');
   const nBundles = Number(arg('bundles') ?? 40);
   const batch = Number(arg('batch') ?? 10);
-  const moto = await startMotoServer(await freePort());
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-ab-'));
-  Object.assign(process.env, {
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_ENDPOINT_URL_S3: moto.endpoint,
-    [ENV.bucket]: BUCKET,
-    [ENV.cacheDir]: path.join(tmp, 'cache'),
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
-  });
-  const s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const moto = await startMotoS3({ region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') });
+  const s3 = moto.s3;
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const runs = readdirSync(FIXTURES)
       .filter((r) => statSync(path.join(FIXTURES, r)).isDirectory())
       .sort()
@@ -126,8 +104,7 @@ async function main(): Promise<void> {
     }
     console.log(JSON.stringify({ load: os.loadavg()[0], old, results }, null, 1));
   } finally {
-    s3.destroy();
-    moto.child.kill();
+    moto.stop();
   }
 }
 

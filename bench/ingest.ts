@@ -23,8 +23,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { freePort, startMotoServer } from '../lib/aws/local-stack';
-import { ENV } from '../lib/aws/resources';
 import type { SQSEvent } from '../lib/aws/events';
 import { planUpload } from '../bin/commands/upload';
 import { uploadMetadata } from '../lib/model/upload-key';
@@ -34,7 +32,7 @@ import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { bundle } from '../test/helpers/bundle';
-import { motoBucket, s3EventRecord } from '../test/helpers/moto';
+import { s3EventRecord, startMotoS3 } from '../test/helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
@@ -123,29 +121,6 @@ interface PathResult {
 
 const perS = (r: PathResult) => r.profiles / r.wallS;
 const msPerUpload = (r: PathResult) => (r.wallS * 1000) / r.uploads;
-
-interface Moto {
-  endpoint: string;
-  s3: S3Client;
-  stop: () => void;
-}
-
-async function startS3(tmp: string): Promise<Moto> {
-  const moto = await startMotoServer(await freePort());
-  Object.assign(process.env, {
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_ENDPOINT_URL_S3: moto.endpoint,
-    [ENV.bucket]: BUCKET,
-    [ENV.cacheDir]: path.join(tmp, 'cache'),
-    // The stack's ingest memory: DuckDB gets its share and threads as on Lambda.
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
-  });
-  const s3 = await motoBucket(moto, REGION, BUCKET);
-  return { endpoint: moto.endpoint, s3, stop: () => (s3.destroy(), moto.child.kill()) };
-}
 
 const record = (key: string, i: number) => s3EventRecord(BUCKET, key, i, REGION);
 
@@ -254,7 +229,7 @@ async function main(): Promise<void> {
   const cliBundles = cliPath(bundles);
   const cliSingles = cliPath(singles);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-ingest-'));
-  const moto = await startS3(tmp);
+  const moto = await startMotoS3({ region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') });
   let hBundles: PathResult;
   let hOne: PathResult;
   let hSingles: PathResult;

@@ -64,3 +64,21 @@ export function s3EventRecord(bucket: string, key: string, i: number, region = '
     awsRegion: region,
   };
 }
+
+/** moto with the handlers' environment set in this process (as the stack's ingest: 2,048 MB) and the bucket created: the ingest benchmarks' S3. */
+export interface MotoS3 {
+  endpoint: string;
+  s3: S3Client;
+  stop: () => void;
+}
+
+export async function startMotoS3(o: { region: string; bucket: string; cacheDir: string }): Promise<MotoS3> {
+  const moto = await startMotoServer(await freePort());
+  Object.assign(process.env, lambdaEnv(moto, o), {
+    AWS_ENDPOINT_URL_S3: moto.endpoint,
+    // DuckDB gets its share of memory and threads as on Lambda.
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+  });
+  const s3 = await motoBucket(moto, o.region, o.bucket);
+  return { endpoint: moto.endpoint, s3, stop: () => (s3.destroy(), moto.child.kill()) };
+}
