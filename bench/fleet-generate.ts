@@ -31,12 +31,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { TABLE_NAMES, TABLES, type TableName } from '../lib/model/schema';
+import { duckdbType, TABLE_NAMES, TABLES, type TableName } from '../lib/model/schema';
 import { listTableFiles } from '../lib/query/open';
 import { freshKey, newBatchId } from '../lib/store/layout';
 import { BATCH_COLUMN } from '../lib/store/dedupe';
 import { LocalStore } from '../lib/store/local';
-import { openDuckDb, sqlString } from '../lib/store/parquet';
+import { missingColumns, openDuckDb, sqlString } from '../lib/store/parquet';
 import { loadDictionaries, shiftFile, verifyShift, type BaseDictionaries, type ShiftRole } from './fleet-parquet';
 
 export const HOUR_US = 3_600_000_000;
@@ -65,7 +65,6 @@ export async function loadSource(conn: DuckDBConnection, source: string): Promis
   const instances = new Set<string>();
   const services = new Set<string>();
   for (const t of TABLE_NAMES) {
-    const cols = TABLES[t].columns.map((c) => `"${c.name}"`);
     // Layout v2: compacted and fresh files (the source is one clean `fleetprof ingest`, so no
     // source is in it twice and the batch dedupe of the views has nothing to drop).
     const all = [...files[t].compacted, ...files[t].fresh];
@@ -74,7 +73,12 @@ export async function loadSource(conn: DuckDBConnection, source: string): Promis
       continue;
     }
     const list = all.map((f) => `'${sqlString(f)}'`).join(', ');
-    await conn.run(`CREATE OR REPLACE TABLE src_${t} AS SELECT ${cols.join(', ')} FROM read_parquet([${list}], hive_partitioning = false, union_by_name = true)`);
+    const source = `read_parquet([${list}], hive_partitioning = false, union_by_name = true)`;
+    // A SRC ingested by an older fleetprof lacks columns added since (runtime_metrics.process):
+    // typed NULLs, as the query views give them (lib/query/engine.ts).
+    const missing = new Set((await missingColumns(conn, TABLES[t], source)).map((c) => c.name));
+    const select = TABLES[t].columns.map((c) => (missing.has(c.name) ? `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"` : `"${c.name}"`));
+    await conn.run(`CREATE OR REPLACE TABLE src_${t} AS SELECT ${select.join(', ')} FROM ${source}`);
     const r = (await conn.runAndReadAll(`SELECT count(*), epoch_us(min(time)), epoch_us(max(time)) FROM src_${t}`)).getRows()[0];
     rows[t] = Number(r[0]);
     if (rows[t] > 0) {
