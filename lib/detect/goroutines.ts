@@ -18,6 +18,20 @@ import type { Anomaly } from './finding';
 export const GOROUTINE_HIGH_RATIO = 3;
 export const GOROUTINE_MEDIUM_RATIO = 1.5;
 
+/** Why a grown count matters, the same for both sources. */
+const LEAK = 'Goroutines that wait on a channel, lock or I/O nobody completes never exit: each keeps its stack and everything it references.';
+
+/** The fields both sources' goroutines-grew anomalies share: one id, area and severity rule. */
+function grew(ctx: DetectContext, ratio: number) {
+  return {
+    service: ctx.service,
+    id: 'goroutines-grew',
+    area: 'goroutines',
+    profile: 'goroutine',
+    severity: severityOf(ratio, GOROUTINE_HIGH_RATIO, GOROUTINE_MEDIUM_RATIO),
+  } as const;
+}
+
 export async function detectGoroutines(ctx: DetectContext): Promise<Anomaly[]> {
   const r = await serviceDiff(ctx, 'goroutine', 'goroutine', 'rate');
   // No goroutine profile on a side (an agent configured without it, a service sending only
@@ -34,11 +48,7 @@ export async function detectGoroutines(ctx: DetectContext): Promise<Anomaly[]> {
   const lead = up[0].ev;
   return [
     {
-      service: ctx.service,
-      id: 'goroutines-grew',
-      area: 'goroutines',
-      profile: 'goroutine',
-      severity: severityOf(ratio, GOROUTINE_HIGH_RATIO, GOROUTINE_MEDIUM_RATIO),
+      ...grew(ctx, ratio),
       culprits,
       summary: `goroutines per instance ${n(bt)} -> ${n(tt)}; ${up[0].name} holds ${n(lead.targetMean)} (was ${n(lead.baseMean)})${versionNote(versions)}`,
       evidence: {
@@ -49,7 +59,7 @@ export async function detectGoroutines(ctx: DetectContext): Promise<Anomaly[]> {
         target_instances: r.evidence.instances.target,
       },
       versions,
-      explanation: `${evidenceNote(r, lead)} More goroutines are alive in ${culprits.join(', ')} than in the baseline. Goroutines that wait on a channel, lock or I/O nobody completes never exit: each keeps its stack and everything it references.`,
+      explanation: `${evidenceNote(r, lead)} More goroutines are alive in ${culprits.join(', ')} than in the baseline. ${LEAK}`,
       nextStep: `Find where they wait: ${diffCommand(ctx, 'goroutine', ['--measure', 'norm'])}; check that every goroutine started there has a way to exit (context cancellation, closed channel, timeout).`,
       functionsMeasure: 'goroutines per instance',
       functions: functionTable(r),
@@ -91,11 +101,7 @@ async function detectGoroutinesFromMetrics(ctx: DetectContext): Promise<Anomaly[
       : `Across ${t.length} window instance(s) against ${b.length} baseline instance(s), the goroutine count rose beyond the spread between instances (exact permutation test, p = ${ev.p.toPrecision(2)}).`;
   return [
     {
-      service: ctx.service,
-      id: 'goroutines-grew',
-      area: 'goroutines',
-      profile: 'goroutine',
-      severity: severityOf(ratio, GOROUTINE_HIGH_RATIO, GOROUTINE_MEDIUM_RATIO),
+      ...grew(ctx, ratio),
       culprits: [],
       summary: `goroutines per instance ${n(bm)} -> ${n(tm)} (runtime/metrics; no goroutine profile says where)${versionNote(versions)}`,
       evidence: {
@@ -111,7 +117,7 @@ async function detectGoroutinesFromMetrics(ctx: DetectContext): Promise<Anomaly[
         target_instance_means: t,
       },
       versions,
-      explanation: `${note} Goroutines that wait on a channel, lock or I/O nobody completes never exit: each keeps its stack and everything it references. The service sends no goroutine profiles, so where they wait is not known.`,
+      explanation: `${note} ${LEAK} The service sends no goroutine profiles, so where they wait is not known.`,
       nextStep: `See the trend: ${gcCommand(ctx)}; to learn where they wait, collect goroutine profiles (the agent does by default: its Config.Profiles must include "goroutine"), then ${diffCommand(ctx, 'goroutine', ['--measure', 'norm'])}.`,
       series: [{ metric: 'goroutines per instance (runtime/metrics time average)', unit: 'goroutines', base: b, target: t, replicate: 'instance' }],
       links: cohortLinks(ctx, 'goroutine', 'norm'),
