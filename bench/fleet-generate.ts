@@ -1,12 +1,17 @@
 // The fleet simulator's copy step (bench/fleet.ts runs it as a child process to measure its time
 // and peak memory): I instances x (D x 24) hours from a one-hour source of N instances.
 //
-// Copies are made in DuckDB SQL over the source's Parquet, never by re-ingesting, in two passes:
-// 1. the base hour, once: the source's live rows of each table x range(I/N) with
+// Copies are made from the source's Parquet, never by re-ingesting, in two passes:
+// 1. the base hour, once: the source's live rows of each table x I/N copies k with
 //      instance   -> `<instance>~<k>`
 //      profile_id -> md5(profile_id ~ k @0): a distinct, deterministic source identity, the same
 //                    in every table, as ingest gives each uploaded object;
-//    every other column (version, process, labels, kinds, stacks, values, source) byte for byte;
+//    every other column (version, process, labels, kinds, stacks, values, source) byte for byte.
+//    The SQL form is `SELECT ... FROM src CROSS JOIN range(I/N)` (baseColumns); DuckDB ran it at
+//    ~46,000 rows/s here (~50 min for a 1,000-instance hour), so where the source file's instance
+//    and profile_id chunks are dictionary-encoded, copy k is the source file's bytes with those two
+//    dictionaries swapped and the copies are joined row group by row group (bench/fleet-parquet.ts;
+//    copies 0 and I/N-1 checked row by row against the SQL form); the small tables use the SQL;
 // 2. every hour (the base hour is the last one, shift 0): the base hour with only
 //      time       -> time + whole hours (the target hour's offset from the source hour)
 //      profile_id -> md5(base profile_id @ shift) (distinct per hour, the same in every table)
@@ -37,7 +42,7 @@ import { freshKey, newBatchId } from '../lib/store/layout';
 import { BATCH_COLUMN } from '../lib/store/dedupe';
 import { LocalStore } from '../lib/store/local';
 import { missingColumns, openDuckDb, sqlString } from '../lib/store/parquet';
-import { loadDictionaries, shiftFile, verifyShift, type BaseDictionaries, type ShiftRole } from './fleet-parquet';
+import { concatParquet, loadDictionaries, shiftDictionaries, shiftFile, verifyShift, type BaseDictionaries, type ShiftRole } from './fleet-parquet';
 
 export const HOUR_US = 3_600_000_000;
 
@@ -125,6 +130,64 @@ function shiftedColumn(name: 'time' | 'profile_id', shiftHours: number): string 
 const ROLES: Record<string, ShiftRole> = { time: 'time', profile_id: 'hash', [BATCH_COLUMN]: 'batch' };
 const BASE_BATCH = newBatchId(0);
 
+/** What changes between instance copies of the base hour (the SQL form: baseColumns). */
+const COPY_ROLES: Record<string, ShiftRole> = { instance: 'copy', profile_id: 'copy-hash' };
+
+/**
+ * The base hour of table t (all `copies` instance copies, shift 0) by bytes: the source's rows
+ * written once by DuckDB (instance and profile_id as the source has them), then per copy k that
+ * file's bytes with the instance (v~k) and profile_id (md5(v~k@0)) dictionaries swapped
+ * (bench/fleet-parquet.ts), the copies joined into one file. Copies 0 and the last are checked row
+ * by row against the SQL form (baseColumns); the joined file's row and instance counts are
+ * checked too. Null when a chunk of those columns is not dictionary-encoded (the caller uses SQL).
+ * The dictionaries returned are the joined file's, for the hour shifts (no scan of the big file).
+ */
+async function copyBase(
+  conn: DuckDBConnection,
+  t: TableName,
+  file: string,
+  copies: number,
+  scratch: string,
+): Promise<{ rows: number; bytes: Buffer; dicts: BaseDictionaries } | null> {
+  const srcFile = path.join(scratch, `src-${t}.parquet`);
+  const cols = TABLES[t].columns.map((c) => `"${c.name}"`).join(', ');
+  const n = Number((await conn.run(`COPY (SELECT ${cols}, '${BASE_BATCH}' AS ${BATCH_COLUMN} FROM src_${t}) TO '${sqlString(srcFile)}' (${PARQUET_OPTS})`)).rowsChanged);
+  try {
+    const all = await loadDictionaries(conn, srcFile, { ...ROLES, ...COPY_ROLES });
+    const swap: BaseDictionaries = {
+      roles: COPY_ROLES,
+      rowGroups: all.rowGroups.map((rg) => ({ instance: rg.instance, profile_id: rg.profile_id })),
+    };
+    const srcBytes = await fs.readFile(srcFile);
+    const parts: Buffer[] = [];
+    const rowGroups: BaseDictionaries['rowGroups'] = [];
+    for (let k = 0; k < copies; k++) {
+      const spec = { shiftHours: 0, batchId: BASE_BATCH, copy: k };
+      const b = shiftFile(srcBytes, swap, spec);
+      if (!b) return null;
+      if (k === 0 || k === copies - 1) {
+        const tmp = path.join(scratch, `${randomUUID()}.parquet`);
+        await fs.writeFile(tmp, b);
+        await verifyShift(conn, srcFile, tmp, COPY_ROLES, spec);
+        await fs.rm(tmp, { force: true });
+      }
+      parts.push(b);
+      const pid = shiftDictionaries({ roles: { profile_id: 'copy-hash' }, rowGroups: all.rowGroups.map((rg) => ({ profile_id: rg.profile_id })) }, spec);
+      all.rowGroups.forEach((rg, i) => rowGroups.push({ time: rg.time, profile_id: pid[i].profile_id, [BATCH_COLUMN]: rg[BATCH_COLUMN] }));
+    }
+    const bytes = concatParquet(parts);
+    await fs.writeFile(file, bytes);
+    const c = (await conn.runAndReadAll(`SELECT count(*), count(DISTINCT instance) FROM read_parquet('${sqlString(file)}')`)).getRows()[0];
+    const srcInstances = Number((await conn.runAndReadAll(`SELECT count(DISTINCT instance) FROM src_${t}`)).getRows()[0][0]);
+    if (Number(c[0]) !== n * copies || Number(c[1]) !== srcInstances * copies) {
+      throw new Error(`${file}: ${c[0]} rows of ${c[1]} instances, expected ${n * copies} of ${srcInstances * copies}`);
+    }
+    return { rows: n * copies, bytes, dicts: { roles: ROLES, rowGroups } };
+  } finally {
+    await fs.rm(srcFile, { force: true });
+  }
+}
+
 /** The step's DuckDB: bounded memory (the old row-by-row copy peaked at 7.9 GB), spilling to DIR. */
 const GENERATE_MEMORY = process.env.FLEET_GENERATE_MEMORY ?? '1500MB';
 
@@ -159,20 +222,31 @@ export async function generate(
       files++;
       rows += written;
     };
-    // 1. The base hour (the source's own hour, shift 0): all I/N copies of every table, written once
-    //    with the per-row work (instance rename, profile_id hash, the CROSS JOIN), kept in scratch.
-    //    Each batch file is one table's hour of all copies (layout v2: service is a column).
+    // 1. The base hour (the source's own hour, shift 0): all I/N copies of every table, kept in
+    //    scratch. Each batch file is one table's hour of all copies (layout v2: service is a column).
+    //    Where the source's instance and profile_id chunks are dictionary-encoded (the big tables),
+    //    copy k is the source hour's file with those dictionaries swapped and the I/N copies are
+    //    joined row group by row group (copyBase); otherwise (the small profiles and gc_cycles
+    //    tables) DuckDB writes the CROSS JOIN with the per-row rename and hash.
     const base = {} as Record<TableName, { file: string; rows: number; dicts: BaseDictionaries; bytes: Buffer; verified: boolean }>;
     let byCopy = 0;
     let bySql = 0;
+    let baseByCopy = 0;
     for (const t of TABLE_NAMES) {
       if (src.rows[t] === 0) continue;
       const file = path.join(store.scratchDir, `base-${t}.parquet`);
+      const copied = await copyBase(conn, t, file, copies, store.scratchDir);
+      if (copied) {
+        base[t] = { file, rows: copied.rows, dicts: copied.dicts, bytes: copied.bytes, verified: false };
+        baseByCopy += copied.rows;
+        continue;
+      }
       const r = await conn.run(
         `COPY (SELECT ${baseColumns(t)}, '${BASE_BATCH}' AS ${BATCH_COLUMN} FROM src_${t} CROSS JOIN range(${copies}) r(k)) TO '${sqlString(file)}' (${PARQUET_OPTS})`,
       );
       base[t] = { file, rows: Number(r.rowsChanged), dicts: await loadDictionaries(conn, file, ROLES), bytes: await fs.readFile(file), verified: false };
     }
+    process.stderr.write(`base hour: ${baseByCopy} rows by copying the source's file per instance copy\n`);
     const t1 = process.hrtime.bigint();
     // 2. Every hour (oldest first, as uploads arrive; the last is the source's, shift 0): the base
     //    hour's bytes with the dictionaries of time, profile_id and _batch swapped

@@ -31,7 +31,12 @@ const DICT_ENCODINGS = new Set([2, 8]); // PLAIN_DICTIONARY, RLE_DICTIONARY
 const CODEC_UNCOMPRESSED = 0;
 const CODEC_ZSTD = 6;
 
-export type ShiftRole = 'time' | 'hash' | 'batch';
+/**
+ * How a column changes in a copy: per hour, `time` (+ whole hours), `hash` (md5(v @ shift)) and
+ * `batch` (the copy's batch id); per instance copy k, `copy` (v ~ k: the instance name) and
+ * `copy-hash` (md5(v ~ k @0): the profile_id, as the SQL base hour derives it).
+ */
+export type ShiftRole = 'time' | 'hash' | 'batch' | 'copy' | 'copy-hash';
 
 /** Per row group, per changed column: the dictionary's values in index order. */
 export interface BaseDictionaries {
@@ -112,12 +117,21 @@ function plainBytes(values: (bigint | string)[], role: ShiftRole): Uint8Array {
 export interface ShiftSpec {
   shiftHours: number;
   batchId: string;
+  /** The instance copy k (roles `copy` and `copy-hash`). */
+  copy?: number;
+}
+
+function copyOf(s: ShiftSpec): number {
+  if (s.copy === undefined || !Number.isInteger(s.copy) || s.copy < 0) throw new Error('a copy role needs ShiftSpec.copy');
+  return s.copy;
 }
 
 /** The new dictionary of one column for a shift (memoized by the caller per shift). */
 export function shiftValues(values: (bigint | string)[], role: ShiftRole, s: ShiftSpec): (bigint | string)[] {
   if (role === 'time') return values.map((v) => (v as bigint) + BigInt(s.shiftHours) * HOUR_US);
   if (role === 'batch') return values.map(() => s.batchId);
+  if (role === 'copy') return values.map((v) => `${v as string}~${copyOf(s)}`);
+  if (role === 'copy-hash') return values.map((v) => createHash('md5').update(`${v as string}~${copyOf(s)}@0`).digest('hex'));
   return values.map((v) => createHash('md5').update(`${v as string}@${s.shiftHours}`).digest('hex'));
 }
 
@@ -270,7 +284,16 @@ export async function verifyShift(conn: DuckDBConnection, baseFile: string, shif
   const expect = cols
     .map((c) => {
       const role = roles[c];
-      const e = role === 'time' ? `b."${c}" + INTERVAL (${s.shiftHours}) HOUR` : role === 'hash' ? `md5(b."${c}" || '@' || '${s.shiftHours}')` : `'${sqlString(s.batchId)}'`;
+      const e =
+        role === 'time'
+          ? `b."${c}" + INTERVAL (${s.shiftHours}) HOUR`
+          : role === 'hash'
+            ? `md5(b."${c}" || '@' || '${s.shiftHours}')`
+            : role === 'copy'
+              ? `b."${c}" || '~${copyOf(s)}'`
+              : role === 'copy-hash'
+                ? `md5(b."${c}" || '~${copyOf(s)}@0')`
+                : `'${sqlString(s.batchId)}'`;
       return `(n."${c}" IS NOT DISTINCT FROM ${e})`;
     })
     .join(' AND ');
@@ -282,4 +305,69 @@ export async function verifyShift(conn: DuckDBConnection, baseFile: string, shif
     )
   ).getRows()[0];
   if (Number(r[1]) !== 0) throw new Error(`${shiftedFile}: ${r[1]} of ${r[0]} rows differ from the SQL shift of the base hour (dictionary order?)`);
+}
+
+/** The dictionaries of a shiftFile output: `dicts` with each changed column's values shifted. */
+export function shiftDictionaries(dicts: BaseDictionaries, s: ShiftSpec): BaseDictionaries['rowGroups'] {
+  return dicts.rowGroups.map((rg) => Object.fromEntries(Object.entries(rg).map(([c, v]) => [c, shiftValues(v, dicts.roles[c], s)])));
+}
+
+/**
+ * One Parquet file holding the row groups of `files` in order (same schema; every file a
+ * shiftFile output or otherwise without page indexes): each file's column chunks (and the bloom
+ * filters between them and its footer) are copied as they are, the footers merged with every
+ * offset moved by where the file's bytes land. The simulator's base hour is its source hour's
+ * file copied once per instance copy k (instance and profile_id dictionaries swapped) and joined
+ * here, so no row of the I/N copies is encoded by DuckDB.
+ */
+export function concatParquet(files: readonly Buffer[]): Buffer {
+  if (files.length === 0) throw new Error('concatParquet: no files');
+  const parts: Uint8Array[] = [Buffer.from('PAR1', 'latin1')];
+  let at = 4;
+  let meta: TStruct | undefined;
+  let schema: string | undefined;
+  const rowGroups: TStruct[] = [];
+  let rows = 0n;
+  for (const [i, f] of files.entries()) {
+    if (f.toString('latin1', 0, 4) !== 'PAR1' || f.toString('latin1', f.length - 4) !== 'PAR1') throw new Error(`concatParquet: file ${i} is not Parquet`);
+    const footerStart = f.length - 8 - f.readUInt32LE(f.length - 8);
+    const m = new Reader(f, footerStart).struct();
+    const w = new Writer();
+    w.struct({ fields: [field(m, 2)!] });
+    const sch = Buffer.from(w.bytes()).toString('base64');
+    if (schema === undefined) schema = sch;
+    else if (sch !== schema) throw new Error(`concatParquet: file ${i} has another schema`);
+    meta ??= m;
+    const delta = BigInt(at - 4);
+    const move = (st: TStruct, id: number) => {
+      const x = field(st, id);
+      if (x) x.value = (x.value as bigint) + delta;
+    };
+    for (const rg of (field(m, 4)!.value as TList).items as TStruct[]) {
+      for (const cc of (field(rg, 1)!.value as TList).items as TStruct[]) {
+        if ([4, 5, 6, 7].some((id) => field(cc, id))) throw new Error(`concatParquet: file ${i} has page indexes`);
+        move(cc, 2);
+        const md = field(cc, 3)!.value as TStruct;
+        for (const id of [9, 10, 11, 14]) move(md, id);
+      }
+      move(rg, 5);
+      // ordinal (i16): renumbered; beyond i16 it is left out (optional in the format).
+      if (rowGroups.length < 32768) setField(rg, 7, TType.I16, rowGroups.length);
+      else dropField(rg, 7);
+      rowGroups.push(rg);
+    }
+    rows += field(m, 3)!.value as bigint;
+    parts.push(f.subarray(4, footerStart));
+    at += footerStart - 4;
+  }
+  setField(meta!, 3, TType.I64, rows);
+  (field(meta!, 4)!.value as TList).items = rowGroups;
+  const w = new Writer();
+  w.struct(meta!);
+  const footer = w.bytes();
+  const tail = Buffer.alloc(8);
+  tail.writeUInt32LE(footer.length, 0);
+  tail.write('PAR1', 4, 'latin1');
+  parts.push(footer, tail);
+  return Buffer.concat(parts);
 }
