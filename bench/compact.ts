@@ -1,4 +1,4 @@
-// `node dist/bench/compact.js [--source SRC] [--instances 40] [--hours 2] [--keep DIR] [--json]`:
+// `node dist/bench/compact.js [--source SRC] [--instances 40] [--hours 2] [--fresh GEN] [--unit-rows N] [--keep DIR] [--json]`:
 // what one scheduled compaction costs per instance-hour (issue #11 points 4 and 7), measured on
 // the code the stack runs (lib/aws/compact-job.ts -> lib/store/compact-due.ts) with the compaction
 // Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb), and where the stored bytes go.
@@ -14,7 +14,7 @@
 // biggest columns (DuckDB parquet_metadata), so a storage change shows where it moved bytes.
 // Prints numbers; asserts nothing (targets are judged in docs/performance.md).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCompactJob } from '../lib/aws/compact-job';
@@ -38,21 +38,25 @@ function arg(name: string): string | undefined {
 async function child(step: string, dir: string, times: number[]): Promise<void> {
   const store = new LocalStore(dir);
   const runs = [];
+  const unitRows = arg('--unit-rows') ? Number(arg('--unit-rows')) : undefined;
+  const units: { table: string; hour: number; unit: number; units: number; rows: number; ms: number }[] = [];
   for (const nowUs of times) {
-    const r = await runCompactJob({ store, settings: lambdaDuckDbSettings() }, nowUs);
+    const r = await runCompactJob({ store, settings: lambdaDuckDbSettings(), unitRows, onUnit: (u) => units.push(u) }, nowUs);
     // rollupMs: absent before the rollups went through the compactor's hook.
     const rollupMs = (r as { rollupMs?: number }).rollupMs ?? NaN;
     runs.push({ now: r.now, ms: r.ms, rollupMs, hours: r.hours, days: r.days, filesMerged: r.filesMerged, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
   }
-  process.stdout.write(JSON.stringify({ step, runs }) + '\n');
+  process.stdout.write(JSON.stringify({ step, runs, units }) + '\n');
 }
 
 type Run = { ms: number; rollupMs: number; hours: number; days: number };
+type Unit = { table: string; hour: number; unit: number; units: number; rows: number; ms: number };
 
-function measure(step: string, dir: string, times: number[]): { seconds: number; peakMb: number; runs: Run[] } {
+function measure(step: string, dir: string, times: number[]): { seconds: number; peakMb: number; runs: Run[]; units: Unit[] } {
   const hwm = path.join(os.tmpdir(), `compact-hwm-${process.pid}-${step}`);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--require', HWM_HOOK, __filename, '--step', step, '--dir', dir, '--times', times.join(',')], {
+  const unitArgs = arg('--unit-rows') ? ['--unit-rows', arg('--unit-rows')!] : [];
+  const r = spawnSync(process.execPath, ['--require', HWM_HOOK, __filename, '--step', step, '--dir', dir, '--times', times.join(','), ...unitArgs], {
     env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb) },
     encoding: 'utf8',
     maxBuffer: 1 << 28,
@@ -61,7 +65,21 @@ function measure(step: string, dir: string, times: number[]): { seconds: number;
   if (r.status !== 0) throw new Error(`step ${step} failed: ${r.stderr}`);
   const peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
   rmSync(hwm, { force: true });
-  return { seconds, peakMb, runs: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { runs: Run[] }).runs };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { runs: Run[]; units?: Unit[] };
+  return { seconds, peakMb, runs: out.runs, units: out.units ?? [] };
+}
+
+/** Per table: units per hour, the largest unit's rows and time, total unit seconds. */
+function unitStats(units: Unit[]): { table: string; units: number; maxRows: number; maxSeconds: number; seconds: number }[] {
+  const by = new Map<string, Unit[]>();
+  for (const u of units) by.set(u.table, [...(by.get(u.table) ?? []), u]);
+  return [...by].map(([table, us]) => ({
+    table,
+    units: Math.max(...us.map((u) => u.units)),
+    maxRows: Math.max(...us.map((u) => u.rows)),
+    maxSeconds: Math.max(...us.map((u) => u.ms)) / 1000,
+    seconds: us.reduce((a, u) => a + u.ms, 0) / 1000,
+  }));
 }
 
 async function storage(dir: string): Promise<{ samples: number; bytes: Record<string, number>; columns: { table: string; column: string; bytes: number }[] }> {
@@ -99,6 +117,31 @@ async function storage(dir: string): Promise<{ samples: number; bytes: Record<st
   }
 }
 
+/**
+ * `--fresh DIR`: a fresh tier generate() wrote before (the same --instances and --hours), copied
+ * instead of generated again (generation is most of a large run's wall time; it is not measured).
+ */
+async function reuse(from: string, dir: string): Promise<{ rows: number; source: { hourUs: number } }> {
+  cpSync(path.join(from, 'fresh'), path.join(dir, 'fresh'), { recursive: true });
+  const files = readdirSync(path.join(dir, 'fresh'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet'));
+  const hourUs = Math.max(
+    ...files.map((f) => {
+      const m = /dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})/.exec(f)!;
+      return Date.parse(`${m[1]}T${m[2]}:00:00Z`) * 1000;
+    }),
+  );
+  const db = await openDuckDb();
+  const conn = await db.connect();
+  try {
+    const list = files.map((f) => `'${sqlString(path.join(dir, 'fresh', f))}'`).join(', ');
+    const rows = Number((await conn.runAndReadAll(`SELECT SUM(num_rows)::BIGINT FROM parquet_file_metadata([${list}])`)).getRows()[0][0]);
+    return { rows, source: { hourUs } };
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
 async function main(): Promise<void> {
   const step = arg('--step');
   if (step) return child(step, arg('--dir')!, arg('--times')!.split(',').map(Number));
@@ -114,7 +157,8 @@ async function main(): Promise<void> {
       makeSource({ out: source, instances: 4, hourMs: Date.parse('2026-12-01T10:00:00Z') });
     }
     if (existsSync(path.join(dir, 'fresh'))) throw new Error(`${dir} is not empty`);
-    const g = await generate({ source, out: dir, instances, hours });
+    const fresh = arg('--fresh');
+    const g = fresh ? await reuse(fresh, dir) : await generate({ source, out: dir, instances, hours });
     const srcHourUs = g.source.hourUs;
     const firstUs = srcHourUs - (hours - 1) * HOUR_US;
     const dayEndUs = Math.floor(srcHourUs / (24 * HOUR_US)) * 24 * HOUR_US + 24 * HOUR_US;
@@ -139,6 +183,7 @@ async function main(): Promise<void> {
       cpuSamples: st.samples,
       loadavg: [load0, os.loadavg()[0]],
       hourRuns: { seconds: hourRunS, rollupSeconds: hourRollupS, processSeconds: hr.seconds, peakMb: hr.peakMb, rowsPerSecond: g.rows / hourRunS, secondsPerInstanceHour: hourRunS / instanceHours },
+      units: unitStats(hr.units),
       dayClose: { seconds: dayRunS, rollupSeconds: dayRollupS, processSeconds: dy.seconds, peakMb: dy.peakMb, secondsPerInstanceHour: dayRunS / instanceHours },
       minutesPer1000InstanceHour: { hour: (hourRunS / instanceHours) * 1000 / 60, dayCloseAmortized: ((dayRunS / instanceHours) * 1000) / 60 },
       bytesPerCpuSample: { total: total / st.samples, raw: raw / st.samples, rollups: (total - raw) / st.samples, ...Object.fromEntries(Object.entries(st.bytes).map(([t, b]) => [t, b / st.samples])) },
@@ -152,6 +197,7 @@ async function main(): Promise<void> {
     console.log(`# bench compact — ${new Date().toISOString()} — ${os.cpus().length} cpus, load ${f(load0, 1)} -> ${f(os.loadavg()[0], 1)}; Lambda DuckDB settings at ${COMPACT_FUNCTION.memoryMb} MB`);
     console.log(`${instances} instances x ${hours} h = ${instanceHours} instance-hours, ${g.rows} fresh rows, ${st.samples} CPU samples`);
     console.log(`hour runs  ${f(hourRunS, 1).padStart(8)} s (rollups ${f(hourRollupS, 1)} s)  peak ${f(hr.peakMb, 0).padStart(5)} MB  ${f(out.hourRuns.rowsPerSecond, 0)} rows/s  ${f(out.hourRuns.secondsPerInstanceHour, 3)} s/instance-hour  => ${f(out.minutesPer1000InstanceHour.hour, 1)} min per 1,000-instance hour`);
+    for (const u of out.units) console.log(`  ${u.table.padEnd(16)} ${String(u.units).padStart(3)} units  max ${u.maxRows} rows, ${f(u.maxSeconds, 1)} s; total ${f(u.seconds, 1)} s`);
     console.log(`day close  ${f(dayRunS, 1).padStart(8)} s (rollups ${f(dayRollupS, 1)} s)  peak ${f(dy.peakMb, 0).padStart(5)} MB  ${f(out.dayClose.secondsPerInstanceHour, 3)} s/instance-hour  => ${f(out.minutesPer1000InstanceHour.dayCloseAmortized, 1)} min per 1,000-instance hour (once a day)`);
     console.log(`bytes per CPU sample: total ${f(out.bytesPerCpuSample.total)} (raw ${f(out.bytesPerCpuSample.raw)}, rollups ${f(out.bytesPerCpuSample.rollups)})`);
     for (const [t, b] of Object.entries(st.bytes)) console.log(`  ${t.padEnd(18)} ${f(b / st.samples, 3).padStart(8)}`);

@@ -1,7 +1,9 @@
 // The scheduled compaction's rollups (lib/store/compact-due.ts -> rollup-compact.ts, the v2 hook)
 // with redeliveries: a profile delivered in two batches of one hour, and once more after its hour
 // was compacted (a late copy), is counted once: top over the rollups = top over the raw rows =
-// `go tool pprof -top` over the distinct profile files.
+// `go tool pprof -top` over the distinct profile files. Also with the hour sharded into units
+// (lib/store/compact-hour.ts; unitRows 1: one unit per (service, instance)), the redelivery and the
+// late copy landing in a sharded hour.
 import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -58,22 +60,27 @@ afterAll(async () => {
 
 const d = goAvailable() ? test : test.skip;
 
-d('a redelivered profile is rolled up once: top over rollups = top over raw = go tool pprof -top', async () => {
-  const store = new LocalStore(dir);
+d.each([
+  ['one hour file', undefined],
+  ['units of one (service, instance) each', 1],
+])('a redelivered profile is rolled up once (%s): top over rollups = top over raw = go tool pprof -top', async (_name, unitRows) => {
+  const store = new LocalStore(path.join(dir, String(unitRows)));
   const times = RUNS.map((r) => Number(BigInt(decodeProfile(readFileSync(file(r))).timeNanos) / 1000n));
   const dayUs = Math.floor(Math.min(...times) / DAY) * DAY;
   const dt = new Date(dayUs / 1000).toISOString().slice(0, 10);
   // Batch 1 holds two profiles; batch 2 redelivers the first (same source id: same profile_id, same hour).
   await batch(store, RUNS.slice(0, 2));
   await batch(store, [RUNS[0]]);
-  const r1 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY });
+  const r1 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY, unitRows });
+  // Sharded: two instances in the first batches -> two hour units per table, published together.
+  expect(r1.hours).toBe(unitRows === 1 ? 6 : 3);
   expect(r1.rollups.hours).toBeGreaterThan(0);
   expect(r1.rollups.days).toBe(1);
   // After the hour was compacted and rolled up: a late batch with the first profile once more and
   // a new profile of the same hour. The next run adds an hour file of the new rows only and
   // rebuilds the hour's rollups (replacing the first ones) and the day form.
   await batch(store, [RUNS[0], RUNS[2]]);
-  const r2 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY + H });
+  const r2 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY + H, unitRows });
   expect(r2.hours).toBe(3); // one hour file each for profiles, functions and stacks
   expect(r2.rollups.hours).toBe(1);
   expect(r2.rollups.days).toBe(1);
@@ -83,7 +90,7 @@ d('a redelivered profile is rolled up once: top over rollups = top over raw = go
   expect(new Set(hours.map((f) => f.hours.join())).size).toBe(hours.length);
 
   const q = { kind: 'cpu' as const, sampleType: 'cpu', fromUs: dayUs, toUs: dayUs + DAY };
-  const engine = await openEngine(store, windowPartitionFilter(q), [dir]);
+  const engine = await openEngine(store, windowPartitionFilter(q), [store.root]);
   try {
     const plan = await planWindow(engine, q, 'cpu', 'functions');
     expect(plan?.days).toEqual([[dayUs, dayUs + DAY]]); // the day form answers the whole window

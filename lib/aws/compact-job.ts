@@ -1,4 +1,4 @@
-import { compactDue } from '../store/compact-due';
+import { compactDue, type CompactDueOptions } from '../store/compact-due';
 import type { CompactResult } from '../store/compact';
 import { openDuckDb, ParquetWriter, type DuckDbSettings } from '../store/parquet';
 import type { Store } from '../store/store';
@@ -27,6 +27,9 @@ export interface CompactJobDeps {
   store: Store;
   settings?: DuckDbSettings;
   log?: (e: Record<string, unknown>) => void;
+  /** Passed to compactDue (benchmarks). */
+  unitRows?: number;
+  onUnit?: CompactDueOptions['onUnit'];
 }
 
 /** The run's clock: the event's scheduled time (so a retried attempt compacts the same hours), else `fallbackUs`. */
@@ -46,7 +49,7 @@ export async function runCompactJob(deps: CompactJobDeps, nowUs: number): Promis
   try {
     const writer = await ParquetWriter.create(instance);
     try {
-      const r = await compactDue(deps.store, writer, { nowUs });
+      const r = await compactDue(deps.store, writer, { nowUs, unitRows: deps.unitRows, onUnit: deps.onUnit });
       const out: CompactJobResult = { ...r, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
       deps.log?.({ level: 'INFO', msg: 'compaction done', ...out });
       return out;

@@ -1,5 +1,5 @@
 import { TABLE_NAMES } from '../model/schema';
-import { compact, DEFAULT_SETTLE_MS, type CompactResult } from './compact';
+import { compact, DEFAULT_SETTLE_MS, type CompactOptions, type CompactResult } from './compact';
 import { DAY_US } from './layout';
 import { COMPACTOR_ROLLUPS, dayRollupsDue } from './rollup-compact';
 import type { ParquetWriter } from './parquet';
@@ -13,6 +13,9 @@ import type { Store } from './store';
 export interface CompactDueOptions {
   /** The run's clock, epoch microseconds (the schedule's invocation time, or a re-run's `now`). */
   readonly nowUs: number;
+  /** Hour units' size and per-unit report (benchmarks; the stack uses the defaults). */
+  readonly unitRows?: number;
+  readonly onUnit?: CompactOptions['onUnit'];
 }
 
 /** What the CLI prints about the rollups of a run. */
@@ -32,7 +35,7 @@ export async function compactDue(store: Store, writer: ParquetWriter, o: Compact
   // their deferred deletes.
   const nowMs = o.nowUs / 1000;
   const closedBefore = nowMs - DEFAULT_SETTLE_MS;
-  const opts = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS };
+  const opts = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, onUnit: o.onUnit };
   const r = await compact(store, writer, {
     ...opts,
     afterDt: async (dt, res) => {

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ROLLUP_TABLE_NAMES, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
+import { endHour, planDay, planHour, UNIT_ROWS, writeUnit } from './compact-hour';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { coveredHours, readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -9,12 +10,14 @@ import { NO_ROLLUPS, type RollupBuilder, type RollupOutput } from './rollup-hook
 import type { Store, StoredObject } from './store';
 
 // Compaction of layout v2 (docs/architecture.md, "Storage layout"), per table and dt:
-//   1. every closed UTC hour's fresh batch files -> one hour file `hHH-<hash>.parquet` (deduped by
-//      profile_id, sorted by service first so per-service reads prune on row-group statistics);
-//      fresh files arriving for an hour already compacted (late uploads, redeliveries) become one
-//      more hour file holding only the rows the live files lack;
-//   2. a closed day whose fresh files are all merged and that has more than one live file -> one
-//      day file `day-<hash>.parquet`;
+//   1. every closed UTC hour's fresh batch files -> hour files `hHH-<hash>[-uIofN].parquet`: one,
+//      or for a large hour N units of bounded rows, each a set of (service, instance) pairs
+//      (compact-hour.ts), all published in one manifest swap; deduped by profile_id (decided on
+//      keys), sorted by service first so per-service reads prune on row-group statistics; fresh
+//      files arriving for an hour already compacted (late uploads, redeliveries) become more hour
+//      files holding only the rows the live files lack;
+//   2. a closed day whose fresh files are all merged and that has more than one live file -> day
+//      file(s) `day-<hash>[-uIofN].parquet` (units of bounded rows, as for an hour; one swap);
 //   3. files replaced in an earlier run, once `graceMs` has passed, are deleted.
 // Order of effects, each safe to interrupt: write the data file(s) -> PUT the Athena symlink
 // manifest -> compare-and-swap the fleetprof manifest -> (a later run) delete what was replaced.
@@ -46,11 +49,15 @@ export interface CompactOptions {
   hourZstdLevel?: number;
   dayZstdLevel?: number;
   /**
-   * A closed day's live files of a table are merged into one day file only while they total at
-   * most this many bytes (default DAY_MERGE_MAX_BYTES): above it the day keeps its hour files
-   * (each already one file per table and hour), so a large fleet's day close stays within one run.
+   * A closed day's live files of a table are merged into day files only while they total at
+   * most this many bytes (default DAY_MERGE_MAX_BYTES): above it the day keeps its hour files,
+   * so a large fleet's day close stays within one run.
    */
   dayMergeMaxBytes?: number;
+  /** Rows per hour unit (lib/store/compact-hour.ts; default UNIT_ROWS). */
+  unitRows?: number;
+  /** Called after each hour unit is written (benchmarks time units). */
+  onUnit?: (u: { table: TableName; dt: string; hour: number; unit: number; units: number; rows: number; ms: number }) => void;
 }
 
 export interface CompactResult {
@@ -94,6 +101,8 @@ const dayRowGroupRows = (t: TableName) => (t === 'stacks' || isRollupTable(t) ? 
 /** See CompactOptions.dayMergeMaxBytes. */
 export const DAY_MERGE_MAX_BYTES = 256 * 1024 * 1024;
 const MAX_ATTEMPTS = 5;
+/** Row groups of hour files (DuckDB's default). */
+const HOUR_ROW_GROUP_ROWS = 122_880;
 
 export async function compact(store: Store, writer: ParquetWriter, opts: CompactOptions = {}): Promise<CompactResult> {
   const result: CompactResult = { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0, rollupFiles: 0, rollupRows: 0, rollupHours: 0, rollupDays: 0, rollupMs: 0 };
@@ -176,7 +185,7 @@ async function compactDt(
       changed = true;
     }
     const built: Built[] = [];
-    let day: Built | undefined;
+    const days: Built[] = [];
     let due: Retired[] = [];
     const gone = new Set<string>();
 
@@ -204,26 +213,35 @@ async function compactDt(
       for (const [hour, inputs] of [...pending].sort(([a], [b]) => a - b)) {
         const covering = live.filter((f) => f.hours.includes(hour));
         inputs.sort((a, b) => (a.key < b.key ? -1 : 1));
-        const name = `h${String(hour).padStart(2, '0')}-${hashOf([...inputs.map((o) => o.key), '|', ...covering.map((f) => f.name)])}.parquet`;
-        const local = await stage(store, name);
+        const tag = hashOf([...inputs.map((o) => o.key), '|', ...covering.map((f) => f.name)]);
         const freshPaths = await Promise.all(inputs.map((o) => store.localPath(o)));
         const livePaths = await Promise.all(covering.map((f) => livePath(store, dir + f.name)));
-        const rows = await writer.compactFresh(TABLES[table], freshPaths, livePaths, local, opts.hourZstdLevel ?? HOUR_ZSTD);
+        const conn = writer.connection;
+        const plan = await planHour(conn, TABLES[table], freshPaths, livePaths, dayStartMs * 1000 + hour * HOUR_US, opts.unitRows ?? UNIT_ROWS);
+        try {
+          // All units of the hour go live in the one manifest swap below, or none does.
+          for (const [i, unit] of plan.units.entries()) {
+            const name = plan.units.length === 1 ? `h${String(hour).padStart(2, '0')}-${tag}.parquet` : `h${String(hour).padStart(2, '0')}-${tag}-u${i}of${plan.units.length}.parquet`;
+            const local = await stage(store, name);
+            const t0 = Date.now();
+            await writeUnit(conn, TABLES[table], { tier: 'fresh', files: freshPaths }, plan, unit, local, opts.hourZstdLevel ?? HOUR_ZSTD, HOUR_ROW_GROUP_ROWS);
+            opts.onUnit?.({ table, dt, hour, unit: i, units: plan.units.length, rows: unit.rows, ms: Date.now() - t0 });
+            const file: LiveFile = { name, hours: [hour], ...pendingMark };
+            live.push(file);
+            built.push({ file, local, inputs: i === 0 ? inputs.length : 0, before: i === 0 ? inputs.reduce((s, o) => s + o.size, 0) : 0 });
+          }
+        } finally {
+          await endHour(conn);
+        }
+        // Units with no rows are not written; an hour whose rows were all live already only retires its inputs.
         for (const o of inputs) {
           merged.add(o.key);
           retired.push({ key: o.key, at: now });
         }
         changed = true;
-        if (rows === 0) {
-          await fs.rm(local, { force: true }); // every row was live already: the inputs are only retired
-          continue;
-        }
-        const file: LiveFile = { name, hours: [hour], ...pendingMark };
-        live.push(file);
-        built.push({ file, local, inputs: inputs.length, before: inputs.reduce((s, o) => s + o.size, 0) });
       }
     } else {
-      // A closed day, every fresh file merged, more than one live file, none awaiting rollups.
+      // A closed day, every fresh file merged, more than one live file (not all day units), none awaiting rollups.
       const dayClosed = dayStartMs + DAY_US / 1000 <= closedBefore;
       const unmerged = fresh.some((o) => !merged.has(o.key) && !gone.has(o.key));
       const liveBytes = async () => {
@@ -234,31 +252,41 @@ async function compactDt(
         dayClosed &&
         !unmerged &&
         live.length > 1 &&
+        // Day units already (a merged day is N day files): nothing to merge unless late hour files joined them.
+        live.some((f) => !f.name.startsWith('day-')) &&
         !live.some((f) => f.rollup === 'pending') &&
         (await liveBytes()) <= (opts.dayMergeMaxBytes ?? DAY_MERGE_MAX_BYTES)
       ) {
-        const name = `day-${hashOf(live.map((f) => f.name).sort())}.parquet`;
-        const local = await stage(store, name);
+        const tag = hashOf(live.map((f) => f.name).sort());
         const paths = await Promise.all(live.map((f) => livePath(store, dir + f.name)));
-        await writer.merge(TABLES[table], paths, local, opts.dayZstdLevel ?? DAY_ZSTD, ['service', ...TABLES[table].sortBy], dayRowGroupRows(table));
         const hours = [...coveredHours({ ...m0, live })].sort((a, b) => a - b);
+        const conn = writer.connection;
+        // In units like an hour (compact-hour.ts): each day file's sort stays bounded; all go live in one swap.
+        const plan = await planDay(conn, paths, opts.unitRows ?? UNIT_ROWS);
+        const files: LiveFile[] = [];
+        for (const [i, unit] of plan.units.entries()) {
+          const name = plan.units.length === 1 ? `day-${tag}.parquet` : `day-${tag}-u${i}of${plan.units.length}.parquet`;
+          const local = await stage(store, name);
+          await writeUnit(conn, TABLES[table], { tier: 'live', files: paths }, plan, unit, local, opts.dayZstdLevel ?? DAY_ZSTD, dayRowGroupRows(table));
+          const file: LiveFile = { name, hours, ...pendingMark };
+          files.push(file);
+          days.push({ file, local, inputs: i === 0 ? live.length : 0, before: 0 });
+        }
         for (const f of live) retired.push({ key: dir + f.name, at: now });
-        const file: LiveFile = { name, hours, ...pendingMark };
-        day = { file, local, inputs: live.length, before: live.length };
-        live = [file];
+        live = files;
         changed = true;
       }
     }
     if (!changed) return;
 
-    const publish = day ? [day] : built;
+    const publish = days.length > 0 ? days : built;
     for (const b of publish) await store.putFile(dir + b.file.name, b.local);
     const next: DayManifest = { version: 2, live, merged: [...merged].sort(), retired };
     await writeSymlink(store, table, dt, next);
     if (await writeManifest(store, table, dt, next, etag)) {
       result.hours += built.length;
-      result.days += day ? 1 : 0;
-      result.filesMerged += built.reduce((s, b) => s + b.inputs, 0) + (day?.inputs ?? 0);
+      result.days += days.length > 0 ? 1 : 0;
+      result.filesMerged += [...built, ...days].reduce((s, b) => s + b.inputs, 0);
       result.bytesBefore += built.reduce((s, b) => s + b.before, 0);
       for (const b of publish) result.bytesAfter += (await store.list(dir + b.file.name))[0]?.size ?? 0;
       result.deleted += due.length;

@@ -1,0 +1,157 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { duckdbType, type TableDef } from '../model/schema';
+import { BATCH_COLUMN } from './dedupe';
+import { HOUR_US } from './layout';
+import { missingColumns, sqlString, tierSource } from './parquet';
+
+// One closed hour of one table's fresh batch files -> bounded units, each one compacted file
+// (lib/store/compact.ts publishes all units of an hour in ONE manifest swap: readers see all of
+// them or none, and the fresh files they replace stop counting at that same moment).
+//
+// Why units: a 1,000-instance hour is ~70M functions and ~64M stacks rows; one ORDER BY over all
+// of them under the Lambda's 1.8 GB DuckDB limit spilled 19 GB (docs/performance.md, "Fleet").
+// A unit is a set of (service, instance) pairs whose rows stay under `unitRows`, so each sort is
+// bounded whatever the fleet's size, and units are independent (the fan-out's work item).
+//
+// The dedupe rule is lib/store/dedupe.ts's, decided on KEYS, not by joining every row: one
+// aggregate over (profile_id, batch, service, instance) gives the keys whose rows do not count
+//   - a (profile_id, batch) whose profile_id has a smaller batch in this hour (redelivery), and
+//   - a profile_id the hour's live compacted rows already hold (late copy of a compacted hour);
+// usually none, and then the rows are copied with no join at all. A fresh file holds rows of the
+// one UTC hour of its path (lib/store/layout.ts freshKey), so the rule's "per profile_id and hour"
+// is per profile_id here.
+
+export interface HourUnit {
+  /** (service, instance) pairs whose rows the unit holds; NULLs are '' (COALESCE, both sides). */
+  readonly pairs: readonly (readonly [string, string])[];
+  /** Rows that count. */
+  readonly rows: number;
+}
+
+export interface HourPlan {
+  readonly units: readonly HourUnit[];
+  /** Rows that count (the sum over units). */
+  readonly rows: number;
+  /** (profile_id, batch) keys whose rows do not count. */
+  readonly dropped: number;
+}
+
+/** Rows per unit by default: measured with bench/compact.ts (docs/performance.md "Compaction and storage"). */
+export const UNIT_ROWS = 4_000_000;
+
+const KEYS = '__compact_keys';
+const DROPPED = '__compact_dropped';
+const UNIT = '__compact_unit';
+
+/** Splits the hour's rows into units of at most ~unitRows (one (service, instance) pair is never split). */
+export async function planHour(conn: DuckDBConnection, table: TableDef, fresh: readonly string[], live: readonly string[], hourStartUs: number, unitRows = UNIT_ROWS): Promise<HourPlan> {
+  const src = tierSource(table, 'fresh', fresh);
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${KEYS} AS SELECT profile_id, COALESCE(${BATCH_COLUMN}, '') AS b, COALESCE(service, '') AS s, COALESCE(instance, '') AS i, count(*)::BIGINT AS n FROM ${src} GROUP BY ALL`,
+  );
+  const redelivered = `SELECT profile_id, b FROM ${KEYS} QUALIFY b <> min(b) OVER (PARTITION BY profile_id)`;
+  let droppedSql = redelivered;
+  if (live.length > 0) {
+    const liveSrc = `read_parquet([${live.map((f) => `'${sqlString(f)}'`).join(', ')}], union_by_name = true)`;
+    const have = `SELECT DISTINCT profile_id FROM ${liveSrc} WHERE "time" >= make_timestamp(${hourStartUs}::BIGINT) AND "time" < make_timestamp(${hourStartUs + HOUR_US}::BIGINT)`;
+    droppedSql = `${redelivered} UNION SELECT k.profile_id, k.b FROM ${KEYS} k SEMI JOIN (${have}) c ON k.profile_id = c.profile_id`;
+  }
+  await conn.run(`CREATE OR REPLACE TEMP TABLE ${DROPPED} AS SELECT DISTINCT profile_id, b FROM (${droppedSql})`);
+  const dropped = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${DROPPED}`)).getRows()[0][0]);
+  const kept = dropped === 0 ? KEYS : `(SELECT * FROM ${KEYS} k ANTI JOIN ${DROPPED} d ON k.profile_id = d.profile_id AND k.b = d.b)`;
+  // Every pair, with the rows that count (0 when all its rows are dropped): each row lands in one unit.
+  const sizes = (
+    await conn.runAndReadAll(
+      `SELECT a.s, a.i, COALESCE(c.n, 0)::BIGINT FROM (SELECT DISTINCT s, i FROM ${KEYS}) a LEFT JOIN (SELECT s, i, sum(n) AS n FROM ${kept} GROUP BY ALL) c USING (s, i) ORDER BY a.s, a.i`,
+    )
+  ).getRows() as [string, string, bigint][];
+  const units = packUnits(
+    sizes.map(([s, i, n]) => ({ s, i, n: Number(n) })),
+    unitRows,
+  );
+  return { units, rows: units.reduce((a, u) => a + u.rows, 0), dropped };
+}
+
+/**
+ * Units in (service, instance) order: a service's instances fill a unit until it would exceed
+ * `unitRows`; small services share units, a large one spans several. Deterministic for the same
+ * inputs, so a re-run names the same files.
+ */
+export function packUnits(pairs: readonly { s: string; i: string; n: number }[], unitRows: number): HourUnit[] {
+  const units: { pairs: [string, string][]; rows: number }[] = [];
+  let cur: { pairs: [string, string][]; rows: number } | undefined;
+  for (const p of pairs) {
+    if (!cur || (cur.rows > 0 && cur.rows + p.n > unitRows)) units.push((cur = { pairs: [], rows: 0 }));
+    cur.pairs.push([p.s, p.i]);
+    cur.rows += p.n;
+  }
+  return units.filter((u) => u.rows > 0);
+}
+
+/**
+ * A closed day's live files -> units for the day consolidation: the same (service, instance)
+ * packing, no dedupe (live rows always count). Bounds each day file's sort like an hour's.
+ */
+export async function planDay(conn: DuckDBConnection, live: readonly string[], unitRows = UNIT_ROWS): Promise<HourPlan> {
+  const sizes = (
+    await conn.runAndReadAll(
+      `SELECT COALESCE(service, '') AS s, COALESCE(instance, '') AS i, count(*)::BIGINT FROM ${liveSource(live)} GROUP BY ALL ORDER BY s, i`,
+    )
+  ).getRows() as [string, string, bigint][];
+  const units = packUnits(
+    sizes.map(([s, i, n]) => ({ s, i, n: Number(n) })),
+    unitRows,
+  );
+  return { units, rows: units.reduce((a, u) => a + u.rows, 0), dropped: 0 };
+}
+
+/** The source a unit reads: an hour's fresh files (planHour) or a day's live files (planDay). */
+export type UnitSource = { readonly tier: 'fresh'; readonly files: readonly string[] } | { readonly tier: 'live'; readonly files: readonly string[] };
+
+function liveSource(files: readonly string[]): string {
+  return `read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], union_by_name = true, hive_partitioning = false)`;
+}
+
+/**
+ * Writes one unit's rows that count to `outPath`, sorted by service then the table's sort key (so
+ * per-service reads prune on row-group statistics). Returns the row count. Service and instance
+ * names reach DuckDB as parameters, never as SQL text. The plan must come from this connection
+ * for the same inputs (its dropped keys are a temp table).
+ */
+export async function writeUnit(
+  conn: DuckDBConnection,
+  table: TableDef,
+  source: UnitSource,
+  plan: HourPlan,
+  unit: HourUnit,
+  outPath: string,
+  zstdLevel: number,
+  rowGroupRows: number,
+): Promise<number> {
+  const src = source.tier === 'fresh' ? tierSource(table, 'fresh', source.files) : liveSource(source.files);
+  const missing = (await missingColumns(conn, table, src)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
+  const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
+  const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
+  let from = `(SELECT *${missing} FROM ${src}) f`;
+  if (plan.units.length > 1) {
+    const { listValue, LIST, VARCHAR } = await import('@duckdb/node-api');
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE ${UNIT} AS SELECT unnest($1::VARCHAR[]) AS s, unnest($2::VARCHAR[]) AS i`,
+      [listValue(unit.pairs.map((p) => p[0])), listValue(unit.pairs.map((p) => p[1]))],
+      [LIST(VARCHAR), LIST(VARCHAR)],
+    );
+    from += ` SEMI JOIN ${UNIT} u ON COALESCE(f.service, '') = u.s AND COALESCE(f.instance, '') = u.i`;
+  }
+  if (plan.dropped > 0) from += ` ANTI JOIN ${DROPPED} d ON f.profile_id = d.profile_id AND COALESCE(f.${BATCH_COLUMN}, '') = d.b`;
+  const r = await conn.runAndReadAll(
+    `COPY (SELECT ${cols} FROM ${from} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE ${rowGroupRows})`,
+  );
+  const rows = Number(r.getRows()[0]?.[0] ?? 0);
+  if (rows !== unit.rows) throw new Error(`${table.name}: a compaction unit wrote ${rows} rows, its plan counted ${unit.rows}`);
+  return rows;
+}
+
+/** Drops the plan's temp tables. */
+export async function endHour(conn: DuckDBConnection): Promise<void> {
+  for (const t of [KEYS, DROPPED, UNIT]) await conn.run(`DROP TABLE IF EXISTS ${t}`);
+}
