@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BATCH_COLUMN, dedupedSql } from './dedupe';
-import { CODECS, duckdbType, type ColumnDef, type ColumnType, type JsonRow, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
+import { appendTable, type AppendColumn } from './append';
+import { CODECS, duckdbType, T, type ColumnDef, type ColumnType, type JsonRow, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
 
 // Rows -> one zstd Parquet file, through DuckDB's COPY ... ORDER BY the table's sort key, so
 // row-group statistics prune well. Row types and their codecs live in lib/model/tables/.
 //
-// Data never becomes SQL text: rows, frame names and sample types reach DuckDB as NDJSON files
-// read by read_json; only our own file paths and the schema's column names are in the SQL.
+// Data never becomes SQL text: a batch's rows, frame names and sample types reach DuckDB through
+// the appender (lib/store/append.ts); rows that arrive a chunk at a time (rowFile: gctrace logs,
+// runtime/metrics) as NDJSON files read by read_json. Only our own file and table names and the
+// schema's column names are in the SQL.
 
 /** Rows of some table; which table's is checked where they are built (lib/normalize). */
 export type TableData = TableRows[TableName];
@@ -60,39 +63,34 @@ export class ParquetWriter {
 
   /**
    * Writes `data` (one part, or the parts of a batch: several sources' rows of one table) to
-   * `outPath` (a local file; callers move it into place atomically). Rows reach DuckDB as
-   * newline-delimited JSON read by its C++ JSON reader: measured ~30x faster than the appender
-   * with per-cell DuckDB value objects for list and map columns. One COPY per batch file is what
-   * makes batch ingest fast: its fixed cost (~10 ms) was paid per profile and table before.
+   * `outPath` (a local file; callers move it into place atomically). Rows reach DuckDB through the
+   * appender, a data chunk of typed vectors at a time, into TEMP tables (lib/store/append.ts), and
+   * one COPY ... ORDER BY writes the file. One COPY per batch file is what makes batch ingest fast:
+   * its fixed cost (~10 ms) was paid per profile and table before.
    */
   async write(table: TableDef, data: TableData | readonly TableData[], outPath: string, opts: { batchId?: string } = {}): Promise<void> {
     const parts: readonly TableData[] = Array.isArray(data) && (data.length === 0 || !isRowLike(data[0])) ? (data as readonly TableData[]) : [data as TableData];
-    const base = `${outPath}.${this.seq++}`;
-    const files: string[] = [];
-    const open = async (suffix: string): Promise<NdjsonFile> => {
-      const f = `${base}.${suffix}.ndjson`;
-      files.push(f);
-      return NdjsonFile.open(f);
+    const base = `fleetprof_w${this.seq++}`;
+    const temps: string[] = [];
+    const append = async <R>(suffix: string, columns: readonly AppendColumn<R>[], rows: readonly (readonly R[])[]): Promise<string> => {
+      const name = `${base}_${suffix}`;
+      temps.push(name);
+      await appendTable(this.conn, name, columns, rows);
+      return `temp.main."${name}"`;
     };
     try {
       let src: string;
       const packed = parts.filter(isPacked);
       if (packed.length > 0) {
         if (packed.length !== parts.length) throw new Error(`${table.name}: packed and plain rows in one file`);
-        src = await packedSource(table, packed, open);
+        src = await packedSource(table, packed, append);
       } else {
-        const codec = CODECS[table.name as TableName] as { encode(r: unknown): JsonRow } | undefined;
-        const out = await open('rows');
-        let n = 0;
-        try {
-          for (const rows of parts as readonly (readonly unknown[])[]) {
-            await out.write(rows, codec ? (r) => codec.encode(r) : undefined);
-            n += rows.length;
-          }
-        } finally {
-          await out.close();
+        const rows = (parts as readonly (readonly Record<string, unknown>[])[]).filter((r) => r.length > 0);
+        if (rows.length === 0) src = emptySource(table);
+        else {
+          const { from } = await splitByPart(table.columns, rows, [], append);
+          src = `SELECT ${selectColumns(table, () => undefined)} FROM ${from}`;
         }
-        src = plainSource(table, out.path, n);
       }
       const order = table.sortBy.map((c) => `"${c}"`).join(', ');
       src = withBatch(src, opts.batchId);
@@ -100,7 +98,7 @@ export class ParquetWriter {
         `COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
       );
     } finally {
-      for (const f of files) await fs.rm(f, { force: true });
+      for (const t of temps) await this.conn.run(`DROP TABLE IF EXISTS temp.main."${t}"`);
     }
   }
 
@@ -276,30 +274,6 @@ export function tierSource(table: TableDef, tier: 'fresh' | 'compacted', files: 
   return `read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], hive_partitioning = true, hive_types = {${keys}}, union_by_name = true)`;
 }
 
-/** An NDJSON file written in parts (a batch's sources one after another), a chunk of rows at a time. */
-class NdjsonFile {
-  private constructor(
-    readonly path: string,
-    private readonly fh: fs.FileHandle,
-  ) {}
-
-  static async open(file: string): Promise<NdjsonFile> {
-    return new NdjsonFile(file, await fs.open(file, 'w'));
-  }
-
-  async write(rows: readonly unknown[], encode?: (r: unknown) => object): Promise<void> {
-    for (let i = 0; i < rows.length; i += NDJSON_CHUNK_ROWS) {
-      const chunk = rows.slice(i, i + NDJSON_CHUNK_ROWS);
-      const text = toNdjson(encode ? chunk.map(encode) : (chunk as object[]));
-      if (text.length > 0) await this.fh.write(text);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.fh.close();
-  }
-}
-
 /** A plain row array (not a list of parts): its first element is a row object, not an array or PackedStacks. */
 function isRowLike(x: unknown): boolean {
   return typeof x === 'object' && x !== null && !Array.isArray(x) && !('sampleTypes' in x && 'functions' in x && 'rows' in x);
@@ -367,7 +341,7 @@ function selectColumns(table: TableDef, expr: (c: ColumnDef) => string | undefin
 }
 
 function plainSource(table: TableDef, file: string, n: number): string {
-  if (n === 0) return `SELECT ${table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false`;
+  if (n === 0) return emptySource(table);
   const columns = table.columns.map((c) => `'${c.name}': '${jsonType(c.type)}'`).join(', ');
   return `SELECT ${selectColumns(table, () => undefined)} FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})`;
 }
@@ -376,34 +350,22 @@ function plainSource(table: TableDef, file: string, n: number): string {
  * Expands PackedStacks (one or several sources' of a batch): a row per sample type with a non-zero
  * value, frame ids to names, files and start lines. Each row carries the offsets of its source's
  * functions (`fb`) and sample types (`tb`) in the batch-wide lists. Functions and sample types
- * travel in NDJSON files of their own, never as SQL literals: a frame name may hold any
+ * are tables of their own, appended like the rows, never SQL literals: a frame name may hold any
  * character, NUL included.
  */
-async function packedSource(table: TableDef, parts: readonly PackedStacks[], open: (suffix: string) => Promise<NdjsonFile>): Promise<string> {
-  const rows = await open('rows');
-  const functions = await open('functions');
-  const types = await open('types');
-  let fb = 0;
-  let tb = 0;
-  let n = 0;
-  try {
-    for (const d of parts) {
-      if (d.rows.length > 0 && d.sampleTypes.length > 0) {
-        const offsets = { fb, tb };
-        await rows.write(d.rows, (r) => ({ ...(r as object), ...offsets }));
-        await functions.write(d.functions.map((f, k) => ({ i: fb + k, n: f.name, f: f.file, s: Math.trunc(f.startLine) })));
-        await types.write(d.sampleTypes.map((t, k) => ({ ti: tb + k, sample_type: t.type, unit: t.unit })));
-        n += d.rows.length;
-        fb += d.functions.length;
-        tb += d.sampleTypes.length;
-      }
-    }
-  } finally {
-    await rows.close();
-    await functions.close();
-    await types.close();
+async function packedSource(table: TableDef, parts: readonly PackedStacks[], append: Append): Promise<string> {
+  const used = parts.filter((d) => d.rows.length > 0 && d.sampleTypes.length > 0);
+  if (used.length === 0) return emptySource(table);
+  const fbs: number[] = [];
+  const tbs: number[] = [];
+  const fns: { n: string; f: string; s: number }[] = [];
+  const types: { sample_type: string; unit: string }[] = [];
+  for (const d of used) {
+    fbs.push(fns.length);
+    tbs.push(types.length);
+    for (const f of d.functions) fns.push({ n: f.name, f: f.file, s: Math.trunc(f.startLine) });
+    for (const t of d.sampleTypes) types.push({ sample_type: t.type, unit: t.unit });
   }
-  if (n === 0) return plainSource(table, '', 0);
   const computed: Record<string, string> = {
     frames: 'list_transform(frame_ids, x -> d.names[x + fb + 1])',
     files: 'list_transform(frame_ids, x -> d.files[x + fb + 1])',
@@ -412,26 +374,106 @@ async function packedSource(table: TableDef, parts: readonly PackedStacks[], ope
     unit: 't.tu[tb + j + 1]',
     value: 'vals[j + 1]',
   };
+  type Row = PackedStacks['rows'][number];
   const passed = table.columns.filter((c) => !(c.name in computed));
-  const columns = [
-    ...passed.map((c) => `'${c.name}': '${jsonType(c.type)}'`),
-    `'frame_ids': 'INTEGER[]'`,
-    `'vals': 'BIGINT[]'`,
-    `'fb': 'INTEGER'`,
-    `'tb': 'INTEGER'`,
-  ].join(', ');
-  const ndjson = (f: string, cols: string) => `read_json('${sqlString(f)}', format = 'newline_delimited', columns = {${cols}})`;
+  const { from } = await splitByPart(
+    passed,
+    used.map((d) => d.rows as unknown as readonly Record<string, unknown>[]),
+    [
+      { name: 'fb', type: T.integer, get: (p: number) => fbs[p] },
+      { name: 'tb', type: T.integer, get: (p: number) => tbs[p] },
+    ],
+    append,
+    [
+      { name: 'frame_ids', type: T.list(T.integer), get: (r) => (r as unknown as Row).frame_ids },
+      { name: 'vals', type: T.list(T.bigint), get: (r) => (r as unknown as Row).vals },
+    ],
+  );
+  type Fn = (typeof fns)[number];
+  const functions = await append<Fn>(
+    'functions',
+    [
+      { name: 'n', type: T.varchar, get: (f: Fn) => f.n },
+      { name: 'f', type: T.varchar, get: (f: Fn) => f.f },
+      { name: 's', type: T.integer, get: (f: Fn) => f.s },
+    ],
+    [fns],
+  );
+  type Ty = (typeof types)[number];
+  const sampleTypes = await append<Ty>(
+    'types',
+    [
+      { name: 'sample_type', type: T.varchar, get: (t: Ty) => t.sample_type },
+      { name: 'unit', type: T.varchar, get: (t: Ty) => t.unit },
+    ],
+    [types],
+  );
+  // Appended in order, so a table's rowid is each row's position in the batch-wide list.
   return `SELECT ${selectColumns(table, (c) => computed[c.name])}
-    FROM (SELECT *, UNNEST(range(len(vals))) AS j FROM ${ndjson(rows.path, columns)}) r
-    CROSS JOIN (
-      SELECT list(n ORDER BY i) AS names, list(f ORDER BY i) AS files, list(s ORDER BY i) AS starts
-      FROM ${ndjson(functions.path, "'i': 'INTEGER', 'n': 'VARCHAR', 'f': 'VARCHAR', 's': 'INTEGER'")}
-    ) d
-    CROSS JOIN (
-      SELECT list(sample_type ORDER BY ti) AS tn, list(unit ORDER BY ti) AS tu
-      FROM ${ndjson(types.path, "'ti': 'INTEGER', 'sample_type': 'VARCHAR', 'unit': 'VARCHAR'")}
-    ) t
+    FROM (SELECT *, UNNEST(range(len(vals))) AS j FROM ${from}) r
+    CROSS JOIN (SELECT list(n ORDER BY rowid) AS names, list(f ORDER BY rowid) AS files, list(s ORDER BY rowid) AS starts FROM ${functions}) d
+    CROSS JOIN (SELECT list(sample_type ORDER BY rowid) AS tn, list(unit ORDER BY rowid) AS tu FROM ${sampleTypes}) t
     WHERE vals[j + 1] <> 0`;
+}
+
+type Append = <R>(suffix: string, columns: readonly AppendColumn<R>[], rows: readonly (readonly R[])[]) => Promise<string>;
+
+type Row = Record<string, unknown>;
+
+/** The column that joins a batch's rows to their part (source) in splitByPart. */
+const PART = 'fleetprof_part';
+
+/**
+ * Appends the non-empty `parts` (each one source's rows of a batch) as two tables and returns the
+ * FROM clause that joins them: a column whose value is the same in every row of each part (a
+ * profile's profile_id, service, instance, version, kind, time) is appended once per part; the
+ * rest, plus `rowExtra`, once per row. Those repeated columns were most of the appender's work
+ * (one native string copy per row and column). `partExtra`: more columns computed per part.
+ */
+async function splitByPart(
+  columns: readonly ColumnDef[],
+  parts: readonly (readonly Row[])[],
+  partExtra: readonly { name: string; type: ColumnType; get: (p: number) => unknown }[],
+  append: Append,
+  rowExtra: readonly AppendColumn<Row>[] = [],
+): Promise<{ from: string }> {
+  const once = columns.filter((c) => samePerPart(c, parts));
+  const perRow = columns.filter((c) => !once.includes(c));
+  const rows = await append<Row>(
+    'rows',
+    [...perRow.map((c) => ({ name: c.name, type: c.type, get: (r: Row) => r[c.name] })), ...rowExtra, { name: PART, type: T.integer, get: (_r: Row, p: number) => p }],
+    parts,
+  );
+  const index = parts.map((_rows, p) => p);
+  const partTable = await append<number>(
+    'parts',
+    [
+      { name: PART, type: T.integer, get: (p: number) => p },
+      ...once.map((c) => ({ name: c.name, type: c.type, get: (p: number) => parts[p][0][c.name] })),
+      ...partExtra,
+    ],
+    [index],
+  );
+  return { from: `${rows} JOIN ${partTable} USING (${PART})` };
+}
+
+/**
+ * Whether column `c` holds one value in every row of each part. Scalars compared with ===, except
+ * doubles (NaN, -0): those are always written per row.
+ */
+function samePerPart(c: ColumnDef, parts: readonly (readonly Row[])[]): boolean {
+  const k = c.type.kind;
+  if (k !== 'varchar' && k !== 'bigint' && k !== 'integer' && k !== 'timestamp' && k !== 'boolean') return false;
+  for (const rows of parts) {
+    const v = rows[0][c.name];
+    for (let i = 1; i < rows.length; i++) if (rows[i][c.name] !== v) return false;
+  }
+  return true;
+}
+
+/** A typed SELECT of no rows: a batch file with the table's columns and nothing in it. */
+function emptySource(table: TableDef): string {
+  return `SELECT ${table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false`;
 }
 
 export function sqlString(s: string): string {
