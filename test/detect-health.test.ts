@@ -12,7 +12,9 @@ import { openEngine } from '../lib/query/open';
 import { LocalStore } from '../lib/store/local';
 import { digestSubject } from '../lib/render/email';
 import { renderDigestHtml } from '../lib/render/digest-html';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ingestScenarios, type ScenarioManifest } from './helpers/scenarios';
+import { motoAvailable, startMoto, type Moto } from './helpers/moto';
 
 const us = (iso: string) => Date.parse(iso) * 1000;
 let data: string;
@@ -113,4 +115,66 @@ describe('fleetprof digest: quarantined uploads are a finding', () => {
     expect(j.quiet).toBe(false);
     expect(j.health.map((h) => h.id)).toEqual(['ingest-quarantine', 'no-data']);
   }, 120_000);
+});
+
+// `fleetprof digest --dlq-url` reads the queue as the digest Lambda does (lib/aws/ingest-health.ts
+// dlqSignal): against moto's SQS, an empty queue is no finding, a queue holding messages (uploads
+// that failed ingestion maxReceiveCount times) is one, listed first, with the count.
+const withMoto = motoAvailable() ? describe : describe.skip;
+if (!motoAvailable()) console.warn('detect-health --dlq-url skipped: moto_server is not on PATH (pip install "moto[server]")');
+withMoto('fleetprof digest --dlq-url: a dead-letter queue holding messages is a finding, first', () => {
+  const CLI = path.join(__dirname, '..', 'dist/bin/fleetprof.js');
+  const region = 'us-east-1';
+  let moto: Moto;
+  let sqs: SQSClient;
+  let queueUrl: string;
+  beforeAll(async () => {
+    moto = await startMoto();
+    sqs = new SQSClient({ region, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'fleetprof-ingest-dlq' }))).QueueUrl!;
+  }, 60_000);
+  afterAll(async () => {
+    sqs?.destroy();
+    await moto?.stop();
+  });
+  const secs = (a: string, b: string) => `${Math.ceil((Date.parse(b) - Date.parse(a)) / 1000)}s`;
+  const digestCli = (toIso: string) =>
+    spawnSync(
+      process.execPath,
+      [CLI, 'digest', '--data', data, '--to', toIso, '--window', secs(m.window.from, m.window.to), '--baseline', secs(m.baseline.from, m.window.from), '--dlq-url', queueUrl, '--json'],
+      {
+        encoding: 'utf8',
+        // The standard AWS chain, pointed at moto; no bucket (only the queue is asked about).
+        env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: region, FLEETPROF_BUCKET: '', FLEETPROF_INGEST_DLQ_URL: '' },
+      },
+    );
+  type Out = { quiet: boolean; message: string; health: { id: string; summary: string; evidence: { messages: number; queue: string } }[]; anomalies: { service: string }[] };
+
+  test('empty queue: no finding (a window without data stays exit 3); three dead-lettered messages: ingest-dlq first, with the count', async () => {
+    // A window 48 h after the data: no detector runs, only the health checks.
+    const later = new Date(Date.parse(m.window.to) + 48 * 3600_000).toISOString();
+    const empty = digestCli(later);
+    expect(empty.stderr).not.toMatch(/cannot read the dead-letter queue/);
+    expect(empty.status).toBe(3);
+
+    for (let i = 0; i < 3; i++) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ Records: [{ s3: { object: { key: `raw/checkout/i1/${i}_cpu.pb.gz` } } }] }) }));
+    }
+    const r = digestCli(later);
+    expect(r.stderr).not.toMatch(/cannot read the dead-letter queue/);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as Out;
+    expect(j.quiet).toBe(false);
+    expect(j.health.map((h) => h.id)).toEqual(['ingest-dlq', 'no-data']);
+    expect(j.health[0].evidence).toEqual({ messages: 3, queue: queueUrl });
+    expect(j.health[0].summary).toMatch(/^3 message\(s\) in the ingest dead-letter queue/);
+    expect(j.message).toMatch(/^2 data or ingest problems \(ingest-dlq, no-data\)/);
+
+    // With data in the window: the finding comes before the anomalies, not instead of them.
+    const withData = digestCli(m.window.to);
+    expect(withData.status).toBe(0);
+    const w = JSON.parse(withData.stdout) as Out;
+    expect(w.health[0].id).toBe('ingest-dlq');
+    expect(w.anomalies.some((a) => a.service === 'checkout')).toBe(true);
+  }, 180_000);
 });
