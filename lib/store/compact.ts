@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ROLLUP_TABLE_NAMES, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
-import { endHour, planDay, planHour, UNIT_ROWS, writeUnit } from './compact-hour';
+import { endHour, planDay, planHour, UNIT_ROWS, writeUnits } from './compact-hour';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { coveredHours, readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -220,15 +220,19 @@ async function compactDt(
         const plan = await planHour(conn, TABLES[table], freshPaths, livePaths, dayStartMs * 1000 + hour * HOUR_US, opts.unitRows ?? UNIT_ROWS);
         try {
           // All units of the hour go live in the one manifest swap below, or none does.
-          for (const [i, unit] of plan.units.entries()) {
-            const name = plan.units.length === 1 ? `h${String(hour).padStart(2, '0')}-${tag}.parquet` : `h${String(hour).padStart(2, '0')}-${tag}-u${i}of${plan.units.length}.parquet`;
-            const local = await stage(store, name);
-            const t0 = Date.now();
-            await writeUnit(conn, TABLES[table], { tier: 'fresh', files: freshPaths }, plan, unit, local, opts.hourZstdLevel ?? HOUR_ZSTD, HOUR_ROW_GROUP_ROWS);
-            opts.onUnit?.({ table, dt, hour, unit: i, units: plan.units.length, rows: unit.rows, ms: Date.now() - t0 });
+          const hh = String(hour).padStart(2, '0');
+          const names = plan.units.map((_, i) => (plan.units.length === 1 ? `h${hh}-${tag}.parquet` : `h${hh}-${tag}-u${i}of${plan.units.length}.parquet`));
+          const locals = await Promise.all(names.map((n) => stage(store, n)));
+          await writeUnits(conn, TABLES[table], { tier: 'fresh', files: freshPaths }, plan, locals, {
+            zstdLevel: opts.hourZstdLevel ?? HOUR_ZSTD,
+            rowGroupRows: HOUR_ROW_GROUP_ROWS,
+            scratchDir: store.scratchDir,
+            onUnit: (i, ms) => opts.onUnit?.({ table, dt, hour, unit: i, units: plan.units.length, rows: i < 0 ? plan.rows : plan.units[i].rows, ms }),
+          });
+          for (const [i, name] of names.entries()) {
             const file: LiveFile = { name, hours: [hour], ...pendingMark };
             live.push(file);
-            built.push({ file, local, inputs: i === 0 ? inputs.length : 0, before: i === 0 ? inputs.reduce((s, o) => s + o.size, 0) : 0 });
+            built.push({ file, local: locals[i], inputs: i === 0 ? inputs.length : 0, before: i === 0 ? inputs.reduce((s, o) => s + o.size, 0) : 0 });
           }
         } finally {
           await endHour(conn);
@@ -263,15 +267,19 @@ async function compactDt(
         const conn = writer.connection;
         // In units like an hour (compact-hour.ts): each day file's sort stays bounded; all go live in one swap.
         const plan = await planDay(conn, paths, opts.unitRows ?? UNIT_ROWS);
-        const files: LiveFile[] = [];
-        for (const [i, unit] of plan.units.entries()) {
-          const name = plan.units.length === 1 ? `day-${tag}.parquet` : `day-${tag}-u${i}of${plan.units.length}.parquet`;
-          const local = await stage(store, name);
-          await writeUnit(conn, TABLES[table], { tier: 'live', files: paths }, plan, unit, local, opts.dayZstdLevel ?? DAY_ZSTD, dayRowGroupRows(table));
-          const file: LiveFile = { name, hours, ...pendingMark };
-          files.push(file);
-          days.push({ file, local, inputs: i === 0 ? live.length : 0, before: 0 });
+        const names = plan.units.map((_, i) => (plan.units.length === 1 ? `day-${tag}.parquet` : `day-${tag}-u${i}of${plan.units.length}.parquet`));
+        const locals = await Promise.all(names.map((n) => stage(store, n)));
+        try {
+          await writeUnits(conn, TABLES[table], { tier: 'live', files: paths }, plan, locals, {
+            zstdLevel: opts.dayZstdLevel ?? DAY_ZSTD,
+            rowGroupRows: dayRowGroupRows(table),
+            scratchDir: store.scratchDir,
+          });
+        } finally {
+          await endHour(conn);
         }
+        const files: LiveFile[] = names.map((name) => ({ name, hours, ...pendingMark }));
+        for (const [i, file] of files.entries()) days.push({ file, local: locals[i], inputs: i === 0 ? live.length : 0, before: 0 });
         for (const f of live) retired.push({ key: dir + f.name, at: now });
         live = files;
         changed = true;
