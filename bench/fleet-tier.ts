@@ -19,7 +19,8 @@ import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { RollupTableName } from '../lib/model/schema';
 import { publishLive } from '../lib/store/compact';
-import { DAY_US, HOUR_US, utcDate } from '../lib/store/layout';
+import { DAY_US, HOUR_US, utcDate, utcHour } from '../lib/store/layout';
+import { readManifest } from '../lib/store/manifest';
 import type { LocalStore } from '../lib/store/local';
 import { liveFileSet } from '../lib/store/live';
 import { DAY_FILE_ID, hourFileId } from '../lib/store/rollup';
@@ -33,6 +34,8 @@ const HOUR_TABLES: { table: RollupTableName; roles: Record<string, ShiftRole> }[
   { table: 'stacks_1h', roles: { hour: 'time' } },
 ];
 const DAY_TABLES: RollupTableName[] = ['functions_1d', 'stacks_1d'];
+/** A day file's coverage in its manifest (published like the builder's own: hours 0..23). */
+const ALL_HOURS = Array.from({ length: 24 }, (_, h) => h);
 
 async function liveFiles(store: LocalStore, table: RollupTableName, dt: string): Promise<string[]> {
   const dayUs = Date.parse(`${dt}T00:00:00Z`) * 1000;
@@ -75,11 +78,14 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
   const scratch = path.join(store.scratchDir, 'tier');
   await fs.mkdir(scratch, { recursive: true });
   const tally = (k: 'copy' | 'sql') => (k === 'copy' ? res.copied++ : res.bySql++);
-  // Templates: the measured hour's rollup file of each hour table.
+  // Templates: the measured hour's rollup file of each hour table: the live file its dt's
+  // manifest says covers that hour (the builder's names vary: rollup-<hour> from rollupStore,
+  // r<HH>-<id>-<n> from the compaction's hook).
   const templates = new Map<RollupTableName, string>();
   for (const { table } of HOUR_TABLES) {
-    const name = `${hourFileId(lastHour)}.parquet`;
-    const f = (await liveFiles(store, table, lastDt)).find((x) => path.basename(x) === name || path.basename(x).startsWith(hourFileId(lastHour) + '.'));
+    const { manifest } = await readManifest(store, table, lastDt);
+    const entry = manifest.live.find((l) => l.hours.length === 1 && l.hours[0] === utcHour(lastHour));
+    const f = entry && (await liveFiles(store, table, lastDt)).find((x) => path.basename(x) === entry.name);
     if (!f) throw new Error(`${table} dt=${lastDt}: no rollup of ${new Date(lastHour / 1000).toISOString()} to copy (run the compaction first)`);
     templates.set(table, f);
   }
@@ -87,10 +93,12 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
   for (let h = firstHour; h < lastHour; h += HOUR_US) {
     const dt = utcDate(h);
     const shift = (h - lastHour) / HOUR_US;
+    // Hours the real run generated and rolled up already (D > 1 hour) keep their own rollups.
+    if ((await readManifest(store, 'profiles_1h', dt)).manifest.live.some((l) => l.hours.includes(utcHour(h)))) continue;
     for (const { table, roles } of HOUR_TABLES) {
       const out = path.join(scratch, `${table}-${h}.parquet`);
       tally(await shiftOne(conn, templates.get(table)!, roles, shift, out));
-      await publishLive(store, table, dt, out, `${hourFileId(h)}.parquet`, []);
+      await publishLive(store, table, dt, out, `${hourFileId(h)}.parquet`, [utcHour(h)]);
       res.hourFiles++;
     }
     process.stderr.write(`\rrollup tier: hour ${(h - firstHour) / HOUR_US + 1}/${days * 24 - 1}`);
@@ -111,7 +119,7 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
       const keep = path.join(scratch, `${f.table}-template.parquet`);
       await fs.copyFile(f.path, keep);
       dayTemplate.set(f.table, keep);
-      await publishLive(store, f.table, ldt, f.path, `${DAY_FILE_ID}.parquet`, []);
+      await publishLive(store, f.table, ldt, f.path, `${DAY_FILE_ID}.parquet`, ALL_HOURS);
       res.dayFiles++;
     }
     for (let d = lastDay - DAY_US; d >= firstHour; d -= DAY_US) {
@@ -120,7 +128,7 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
         if (!src) continue;
         const out = path.join(scratch, `${table}-${d}.parquet`);
         tally(await shiftOne(conn, src, { day: 'time' }, (d - lastDay) / HOUR_US, out));
-        await publishLive(store, table, utcDate(d), out, `${DAY_FILE_ID}.parquet`, []);
+        await publishLive(store, table, utcDate(d), out, `${DAY_FILE_ID}.parquet`, ALL_HOURS);
         res.dayFiles++;
       }
     }

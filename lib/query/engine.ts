@@ -15,34 +15,122 @@ export type { TableFileSet };
 
 export type TableFiles = Record<TableName, TableFileSet>;
 
+const HOUR_US = 3_600_000_000;
+
+/** Which views exist on an instance, shared by its connections (lazy engines create them on first use). */
+interface ViewState {
+  readonly files: TableFiles;
+  readonly made: Map<string, Promise<void>>;
+}
+
+/** Views over other views: created with the tables they read. */
+const DERIVED_VIEWS: Record<string, { tables: readonly TableName[]; sql: () => string }> = {
+  increase_terms: { tables: ['profiles'], sql: increaseTermsViewSql },
+};
+
+export interface OpenOptions {
+  /**
+   * Create a table's view when a query through rows() first names it, not at open: a query reads
+   * a few of the ten tables, and each view costs a read of every file's schema (and, over fresh
+   * files, the dedupe keys query over all their rows). Default false (every view at open: user SQL
+   * and anything that uses `conn` directly needs them).
+   */
+  lazyViews?: boolean;
+}
+
 export class QueryEngine {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
     /** Every file the tables read: the only paths this engine can open. */
     readonly files: ReadonlySet<string>,
+    private readonly views: ViewState,
     /** Set on a connection from connect(): called when it closes (the instance stays open). */
     private readonly onClose?: () => void,
   ) {}
 
   /** `allowedDirectories`: the directories the files must lie in (anything else is refused). */
-  static async open(files: TableFiles, allowedDirectories: string[], settings: DuckDbSettings = {}): Promise<QueryEngine> {
+  static async open(files: TableFiles, allowedDirectories: string[], settings: DuckDbSettings = {}, options: OpenOptions = {}): Promise<QueryEngine> {
     const all = TABLE_NAMES.flatMap((t) => [...files[t].compacted, ...files[t].fresh]);
     const dirs = allowedDirectories.map((d) => path.resolve(d) + path.sep);
     const stray = all.find((f) => !dirs.some((d) => path.resolve(f).startsWith(d)));
     if (stray !== undefined) throw new Error(`table file ${stray} is outside ${allowedDirectories.join(', ')}`);
     const instance = await openDuckDb(settings);
     const conn = await instance.connect();
-    for (const t of TABLE_NAMES) await conn.run(await viewSql(conn, t, files[t]));
-    await conn.run(increaseTermsViewSql());
+    // Parquet footers read once per instance, not again by every statement that binds a view (a
+    // view over union_by_name files reads every file's schema when bound).
+    await conn.run('SET parquet_metadata_cache = true');
+    const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map() });
+    if (!options.lazyViews) await engine.ensureViews([...TABLE_NAMES, ...Object.keys(DERIVED_VIEWS)]);
     await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
     await conn.run('SET allowed_directories = []');
     await conn.run('SET enable_external_access = false');
     await conn.run('SET lock_configuration = true');
-    return new QueryEngine(instance, conn, new Set(all));
+    return engine;
+  }
+
+  /** Creates the named views (tables and derived views) that do not exist yet on this instance. */
+  async ensureViews(names: readonly string[]): Promise<void> {
+    const want = new Set<string>();
+    for (const n of names) {
+      const d = DERIVED_VIEWS[n];
+      if (d) d.tables.forEach((t) => want.add(t));
+      want.add(n);
+    }
+    // Tables first, then the views over them.
+    const order = [...TABLE_NAMES.filter((t) => want.has(t)), ...Object.keys(DERIVED_VIEWS).filter((v) => want.has(v))];
+    for (const name of order) {
+      let p = this.views.made.get(name);
+      if (!p) {
+        const d = DERIVED_VIEWS[name];
+        p = d ? this.conn.run(d.sql()).then(() => undefined) : viewSql(this.conn, name as TableName, this.views.files[name as TableName]).then((sql) => this.conn.run(sql)).then(() => undefined);
+        this.views.made.set(name, p);
+        p.catch(() => this.views.made.delete(name));
+      }
+      await p;
+    }
+  }
+
+  /**
+   * Start (epoch us) of every UTC hour some live compacted file of `table` holds, from the
+   * listing's manifests; null when the file set carries no coverage (built by hand).
+   */
+  coveredHours(table: TableName): Set<number> | null {
+    const f = this.views.files[table];
+    if (!f.coverage) return null;
+    const out = new Set<number>();
+    for (const c of f.coverage) {
+      const day = Date.parse(`${c.dt}T00:00:00Z`) * 1000;
+      for (const h of c.hours) out.add(day + h * HOUR_US);
+    }
+    return out;
+  }
+
+  /**
+   * A FROM source over only the compacted files of `table` that hold some hour of `spans`
+   * (half-open, epoch us): the planner's parts read the few files of their hours, not every file
+   * of the window (a 30-day window has 720 files per hour rollup table; the view reads each one's
+   * footer to bind). Columns as the view has them (typed NULLs for columns no chosen file has).
+   * Null when the table has fresh files or no coverage: use the view.
+   */
+  async spanSource(table: TableName, spans: readonly (readonly [number, number])[]): Promise<string | null> {
+    const f = this.views.files[table];
+    if (!f.coverage || f.fresh.length > 0) return null;
+    const files = f.compacted.filter((_, i) => {
+      const c = f.coverage![i];
+      const day = Date.parse(`${c.dt}T00:00:00Z`) * 1000;
+      return c.hours.some((h) => spans.some(([a, b]) => day + (h + 1) * HOUR_US > a && day + h * HOUR_US < b));
+    });
+    const def = TABLES[table];
+    const cols = [...def.partitionKeys, ...def.columns];
+    if (files.length === 0) return `(SELECT ${cols.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false)`;
+    const src = tierSource(def, 'compacted', files);
+    const missing = await missingColumns(this.conn, def, src);
+    return `(SELECT *${missing.map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('')} FROM ${src})`;
   }
 
   async rows(sql: string, params?: Record<string, string | number | bigint | boolean>): Promise<Record<string, unknown>[]> {
+    await this.ensureViews(viewsNamedIn(sql));
     const reader = await this.conn.runAndReadAll(sql, params);
     return reader.getRowObjectsJS() as Record<string, unknown>[];
   }
@@ -53,7 +141,7 @@ export class QueryEngine {
    * it leaves the instance open and calls `onClose`.
    */
   async connect(onClose?: () => void): Promise<QueryEngine> {
-    return new QueryEngine(this.instance, await this.instance.connect(), this.files, onClose ?? (() => undefined));
+    return new QueryEngine(this.instance, await this.instance.connect(), this.files, this.views, onClose ?? (() => undefined));
   }
 
   close(): void {
@@ -61,6 +149,13 @@ export class QueryEngine {
     if (this.onClose) this.onClose();
     else this.instance.closeSync();
   }
+}
+
+const VIEW_NAME_RE = new RegExp(`\\b(${[...TABLE_NAMES, ...Object.keys(DERIVED_VIEWS)].join('|')})\\b`, 'g');
+
+/** The table and view names a statement mentions (a superset of what it reads: a name in a string or comment counts too). */
+function viewsNamedIn(sql: string): string[] {
+  return [...new Set([...sql.matchAll(VIEW_NAME_RE)].map((m) => m[1]))];
 }
 
 async function viewSql(conn: DuckDBConnection, t: TableName, files: TableFileSet): Promise<string> {

@@ -4,7 +4,6 @@ import { windowPartitionFilter, type WindowCohort } from './window';
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
 import { isoFromUs } from '../model/time';
-import { functionLocations } from './locations';
 import type { FlameGraph, FlameNode } from '../model/flamegraph';
 
 // Flame graphs from the stacks table (frames leaf first): the cohort's stacks merged into one
@@ -24,18 +23,59 @@ export function cohortLabel(c: { version?: string; fromUs?: number; toUs?: numbe
 }
 
 /** The window's stacks (lib/query/window.ts: increases for counters, per-instance means for gauges). */
-export async function cohortStacks(engine: QueryEngine, c: WindowCohort, sampleType: string): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[] }> {
+export async function cohortStacks(
+  engine: QueryEngine,
+  c: WindowCohort,
+  sampleType: string,
+): Promise<{ unit: string; stacks: { frames: string[]; value: bigint }[]; locations: Record<string, string> }> {
   const params: SqlParams = {};
+  // Grouped by where each frame's function is defined too: the page's locations come from the
+  // same rows (rollups hold files and start_lines), not from a second scan of the raw stacks.
   const sql = await windowSelectSql(engine, c, sampleType, {
     table: 'stacks',
     keys: [
       { expr: 't.frames', name: 'frames' },
+      { expr: 't.files', name: 'files' },
+      { expr: 't.start_lines', name: 'start_lines' },
       { expr: 't.unit', name: 'unit' },
     ],
     values: [{ expr: 't.value', name: 'value' }],
   }, params);
-  const rows = await engine.rows(`SELECT * FROM (${sql}) WHERE value <> 0`, params);
-  return { unit: (rows[0]?.unit as string) ?? '', stacks: rows.map((r) => ({ frames: r.frames as string[], value: BigInt(r.value as bigint) })) };
+  const rows = await engine.rows(`SELECT * FROM (${sql})`, params);
+  const kept = rows.filter((r) => BigInt(r.value as bigint) !== 0n);
+  return {
+    unit: (kept[0]?.unit as string) ?? '',
+    stacks: kept.map((r) => ({ frames: r.frames as string[], value: BigInt(r.value as bigint) })),
+    locations: stackLocations(rows.map((r) => ({ frames: r.frames as string[], files: r.files as string[] | null, lines: r.start_lines as number[] | null }))),
+  };
+}
+
+/**
+ * Where each function is defined (`file:start_line`, for the page's tooltips), from the window's
+ * stack rows: the first file in sort order with that file's start line, and how many other files
+ * define a function of that name (vendored copies); functions with no file are left out.
+ */
+export function stackLocations(rows: readonly { frames: string[]; files: string[] | null; lines: number[] | null }[]): Record<string, string> {
+  const by = new Map<string, Map<string, number>>();
+  for (const r of rows) {
+    r.frames.forEach((f, i) => {
+      const file = r.files?.[i] ?? '';
+      if (file === '') return;
+      let m = by.get(f);
+      if (!m) by.set(f, (m = new Map()));
+      const line = Number(r.lines?.[i] ?? 0);
+      // A function name with several start lines in one file (rare): the smallest, deterministically.
+      m.set(file, Math.min(m.get(file) ?? line, line));
+    });
+  }
+  const out: Record<string, string> = {};
+  for (const [f, files] of by) {
+    const first = [...files.keys()].sort()[0];
+    const line = files.get(first)!;
+    const n = files.size;
+    out[f] = `${first}${line > 0 ? ':' + String(line) : ''}${n > 1 ? ` (+${n - 1} more files)` : ''}`;
+  }
+  return out;
 }
 
 interface Building {
@@ -103,7 +143,7 @@ export async function flameGraph(engine: QueryEngine, q: FlameQuery): Promise<Fl
   const t = await cohortStacks(engine, q, sampleType);
   const b = q.base ? await cohortStacks(engine, { ...q.base, kind: q.kind }, sampleType) : undefined;
   const tree = flameTree(t.stacks, b?.stacks);
-  const locations = { ...(q.base ? await functionLocations(engine, { ...q.base, kind: q.kind }, sampleType) : {}), ...(await functionLocations(engine, q, sampleType)) };
+  const locations = { ...(b?.locations ?? {}), ...t.locations };
   return {
     type: q.kind,
     sampleType,

@@ -8,6 +8,8 @@ import { QueryEngine, type TableFiles } from './engine';
 /**
  * Opens a query engine over only the partitions a filter can match: listing prunes by dt before a
  * single byte of Parquet is read (or, for S3, downloaded); service is pruned inside the files.
+ * Views are made when a query first names their table (lib/query/engine.ts, lazyViews): the
+ * product's queries go through QueryEngine.rows.
  */
 export async function openEngine(
   store: Store,
@@ -15,7 +17,7 @@ export async function openEngine(
   allowedDirectories: string[],
   settings?: DuckDbSettings,
 ): Promise<QueryEngine> {
-  return QueryEngine.open(await listTableFiles(store, filter), allowedDirectories, settings);
+  return QueryEngine.open(await listTableFiles(store, filter), allowedDirectories, settings, { lazyViews: true });
 }
 
 

@@ -40,6 +40,11 @@ export interface WindowPlan {
   hours: Span[];
   /** Raw spans, ascending. */
   raw: Span[];
+  /**
+   * FROM sources over only the rollup files the parts read (QueryEngine.spanSource), in place of
+   * the views over every file of the window; absent: the views.
+   */
+  sources?: { day?: string; hour?: string; profiles?: string };
 }
 
 export type PlanTable = 'functions' | 'stacks';
@@ -91,21 +96,36 @@ export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleTyp
   const firstHour = Math.ceil(F / HOUR_US) * HOUR_US;
   const lastHour = Math.floor(T / HOUR_US) * HOUR_US;
   if (firstHour >= lastHour) return null;
-  const params: SqlParams = {};
-  const idHour = identityWhere(c, 'r', 'ph_', params);
-  const hourRows = await engine.rows(
-    `SELECT DISTINCT epoch_us(hour) AS h FROM profiles_1h r WHERE ${idHour} AND hour >= ${ts(firstHour)} AND hour < ${ts(lastHour)}`,
-    params,
-  );
-  const hours = hourRows.map((r) => Number(r.h));
+  // Which hours and days are rolled up: from the listing's manifests (the hours each live rollup
+  // file holds) when the engine has them, which reads no rollup row (scanning profiles_1h for its
+  // hours cost seconds over 30 days of 1,000 instances); else from the rollup rows. An hour rolled
+  // up without rows of this kind, service or version adds nothing either way.
+  const coveredHours = engine.coveredHours('profiles_1h');
+  let hours: number[];
+  if (coveredHours) hours = [...coveredHours].filter((h) => h >= firstHour && h < lastHour);
+  else {
+    const params: SqlParams = {};
+    const idHour = identityWhere(c, 'r', 'ph_', params);
+    const hourRows = await engine.rows(
+      `SELECT DISTINCT epoch_us(hour) AS h FROM profiles_1h r WHERE ${idHour} AND hour >= ${ts(firstHour)} AND hour < ${ts(lastHour)}`,
+      params,
+    );
+    hours = hourRows.map((r) => Number(r.h));
+  }
   if (hours.length === 0) return null;
   const firstDay = Math.ceil(F / DAY_US) * DAY_US;
   const lastDay = Math.floor(T / DAY_US) * DAY_US;
   let days: number[] = [];
   if (firstDay < lastDay) {
-    const dp: SqlParams = {};
-    const idDay = identityWhere(c, 'r', 'pd_', dp);
-    days = (await engine.rows(`SELECT DISTINCT epoch_us(day) AS d FROM ${table}_1d r WHERE ${idDay} AND day >= ${ts(firstDay)} AND day < ${ts(lastDay)}`, dp)).map((r) => Number(r.d));
+    const coveredDays = engine.coveredHours(`${table}_1d`);
+    if (coveredDays) {
+      // A day form is live when its file holds all 24 hours (the builder publishes it so).
+      for (let d = firstDay; d < lastDay; d += DAY_US) if (Array.from({ length: 24 }, (_, i) => d + i * HOUR_US).every((h) => coveredDays.has(h))) days.push(d);
+    } else {
+      const dp: SqlParams = {};
+      const idDay = identityWhere(c, 'r', 'pd_', dp);
+      days = (await engine.rows(`SELECT DISTINCT epoch_us(day) AS d FROM ${table}_1d r WHERE ${idDay} AND day >= ${ts(firstDay)} AND day < ${ts(lastDay)}`, dp)).map((r) => Number(r.d));
+    }
   }
   const daySpans = runs(days, DAY_US);
   const inDay = (h: number) => daySpans.some(([a, b]) => h >= a && h < b);
@@ -121,6 +141,12 @@ export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleTyp
     raw: complement(F, T, covered),
   };
   if (cls === 'counter' && (await counterGap(engine, plan))) return null;
+  const [day, hour, profiles] = await Promise.all([
+    engine.spanSource(`${table}_1d`, daySpans),
+    engine.spanSource(`${table}_1h`, hourSpans),
+    engine.spanSource('profiles_1h', covered),
+  ]);
+  plan.sources = { day: day ?? undefined, hour: hour ?? undefined, profiles: profiles ?? undefined };
   return plan;
 }
 
@@ -189,10 +215,14 @@ export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: Sql
   const weighted = s.values.map((v) => `SUM((${v.expr})::HUGEINT * pw.w) AS ${v.name}`);
   const sel = (g: string) => [`${g} AS grp`, ...keySel].join(', ');
   const parts: string[] = [];
+  const profiles1h = plan.sources?.profiles ?? 'profiles_1h';
+  // Totals: the sample type's struct picked from the list (no UNNEST of every row's list: over
+  // 30 days of 1,000 instances that join was most of top's time). profiles_1h lists each type
+  // once (the builder groups by type), so [1] is the whole sum.
   const rollupSource = (form: '1h' | '1d') =>
     s.table === 'totals'
-      ? `(SELECT r.*, x.s.type AS sample_type, x.s.unit AS unit, x.s.total AS total FROM profiles_1h r, (SELECT UNNEST(r.sample_types) AS s) x)`
-      : `${s.table}_${form}`;
+      ? `(SELECT * EXCLUDE (__s), __s.type AS sample_type, __s.unit AS unit, __s.total AS total FROM (SELECT *, list_filter(sample_types, x -> x.type = $st)[1] AS __s FROM ${profiles1h}) WHERE __s IS NOT NULL)`
+      : ((form === '1d' ? plan.sources?.day : plan.sources?.hour) ?? `${s.table}_${form}`);
   params.st = plan.sampleType;
   if (plan.days.length > 0) {
     const where = identityWhere(c, 't', 'pd_', params);
@@ -233,7 +263,7 @@ export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: Sql
   const rolled = [...plan.days, ...plan.hours];
   if (rolled.length > 0) {
     const where = identityWhere(c, 'r', 'pn_', params);
-    denParts.push(`SELECT r.service || '/' || r.instance AS grp, SUM(r.snapshots) AS n FROM profiles_1h r WHERE ${where} AND ${spansSql('r.hour', rolled)} GROUP BY ALL`);
+    denParts.push(`SELECT r.service || '/' || r.instance AS grp, SUM(r.snapshots) AS n FROM ${profiles1h} r WHERE ${where} AND ${spansSql('r.hour', rolled)} GROUP BY ALL`);
   }
   plan.raw.forEach(([a, b], i) => {
     const pred = cohortPredicate({ kind: c.kind, service: c.service, version: c.version, fromUs: a, toUs: b }, 'profiles', { alias: 'r', prefix: `pc${i}_` });

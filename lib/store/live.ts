@@ -15,6 +15,17 @@ export interface TableFileSet {
   readonly compacted: string[];
   readonly fresh: string[];
   readonly lateHours: string[];
+  /**
+   * Per compacted file (same order as `compacted`), its dt and the UTC hours its manifest says it
+   * holds: the query planner plans from these (which hours and days are rolled up) and reads only
+   * the files of the hours a part needs. Absent where a caller built the set by hand.
+   */
+  readonly coverage?: FileCoverage[];
+}
+
+export interface FileCoverage {
+  readonly dt: string;
+  readonly hours: readonly number[];
 }
 
 /** Per-dt listings up to this many days; beyond, one listing of the table's prefix is fewer requests. */
@@ -52,7 +63,7 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
       withManifest.slice(i, i + MANIFEST_CONCURRENCY).map(async (dt) => manifests.set(dt, (await readManifest(store, table, dt)).manifest)),
     );
   }
-  const set: TableFileSet = { compacted: [], fresh: [], lateHours: [] };
+  const set = { compacted: [] as string[], fresh: [] as string[], lateHours: [] as string[], coverage: [] as FileCoverage[] };
   const lateHours = new Set<string>();
   for (const dt of [...compacted.keys()].sort()) {
     const m = manifests.get(dt) ?? EMPTY_MANIFEST;
@@ -61,10 +72,11 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
     const live = m.live.map((f) => compactedDtPrefix(table, dt) + f.name);
     if (live.some((k) => !listed.has(k))) objs = await store.list(compactedDtPrefix(table, dt)); // published after our listing
     const byKey = new Map(objs.map((o) => [o.key, o]));
-    for (const k of live) {
+    for (const [i, k] of live.entries()) {
       const o = byKey.get(k);
       if (!o) throw new Error(`${table} dt=${dt}: the manifest names ${k}, which does not exist`);
       set.compacted.push(await store.localPath(o));
+      set.coverage.push({ dt, hours: m.live[i].hours });
     }
   }
 
