@@ -19,7 +19,9 @@
 // Extra flags (not part of the contract): --reuse (DIR already generated and compacted: only
 // step 3-4), --skip-generate (DIR already generated: steps 2-4), --rollup-days N (after step 2,
 // extend the rollup tier to N days, bench/fleet-tier.ts; queries over rollups then see N days,
-// queries over raw rows only the generated hours), --pprof-subset M (default 32), --skip-digest.
+// queries over raw rows only the generated hours), --pprof-subset M (default 32), --skip-digest,
+// --peer-cli PATH (another build's dist/bin/fleetprof.js, e.g. main before a change: every query
+// is also run with it, alternating, and its time and answer check printed beside ours).
 // D may be fractional when D x 24 is whole.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -51,6 +53,7 @@ interface Args {
   skipGenerate: boolean;
   skipCompact: boolean;
   rollupDays: number;
+  peerCli?: string;
 }
 
 function parseArgs(argv: string[]): Args & { step?: string; now?: number } {
@@ -75,6 +78,7 @@ function parseArgs(argv: string[]): Args & { step?: string; now?: number } {
     skipGenerate: argv.includes('--skip-generate'),
     skipCompact: argv.includes('--skip-compact'),
     rollupDays: Number(get('--rollup-days') ?? 0),
+    peerCli: get('--peer-cli'),
     step: get('--step'),
     now: get('--now') !== undefined ? Number(get('--now')) : undefined,
   };
@@ -207,8 +211,8 @@ function measure(args: string[], env: NodeJS.ProcessEnv = {}): Measured {
   return { seconds, peakMb, stdout: r.stdout ?? '', status: r.status, stderr: r.stderr ?? '' };
 }
 
-function cli(args: string[]): Measured {
-  return measure([CLI, ...args]);
+function cli(args: string[], bin = CLI): Measured {
+  return measure([bin, ...args]);
 }
 
 interface TopJson {
@@ -256,6 +260,7 @@ interface QueryResult {
   error?: string;
   pprofSeconds?: number;
   profiles?: number;
+  peer?: { seconds: number; peakMb: number; check?: Check; error?: string };
 }
 
 const iso = (us: number) => new Date(us / 1000).toISOString();
@@ -363,19 +368,27 @@ async function main(): Promise<void> {
   const queries: QueryResult[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleet-q-'));
   const run = (name: string, args: string[], target: number | undefined, check: (stdout: string) => Check, profiles?: number) => {
-    const r = cli([...args, '--data', a.out]);
-    const q: QueryResult = { name, seconds: r.seconds, peakMb: r.peakMb, targetSeconds: target, profiles };
-    if (r.status !== 0) q.error = r.stderr.trim().split('\n').slice(-1)[0];
-    else {
-      try {
-        q.check = check(r.stdout);
-      } catch (e) {
-        q.check = { ok: false, detail: (e as Error).message };
+    const once = (bin: string) => {
+      const r = cli([...args, '--data', a.out], bin);
+      const o: { seconds: number; peakMb: number; check?: Check; error?: string } = { seconds: r.seconds, peakMb: r.peakMb };
+      if (r.status !== 0) o.error = r.stderr.trim().split('\n').slice(-1)[0];
+      else {
+        try {
+          o.check = check(r.stdout);
+        } catch (e) {
+          o.check = { ok: false, detail: (e as Error).message };
+        }
       }
-    }
+      return o;
+    };
+    // With a peer, the peer runs first: neither side gets a page cache the other warmed alone.
+    const peer = a.peerCli ? once(a.peerCli) : undefined;
+    const own = once(CLI);
+    const q: QueryResult = { name, seconds: own.seconds, peakMb: own.peakMb, targetSeconds: target, profiles, check: own.check, error: own.error, peer };
     queries.push(q);
-    const verdict = q.error ? `ERROR ${q.error}` : `${q.check!.ok ? 'exact' : 'WRONG'} (${q.check!.detail})`;
-    say(`${name.padEnd(22)} ${r.seconds.toFixed(2).padStart(8)} s  peak ${r.peakMb.toFixed(0).padStart(6)} MB  target ${target ?? '-'} s  ${verdict}`);
+    const verdict = (o: { check?: Check; error?: string }) => (o.error ? `ERROR ${o.error}` : `${o.check!.ok ? 'exact' : 'WRONG'} (${o.check!.detail})`);
+    say(`${name.padEnd(22)} ${own.seconds.toFixed(2).padStart(8)} s  peak ${own.peakMb.toFixed(0).padStart(6)} MB  target ${target ?? '-'} s  ${verdict(own)}`);
+    if (peer) say(`${'  peer (--peer-cli)'.padEnd(22)} ${peer.seconds.toFixed(2).padStart(8)} s  peak ${peer.peakMb.toFixed(0).padStart(6)} MB  ${verdict(peer)}  peer/own ${(peer.seconds / own.seconds).toFixed(1)}x`);
   };
   const top = (s: string) => JSON.parse(s) as TopJson;
   run('top fleet 1h', ['top', '--type', 'cpu', '--from', hour[0], '--to', hour[1], '--json'], 2, (s) => checkTop(top(s), truth.cpu, copies), cpuProfilesPerHour);

@@ -224,14 +224,22 @@ export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: Sql
       ? `(SELECT * EXCLUDE (__s), __s.type AS sample_type, __s.unit AS unit, __s.total AS total FROM (SELECT *, list_filter(sample_types, x -> x.type = $st)[1] AS __s FROM ${profiles1h}) WHERE __s IS NOT NULL)`
       : ((form === '1d' ? plan.sources?.day : plan.sources?.hour) ?? `${s.table}_${form}`);
   params.st = plan.sampleType;
-  if (plan.days.length > 0) {
-    const where = identityWhere(c, 't', 'pd_', params);
-    const col = s.table === 'totals' ? 'hour' : 'day';
-    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1d')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql(`t.${col}`, plan.days)} GROUP BY ALL`);
-  }
-  if (plan.hours.length > 0) {
-    const where = identityWhere(c, 't', 'ph_', params);
-    parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1h')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql('t.hour', plan.hours)} GROUP BY ALL`);
+  if (s.table === 'totals') {
+    // Totals of days and hours alike come from profiles_1h (it has no day form): one scan.
+    const rolled = [...plan.days, ...plan.hours].sort((a, b) => a[0] - b[0]);
+    if (rolled.length > 0) {
+      const where = identityWhere(c, 't', 'ph_', params);
+      parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1h')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql('t.hour', rolled)} GROUP BY ALL`);
+    }
+  } else {
+    if (plan.days.length > 0) {
+      const where = identityWhere(c, 't', 'pd_', params);
+      parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1d')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql('t.day', plan.days)} GROUP BY ALL`);
+    }
+    if (plan.hours.length > 0) {
+      const where = identityWhere(c, 't', 'ph_', params);
+      parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1h')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql('t.hour', plan.hours)} GROUP BY ALL`);
+    }
   }
   const L = c.lookbackUs ?? DEFAULT_LOOKBACK_US;
   plan.raw.forEach(([a, b], i) => {
