@@ -4,9 +4,9 @@
 //
 // Every simulated hour is an exact copy of the source hour shifted by whole hours, so its hour
 // rollups (profiles_1h, functions_1h, stacks_1h) are the measured hour's rollup files with their
-// time columns (hour; first_time, last_time) shifted: written by copy-with-shift
+// time columns (hour; first_time, last_time; gc_1h's stream pieces) shifted: written by copy-with-shift
 // (bench/fleet-parquet.ts) and published into each dt's manifest like the rollup builder's own
-// files (`rollup-<hour>.parquet`). The day forms (functions_1d, stacks_1d) are built by the stack's
+// files (`rollup-<hour>.parquet`). The day forms (functions_1d, stacks_1d, function_shares_1d, gc_1d) are built by the stack's
 // own code (lib/store/rollup-build.ts buildDayRollups) for the last day from its 24 hour files,
 // then copied with a whole-day shift to the other days.
 //
@@ -32,10 +32,22 @@ const HOUR_TABLES: { table: RollupTableName; roles: Record<string, ShiftRole> }[
   { table: 'profiles_1h', roles: { hour: 'time', first_time: 'time', last_time: 'time' } },
   { table: 'functions_1h', roles: { hour: 'time' } },
   { table: 'stacks_1h', roles: { hour: 'time' } },
+  { table: 'function_shares_1h', roles: { hour: 'time' } },
+  // gc_1h's stream pieces hold times and stream ids inside a list: shifted by SQL (gcShiftSql).
+  { table: 'gc_1h', roles: { hour: 'time' } },
 ];
-const DAY_TABLES: RollupTableName[] = ['functions_1d', 'stacks_1d'];
+const DAY_TABLES: RollupTableName[] = ['functions_1d', 'stacks_1d', 'function_shares_1d', 'gc_1d'];
 /** A day file's coverage in its manifest (published like the builder's own: hours 0..23). */
 const ALL_HOURS = Array.from({ length: 24 }, (_, h) => h);
+
+/** gc_1h / gc_1d shifted: the time column, and in every stream piece its hour, times and stream id (a new log per copied hour, as fleet-generate gives each hour new profile ids). */
+function gcShiftSql(src: string, col: 'hour' | 'day', shiftHours: number, out: string): string {
+  const ns = `${shiftHours}::BIGINT * 3600000000000`;
+  return `COPY (SELECT * REPLACE ("${col}" + INTERVAL (${shiftHours}) HOUR AS "${col}",
+      list_transform(streams, x -> struct_pack(stream := md5(x.stream || '@${shiftHours}'), hour := x.hour + INTERVAL (${shiftHours}) HOUR,
+        first_ns := x.first_ns + ${ns}, last_end_ns := x.last_end_ns + ${ns}, procs := x.procs, retract := x.retract)) AS streams)
+    FROM read_parquet('${sqlString(src)}')) TO '${sqlString(out)}' (FORMAT parquet, COMPRESSION zstd)`;
+}
 
 async function liveFiles(store: LocalStore, table: RollupTableName, dt: string): Promise<string[]> {
   const dayUs = Date.parse(`${dt}T00:00:00Z`) * 1000;
@@ -45,6 +57,10 @@ async function liveFiles(store: LocalStore, table: RollupTableName, dt: string):
 
 /** One file shifted by whole hours: copy-with-shift, or DuckDB where a column is not dictionary-encoded. */
 async function shiftOne(conn: DuckDBConnection, src: string, roles: Record<string, ShiftRole>, shiftHours: number, out: string): Promise<'copy' | 'sql'> {
+  if (/\/gc_1[hd]\//.test(src) || /gc_1d-template/.test(src)) {
+    await conn.run(gcShiftSql(src, 'hour' in roles ? 'hour' : 'day', shiftHours, out));
+    return 'sql';
+  }
   const dicts = await loadDictionaries(conn, src, roles);
   const bytes = shiftFile(await fs.readFile(src), dicts, { shiftHours, batchId: '' });
   if (bytes) {
@@ -110,7 +126,12 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
     const ldt = utcDate(lastDay);
     const built = await buildDayRollups(
       conn,
-      { functions_1h: await liveFiles(store, 'functions_1h', ldt), stacks_1h: await liveFiles(store, 'stacks_1h', ldt) },
+      {
+        functions_1h: await liveFiles(store, 'functions_1h', ldt),
+        stacks_1h: await liveFiles(store, 'stacks_1h', ldt),
+        function_shares_1h: await liveFiles(store, 'function_shares_1h', ldt),
+        gc_1h: await liveFiles(store, 'gc_1h', ldt),
+      },
       lastDay,
       path.join(scratch, 'day'),
     );

@@ -242,7 +242,17 @@ function checkTop(got: TopJson, src: TopJson, factor: number): Check {
 }
 
 interface GcJson {
-  buckets: { service: string; version: string; cycles: number }[];
+  buckets: { service: string; version: string; cycles: number; pause_p50_ns: number; pause_p95_ns: number; pause_p99_ns: number; pause_max_ns: number; instances: number; start?: string }[];
+}
+
+/** gc of identical copies: every bucket's pause percentiles (nearest rank of k copies of a multiset = of the multiset) and max are the source's. */
+function gcPausesMatch(g: GcJson, truth: GcJson): string | undefined {
+  for (const b of g.buckets) {
+    const t = truth.buckets.find((x) => x.service === b.service && x.version === b.version);
+    if (!t) return `${b.service}/${b.version}: not in the source`;
+    for (const k of ['pause_p50_ns', 'pause_p95_ns', 'pause_p99_ns', 'pause_max_ns'] as const) if (b[k] !== t[k]) return `${b.service}/${b.version} ${b.start ?? ''} ${k} ${b[k]} != ${t[k]}`;
+  }
+  return undefined;
 }
 
 function gcCycles(g: GcJson): Map<string, number> {
@@ -361,9 +371,8 @@ async function main(): Promise<void> {
   };
   const hour = [iso(endUs - HOUR_US), iso(endUs)];
   const days30 = [iso(endUs - 30 * DAY_US), iso(endUs)];
-  // Rollup-answered windows see the rollup tier's hours; raw-read ones (gc) the generated hours.
+  // Rollup-answered windows (top, diff, gc) see the rollup tier's hours.
   const h30 = Math.min(rollupHours, 30 * 24);
-  const h30raw = Math.min(hours, 30 * 24);
   const cpuProfilesPerHour = truthProfiles(a.source) * copies;
   const queries: QueryResult[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleet-q-'));
@@ -403,18 +412,25 @@ async function main(): Promise<void> {
     ['diff', '--type', 'cpu', '--base-from', iso(endUs - 2 * DAY_US), '--base-to', iso(endUs - DAY_US), '--from', iso(endUs - DAY_US), '--to', iso(endUs), '--json'],
     5,
     (s) => {
-      const d = JSON.parse(s) as { base: { total: number }; target: { total: number } };
+      const d = JSON.parse(s) as { base: { total: number }; target: { total: number }; functions: { name: string; base: { cum: number }; p_value: number | null; significant: boolean }[] };
       const hb = 24;
       const ht = 24;
       const ok = d.base.total === truth.cpu.total * hb * copies && d.target.total === truth.cpu.total * ht * copies;
-      return { ok, detail: `totals ${d.base.total} / ${d.target.total} vs ${hb}h / ${ht}h x ${copies} x source` };
+      // Identical days: every function's cum is 24 x copies x the source's, and no change (p = 1).
+      const cums = new Map(truth.cpu.functions.map((f) => [f.name, f.cum]));
+      const bad = d.functions.find((f) => f.base.cum !== (cums.get(f.name) ?? 0) * hb * copies || f.significant || f.p_value !== 1);
+      return { ok: ok && !bad && d.functions.length === cums.size, detail: `totals ${d.base.total} / ${d.target.total} vs ${hb}h / ${ht}h x ${copies} x source; ${d.functions.length} functions, ${bad ? `WRONG ${bad.name}` : 'each cum = source x hours x copies, p = 1'}` };
     },
   );
+  // gc reads gc_1h / gc_1d (the rollup tier's hours) for whole hours.
   run('gc 30d', ['gc', '--from', days30[0], '--to', days30[1], '--bucket', '1d', '--json'], 5, (s) => {
-    const got = gcCycles(JSON.parse(s) as GcJson);
+    const g = JSON.parse(s) as GcJson;
+    const got = gcCycles(g);
     const exp = gcCycles(truth.gc);
-    for (const [k, v] of exp) if (got.get(k) !== v * h30raw * copies) return { ok: false, detail: `${k}: ${got.get(k)} cycles != ${h30raw * copies} x ${v}` };
-    return { ok: got.size === exp.size, detail: `cycles per service/version = ${h30raw * copies} x source` };
+    for (const [k, v] of exp) if (got.get(k) !== v * h30 * copies) return { ok: false, detail: `${k}: ${got.get(k)} cycles != ${h30 * copies} x ${v}` };
+    const pauses = gcPausesMatch(g, truth.gc);
+    if (pauses) return { ok: false, detail: pauses };
+    return { ok: got.size === exp.size, detail: `cycles per service/version = ${h30 * copies} x source; every bucket's pause p50/p95/p99/max = source's` };
   });
   const fg = path.join(tmp, 'flame.html');
   run('flamegraph 1d', ['flamegraph', '--type', 'cpu', '--from', iso(endUs - DAY_US), '--to', iso(endUs), '--out', fg], 5, () => {

@@ -19,6 +19,11 @@ import { top } from '../lib/query/top';
 import { planWindow } from '../lib/query/plan';
 import { windowPartitionFilter } from '../lib/query/window';
 import { decodeProfile } from '../lib/decode';
+import { diff } from '../lib/query/diff';
+import { loadShareSums } from '../lib/query/diff-shares';
+import { gcBucketStatsFromRollups } from '../lib/query/gc-rollup';
+import { gcTrends } from '../lib/detect/gc-report';
+import { parseGctrace } from '../lib/decode/formats/gctrace';
 import { goAvailable, pprofTop, warmUpPprof } from './oracle/pprof';
 
 const FIXTURES = path.join(__dirname, 'fixtures/go');
@@ -36,10 +41,21 @@ const input = (run: string) => ({
   meta: parseSourceMeta({ service: 'svc-a', instance: run, version: 'v1', source: file(run), sourceId: `test:${run}` }),
 });
 
-async function batch(store: LocalStore, runs: string[]): Promise<void> {
+const gctrace = (run: string) => path.join(FIXTURES, run, 'gctrace.log');
+/** The run's gctrace log as one upload starting at startUs (same source id on every delivery: same profile_id). */
+const gcInput = (run: string, startUs: number) => ({
+  bytes: readFileSync(gctrace(run)),
+  meta: parseSourceMeta({ service: 'svc-a', instance: run, version: 'v1', source: gctrace(run), sourceId: `test:gc:${run}`, startUs }),
+});
+
+async function batch(store: LocalStore, runs: string[], gc: { run: string; startUs: number }[] = []): Promise<void> {
   const b = new FreshBatch({ store, writer });
   for (const r of runs) {
     const i = input(r);
+    b.add(prepareBytes(i.bytes, i.meta).entries);
+  }
+  for (const g of gc) {
+    const i = gcInput(g.run, g.startUs);
     b.add(prepareBytes(i.bytes, i.meta).entries);
   }
   await b.publish();
@@ -68,12 +84,16 @@ d.each([
   const times = RUNS.map((r) => Number(BigInt(decodeProfile(readFileSync(file(r))).timeNanos) / 1000n));
   const dayUs = Math.floor(Math.min(...times) / DAY) * DAY;
   const dt = new Date(dayUs / 1000).toISOString().slice(0, 10);
-  // Batch 1 holds two profiles; batch 2 redelivers the first (same source id: same profile_id, same hour).
-  await batch(store, RUNS.slice(0, 2));
-  await batch(store, [RUNS[0]]);
+  // Batch 1 holds two profiles and a gctrace log; batch 2 redelivers the first profile and the log
+  // (same source id: same profile_id, same hour).
+  const gcStart = Math.floor(times[0] / H) * H + 59 * 60_000_000; // the log may run over the hour's end
+  const gcHours = new Set(parseGctrace(readFileSync(gctrace(RUNS[0]), 'utf8'), { startUs: gcStart }).cycles.map((c) => Math.floor(c.timeUs / H))).size;
+  await batch(store, RUNS.slice(0, 2), [{ run: RUNS[0], startUs: gcStart }]);
+  await batch(store, [RUNS[0]], [{ run: RUNS[0], startUs: gcStart }]);
   const r1 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY, unitRows });
-  // Sharded: two instances in the first batches -> two hour units per table, published together.
-  expect(r1.hours).toBe(unitRows === 1 ? 6 : 3);
+  // Sharded: two instances in the first batches -> two hour units per table, published together
+  // (the gctrace log: one instance, one unit per hour it touches).
+  expect(r1.hours).toBe((unitRows === 1 ? 6 : 3) + gcHours);
   expect(r1.rollups.hours).toBeGreaterThan(0);
   expect(r1.rollups.days).toBe(1);
   // After the hour was compacted and rolled up: a late batch with the first profile once more and
@@ -81,7 +101,7 @@ d.each([
   // rebuilds the hour's rollups (replacing the first ones) and the day form.
   await batch(store, [RUNS[0], RUNS[2]]);
   const r2 = await compactDue(store, writer, { nowUs: dayUs + 2 * DAY + H, unitRows });
-  expect(r2.hours).toBe(3); // one hour file each for profiles, functions and stacks
+  expect(r2.hours).toBe(3); // one hour file each for profiles, functions and stacks (no gctrace in the late batch)
   expect(r2.rollups.hours).toBe(1);
   expect(r2.rollups.days).toBe(1);
   const hours = (await readManifest(store, 'profiles_1h', dt)).manifest.live;
@@ -102,6 +122,21 @@ d.each([
     const asMap = (rows: { name: string; flat: unknown; cum: unknown }[]) => new Map(rows.map((x) => [x.name, [BigInt(x.flat as bigint), BigInt(x.cum as bigint)]]));
     expect(asMap(viaRollups.functions)).toEqual(asMap(oracle.rows));
     expect(viaRollups.functions.length).toBeGreaterThan(5);
+    // diff (function_shares_1d) and gc (gc_1d) over the same rollups equal the raw rows; the
+    // redelivered log counts once.
+    const hourUs = Math.floor(times[0] / H) * H;
+    const dq = { kind: 'cpu' as const, base: { fromUs: dayUs, toUs: dayUs + DAY }, target: { fromUs: hourUs, toUs: hourUs + H } };
+    expect((await loadShareSums(engine, { kind: 'cpu', ...dq.base }, 'cpu')).planned).toBe(true);
+    const d1 = await diff(engine, dq);
+    expect(d1).toEqual(await diff(engine, { ...dq, rollups: false }));
+    expect(d1.base.profiles).toBe(RUNS.length);
+    const gq = { fromUs: dayUs, toUs: dayUs + DAY, bucketUs: DAY };
+    expect((await engine.rows(`SELECT COUNT(*) AS n FROM gc_1d`))[0].n).toBe(1n);
+    expect(await gcBucketStatsFromRollups(engine, gq)).not.toBeNull();
+    const g = await gcTrends(engine, gq);
+    expect(g).toEqual(await gcTrends(engine, { ...gq, rollups: false }));
+    const cycles = parseGctrace(readFileSync(gctrace(RUNS[0]), 'utf8'), { startUs: gcStart }).cycles.length;
+    expect(g.buckets.map((b) => b.cycles)).toEqual([cycles]);
   } finally {
     engine.close();
   }

@@ -11,13 +11,22 @@ import { stacks, stacksCodec, type PackedStacks, type StacksRow } from './tables
 import { functions1d, functions1dCodec, functions1h, functions1hCodec, type Functions1dRow, type Functions1hRow } from './tables/rollup-functions';
 import { profiles1h, profiles1hCodec, type Profiles1hRow } from './tables/rollup-profiles';
 import { stacks1d, stacks1dCodec, stacks1h, stacks1hCodec, type Stacks1dRow, type Stacks1hRow } from './tables/rollup-stacks';
+import {
+  functionShares1d,
+  functionShares1dCodec,
+  functionShares1h,
+  functionShares1hCodec,
+  type FunctionShares1dRow,
+  type FunctionShares1hRow,
+} from './tables/rollup-shares';
+import { gc1d, gc1dCodec, gc1h, gc1hCodec, type Gc1dRow, type Gc1hRow } from './tables/rollup-gc';
 import type { ColumnType, TableDef } from './tables/types';
 import type { RowCodec } from './tables/codec';
 
 export { T, type ColumnDef, type ColumnType, type RowOf, type TableDef } from './tables/types';
 export type { JsonCell, JsonRow, RowCodec } from './tables/codec';
 export type { FunctionsRow, GcCyclesRow, PackedStacks, ProfilesRow, RuntimeMetricsRow, StacksRow };
-export type { Functions1dRow, Functions1hRow, Profiles1hRow, Stacks1dRow, Stacks1hRow };
+export type { Functions1dRow, Functions1hRow, Profiles1hRow, Stacks1dRow, Stacks1hRow, FunctionShares1hRow, FunctionShares1dRow, Gc1hRow, Gc1dRow };
 export type { PackedStackRow } from './tables/stacks';
 
 export const TABLES = {
@@ -32,6 +41,10 @@ export const TABLES = {
   functions_1d: functions1d,
   stacks_1h: stacks1h,
   stacks_1d: stacks1d,
+  function_shares_1h: functionShares1h,
+  function_shares_1d: functionShares1d,
+  gc_1h: gc1h,
+  gc_1d: gc1d,
 } as const satisfies Record<string, TableDef>;
 
 export type TableName = keyof typeof TABLES;
@@ -39,7 +52,7 @@ export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
 
 /** The tables ingest writes (the rollups are derived from them). */
 export const RAW_TABLE_NAMES = ['profiles', 'functions', 'stacks', 'gc_cycles', 'runtime_metrics'] as const satisfies readonly TableName[];
-export const ROLLUP_TABLE_NAMES = ['profiles_1h', 'functions_1h', 'functions_1d', 'stacks_1h', 'stacks_1d'] as const satisfies readonly TableName[];
+export const ROLLUP_TABLE_NAMES = ['profiles_1h', 'functions_1h', 'functions_1d', 'stacks_1h', 'stacks_1d', 'function_shares_1h', 'function_shares_1d', 'gc_1h', 'gc_1d'] as const satisfies readonly TableName[];
 export type RollupTableName = (typeof ROLLUP_TABLE_NAMES)[number];
 
 /** What the writer takes for each table: typed rows (stacks also in packed form). */
@@ -54,6 +67,10 @@ export interface TableRows {
   functions_1d: readonly Functions1dRow[];
   stacks_1h: readonly Stacks1hRow[];
   stacks_1d: readonly Stacks1dRow[];
+  function_shares_1h: readonly FunctionShares1hRow[];
+  function_shares_1d: readonly FunctionShares1dRow[];
+  gc_1h: readonly Gc1hRow[];
+  gc_1d: readonly Gc1dRow[];
 }
 
 /** One codec per table, beside its definition (lib/model/tables/codec.ts). */
@@ -68,6 +85,10 @@ export const CODECS: { readonly [N in TableName]: RowCodec<TableRows[N] extends 
   functions_1d: functions1dCodec,
   stacks_1h: stacks1hCodec,
   stacks_1d: stacks1dCodec,
+  function_shares_1h: functionShares1hCodec,
+  function_shares_1d: functionShares1dCodec,
+  gc_1h: gc1hCodec,
+  gc_1d: gc1dCodec,
 };
 
 export function duckdbType(t: ColumnType): string {

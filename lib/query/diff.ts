@@ -2,6 +2,7 @@ import { isoFromUs } from '../model/time';
 import type { Int64, ProfileKind } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
 import { welch } from '../stats/welch';
+import { loadShareSums, shareSumsApply, welchFromSums, type ShareSide } from './diff-shares';
 import { DEFAULT_SAMPLE_TYPE, needsSampleLabels, partitionFilter, type SqlParams } from './cohort';
 import { stackFunctionsSql } from './stack-functions';
 import type { PartitionFilter } from '../store/layout';
@@ -316,10 +317,87 @@ export function compareProfiles(base: ProfileValues[], target: ProfileValues[], 
   return out;
 }
 
+/** A side's cohort summary from its share sums (the same fields summarize() gives from replicates). */
+function summarizeSums(s: DiffSide, side: ShareSide, cpu: boolean): CohortSummary {
+  const norm = sumsNormalizer(side, cpu);
+  return {
+    from: s.fromUs === undefined ? null : isoFromUs(s.fromUs),
+    to: s.toUs === undefined ? null : isoFromUs(s.toUs),
+    versions: side.versions,
+    profiles: side.profiles,
+    instances: side.instances,
+    total: normalizeBig(side.total),
+    duration_s: Number(side.durationNs) / 1e9,
+    norm: cpu ? 'per_second' : 'per_profile',
+    total_norm: norm(side.total),
+  };
+}
+
+function sumsNormalizer(side: ShareSide, cpu: boolean): (v: bigint) => number {
+  const durS = Number(side.durationNs) / 1e9;
+  if (cpu && durS > 0) return (v) => Number(v) / durS;
+  return (v) => (side.profiles === 0 ? 0 : Number(v) / side.profiles);
+}
+
+/** compareProfiles for share sums (lib/query/diff-shares.ts): the same values, the test from the sums. */
+export function compareShareSums(base: ShareSide, target: ShareSide, o: CompareOptions): DiffFunction[] {
+  const alpha = o.alpha ?? DEFAULT_ALPHA;
+  const minEffect = o.minEffect ?? DEFAULT_MIN_EFFECT;
+  const names = new Set([...base.fns.keys(), ...target.fns.keys()]);
+  const values = (side: ShareSide, name: string): DiffSideValues => {
+    const norm = sumsNormalizer(side, o.cpu);
+    const f = side.fns.get(name);
+    const flat = f?.flat ?? 0n;
+    const cum = f?.cum ?? 0n;
+    const share = (x: bigint) => (side.total === 0n ? 0 : Number(x < 0n ? -x : x) / Number(side.total));
+    return { flat: normalizeBig(flat), cum: normalizeBig(cum), flat_share: share(flat), cum_share: share(cum), flat_norm: norm(flat), cum_norm: norm(cum) };
+  };
+  const sums = (side: ShareSide, name: string) => ({ n: side.profiles, sum: side.fns.get(name)?.shareSum ?? 0n, sqSum: side.fns.get(name)?.shareSqSum ?? 0n });
+  const out: DiffFunction[] = [];
+  for (const name of names) {
+    const b = values(base, name);
+    const t = values(target, name);
+    const test = welchFromSums(sums(base, name), sums(target, name));
+    const deltaShare = t.cum_share - b.cum_share;
+    out.push({
+      name,
+      base: b,
+      target: t,
+      delta_cum_share: deltaShare,
+      delta_flat_share: t.flat_share - b.flat_share,
+      delta_cum_norm: t.cum_norm - b.cum_norm,
+      p_value: test.p,
+      significant: test.p !== null && test.p < alpha && Math.abs(deltaShare) >= minEffect,
+    });
+  }
+  out.sort((a, b) => Number(b.significant) - Number(a.significant) || Math.abs(b.delta_cum_share) - Math.abs(a.delta_cum_share) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out;
+}
+
 /** `fleetprof diff`: baseline vs target cohort of one kind and sample type. */
 export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResult> {
   const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
   const cpu = q.kind === 'cpu';
+  if (shareSumsApply(q, sampleType)) {
+    // CPU on share: from sums, over rollups where the planner can (lib/query/diff-shares.ts).
+    const bs = await loadShareSums(engine, sideCohort(q, q.base), sampleType);
+    const ts = await loadShareSums(engine, sideCohort(q, q.target), sampleType);
+    let functions = compareShareSums(bs, ts, { cpu, alpha: q.alpha, minEffect: q.minEffect });
+    if (q.limit !== undefined && q.limit > 0) functions = functions.slice(0, q.limit);
+    const replicates = q.replicates
+      ? { base: (await loadProfiles(engine, sideCohort(q, q.base), sampleType)).profiles, target: (await loadProfiles(engine, sideCohort(q, q.target), sampleType)).profiles }
+      : undefined;
+    return {
+      type: q.kind,
+      sampleType,
+      unit: bs.unit || ts.unit,
+      measure: 'share',
+      base: summarizeSums(q.base, bs, cpu),
+      target: summarizeSums(q.target, ts, cpu),
+      functions,
+      ...(replicates ? { replicates } : {}),
+    };
+  }
   const b = await loadProfiles(engine, sideCohort(q, q.base), sampleType, q.attribute);
   const t = await loadProfiles(engine, sideCohort(q, q.target), sampleType, q.attribute);
   const measure = q.measure ?? 'share';

@@ -1,6 +1,7 @@
 import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
 import { DEFAULT_BUCKET_US, gcBucketStats, type GcBucketStats, type GcQuery } from './gc';
+import { gcBucketStatsFromRollups } from './gc-rollup';
 
 // GC trend buckets from runtime/metrics snapshots (the agent uploads them every 10 s), for
 // services that send no gctrace: the same GcBucketStats as lib/query/gc.ts computes from
@@ -177,7 +178,7 @@ export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery):
  * sent any in the range, runtime/metrics otherwise. Ordered by service, version, start.
  */
 export async function gcBucketStatsAnySource(engine: QueryEngine, q: GcQuery): Promise<GcBucketStats[]> {
-  const trace = await gcBucketStats(engine, q);
+  const trace = (q.rollups !== false ? await gcBucketStatsFromRollups(engine, q) : null) ?? (await gcBucketStats(engine, q));
   const traced = new Set(trace.map((s) => `${s.service}\u0000${s.version}`));
   const metrics = (await gcBucketStatsFromMetrics(engine, q)).filter((s) => !traced.has(`${s.service}\u0000${s.version}`) && s.cycles > 0);
   return [...trace, ...metrics].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : a.startUs - b.startUs));

@@ -32,6 +32,8 @@ export interface GcQuery extends CohortFilter {
   bucketUs?: number;
   /** Only for the commands the diagnostics suggest (`fleetprof top --data DIR ...`). */
   dataDir?: string;
+  /** Read gc_1h / gc_1d where they answer exactly (default true; lib/query/gc-rollup.ts); false: raw rows only. */
+  rollups?: boolean;
 }
 
 /** Exact sums behind one bucket; what the metrics and the diagnostics are computed from. */

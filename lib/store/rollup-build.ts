@@ -4,7 +4,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbType, TABLES, type RollupTableName, type TableDef, type TableName } from '../model/schema';
 import { valueClassSql } from '../model/temporality';
 import { missingColumns, sqlString } from './parquet';
-import { floorHourUs, increaseTermsSql, termAppliesSql } from './rollup-terms';
+import { gcDayRowsSql, gcHourRowsSql } from './rollup-gc';
+import { floorHourUs, increaseTermsSql, profileSharesSql, termAppliesSql } from './rollup-terms';
 
 // The rollup builder: a range of whole UTC hours of raw rows (profiles, functions, stacks) ->
 // profiles_1h, functions_1h and stacks_1h files; a day's hour rollups -> functions_1d and
@@ -27,6 +28,8 @@ export interface RawTableFiles {
   profiles: readonly string[];
   functions: readonly string[];
   stacks: readonly string[];
+  /** gc_cycles files of the hours and the TWO hours before them (rollup-gc.ts); none: no gc_1h rows. */
+  gc_cycles?: readonly string[];
 }
 
 export interface RollupFile {
@@ -108,6 +111,14 @@ const PROFILES_1H_SQL = `WITH st AS (
   FROM series s LEFT JOIN types ty USING (hour, service, instance, version, process, temporality, kind)
   GROUP BY s.hour, s.service, s.instance, s.version, s.process, s.temporality, s.kind`;
 
+/** SQL of function_shares_1h rows (plus service) of the range: the per-profile fixed-point shares of rollup-terms.ts, summed. */
+function sharesRollupSql(range: HourRange): string {
+  const inRange = (a: string) => `${a}.time >= make_timestamp(${range.fromUs}::BIGINT) AND ${a}.time < make_timestamp(${range.toUs}::BIGINT)`;
+  return `SELECT date_trunc('hour', time) AS hour, service, version, kind, sample_type, function,
+      SUM(share)::BIGINT AS share_sum, SUM(share::HUGEINT * share)::BIGINT AS share_sq_sum
+    FROM (${profileSharesSql(inRange('p'), inRange('f'))}) WHERE share <> 0 GROUP BY ALL`;
+}
+
 /**
  * Writes the temp table `name` (rows of a rollup table plus its partition columns) as one file
  * per partition, sorted by the table's sort key. A table with no rows writes no file.
@@ -150,9 +161,16 @@ export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFile
     out.push(...(await writePartitioned(conn, 'rollup_out', 'functions_1h', outDir, HOUR_ZSTD)));
     await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(dataRollupSql('stacks'))}`);
     out.push(...(await writePartitioned(conn, 'rollup_out', 'stacks_1h', outDir, HOUR_ZSTD)));
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(sharesRollupSql(range))}`);
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'function_shares_1h', outDir, HOUR_ZSTD)));
+    if ((raw.gc_cycles ?? []).length > 0) {
+      await createFileView(conn, 'gc_cycles', TABLES.gc_cycles, raw.gc_cycles ?? []);
+      await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(gcHourRowsSql(range.fromUs, range.toUs))}`);
+      out.push(...(await writePartitioned(conn, 'rollup_out', 'gc_1h', outDir, HOUR_ZSTD)));
+    }
   } finally {
     for (const t of ['rollup_out', 'rollup_terms', 'rollup_snap', 'rollup_bounds']) await conn.run(`DROP TABLE IF EXISTS ${t}`);
-    for (const t of ['profiles', 'functions', 'stacks']) await conn.run(`DROP VIEW IF EXISTS ${t}`);
+    for (const t of ['profiles', 'functions', 'stacks', 'gc_cycles']) await conn.run(`DROP VIEW IF EXISTS ${t}`);
   }
   return out;
 }
@@ -163,21 +181,22 @@ export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFile
  */
 export async function buildDayRollups(
   conn: DuckDBConnection,
-  hourFiles: { functions_1h: readonly string[]; stacks_1h: readonly string[] },
+  hourFiles: { functions_1h: readonly string[]; stacks_1h: readonly string[]; function_shares_1h?: readonly string[]; gc_1h?: readonly string[] },
   dayUs: number,
   outDir: string,
 ): Promise<RollupFile[]> {
   if (dayUs % DAY_US !== 0) throw new Error(`day rollups start at 00:00 UTC: ${dayUs} us does not`);
   await fs.mkdir(outDir, { recursive: true });
   const out: RollupFile[] = [];
-  const pairs: [TableName & ('functions_1h' | 'stacks_1h'), 'functions_1d' | 'stacks_1d', string[]][] = [
+  const pairs: [TableName & ('functions_1h' | 'stacks_1h' | 'function_shares_1h'), 'functions_1d' | 'stacks_1d' | 'function_shares_1d', string[]][] = [
+    ['function_shares_1h', 'function_shares_1d', ['share_sum', 'share_sq_sum']],
     ['functions_1h', 'functions_1d', ['flat', 'cum']],
     ['stacks_1h', 'stacks_1d', ['value']],
   ];
   const ts = (us: number) => `make_timestamp(${us}::BIGINT)`;
   try {
     for (const [from, to, values] of pairs) {
-      await createFileView(conn, from, TABLES[from], hourFiles[from]);
+      await createFileView(conn, from, TABLES[from], hourFiles[from] ?? []);
       const keys = TABLES[to].columns.map((c) => c.name).filter((c) => c !== 'day' && !values.includes(c));
       const others = TABLES[to].partitionKeys.map((k) => k.name).filter((k) => k !== 'dt');
       await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS
@@ -187,9 +206,15 @@ export async function buildDayRollups(
         GROUP BY ALL HAVING ${values.map((v) => `SUM("${v}"::HUGEINT) <> 0`).join(' OR ')}`);
       out.push(...(await writePartitioned(conn, 'rollup_out', to, outDir, 19)));
     }
+    if ((hourFiles.gc_1h ?? []).length > 0) {
+      await createFileView(conn, 'gc_1h', TABLES.gc_1h, hourFiles.gc_1h ?? []);
+      await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS SELECT *, strftime(day, '%Y-%m-%d') AS dt FROM (${gcDayRowsSql(dayUs)})`);
+      out.push(...(await writePartitioned(conn, 'rollup_out', 'gc_1d', outDir, 19)));
+    }
   } finally {
     await conn.run('DROP TABLE IF EXISTS rollup_out');
     for (const [from] of pairs) await conn.run(`DROP VIEW IF EXISTS ${from}`);
+    await conn.run('DROP VIEW IF EXISTS gc_1h');
   }
   return out;
 }

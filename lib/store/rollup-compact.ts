@@ -28,8 +28,8 @@ import type { Store } from './store';
 // snapshots may take a predecessor from H (the same holds for rollupStore).
 
 // The planner takes an hour as rolled up when profiles_1h has it: published last.
-const HOUR_OUTPUTS = ['functions_1h', 'stacks_1h', 'profiles_1h'] as const satisfies readonly RollupTableName[];
-const DAY_OUTPUTS = ['functions_1d', 'stacks_1d'] as const satisfies readonly RollupTableName[];
+const HOUR_OUTPUTS = ['functions_1h', 'stacks_1h', 'function_shares_1h', 'gc_1h', 'profiles_1h'] as const satisfies readonly RollupTableName[];
+const DAY_OUTPUTS = ['function_shares_1d', 'gc_1d', 'functions_1d', 'stacks_1d'] as const satisfies readonly RollupTableName[];
 
 /** Local paths of the live compacted files of `table` on `dt` holding rows of `hour`. */
 async function liveOfHour(store: Store, table: TableName, dt: string, hour: number): Promise<string[]> {
@@ -67,7 +67,7 @@ async function outputs(store: Store, dt: string, tables: readonly RollupTableNam
 }
 
 export const COMPACTOR_ROLLUPS: RollupBuilder = {
-  sources: ['profiles', 'functions', 'stacks'],
+  sources: ['profiles', 'functions', 'stacks', 'gc_cycles'],
 
   async hour(input: RollupHourInput): Promise<RollupOutput[]> {
     const hourUs = Date.parse(`${input.dt}T00:00:00Z`) * 1000 + input.hour * HOUR_US;
@@ -79,8 +79,16 @@ export const COMPACTOR_ROLLUPS: RollupBuilder = {
         ...(await liveOfHour(input.store, t, input.dt, input.hour)),
       ].filter((p, i, a) => a.indexOf(p) === i);
     }
+    // gc_1h: the hour and the two before it (rollup-gc.ts: whether a stream's piece is local).
+    const gc: string[] = [];
+    for (const h of [hourUs - 2 * HOUR_US, prev, hourUs]) gc.push(...(await liveOfHour(input.store, 'gc_cycles', utcDate(h), new Date(h / 1000).getUTCHours())));
     const outDir = path.join(input.scratchDir, `rollup-${randomUUID()}`);
-    const files = await buildHourRollups(input.writer.connection, raw, { fromUs: hourUs, toUs: hourUs + HOUR_US }, outDir);
+    const files = await buildHourRollups(
+      input.writer.connection,
+      { ...raw, gc_cycles: gc.filter((p, i, a) => a.indexOf(p) === i) },
+      { fromUs: hourUs, toUs: hourUs + HOUR_US },
+      outDir,
+    );
     if (files.length === 0) await fs.rm(outDir, { recursive: true, force: true });
     return outputs(input.store, input.dt, HOUR_OUTPUTS, files, input.hour);
   },
@@ -106,14 +114,19 @@ export async function dayRollupsDue(store: Store, writer: ParquetWriter, dt: str
   const tag = hashOf(hourNames);
   // functions_1d is published last: its tag marks the day forms complete.
   if ((await readManifest(store, 'functions_1d', dt)).manifest.live.some((f) => f.name.startsWith(`rday-${tag}-`))) return false;
-  const live = async (t: 'functions_1h' | 'stacks_1h') => {
+  const live = async (t: 'functions_1h' | 'stacks_1h' | 'function_shares_1h' | 'gc_1h') => {
     const { manifest } = await readManifest(store, t, dt);
     const listed = new Map((await store.list(compactedDtPrefix(t, dt))).map((o) => [o.key, o]));
     return Promise.all(manifest.live.map((f) => store.localPath(listed.get(compactedDtPrefix(t, dt) + f.name)!)));
   };
   const dayUs = Date.parse(`${dt}T00:00:00Z`) * 1000;
   const outDir = path.join(store.scratchDir, `rollup-${randomUUID()}`);
-  const files = await buildDayRollups(writer.connection, { functions_1h: await live('functions_1h'), stacks_1h: await live('stacks_1h') }, dayUs, outDir);
+  const files = await buildDayRollups(
+    writer.connection,
+    { functions_1h: await live('functions_1h'), stacks_1h: await live('stacks_1h'), function_shares_1h: await live('function_shares_1h'), gc_1h: await live('gc_1h') },
+    dayUs,
+    outDir,
+  );
   const outs = (await outputs(store, dt, DAY_OUTPUTS, files, undefined)).sort((a, b) => (a.table === 'functions_1d' ? 1 : 0) - (b.table === 'functions_1d' ? 1 : 0));
   for (const [i, out] of outs.entries()) await publishDerived(store, dt, out, `rday-${tag}-${i}.parquet`, opts, result);
   await removeEmptyDirs(store, outs);

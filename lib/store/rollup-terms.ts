@@ -85,3 +85,31 @@ export function increaseTermsSql(r: TermsRange): string {
 export function termAppliesSql(termAlias: string, kindCol: string, sampleTypeCol: string): string {
   return `(NOT ${termAlias}.counter_only OR ${valueClassSql(kindCol, sampleTypeCol)} = 'counter')`;
 }
+
+/** Fixed-point bits of a profile's share in function_shares_1h (2^18 = 100%: 4e-6 resolution; squares summed over 2^27 profiles fit a BIGINT). */
+export const SHARE_BITS = 18;
+
+/** SQL of (profile_id, time, service, instance, version, kind, sample_type, unit, total, duration_ns): interval profiles x their sample types. */
+export function intervalTotalsSql(profilesWhere: string): string {
+  return `SELECT p.profile_id, p.time, p.service, p.instance, p.version, p.kind, x.s.type AS sample_type, x.s.unit AS unit, x.s.total AS total, p.duration_ns
+      FROM profiles p, (SELECT UNNEST(p.sample_types) AS s) x
+      WHERE (${profilesWhere}) AND ${valueClassSql('p.kind', 'x.s.type')} = 'interval'`;
+}
+
+/**
+ * SQL of (the columns of intervalTotalsSql, function, flat, cum, share): per
+ * interval (cpu) profile, sample type and function, the function's cum share in fixed point,
+ * round(|cum| x 2^SHARE_BITS / total) (halves up; 0 when the total is not positive). The ONE
+ * definition the rollup builder sums into function_shares_1h and `fleetprof diff` sums over raw
+ * rows, so both give the same integers. `profilesWhere` is a predicate on the view `profiles`
+ * (alias p), `functionsWhere` on `functions` (alias f); profiles without a function row get none.
+ */
+export function profileSharesSql(profilesWhere: string, functionsWhere: string): string {
+  return `WITH sp AS (${intervalTotalsSql(profilesWhere)}),
+    fc AS (
+      SELECT f.profile_id, f.sample_type, f.function, SUM(f.flat::HUGEINT) AS flat, SUM(f.cum::HUGEINT) AS cum FROM functions f WHERE (${functionsWhere}) GROUP BY ALL
+    )
+    SELECT sp.*, fc.function, fc.flat, fc.cum,
+           (CASE WHEN sp.total <= 0 THEN 0 ELSE (2 * ABS(fc.cum) * ${2 ** SHARE_BITS} + sp.total) // (2 * sp.total) END)::BIGINT AS share
+    FROM fc JOIN sp ON sp.profile_id = fc.profile_id AND sp.sample_type = fc.sample_type`;
+}

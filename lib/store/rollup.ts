@@ -83,21 +83,28 @@ export interface RollupStoreOptions {
  */
 export async function rollupStore(store: Store, conn: DuckDBConnection, o: RollupStoreOptions): Promise<RollupRunResult> {
   const res: RollupRunResult = { hours: 0, days: 0, files: 0, rows: 0 };
-  const raw = { profiles: await listTable(store, 'profiles'), functions: await listTable(store, 'functions'), stacks: await listTable(store, 'stacks') };
+  const raw = {
+    profiles: await listTable(store, 'profiles'),
+    functions: await listTable(store, 'functions'),
+    stacks: await listTable(store, 'stacks'),
+    gc_cycles: await listTable(store, 'gc_cycles'),
+  };
   const built = { profiles_1h: await listTable(store, 'profiles_1h'), functions_1d: await listTable(store, 'functions_1d') };
-  const dts = [...new Set(raw.profiles.files.map((x) => dtOf(x)).filter((d): d is string => d !== undefined))].sort();
+  const dts = [...new Set([...raw.profiles.files, ...raw.gc_cycles.files].map((x) => dtOf(x)).filter((d): d is string => d !== undefined))].sort();
   const fromUs = o.fromUs ?? (dts.length > 0 ? Date.parse(`${dts[0]}T00:00:00Z`) * 1000 : o.toUs);
   const scratch = path.join(store.scratchDir, `rollup-${randomUUID()}`);
   const dtSet = new Set(dts);
   // The hours that hold profiles (one small query per dt): empty hours have nothing to roll up.
   const withData = new Set<number>();
   for (const dt of dts) {
-    const files = await liveIn(store, raw.profiles, dt, dt);
-    if (files.length === 0) continue;
-    const rows = (
-      await conn.runAndReadAll(`SELECT DISTINCT epoch_us(date_trunc('hour', time)) AS h FROM read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], union_by_name = true)`)
-    ).getRowObjectsJS();
-    for (const r of rows) withData.add(Number(r.h));
+    for (const table of [raw.profiles, raw.gc_cycles]) {
+      const files = await liveIn(store, table, dt, dt);
+      if (files.length === 0) continue;
+      const rows = (
+        await conn.runAndReadAll(`SELECT DISTINCT epoch_us(date_trunc('hour', time)) AS h FROM read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], union_by_name = true)`)
+      ).getRowObjectsJS();
+      for (const r of rows) withData.add(Number(r.h));
+    }
   }
   try {
     for (let h = Math.ceil(fromUs / HOUR_US) * HOUR_US; h + HOUR_US <= o.toUs; h += HOUR_US) {
@@ -107,7 +114,12 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
       const prevDt = utcDate(h - HOUR_US);
       const files = await buildHourRollups(
         conn,
-        { profiles: await liveIn(store, raw.profiles, prevDt, dt), functions: await liveIn(store, raw.functions, prevDt, dt), stacks: await liveIn(store, raw.stacks, prevDt, dt) },
+        {
+          profiles: await liveIn(store, raw.profiles, prevDt, dt),
+          functions: await liveIn(store, raw.functions, prevDt, dt),
+          stacks: await liveIn(store, raw.stacks, prevDt, dt),
+          gc_cycles: await liveIn(store, raw.gc_cycles, utcDate(h - 2 * HOUR_US), dt),
+        },
         { fromUs: h, toUs: h + HOUR_US },
         path.join(scratch, String(h)),
       );
@@ -116,12 +128,17 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
       res.files += files.length;
       res.rows += files.reduce((a, f) => a + f.rows, 0);
     }
-    const hours = { functions_1h: await listTable(store, 'functions_1h'), stacks_1h: await listTable(store, 'stacks_1h') };
+    const hours = { functions_1h: await listTable(store, 'functions_1h'), stacks_1h: await listTable(store, 'stacks_1h'), function_shares_1h: await listTable(store, 'function_shares_1h'), gc_1h: await listTable(store, 'gc_1h') };
     for (let d = Math.ceil(fromUs / DAY_US) * DAY_US; d + DAY_US <= o.toUs; d += DAY_US) {
       const dt = utcDate(d);
       if (!dtSet.has(dt)) continue;
       if (o.skipBuilt && published(built.functions_1d, dt, DAY_FILE_ID)) continue;
-      const hourFiles = { functions_1h: await liveIn(store, hours.functions_1h, dt, dt), stacks_1h: await liveIn(store, hours.stacks_1h, dt, dt) };
+      const hourFiles = {
+        functions_1h: await liveIn(store, hours.functions_1h, dt, dt),
+        stacks_1h: await liveIn(store, hours.stacks_1h, dt, dt),
+        function_shares_1h: await liveIn(store, hours.function_shares_1h, dt, dt),
+        gc_1h: await liveIn(store, hours.gc_1h, dt, dt),
+      };
       const files = await buildDayRollups(conn, hourFiles, d, path.join(scratch, `d${d}`));
       await publish(store, files, DAY_FILE_ID, undefined);
       res.days++;
