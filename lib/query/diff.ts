@@ -378,15 +378,13 @@ export function compareShareSums(base: ShareSide, target: ShareSide, o: CompareO
 export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResult> {
   const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE[q.kind];
   const cpu = q.kind === 'cpu';
-  if (shareSumsApply(q, sampleType)) {
-    // CPU on share: from sums, over rollups where the planner can (lib/query/diff-shares.ts).
+  // CPU on share: from sums, over rollups where the planner can (lib/query/diff-shares.ts). The
+  // digest's detectors ask for the replicates and judge them themselves: they keep the replicate path.
+  if (shareSumsApply(q, sampleType) && !q.replicates) {
     const bs = await loadShareSums(engine, sideCohort(q, q.base), sampleType);
     const ts = await loadShareSums(engine, sideCohort(q, q.target), sampleType);
     let functions = compareShareSums(bs, ts, { cpu, alpha: q.alpha, minEffect: q.minEffect });
     if (q.limit !== undefined && q.limit > 0) functions = functions.slice(0, q.limit);
-    const replicates = q.replicates
-      ? { base: (await loadProfiles(engine, sideCohort(q, q.base), sampleType)).profiles, target: (await loadProfiles(engine, sideCohort(q, q.target), sampleType)).profiles }
-      : undefined;
     return {
       type: q.kind,
       sampleType,
@@ -395,7 +393,6 @@ export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResul
       base: summarizeSums(q.base, bs, cpu),
       target: summarizeSums(q.target, ts, cpu),
       functions,
-      ...(replicates ? { replicates } : {}),
     };
   }
   const b = await loadProfiles(engine, sideCohort(q, q.base), sampleType, q.attribute);
