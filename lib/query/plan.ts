@@ -160,14 +160,19 @@ async function counterGap(engine: QueryEngine, plan: WindowPlan): Promise<boolea
   const params: SqlParams = {};
   const id1 = identityWhere(c, 'r', 'g1_', params);
   const id2 = identityWhere(c, 'r', 'g2_', params);
-  // Presence per series and hour: profiles_1h where it exists, raw profiles elsewhere.
+  // Presence per series and hour: profiles_1h where it exists, raw profiles elsewhere (rolled-up
+  // hours from the listing's manifests when the engine has them, as in planWindow).
+  const covered = engine.coveredHours('profiles_1h');
   const rolled = runs(
-    (await engine.rows(`SELECT DISTINCT epoch_us(hour) AS h FROM profiles_1h r WHERE ${id1} AND hour >= ${ts(pFrom)} AND hour < ${ts(c.toUs)}`, { ...pick(params, 'g1_') })).map((r) =>
-      Number(r.h),
-    ),
+    covered
+      ? [...covered].filter((h) => h >= pFrom && h < c.toUs)
+      : (await engine.rows(`SELECT DISTINCT epoch_us(hour) AS h FROM profiles_1h r WHERE ${id1} AND hour >= ${ts(pFrom)} AND hour < ${ts(c.toUs)}`, { ...pick(params, 'g1_') })).map((r) =>
+          Number(r.h),
+        ),
     HOUR_US,
   );
   const rawHours = complement(pFrom, c.toUs, rolled);
+  const profiles1h = (await engine.spanSource('profiles_1h', rolled)) ?? 'profiles_1h';
   // Candidate hours: every hour of the window except the one holding F when it is read raw (the
   // raw span there applies the window's own look-back).
   const firstRaw = plan.raw.length > 0 && plan.raw[0][0] === F;
@@ -175,7 +180,7 @@ async function counterGap(engine: QueryEngine, plan: WindowPlan): Promise<boolea
   const rows = await engine.rows(
     `WITH pr AS (
        SELECT r.service, r.instance, r.version, r.process, r.hour AS h, MIN(r.first_time) AS ft, MAX(r.last_time) AS lt
-       FROM profiles_1h r WHERE ${id1} AND r.temporality = 'cumulative' AND r.hour >= ${ts(pFrom)} AND r.hour < ${ts(c.toUs)} GROUP BY ALL
+       FROM ${profiles1h} r WHERE ${id1} AND r.temporality = 'cumulative' AND r.hour >= ${ts(pFrom)} AND r.hour < ${ts(c.toUs)} GROUP BY ALL
        UNION ALL
        SELECT r.service, r.instance, r.version, COALESCE(r.process, '') AS process, date_trunc('hour', r.time) AS h, MIN(r.time), MAX(r.time)
        FROM profiles r WHERE ${id2} AND COALESCE(r.temporality, 'cumulative') = 'cumulative' AND ${spansSql('r.time', rawHours)} GROUP BY ALL
