@@ -5,7 +5,7 @@ import { ingestSqsBatch } from '../lib/aws/ingest-object';
 import { lambdaObservability } from '../lib/aws/observability';
 import { DEFAULT_MAX_OBJECT_BYTES, ENV } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
-import { INGEST_THREADS, openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
 // SQS (S3 ObjectCreated under raw/) -> decode -> Parquet under tables/. Partial batch responses:
@@ -18,7 +18,7 @@ let ready: Promise<{ instance: DuckDBInstance; writer: ParquetWriter }> | undefi
 function init(): Promise<{ instance: DuckDBInstance; writer: ParquetWriter }> {
   // Module scope: created once per execution environment, reused by warm invocations.
   ready ??= (async () => {
-    const instance = await openDuckDb({ ...lambdaDuckDbSettings(), threads: INGEST_THREADS });
+    const instance = await openDuckDb(lambdaDuckDbSettings());
     return { instance, writer: await ParquetWriter.create(instance) };
   })();
   return ready;

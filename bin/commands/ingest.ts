@@ -11,7 +11,6 @@ import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
 import { PROFILE_KINDS, type ProfileKind } from '../../lib/model/profile';
 import { withWriter } from './engine';
-import { INGEST_THREADS } from '../../lib/store/parquet';
 import { collectLabel, dataOption, isoTime, positiveInt, resolveType, typeOptions } from './options';
 import { progress } from './progress';
 import { action, CliError, EXIT } from './run';
@@ -104,7 +103,6 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
   let failed = 0;
   let rows = 0;
   await withWriter(opts.data, async ({ store, writer }) => {
-    await writer.connection.run(`SET threads = ${INGEST_THREADS}`);
     const bar = progress('ingest', files.length);
     // Inputs are decoded one by one and written a chunk at a time: one file per table per UTC hour
     // per chunk (layout v2), flushed when the chunk holds CHUNK_INPUTS inputs or too many rows.

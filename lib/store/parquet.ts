@@ -36,14 +36,6 @@ export interface DuckDbSettings {
   maxTempDirectorySize?: string;
 }
 
-/**
- * DuckDB threads for ingest's writes (the ingest Lambda, `fleetprof ingest`): one. A batch's COPYs
- * are small (thousands of rows): on two threads they cost ~1.6x the CPU of one (stacks 2.2-2.7 vs
- * 1.1-1.5 ms per profile, measured), and the JS thread decoding the next input uses the other core.
- * `fleetprof ingest` of 270 profiles: 2.0-2.2 s CPU on one thread, 2.4-3.0 s on two, wall lower too.
- */
-export const INGEST_THREADS = 1;
-
 export async function openDuckDb(settings: DuckDbSettings = {}): Promise<DuckDBInstance> {
   const options: Record<string, string> = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' };
   if (settings.threads) options.threads = String(settings.threads);
@@ -102,8 +94,11 @@ export class ParquetWriter {
       }
       const order = table.sortBy.map((c) => `"${c}"`).join(', ');
       src = withBatch(src, opts.batchId);
-      await this.conn.run(
-        `COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
+      // On one DuckDB thread: a batch's COPYs are small, and on two threads they cost ~1.6x the CPU
+      // (stacks 2.2-2.7 vs 1.1-1.5 ms per profile, measured); the JS thread decoding the next input
+      // uses the other core. `fleetprof ingest` of 270 profiles: 2.0-2.2 s CPU vs 2.4-3.0 s.
+      await this.oneThread(() =>
+        this.conn.run(`COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`),
       );
     } finally {
       for (const t of temps) await this.conn.run(`DROP TABLE IF EXISTS temp.main."${t}"`);
