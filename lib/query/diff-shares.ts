@@ -52,11 +52,12 @@ const spansSql = (col: string, spans: Span[]) => '(' + spans.map(([a, b]) => `($
 /** Whether function_shares_1h/_1d hold every hour and day the plan reads from rollups (older rollups predate them). */
 async function sharesCover(engine: QueryEngine, plan: WindowPlan): Promise<boolean> {
   const c = plan.cohort;
-  const count = async (table: string, col: string, spans: Span[], step: number): Promise<boolean> => {
+  const count = async (table: 'function_shares_1d' | 'function_shares_1h', col: string, spans: Span[], step: number): Promise<boolean> => {
     if (spans.length === 0) return true;
+    const from = (await engine.spanSource(table, spans)) ?? table;
     const id = cohortPredicate({ kind: c.kind, service: c.service, version: c.version }, 'profiles', { alias: 't', prefix: 'cv_' });
     const want = spans.reduce((a, [x, y]) => a + (y - x) / step, 0);
-    const rows = await engine.rows(`SELECT COUNT(DISTINCT ${col}) AS n FROM ${table} t WHERE ${id.sql} AND t.sample_type = $st AND ${spansSql(`t.${col}`, spans)}`, {
+    const rows = await engine.rows(`SELECT COUNT(DISTINCT ${col}) AS n FROM ${from} t WHERE ${id.sql} AND t.sample_type = $st AND ${spansSql(`t.${col}`, spans)}`, {
       ...id.params,
       st: plan.sampleType,
     });
@@ -93,7 +94,7 @@ export async function loadShareSums(engine: QueryEngine, c: WindowCohort, sample
   const rolled = [...days, ...hours];
   if (rolled.length > 0) {
     statParts.push(`SELECT r.instance, r.version, r.snapshots AS n, x.s.total AS total, x.s.unit AS unit, r.duration_ns AS dur
-      FROM profiles_1h r, (SELECT UNNEST(r.sample_types) AS s) x WHERE ${id(statParams, 'r', 'sr_')} AND x.s.type = $st AND ${spansSql('r.hour', rolled)}`);
+      FROM ${plan?.sources?.profiles ?? 'profiles_1h'} r, (SELECT UNNEST(r.sample_types) AS s) x WHERE ${id(statParams, 'r', 'sr_')} AND x.s.type = $st AND ${spansSql('r.hour', rolled)}`);
   }
   const fnParts: string[] = [];
   const zero = '0::HUGEINT';
@@ -102,9 +103,12 @@ export async function loadShareSums(engine: QueryEngine, c: WindowCohort, sample
     ['1h', 'hour', hours],
   ] as const) {
     if (spans.length === 0) continue;
-    fnParts.push(`SELECT t.function, t.flat::HUGEINT AS flat, t.cum::HUGEINT AS cum, ${zero} AS s1, ${zero} AS s2 FROM functions_${form} t
+    // Only the rollup files of the spans (the planner's sources, QueryEngine.spanSource), else the views.
+    const fnSource = (form === '1d' ? plan?.sources?.day : plan?.sources?.hour) ?? `functions_${form}`;
+    const shareSource = (await engine.spanSource(`function_shares_${form}`, spans)) ?? `function_shares_${form}`;
+    fnParts.push(`SELECT t.function, t.flat::HUGEINT AS flat, t.cum::HUGEINT AS cum, ${zero} AS s1, ${zero} AS s2 FROM ${fnSource} t
       WHERE ${id(fnParams, 't', `f${form}_`)} AND t.sample_type = $st AND ${spansSql(`t.${col}`, spans)}`);
-    fnParts.push(`SELECT t.function, ${zero} AS flat, ${zero} AS cum, t.share_sum::HUGEINT AS s1, t.share_sq_sum::HUGEINT AS s2 FROM function_shares_${form} t
+    fnParts.push(`SELECT t.function, ${zero} AS flat, ${zero} AS cum, t.share_sum::HUGEINT AS s1, t.share_sq_sum::HUGEINT AS s2 FROM ${shareSource} t
       WHERE ${id(fnParams, 't', `s${form}_`)} AND t.sample_type = $st AND ${spansSql(`t.${col}`, spans)}`);
   }
   raw.forEach((span, i) => {

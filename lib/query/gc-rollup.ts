@@ -55,7 +55,8 @@ export async function gcBucketStatsFromRollups(engine: QueryEngine, q: GcQuery):
   const idParams = (prefix: string, alias: string) => cohortPredicate({ service: q.service, version: q.version }, 'gc_cycles', { alias, prefix });
   const pick = async (table: 'gc_1h' | 'gc_1d', col: 'hour' | 'day', from: number, to: number) => {
     const id = idParams('p_', 'r');
-    return (await engine.rows(`SELECT DISTINCT epoch_us(${col}) AS t FROM ${table} r WHERE ${id.sql} AND ${col} >= ${ts(from)} AND ${col} < ${ts(to)}`, id.params)).map((r) => Number(r.t));
+    const source = (await engine.spanSource(table, [[from, to]])) ?? table;
+    return (await engine.rows(`SELECT DISTINCT epoch_us(${col}) AS t FROM ${source} r WHERE ${id.sql} AND ${col} >= ${ts(from)} AND ${col} < ${ts(to)}`, id.params)).map((r) => Number(r.t));
   };
   const hours = await pick('gc_1h', 'hour', F, T);
   const firstDay = Math.ceil(F / DAY_US) * DAY_US;
@@ -82,14 +83,16 @@ export async function gcBucketStatsFromRollups(engine: QueryEngine, q: GcQuery):
     heap_live_mib_sum, heap_live_rem_sum, heap_live_max, heap_goal_mib_sum, heap_goal_rem_sum, heap_goal_max, stacks_globals_mib_sum, stacks_globals_rem_sum,
     local_covered_ns, local_capacity_ns, streams`;
   const parts: string[] = [];
-  const add = (table: string, col: string, spans: Span[], prefix: string) => {
+  const add = async (table: 'gc_1d' | 'gc_1h', col: string, spans: Span[], prefix: string) => {
     if (spans.length === 0) return;
     const id = idParams(prefix, 'r');
     Object.assign(params, id.params);
-    parts.push(`SELECT epoch_us(${col}) * 1000 AS t_ns, ${cols} FROM ${table} r WHERE ${id.sql} AND ${spansSql(`r.${col}`, spans)}`);
+    // Only the rollup files of the spans (QueryEngine.spanSource), else the view.
+    const source = (await engine.spanSource(table, spans)) ?? table;
+    parts.push(`SELECT epoch_us(${col}) * 1000 AS t_ns, ${cols} FROM ${source} r WHERE ${id.sql} AND ${spansSql(`r.${col}`, spans)}`);
   };
-  add('gc_1d', 'day', daySpans, 'd_');
-  add('gc_1h', 'hour', hourSpans, 'h_');
+  await add('gc_1d', 'day', daySpans, 'd_');
+  await add('gc_1h', 'hour', hourSpans, 'h_');
   rawSpans.forEach(([a, b], i) => {
     const id = idParams(`r${i}_`, '');
     Object.assign(params, id.params);
