@@ -39,7 +39,13 @@ export class LocalStore implements Store {
         } else if (e.isFile()) {
           const key = path.relative(this.root, full).split(path.sep).join('/');
           if (!key.startsWith(prefix)) continue;
-          const st = await fs.stat(full);
+          // A file deleted between readdir and stat (a concurrent compactor's deferred delete) is
+          // simply not listed, as an S3 listing taken a moment later would not list it.
+          const st = await fs.stat(full).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') return null;
+            throw err;
+          });
+          if (!st) continue;
           out.push({ key, size: st.size, etag: `${st.size}-${st.mtimeMs}` });
         }
       }
