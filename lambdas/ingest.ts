@@ -18,7 +18,10 @@ let ready: Promise<{ instance: DuckDBInstance; writer: ParquetWriter }> | undefi
 function init(): Promise<{ instance: DuckDBInstance; writer: ParquetWriter }> {
   // Module scope: created once per execution environment, reused by warm invocations.
   ready ??= (async () => {
-    const instance = await openDuckDb(lambdaDuckDbSettings());
+    // One DuckDB thread for the whole instance: the handler's COPYs are small (ParquetWriter.write
+    // runs them on one thread anyway); without the per-COPY thread switches the handler spent
+    // 6.0 CPU ms per profile over bundles against 8.2-10.6 (bench/ingest-ab.ts, load 23-29).
+    const instance = await openDuckDb({ ...lambdaDuckDbSettings(), threads: 1 });
     return { instance, writer: await ParquetWriter.create(instance) };
   })();
   return ready;
