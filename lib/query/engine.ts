@@ -61,7 +61,7 @@ export class QueryEngine {
     // view over union_by_name files reads every file's schema when bound).
     await conn.run('SET parquet_metadata_cache = true');
     const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map() });
-    if (!options.lazyViews) await engine.ensureViews([...TABLE_NAMES, ...Object.keys(DERIVED_VIEWS)]);
+    if (!options.lazyViews) await engine.ensureAllViews();
     await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
     await conn.run('SET allowed_directories = []');
     await conn.run('SET enable_external_access = false');
@@ -127,6 +127,11 @@ export class QueryEngine {
     const src = tierSource(def, 'compacted', files);
     const missing = await missingColumns(this.conn, def, src);
     return `(SELECT *${missing.map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('')} FROM ${src})`;
+  }
+
+  /** Every view (for statements that bypass rows(): user SQL binds through `conn`, lib/query/sql.ts). */
+  async ensureAllViews(): Promise<void> {
+    await this.ensureViews([...TABLE_NAMES, ...Object.keys(DERIVED_VIEWS)]);
   }
 
   async rows(sql: string, params?: Record<string, string | number | bigint | boolean>): Promise<Record<string, unknown>[]> {

@@ -37,6 +37,8 @@ export class SqlRejected extends Error {}
 
 export async function runReadOnlySql(engine: QueryEngine, sql: string, limits: SqlLimits | number = {}): Promise<SqlResult> {
   const { maxRows = 100_000, maxBytes = DEFAULT_SQL_MAX_BYTES, timeoutMs } = typeof limits === 'number' ? { maxRows: limits } : limits;
+  // An engine from openEngine makes views on first use through rows(); user SQL binds through conn.
+  await engine.ensureAllViews();
   const extracted = await engine.conn.extractStatements(sql).catch((e: Error) => {
     throw new SqlRejected(e.message);
   });
