@@ -2,7 +2,7 @@
 // instance-month from measured unit costs and AWS list prices, and what it takes to reach a target.
 //
 //   node dist/bench/fleet-cost.js [--ingest-ms 115] [--ingest-mb 2048] [--parquet-puts 4]
-//     [--compact-s-per-instance-hour 1.6] [--stored-bytes-per-instance-hour 120000]
+//     [--compact-s-per-instance-hour 4.1] [--stored-bytes-per-instance-hour 120000]
 //     [--digest-s-per-instance-day 27] [--compact-gets-per-instance-hour 24] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
@@ -53,7 +53,8 @@ export const DEFAULTS: CostInputs = {
   // A batch of agent bundles (6 profiles + metrics.jsonl) writes profiles, functions, stacks and
   // runtime_metrics: 4 files (counted: fleetprof ingest of 10 bundles); gc_cycles only with a gctrace log.
   parquetPutsPerBatch: 4,
-  compactSPerInstanceHour: 1.6,
+  // Compaction units (docs/performance.md "Compaction and storage": 4.1-6.1 s per instance-hour, 100 and 252 instances, loaded machine).
+  compactSPerInstanceHour: 4.1,
   compactMemoryMb: 3008,
   compactGetsPerInstanceHour: 24, // 6 SQS batches per instance-hour x 4 fresh files
   storedBytesPerInstanceHour: 120_000,
