@@ -24,6 +24,7 @@ import { startTrino, type Trino } from './trino';
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
 const FIXTURES = path.join(ROOT, 'test/fixtures/go');
+const CUMULATIVE = path.join(ROOT, 'test/fixtures/cumulative');
 const RUNS = (JSON.parse(readFileSync(path.join(FIXTURES, 'MANIFEST.json'), 'utf8')) as {
   runs: { run: string; service: string; instance: string; version: string; startTime: string }[];
 }).runs;
@@ -118,6 +119,9 @@ describe('Glue tables on Trino 476 (Athena engine v3) agree with fleetprof', () 
       [`${DAY}T10:00:00.001500Z`, `${DAY}T23:59:59.999999Z`].map((t, i) => JSON.stringify({ time: t, metrics: { '/gc/heap/goal:bytes': 4194304 * (i + 1) } })).join('\n'),
     );
     ok(['ingest', '--data', local, '--service', 'edge', '--instance', 'e1', edges]);
+    // Cumulative snapshots of one instance, restarted (test/fixtures/cumulative): the
+    // increase_terms view's series, segments and -1 terms.
+    for (const run of ['run1', 'run2']) ok(['ingest', '--data', local, '--service', 'cum', '--instance', 'i1', path.join(CUMULATIVE, run)]);
 
     // 2. Into the bucket as the ingest Lambda writes it (the fresh tier), then the scheduled
     //    compaction's code over the bucket.
@@ -155,7 +159,7 @@ describe('Glue tables on Trino 476 (Athena engine v3) agree with fleetprof', () 
   });
 
   test('one Glue table per schema table; every column readable with its Glue type, and non-NULL counts equal', async () => {
-    expect(glue.tables.map((t) => t.name).sort()).toEqual([...TABLE_NAMES].sort());
+    expect(glue.tables.filter((t) => t.input.TableType !== 'VIRTUAL_VIEW').map((t) => t.name).sort()).toEqual([...TABLE_NAMES].sort());
     for (const name of TABLE_NAMES) {
       const def = TABLES[name] as TableDef;
       const cols = def.columns.map((c) => c.name);
@@ -173,7 +177,7 @@ describe('Glue tables on Trino 476 (Athena engine v3) agree with fleetprof', () 
   test('fleet-wide queries need no service: distinct services and per-day counts equal', async () => {
     const services = (await T(`SELECT DISTINCT service FROM profiles WHERE dt IN ${days('profiles')} ORDER BY 1`)).rows.map((r) => r[0]);
     expect(services).toEqual(F(`SELECT DISTINCT service FROM profiles ORDER BY 1`).map((r) => r[0]));
-    expect(services).toEqual([...RUNS.map((r) => r.run), 'edge'].sort());
+    expect(services).toEqual([...RUNS.map((r) => r.run), 'edge', 'cum'].sort());
     for (const name of TABLE_NAMES) {
       const q = `SELECT dt, service, count(*) FROM ${name} WHERE dt IN ${days(name)} GROUP BY 1, 2 ORDER BY 1, 2`;
       expect([name, (await T(q)).rows.map((r) => r.map(String))]).toEqual([name, F(q).map((r) => r.map(String))]);
@@ -260,6 +264,48 @@ describe('Glue tables on Trino 476 (Athena engine v3) agree with fleetprof', () 
       expect([to, athena.total]).toEqual([to, expected]);
       expect([to, athena]).toEqual([to, fleet]);
     }
+  });
+
+  test('the documented Athena increases (docs/schema.md): windows of cumulative snapshots, across a restart, equal fleetprof top to the integer', async () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/schema.md'), 'utf8');
+    const sql = /```sql\n([\s\S]*?)```/.exec(doc.slice(doc.indexOf('### Increases in Athena')))![1];
+    // The snapshots' own times (stored at whole milliseconds); windows between them.
+    const snaps = (await T(`SELECT to_unixtime(time) * 1000 FROM profiles WHERE dt IN ${days('profiles')} AND service = 'cum' AND kind = 'allocs' ORDER BY time`)).rows.map((r) =>
+      Math.round(Number(r[0])),
+    );
+    expect(snaps.length).toBeGreaterThanOrEqual(8);
+    const mid = (k: number) => Math.round((snaps[k] + snaps[k + 1]) / 2);
+    const half = snaps.length >> 1;
+    const windows = [
+      { name: 'inside the first process', from: mid(1), to: mid(4) },
+      { name: 'across the restart', from: mid(half - 3), to: mid(half + 1) },
+      { name: 'everything', from: snaps[0] - 1000, to: snaps[snaps.length - 1] + 1000 },
+    ];
+    const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    let nonzero = 0;
+    for (const w of windows) {
+      const lookFrom = w.from - 3600_000;
+      for (const [kind, st] of [['allocs', 'alloc_space'], ['allocs', 'alloc_objects'], ['mutex', 'delay'], ['block', 'contentions']]) {
+        const label = `${w.name} ${kind}/${st}`;
+        const q = sql
+          .replace(/;\s*$/, '')
+          .replaceAll("BETWEEN '2026-11-21' AND '2026-11-21'", `BETWEEN '${day(lookFrom)}' AND '${day(w.to)}'`)
+          .replaceAll("TIMESTAMP '2026-11-21 09:00:00'", `TIMESTAMP '${ts(lookFrom)}'`)
+          .replaceAll("TIMESTAMP '2026-11-21 10:00:00'", `TIMESTAMP '${ts(w.from)}'`)
+          .replaceAll("TIMESTAMP '2026-11-21 11:00:00'", `TIMESTAMP '${ts(w.to)}'`)
+          .replaceAll("kind = 'allocs'", `kind = '${kind}'`)
+          .replaceAll("f.sample_type = 'alloc_space'", `f.sample_type = '${st}'`);
+        const got = Object.fromEntries((await T(q)).rows.map((r) => [String(r[0]), [String(r[1]), String(r[2])]]));
+        const r = cli(['top', '--data', compacted, '--type', kind, '--sample-type', st, '--from', new Date(w.from).toISOString(), '--to', new Date(w.to).toISOString(), '--json']);
+        expect([label, r.status]).toEqual([label, 0]);
+        const top = JSON.parse(r.stdout) as { functions: { name: string; flat: number | string; cum: number | string }[] };
+        const want = Object.fromEntries(top.functions.filter((f) => String(f.flat) !== '0' || String(f.cum) !== '0').map((f) => [f.name, [String(f.flat), String(f.cum)]]));
+        expect([label, got]).toEqual([label, want]);
+        nonzero += Object.keys(got).length;
+      }
+    }
+    expect(nonzero).toBeGreaterThan(10);
   });
 
   // The rollup tables (#11) are Glue tables like any other; the 90-day fleet top of docs/deploy.md
