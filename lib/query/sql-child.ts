@@ -31,11 +31,10 @@ export function startSqlChild(): void {
   });
   process.on('disconnect', () => process.exit(0));
   // Load the binding now, not on the first job: a replacement for a killed child is warm by the
-  // time the next query comes (the pool prefers ready children).
-  void import('@duckdb/node-api').then(
-    () => process.send?.({ ready: true } satisfies SqlReady),
-    () => undefined,
-  );
+  // time the next query comes (the pool prefers ready children). A failed load says ready too:
+  // the job then answers with the real error instead of the pool waiting for a start that never comes.
+  const ready = () => process.send?.({ ready: true } satisfies SqlReady);
+  void import('@duckdb/node-api').then(ready, ready);
 }
 
 async function answer(job: SqlJob): Promise<SqlAnswer> {

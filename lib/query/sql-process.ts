@@ -42,6 +42,8 @@ export interface IsolatedSqlJob {
 
 const KILL_GRACE_MS = 500;
 const RSS_POLL_MS = 50;
+/** A child that has not loaded DuckDB by then is broken, not slow. */
+const STARTUP_LIMIT_MS = 60_000;
 
 interface Worker {
   child: ChildProcess;
@@ -65,6 +67,10 @@ export class SqlProcessPool {
 
   async run(job: IsolatedSqlJob): Promise<SqlResult> {
     const w = await this.acquire();
+    // The time limit is the query's, not the pool's: a child still starting (the first query
+    // after `serve` starts, or the one after a kill) is waited for before the clock starts, so a
+    // loaded machine's process start-up never turns a query's answer into a time-limit refusal.
+    await this.started(w);
     const timeoutMs = job.limits.timeoutMs;
     const settings: DuckDbSettings = {
       memoryLimit: `${Math.max(64, Math.floor(this.memoryMb * 0.5))}MB`,
@@ -101,6 +107,28 @@ export class SqlProcessPool {
       w.child.on('message', onMessage);
       w.child.once('exit', onExit);
       w.child.send(msg);
+    });
+  }
+
+  private started(w: Worker): Promise<void> {
+    if (w.ready) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        w.child.off('message', onMessage);
+        w.child.off('exit', onExit);
+        if (err) {
+          this.discard(w);
+          reject(err);
+        } else resolve();
+      };
+      const onMessage = (m: SqlAnswer | SqlReady) => {
+        if ('ready' in m) done();
+      };
+      const onExit = () => done(new Error('the SQL process exited while starting'));
+      const timer = setTimeout(() => done(new Error(`the SQL process did not start within ${STARTUP_LIMIT_MS} ms`)), STARTUP_LIMIT_MS);
+      w.child.on('message', onMessage);
+      w.child.once('exit', onExit);
     });
   }
 
