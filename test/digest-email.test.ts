@@ -107,7 +107,7 @@ d('digest delivery against moto (S3 + SES v2)', () => {
     // 2. Two services with injected regressions (CPU, heap leak).
     await ingest((r) => r.service === 'checkout' || r.service === 'sessions');
     result = await handler({ now: m.window.to });
-  }, 240_000);
+  }, 900_000); // two digest runs against moto: 2-3 min at load ~28, like detect-scenarios' hooks
 
   afterAll(async () => {
     s3?.destroy();
