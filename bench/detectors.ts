@@ -88,9 +88,12 @@ async function measure(label: string, suite: string, sizes: number[]): Promise<R
   for (const n of sizes) {
     if (n > all.length) continue;
     const row: Row = { suite: label, n, trials: 0, found: {}, cards: {}, noiseTrials: 0, noiseFp: 0, otherFp: 0, fpKinds: [], cardMisses: [] };
-    for (let k = 0; (k + 1) * n <= all.length; k++) {
+    // --trials K: only the first K disjoint trials of each size (a shorter run; the table says how many).
+    const most = Number(arg('--trials') ?? Infinity);
+    for (let k = 0; (k + 1) * n <= all.length && k < most; k++) {
       await trial(suite, m, new Set(all.slice(k * n, (k + 1) * n)), row);
       row.trials++;
+      process.stderr.write(`detectors: ${label} n=${n} trial ${k + 1}: noise FP ${row.noiseFp}, other FP ${row.otherFp}, found ${JSON.stringify(row.found)}\n`);
     }
     rows.push(row);
     process.stderr.write(`detectors: ${label} n=${n}: ${JSON.stringify(row)}\n`);

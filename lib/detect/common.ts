@@ -5,7 +5,7 @@ import { cohortPredicate } from '../query/cohort';
 import { judgeDiff, type FunctionEvidence, type Measure, type SideEvidence } from './evidence';
 import { formatValue } from '../model/units';
 import { isUserFunction } from '../query/user-frames';
-import { MIN_RELATIVE_GROWTH } from './evidence';
+import { CONTENTION_EVENTS_SAMPLE_TYPE, MIN_RELATIVE_GROWTH } from './evidence';
 import type { DetectContext, Span } from './context';
 import type { AnomalyFunction, AnomalyLink, AnomalySeries, Severity } from './finding';
 import { fleetprofCommand } from './command';
@@ -42,7 +42,7 @@ async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleT
     attribute: true,
     replicates: true,
   });
-  const evidence = judgeDiff(r, kind, measure, await bytesPerSample(ctx, kind, sampleType));
+  const evidence = judgeDiff(r, kind, measure, await valuePerSample(ctx, kind, sampleType));
   if (evidence.instances.base < MIN_INSTANCES || evidence.instances.target < MIN_INSTANCES) return null;
   // The table shows the digest's decision, not the diff's Welch test (which needs replicates).
   const rose = new Set(evidence.rose.map((e) => e.name));
@@ -55,17 +55,42 @@ async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleT
 const span = (s: Span) => ({ fromUs: s.fromUs, toUs: s.toUs });
 
 /**
- * Bytes per sample of the heap/allocs profiles compared (their `period`: Go's MemProfileRate,
- * 512 KiB unless the program changed it), for the sampling test of lib/detect/evidence.ts; the
- * largest when processes differ (the fewest samples: the conservative side). Undefined for other
- * kinds and for object counts.
+ * How much of the compared value one recorded sample stands for, for the sampling test of
+ * lib/detect/evidence.ts (undefined: no test):
+ *   - heap/allocs bytes: the profiles' `period` (Go's MemProfileRate, 512 KiB unless the program
+ *     changed it); the largest when processes differ (the fewest samples: the conservative side);
+ *   - mutex contentions: Go records 1 in MutexProfileFraction contention events and adds the
+ *     fraction to the count of each one it records (runtime/mprof.go saveBlockEventStack), but
+ *     writes period 1 into the profile; so every count is a multiple of the fraction, and the
+ *     greatest common divisor of the counts is it (or a multiple of it when few events were
+ *     recorded: fewer samples assumed, the conservative side);
+ *   - block contentions: one per event that blocked at least the block profile rate, and more than
+ *     one for a shorter event (scaled up by rate / duration): 1 is a lower bound of the sampling
+ *     error, which the test then at least asks for.
  */
-async function bytesPerSample(ctx: DetectContext, kind: ProfileKind, sampleType: string): Promise<number | undefined> {
-  if ((kind !== 'heap' && kind !== 'allocs') || !sampleType.endsWith('_space')) return undefined;
-  const pred = cohortPredicate({ service: ctx.service, kind, fromUs: ctx.baseline.fromUs, toUs: ctx.window.toUs }, 'profiles');
-  const rows = await ctx.engine.rows(`SELECT max(period) AS p FROM profiles WHERE ${pred.sql} AND period_unit = 'bytes'`, pred.params);
-  const p = Number(rows[0]?.p ?? 0);
-  return p > 0 ? p : undefined;
+async function valuePerSample(ctx: DetectContext, kind: ProfileKind, sampleType: string): Promise<number | undefined> {
+  if ((kind === 'heap' || kind === 'allocs') && sampleType.endsWith('_space')) {
+    const pred = cohortPredicate({ service: ctx.service, kind, fromUs: ctx.baseline.fromUs, toUs: ctx.window.toUs }, 'profiles');
+    const rows = await ctx.engine.rows(`SELECT max(period) AS p FROM profiles WHERE ${pred.sql} AND period_unit = 'bytes'`, pred.params);
+    const p = Number(rows[0]?.p ?? 0);
+    return p > 0 ? p : undefined;
+  }
+  if (sampleType !== CONTENTION_EVENTS_SAMPLE_TYPE) return undefined;
+  if (kind === 'block') return 1;
+  if (kind !== 'mutex') return undefined;
+  const pred = cohortPredicate({ service: ctx.service, kind, fromUs: ctx.baseline.fromUs, toUs: ctx.window.toUs }, 'functions');
+  const rows = await ctx.engine.rows(
+    `SELECT DISTINCT abs(flat) AS v FROM functions WHERE ${pred.sql} AND sample_type = '${CONTENTION_EVENTS_SAMPLE_TYPE}' AND flat <> 0 LIMIT 10000`,
+    pred.params,
+  );
+  let g = 0n;
+  for (const r of rows) g = gcd(g, BigInt(r.v as bigint | number));
+  return g > 0n ? Number(g) : 1;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a;
 }
 
 /** The functions of the service's own code that rose by the rule, largest rise first. */

@@ -3,7 +3,7 @@ import type { QueryEngine } from '../query/engine';
 import { healthFindings, servicePresence, type HealthFinding, type IngestSignals } from './health';
 import { withLookback } from '../query/window';
 import type { DetectContext, Span } from './context';
-import { SEVERITY_RANK, type Anomaly, type Area } from './finding';
+import { SEVERITY_RANK, type Anomaly, type Area, type RelatedEffect } from './finding';
 import { DETECTORS, runDetector } from './registry';
 
 // The digest: every detector over every service that has data, the window (the span just before
@@ -57,28 +57,75 @@ export function digestSpans(q: DigestQuery): { window: Span; baseline: Span } {
 
 /**
  * One finding per cause: anomalies of one service whose lead culprit is the same function are one
- * card. The most important of them (severity, then the specific areas first) keeps its place; the
- * others are listed as its side effects (`related`), with their numbers in brief. A heap leak in
- * main.remember is then one card "heap in use grew" listing "allocation mix changed" and "GC: live
- * heap grew" below it, instead of three cards for one bug.
+ * card. The cause leads the card: a non-GC anomaly before a GC one (GC work is a consequence of
+ * what the program allocates, keeps and has to scan), else the most important; the card takes the
+ * highest severity of the group. The others are listed as its side effects (`related`), with their
+ * numbers in brief. A heap leak in main.remember is then one card "heap in use grew" listing
+ * "allocation mix changed" and "GC: live heap grew" below it, instead of three cards for one bug.
+ *
+ * Then GC symptoms (foldGcSymptoms): a GC anomaly of a service that also has a memory or goroutine
+ * anomaly in the same window version is listed under it, though the GC detector may name no
+ * culprit (its prediction rule needs none) or another allocation site.
  */
 export function mergeByCause(anomalies: Anomaly[]): Anomaly[] {
-  const sorted = sortAnomalies(anomalies);
-  const out: Anomaly[] = [];
-  const lead = new Map<string, Anomaly>();
-  for (const a of sorted) {
+  const groups = new Map<string, Anomaly[]>();
+  const out: Anomaly[][] = [];
+  for (const a of sortAnomalies(anomalies)) {
     const cause = a.culprits[0];
-    const key = cause === undefined ? undefined : `${a.service}\u0000${cause}`;
-    const first = key === undefined ? undefined : lead.get(key);
-    if (first === undefined) {
-      const copy = { ...a };
-      out.push(copy);
-      if (key !== undefined) lead.set(key, copy);
+    if (cause === undefined) {
+      out.push([a]);
       continue;
     }
-    first.related = [...(first.related ?? []), { id: a.id, area: a.area, severity: a.severity, profile: a.profile, summary: a.summary }, ...(a.related ?? [])];
+    const key = `${a.service}\u0000${a.versions.target ?? ''}\u0000${cause}`;
+    const g = groups.get(key);
+    if (g) g.push(a);
+    else {
+      const fresh = [a];
+      groups.set(key, fresh);
+      out.push(fresh);
+    }
   }
-  return out;
+  return sortAnomalies(foldGcSymptoms(out.map(card)));
+}
+
+/** A group of anomalies with one cause as one card (see mergeByCause). */
+function card(group: Anomaly[]): Anomaly {
+  const lead = group.find((a) => a.area !== 'gc') ?? group[0];
+  const severity = group.reduce((s, a) => (SEVERITY_RANK[a.severity] > SEVERITY_RANK[s] ? a.severity : s), lead.severity);
+  const related = [...(lead.related ?? [])];
+  for (const a of group) if (a !== lead) related.push(relatedOf(a), ...(a.related ?? []));
+  return { ...lead, severity, ...(related.length > 0 ? { related } : {}) };
+}
+
+function relatedOf(a: Anomaly): RelatedEffect {
+  return { id: a.id, area: a.area, severity: a.severity, profile: a.profile, summary: a.summary };
+}
+
+/**
+ * The areas whose change drives GC work: bytes allocated (GC frequency, GC CPU, assists), bytes
+ * kept (live heap, mark time) and goroutine stacks (roots to scan, more work per cycle).
+ */
+const GC_DRIVERS: ReadonlySet<Area> = new Set<Area>(['memory', 'goroutines']);
+
+/**
+ * A GC anomaly is a symptom when the same service, in the same window version, has an anomaly in
+ * an area that drives GC work: it is listed under that card (the one whose lead culprit the GC
+ * anomaly names, else the most important), not as a card of its own. A GC card stands alone only
+ * when nothing that drives GC changed beyond its own noise envelope (GC pressure the memory
+ * detector did not resolve to a site), and then it names the allocation sites that rose, if any.
+ */
+export function foldGcSymptoms(cards: Anomaly[]): Anomaly[] {
+  const sorted = sortAnomalies(cards).map((c) => ({ ...c }));
+  const folded = new Set<Anomaly>();
+  for (const a of sorted) {
+    if (a.area !== 'gc') continue;
+    const drivers = sorted.filter((c) => GC_DRIVERS.has(c.area) && c.service === a.service && c.versions.target === a.versions.target);
+    if (drivers.length === 0) continue;
+    const host = drivers.find((c) => c.culprits[0] !== undefined && a.culprits.includes(c.culprits[0])) ?? drivers[0];
+    host.related = [...(host.related ?? []), relatedOf(a), ...(a.related ?? [])];
+    folded.add(a);
+  }
+  return sorted.filter((a) => !folded.has(a));
 }
 
 /** Impact score inside a severity: the lead evidence number when there is one. */

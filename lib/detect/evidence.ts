@@ -44,7 +44,10 @@ export const DELAY_FOLD_SEPARATION = 10;
  * a call site's delay can move 100x between captures of the same workload while the number of
  * waits there stays put. The contention detectors therefore also require the site's contention
  * count (the `contentions` sample type, events per second) to have risen by the rate rule (3x
- * envelope): more waits, not one long one (lib/detect/contention.ts).
+ * envelope): more waits, not one long one (lib/detect/contention.ts). Those counts are sampled
+ * too (1 in MutexProfileFraction events, each counted as the fraction): a site with 2 recorded
+ * waits in the baseline and 7 in the window is "3.5x" by chance, so the separation on counts also
+ * takes the sampling test below, on the recorded events behind them.
  */
 export const CONTENTION_EVENTS_SAMPLE_TYPE = 'contentions';
 /**
@@ -53,8 +56,29 @@ export const CONTENTION_EVENTS_SAMPLE_TYPE = 'contentions';
  * a few kB in a heap of MBs.
  */
 export const LOG_OFFSET_OF_TOTAL = 0.05;
-/** Permutation test level. */
+/**
+ * Permutation test level, for the family of functions a diff compares: each function is tested at
+ * ALPHA / m (Bonferroni over the m functions of the service's own code in the diff), so the
+ * chance that any of them fires on noise is at most ALPHA. With a few hundred functions that
+ * needs about 7 instances per side (C(14, 7) = 3,432 re-labellings); below that only separation
+ * fires.
+ */
 export const ALPHA = 0.01;
+
+/**
+ * The permutation test's replicates are instances, and instances share the period: a change of
+ * traffic mix, host load or time of day moves all of them at once. Agreement among instances says
+ * a shift is consistent, not that it is larger than what a period moves, and with 20 instances a
+ * shift of a few points is "significant" (pseudo-replication: the experimental unit of "window vs
+ * baseline" is the period, one per side). So the test's rise must also clear the noise envelope,
+ * on the means: the mean of the window's values above the baseline's by the separation margin
+ * (shares: +10 points and 3x; rates: 3x, 10x for delay, on the mean log), where separation asks
+ * it of every pair. The test adds only what separation cannot: that the rise is consistent with
+ * overlap between instances.
+ */
+export function meansBeyond(base: readonly number[], target: readonly number[], margin: number): boolean {
+  return base.length > 0 && target.length > 0 && mean([...target]) - mean([...base]) >= margin;
+}
 /** Share effect floor on the instance means: 2 points. */
 export const MIN_SHARE_EFFECT = 0.02;
 /** Rate effect floors: +30% of the function's own value, and at least 5% of the window's total. */
@@ -145,20 +169,26 @@ export function poissonZ(kb: number, eb: number, kt: number, et: number): number
   return (kt - k * p) / Math.sqrt(k * p * (1 - p));
 }
 
-/** The share rule: permutation test on the shares; separation needs the gap, the fold and (CPU) the sampling test. */
-function shareRise(b: number[], t: number[], samplingZ: number | null): RiseEvidence {
-  const ev = riseEvidence(b, t, { separationMargin: SHARE_SEPARATION, alpha: ALPHA });
-  if (ev.rule !== 'separation') return ev;
+/**
+ * The share rule: separation needs the gap, the fold and (sampled values) the sampling test; the
+ * permutation test (at `alpha`, already divided among the functions) needs the same gap and fold
+ * on the means (meansBeyond).
+ */
+function shareRise(b: number[], t: number[], samplingZ: number | null, alpha: number): RiseEvidence {
+  const ev = riseEvidence(b, t, { separationMargin: SHARE_SEPARATION, alpha });
   // The fold on shares, with 1 point added on both sides so that "absent" is finite.
   const folded = Math.min(...t) + 0.01 >= SHARE_FOLD * (Math.max(...b) + 0.01);
-  if (folded && (samplingZ === null || samplingZ >= CPU_SAMPLING_Z)) return ev;
-  return { ...ev, rule: ev.p < ALPHA ? 'permutation' : null };
+  if (ev.rule === 'separation' && folded && (samplingZ === null || samplingZ >= CPU_SAMPLING_Z)) return ev;
+  const beyond = meansBeyond(b, t, SHARE_SEPARATION) && mean(t) + 0.01 >= SHARE_FOLD * (mean(b) + 0.01);
+  return { ...ev, rule: ev.p < alpha && beyond ? 'permutation' : null };
 }
 
 /**
- * Judge every function of a diff computed with `replicates: true`. `samplePeriod`: bytes per sample
- * of a heap/allocs profile (its `period`, Go's MemProfileRate) when the sample type is bytes; the
- * sampling test then applies to the separation rule (CPU always has it: 10 ms per sample).
+ * Judge every function of a diff computed with `replicates: true`. `samplePeriod`: how much value
+ * one recorded sample stands for (bytes of a heap/allocs profile: its `period`, Go's
+ * MemProfileRate; mutex contentions: the mutex profile fraction; lib/detect/common.ts
+ * valuePerSample); the sampling test then applies to the separation rule (CPU always has it: 10 ms
+ * per sample).
  */
 export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure, samplePeriod?: number): SideEvidence {
   if (!r.replicates) throw new Error('judgeDiff needs the diff replicates');
@@ -190,6 +220,10 @@ export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure, sa
   // Delay is bursty (the 10x envelope); contention event counts are not, and take the 3x of rates.
   const fold = (kind === 'block' || kind === 'mutex') && r.sampleType === 'delay' ? DELAY_FOLD_SEPARATION : FOLD_SEPARATION;
   const targetTotalMean = measure === 'share' ? 1 : mean(totals.target);
+  // The family the permutation test's level is divided among (ALPHA): the service's own functions.
+  const names = new Set<string>();
+  for (const i of [...base, ...target]) for (const n of i.fns.keys()) if (isUserFunction(n)) names.add(n);
+  const alpha = ALPHA / Math.max(1, names.size);
   const of = (name: string): FunctionEvidence => {
     const b = base.map((i) => value(i, name));
     const t = target.map((i) => value(i, name));
@@ -214,25 +248,22 @@ export function judgeDiff(r: DiffResult, kind: ProfileKind, measure: Measure, sa
         const [kt, nt] = samples(target);
         z = proportionZ(kb, nb, kt, nt);
       }
-      return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...shareRise(b, t, z) };
+      return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...shareRise(b, t, z, alpha) };
     }
-    let ev = riseEvidence(
-      b.map((x) => Math.log(x + offset)),
-      t.map((x) => Math.log(x + offset)),
-      { separationMargin: Math.log(fold), alpha: ALPHA },
-    );
+    const lb = b.map((x) => Math.log(x + offset));
+    const lt = t.map((x) => Math.log(x + offset));
+    let ev = riseEvidence(lb, lt, { separationMargin: Math.log(fold), alpha });
+    if (ev.rule === 'permutation' && !meansBeyond(lb, lt, Math.log(fold))) ev = { ...ev, rule: null };
     if (ev.rule === 'separation' && kind !== 'cpu' && unit !== undefined && unit > 0) {
       // Samples behind the values: a gauge's time-average per instance (exposure: instances); a
       // counter's increase (exposure: its seconds, or its series).
       const count = (is: Instance[]) => is.reduce((a, i) => a + Math.max(0, i.fns.get(name) ?? 0), 0) / unit;
       const exposure = (is: Instance[]) => (cls === 'gauge' ? is.length : timedCounters ? is.reduce((a, i) => a + i.durationNs, 0) : is.reduce((a, i) => a + i.groups, 0));
       const z = poissonZ(count(base), exposure(base), count(target), exposure(target));
-      if (z < CPU_SAMPLING_Z) ev = { ...ev, rule: ev.p < ALPHA ? 'permutation' : null };
+      if (z < CPU_SAMPLING_Z) ev = { ...ev, rule: ev.p < alpha && meansBeyond(lb, lt, Math.log(fold)) ? 'permutation' : null };
     }
     return { name, base: b, target: t, baseMean: bm, targetMean: tm, ...ev };
   };
-  const names = new Set<string>();
-  for (const i of [...base, ...target]) for (const n of i.fns.keys()) if (isUserFunction(n)) names.add(n);
   const rose = [...names]
     .map(of)
     .filter((e) => e.rule !== null)

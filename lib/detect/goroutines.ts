@@ -2,7 +2,7 @@ import { cohortLinks, diffCommand, evidenceNote, functionTable, grown, instanceS
 import { mean } from '../stats/welch';
 import { riseEvidence } from '../stats/evidence';
 import { gaugeInstanceMeans, GOROUTINES_METRIC } from '../query/gc-metrics';
-import { ALPHA, FOLD_SEPARATION, LOG_OFFSET_OF_TOTAL, MIN_RELATIVE_GROWTH } from './evidence';
+import { ALPHA, FOLD_SEPARATION, LOG_OFFSET_OF_TOTAL, meansBeyond, MIN_RELATIVE_GROWTH } from './evidence';
 import { gcCommand } from './common';
 import type { DetectContext } from './context';
 import type { Anomaly } from './finding';
@@ -86,12 +86,11 @@ async function detectGoroutinesFromMetrics(ctx: DetectContext): Promise<Anomaly[
   const tm = mean(t);
   if (tm - bm < MIN_RELATIVE_GROWTH * Math.max(bm, tm)) return [];
   const offset = Math.max(1e-12, LOG_OFFSET_OF_TOTAL * mean([...b, ...t]));
-  const ev = riseEvidence(
-    b.map((x) => Math.log(x + offset)),
-    t.map((x) => Math.log(x + offset)),
-    { separationMargin: Math.log(FOLD_SEPARATION), alpha: ALPHA },
-  );
-  if (ev.rule === null) return [];
+  const lb = b.map((x) => Math.log(x + offset));
+  const lt = t.map((x) => Math.log(x + offset));
+  const ev = riseEvidence(lb, lt, { separationMargin: Math.log(FOLD_SEPARATION), alpha: ALPHA });
+  // One test (the total), so no division of ALPHA; the envelope on the means as for profiles.
+  if (ev.rule === null || (ev.rule === 'permutation' && !meansBeyond(lb, lt, Math.log(FOLD_SEPARATION)))) return [];
   const versions = versionsOf({ base, target });
   const ratio = bm > 0 ? tm / bm : Infinity;
   const n = (x: number) => x.toFixed(x < 100 ? 1 : 0);
