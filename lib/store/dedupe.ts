@@ -1,6 +1,5 @@
-import type { TableDef } from '../model/schema';
-
-// The one dedupe rule of layout v2, as SQL, shared by the query views and the compactor.
+// The one dedupe rule of layout v2. The query views apply it as the SQL below; the compactor
+// (compact-hour.ts) decides it on (profile_id, batch) keys and copies rows with no join.
 //
 // Every row carries `profile_id` (a hash of its source's identity). A source ingested twice
 // (SQS redelivery, a re-run of `fleetprof ingest`, a Lambda that died between two PUTs) lands in
@@ -14,40 +13,6 @@ import type { TableDef } from '../model/schema';
 // and their dt and hour in the path (Hive keys); the compactor's files have neither.
 
 export const BATCH_COLUMN = '_batch';
-
-export interface DedupeSources {
-  /** read_parquet over the compacted files (tierSource), if any. */
-  readonly compacted?: string;
-  /** read_parquet over the fresh files (tierSource), if any. */
-  readonly fresh?: string;
-  /** Start of each late hour as a SQL TIMESTAMP literal, or 'all' (every fresh hour is late). */
-  readonly late: readonly string[] | 'all';
-  /** SQL appended to each select list (typed NULLs for columns no file has). */
-  readonly extra?: string;
-  /** 'fresh': only the fresh rows that count (what a compaction adds); default both tiers. */
-  readonly emit?: 'all' | 'fresh';
-}
-
-export function dedupedSql(_def: TableDef, s: DedupeSources): string {
-  const extra = s.extra ?? '';
-  const parts: string[] = [];
-  if (s.compacted && s.emit !== 'fresh') parts.push(`SELECT *${extra} FROM ${s.compacted}`);
-  if (s.fresh) {
-    // A fresh file without the batch column (written by other tools) counts as batch ''.
-    const f = `(SELECT * EXCLUDE (hour, ${BATCH_COLUMN}), COALESCE(${BATCH_COLUMN}, '') AS ${BATCH_COLUMN}, date_trunc('hour', "time") AS __hour FROM ${s.fresh})`;
-    const winners = `(SELECT profile_id, __hour, min(${BATCH_COLUMN}) AS __batch FROM ${f} GROUP BY profile_id, __hour)`;
-    const counted = `(SELECT f.* FROM ${f} f SEMI JOIN ${winners} w ON f.profile_id = w.profile_id AND f.__hour = w.__hour AND f.${BATCH_COLUMN} = w.__batch)`;
-    let rows = counted;
-    const late = s.late === 'all' ? 'all' : s.late.length > 0 ? `(${s.late.join(', ')})` : null;
-    if (late && s.compacted) {
-      const have = `(SELECT DISTINCT profile_id, date_trunc('hour', "time") AS __hour FROM ${s.compacted})`;
-      const anti = `SELECT d.* FROM ${counted} d ANTI JOIN ${have} c ON d.profile_id = c.profile_id AND d.__hour = c.__hour`;
-      rows = late === 'all' ? `(${anti})` : `(SELECT * FROM ${counted} WHERE __hour NOT IN ${late} UNION ALL BY NAME ${anti} WHERE d.__hour IN ${late})`;
-    }
-    parts.push(`SELECT * EXCLUDE (${BATCH_COLUMN}, __hour)${extra} FROM ${rows}`);
-  }
-  return parts.join(' UNION ALL BY NAME ');
-}
 
 /**
  * The query views' form of the same rule, cheaper per query: when an engine opens, ONE query lists

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { BATCH_COLUMN, dedupedSql } from './dedupe';
+import { BATCH_COLUMN } from './dedupe';
 import { appendTable, type AppendColumn } from './append';
 import { CODECS, duckdbType, T, type ColumnDef, type ColumnType, type JsonRow, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
 
@@ -212,28 +212,6 @@ export class ParquetWriter {
     await this.conn.run(
       `COPY (SELECT ${cols} FROM ${source} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE ${rowGroupRows})`,
     );
-  }
-
-  /**
-   * One hour's fresh batch files -> one compacted file of the rows that count (lib/store/dedupe.ts:
-   * one batch per profile_id and hour, none a `live` file of the hour already holds), sorted by
-   * service first so per-service reads prune on row-group statistics. Returns the row count.
-   */
-  async compactFresh(table: TableDef, fresh: readonly string[], live: readonly string[], outPath: string, zstdLevel: number, rowGroupRows = ROW_GROUP_ROWS): Promise<number> {
-    const missing = (await missingColumns(this.conn, table, tierSource(table, 'fresh', fresh))).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
-    const rows = dedupedSql(table, {
-      compacted: live.length > 0 ? tierSource(table, 'compacted', live) : undefined,
-      fresh: tierSource(table, 'fresh', fresh),
-      late: 'all',
-      emit: 'fresh',
-      extra: missing,
-    });
-    const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
-    const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
-    const r = await this.conn.runAndReadAll(
-      `COPY (SELECT ${cols} FROM (${rows}) ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE ${rowGroupRows})`,
-    );
-    return Number(r.getRows()[0]?.[0] ?? 0);
   }
 
   close(): void {
