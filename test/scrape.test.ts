@@ -139,16 +139,15 @@ d('fleetprof scrape against a Go net/http/pprof server', () => {
     const data = path.join(tmp, 'errors');
     const refused = `http://127.0.0.1:${await refusedPort()}`;
     const bad = `${b.url}/bad`;
-    const r = await cli(['scrape', '--once', '--data', data, '--service', 'demo', '--target', a.url, '--target', refused, '--target', bad, '--cpu-seconds', '1', '--timeout', '1s', '--delta-seconds', '0']);
+    const r = await cli(['scrape', '--once', '--data', data, '--service', 'demo', '--target', a.url, '--target', refused, '--target', bad, '--cpu-seconds', '1', '--timeout', '5s', '--delta-seconds', '0']);
     expect(r.code).toBe(1);
     const errs = r.stderr.trim().split('\n');
     for (const k of ['cpu', 'heap', 'allocs', 'goroutine', 'block', 'mutex']) expect(errs).toContain(`${refused} ${k}: connection refused (connect ECONNREFUSED ${refused.slice(7)})`);
     expect(errs).toContain(`${bad} heap: HTTP 500 Internal Server Error: heap profile unavailable (test)`);
-    expect(errs).toContain(`${bad} goroutine: timed out after 1s`);
+    expect(errs).toContain(`${bad} goroutine: timed out after 5s`);
     expect(r.stderr).toMatch(/scraped 10 of 18 profiles from 3 target\(s\) \(8 failed/);
-    // The hanging request was cut at 1 s, alongside the 1 s CPU profile: the round is short.
-    const secs = Number(/ in ([\d.]+)s\n/.exec(r.stderr)![1]);
-    expect(secs).toBeLessThan(3.5);
+    // The hanging handler never answers on its own, so the round ending at all shows the cut. No wall-clock bound:
+    // at a 1 s limit a loaded machine made the 1 s CPU profile itself miss its 2 s allowance (a flake, not a bug).
 
     const rows = await sql(data, "SELECT regexp_replace(source, '/debug/pprof/.*', '') AS t, instance, string_agg(kind, ',' ORDER BY kind) FROM profiles GROUP BY ALL ORDER BY t");
     expect(rows).toEqual(
