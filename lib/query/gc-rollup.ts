@@ -1,7 +1,7 @@
 import { gcHourRowsSql } from '../store/rollup-gc';
 import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
-import { DEFAULT_BUCKET_US, type GcBucketStats, type GcQuery } from './gc';
+import { bucketStatsRow, DEFAULT_BUCKET_US, type GcBucketStats, type GcQuery } from './gc';
 
 // `fleetprof gc` from gc_1d / gc_1h (lib/model/tables/rollup-gc.ts) for windows of whole hours
 // with buckets of whole hours: the same GcBucketStats as lib/query/gc.ts computes from gc_cycles,
@@ -141,38 +141,6 @@ export async function gcBucketStatsFromRollups(engine: QueryEngine, q: GcQuery):
   return rows.map((r) => {
     const hist = (r.pauses as { p: bigint; n: bigint }[]).map((x) => ({ p: BigInt(x.p), n: BigInt(x.n) }));
     const n = BigInt(r.cycles as bigint);
-    const startUs = Number(BigInt(r.b_ns as bigint) / 1000n);
-    const big = (k: string) => BigInt(r[k] as bigint);
-    const sweepTermCpuNs = big('sweep_term_cpu');
-    const assistCpuNs = big('assist');
-    const backgroundCpuNs = big('background');
-    const idleCpuNs = big('idle');
-    const markTermCpuNs = big('mark_term_cpu');
-    return {
-      service: r.service as string,
-      version: r.version as string,
-      startUs,
-      endUs: startUs + bucketUs,
-      instances: Number(r.instances),
-      cycles: Number(n),
-      forcedCycles: Number(r.forced_cycles),
-      pauseP50Ns: rank(hist, n, 50n),
-      pauseP95Ns: rank(hist, n, 95n),
-      pauseP99Ns: rank(hist, n, 99n),
-      pauseMaxNs: hist[hist.length - 1].p,
-      gcCpuNs: sweepTermCpuNs + assistCpuNs + backgroundCpuNs + idleCpuNs + markTermCpuNs,
-      sweepTermCpuNs,
-      markTermCpuNs,
-      assistCpuNs,
-      backgroundCpuNs,
-      idleCpuNs,
-      heapLiveSum: big('live_sum'),
-      heapLiveMax: big('live_max'),
-      heapGoalSum: big('goal_sum'),
-      heapGoalMax: big('goal_max'),
-      stacksGlobalsSum: big('sg_sum'),
-      coveredNs: big('covered'),
-      capacityNs: big('capacity'),
-    };
+    return bucketStatsRow(r, bucketUs, { p50: rank(hist, n, 50n), p95: rank(hist, n, 95n), p99: rank(hist, n, 99n), max: hist[hist.length - 1].p });
   });
 }

@@ -159,39 +159,50 @@ export async function gcBucketStats(engine: QueryEngine, q: GcQuery): Promise<Gc
   );
   return rows.map((r) => {
     const pq = r.pq as bigint[];
-    const startUs = Number((r.b_ns as bigint) / 1000n);
-    const sweepTermCpuNs = r.sweep_term_cpu as bigint;
-    const assistCpuNs = r.assist as bigint;
-    const backgroundCpuNs = r.background as bigint;
-    const idleCpuNs = r.idle as bigint;
-    const markTermCpuNs = r.mark_term_cpu as bigint;
-    return {
-      service: r.service as string,
-      version: r.version as string,
-      startUs,
-      endUs: startUs + bucketUs,
-      instances: Number(r.instances),
-      cycles: Number(r.cycles),
-      forcedCycles: Number(r.forced_cycles),
-      pauseP50Ns: pq[0],
-      pauseP95Ns: pq[1],
-      pauseP99Ns: pq[2],
-      pauseMaxNs: r.pause_max as bigint,
-      gcCpuNs: sweepTermCpuNs + assistCpuNs + backgroundCpuNs + idleCpuNs + markTermCpuNs,
-      sweepTermCpuNs,
-      markTermCpuNs,
-      assistCpuNs,
-      backgroundCpuNs,
-      idleCpuNs,
-      heapLiveSum: r.live_sum as bigint,
-      heapLiveMax: r.live_max as bigint,
-      heapGoalSum: r.goal_sum as bigint,
-      heapGoalMax: r.goal_max as bigint,
-      stacksGlobalsSum: r.sg_sum as bigint,
-      coveredNs: r.covered as bigint,
-      capacityNs: r.capacity as bigint,
-    };
+    return bucketStatsRow(r, bucketUs, { p50: BigInt(pq[0]), p95: BigInt(pq[1]), p99: BigInt(pq[2]), max: BigInt(r.pause_max as bigint) });
   });
+}
+
+/**
+ * One bucket row of the SQL here or in lib/query/gc-rollup.ts (columns b_ns, instances, cycles,
+ * forced_cycles, sweep_term_cpu, assist, background, idle, mark_term_cpu, live_sum, live_max,
+ * goal_sum, goal_max, sg_sum, covered, capacity) as GcBucketStats, with the pause percentiles each
+ * computes its own way: one home, so raw and rollup answers cannot drift apart field by field.
+ */
+export function bucketStatsRow(r: Record<string, unknown>, bucketUs: number, pause: { p50: bigint; p95: bigint; p99: bigint; max: bigint }): GcBucketStats {
+  const big = (k: string) => BigInt(r[k] as bigint);
+  const startUs = Number(big('b_ns') / 1000n);
+  const sweepTermCpuNs = big('sweep_term_cpu');
+  const assistCpuNs = big('assist');
+  const backgroundCpuNs = big('background');
+  const idleCpuNs = big('idle');
+  const markTermCpuNs = big('mark_term_cpu');
+  return {
+    service: r.service as string,
+    version: r.version as string,
+    startUs,
+    endUs: startUs + bucketUs,
+    instances: Number(r.instances),
+    cycles: Number(r.cycles),
+    forcedCycles: Number(r.forced_cycles),
+    pauseP50Ns: pause.p50,
+    pauseP95Ns: pause.p95,
+    pauseP99Ns: pause.p99,
+    pauseMaxNs: pause.max,
+    gcCpuNs: sweepTermCpuNs + assistCpuNs + backgroundCpuNs + idleCpuNs + markTermCpuNs,
+    sweepTermCpuNs,
+    markTermCpuNs,
+    assistCpuNs,
+    backgroundCpuNs,
+    idleCpuNs,
+    heapLiveSum: big('live_sum'),
+    heapLiveMax: big('live_max'),
+    heapGoalSum: big('goal_sum'),
+    heapGoalMax: big('goal_max'),
+    stacksGlobalsSum: big('sg_sum'),
+    coveredNs: big('covered'),
+    capacityNs: big('capacity'),
+  };
 }
 
 const ratio = (num: bigint, den: bigint): number | null => (den === 0n ? null : Number(num) / Number(den));
