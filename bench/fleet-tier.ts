@@ -6,7 +6,7 @@
 // rollups (profiles_1h, functions_1h, stacks_1h) are the measured hour's rollup files with their
 // time columns (hour; first_time, last_time; gc_1h's stream pieces) shifted: written by copy-with-shift
 // (bench/fleet-parquet.ts) and published into each dt's manifest like the rollup builder's own
-// files (`rollup-<hour>.parquet`). The day forms (functions_1d, stacks_1d, function_shares_1d, gc_1d) are built by the stack's
+// files (`rollup-<hour>.parquet`). The day forms (functions_1d, stacks_1d, function_shares_1d, gc_1d, totals_1d) are built by the stack's
 // own code (lib/store/rollup-build.ts buildDayRollups) for the last day from its 24 hour files,
 // then copied with a whole-day shift to the other days.
 //
@@ -36,7 +36,7 @@ const HOUR_TABLES: { table: RollupTableName; roles: Record<string, ShiftRole> }[
   // gc_1h's stream pieces hold times and stream ids inside a list: shifted by SQL (gcShiftSql).
   { table: 'gc_1h', roles: { hour: 'time' } },
 ];
-const DAY_TABLES: RollupTableName[] = ['functions_1d', 'stacks_1d', 'function_shares_1d', 'gc_1d'];
+const DAY_TABLES: RollupTableName[] = ['functions_1d', 'stacks_1d', 'function_shares_1d', 'gc_1d', 'totals_1d'];
 /** A day file's coverage in its manifest (published like the builder's own: hours 0..23). */
 const ALL_HOURS = Array.from({ length: 24 }, (_, h) => h);
 
@@ -131,6 +131,7 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
         stacks_1h: await liveFiles(store, 'stacks_1h', ldt),
         function_shares_1h: await liveFiles(store, 'function_shares_1h', ldt),
         gc_1h: await liveFiles(store, 'gc_1h', ldt),
+        profiles_1h: await liveFiles(store, 'profiles_1h', ldt),
       },
       lastDay,
       path.join(scratch, 'day'),

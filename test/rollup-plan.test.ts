@@ -120,6 +120,31 @@ test('the planner reads rollups where they are exact, and not across a counter s
   expect(tally.planned).toBeGreaterThan(2 * tally.raw);
 });
 
+test('totals_1d: whole days\' totals summed over instances, equal to profiles_1h and to the raw rows; gauge means keep profiles_1h', async () => {
+  const days = { fromUs: at('2026-11-30T00:00:00Z'), toUs: at('2026-12-01T02:00:00Z') };
+  await withEngine({ kind: 'cpu', ...days }, async (e) => {
+    // The table itself: per day, service, version, kind and sample type, the day's profiles_1h totals.
+    const fromHours = await e.rows(`SELECT service, version, kind, s.type AS sample_type, MIN(s.unit) AS unit, SUM(s.total)::BIGINT AS total
+      FROM (SELECT *, UNNEST(sample_types) AS s FROM profiles_1h WHERE hour >= TIMESTAMP '2026-11-30' AND hour < TIMESTAMP '2026-12-01') GROUP BY ALL ORDER BY ALL`);
+    const day = await e.rows(`SELECT service, version, kind, sample_type, unit, total FROM totals_1d WHERE day = TIMESTAMP '2026-11-30' ORDER BY ALL`);
+    expect(day).toEqual(fromHours);
+    expect(day.length).toBeGreaterThan(10);
+    for (const [kind, sampleType] of TYPES) {
+      for (const more of [{}, { aggregate: 'sum' as const }, { service: 'svc-a' }, { service: 'svc-a', version: 'v1' }]) {
+        const q: TopQuery = { kind, sampleType, ...days, ...more };
+        const plan = await planWindow(e, q, sampleType, 'functions', { totals: true });
+        const mean = kind === 'heap' ? sampleType === 'inuse_space' : kind === 'goroutine';
+        const avg = mean && !('aggregate' in more);
+        // Counters whose series were silent for over an hour are answered raw (no plan).
+        if (plan) expect(plan.totalsDays).toEqual(avg ? [] : [[at('2026-11-30T00:00:00Z'), at('2026-12-01T00:00:00Z')]]);
+        const r = await both(e, q);
+        expect({ q, r: r.viaPlan }).toEqual({ q, r: r.raw });
+      }
+    }
+    expect((await planWindow(e, { kind: 'cpu', ...days }, 'cpu', 'functions', { totals: true }))?.totalsDays.length).toBe(1);
+  });
+});
+
 async function planned(e: QueryEngine, w: (from: string, to: string) => { fromUs: number; toUs: number }) {
   const cpu = await both(e, { kind: 'cpu', sampleType: 'cpu', ...w('2026-11-30T00:00:00Z', '2026-12-01T03:13:00Z') });
   expect(cpu.planned?.days.length).toBe(1);

@@ -112,8 +112,9 @@ d.each([
   const q = { kind: 'cpu' as const, sampleType: 'cpu', fromUs: dayUs, toUs: dayUs + DAY };
   const engine = await openEngine(store, windowPartitionFilter(q), [store.root]);
   try {
-    const plan = await planWindow(engine, q, 'cpu', 'functions');
+    const plan = await planWindow(engine, q, 'cpu', 'functions', { totals: true });
     expect(plan?.days).toEqual([[dayUs, dayUs + DAY]]); // the day form answers the whole window
+    expect(plan?.totalsDays).toEqual([[dayUs, dayUs + DAY]]); // and its total comes from totals_1d, rebuilt after the late copy
     const viaRollups = await top(engine, q);
     const raw = await top(engine, { ...q, rollups: false });
     expect(viaRollups).toEqual(raw);

@@ -68,7 +68,7 @@ async function sharesCover(engine: QueryEngine, plan: WindowPlan): Promise<boole
 
 /** The share sums of one side of a diff (see the header). */
 export async function loadShareSums(engine: QueryEngine, c: WindowCohort, sampleType: string): Promise<ShareSide> {
-  let plan = c.rollups === false ? null : await planWindow(engine, c, sampleType, 'functions');
+  let plan = c.rollups === false ? null : await planWindow(engine, c, sampleType, 'functions', { profiles: true });
   if (plan && !(await sharesCover(engine, plan))) plan = null;
   const days = plan?.days ?? [];
   const hours = plan?.hours ?? [];

@@ -67,11 +67,25 @@ export function histogramQuantiles(pairs: [number, number][], qs: number[]): num
   });
 }
 
-/** Per service, version and bucket, from runtime_metrics; ordered like gcBucketStats. */
-export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery): Promise<GcBucketStats[]> {
+/**
+ * Per service, version and bucket, from runtime_metrics; ordered like gcBucketStats. `skip`: the
+ * (service, version) pairs the caller answers from gctrace, left out in SQL (every statement
+ * partitions by service and version, so the others' answers do not change): a fleet whose
+ * services all send gctrace then reads no runtime_metrics row through the window functions.
+ */
+export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery, skip: readonly { service: string; version: string }[] = []): Promise<GcBucketStats[]> {
   const bucketUs = q.bucketUs ?? DEFAULT_BUCKET_US;
   if (!Number.isSafeInteger(bucketUs) || bucketUs <= 0) throw new Error('bucket must be a positive whole number of microseconds');
-  const pred = cohortPredicate(q, 'runtime_metrics');
+  const cohort = cohortPredicate(q, 'runtime_metrics');
+  const pred = { sql: cohort.sql, params: { ...cohort.params } as SqlParams };
+  if (skip.length > 0) {
+    skip.forEach((k, i) => Object.assign(pred.params, { [`skip_s${i}`]: k.service, [`skip_v${i}`]: k.version }));
+    pred.sql = `(${pred.sql}) AND NOT (${skip.map((_, i) => `(service = $skip_s${i} AND version = $skip_v${i})`).join(' OR ')})`;
+    // One scan to learn that no other service sent runtime/metrics, instead of the four below (a
+    // redelivered copy has its original's service and version: no dedupe needed to answer it).
+    const all = engine.undedupedSource('runtime_metrics');
+    if (all === null || (await engine.rows(`SELECT 1 AS x FROM ${all} WHERE ${pred.sql} LIMIT 1`, pred.params)).length === 0) return [];
+  }
   const names = [...COUNTERS, ...GAUGES];
   const params: SqlParams = { ...pred.params, bucket_us: BigInt(bucketUs) };
   names.forEach((n, i) => (params[`n${i}`] = n));
@@ -119,8 +133,10 @@ export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery):
     }
     return m;
   };
-  let pauses = await hist(PAUSES[0]);
-  if (pauses.size === 0) pauses = await hist(PAUSES[1]);
+  // Per service, version and bucket: the Go 1.22+ histogram where it has one, else the older name.
+  const pauses = await hist(PAUSES[0]);
+  const scalarKeys = scalars.map((r) => keyOf({ service: r.service as string, version: r.version as string, b: Number(r.b) }));
+  if (scalarKeys.some((k) => !pauses.has(k))) for (const [k, v] of await hist(PAUSES[1])) if (!pauses.has(k)) pauses.set(k, v);
   const latencies = await hist(LATENCIES);
 
   const byKey = new Map<string, { key: Key; m: Map<string, { inc: number; covered: number; avg: number; instances: number }> }>();
@@ -180,7 +196,8 @@ export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery):
 export async function gcBucketStatsAnySource(engine: QueryEngine, q: GcQuery): Promise<GcBucketStats[]> {
   const trace = (q.rollups !== false ? await gcBucketStatsFromRollups(engine, q) : null) ?? (await gcBucketStats(engine, q));
   const traced = new Set(trace.map((s) => `${s.service}\u0000${s.version}`));
-  const metrics = (await gcBucketStatsFromMetrics(engine, q)).filter((s) => !traced.has(`${s.service}\u0000${s.version}`) && s.cycles > 0);
+  const skip = [...new Map(trace.map((s) => [`${s.service}\u0000${s.version}`, { service: s.service, version: s.version }])).values()];
+  const metrics = (await gcBucketStatsFromMetrics(engine, q, skip)).filter((s) => !traced.has(`${s.service}\u0000${s.version}`) && s.cycles > 0);
   return [...trace, ...metrics].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : a.startUs - b.startUs));
 }
 

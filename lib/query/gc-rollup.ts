@@ -54,6 +54,17 @@ export async function gcBucketStatsFromRollups(engine: QueryEngine, q: GcQuery):
   if (bucketUs % HOUR_US !== 0 || q.instance !== undefined || Object.keys(q.labels ?? {}).length > 0) return null;
   const idParams = (prefix: string, alias: string) => cohortPredicate({ service: q.service, version: q.version }, 'gc_cycles', { alias, prefix });
   const pick = async (table: 'gc_1h' | 'gc_1d', col: 'hour' | 'day', from: number, to: number) => {
+    // Which hours and days are rolled up: from the listing's manifests when the engine has them
+    // (as lib/query/plan.ts does; DISTINCT over gc_1h read 720 files for 30 days), else the rows.
+    // An hour rolled up without rows of the service or version adds nothing either way.
+    const covered = engine.coveredHours(table);
+    if (covered) {
+      if (col === 'hour') return [...covered].filter((h) => h >= from && h < to);
+      const days: number[] = [];
+      // A day form is live when its file holds all 24 hours (the builder publishes it so).
+      for (let d = from; d < to; d += DAY_US) if (Array.from({ length: 24 }, (_, i) => d + i * HOUR_US).every((h) => covered.has(h))) days.push(d);
+      return days;
+    }
     const id = idParams('p_', 'r');
     const source = (await engine.spanSource(table, [[from, to]])) ?? table;
     return (await engine.rows(`SELECT DISTINCT epoch_us(${col}) AS t FROM ${source} r WHERE ${id.sql} AND ${col} >= ${ts(from)} AND ${col} < ${ts(to)}`, id.params)).map((r) => Number(r.t));

@@ -41,10 +41,24 @@ export interface WindowPlan {
   /** Raw spans, ascending. */
   raw: Span[];
   /**
-   * FROM sources over only the rollup files the parts read (QueryEngine.spanSource), in place of
-   * the views over every file of the window; absent: the views.
+   * Days (inside `days`) whose totals come from totals_1d (instance-free: a few rows a day) rather
+   * than profiles_1h (a row per instance, process, kind and hour); only when the plan was made
+   * with `totals` and the values are summed over instances (not gauge means).
    */
-  sources?: { day?: string; hour?: string; profiles?: string };
+  totalsDays: Span[];
+  /**
+   * FROM sources over only the rollup files the parts read (QueryEngine.spanSource), in place of
+   * the views over every file of the window; absent: the views. `profiles` (profiles_1h) holds
+   * every rolled-up span outside `totalsDays`; `totals` (totals_1d) the `totalsDays`.
+   */
+  sources?: { day?: string; hour?: string; profiles?: string; totals?: string };
+}
+
+export interface PlanOptions {
+  /** The caller reads the sample type's totals (plannedSelectSql with table 'totals'). */
+  totals?: boolean;
+  /** The caller reads profiles_1h over every rolled-up span itself (plan.sources.profiles). */
+  profiles?: boolean;
 }
 
 export type PlanTable = 'functions' | 'stacks';
@@ -58,6 +72,11 @@ function runs(points: number[], step: number): Span[] {
     else if (!last || last[1] < p) out.push([p, p + step]);
   }
   return out;
+}
+
+/** Each span minus the cuts (sorted, disjoint). */
+function minus(spans: Span[], cuts: Span[]): Span[] {
+  return spans.flatMap(([a, b]) => complement(a, b, cuts.filter(([x, y]) => y > a && x < b).map(([x, y]): Span => [Math.max(x, a), Math.min(y, b)])));
 }
 
 /** [from, to) minus the spans (sorted, disjoint, inside it). */
@@ -86,7 +105,7 @@ function identityWhere(c: WindowCohort, alias: string, prefix: string, params: S
  * The plan of a window for one sample type, or null when rollups cannot answer it exactly (the
  * caller then takes the raw path). `table`: which data rollup the query reads.
  */
-export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleType: string, table: PlanTable): Promise<WindowPlan | null> {
+export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleType: string, table: PlanTable, opts: PlanOptions = {}): Promise<WindowPlan | null> {
   if (c.fromUs === undefined || c.toUs === undefined || c.toUs <= c.fromUs) return null;
   if (c.instance !== undefined || Object.keys(c.labels ?? {}).length > 0) return null;
   const cls = valueClass(c.kind, sampleType);
@@ -139,14 +158,23 @@ export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleTyp
     days: daySpans,
     hours: hourSpans,
     raw: complement(F, T, covered),
+    totalsDays: [],
   };
   if (cls === 'counter' && (await counterGap(engine, plan))) return null;
-  const [day, hour, profiles] = await Promise.all([
+  // Gauge means divide per instance: their totals and denominators need profiles_1h's instances.
+  const avg = cls === 'gauge' && (c.aggregate ?? 'avg') === 'avg';
+  const coveredTotals = opts.totals && !avg && days.length > 0 ? engine.coveredHours('totals_1d') : null;
+  if (coveredTotals) plan.totalsDays = runs(days.filter((d) => Array.from({ length: 24 }, (_, i) => d + i * HOUR_US).every((h) => coveredTotals.has(h))), DAY_US);
+  const profileSpans = minus(covered, plan.totalsDays);
+  // profiles_1h's source only for a caller that reads it: over 30 days binding it reads 720 footers.
+  const wantProfiles = opts.profiles || avg || (opts.totals && profileSpans.length > 0);
+  const [day, hour, profiles, totals] = await Promise.all([
     engine.spanSource(`${table}_1d`, daySpans),
     engine.spanSource(`${table}_1h`, hourSpans),
-    engine.spanSource('profiles_1h', covered),
+    wantProfiles ? engine.spanSource('profiles_1h', profileSpans) : null,
+    plan.totalsDays.length > 0 ? engine.spanSource('totals_1d', plan.totalsDays) : null,
   ]);
-  plan.sources = { day: day ?? undefined, hour: hour ?? undefined, profiles: profiles ?? undefined };
+  plan.sources = { day: day ?? undefined, hour: hour ?? undefined, profiles: profiles ?? undefined, totals: totals ?? undefined };
   return plan;
 }
 
@@ -230,8 +258,15 @@ export function plannedSelectSql(plan: WindowPlan, s: PlannedSelect, params: Sql
       : ((form === '1d' ? plan.sources?.day : plan.sources?.hour) ?? `${s.table}_${form}`);
   params.st = plan.sampleType;
   if (s.table === 'totals') {
-    // Totals of days and hours alike come from profiles_1h (it has no day form): one scan.
-    const rolled = [...plan.days, ...plan.hours].sort((a, b) => a[0] - b[0]);
+    // Totals of whole days from totals_1d where the plan has it, the other days and hours from
+    // profiles_1h: one scan of each.
+    if (plan.totalsDays.length > 0) {
+      const where = identityWhere(c, 't', 'td_', params);
+      parts.push(
+        `SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${plan.sources?.totals ?? 'totals_1d'} t WHERE ${where} AND t.sample_type = $st AND ${spansSql('t.day', plan.totalsDays)} GROUP BY ALL`,
+      );
+    }
+    const rolled = minus([...plan.days, ...plan.hours].sort((a, b) => a[0] - b[0]), plan.totalsDays);
     if (rolled.length > 0) {
       const where = identityWhere(c, 't', 'ph_', params);
       parts.push(`SELECT ${sel(grp('t'))}, ${sums.join(', ')} FROM ${rollupSource('1h')} t WHERE ${where} AND t.sample_type = $st AND ${spansSql('t.hour', rolled)} GROUP BY ALL`);

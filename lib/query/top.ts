@@ -34,7 +34,7 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
   // select count whole here (cohortPredicate on profiles).
   const params: SqlParams = { st: sampleType };
   const bySamples = await needsSampleLabels(engine, q);
-  const plan = q.rollups === false || bySamples ? null : await planWindow(engine, q, sampleType, 'functions');
+  const plan = q.rollups === false || bySamples ? null : await planWindow(engine, q, sampleType, 'functions', { totals: true });
   const weights = profileWeightsSql(q, sampleType, params);
   const totals = plan
     ? await fromPlan(engine, plan, { table: 'totals', keys: [{ expr: 't.unit', name: 'unit' }], values: [{ expr: 't.total', name: 'total' }] }, 'SELECT SUM(total)::HUGEINT AS total, MIN(unit) AS unit FROM')

@@ -176,12 +176,13 @@ export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFile
 }
 
 /**
- * functions_1d and stacks_1d of the UTC day starting at dayUs, from that day's functions_1h and
- * stacks_1h files: the sums of its hour rows (exact: every rollup value is a plain sum).
+ * The day forms (functions_1d, stacks_1d, function_shares_1d, gc_1d, totals_1d) of the UTC day
+ * starting at dayUs, from that day's hour rollup files: the sums of its hour rows (exact: every
+ * rollup value is a plain sum).
  */
 export async function buildDayRollups(
   conn: DuckDBConnection,
-  hourFiles: { functions_1h: readonly string[]; stacks_1h: readonly string[]; function_shares_1h?: readonly string[]; gc_1h?: readonly string[] },
+  hourFiles: { functions_1h: readonly string[]; stacks_1h: readonly string[]; function_shares_1h?: readonly string[]; gc_1h?: readonly string[]; profiles_1h?: readonly string[] },
   dayUs: number,
   outDir: string,
 ): Promise<RollupFile[]> {
@@ -206,6 +207,17 @@ export async function buildDayRollups(
         GROUP BY ALL HAVING ${values.map((v) => `SUM("${v}"::HUGEINT) <> 0`).join(' OR ')}`);
       out.push(...(await writePartitioned(conn, 'rollup_out', to, outDir, 19)));
     }
+    if ((hourFiles.profiles_1h ?? []).length > 0) {
+      // totals_1d: every sample type's totals of the day's profiles_1h rows, summed over instances,
+      // processes and hours (zero totals kept: they still carry the unit).
+      await createFileView(conn, 'profiles_1h', TABLES.profiles_1h, hourFiles.profiles_1h ?? []);
+      await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS
+        SELECT ${ts(dayUs)} AS day, strftime(${ts(dayUs)}, '%Y-%m-%d') AS dt, service, version, kind, x.st.type AS sample_type, MIN(x.st.unit) AS unit,
+               ${valueClassSql('kind', 'x.st.type')} AS value_class, SUM(x.st.total::HUGEINT)::BIGINT AS total
+        FROM (SELECT service, version, kind, UNNEST(sample_types) AS st FROM profiles_1h WHERE hour >= ${ts(dayUs)} AND hour < ${ts(dayUs + DAY_US)}) x
+        GROUP BY ALL`);
+      out.push(...(await writePartitioned(conn, 'rollup_out', 'totals_1d', outDir, 19)));
+    }
     if ((hourFiles.gc_1h ?? []).length > 0) {
       await createFileView(conn, 'gc_1h', TABLES.gc_1h, hourFiles.gc_1h ?? []);
       await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS SELECT *, strftime(day, '%Y-%m-%d') AS dt FROM (${gcDayRowsSql(dayUs)})`);
@@ -215,6 +227,7 @@ export async function buildDayRollups(
     await conn.run('DROP TABLE IF EXISTS rollup_out');
     for (const [from] of pairs) await conn.run(`DROP VIEW IF EXISTS ${from}`);
     await conn.run('DROP VIEW IF EXISTS gc_1h');
+    await conn.run('DROP VIEW IF EXISTS profiles_1h');
   }
   return out;
 }

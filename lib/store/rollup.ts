@@ -128,7 +128,7 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
       res.files += files.length;
       res.rows += files.reduce((a, f) => a + f.rows, 0);
     }
-    const hours = { functions_1h: await listTable(store, 'functions_1h'), stacks_1h: await listTable(store, 'stacks_1h'), function_shares_1h: await listTable(store, 'function_shares_1h'), gc_1h: await listTable(store, 'gc_1h') };
+    const hours = { functions_1h: await listTable(store, 'functions_1h'), stacks_1h: await listTable(store, 'stacks_1h'), function_shares_1h: await listTable(store, 'function_shares_1h'), gc_1h: await listTable(store, 'gc_1h'), profiles_1h: await listTable(store, 'profiles_1h') };
     for (let d = Math.ceil(fromUs / DAY_US) * DAY_US; d + DAY_US <= o.toUs; d += DAY_US) {
       const dt = utcDate(d);
       if (!dtSet.has(dt)) continue;
@@ -138,6 +138,7 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
         stacks_1h: await liveIn(store, hours.stacks_1h, dt, dt),
         function_shares_1h: await liveIn(store, hours.function_shares_1h, dt, dt),
         gc_1h: await liveIn(store, hours.gc_1h, dt, dt),
+        profiles_1h: await liveIn(store, hours.profiles_1h, dt, dt),
       };
       const files = await buildDayRollups(conn, hourFiles, d, path.join(scratch, `d${d}`));
       await publish(store, files, DAY_FILE_ID, undefined);
