@@ -1,24 +1,31 @@
 import { makeS3Client } from '../lib/aws/clients';
-import { compactClock, runCompactJob, type CompactEvent, type CompactJobResult } from '../lib/aws/compact-job';
+import { compactClock, runCompactPlanner, type CompactEvent, type PlannerResult } from '../lib/aws/compact-job';
+import { compactQueueUrl, makeSqsClient, sqsSend } from '../lib/aws/compact-queue';
 import type { LambdaContext } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
-import { lambdaDuckDbSettings } from '../lib/aws/runtime';
+import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
+import { ENV } from '../lib/aws/resources';
+import { UNIT_ROWS } from '../lib/store/compact-hour';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
-// EventBridge Scheduler -> compaction of tables/ at the scheduled time (lib/infra/compaction.ts).
-// Reserved concurrency 1: never two runs of the schedule at once. All logic in lib/aws/compact-job.ts.
+// EventBridge Scheduler -> the compaction planner at the scheduled time (lib/infra/compaction.ts):
+// deferred deletes, due hours and days planned as jobs, one message per unit to the compaction
+// queue (lambdas/compact-worker.ts does the units). Reserved concurrency 1. All logic in
+// lib/aws/compact-job.ts.
 
 const s3 = makeS3Client();
+const sqs = makeSqsClient();
 const obs = lambdaObservability('compact');
 
-export async function handler(event: CompactEvent | undefined, context?: LambdaContext): Promise<CompactJobResult> {
+export async function handler(event: CompactEvent | undefined, context?: LambdaContext): Promise<PlannerResult> {
   obs.start(context);
   try {
     const nowUs = compactClock(event, Date.now() * 1000);
     const store = tablesStore(s3, tablesBucket());
-    return await runCompactJob({ store, settings: lambdaDuckDbSettings(), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
+    const send = sqsSend(sqs, compactQueueUrl());
+    return await runCompactPlanner({ store, send, settings: lambdaDuckDbSettings(), unitRows: envInt(process.env, ENV.compactUnitRows, UNIT_ROWS), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
   } catch (e) {
-    obs.log({ level: 'ERROR', msg: 'compaction failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
+    obs.log({ level: 'ERROR', msg: 'compaction planning failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
     throw e;
   } finally {
     obs.flush();

@@ -1,14 +1,16 @@
-// Compaction in the cloud against moto (S3): the real compaction Lambda handler (lambdas/compact.ts)
+// Compaction in the cloud against moto (S3, SQS): the real planner handler (lambdas/compact.ts)
 // invoked with the event EventBridge Scheduler sends (the stack's target input with the context
-// attributes filled in), then `fleetprof compact --bucket` (the same code from the CLI). Answers are
-// the same before and after, the number of Parquet objects goes down, a retried attempt is a no-op,
-// data newer than the scheduled time is left alone, and a bad event fails with its field named.
+// attributes filled in), its work queue drained through the real worker handler
+// (lambdas/compact-worker.ts) as the event source mapping would, then `fleetprof compact --bucket`
+// (the same code in one process from the CLI). Answers are the same before and after, the number
+// of Parquet objects goes down, a retried attempt is a no-op, data newer than the scheduled time
+// is left alone, and a bad event fails with its field named.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import type { CompactEvent, CompactJobResult } from '../lib/aws/compact-job';
+import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
 import { ingestProfileBytes } from '../lib/ingest';
@@ -16,6 +18,7 @@ import { parseSourceMeta } from '../lib/model/source';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { createWorkQueue, drain, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
 import { lambdaEnv, motoAvailable, startMoto, type Moto } from './helpers/moto';
 
 const BUCKET = 'fleetprof-compact';
@@ -44,7 +47,15 @@ d('scheduled compaction against moto', () => {
   let tmp: string;
   let s3: S3Client;
   let store: S3Store;
-  let handler: (e: CompactEvent | undefined) => Promise<CompactJobResult>;
+  let planner: (e: CompactEvent | undefined) => Promise<PlannerResult>;
+  let worker: WorkerHandler;
+  let queue: WorkQueue;
+  /** A scheduled run: the planner, then its work queue drained by workers. */
+  const handler = async (e: CompactEvent | undefined) => {
+    const planned = await planner(e);
+    const delivered = await drain(queue, worker);
+    return { ...planned, delivered };
+  };
   const saved = { ...process.env };
   // The fixture runs are on one UTC day; the scheduled time is the next day's first run.
   const day = new Date(runStart('svc-a-v1-i1')).toISOString().slice(0, 10);
@@ -97,11 +108,14 @@ d('scheduled compaction against moto', () => {
       ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
     });
+    queue = await createWorkQueue(moto.endpoint, REGION);
+    process.env.FLEETPROF_COMPACT_QUEUE_URL = queue.url;
     s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
     jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
-    handler = (await import('../lambdas/compact')).handler;
+    planner = (await import('../lambdas/compact')).handler;
+    worker = (await import('../lambdas/compact-worker')).handler;
     await ingest('svc-a-v1-i1');
     await ingest('svc-a-v1-i2');
   }, 120_000);
@@ -109,6 +123,7 @@ d('scheduled compaction against moto', () => {
   afterAll(async () => {
     jest.restoreAllMocks();
     s3?.destroy();
+    queue?.sqs.destroy();
     await moto?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -118,7 +133,7 @@ d('scheduled compaction against moto', () => {
   test('a run scheduled before the data was captured compacts nothing', async () => {
     const before = await parquetObjects();
     const r = await handler(schedulerEvent(`${day}T00:07:00Z`, 1));
-    expect(r).toMatchObject({ hours: 0, days: 0, filesMerged: 0, now: `${day}T00:07:00.000Z` });
+    expect(r).toMatchObject({ hours: 0, days: 0, filesMerged: 0, sent: 0, delivered: 0, now: `${day}T00:07:00.000Z` });
     expect(await parquetObjects()).toBe(before);
   }, 120_000);
 
@@ -127,19 +142,22 @@ d('scheduled compaction against moto', () => {
     const objects = await parquetObjects();
     const r = await handler(schedulerEvent(scheduled, 1));
     expect(r.now).toBe(`${nextDay}T00:07:00.000Z`);
-    expect(r.hours).toBeGreaterThan(0);
-    expect(r.filesMerged).toBeGreaterThan(r.hours);
+    // The planner plans and sends; the workers write and publish.
+    expect(r).toMatchObject({ hours: 0, filesMerged: 0 });
+    expect(r.sent).toBeGreaterThan(0);
+    expect(r.delivered).toBeGreaterThan(r.sent); // a dt's rollups are sent by the worker that finalized its last job
     expect(await answers()).toEqual(truth);
     // Replaced files wait out the grace period (a query may still read them)...
     const after = await parquetObjects();
 
     // The scheduler's second attempt of the same run (or an overlapping hand run): nothing left to do.
     const again = await handler(schedulerEvent(scheduled, 2));
-    expect(again).toMatchObject({ hours: 0, days: 0, filesMerged: 0 });
+    expect(again).toMatchObject({ hours: 0, days: 0, filesMerged: 0, sent: 0, delivered: 0 });
     expect(await parquetObjects()).toBe(after);
     expect(await answers()).toEqual(truth);
-    // ...and a later run deletes them: fewer objects than before compaction.
-    await handler(schedulerEvent(`${nextDay}T01:07:00Z`, 1));
+    // ...and a later run deletes them: fewer objects than before compaction. (The workers retire
+    // what they replace at their own clock, the real time here: the later run is a grace after it.)
+    await handler(schedulerEvent(new Date(Date.now() + 3_600_000).toISOString(), 1));
     expect(await parquetObjects()).toBeLessThan(objects);
     expect(await answers()).toEqual(truth);
   }, 180_000);

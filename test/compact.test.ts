@@ -11,8 +11,10 @@ import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { compact } from '../lib/store/compact';
-import { manifestKey, readManifest } from '../lib/store/manifest';
-import { symlinkKey } from '../lib/store/layout';
+import { EMPTY_MANIFEST, manifestKey, readManifest } from '../lib/store/manifest';
+import { parseKey, symlinkKey } from '../lib/store/layout';
+import { finalizeJob, jobKey, planHourJob, putJob, runUnit } from '../lib/store/compact-jobs';
+import { UNIT_ROWS } from '../lib/store/compact-hour';
 import type { Store } from '../lib/store/store';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
@@ -260,13 +262,13 @@ test('compaction beside ingest, and beside another compaction: every row exactly
   }
 }, 300_000);
 
-test('a compactor that loses the manifest swap retires the files it wrote; a run after the grace deletes them', async () => {
+test('a compactor that loses the manifest swap finds the job done by the winner: nothing written twice, nothing orphaned', async () => {
   const { store } = await tempStore();
   const other = await ParquetWriter.create(instance);
   try {
     await ingestBatch(store, [profileInput(RUNS[0], 'cpu')]);
     // Just before compactor A's first manifest swap, a batch of the same hour arrives and compactor
-    // B merges both batches: A's hour file (of the first batch only) is in no manifest.
+    // B runs: it finds A's job complete and publishes it, then merges the new batch.
     let raced = false;
     const racing = new Proxy(store, {
       get(target, prop, receiver) {
@@ -286,21 +288,19 @@ test('a compactor that loses the manifest swap retires the files it wrote; a run
     const r = await compact(racing, writer, { ...ALL, now: 1_000, tables: ['profiles'] });
     expect(raced).toBe(true);
     expect(r.conflicts).toBe(1);
+    expect(r.hours).toBe(0);
     const dt = (await store.list('profiles/')).map((o) => /dt=([\d-]+)\//.exec(o.key)?.[1]).find(Boolean)!;
     const dir = `profiles/dt=${dt}/`;
     const { manifest } = await readManifest(store, 'profiles', dt);
-    const orphans = (await parquetKeys(store, dir)).filter((k) => !manifest.live.some((f) => dir + f.name === k));
-    expect(orphans).toHaveLength(1);
-    expect(manifest.retired.map((x) => x.key)).toContain(orphans[0]);
-    expect(Buffer.from((await store.read(symlinkKey('profiles', dt)))!).toString('utf8')).not.toContain(path.basename(orphans[0]));
+    // Every file that is not live is retired (the hour files the day file replaced): none is orphaned.
+    const notLive = (await parquetKeys(store, dir)).filter((k) => !manifest.live.some((f) => dir + f.name === k));
+    expect(notLive.length).toBeGreaterThan(0);
+    for (const k of notLive) expect(manifest.retired.map((x) => x.key)).toContain(k);
+    expect(await store.list('_compaction/')).toEqual([]);
     const { store: ref } = await tempStore();
     await ingestBatch(ref, [profileInput(RUNS[0], 'cpu'), profileInput(RUNS[1], 'cpu')]);
     expect(await snapshot(store, true)).toEqual(await snapshot(ref, true));
-    // Within the grace it stays (a reader of an older manifest... never named it, but the rule is one rule).
-    await compact(store, writer, { ...ALL, now: 2_000, tables: ['profiles'] });
-    expect(await parquetKeys(store, dir)).toContain(orphans[0]);
     await compact(store, writer, { ...ALL, now: 1_000 + 15 * 60_000, tables: ['profiles'] });
-    expect(await parquetKeys(store, dir)).not.toContain(orphans[0]);
     const after = (await readManifest(store, 'profiles', dt)).manifest;
     expect((await parquetKeys(store, dir)).sort()).toEqual(after.live.map((f) => dir + f.name).sort());
     expect(await snapshot(store, true)).toEqual(await snapshot(ref, true));
@@ -308,6 +308,43 @@ test('a compactor that loses the manifest swap retires the files it wrote; a run
     other.close();
   }
 }, 300_000);
+
+test('a job planned from a manifest that moved on is stale: its output is retired, never live; a run after the grace deletes it', async () => {
+  const { store } = await tempStore();
+  const [first] = (await ingestBatch(store, [profileInput(RUNS[0], 'cpu')])).filter((k) => k.startsWith('fresh/profiles/'));
+  const k = parseKey(first)!;
+  if (k.tier !== 'fresh') throw new Error('not fresh');
+  // Two planners race: A saw one batch, B (later) two. B's job goes live first.
+  const jobA = await planHourJob(store, writer, 'profiles', k.dt, k.hour, (await store.list(first)), EMPTY_MANIFEST, { unitRows: UNIT_ROWS, rollupSource: false, now: 1_000 });
+  await putJob(store, jobA);
+  await ingestBatch(store, [profileInput(RUNS[1], 'cpu')]);
+  const both = await store.list(`fresh/profiles/dt=${k.dt}/hour=${String(k.hour).padStart(2, '0')}/`);
+  const jobB = await planHourJob(store, writer, 'profiles', k.dt, k.hour, both, EMPTY_MANIFEST, { unitRows: UNIT_ROWS, rollupSource: false, now: 1_000 });
+  await putJob(store, jobB);
+  const settings = () => ({ zstdLevel: 3, rowGroupRows: 122_880 });
+  const res = { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, conflicts: 0 };
+  await runUnit(store, writer, jobKey(jobB), 0, settings);
+  expect(await finalizeJob(store, jobB, 1_000, res)).toBe('published');
+  // A's worker ran before it learned: its output exists, then its finalize finds the job stale.
+  const dir = `profiles/dt=${k.dt}/`;
+  await fs.mkdir(store.scratchDir, { recursive: true });
+  const tmp = path.join(store.scratchDir, 'a.parquet');
+  await fs.copyFile(store.pathOf(dir + jobB.names[0]), tmp);
+  await store.putFile(dir + jobA.names[0], tmp);
+  expect(await finalizeJob(store, jobA, 2_000, res)).toBe('stale');
+  const { manifest } = await readManifest(store, 'profiles', k.dt);
+  expect(manifest.live.map((f) => f.name)).toEqual([jobB.names[0]]);
+  expect(manifest.retired.map((r) => r.key)).toContain(dir + jobA.names[0]);
+  expect(Buffer.from((await store.read(symlinkKey('profiles', k.dt)))!).toString('utf8')).not.toContain(jobA.names[0]);
+  expect(await store.list('_compaction/')).toEqual([]);
+  // A redelivered unit message of the stale job writes nothing.
+  expect((await runUnit(store, writer, jobKey(jobA), 0, settings)).ms).toBe(0);
+  const { store: ref } = await tempStore();
+  await ingestBatch(ref, [profileInput(RUNS[0], 'cpu'), profileInput(RUNS[1], 'cpu')]);
+  expect(await snapshot(store, true)).toEqual(await snapshot(ref, true));
+  await compact(store, writer, { now: 2_000 + 15 * 60_000, closedBefore: 0, tables: ['profiles'] });
+  expect(await parquetKeys(store, dir)).toEqual([dir + jobB.names[0]]);
+}, 120_000);
 
 test('a day whose live files exceed dayMergeMaxBytes keeps its hour files (same answers)', async () => {
   const { store } = await tempStore();

@@ -63,15 +63,15 @@ const s3Statements = (sts: Json[]) => sts.filter((s) => list<string>(s.Action).s
 describe('storage', () => {
   test('resources of the pipeline are all there', () => {
     template.resourceCountIs('AWS::S3::Bucket', 2); // data + access logs
-    template.resourceCountIs('AWS::SQS::Queue', 2); // ingest + DLQ
-    template.resourceCountIs('AWS::Lambda::Function', 5); // ingest, query, digest, compaction, CDK's bucket-notifications handler
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.resourceCountIs('AWS::SQS::Queue', 4); // ingest + DLQ, compaction work + DLQ
+    template.resourceCountIs('AWS::Lambda::Function', 6); // ingest, query, digest, compaction planner and worker, CDK's bucket-notifications handler
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.resourceCountIs('AWS::Glue::Database', 1);
     template.resourceCountIs('AWS::Glue::Table', Object.keys(TABLES).length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 4); // agent, agent per service, query caller, Athena user
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6); // DLQ, ingest errors, backlog age, digest errors, compaction errors, query errors
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7); // DLQ, ingest errors, backlog age, digest errors, compaction errors, compaction DLQ, query errors
     template.resourceCountIs('Custom::S3BucketNotifications', 1);
   });
 
@@ -470,6 +470,8 @@ describe('cdk-nag', () => {
 describe('compaction', () => {
   const fnId = logicalId(stack.compaction.fn.fn);
   const roleId = logicalId(stack.compaction.fn.role);
+  const workerFnId = logicalId(stack.compaction.worker.fn);
+  const workerRoleId = logicalId(stack.compaction.worker.role);
   const sched = resources[stack.getLogicalId(stack.compaction.schedule)];
 
   test('hourly EventBridge Scheduler schedule (UTC) sends the scheduled time to the compaction function', () => {
@@ -486,15 +488,37 @@ describe('compaction', () => {
     expect(cfg.Properties).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 });
   });
 
-  test('the scheduler role invokes the compaction function only; the function reads, writes and deletes under tables/ only', () => {
+  test('the scheduler role invokes the planner only; planner and worker read, write and delete under tables/ only and send to the work queue only', () => {
     const invoker = sched.Properties.Target.RoleArn['Fn::GetAtt'][0];
     expect(roleStatements(invoker).map((st) => [st.Action, str(st.Resource)])).toEqual([['lambda:InvokeFunction', `<${fnId}.Arn>`]]);
-    const sts = s3Statements(roleStatements(roleId)).map((st) => [list<string>(st.Action).sort().join(','), list(st.Resource).map(str).join(',')]);
-    expect(sts).toEqual([
-      ['s3:DeleteObject,s3:GetObject,s3:PutObject', `<${bucketId}.Arn>/tables/*`],
-      ['s3:ListBucket', `<${bucketId}.Arn>`],
-    ]);
-    const list_ = s3Statements(roleStatements(roleId)).find((st) => st.Action === 's3:ListBucket');
-    expect(list_.Condition.StringLike['s3:prefix']).toEqual(['tables/', 'tables/*']);
+    const queueId = logicalId(stack.compaction.queue);
+    for (const role of [roleId, workerRoleId]) {
+      const sts = s3Statements(roleStatements(role)).map((st) => [list<string>(st.Action).sort().join(','), list(st.Resource).map(str).join(',')]);
+      expect(sts).toEqual([
+        ['s3:DeleteObject,s3:GetObject,s3:PutObject', `<${bucketId}.Arn>/tables/*`],
+        ['s3:ListBucket', `<${bucketId}.Arn>`],
+      ]);
+      const list_ = s3Statements(roleStatements(role)).find((st) => st.Action === 's3:ListBucket');
+      expect(list_.Condition.StringLike['s3:prefix']).toEqual(['tables/', 'tables/*']);
+      const sqsSts = roleStatements(role).filter((st) => list<string>(st.Action).some((a) => a.startsWith('sqs:')));
+      // Sending: the work queue only. The worker's event source mapping adds what consuming needs, on the same queue.
+      for (const st of sqsSts) expect(list(st.Resource).map(str)).toEqual([`<${queueId}.Arn>`]);
+      expect(sqsSts.flatMap((st) => list<string>(st.Action))).toContain('sqs:SendMessage');
+    }
+    const planner = roleStatements(roleId).filter((st) => list<string>(st.Action).some((a) => a.startsWith('sqs:')));
+    expect(planner.flatMap((st) => list<string>(st.Action))).toEqual(['sqs:SendMessage']);
+  });
+
+  test('workers: the work queue (DLQ after 3 receives, visibility 6x the timeout) one message per invocation, at most compactWorkers at once', () => {
+    const queue = resources[logicalId(stack.compaction.queue)];
+    expect(queue.Properties.VisibilityTimeout).toBe(6 * 900);
+    expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBe(3);
+    expect(str(queue.Properties.RedrivePolicy.deadLetterTargetArn)).toBe(`<${logicalId(stack.compaction.dlq)}.Arn>`);
+    const [, esm] = byType('AWS::Lambda::EventSourceMapping').find(([, r]) => str(r.Properties.FunctionName) === `<${workerFnId}>`)!;
+    expect(esm.Properties).toMatchObject({ BatchSize: 1, ScalingConfig: { MaximumConcurrency: DEFAULT_SETTINGS.compactWorkers }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(str(esm.Properties.EventSourceArn)).toBe(`<${logicalId(stack.compaction.queue)}.Arn>`);
+    expect(resources[workerFnId].Properties.Timeout).toBe(900);
+    expect(resources[workerFnId].Properties.Environment.Variables.FLEETPROF_COMPACT_QUEUE_URL).toEqual({ Ref: logicalId(stack.compaction.queue) });
+    expect(() => new FleetprofStack(newApp(), 'BadWorkers', { settings: { compactWorkers: 1 } })).toThrow(/compactWorkers/);
   });
 });

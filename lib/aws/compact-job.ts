@@ -1,13 +1,17 @@
-import { compactDue, type CompactDueOptions } from '../store/compact-due';
-import type { CompactResult } from '../store/compact';
+import { compactDue, dueOptions, type CompactDueOptions } from '../store/compact-due';
+import { compactWork, emptyResult, planCompaction, type CompactResult } from '../store/compact';
+import { parseWorkMessage, type Send } from '../store/compact-jobs';
+import { COMPACT_FUNCTION } from './resources';
 import { openDuckDb, ParquetWriter, type DuckDbSettings } from '../store/parquet';
 import type { Store } from '../store/store';
 import { parseTime } from '../model/time';
 
-// One compaction run over a store (the bucket's tables/ in the Lambda and `fleetprof compact
-// --bucket`; any store in tests): its own DuckDB, the core's compactDue at `nowUs`, a summary.
-// The scheduled Lambda (lambdas/compact.ts) and the CLI both come through here, so what the
-// schedule runs is what an operator re-runs by hand.
+// Compaction over a store (the bucket's tables/ in the Lambdas and `fleetprof compact --bucket`;
+// any store in tests), each with its own DuckDB: the whole run in one process (runCompactJob: the
+// CLI, the benchmarks), or the stack's two roles (runCompactPlanner: the schedule; runCompactWorker:
+// the work queue). All three call the same core functions (lib/store/compact.ts, compact-jobs.ts)
+// with the same options (compact-due.ts dueOptions), so what the stack runs is what an operator
+// re-runs by hand.
 
 /** The event the compaction schedule sends: COMPACT_FUNCTION.scheduleInput with the context attributes filled in. */
 export interface CompactEvent {
@@ -53,6 +57,81 @@ export async function runCompactJob(deps: CompactJobDeps, nowUs: number): Promis
       const out: CompactJobResult = { ...r, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
       deps.log?.({ level: 'INFO', msg: 'compaction done', ...out });
       return out;
+    } finally {
+      writer.close();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+/** What a planner run did (the scheduled Lambda's result). */
+export interface PlannerResult extends CompactResult {
+  readonly now: string;
+  readonly ms: number;
+  /** Work messages sent to the queue. */
+  readonly sent: number;
+}
+
+/**
+ * The scheduled planner (lambdas/compact.ts): deferred deletes, finalizes of complete jobs, new
+ * jobs for what is due at `nowUs`, their units sent to the work queue (`send`).
+ */
+export async function runCompactPlanner(deps: CompactJobDeps & { send: Send }, nowUs: number): Promise<PlannerResult> {
+  const t0 = Date.now();
+  return withWriter(deps, async (writer) => {
+    const result = emptyResult();
+    let sent = 0;
+    const send: Send = async (ms) => {
+      await deps.send(ms);
+      sent += ms.length;
+    };
+    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows });
+    await planCompaction(deps.store, writer, opts, result, send, { housekeeping: true, resendAfterMs: COMPACT_FUNCTION.resendAfterSeconds * 1000 });
+    const out: PlannerResult = { ...result, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0, sent };
+    deps.log?.({ level: 'INFO', msg: 'compaction planned', ...out });
+    return out;
+  });
+}
+
+/** What a worker invocation did with its messages. */
+export interface WorkerResult extends CompactResult {
+  readonly ms: number;
+  /** Indexes of the messages that failed (each logged with its reason). */
+  readonly failed: number[];
+}
+
+/**
+ * Compaction workers (lambdas/compact-worker.ts): each message's unit written and its job
+ * finalized when complete, or a dt's rollups, at the worker's clock (`nowUs`). A message that
+ * fails is reported (the queue redelivers it; its effects so far are safe to repeat).
+ */
+export async function runCompactWorker(deps: CompactJobDeps & { send: Send }, messages: readonly string[], nowUs: number): Promise<WorkerResult> {
+  const t0 = Date.now();
+  return withWriter(deps, async (writer) => {
+    const result = emptyResult();
+    const failed: number[] = [];
+    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows, onUnit: deps.onUnit });
+    for (const [i, body] of messages.entries()) {
+      try {
+        await compactWork(deps.store, writer, parseWorkMessage(body), opts, result, deps.send);
+      } catch (e) {
+        failed.push(i);
+        deps.log?.({ level: 'ERROR', msg: 'compaction work failed', body, error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
+      }
+    }
+    const out: WorkerResult = { ...result, ms: Date.now() - t0, failed };
+    deps.log?.({ level: 'INFO', msg: 'compaction work done', messages: messages.length, ...out });
+    return out;
+  });
+}
+
+async function withWriter<T>(deps: CompactJobDeps, f: (writer: ParquetWriter) => Promise<T>): Promise<T> {
+  const instance = await openDuckDb(deps.settings);
+  try {
+    const writer = await ParquetWriter.create(instance);
+    try {
+      return await f(writer);
     } finally {
       writer.close();
     }

@@ -57,9 +57,10 @@ export const DIGEST_FUNCTION = {
 } as const;
 
 /**
- * Compaction Lambda (lambdas/compact.ts), invoked by an EventBridge Scheduler schedule: closed
- * hours of the fresh tier -> hour files, closed days -> day files (lib/store/compact-due.ts).
- * Reserved concurrency 1, so two runs never overlap; a run that finds nothing due costs a LIST.
+ * Compaction planner Lambda (lambdas/compact.ts), invoked by an EventBridge Scheduler schedule:
+ * deferred deletes, closed hours (and days) planned as jobs of units, one message per unit to the
+ * compaction queue (lib/store/compact-jobs.ts). Reserved concurrency 1: two plans never overlap
+ * (they would be safe, but each would plan the same hours).
  */
 export const COMPACT_FUNCTION = {
   timeoutSeconds: 900,
@@ -72,6 +73,41 @@ export const COMPACT_FUNCTION = {
    * replaces the context attributes, so every attempt of one run compacts as of the same time.
    */
   scheduleInput: { scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' },
+  /**
+   * A job planned at least this long ago whose outputs are still missing gets its units sent again
+   * (a message that went to the DLQ, or a planner that crashed between the job and its messages).
+   * Longer than a worker's timeout, so a unit still running is not sent twice.
+   */
+  resendAfterSeconds: 30 * 60,
+} as const;
+
+/**
+ * Compaction worker Lambda (lambdas/compact-worker.ts): one work message per invocation (a unit:
+ * up to 4M rows read, sorted and written, minutes; or a dt's rollups). Concurrency from the
+ * measured cost: an hour of 1,000 instances is ~35 units and 68-101 min of one 2-vCPU worker
+ * (4.1-6.1 s per instance-hour, docs/performance.md "Compaction and storage"), so 12 workers
+ * finish it in ~6-9 min (<= 10 min) and 1,000 instances need no more; raise `compactWorkers` with
+ * the fleet (10 min per 1,000 instances / N workers).
+ */
+export const COMPACT_WORKER_FUNCTION = {
+  timeoutSeconds: 900,
+  memoryMb: 3008,
+  ephemeralStorageMb: 10240,
+  /** One message per invocation: a unit takes minutes; a batch of them could exceed the 15 min limit. */
+  batchSize: 1,
+  maxConcurrency: 12,
+} as const;
+
+/** The compaction work queue (planner -> workers) and its dead-letter queue. */
+export const COMPACT_QUEUE = {
+  name: 'fleetprof-compact',
+  dlqName: 'fleetprof-compact-dlq',
+  /** AWS: at least 6x the consuming function's timeout. */
+  visibilityTimeoutSeconds: 6 * COMPACT_WORKER_FUNCTION.timeoutSeconds,
+  /** A unit that fails 3 times is parked (the planner re-sends it after resendAfterSeconds, the DLQ alarm says so). */
+  maxReceiveCount: 3,
+  retentionSeconds: 4 * 24 * 3600,
+  dlqRetentionSeconds: 14 * 24 * 3600,
 } as const;
 
 /** The ingest queue and its dead-letter queue. */
@@ -123,6 +159,10 @@ export const ENV = {
   fontFiles: 'FLEETPROF_FONT_FILES',
   /** The digest reads the ingest dead-letter queue's message count (a finding when > 0). */
   ingestDlqUrl: 'FLEETPROF_INGEST_DLQ_URL',
+  /** The compaction work queue the planner and workers send to (lib/aws/compact-queue.ts). */
+  compactQueueUrl: 'FLEETPROF_COMPACT_QUEUE_URL',
+  /** Rows per compaction unit (default UNIT_ROWS, lib/store/compact-hour.ts): smaller bounds a worker's sort further, more units. */
+  compactUnitRows: 'FLEETPROF_COMPACT_UNIT_ROWS',
   /** Base URL of the HTTP API the digest cards link to (flame graph, diff); unset: commands only. */
   digestLinkBase: 'FLEETPROF_DIGEST_LINK_BASE',
 } as const;

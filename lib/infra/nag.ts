@@ -59,13 +59,15 @@ export function suppressFindings(stack: NaggedStack): void {
     },
   ], true);
 
-  NagSuppressions.addResourceSuppressions(stack.compaction.fn.role, [
-    {
-      id: 'AwsSolutions-IAM5',
-      reason: `Compaction reads, writes and deletes Parquet, manifests and Athena symlink lists under ${TABLES_PREFIX} only. ${prefixReason}`,
-      appliesTo: [objects(TABLES_PREFIX)],
-    },
-  ], true);
+  for (const role of [stack.compaction.fn.role, stack.compaction.worker.role]) {
+    NagSuppressions.addResourceSuppressions(role, [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: `Compaction reads, writes and deletes Parquet, manifests, Athena symlink lists and compaction jobs under ${TABLES_PREFIX} only. ${prefixReason}`,
+        appliesTo: [objects(TABLES_PREFIX)],
+      },
+    ], true);
+  }
 
   NagSuppressions.addResourceSuppressions(stack.access.agent, [
     {
@@ -101,7 +103,7 @@ export function suppressFindings(stack: NaggedStack): void {
   const runtimeReason =
     'Node.js 22 is pinned on purpose: it is the newest runtime the project builds and tests against (Node 20+ toolchain, ' +
     'DuckDB native binding and esbuild target node22); moving to a newer runtime is a deliberate, tested change.';
-  for (const f of [stack.ingest.fn, stack.query.fn, stack.digest.fn.fn, stack.compaction.fn.fn]) {
+  for (const f of [stack.ingest.fn, stack.query.fn, stack.digest.fn.fn, stack.compaction.fn.fn, stack.compaction.worker.fn]) {
     NagSuppressions.addResourceSuppressions(f, [{ id: 'AwsSolutions-L1', reason: runtimeReason }]);
   }
 

@@ -2,7 +2,7 @@
 // variable names come from lib/aws/resources.ts, the one definition shared with the handlers and
 // the moto end-to-end test; only what is infra-only (Athena results, retention) is defined here.
 
-import { COMPACT_FUNCTION, DIGEST_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
+import { COMPACT_FUNCTION, COMPACT_WORKER_FUNCTION, DIGEST_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
 
 /** Uploads land here; ObjectCreated under this prefix (and only this one) triggers ingestion. */
 export const RAW_PREFIX: string = PREFIXES.raw;
@@ -73,7 +73,10 @@ export interface FleetprofSettings {
   readonly digestSendQuiet: boolean;
   /** EventBridge Scheduler expression of the compaction (UTC); default hourly at minute 7. */
   readonly compactSchedule: string;
+  /** Planner and worker memory. */
   readonly compactMemoryMb: number;
+  /** Compaction workers at once (the work queue's event source maxConcurrency, 2-1000): ~12 per 1,000 instances. */
+  readonly compactWorkers: number;
 }
 
 export const DEFAULT_SETTINGS: FleetprofSettings = {
@@ -106,4 +109,5 @@ export const DEFAULT_SETTINGS: FleetprofSettings = {
   digestSendQuiet: true,
   compactSchedule: COMPACT_FUNCTION.scheduleExpression,
   compactMemoryMb: COMPACT_FUNCTION.memoryMb,
+  compactWorkers: COMPACT_WORKER_FUNCTION.maxConcurrency,
 };

@@ -122,6 +122,14 @@ export class FleetprofStack extends Stack {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
+      new cloudwatch.Alarm(this, 'CompactionDlqNotEmpty', {
+        alarmDescription: 'fleetprof: a compaction unit failed 3 times and sits in the compaction DLQ (the next planning run re-sends it; its error is in the worker log)',
+        metric: this.compaction.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
       new cloudwatch.Alarm(this, 'QueryErrors', {
         alarmDescription: 'fleetprof: the query function failed',
         metric: this.query.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
@@ -166,6 +174,7 @@ function validate(s: FleetprofSettings): void {
   if (s.digestFrom && !s.digestTo.trim()) fail('digestTo is required when digestFrom is set');
   if (!/^(cron|rate)\(.+\)$/.test(s.compactSchedule)) fail(`compactSchedule must be cron(...) or rate(...), got ${s.compactSchedule}`);
   if (!(s.compactMemoryMb >= 1024 && s.compactMemoryMb <= 10240)) fail('compactMemoryMb must be 1024..10240');
+  if (!(Number.isInteger(s.compactWorkers) && s.compactWorkers >= 2 && s.compactWorkers <= 1000)) fail('compactWorkers must be 2..1000');
   if (!/^(cron|rate|at)\(.+\)$/.test(s.digestSchedule)) fail(`digestSchedule must be cron(...), rate(...) or at(...), got ${s.digestSchedule}`);
   for (const k of ['rawRetentionDays', 'quarantineRetentionDays', 'athenaResultsRetentionDays', 'accessLogRetentionDays'] as const) {
     if (!(s[k] >= 1)) fail(`${k} must be >= 1`);

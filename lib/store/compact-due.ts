@@ -33,16 +33,28 @@ export async function compactDue(store: Store, writer: ParquetWriter, o: Compact
   // closed day's day forms once all its hours are rolled up. Rollup tables keep one file per hour
   // (a late upload rebuilds its hour and replaces that hour's files); the compactor only runs
   // their deferred deletes.
+  const r = await compact(store, writer, dueOptions(store, writer, o));
+  return { ...r, rollups: rollupRun(r) };
+}
+
+/**
+ * The options of a scheduled run at `nowUs`: what the in-process run above, the stack's planner
+ * and its workers (lib/aws/compact-job.ts) all pass to the compactor's roles.
+ */
+export function dueOptions(store: Store, writer: ParquetWriter, o: CompactDueOptions): CompactOptions {
   const nowMs = o.nowUs / 1000;
   const closedBefore = nowMs - DEFAULT_SETTLE_MS;
-  const opts = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, onUnit: o.onUnit };
-  const r = await compact(store, writer, {
+  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, onUnit: o.onUnit };
+  return {
     ...opts,
     afterDt: async (dt, res) => {
       const t0 = Date.now();
       await dayRollupsDue(store, writer, dt, Date.parse(`${dt}T00:00:00Z`) + DAY_US / 1000 <= closedBefore, opts, res);
       res.rollupMs += Date.now() - t0;
     },
-  });
-  return { ...r, rollups: { hours: r.rollupHours, days: r.rollupDays, files: r.rollupFiles, rows: r.rollupRows } };
+  };
+}
+
+export function rollupRun(r: CompactResult): RollupRunResult {
+  return { hours: r.rollupHours, days: r.rollupDays, files: r.rollupFiles, rows: r.rollupRows };
 }

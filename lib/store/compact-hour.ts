@@ -37,6 +37,11 @@ export interface HourPlan {
   readonly rows: number;
   /** (profile_id, batch) keys whose rows do not count. */
   readonly dropped: number;
+  /**
+   * Those keys ((profile_id, batch with NULL as '')): a plan travels to other processes (the
+   * compaction workers, lib/store/compact-jobs.ts), so the rule's outcome is data, not a temp table.
+   */
+  readonly droppedKeys: readonly (readonly [string, string])[];
 }
 
 /** Rows per unit by default: measured with bench/compact.ts (docs/performance.md "Compaction and storage"). */
@@ -60,7 +65,8 @@ export async function planHour(conn: DuckDBConnection, table: TableDef, fresh: r
     droppedSql = `${redelivered} UNION SELECT k.profile_id, k.b FROM ${KEYS} k SEMI JOIN (${have}) c ON k.profile_id = c.profile_id`;
   }
   await conn.run(`CREATE OR REPLACE TEMP TABLE ${DROPPED} AS SELECT DISTINCT profile_id, b FROM (${droppedSql})`);
-  const dropped = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${DROPPED}`)).getRows()[0][0]);
+  const droppedKeys = (await conn.runAndReadAll(`SELECT profile_id, b FROM ${DROPPED} ORDER BY ALL`)).getRows().map(([p, b]) => [String(p), String(b)] as const);
+  const dropped = droppedKeys.length;
   const kept = dropped === 0 ? KEYS : `(SELECT * FROM ${KEYS} k ANTI JOIN ${DROPPED} d ON k.profile_id = d.profile_id AND k.b = d.b)`;
   // Every pair, with the rows that count (0 when all its rows are dropped): each row lands in one unit.
   const sizes = (
@@ -72,7 +78,7 @@ export async function planHour(conn: DuckDBConnection, table: TableDef, fresh: r
     sizes.map(([s, i, n]) => ({ s, i, n: Number(n) })),
     unitRows,
   );
-  return { units, rows: units.reduce((a, u) => a + u.rows, 0), dropped };
+  return { units, rows: units.reduce((a, u) => a + u.rows, 0), dropped, droppedKeys };
 }
 
 /**
@@ -105,7 +111,7 @@ export async function planDay(conn: DuckDBConnection, live: readonly string[], u
     sizes.map(([s, i, n]) => ({ s, i, n: Number(n) })),
     unitRows,
   );
-  return { units, rows: units.reduce((a, u) => a + u.rows, 0), dropped: 0 };
+  return { units, rows: units.reduce((a, u) => a + u.rows, 0), dropped: 0, droppedKeys: [] };
 }
 
 /** The source a unit reads: an hour's fresh files (planHour) or a day's live files (planDay). */
@@ -173,6 +179,60 @@ export async function writeUnits(
     }
   } finally {
     await fs.rm(parts, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes ONE unit of a plan made anywhere (another process, another machine): unit i's rows that
+ * count to `outPath`, sorted like writeUnits' files. The unit's rows are picked from the whole
+ * source by its (service, instance) pairs (no split pass: every unit of an hour runs in its own
+ * compaction worker, lib/store/compact-jobs.ts, so a split would be one more serial pass before
+ * them; the per-unit filter costs a read of the source, measured ~20% of a unit's sort). The
+ * plan's dropped keys are loaded into this connection first. Returns the rows written.
+ */
+export async function writeUnit(
+  conn: DuckDBConnection,
+  table: TableDef,
+  source: UnitSource,
+  plan: HourPlan,
+  i: number,
+  outPath: string,
+  o: { zstdLevel: number; rowGroupRows: number },
+): Promise<number> {
+  const { listValue, LIST, VARCHAR, INTEGER } = await import('@duckdb/node-api');
+  const src = source.tier === 'fresh' ? tierSource(table, 'fresh', source.files) : liveSource(source.files);
+  const missing = (await missingColumns(conn, table, src)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
+  const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
+  const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
+  try {
+    let dropped = '';
+    if (plan.droppedKeys.length > 0) {
+      await conn.run(
+        `CREATE OR REPLACE TEMP TABLE ${DROPPED} AS SELECT unnest($1::VARCHAR[]) AS profile_id, unnest($2::VARCHAR[]) AS b`,
+        [listValue(plan.droppedKeys.map((k) => k[0])), listValue(plan.droppedKeys.map((k) => k[1]))],
+        [LIST(VARCHAR), LIST(VARCHAR)],
+      );
+      dropped = ` ANTI JOIN ${DROPPED} d ON f.profile_id = d.profile_id AND COALESCE(f.${BATCH_COLUMN}, '') = d.b`;
+    }
+    let rows = `(SELECT *${missing} FROM ${src}) f${dropped}`;
+    // One unit holds every pair with rows that count: no filter.
+    if (plan.units.length > 1) {
+      const pairs = plan.units[i].pairs;
+      await conn.run(
+        `CREATE OR REPLACE TEMP TABLE ${UNIT} AS SELECT unnest($1::VARCHAR[]) AS s, unnest($2::VARCHAR[]) AS i, unnest($3::INTEGER[]) AS u`,
+        [listValue(pairs.map((p) => p[0])), listValue(pairs.map((p) => p[1])), listValue(pairs.map(() => i))],
+        [LIST(VARCHAR), LIST(VARCHAR), LIST(INTEGER)],
+      );
+      rows = `(SELECT f.* FROM ${rows} SEMI JOIN ${UNIT} m ON COALESCE(f.service, '') = m.s AND COALESCE(f.instance, '') = m.i) f`;
+    }
+    const r = await conn.runAndReadAll(
+      `COPY (SELECT ${cols} FROM ${rows} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${o.zstdLevel}, ROW_GROUP_SIZE ${o.rowGroupRows})`,
+    );
+    const n = Number(r.getRows()[0]?.[0] ?? 0);
+    if (n !== plan.units[i].rows) throw new Error(`${table.name}: compaction unit ${i} wrote ${n} rows, its plan counted ${plan.units[i].rows}`);
+    return n;
+  } finally {
+    await endHour(conn);
   }
 }
 

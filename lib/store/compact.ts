@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ROLLUP_TABLE_NAMES, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
-import { endHour, planDay, planHour, UNIT_ROWS, writeUnits } from './compact-hour';
+import { ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
+import { UNIT_ROWS } from './compact-hour';
+import { finalizeJob, jobKey, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runUnit, spanName, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
-import { coveredHours, readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
+import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
 import { NO_ROLLUPS, type RollupBuilder, type RollupOutput } from './rollup-hook';
 import type { Store, StoredObject } from './store';
@@ -104,10 +105,62 @@ const MAX_ATTEMPTS = 5;
 /** Row groups of hour files (DuckDB's default). */
 const HOUR_ROW_GROUP_ROWS = 122_880;
 
+/** What a planner run sends and does; a run that did nothing means nothing is due. */
+export interface PlanOptions {
+  /** Run the deferred deletes (once per run: files retired by this run wait for the next one). */
+  readonly housekeeping: boolean;
+  /** Re-send the units of an open job planned at least this long ago whose outputs are missing (lost or failed messages). */
+  readonly resendAfterMs: number;
+}
+
+/**
+ * One whole compaction in this process: the planner, then every unit and finalize it sends, then
+ * the planner again (a day closes once its hours are live and rolled up), until nothing is due.
+ * The same functions as the stack's planner and workers (lib/store/compact-jobs.ts), run in turn.
+ */
 export async function compact(store: Store, writer: ParquetWriter, opts: CompactOptions = {}): Promise<CompactResult> {
-  const result: CompactResult = { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0, rollupFiles: 0, rollupRows: 0, rollupHours: 0, rollupDays: 0, rollupMs: 0 };
+  const result = emptyResult();
+  const queue: WorkMessage[] = [];
+  const send: Send = async (ms) => {
+    queue.push(...ms);
+  };
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const acted = await planCompaction(store, writer, opts, result, send, { housekeeping: round === 0, resendAfterMs: 0 });
+    if (acted === 0 && queue.length === 0) break;
+    while (queue.length > 0) await compactWork(store, writer, queue.shift()!, opts, result, send);
+  }
+  return result;
+}
+
+export function emptyResult(): CompactResult {
+  return { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0, rollupFiles: 0, rollupRows: 0, rollupHours: 0, rollupDays: 0, rollupMs: 0 };
+}
+
+/** Planner, then its work, then the planner again: a day needs its hours live and rolled up first. */
+const MAX_ROUNDS = 6;
+
+const isRollupTable = (t: TableName) => (ROLLUP_TABLE_NAMES as readonly TableName[]).includes(t);
+
+/** zstd level and row groups of a job's outputs. */
+function jobSettings(job: Pick<UnitJob, 'table' | 'span'>, opts: CompactOptions): JobSettings {
+  return job.span === 'day'
+    ? { zstdLevel: opts.dayZstdLevel ?? DAY_ZSTD, rowGroupRows: dayRowGroupRows(job.table) }
+    : { zstdLevel: opts.hourZstdLevel ?? HOUR_ZSTD, rowGroupRows: HOUR_ROW_GROUP_ROWS };
+}
+
+/**
+ * The planner (the scheduled run; the first step of `compact`): per dt, deferred deletes, then
+ * open jobs finalized when complete (a finalizer that crashed) or their missing units re-sent,
+ * then a job per closed hour with unmerged fresh files and no open job, its units sent; a dt with
+ * no open job gets its rollups (sent), its day forms (`afterDt`) and, when due, its day close
+ * (jobs, units sent). Returns how many things it did or sent (0: nothing is due).
+ */
+export async function planCompaction(store: Store, writer: ParquetWriter, opts: CompactOptions, result: CompactResult, send: Send, p: PlanOptions): Promise<number> {
+  const now = opts.now ?? Date.now();
   const tables = opts.tables ?? TABLE_NAMES;
   const rollups = opts.rollups ?? NO_ROLLUPS;
+  const closedBefore = opts.closedBefore ?? now - (opts.settleMs ?? DEFAULT_SETTLE_MS);
+  const unitRows = opts.unitRows ?? UNIT_ROWS;
   const dts = new Set<string>();
   for (const table of tables) {
     for (const o of [...(await store.list(`${FRESH_PREFIX}${table}/`)), ...(await store.list(`${table}/`))]) {
@@ -115,197 +168,148 @@ export async function compact(store: Store, writer: ParquetWriter, opts: Compact
       if (k && k.table === table) dts.add(k.dt);
     }
   }
-  for (const dt of [...dts].sort()) {
-    // Hours first, their rollups, then the day (a day file never replaces hour files whose
-    // rollups are still pending), then its rollups.
-    for (const phase of ['hours', 'day'] as const) {
-      for (const table of tables) {
-        // Rollup tables keep one file per hour (a rebuilt hour replaces its files: rollup-compact.ts);
-        // their hours phase only does their deferred deletes.
-        if (phase === 'day' && isRollupTable(table)) continue;
-        await compactDt(store, writer, table, dt, phase, rollups.sources.includes(table), opts, result);
-      }
-      if (rollups.sources.length > 0) {
-        const t0 = Date.now();
-        await rollupDt(store, writer, dt, rollups, opts, result);
-        result.rollupMs += Date.now() - t0;
-      }
-    }
-    if (opts.afterDt) await opts.afterDt(dt, result);
+  const open = new Map<string, UnitJob[]>();
+  for (const key of await openJobKeys(store)) {
+    const k = parseJobKey(key);
+    if (!k || !(tables as readonly string[]).includes(k.table)) continue;
+    const job = await readJob(store, key);
+    if (!job) continue; // finalized since the listing
+    dts.add(job.dt);
+    open.set(job.dt, [...(open.get(job.dt) ?? []), job]);
   }
-  return result;
-}
+  let acted = 0;
+  for (const dt of [...dts].sort()) {
+    const dayStartMs = Date.parse(`${dt}T00:00:00Z`);
+    const closed = (hour: number) => dayStartMs + ((hour + 1) * HOUR_US) / 1000 <= closedBefore;
+    if (p.housekeeping) for (const table of tables) acted += await housekeepDt(store, table, dt, now, opts.graceMs ?? DEFAULT_GRACE_MS, result);
 
-const isRollupTable = (t: TableName) => (ROLLUP_TABLE_NAMES as readonly TableName[]).includes(t);
-
-interface Built {
-  readonly file: LiveFile;
-  readonly local: string;
-  readonly inputs: number;
-  readonly before: number;
-}
-
-async function compactDt(
-  store: Store,
-  writer: ParquetWriter,
-  table: TableName,
-  dt: string,
-  phase: 'hours' | 'day',
-  rollupSource: boolean,
-  opts: CompactOptions,
-  result: CompactResult,
-): Promise<void> {
-  const now = opts.now ?? Date.now();
-  const settle = opts.settleMs ?? DEFAULT_SETTLE_MS;
-  const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
-  const dayStartMs = Date.parse(`${dt}T00:00:00Z`);
-  const closedBefore = opts.closedBefore ?? now - settle;
-  const closed = (hour: number) => dayStartMs + ((hour + 1) * HOUR_US) / 1000 <= closedBefore;
-  const pendingMark = rollupSource ? { rollup: 'pending' as const } : {};
-  const dir = compactedDtPrefix(table, dt);
-  // Data files this run PUT for an attempt whose manifest swap it lost: never live (unless the
-  // winner wrote the same name: outputs are named for their inputs), so the next attempt retires
-  // them like replaced files and a later run deletes them after the grace (a reader never lists
-  // them: they are in no manifest and no symlink.txt).
-  const orphans = new Set<string>();
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const { manifest: m0, etag } = await readManifest(store, table, dt);
-    // Listed after the manifest is read (like a reader): a merged file deleted by another run is
-    // already out of the manifest we hold, or still in its `merged`.
-    const fresh = (await store.list(freshDtPrefix(table, dt))).filter((o) => o.key.endsWith('.parquet'));
-    let live: LiveFile[] = [...m0.live];
-    let merged = new Set(m0.merged);
-    const liveKeys = new Set(m0.live.map((f) => dir + f.name));
-    // A retired key that is live again (the same inputs merged again under the same name) is not deleted.
-    let retired: Retired[] = m0.retired.filter((r) => !liveKeys.has(r.key));
-    let changed = retired.length !== m0.retired.length;
-    const lost = [...orphans].filter((k) => !liveKeys.has(k) && !retired.some((r) => r.key === k));
-    if (lost.length > 0) {
-      retired.push(...lost.map((key) => ({ key, at: now })));
-      changed = true;
-    }
-    const built: Built[] = [];
-    const days: Built[] = [];
-    let due: Retired[] = [];
-    const gone = new Set<string>();
-
-    if (phase === 'hours') {
-      // Deferred deletes of earlier runs: delete, then drop from the manifest (a crash in between
-      // leaves entries whose delete is simply repeated).
-      due = retired.filter((r) => r.at + grace <= now);
-      for (const r of due) gone.add(r.key);
-      for (const r of due) await store.delete(r.key);
-      if (due.length > 0) {
-        retired = retired.filter((r) => !gone.has(r.key));
-        merged = new Set([...merged].filter((k) => !gone.has(k)));
-        changed = true;
+    const still: UnitJob[] = [];
+    for (const job of open.get(dt) ?? []) {
+      const r = await finalizeJob(store, job, now, result);
+      if (r !== 'incomplete') {
+        acted++;
+        continue;
       }
+      still.push(job);
+      if (now - job.at >= p.resendAfterMs) {
+        const dir = compactedDtPrefix(job.table, dt);
+        const have = new Set((await store.list(`${dir}${spanName(job.span)}-${job.tag}`)).map((o) => o.key));
+        const missing = job.names.flatMap((n, unit) => (have.has(dir + n) ? [] : [{ kind: 'unit' as const, job: jobKey(job), unit }]));
+        await send(missing);
+        acted += missing.length;
+      }
+    }
 
-      // Closed hours with fresh files no live file merged.
+    const freshOf = new Map<TableName, StoredObject[]>();
+    for (const table of tables) {
+      if (isRollupTable(table)) continue;
+      const { manifest: m } = await readManifest(store, table, dt);
+      const merged = new Set(m.merged);
+      const fresh = (await store.list(freshDtPrefix(table, dt))).filter((o) => o.key.endsWith('.parquet') && !merged.has(o.key));
+      freshOf.set(table, fresh);
       const pending = new Map<number, StoredObject[]>();
       for (const o of fresh) {
         const k = parseKey(o.key);
-        if (!k || k.tier !== 'fresh' || merged.has(o.key) || gone.has(o.key) || !closed(k.hour)) continue;
-        const list = pending.get(k.hour);
-        if (list) list.push(o);
-        else pending.set(k.hour, [o]);
+        if (!k || k.tier !== 'fresh' || !closed(k.hour)) continue;
+        // One open job per table and hour: a late file waits for the next plan (a second job would be planned from the same covering files and go stale).
+        if (still.some((j) => j.table === table && j.span === k.hour)) continue;
+        pending.set(k.hour, [...(pending.get(k.hour) ?? []), o]);
       }
       for (const [hour, inputs] of [...pending].sort(([a], [b]) => a - b)) {
-        const covering = live.filter((f) => f.hours.includes(hour));
-        inputs.sort((a, b) => (a.key < b.key ? -1 : 1));
-        const tag = hashOf([...inputs.map((o) => o.key), '|', ...covering.map((f) => f.name)]);
-        const freshPaths = await Promise.all(inputs.map((o) => store.localPath(o)));
-        const livePaths = await Promise.all(covering.map((f) => livePath(store, dir + f.name)));
-        const conn = writer.connection;
-        const plan = await planHour(conn, TABLES[table], freshPaths, livePaths, dayStartMs * 1000 + hour * HOUR_US, opts.unitRows ?? UNIT_ROWS);
-        try {
-          // All units of the hour go live in the one manifest swap below, or none does.
-          const hh = String(hour).padStart(2, '0');
-          const names = plan.units.map((_, i) => (plan.units.length === 1 ? `h${hh}-${tag}.parquet` : `h${hh}-${tag}-u${i}of${plan.units.length}.parquet`));
-          const locals = await Promise.all(names.map((n) => stage(store, n)));
-          await writeUnits(conn, TABLES[table], { tier: 'fresh', files: freshPaths }, plan, locals, {
-            zstdLevel: opts.hourZstdLevel ?? HOUR_ZSTD,
-            rowGroupRows: HOUR_ROW_GROUP_ROWS,
-            scratchDir: store.scratchDir,
-            onUnit: (i, ms) => opts.onUnit?.({ table, dt, hour, unit: i, units: plan.units.length, rows: i < 0 ? plan.rows : plan.units[i].rows, ms }),
-          });
-          for (const [i, name] of names.entries()) {
-            const file: LiveFile = { name, hours: [hour], ...pendingMark };
-            live.push(file);
-            built.push({ file, local: locals[i], inputs: i === 0 ? inputs.length : 0, before: i === 0 ? inputs.reduce((s, o) => s + o.size, 0) : 0 });
-          }
-        } finally {
-          await endHour(conn);
+        const job = await planHourJob(store, writer, table, dt, hour, inputs, m, { unitRows, rollupSource: rollups.sources.includes(table), now });
+        acted++;
+        // An hour whose rows are all live already (late redeliveries) has no unit: its inputs are merged at once.
+        if (job.names.length === 0) {
+          await finalizeJob(store, job, now, result);
+          continue;
         }
-        // Units with no rows are not written; an hour whose rows were all live already only retires its inputs.
-        for (const o of inputs) {
-          merged.add(o.key);
-          retired.push({ key: o.key, at: now });
-        }
-        changed = true;
-      }
-    } else {
-      // A closed day, every fresh file merged, more than one live file (not all day units), none awaiting rollups.
-      const dayClosed = dayStartMs + DAY_US / 1000 <= closedBefore;
-      const unmerged = fresh.some((o) => !merged.has(o.key) && !gone.has(o.key));
-      const liveBytes = async () => {
-        const sizes = new Map((await store.list(dir)).map((o) => [o.key, o.size]));
-        return live.reduce((s, f) => s + (sizes.get(dir + f.name) ?? 0), 0);
-      };
-      if (
-        dayClosed &&
-        !unmerged &&
-        live.length > 1 &&
-        // Day units already (a merged day is N day files): nothing to merge unless late hour files joined them.
-        live.some((f) => !f.name.startsWith('day-')) &&
-        !live.some((f) => f.rollup === 'pending') &&
-        (await liveBytes()) <= (opts.dayMergeMaxBytes ?? DAY_MERGE_MAX_BYTES)
-      ) {
-        const tag = hashOf(live.map((f) => f.name).sort());
-        const paths = await Promise.all(live.map((f) => livePath(store, dir + f.name)));
-        const hours = [...coveredHours({ ...m0, live })].sort((a, b) => a - b);
-        const conn = writer.connection;
-        // In units like an hour (compact-hour.ts): each day file's sort stays bounded; all go live in one swap.
-        const plan = await planDay(conn, paths, opts.unitRows ?? UNIT_ROWS);
-        const names = plan.units.map((_, i) => (plan.units.length === 1 ? `day-${tag}.parquet` : `day-${tag}-u${i}of${plan.units.length}.parquet`));
-        const locals = await Promise.all(names.map((n) => stage(store, n)));
-        try {
-          await writeUnits(conn, TABLES[table], { tier: 'live', files: paths }, plan, locals, {
-            zstdLevel: opts.dayZstdLevel ?? DAY_ZSTD,
-            rowGroupRows: dayRowGroupRows(table),
-            scratchDir: store.scratchDir,
-          });
-        } finally {
-          await endHour(conn);
-        }
-        const files: LiveFile[] = names.map((name) => ({ name, hours, ...pendingMark }));
-        for (const [i, file] of files.entries()) days.push({ file, local: locals[i], inputs: i === 0 ? live.length : 0, before: 0 });
-        for (const f of live) retired.push({ key: dir + f.name, at: now });
-        live = files;
-        changed = true;
+        still.push(job);
+        // The job object first: a worker reading a message finds its job (a crash in between leaves an open job the next plan re-sends).
+        await putJob(store, job);
+        await send(job.names.map((_, unit) => ({ kind: 'unit' as const, job: jobKey(job), unit })));
       }
     }
-    if (!changed) return;
+    if (still.length > 0) continue;
 
-    const publish = days.length > 0 ? days : built;
-    for (const b of publish) await store.putFile(dir + b.file.name, b.local);
-    const next: DayManifest = { version: 2, live, merged: [...merged].sort(), retired };
-    await writeSymlink(store, table, dt, next);
-    if (await writeManifest(store, table, dt, next, etag)) {
-      result.hours += built.length;
-      result.days += days.length > 0 ? 1 : 0;
-      result.filesMerged += [...built, ...days].reduce((s, b) => s + b.inputs, 0);
-      result.bytesBefore += built.reduce((s, b) => s + b.before, 0);
-      for (const b of publish) result.bytesAfter += (await store.list(dir + b.file.name))[0]?.size ?? 0;
-      result.deleted += due.length;
-      return;
+    // No open job: the dt's rollups (sent: at scale they are a worker's job), then its day forms and day close.
+    if (rollups.sources.length > 0 && (await pendingRollups(store, rollups, dt))) {
+      await send([{ kind: 'rollups', dt }]);
+      acted++;
+      continue;
     }
-    // Lost the swap to a concurrent compactor: Athena must see the winner's files again; then
-    // start over from its manifest (our data files, if not live in it, are never read).
+    if (opts.afterDt) await opts.afterDt(dt, result);
+    if (!(dayStartMs + DAY_US / 1000 <= closedBefore)) continue;
+    for (const table of tables) {
+      if (isRollupTable(table)) continue;
+      const { manifest: m } = await readManifest(store, table, dt);
+      if ((freshOf.get(table) ?? []).length > 0 || m.live.length <= 1 || !m.live.some((f) => !f.name.startsWith('day-'))) continue;
+      // A large fleet's day keeps its hour files (dayMergeMaxBytes).
+      const sizes = new Map((await store.list(compactedDtPrefix(table, dt))).map((o) => [o.key, o.size]));
+      const bytes = m.live.reduce((s, f) => s + (sizes.get(compactedDtPrefix(table, dt) + f.name) ?? 0), 0);
+      if (bytes > (opts.dayMergeMaxBytes ?? DAY_MERGE_MAX_BYTES)) continue;
+      const job = await planDayJob(store, writer, table, dt, m, { unitRows, rollupSource: rollups.sources.includes(table), now });
+      await putJob(store, job);
+      await send(job.names.map((_, unit) => ({ kind: 'unit' as const, job: jobKey(job), unit })));
+      acted++;
+    }
+  }
+  return acted;
+}
+
+async function pendingRollups(store: Store, rollups: RollupBuilder, dt: string): Promise<boolean> {
+  for (const t of rollups.sources) if ((await readManifest(store, t, dt)).manifest.live.some((f) => f.rollup === 'pending')) return true;
+  return false;
+}
+
+/**
+ * One work message (a compaction worker's invocation; the queue of `compact`): a unit written and
+ * its job finalized when it was the last one (then, if its dt has no open job left, the dt's
+ * rollups are sent), or a dt's rollups built.
+ */
+export async function compactWork(store: Store, writer: ParquetWriter, msg: WorkMessage, opts: CompactOptions, result: CompactResult, send: Send): Promise<void> {
+  const now = opts.now ?? Date.now();
+  const rollups = opts.rollups ?? NO_ROLLUPS;
+  if (msg.kind === 'unit') {
+    const k = parseJobKey(msg.job);
+    if (!k) throw new Error(`not a compaction job key: ${JSON.stringify(msg.job)}`);
+    const { job, ms } = await runUnit(store, writer, msg.job, msg.unit, (j) => jobSettings(j, opts));
+    if (!job) return;
+    if (ms > 0) opts.onUnit?.({ table: job.table, dt: job.dt, hour: job.span === 'day' ? -1 : job.span, unit: msg.unit, units: job.names.length, rows: job.units[msg.unit].rows, ms });
+    const r = await finalizeJob(store, job, now, result);
+    if (r === 'published' && job.rollupSource && !(await dtHasOpenJobs(store, job.dt))) await send([{ kind: 'rollups', dt: job.dt }]);
+    return;
+  }
+  if (rollups.sources.length === 0 || (await dtHasOpenJobs(store, msg.dt))) return; // the last job's finalizer sends another
+  const t0 = Date.now();
+  await rollupDt(store, writer, msg.dt, rollups, opts, result);
+  result.rollupMs += Date.now() - t0;
+  if (opts.afterDt) await opts.afterDt(msg.dt, result);
+}
+
+async function dtHasOpenJobs(store: Store, dt: string): Promise<boolean> {
+  return (await openJobKeys(store)).some((k) => parseJobKey(k)?.dt === dt);
+}
+
+/** Deferred deletes of `table`'s dt: files retired at least `grace` ago are deleted, then dropped from the manifest. Returns 1 when it changed the manifest. */
+async function housekeepDt(store: Store, table: TableName, dt: string, now: number, grace: number, result: CompactResult): Promise<number> {
+  const dir = compactedDtPrefix(table, dt);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const { manifest: m, etag } = await readManifest(store, table, dt);
+    const liveKeys = new Set(m.live.map((f) => dir + f.name));
+    // A retired key that is live again (the same inputs merged again under the same name) is not deleted.
+    let retired: Retired[] = m.retired.filter((r) => !liveKeys.has(r.key));
+    const due = retired.filter((r) => r.at + grace <= now);
+    if (due.length === 0 && retired.length === m.retired.length) return 0;
+    // Delete, then drop from the manifest (a crash in between leaves entries whose delete is simply repeated).
+    for (const r of due) await store.delete(r.key);
+    const gone = new Set(due.map((r) => r.key));
+    retired = retired.filter((r) => !gone.has(r.key));
+    const next: DayManifest = { version: 2, live: m.live, merged: m.merged.filter((k) => !gone.has(k)), retired };
+    if (await writeManifest(store, table, dt, next, etag)) {
+      result.deleted += due.length;
+      return 1;
+    }
     result.conflicts++;
-    for (const b of publish) orphans.add(dir + b.file.name);
-    const { manifest: winner } = await readManifest(store, table, dt);
-    await writeSymlink(store, table, dt, winner);
   }
   throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
 }
@@ -451,11 +455,6 @@ async function clearPending(store: Store, table: TableName, dt: string, names: S
     result.conflicts++;
   }
   throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
-}
-
-async function stage(store: Store, name: string): Promise<string> {
-  await fs.mkdir(store.scratchDir, { recursive: true });
-  return path.join(store.scratchDir, `${randomUUID()}-${name}`);
 }
 
 /** A live compacted file's local path (its listing gives the S3 cache its ETag). */

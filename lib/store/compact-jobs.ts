@@ -1,0 +1,315 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { TABLES, type TableName } from '../model/schema';
+import { endHour, planDay, planHour, writeUnit, type HourPlan, type HourUnit } from './compact-hour';
+import { compactedDtPrefix, freshDtPrefix, HOUR_US } from './layout';
+import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
+import type { ParquetWriter } from './parquet';
+import type { Store, StoredObject } from './store';
+
+// Compaction as work items (issue #11 point 4: an hour of 1,000 instances needs ~35 units, more
+// than one 15-minute Lambda can sort). Three roles, each safe to run twice or beside the others:
+//
+//   plan      one table's closed hour (or closed day) -> a JOB: its inputs, the dedupe's outcome,
+//             its units (compact-hour.ts) and their output names, PUT as
+//             `_compaction/<table>/dt=D/<hHH|day>-<tag>.json` (the tag hashes the inputs, so two
+//             planners of the same state write the same job), then one message per unit;
+//   unit      one unit of a job -> its output file at its final key `<table>/dt=D/<name>.parquet`
+//             (nothing reads it before the manifest names it; a PUT is atomic, so a crashed
+//             worker leaves nothing or the whole file, and a redelivered message rewrites the
+//             same rows under the same name);
+//   finalize  once every output of a job exists: the job's ONE manifest swap (compare-and-swap:
+//             of two finalizers one wins, the other re-reads and finds the job done), then the
+//             job object is deleted.
+// A job is applied only if the manifest still holds what it was planned from (an hour: the same
+// live files cover it and none of its inputs is merged; a day: the same live files); otherwise it
+// is stale, and its outputs are retired like replaced files (deleted after the grace). The planner
+// opens at most one job per table and hour (a late file waits for the next plan), so stale jobs
+// only come from two planners racing. Readers (DuckDB through the manifest, Athena through
+// symlink.txt) see a job's rows as the fresh files before the swap and as its outputs after it,
+// never both.
+//
+// lib/store/compact.ts runs all three in one process (`fleetprof compact`, the benchmarks);
+// lambdas/compact.ts (the scheduled planner) and lambdas/compact-worker.ts (the queue's worker)
+// run them across invocations with the same functions.
+
+export const JOBS_PREFIX = '_compaction/';
+
+export interface UnitJob {
+  readonly version: 1;
+  readonly table: TableName;
+  readonly dt: string;
+  /** A UTC hour (0..23), or the day consolidation. */
+  readonly span: number | 'day';
+  readonly tag: string;
+  /** Hour: the fresh batch keys it merges. Day: the live file names it replaces. */
+  readonly inputs: readonly string[];
+  /** Hour: names of the live files covering the hour when planned (the dedupe's "already compacted" side). */
+  readonly covering: readonly string[];
+  /** Output file names in `<table>/dt=D/`, one per unit. */
+  readonly names: readonly string[];
+  /** Hours the outputs hold. */
+  readonly hours: readonly number[];
+  readonly units: readonly HourUnit[];
+  /** (profile_id, batch) keys whose rows do not count (compact-hour.ts planHour). */
+  readonly droppedKeys: readonly (readonly [string, string])[];
+  /** Outputs are marked rollup: 'pending' (their table is a rollup source). */
+  readonly rollupSource: boolean;
+  readonly bytesBefore: number;
+  /** When planned, epoch ms (a planner re-sends the units of an older job whose outputs are missing). */
+  readonly at: number;
+}
+
+export type WorkMessage = { readonly kind: 'unit'; readonly job: string; readonly unit: number } | { readonly kind: 'rollups'; readonly dt: string };
+
+/** Where the work goes: the compaction queue (SQS) in the stack, an in-process list locally. */
+export type Send = (messages: readonly WorkMessage[]) => Promise<void>;
+
+export interface JobSettings {
+  zstdLevel: number;
+  rowGroupRows: number;
+}
+
+export interface JobResult {
+  hours: number;
+  days: number;
+  filesMerged: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  conflicts: number;
+}
+
+export function jobsDtPrefix(table: string, dt: string): string {
+  return `${JOBS_PREFIX}${table}/dt=${dt}/`;
+}
+
+export const spanName = (span: number | 'day'): string => (span === 'day' ? 'day' : `h${String(span).padStart(2, '0')}`);
+
+export function jobKey(j: Pick<UnitJob, 'table' | 'dt' | 'span' | 'tag'>): string {
+  return `${jobsDtPrefix(j.table, j.dt)}${spanName(j.span)}-${j.tag}.json`;
+}
+
+/** Output names: `hHH-<tag>.parquet` / `day-<tag>.parquet`, `-uIofN` when more than one unit. */
+export function outputNames(span: number | 'day', tag: string, units: number): string[] {
+  const base = `${spanName(span)}-${tag}`;
+  return Array.from({ length: units }, (_, i) => (units === 1 ? `${base}.parquet` : `${base}-u${i}of${units}.parquet`));
+}
+
+export async function putJob(store: Store, job: UnitJob): Promise<string> {
+  const key = jobKey(job);
+  await fs.mkdir(store.scratchDir, { recursive: true });
+  const tmp = path.join(store.scratchDir, `${randomUUID()}.json`);
+  await fs.writeFile(tmp, JSON.stringify(job));
+  await store.putFile(key, tmp);
+  return key;
+}
+
+export async function readJob(store: Store, key: string): Promise<UnitJob | null> {
+  const b = await store.read(key);
+  if (!b) return null;
+  const j = JSON.parse(Buffer.from(b).toString('utf8')) as UnitJob;
+  if (j.version !== 1) throw new Error(`${key}: unknown compaction job version ${String(j.version)}`);
+  return j;
+}
+
+/** Open jobs (keys) of the store, or of one table and dt: one LIST of a prefix holding only open jobs. */
+export async function openJobKeys(store: Store, table?: string, dt?: string): Promise<string[]> {
+  const prefix = table !== undefined && dt !== undefined ? jobsDtPrefix(table, dt) : JOBS_PREFIX;
+  return (await store.list(prefix)).map((o) => o.key).filter((k) => k.endsWith('.json'));
+}
+
+/** What a job key names (without reading it). */
+export function parseJobKey(key: string): { table: string; dt: string; span: number | 'day' } | null {
+  const m = /^_compaction\/([a-z0-9_]+)\/dt=(\d{4}-\d{2}-\d{2})\/(day|h(\d{2}))-[0-9a-f]+\.json$/.exec(key);
+  if (!m) return null;
+  return { table: m[1], dt: m[2], span: m[3] === 'day' ? 'day' : Number(m[4]) };
+}
+
+export type JobState = 'open' | 'done' | 'stale';
+
+/** Whether the manifest still holds what the job was planned from (open), already holds its outputs (done), or neither (stale). */
+export function jobState(job: UnitJob, m: DayManifest): JobState {
+  const live = new Set(m.live.map((f) => f.name));
+  if (job.names.length > 0 && job.names.every((n) => live.has(n))) return 'done';
+  if (job.span === 'day') {
+    const inputs = new Set(job.inputs);
+    return live.size === inputs.size && [...live].every((n) => inputs.has(n)) ? 'open' : 'stale';
+  }
+  const hour = job.span;
+  const merged = new Set(m.merged);
+  if (job.names.length === 0 && job.inputs.every((k) => merged.has(k))) return 'done';
+  const covering = m.live.filter((f) => f.hours.includes(hour)).map((f) => f.name);
+  const same = covering.length === job.covering.length && covering.every((n) => job.covering.includes(n));
+  return same && !job.inputs.some((k) => merged.has(k)) ? 'open' : 'stale';
+}
+
+/** Local paths of a job's inputs (fresh batch files of its hour, or the day's live files). */
+async function inputPaths(store: Store, job: UnitJob): Promise<{ fresh: string[]; live: string[] }> {
+  const dir = compactedDtPrefix(job.table, job.dt);
+  const liveNames = job.span === 'day' ? job.inputs : job.covering;
+  const listedLive = new Map((liveNames.length > 0 ? await store.list(dir) : []).map((o) => [o.key, o]));
+  const live = await Promise.all(liveNames.map((n) => pathOf(store, listedLive, dir + n)));
+  if (job.span === 'day') return { fresh: [], live };
+  const hourPrefix = `${freshDtPrefix(job.table, job.dt)}hour=${String(job.span).padStart(2, '0')}/`;
+  const listedFresh = new Map((await store.list(hourPrefix)).map((o) => [o.key, o]));
+  return { fresh: await Promise.all(job.inputs.map((k) => pathOf(store, listedFresh, k))), live };
+}
+
+function pathOf(store: Store, listed: Map<string, StoredObject>, key: string): Promise<string> {
+  const o = listed.get(key);
+  if (!o) throw new Error(`compaction input ${key} is missing`);
+  return store.localPath(o);
+}
+
+/** Plans one closed hour of a table from the manifest `m` and the hour's unmerged fresh files. */
+export async function planHourJob(
+  store: Store,
+  writer: ParquetWriter,
+  table: TableName,
+  dt: string,
+  hour: number,
+  inputs: readonly StoredObject[],
+  m: DayManifest,
+  o: { unitRows: number; rollupSource: boolean; now: number },
+): Promise<UnitJob> {
+  const sorted = [...inputs].sort((a, b) => (a.key < b.key ? -1 : 1));
+  const covering = m.live.filter((f) => f.hours.includes(hour)).map((f) => f.name);
+  const tag = hashTag([...sorted.map((x) => x.key), '|', ...covering]);
+  const base = { version: 1 as const, table, dt, span: hour, tag, inputs: sorted.map((x) => x.key), covering, hours: [hour], rollupSource: o.rollupSource, at: o.now };
+  const paths = await inputPaths(store, { ...base, names: [], units: [], droppedKeys: [], bytesBefore: 0 });
+  const dayStartUs = Date.parse(`${dt}T00:00:00Z`) * 1000;
+  let plan: HourPlan;
+  try {
+    plan = await planHour(writer.connection, TABLES[table], paths.fresh, paths.live, dayStartUs + hour * HOUR_US, o.unitRows);
+  } finally {
+    await endHour(writer.connection);
+  }
+  return { ...base, names: outputNames(hour, tag, plan.units.length), units: plan.units, droppedKeys: plan.droppedKeys, bytesBefore: sorted.reduce((s, x) => s + x.size, 0) };
+}
+
+/** Plans the consolidation of a closed day's live files `live` (names) into day files. */
+export async function planDayJob(store: Store, writer: ParquetWriter, table: TableName, dt: string, m: DayManifest, o: { unitRows: number; rollupSource: boolean; now: number }): Promise<UnitJob> {
+  const inputs = m.live.map((f) => f.name).sort();
+  const tag = hashTag(inputs);
+  const hours = [...new Set(m.live.flatMap((f) => f.hours))].sort((a, b) => a - b);
+  const base = { version: 1 as const, table, dt, span: 'day' as const, tag, inputs, covering: [], hours, rollupSource: o.rollupSource, at: o.now, droppedKeys: [], bytesBefore: 0 };
+  const paths = await inputPaths(store, { ...base, names: [], units: [] });
+  let plan: HourPlan;
+  try {
+    plan = await planDay(writer.connection, paths.live, o.unitRows);
+  } finally {
+    await endHour(writer.connection);
+  }
+  return { ...base, names: outputNames('day', tag, plan.units.length), units: plan.units };
+}
+
+/**
+ * Unit `i` of the job at `key`: writes its output unless the job is gone, done or stale or the
+ * output exists already (a redelivered message). Returns the job (null when gone) and the ms spent
+ * writing (0 when nothing was written).
+ */
+export async function runUnit(store: Store, writer: ParquetWriter, key: string, i: number, settings: (job: UnitJob) => JobSettings): Promise<{ job: UnitJob | null; ms: number }> {
+  const job = await readJob(store, key);
+  if (!job) return { job: null, ms: 0 };
+  if (!(i >= 0 && i < job.names.length)) throw new Error(`${key}: no unit ${i} (the job has ${job.names.length})`);
+  const { manifest } = await readManifest(store, job.table, job.dt);
+  if (jobState(job, manifest) !== 'open') return { job, ms: 0 };
+  const out = compactedDtPrefix(job.table, job.dt) + job.names[i];
+  if ((await store.list(out)).some((o) => o.key === out)) return { job, ms: 0 };
+  const t0 = Date.now();
+  const paths = await inputPaths(store, job);
+  await fs.mkdir(store.scratchDir, { recursive: true });
+  const local = path.join(store.scratchDir, `${randomUUID()}-${job.names[i]}`);
+  try {
+    const plan: HourPlan = { units: job.units, rows: job.units.reduce((a, u) => a + u.rows, 0), dropped: job.droppedKeys.length, droppedKeys: job.droppedKeys };
+    const source = job.span === 'day' ? { tier: 'live' as const, files: paths.live } : { tier: 'fresh' as const, files: paths.fresh };
+    await writeUnit(writer.connection, TABLES[job.table], source, plan, i, local, settings(job));
+    await store.putFile(out, local);
+  } finally {
+    await fs.rm(local, { force: true });
+  }
+  return { job, ms: Date.now() - t0 };
+}
+
+/**
+ * The job's one manifest swap, once every output exists. 'incomplete': some output is missing
+ * (another unit is still running); 'published': this call made it live; 'done' / 'stale': nothing
+ * to publish (done by another finalizer; or planned from a manifest that has moved on: its outputs
+ * are retired). The job object is deleted unless incomplete.
+ */
+export async function finalizeJob(store: Store, job: UnitJob, now: number, result: JobResult): Promise<'incomplete' | 'published' | JobState> {
+  const dir = compactedDtPrefix(job.table, job.dt);
+  const existing = new Set(
+    job.names.length > 0 ? (await store.list(`${dir}${spanName(job.span)}-${job.tag}`)).map((o) => o.key.slice(dir.length)) : [],
+  );
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const { manifest: m, etag } = await readManifest(store, job.table, job.dt);
+    const state = jobState(job, m);
+    let next: DayManifest | null = null;
+    if (state === 'open') {
+      if (!job.names.every((n) => existing.has(n))) return 'incomplete';
+      const pending = job.rollupSource ? { rollup: 'pending' as const } : {};
+      const outputs: LiveFile[] = job.names.map((name) => ({ name, hours: [...job.hours], ...pending }));
+      if (job.span === 'day') {
+        next = { version: 2, live: outputs, merged: m.merged, retired: [...m.retired, ...job.inputs.map((n) => ({ key: dir + n, at: now }))] };
+      } else {
+        const inputs: Retired[] = job.inputs.map((key) => ({ key, at: now }));
+        next = { version: 2, live: [...m.live, ...outputs], merged: [...new Set([...m.merged, ...job.inputs])].sort(), retired: [...m.retired, ...inputs] };
+      }
+    } else if (state === 'stale') {
+      // Outputs that exist and are in no manifest: retired, so a later run deletes them.
+      const live = new Set(m.live.map((f) => f.name));
+      const retired = new Set(m.retired.map((r) => r.key));
+      const orphans = [...existing].filter((n) => !live.has(n) && !retired.has(dir + n));
+      if (orphans.length > 0) next = { ...m, retired: [...m.retired, ...orphans.map((n) => ({ key: dir + n, at: now }))] };
+    }
+    if (next) {
+      await writeSymlink(store, job.table, job.dt, next);
+      if (!(await writeManifest(store, job.table, job.dt, next, etag))) {
+        // Lost to a concurrent writer: Athena must see the winner's files again; then retry from its manifest.
+        result.conflicts++;
+        await writeSymlink(store, job.table, job.dt, (await readManifest(store, job.table, job.dt)).manifest);
+        continue;
+      }
+    }
+    if (state === 'open') {
+      result.hours += job.span === 'day' ? 0 : job.names.length;
+      result.days += job.span === 'day' ? 1 : 0;
+      result.filesMerged += job.inputs.length;
+      result.bytesBefore += job.bytesBefore;
+      for (const n of job.names) result.bytesAfter += (await store.list(dir + n))[0]?.size ?? 0;
+    }
+    await store.delete(jobKey(job));
+    return state === 'open' ? 'published' : state;
+  }
+  throw new Error(`${job.table} dt=${job.dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
+}
+
+const MAX_ATTEMPTS = 5;
+
+function hashTag(parts: readonly string[]): string {
+  // The same 24 hex digits compact.ts's hashOf gives (names of earlier layouts stay comparable).
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 24);
+}
+
+/** A work message from its JSON text (a queue's body): clear errors naming what is wrong. */
+export function parseWorkMessage(text: string): WorkMessage {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`compaction message is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  const m = v as Record<string, unknown>;
+  if (m && m.kind === 'unit') {
+    if (typeof m.job !== 'string' || !parseJobKey(m.job)) throw new Error(`compaction message: job ${JSON.stringify(m.job)} is not a job key (${JOBS_PREFIX}<table>/dt=YYYY-MM-DD/<hHH|day>-<tag>.json)`);
+    if (!Number.isInteger(m.unit) || (m.unit as number) < 0) throw new Error(`compaction message: unit ${JSON.stringify(m.unit)} is not a unit index`);
+    return { kind: 'unit', job: m.job, unit: m.unit as number };
+  }
+  if (m && m.kind === 'rollups') {
+    if (typeof m.dt !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(m.dt)) throw new Error(`compaction message: dt ${JSON.stringify(m.dt)} is not YYYY-MM-DD`);
+    return { kind: 'rollups', dt: m.dt };
+  }
+  throw new Error(`compaction message: kind ${JSON.stringify(m?.kind)} is neither "unit" nor "rollups"`);
+}

@@ -1,0 +1,240 @@
+// Compaction fanned out across invocations, against moto (S3, SQS), through the real handlers: the
+// planner (lambdas/compact.ts, the scheduler's event) sends one message per unit; the worker
+// (lambdas/compact-worker.ts, the event source mapping's SQS records) runs them here in shuffled
+// order, one unit message delivered twice, and a job's last unit delivered to two workers at once
+// (two concurrent finalizers). Every row of every raw table is seen exactly once by DuckDB between
+// any two deliveries, Athena's symlinks never name a row twice, and the end state holds exactly the
+// rows of one in-process compaction of the same fresh files.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Message } from '@aws-sdk/client-sqs';
+import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
+import { COMPACT_FUNCTION } from '../lib/aws/resources';
+import { S3Store } from '../lib/aws/s3-store';
+import { ingestProfileBytes } from '../lib/ingest';
+import { parseSourceMeta } from '../lib/model/source';
+import { openEngine } from '../lib/query/open';
+import { compactDue } from '../lib/store/compact-due';
+import { parseWorkMessage } from '../lib/store/compact-jobs';
+import { LocalStore } from '../lib/store/local';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import type { Store } from '../lib/store/store';
+import { createWorkQueue, deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
+import { lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+
+const BUCKET = 'fleetprof-fanout';
+const REGION = 'us-east-1';
+const FIXTURES = path.join(__dirname, 'fixtures/go');
+const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1'];
+const KINDS = ['cpu', 'heap', 'mutex'] as const;
+const RAW = ['profiles', 'functions', 'stacks'] as const;
+
+const d = motoAvailable() ? describe : describe.skip;
+if (!motoAvailable()) console.warn('compact-fanout skipped: moto_server is not on PATH (pip install "moto[server]")');
+
+/** A deterministic shuffle (the test must not depend on luck to be reproducible). */
+function shuffled<T>(xs: readonly T[], seed = 7): T[] {
+  const a = [...xs];
+  let s = seed;
+  for (let i = a.length - 1; i > 0; i--) {
+    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
+    const j = s % (i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+d('compaction fanned out over the work queue (moto)', () => {
+  let moto: Moto;
+  let tmp: string;
+  let s3: S3Client;
+  let store: S3Store;
+  let queue: WorkQueue;
+  let planner: (e: CompactEvent) => Promise<PlannerResult>;
+  let worker: WorkerHandler;
+  const saved = { ...process.env };
+
+  async function ingest(target: Store, run: string, kinds: readonly string[]): Promise<void> {
+    const instance = await openDuckDb();
+    const writer = await ParquetWriter.create(instance);
+    try {
+      for (const kind of kinds) {
+        const file = path.join(FIXTURES, run, `${kind}.pb.gz`);
+        const meta = parseSourceMeta({ service: run.includes('i2') ? 'svc-b' : 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: `fixtures/${run}/${kind}` });
+        await ingestProfileBytes(readFileSync(file), meta, { store: target, writer });
+      }
+    } finally {
+      writer.close();
+      instance.closeSync();
+    }
+  }
+
+  /** What DuckDB sees of each raw table (through the readers' views: manifests, dedupe): rows and an order-free hash of them. */
+  async function rowsSeen(s: Store, dirs: string[]): Promise<Record<string, string>> {
+    const engine = await openEngine(s, {}, dirs);
+    try {
+      const out: Record<string, string> = {};
+      for (const t of RAW) {
+        const [r] = await engine.rows(`SELECT count(*)::VARCHAR AS n, sum(hash(x))::VARCHAR AS h FROM ${t} x`);
+        out[t] = `${String(r.n)}:${String(r.h)}`;
+      }
+      return out;
+    } finally {
+      engine.close();
+    }
+  }
+
+  /** Athena's view: the files the symlink manifests name; no (profile, hour) of a table in two of them. */
+  async function athenaDupes(): Promise<number> {
+    let dupes = 0;
+    const db = await openDuckDb();
+    const conn = await db.connect();
+    try {
+      for (const t of RAW) {
+        const links = (await store.list(`athena/${t}/`)).filter((o) => o.key.endsWith('symlink.txt'));
+        const files: string[] = [];
+        for (const l of links) {
+          for (const uri of Buffer.from((await store.read(l.key))!).toString('utf8').split('\n').filter(Boolean)) {
+            const key = new URL(uri).pathname.replace(/^\/tables\//, '');
+            const [o] = (await store.list(key)).filter((x) => x.key === key);
+            if (!o) throw new Error(`symlink.txt names ${uri}, which does not exist`);
+            files.push(await store.localPath(o));
+          }
+        }
+        if (files.length === 0) continue;
+        const list = files.map((f) => `'${f}'`).join(', ');
+        const r = await conn.runAndReadAll(`SELECT count(*) FROM (SELECT profile_id, date_trunc('hour', time), count(DISTINCT filename) c FROM read_parquet([${list}], filename = true, union_by_name = true) GROUP BY ALL HAVING c > 1)`);
+        dupes += Number(r.getRows()[0][0]);
+      }
+      return dupes;
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  }
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-fanout-'));
+    queue = await createWorkQueue(moto.endpoint, REGION);
+    Object.assign(process.env, {
+      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
+      FLEETPROF_COMPACT_QUEUE_URL: queue.url,
+      // One (service, instance) pair per unit: every table-hour of several instances is several units.
+      FLEETPROF_COMPACT_UNIT_ROWS: '1',
+    });
+    s3 = await motoBucket(moto, REGION, BUCKET);
+    store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
+    jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
+    planner = (await import('../lambdas/compact')).handler;
+    worker = (await import('../lambdas/compact-worker')).handler;
+    // Three instances in separate batches, and a redelivery of one source in a fourth.
+    for (const run of RUNS) await ingest(store, run, KINDS);
+    await ingest(store, RUNS[0], ['cpu']);
+  }, 120_000);
+
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    s3?.destroy();
+    queue?.sqs.destroy();
+    await moto?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  test('units in shuffled order, a redelivered unit, two concurrent finalizers: exactly once at every step, the rows of one in-process compaction', async () => {
+    const dirs = [store.cacheDir];
+    const truth = await rowsSeen(store, dirs);
+
+    // The reference: the same fresh objects in a local directory, compacted in one process.
+    const refDir = path.join(tmp, 'ref');
+    for (const o of await store.list('fresh/')) {
+      const r = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `tables/${o.key}` }));
+      await fs.mkdir(path.dirname(path.join(refDir, o.key)), { recursive: true });
+      await fs.writeFile(path.join(refDir, o.key), await r.Body!.transformToByteArray());
+    }
+    const ref = new LocalStore(refDir);
+    const refDb = await openDuckDb();
+    const refWriter = await ParquetWriter.create(refDb);
+    const farFuture = Date.parse('2030-01-01T00:00:00Z') * 1000;
+    try {
+      await compactDue(ref, refWriter, { nowUs: farFuture, unitRows: 1 });
+    } finally {
+      refWriter.close();
+      refDb.closeSync();
+    }
+    expect(await rowsSeen(ref, [refDir])).toEqual(truth);
+
+    const planned = await planner({ scheduledTime: '2030-01-01T00:00:00Z', attempt: '1' });
+    const messages = await receiveAll(queue);
+    expect(messages).toHaveLength(planned.sent);
+    const units = messages.map((m) => ({ m, w: parseWorkMessage(m.Body!) }));
+    const jobs = new Map<string, Message[]>();
+    for (const { m, w } of units) if (w.kind === 'unit') jobs.set(w.job, [...(jobs.get(w.job) ?? []), m]);
+    // Several jobs, and jobs of several units (one per instance).
+    expect(jobs.size).toBeGreaterThanOrEqual(RAW.length);
+    expect(Math.max(...[...jobs.values()].map((x) => x.length))).toBe(RUNS.length);
+    // Nothing is live before a job's last unit: the planner wrote nothing readers see.
+    expect(await rowsSeen(store, dirs)).toEqual(truth);
+
+    // One multi-unit job's last message is held back for the concurrent finalizers.
+    const [racedJob, racedMsgs] = [...jobs].find(([, ms]) => ms.length > 1)!;
+    const held = racedMsgs[racedMsgs.length - 1];
+    const order = shuffled(messages.filter((m) => m !== held));
+    let redelivered = false;
+    for (const m of order) {
+      expect((await deliver(queue, worker, m)).batchItemFailures).toEqual([]);
+      // A redelivery of the first unit (SQS at-least-once) after it was processed: no effect on any row.
+      if (!redelivered) {
+        redelivered = true;
+        expect((await worker({ Records: [{ ...sqsRecord(queue, m), messageId: 'again' }] })).batchItemFailures).toEqual([]);
+      }
+      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      expect(await athenaDupes()).toBe(0);
+    }
+    // The held unit to two workers at once: both write it, both try the job's one manifest swap.
+    const [a, b] = await Promise.all([worker({ Records: [sqsRecord(queue, held)] }), worker({ Records: [{ ...sqsRecord(queue, held), messageId: 'twin' }] })]);
+    expect([a.batchItemFailures, b.batchItemFailures]).toEqual([[], []]);
+    await deliver(queue, worker, held).catch(() => undefined);
+    expect(await store.list(racedJob)).toEqual([]);
+    expect(await rowsSeen(store, dirs)).toEqual(truth);
+    expect(await athenaDupes()).toBe(0);
+
+    // The rollups the finalizers sent, and whatever they send.
+    await drain(queue, worker);
+    expect(await store.list('_compaction/')).toEqual([]);
+    expect(await rowsSeen(store, dirs)).toEqual(truth);
+
+    // The end state: the same live rows, table by table, as the in-process compaction (rollups included).
+    const db = await openDuckDb();
+    const conn = await db.connect();
+    try {
+      const tables = [...new Set([...(await store.list('')).map((o) => o.key), ...(await ref.list('')).map((o) => o.key)].map((k) => /^([a-z0-9_]+)\/dt=/.exec(k)?.[1]).filter((t): t is string => !!t))].sort();
+      expect(tables).toEqual(expect.arrayContaining([...RAW, 'functions_1h', 'stacks_1h', 'profiles_1h']));
+      for (const t of tables) {
+        const live = async (s: Store) => {
+          const out: string[] = [];
+          for (const m of (await s.list(`${t}/`)).filter((o) => o.key.endsWith('_manifest.json'))) {
+            const man = JSON.parse(Buffer.from((await s.read(m.key))!).toString('utf8')) as { live: { name: string }[] };
+            for (const f of man.live) {
+              const key = m.key.replace('_manifest.json', f.name);
+              out.push(await s.localPath((await s.list(key)).find((x) => x.key === key)!));
+            }
+          }
+          return out;
+        };
+        const hashOf = async (files: string[]) =>
+          files.length === 0 ? 'none' : String((await conn.runAndReadAll(`SELECT count(*), sum(hash(x)) FROM read_parquet([${files.map((f) => `'${f}'`).join(', ')}], union_by_name = true) x`)).getRows()[0]);
+        expect(`${t} ${await hashOf(await live(store))}`).toBe(`${t} ${await hashOf(await live(ref))}`);
+      }
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  }, 180_000);
+});
