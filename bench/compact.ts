@@ -40,19 +40,23 @@ async function child(step: string, dir: string, times: number[]): Promise<void> 
   const runs = [];
   const unitRows = arg('--unit-rows') ? Number(arg('--unit-rows')) : undefined;
   const units: { table: string; hour: number; unit: number; units: number; rows: number; ms: number }[] = [];
+  // CPU of the whole process (every DuckDB thread included): on this shared machine wall time is
+  // mostly other engineers' load; the CPU seconds are what an unloaded Lambda would mostly bill.
+  const cpu0 = process.cpuUsage();
   for (const nowUs of times) {
     const r = await runCompactJob({ store, settings: lambdaDuckDbSettings(), unitRows, onUnit: (u) => units.push(u) }, nowUs);
     // rollupMs: absent before the rollups went through the compactor's hook.
     const rollupMs = (r as { rollupMs?: number }).rollupMs ?? NaN;
     runs.push({ now: r.now, ms: r.ms, rollupMs, hours: r.hours, days: r.days, filesMerged: r.filesMerged, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
   }
-  process.stdout.write(JSON.stringify({ step, runs, units }) + '\n');
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(JSON.stringify({ step, runs, units, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');
 }
 
 type Run = { ms: number; rollupMs: number; hours: number; days: number };
 type Unit = { table: string; hour: number; unit: number; units: number; rows: number; ms: number };
 
-function measure(step: string, dir: string, times: number[]): { seconds: number; peakMb: number; runs: Run[]; units: Unit[] } {
+function measure(step: string, dir: string, times: number[]): { seconds: number; cpuSeconds: number; peakMb: number; runs: Run[]; units: Unit[] } {
   const hwm = path.join(os.tmpdir(), `compact-hwm-${process.pid}-${step}`);
   const t0 = process.hrtime.bigint();
   const unitArgs = arg('--unit-rows') ? ['--unit-rows', arg('--unit-rows')!] : [];
@@ -65,8 +69,8 @@ function measure(step: string, dir: string, times: number[]): { seconds: number;
   if (r.status !== 0) throw new Error(`step ${step} failed: ${r.stderr}`);
   const peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
   rmSync(hwm, { force: true });
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { runs: Run[]; units?: Unit[] };
-  return { seconds, peakMb, runs: out.runs, units: out.units ?? [] };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { runs: Run[]; units?: Unit[]; cpuMs: number };
+  return { seconds, cpuSeconds: out.cpuMs / 1000, peakMb, runs: out.runs, units: out.units ?? [] };
 }
 
 /** Per table: units per hour, the split pass (unit -1) and the largest unit's rows and time, total seconds. */
@@ -186,9 +190,9 @@ async function main(): Promise<void> {
       rows: g.rows,
       cpuSamples: st.samples,
       loadavg: [load0, os.loadavg()[0]],
-      hourRuns: { seconds: hourRunS, rollupSeconds: hourRollupS, processSeconds: hr.seconds, peakMb: hr.peakMb, rowsPerSecond: g.rows / hourRunS, secondsPerInstanceHour: hourRunS / instanceHours },
+      hourRuns: { seconds: hourRunS, rollupSeconds: hourRollupS, processSeconds: hr.seconds, cpuSeconds: hr.cpuSeconds, peakMb: hr.peakMb, rowsPerSecond: g.rows / hourRunS, secondsPerInstanceHour: hourRunS / instanceHours, cpuSecondsPerInstanceHour: hr.cpuSeconds / instanceHours },
       units: unitStats(hr.units),
-      dayClose: { seconds: dayRunS, rollupSeconds: dayRollupS, processSeconds: dy.seconds, peakMb: dy.peakMb, secondsPerInstanceHour: dayRunS / instanceHours },
+      dayClose: { seconds: dayRunS, rollupSeconds: dayRollupS, processSeconds: dy.seconds, cpuSeconds: dy.cpuSeconds, peakMb: dy.peakMb, secondsPerInstanceHour: dayRunS / instanceHours, cpuSecondsPerInstanceHour: dy.cpuSeconds / instanceHours },
       minutesPer1000InstanceHour: { hour: (hourRunS / instanceHours) * 1000 / 60, dayCloseAmortized: ((dayRunS / instanceHours) * 1000) / 60 },
       bytesPerCpuSample: { total: total / st.samples, raw: raw / st.samples, rollups: (total - raw) / st.samples, ...Object.fromEntries(Object.entries(st.bytes).map(([t, b]) => [t, b / st.samples])) },
       topColumns: st.columns.sort((a, b) => b.bytes - a.bytes).slice(0, 15).map((c) => ({ ...c, perSample: c.bytes / st.samples })),
@@ -200,9 +204,9 @@ async function main(): Promise<void> {
     const f = (n: number, d = 2) => n.toFixed(d);
     console.log(`# bench compact — ${new Date().toISOString()} — ${os.cpus().length} cpus, load ${f(load0, 1)} -> ${f(os.loadavg()[0], 1)}; Lambda DuckDB settings at ${COMPACT_FUNCTION.memoryMb} MB`);
     console.log(`${instances} instances x ${hours} h = ${instanceHours} instance-hours, ${g.rows} fresh rows, ${st.samples} CPU samples`);
-    console.log(`hour runs  ${f(hourRunS, 1).padStart(8)} s (rollups ${f(hourRollupS, 1)} s)  peak ${f(hr.peakMb, 0).padStart(5)} MB  ${f(out.hourRuns.rowsPerSecond, 0)} rows/s  ${f(out.hourRuns.secondsPerInstanceHour, 3)} s/instance-hour  => ${f(out.minutesPer1000InstanceHour.hour, 1)} min per 1,000-instance hour`);
+    console.log(`hour runs  ${f(hourRunS, 1).padStart(8)} s (rollups ${f(hourRollupS, 1)} s)  peak ${f(hr.peakMb, 0).padStart(5)} MB  ${f(out.hourRuns.rowsPerSecond, 0)} rows/s  ${f(out.hourRuns.secondsPerInstanceHour, 3)} s/instance-hour (CPU ${f(out.hourRuns.cpuSecondsPerInstanceHour, 3)} s)  => ${f(out.minutesPer1000InstanceHour.hour, 1)} min per 1,000-instance hour`);
     for (const u of out.units) console.log(`  ${u.table.padEnd(16)} ${String(u.units).padStart(3)} units  split ${f(u.splitSeconds, 1)} s  largest unit ${u.maxRows} rows, ${f(u.maxSeconds, 1)} s; total ${f(u.seconds, 1)} s`);
-    console.log(`day close  ${f(dayRunS, 1).padStart(8)} s (rollups ${f(dayRollupS, 1)} s)  peak ${f(dy.peakMb, 0).padStart(5)} MB  ${f(out.dayClose.secondsPerInstanceHour, 3)} s/instance-hour  => ${f(out.minutesPer1000InstanceHour.dayCloseAmortized, 1)} min per 1,000-instance hour (once a day)`);
+    console.log(`day close  ${f(dayRunS, 1).padStart(8)} s (rollups ${f(dayRollupS, 1)} s)  peak ${f(dy.peakMb, 0).padStart(5)} MB  ${f(out.dayClose.secondsPerInstanceHour, 3)} s/instance-hour (CPU ${f(out.dayClose.cpuSecondsPerInstanceHour, 3)} s)  => ${f(out.minutesPer1000InstanceHour.dayCloseAmortized, 1)} min per 1,000-instance hour (once a day)`);
     console.log(`bytes per CPU sample: total ${f(out.bytesPerCpuSample.total)} (raw ${f(out.bytesPerCpuSample.raw)}, rollups ${f(out.bytesPerCpuSample.rollups)})`);
     for (const [t, b] of Object.entries(st.bytes)) console.log(`  ${t.padEnd(18)} ${f(b / st.samples, 3).padStart(8)}`);
     console.log('largest columns (compressed bytes per CPU sample):');

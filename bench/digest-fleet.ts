@@ -51,7 +51,7 @@ async function main(): Promise<void> {
         if (f.endsWith('.pb.gz')) {
           // The profile's own capture time moved to the replay's hour (ingest keeps the pprof time).
           const p = { ...decodeProfile(bytes), timeNanos: BigInt(startMs) * 1_000_000n };
-          const id = sourceToProfileId(meta.sourceId);
+          const id = sourceToProfileId(meta.sourceId, startMs * 1000);
           const rows = profileRows(p, detectKind(p, meta.kind), meta, id);
           await publishEntries({ store, writer }, [
             { table: 'functions', rows: rows.functions },

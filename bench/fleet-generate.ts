@@ -4,7 +4,7 @@
 // Copies are made from the source's Parquet, never by re-ingesting, in two passes:
 // 1. the base hour, once: the source's live rows of each table x I/N copies k with
 //      instance   -> `<instance>~<k>`
-//      profile_id -> md5(profile_id ~ k @0): a distinct, deterministic source identity, the same
+//      profile_id -> copyId(profile_id, ~k@0): a distinct, deterministic source identity, the same
 //                    in every table, as ingest gives each uploaded object;
 //    every other column (version, process, labels, kinds, stacks, values, source) byte for byte.
 //    The SQL form is `SELECT ... FROM src CROSS JOIN range(I/N)` (baseColumns); DuckDB ran it at
@@ -14,7 +14,8 @@
 //    copies 0 and I/N-1 checked row by row against the SQL form); the small tables use the SQL;
 // 2. every hour (the base hour is the last one, shift 0): the base hour with only
 //      time       -> time + whole hours (the target hour's offset from the source hour)
-//      profile_id -> md5(base profile_id @ shift) (distinct per hour, the same in every table)
+//      profile_id -> copyId(base profile_id, @shift): its time digits shifted (distinct per hour,
+//                    the same in every table)
 //      _batch     -> a new batch id per file
 //    changed, by swapping those columns' dictionary pages in a copy of the base file's bytes
 //    (bench/fleet-parquet.ts: no row is decoded or encoded; the first copy of each table is
@@ -42,7 +43,7 @@ import { freshKey, newBatchId } from '../lib/store/layout';
 import { BATCH_COLUMN } from '../lib/store/dedupe';
 import { LocalStore } from '../lib/store/local';
 import { missingColumns, openDuckDb, sqlString } from '../lib/store/parquet';
-import { concatParquet, loadDictionaries, shiftDictionaries, shiftFile, verifyShift, type BaseDictionaries, type ShiftRole } from './fleet-parquet';
+import { concatParquet, copyIdSql, loadDictionaries, shiftDictionaries, shiftFile, verifyShift, type BaseDictionaries, type ShiftRole } from './fleet-parquet';
 
 export const HOUR_US = 3_600_000_000;
 
@@ -113,7 +114,7 @@ function baseColumns(t: TableName): string {
         case 'instance':
           return `instance || '~' || k::VARCHAR AS instance`;
         case 'profile_id':
-          return `md5(profile_id || '~' || k::VARCHAR || '@0') AS profile_id`;
+          return `${copyIdSql('profile_id', `'~' || k::VARCHAR || '@0'`, 0)} AS profile_id`;
         default:
           return `"${c.name}"`;
       }
@@ -123,7 +124,7 @@ function baseColumns(t: TableName): string {
 
 /** Another hour from the base hour (the SQL path): time shifted, profile_id re-derived per hour. */
 function shiftedColumn(name: 'time' | 'profile_id', shiftHours: number): string {
-  return name === 'time' ? `time + INTERVAL (${shiftHours}) HOUR AS time` : `md5(profile_id || '@' || '${shiftHours}') AS profile_id`;
+  return name === 'time' ? `time + INTERVAL (${shiftHours}) HOUR AS time` : `${copyIdSql('profile_id', `'@${shiftHours}'`, shiftHours)} AS profile_id`;
 }
 
 /** What changes between hours (bench/fleet-parquet.ts); the base hour's batch id is a placeholder. */
@@ -136,7 +137,7 @@ const COPY_ROLES: Record<string, ShiftRole> = { instance: 'copy', profile_id: 'c
 /**
  * The base hour of table t (all `copies` instance copies, shift 0) by bytes: the source's rows
  * written once by DuckDB (instance and profile_id as the source has them), then per copy k that
- * file's bytes with the instance (v~k) and profile_id (md5(v~k@0)) dictionaries swapped
+ * file's bytes with the instance (v~k) and profile_id (copyId) dictionaries swapped
  * (bench/fleet-parquet.ts), the copies joined into one file. Copies 0 and the last are checked row
  * by row against the SQL form (baseColumns); the joined file's row and instance counts are
  * checked too. Null when a chunk of those columns is not dictionary-encoded (the caller uses SQL).

@@ -1,7 +1,7 @@
 // Copy-with-shift at the Parquet level for the fleet simulator's hours (bench/fleet-generate.ts).
 //
 // Every hour the simulator writes is its base hour with three columns changed: time (+ whole
-// hours), profile_id (md5(base id @ shift)) and _batch (a new batch id). DuckDB writes those
+// hours), profile_id (copyId: base id @ shift) and _batch (a new batch id). DuckDB writes those
 // columns dictionary-encoded (a row group holds a few hundred distinct times and profiles), so the
 // data pages (dictionary indices) of an hour equal the base hour's: only each such column chunk's
 // dictionary page, its statistics and the footer offsets differ. This module copies the base
@@ -32,11 +32,28 @@ const CODEC_UNCOMPRESSED = 0;
 const CODEC_ZSTD = 6;
 
 /**
- * How a column changes in a copy: per hour, `time` (+ whole hours), `hash` (md5(v @ shift)) and
- * `batch` (the copy's batch id); per instance copy k, `copy` (v ~ k: the instance name) and
- * `copy-hash` (md5(v ~ k @0): the profile_id, as the SQL base hour derives it).
+ * How a column changes in a copy: per hour, `time` (+ whole hours), `hash` (a new profile_id from
+ * v @ shift) and `batch` (the copy's batch id); per instance copy k, `copy` (v ~ k: the instance
+ * name) and `copy-hash` (a new profile_id from v ~ k @0, as the SQL base hour derives it).
  */
 export type ShiftRole = 'time' | 'hash' | 'batch' | 'copy' | 'copy-hash';
+
+/**
+ * A copy's profile_id, in ingest's form (lib/store/layout.ts sourceToProfileId: 12 hex digits of
+ * the source's time in ms, 20 of a hash): the base id's time digits moved by the shift, then 20
+ * digits of md5(base id + tag), tag `@<shift>` (role hash) or `~<k>@0` (role copy-hash). The one
+ * derivation of the JS dictionary swap (copyId) and of the SQL paths (copyIdSql): they must agree
+ * to the byte (verifyShift checks it).
+ */
+export function copyId(v: string, tag: string, shiftHours: number): string {
+  const ms = BigInt.asUintN(48, BigInt(`0x${v.slice(0, 12)}`) + BigInt(shiftHours) * 3_600_000n);
+  return ms.toString(16).padStart(12, '0') + createHash('md5').update(`${v}${tag}`).digest('hex').slice(0, 20);
+}
+
+/** copyId in DuckDB SQL: `expr` the base id, `tagSql` a SQL string expression. */
+export function copyIdSql(expr: string, tagSql: string, shiftHours: number): string {
+  return `lower(lpad(to_hex(('0x' || left(${expr}, 12))::BIGINT + ${shiftHours * 3_600_000}), 12, '0')) || left(md5(${expr} || ${tagSql}), 20)`;
+}
 
 /** Per row group, per changed column: the dictionary's values in index order. */
 export interface BaseDictionaries {
@@ -131,8 +148,8 @@ export function shiftValues(values: (bigint | string)[], role: ShiftRole, s: Shi
   if (role === 'time') return values.map((v) => (v as bigint) + BigInt(s.shiftHours) * HOUR_US);
   if (role === 'batch') return values.map(() => s.batchId);
   if (role === 'copy') return values.map((v) => `${v as string}~${copyOf(s)}`);
-  if (role === 'copy-hash') return values.map((v) => createHash('md5').update(`${v as string}~${copyOf(s)}@0`).digest('hex'));
-  return values.map((v) => createHash('md5').update(`${v as string}@${s.shiftHours}`).digest('hex'));
+  if (role === 'copy-hash') return values.map((v) => copyId(v as string, `~${copyOf(s)}@0`, 0));
+  return values.map((v) => copyId(v as string, `@${s.shiftHours}`, s.shiftHours));
 }
 
 const pathOf = (md: TStruct) =>
@@ -276,7 +293,7 @@ export function shiftFile(base: Buffer, dicts: BaseDictionaries, s: ShiftSpec): 
 
 /**
  * Row by row, the changed columns of the shifted file equal SQL's shift of the base (time + shift
- * hours, profile_id = md5(base id @ shift), _batch = the batch id): the check the generator runs
+ * hours, profile_id = copyId(base id, @shift), _batch = the batch id): the check the generator runs
  * on the first shifted copy of each table. The other columns' pages are byte copies of the base's.
  */
 export async function verifyShift(conn: DuckDBConnection, baseFile: string, shiftedFile: string, roles: Record<string, ShiftRole>, s: ShiftSpec): Promise<void> {
@@ -288,11 +305,11 @@ export async function verifyShift(conn: DuckDBConnection, baseFile: string, shif
         role === 'time'
           ? `b."${c}" + INTERVAL (${s.shiftHours}) HOUR`
           : role === 'hash'
-            ? `md5(b."${c}" || '@' || '${s.shiftHours}')`
+            ? copyIdSql(`b."${c}"`, `'@${s.shiftHours}'`, s.shiftHours)
             : role === 'copy'
               ? `b."${c}" || '~${copyOf(s)}'`
               : role === 'copy-hash'
-                ? `md5(b."${c}" || '~${copyOf(s)}@0')`
+                ? copyIdSql(`b."${c}"`, `'~${copyOf(s)}@0'`, 0)
                 : `'${sqlString(s.batchId)}'`;
       return `(n."${c}" IS NOT DISTINCT FROM ${e})`;
     })

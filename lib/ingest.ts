@@ -9,7 +9,7 @@ import type { Profile, ProfileKind } from './model/profile';
 import type { TableName, TableRows } from './model/schema';
 import type { SourceMeta } from './model/source';
 import { gcCycleRows, runtimeMetricRows } from './normalize/gc-rows';
-import { profileRows } from './normalize/profile-rows';
+import { captureTimeUs, profileRows } from './normalize/profile-rows';
 import { DAY_US, sourceToProfileId, utcDate } from './store/layout';
 import { rowCount } from './store/parquet';
 import { publishEntries, type ChunkedEntry, type PublishTarget, type TableEntry } from './store/publish';
@@ -204,7 +204,7 @@ async function publishPrepared<R extends { keys: string[] }>(ctx: PublishTarget,
 
 function prepareProfile(profile: Profile, meta: SourceMeta): { result: IngestResult; entries: TableEntry[] } {
   const kind = detectKind(profile, meta.kind);
-  const profileId = sourceToProfileId(meta.sourceId);
+  const profileId = sourceToProfileId(meta.sourceId, captureTimeUs(profile, meta));
   const rows = profileRows(profile, kind, meta, profileId);
   return {
     result: {
@@ -254,7 +254,7 @@ function chunkedEntry<R, N extends 'gc_cycles' | 'runtime_metrics'>(
 
 function prepareGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, meta: SourceMeta): Prepared<GcIngestResult> {
   checkRowTimes('gctrace: cycle time', [cycles.firstUs, cycles.lastUs]);
-  const profileId = sourceToProfileId(meta.sourceId);
+  const profileId = sourceToProfileId(meta.sourceId, cycles.firstUs);
   const { entry, days } = chunkedEntry('gc_cycles', cycles, (c) => gcCycleRows(c, meta, profileId));
   const warnings: string[] = [];
   if (parsed.malformed > 0) {
@@ -286,7 +286,7 @@ function prepareGctrace(parsed: GctraceSummary, cycles: RowStream<GcCycleRow>, m
 }
 
 function prepareRuntimeMetrics(snapshots: RowStream<MetricSnapshotRow>, meta: SourceMeta): Prepared<GcIngestResult> {
-  const profileId = sourceToProfileId(meta.sourceId);
+  const profileId = sourceToProfileId(meta.sourceId, snapshots.firstUs);
   const { entry, days } = chunkedEntry('runtime_metrics', snapshots, (c) => runtimeMetricRows(c, meta, profileId));
   const result: GcIngestResult = {
     input: 'runtime-metrics',

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { concatParquet, loadDictionaries, shiftDictionaries, shiftFile, verifyShift, type ShiftRole } from '../bench/fleet-parquet';
+import { concatParquet, copyId, copyIdSql, loadDictionaries, shiftDictionaries, shiftFile, verifyShift, type ShiftRole } from '../bench/fleet-parquet';
 import { openDuckDb } from '../lib/store/parquet';
 
 // The simulator's copy-with-shift (bench/fleet-parquet.ts) must give, row by row, what DuckDB's own
@@ -25,6 +25,11 @@ describe('fleet copy-with-shift', () => {
           FROM range(250000) t(i)) TO '${base}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)`);
       const dicts = await loadDictionaries(conn, base, roles);
       expect(dicts.rowGroups.length).toBe(3);
+      // The JS and SQL derivations of a copy's id agree, and the time digits move by the shift.
+      const id = String(dicts.rowGroups[0].profile_id[0]);
+      const sqlId = (await conn.runAndReadAll(`SELECT ${copyIdSql(`'${id}'`, `'@-30'`, -30)}`)).getRows()[0][0];
+      expect(copyId(id, '@-30', -30)).toBe(sqlId);
+      expect(parseInt(copyId(id, '@-30', -30).slice(0, 12), 16)).toBe(parseInt(id.slice(0, 12), 16) - 30 * 3_600_000);
       const spec = { shiftHours: -30, batchId: 'b0mx9999999999999999ab' };
       const bytes = shiftFile(await fs.readFile(base), dicts, spec);
       expect(bytes).not.toBeNull();
@@ -34,7 +39,7 @@ describe('fleet copy-with-shift', () => {
       // Every column, not only the changed ones.
       const diff = await conn.runAndReadAll(`
         SELECT count(*) FROM (SELECT * FROM read_parquet('${out}')) n POSITIONAL JOIN (SELECT * FROM read_parquet('${base}')) b
-        WHERE n.time <> b.time - INTERVAL 30 HOUR OR n.profile_id <> md5(b.profile_id || '@-30') OR n._batch <> '${spec.batchId}'
+        WHERE n.time <> b.time - INTERVAL 30 HOUR OR n.profile_id <> ${copyIdSql('b.profile_id', `'@-30'`, -30)} OR n._batch <> '${spec.batchId}'
            OR n.frames <> b.frames OR n.labels <> b.labels OR n.value <> b.value OR n.service <> b.service`);
       expect(Number(diff.getRows()[0][0])).toBe(0);
       // Row-group statistics are used for pruning: a filter on the shifted times must see them.
@@ -77,7 +82,7 @@ describe('fleet copy-with-shift', () => {
       const n = 150000;
       const bad = await conn.runAndReadAll(`
         SELECT count(*) AS rows, count(*) FILTER (WHERE j.instance <> s.instance || '~' || (j.r // ${n})::VARCHAR
-                  OR j.profile_id <> md5(s.profile_id || '~' || (j.r // ${n})::VARCHAR || '@0')
+                  OR j.profile_id <> ${copyIdSql('s.profile_id', `'~' || (j.r // ${n})::VARCHAR || '@0'`, 0)}
                   OR j.time <> s.time OR j.frames <> s.frames OR j.value <> s.value OR j._batch <> s._batch) AS bad
         FROM (SELECT *, file_row_number AS r FROM read_parquet('${joined}', file_row_number = true)) j
         JOIN (SELECT *, file_row_number AS r FROM read_parquet('${src}', file_row_number = true)) s ON j.r % ${n} = s.r`);

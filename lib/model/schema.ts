@@ -95,7 +95,12 @@ export const CODECS: { readonly [N in TableName]: RowCodec<TableRows[N] extends 
   totals_1d: totals1dCodec,
 };
 
-export function duckdbType(t: ColumnType): string {
+/**
+ * DuckDB DDL type of a column type. `timestampsAs: 'BIGINT'` spells timestamps as BIGINT: the form
+ * writers hand rows to DuckDB in (epoch microseconds, lib/store/append.ts), converted by
+ * make_timestamp when the file is written.
+ */
+export function duckdbType(t: ColumnType, o: { timestampsAs?: 'TIMESTAMP' | 'BIGINT' } = {}): string {
   switch (t.kind) {
     case 'varchar':
       return 'VARCHAR';
@@ -108,13 +113,13 @@ export function duckdbType(t: ColumnType): string {
     case 'boolean':
       return 'BOOLEAN';
     case 'timestamp':
-      return 'TIMESTAMP';
+      return o.timestampsAs ?? 'TIMESTAMP';
     case 'list':
-      return `${duckdbType(t.of)}[]`;
+      return `${duckdbType(t.of, o)}[]`;
     case 'map':
-      return `MAP(${duckdbType(t.key)}, ${duckdbType(t.value)})`;
+      return `MAP(${duckdbType(t.key, o)}, ${duckdbType(t.value, o)})`;
     case 'struct':
-      return `STRUCT(${Object.entries(t.fields).map(([name, type]) => `"${name}" ${duckdbType(type)}`).join(', ')})`;
+      return `STRUCT(${Object.entries(t.fields).map(([name, type]) => `"${name}" ${duckdbType(type, o)}`).join(', ')})`;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import type { ColumnType } from '../model/schema';
+import { duckdbType, type ColumnType } from '../model/schema';
 
 // JS rows -> a DuckDB table through the appender, a data chunk (typed vectors) at a time. The
 // ingest writer's path into DuckDB (lib/store/parquet.ts ParquetWriter.write): no data ever becomes
@@ -42,29 +42,6 @@ export function appendType(api: Api, t: ColumnType): DuckDBType {
       return api.MAP(appendType(api, t.key), appendType(api, t.value));
     case 'struct':
       return api.STRUCT(Object.fromEntries(Object.entries(t.fields).map(([k, f]) => [k, appendType(api, f)])));
-  }
-}
-
-/** The DDL type of appendType (timestamps as BIGINT). */
-export function appendSqlType(t: ColumnType): string {
-  switch (t.kind) {
-    case 'varchar':
-      return 'VARCHAR';
-    case 'bigint':
-    case 'timestamp':
-      return 'BIGINT';
-    case 'integer':
-      return 'INTEGER';
-    case 'double':
-      return 'DOUBLE';
-    case 'boolean':
-      return 'BOOLEAN';
-    case 'list':
-      return `${appendSqlType(t.of)}[]`;
-    case 'map':
-      return `MAP(${appendSqlType(t.key)}, ${appendSqlType(t.value)})`;
-    case 'struct':
-      return `STRUCT(${Object.entries(t.fields).map(([name, f]) => `"${name}" ${appendSqlType(f)}`).join(', ')})`;
   }
 }
 
@@ -116,7 +93,7 @@ const CHUNK_ROWS = 2048;
  */
 export async function appendTable<R>(conn: DuckDBConnection, name: string, columns: readonly AppendColumn<R>[], parts: readonly (readonly R[])[]): Promise<number> {
   const api = await duckdbApi();
-  await conn.run(`CREATE OR REPLACE TEMP TABLE "${name}" (${columns.map((c) => `"${c.name}" ${appendSqlType(c.type)}`).join(', ')})`);
+  await conn.run(`CREATE OR REPLACE TEMP TABLE "${name}" (${columns.map((c) => `"${c.name}" ${duckdbType(c.type, { timestampsAs: 'BIGINT' })}`).join(', ')})`);
   const types = columns.map((c) => appendType(api, c.type));
   const cells = columns.map((c) => cellOf(api, c.type));
   const appender = await conn.createAppender(name, 'main', 'temp');

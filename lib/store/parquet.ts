@@ -312,7 +312,7 @@ export function toNdjson(rows: readonly object[]): string {
 
 /** Columns as NDJSON carries them: timestamps travel as epoch microseconds. */
 function jsonType(t: ColumnType): string {
-  return duckdbType(t.kind === 'timestamp' ? { kind: 'bigint' } : t);
+  return duckdbType(t, { timestampsAs: 'BIGINT' });
 }
 
 function selectColumns(table: TableDef, expr: (c: ColumnDef) => string | undefined): string {

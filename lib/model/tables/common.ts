@@ -8,7 +8,7 @@ import { T } from './types';
 export const partitionKeys = [{ name: 'dt', type: T.varchar, doc: 'UTC date of the capture, YYYY-MM-DD (Hive partition).' }] as const;
 
 export const identity = [
-  { name: 'profile_id', type: T.varchar, doc: 'Deterministic id of the source object (hash of its identity); joins every table.' },
+  { name: 'profile_id', type: T.varchar, doc: "Deterministic id of the source object: 12 hex digits of its time in ms (a profile's capture time; a log's or snapshot batch's first row), then 20 of a hash of its identity; joins every table." },
   { name: 'service', type: T.varchar, doc: 'Service name.' },
   { name: 'instance', type: T.varchar, doc: 'Instance (host, pod, task) that produced the data.' },
   { name: 'version', type: T.varchar, doc: "Service version (build, commit or tag); '' when not given." },

@@ -44,7 +44,12 @@ export const gcCycles = {
     { name: 'procs', type: T.integer, doc: 'GOMAXPROCS during the cycle (`N P`).' },
     { name: 'go_format', type: T.varchar, doc: "Line layout: '1.5' (5 clock phases), '1.6' (Go 1.6-1.17) or '1.18' (Go 1.18+, with stacks and globals)." },
   ],
-  sortBy: ['time', 'gc'],
+  // Instance-major: a log's rows (one profile_id, one instance) are adjacent, so those two columns
+  // run-length encode instead of costing a dictionary index per row (time-major: 493 vs 97 kB for
+  // this table on the 100-instance bench hour, docs/performance.md "Storage per CPU sample"). The
+  // price: a compacted file's row groups are not time ranges (raw gc reads of part of a day read
+  // the day's row groups; whole hours come from gc_1h), and --instance reads prune.
+  sortBy: ['instance', 'time', 'gc'],
 } as const satisfies TableDef;
 
 export type GcCyclesRow = RowOf<typeof gcCycles>;
