@@ -223,7 +223,9 @@ export async function writeUnit(
         [listValue(pairs.map((p) => p[0])), listValue(pairs.map((p) => p[1])), listValue(pairs.map(() => i))],
         [LIST(VARCHAR), LIST(VARCHAR), LIST(INTEGER)],
       );
-      rows = `(SELECT f.* FROM ${rows} SEMI JOIN ${UNIT} m ON COALESCE(f.service, '') = m.s AND COALESCE(f.instance, '') = m.i) f`;
+      // An inner join like the split pass's (a unit's pairs are distinct): a SEMI JOIN here failed on
+      // the 100-instance stacks hour with DuckDB's "Cannot resize vector" error.
+      rows = `(SELECT f.* FROM ${rows} JOIN ${UNIT} m ON COALESCE(f.service, '') = m.s AND COALESCE(f.instance, '') = m.i) f`;
     }
     const r = await conn.runAndReadAll(
       `COPY (SELECT ${cols} FROM ${rows} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${o.zstdLevel}, ROW_GROUP_SIZE ${o.rowGroupRows})`,

@@ -276,7 +276,8 @@ export async function compactWork(store: Store, writer: ParquetWriter, msg: Work
     if (!job) return;
     if (ms > 0) opts.onUnit?.({ table: job.table, dt: job.dt, hour: job.span === 'day' ? -1 : job.span, unit: msg.unit, units: job.names.length, rows: job.units[msg.unit].rows, ms });
     const r = await finalizeJob(store, job, now, result);
-    if (r === 'published' && job.rollupSource && !(await dtHasOpenJobs(store, job.dt))) await send([{ kind: 'rollups', dt: job.dt }]);
+    // Whichever table's job is the dt's last: the rollups wait for every open job of the dt.
+    if (r === 'published' && rollups.sources.length > 0 && !(await dtHasOpenJobs(store, job.dt))) await send([{ kind: 'rollups', dt: job.dt }]);
     return;
   }
   if (rollups.sources.length === 0 || (await dtHasOpenJobs(store, msg.dt))) return; // the last job's finalizer sends another
