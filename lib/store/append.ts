@@ -92,8 +92,18 @@ const CHUNK_ROWS = 2048;
  * int64) throws, naming the column.
  */
 export async function appendTable<R>(conn: DuckDBConnection, name: string, columns: readonly AppendColumn<R>[], parts: readonly (readonly R[])[]): Promise<number> {
-  const api = await duckdbApi();
+  await createAppendTable(conn, name, columns);
+  return appendRows(conn, name, columns, parts);
+}
+
+/** Creates (or empties) TEMP table `name` with `columns`, for appendRows. */
+export async function createAppendTable<R>(conn: DuckDBConnection, name: string, columns: readonly AppendColumn<R>[]): Promise<void> {
   await conn.run(`CREATE OR REPLACE TEMP TABLE "${name}" (${columns.map((c) => `"${c.name}" ${duckdbType(c.type, { timestampsAs: 'BIGINT' })}`).join(', ')})`);
+}
+
+/** Appends `parts` to TEMP table `name` made by createAppendTable with the same columns. */
+export async function appendRows<R>(conn: DuckDBConnection, name: string, columns: readonly AppendColumn<R>[], parts: readonly (readonly R[])[]): Promise<number> {
+  const api = await duckdbApi();
   const types = columns.map((c) => appendType(api, c.type));
   const cells = columns.map((c) => cellOf(api, c.type));
   const appender = await conn.createAppender(name, 'main', 'temp');

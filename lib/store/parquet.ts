@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BATCH_COLUMN } from './dedupe';
-import { appendTable, type AppendColumn } from './append';
-import { CODECS, duckdbType, T, type ColumnDef, type ColumnType, type JsonRow, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
+import { appendRows, appendTable, createAppendTable, type AppendColumn } from './append';
+import { duckdbType, T, type ColumnDef, type ColumnType, type PackedStacks, type TableDef, type TableName, type TableRows } from '../model/schema';
 
 // Rows -> one zstd Parquet file, through DuckDB's COPY ... ORDER BY the table's sort key, so
 // row-group statistics prune well. Row types and their codecs live in lib/model/tables/.
@@ -107,58 +107,56 @@ export class ParquetWriter {
 
   /**
    * A Parquet file written from rows that arrive a chunk at a time (a gctrace log, runtime/metrics:
-   * memory bounded by design, #13). JS holds one chunk: each is encoded and appended to an NDJSON
-   * file on disk. Every RUN_ROWS rows become one sorted run (a COPY ... ORDER BY of that many rows
-   * to a part file), and finish() concatenates the runs into the file without sorting again.
-   * One COPY ... ORDER BY over all rows was what cost memory: ~440 MB of DuckDB for 1M metrics, and
-   * with a memory_limit it failed instead of spilling; runs of 122,880 rows still cost ~250 MB,
-   * runs of 16,384 ~50 MB (measured). The file is sorted within each run (row-group statistics
-   * still prune on time-ordered input); the compactor re-sorts whole hours and days anyway.
-   * Its COPYs run on one DuckDB thread: concatenating the runs of 1M metrics on two threads peaked
-   * at ~480 MB RSS, on one at ~285 MB (each thread buffers its own row groups; measured with
-   * bench:hostile's input, docs/performance.md). The rows are already sorted; one thread costs
-   * little time here.
+   * memory bounded by design, #13). JS holds one chunk: each goes through the appender into a TEMP
+   * table (no JSON text: NDJSON files read by read_json were the path before, and their text, its
+   * garbage and DuckDB's JSON reader cost memory and time). Every RUN_ROWS rows become one sorted
+   * run (a COPY ... ORDER BY of that TEMP table to a part file, then dropped), and finish()
+   * concatenates the runs into the file without sorting again, in row groups of a run's size, so
+   * the concatenation holds one run's rows at a time (with 122,880-row groups, the concatenation
+   * was the peak of ingesting 1M metrics, ~50 MB above the runs; docs/performance.md). One COPY ... ORDER BY over all rows was what cost memory: ~440 MB of
+   * DuckDB for 1M metrics, and with a memory_limit it failed instead of spilling. The file is
+   * sorted within each run (row-group statistics still prune on time-ordered input); the compactor
+   * re-sorts whole hours and days anyway, in its own row groups. Its COPYs run on one DuckDB thread:
+   * concatenating the runs of 1M metrics on two threads peaked at ~480 MB RSS, on one at ~285 MB
+   * (each thread buffers its own row groups; bench:hostile's input, docs/performance.md).
    */
   async rowFile(table: TableDef, outPath: string, runRows = RUN_ROWS, opts: { batchId?: string } = {}): Promise<RowFile> {
-    const base = `${outPath}.${this.seq++}`;
-    const codec = CODECS[table.name as TableName] as { encode(r: unknown): JsonRow } | undefined;
+    const base = `${outPath}.${this.seq}`;
+    const tempBase = `fleetprof_r${this.seq++}`;
+    const columns = table.columns.map((c) => ({ name: c.name, type: c.type, get: (r: Row) => r[c.name] }));
     const order = table.sortBy.map((c) => `"${c}"`).join(', ');
     const parts: string[] = [];
-    let ndjson = '';
-    let fh: fs.FileHandle | undefined;
+    let temp: string | undefined;
     let n = 0;
+    const drop = async () => {
+      if (temp) await this.conn.run(`DROP TABLE IF EXISTS temp.main."${temp}"`);
+      temp = undefined;
+      n = 0;
+    };
     const endRun = async () => {
-      if (!fh) return;
-      await fh.close();
-      fh = undefined;
+      if (!temp) return;
       const part = `${base}.${parts.length}.part.parquet`;
       parts.push(part);
       try {
-        await this.oneThread(() =>
-          this.conn.run(`COPY (${withBatch(plainSource(table, ndjson, n), opts.batchId)} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`),
-        );
+        const src = withBatch(`SELECT ${selectColumns(table, () => undefined)} FROM temp.main."${temp}"`, opts.batchId);
+        await this.oneThread(() => this.conn.run(`COPY (${src} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`));
       } finally {
-        await fs.rm(ndjson, { force: true });
+        await drop();
       }
-      n = 0;
     };
     const cleanup = async () => {
-      if (fh) await fh.close();
-      fh = undefined;
-      await fs.rm(ndjson, { force: true });
+      await drop();
       for (const p of parts) await fs.rm(p, { force: true });
     };
     return {
       append: async (rows) => {
         for (let i = 0; i < rows.length; ) {
-          if (!fh) {
-            ndjson = `${base}.${parts.length}.rows.ndjson`;
-            fh = await fs.open(ndjson, 'w');
+          if (!temp) {
+            temp = `${tempBase}_${parts.length}`;
+            await createAppendTable(this.conn, temp, columns);
           }
-          const take = Math.min(rows.length - i, runRows - n, NDJSON_CHUNK_ROWS);
-          const chunk = rows.slice(i, i + take);
-          const text = toNdjson(codec ? chunk.map((r) => codec.encode(r)) : (chunk as object[]));
-          if (text.length > 0) await fh.write(text);
+          const take = Math.min(rows.length - i, runRows - n);
+          await appendRows(this.conn, temp, columns, [take === rows.length ? (rows as readonly Row[]) : (rows.slice(i, i + take) as Row[])]);
           n += take;
           i += take;
           if (n >= runRows) await endRun();
@@ -168,14 +166,14 @@ export class ParquetWriter {
         try {
           await endRun();
           if (parts.length === 0) {
-            await this.conn.run(`COPY (${withBatch(plainSource(table, '', 0), opts.batchId)}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd)`);
+            await this.conn.run(`COPY (${withBatch(emptySource(table), opts.batchId)}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd)`);
           } else if (parts.length === 1) {
             await fs.rename(parts[0], outPath);
             parts.length = 0;
           } else {
             const list = parts.map((f) => `'${sqlString(f)}'`).join(', ');
             await this.oneThread(() =>
-              this.conn.run(`COPY (SELECT * FROM read_parquet([${list}])) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`),
+              this.conn.run(`COPY (SELECT * FROM read_parquet([${list}])) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${runRows})`),
             );
           }
         } finally {
@@ -310,21 +308,11 @@ export function toNdjson(rows: readonly object[]): string {
   }
 }
 
-/** Columns as NDJSON carries them: timestamps travel as epoch microseconds. */
-function jsonType(t: ColumnType): string {
-  return duckdbType(t, { timestampsAs: 'BIGINT' });
-}
 
 function selectColumns(table: TableDef, expr: (c: ColumnDef) => string | undefined): string {
   return table.columns
     .map((c) => `${expr(c) ?? (c.type.kind === 'timestamp' ? `make_timestamp("${c.name}")` : `"${c.name}"`)} AS "${c.name}"`)
     .join(', ');
-}
-
-function plainSource(table: TableDef, file: string, n: number): string {
-  if (n === 0) return emptySource(table);
-  const columns = table.columns.map((c) => `'${c.name}': '${jsonType(c.type)}'`).join(', ');
-  return `SELECT ${selectColumns(table, () => undefined)} FROM read_json('${sqlString(file)}', format = 'newline_delimited', columns = {${columns}})`;
 }
 
 /**

@@ -57,17 +57,27 @@ const BIG = Number.NaN;
 const BIG_ID = 0xffffffff;
 
 class RawProfile {
-  constructor(inputBytes: number) {
-    // Every id and value takes at least one byte on the wire; an eighth of the input is a
-    // starting size that rarely needs doubling and never dominates memory.
-    // Location ids get half the input's size in 16-bit slots: enough for every profile measured,
-    // so the largest array is allocated once instead of grown (docs/performance.md, memory).
+  constructor(inputBytes: number, sizes: WireSizes | null) {
+    if (sizes) {
+      // Allocated once at the size the wire announces: doubling arrays held up to 1.5x their
+      // contents at each copy, and that was a third of a 1M-sample profile's decode (#13).
+      this.locIds = new GrowableUint(Math.max(16, sizes.locIds));
+      this.values = new GrowableF64(Math.max(16, sizes.samples * sizes.sampleTypes));
+      this.sampleLocStart = new GrowableU32(sizes.samples + 1);
+      this.labelPos = new GrowableU32(Math.max(16, sizes.labels));
+      this.labelOwner = new GrowableU32(Math.max(16, sizes.labels));
+      this.strings = new StringTable(Math.max(16, sizes.strings));
+      return;
+    }
+    // The message does not parse at the field level: decoding will say why; starting sizes from
+    // the input's size (every id and value takes at least one byte on the wire).
     const guess = Math.max(1024, inputBytes >> 3);
     this.locIds = new GrowableUint(guess * 4);
     this.values = new GrowableF64(guess >> 1);
     this.sampleLocStart = new GrowableU32(guess >> 3);
-    this.labelFields = new GrowableF64(guess >> 1);
+    this.labelPos = new GrowableU32(guess >> 3);
     this.labelOwner = new GrowableU32(guess >> 3);
+    this.strings = new StringTable(guess >> 4);
   }
   sampleTypes: [number, number][] = [];
   // Per sample: offsets into locIds; values in a flat array; labels sparse.
@@ -77,17 +87,17 @@ class RawProfile {
   bigLocIds = new Map<number, Int64>();
   values: GrowableF64;
   bigValues = new Map<number, bigint>();
-  // Labels flat, four numbers each (key, str, num, num_unit), with the sample that owns them:
-  // one object and one Map entry per label was the largest source of garbage when measured.
-  labelFields: GrowableF64;
+  // Labels as the wire position of their message (its length prefix), with the sample that owns
+  // them: 8 bytes a label, parsed only in resolve(). Four float fields a label (36 bytes) cost a
+  // 1M-label profile ~90 MB (#13); one object and one Map entry a label was worse still.
+  labelPos: GrowableU32;
   labelOwner: GrowableU32;
-  bigLabelNums = new Map<number, bigint>();
   sampleCount = 0;
   valuesPerSample = -1;
   mappings: RawMapping[] = [];
   locations: RawLocation[] = [];
   functions: RawFunction[] = [];
-  strings: string[] = [];
+  strings: StringTable;
   dropFrames = 0;
   keepFrames = 0;
   timeNanos: Int64 = 0;
@@ -103,7 +113,9 @@ class RawProfile {
 export function decodePprofMessage(bytes: Uint8Array): Profile {
   if (bytes.length === 0) throw new DecodeError('empty', 'empty input');
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const raw = new RawProfile(buf.length);
+  const sizes = wireSizes(buf);
+  if (sizes && sizes.samples > LIMITS.maxSamples) throw overLimit('samples in the profile', sizes.samples, LIMITS.maxSamples);
+  const raw = new RawProfile(buf.length, sizes);
   try {
     readProfile(Reader.create(buf), raw);
   } catch (e) {
@@ -114,7 +126,86 @@ export function decodePprofMessage(bytes: Uint8Array): Profile {
     }
     throw new DecodeError('malformed', `not a valid pprof protobuf: ${(e as Error).message}`);
   }
-  return resolve(raw);
+  return resolve(raw, buf);
+}
+
+/** What the decoder's arrays will hold, counted from the wire before they are allocated. */
+interface WireSizes {
+  samples: number;
+  sampleTypes: number;
+  /** Location ids of all samples, at most (a packed id takes at least one byte). */
+  locIds: number;
+  labels: number;
+  strings: number;
+}
+
+/**
+ * One pass over the message's fields and its samples' fields, reading tags and lengths only (a
+ * few ms for a 26 MB profile): the sizes of the decoder's arrays. null where the message does not
+ * parse at this level; the decoder then finds the problem and names it.
+ */
+function wireSizes(buf: Uint8Array): WireSizes | null {
+  const n: WireSizes = { samples: 0, sampleTypes: 0, locIds: 0, labels: 0, strings: 0 };
+  let pos = 0;
+  const varint = (end: number): number => {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= end) return -1;
+      const b = buf[pos++];
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) return v;
+      mul *= 128;
+    }
+    return -1;
+  };
+  /** Moves past a field's value; false where it runs past `end`. */
+  const skipValue = (wire: number, end: number): boolean => {
+    if (wire === WIRE_VARINT) return varint(end) >= 0;
+    if (wire === WIRE_FIXED64) pos += 8;
+    else if (wire === WIRE_FIXED32) pos += 4;
+    else if (wire === WIRE_BYTES) {
+      const len = varint(end);
+      if (len < 0) return false;
+      pos += len;
+    } else return false;
+    return pos <= end;
+  };
+  const end = buf.length;
+  while (pos < end) {
+    const tag = varint(end);
+    if (tag < 0) return null;
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (wire === WIRE_BYTES && field === PROFILE.SAMPLE) {
+      const len = varint(end);
+      const sEnd = pos + len;
+      if (len < 0 || sEnd > end) return null;
+      n.samples++;
+      while (pos < sEnd) {
+        const t = varint(sEnd);
+        if (t < 0) return null;
+        const f = Math.floor(t / 8);
+        const w = t % 8;
+        if (f === SAMPLE.LOCATION_ID && w === WIRE_BYTES) {
+          const l = varint(sEnd);
+          if (l < 0) return null;
+          n.locIds += l;
+          pos += l;
+        } else {
+          if (f === SAMPLE.LOCATION_ID) n.locIds++;
+          else if (f === SAMPLE.LABEL) n.labels++;
+          if (!skipValue(w, sEnd)) return null;
+        }
+      }
+      if (pos !== sEnd) return null;
+      continue;
+    }
+    if (wire === WIRE_BYTES && field === PROFILE.SAMPLE_TYPE) n.sampleTypes++;
+    else if (wire === WIRE_BYTES && field === PROFILE.STRING_TABLE) n.strings++;
+    if (!skipValue(wire, end)) return null;
+  }
+  return n;
 }
 
 function wireCheck(wire: number, expected: number, field: string): void {
@@ -210,7 +301,7 @@ function readProfile(r: Reader, p: RawProfile): void {
         break;
       case PROFILE.STRING_TABLE:
         wireCheck(wire, WIRE_BYTES, 'string_table');
-        p.strings.push(r.string());
+        p.strings.push(r);
         break;
       case PROFILE.DROP_FRAMES:
         wireCheck(wire, WIRE_VARINT, 'drop_frames');
@@ -297,9 +388,13 @@ function readSample(r: Reader, p: RawProfile): void {
       }
       else throw new DecodeError('malformed', `repeated varint field has wire type ${wire}`);
     } else if (field === SAMPLE.LABEL) {
-      const outer = enter(r, wire, 'label');
-      readLabel(r, p, sampleIndex);
-      leave(r, outer);
+      wireCheck(wire, WIRE_BYTES, 'label');
+      const at = r.pos;
+      const end = r.uint32() + r.pos;
+      if (end > r.len) throw new DecodeError('malformed', 'label message runs past the end of the data');
+      r.pos = end;
+      p.labelPos.push(at);
+      p.labelOwner.push(sampleIndex);
     } else skip(r, wire);
   }
   const locs = p.locIds.length - p.sampleLocStart.data[sampleIndex];
@@ -355,42 +450,86 @@ function readValue(r: Reader, p: RawProfile): void {
   }
 }
 
-function readLabel(r: Reader, p: RawProfile, sampleIndex: number): void {
-  let key = 0;
-  let str = 0;
-  let num: Int64 = 0;
-  let numUnit = 0;
+/** FNV-1a step over a number's low and high 32 bits. */
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ (v | 0), 16777619);
+  return Math.imul(h ^ ((v / 4294967296) | 0), 16777619);
+}
+
+/** One label's fields, read in resolve() from its wire position (RawProfile.labelPos). */
+interface RawLabel {
+  key: number;
+  str: number;
+  num: Int64;
+  numUnit: number;
+}
+
+/**
+ * The common label (its length, tags and values in one byte each or small varints) read straight
+ * from the bytes into out[o..o+3]; false for anything else (long, negative or big values, other
+ * fields, malformed), which readLabelAt then reads and judges.
+ */
+function labelFieldsFast(buf: Uint8Array, at: number, out: Float64Array, o: number): boolean {
+  const len = buf[at];
+  let q = at + 1;
+  const end = q + len;
+  if (len >= 0x80 || end > buf.length) return false;
+  out[o] = 0;
+  out[o + 1] = 0;
+  out[o + 2] = 0;
+  out[o + 3] = 0;
+  while (q < end) {
+    const tag = buf[q++];
+    // Fields 1-4 as varints: key, str, num, num_unit.
+    if ((tag & 7) !== 0 || tag < 8 || tag > 0x20) return false;
+    let v = 0;
+    let mul = 1;
+    let b = 0x80;
+    for (let i = 0; i < 4 && b >= 0x80; i++) {
+      if (q >= end) return false;
+      b = buf[q++];
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+    }
+    // Four bytes at most: below 2^28, a valid index and an exact num.
+    if (b >= 0x80) return false;
+    out[o + (tag >> 3) - 1] = v;
+  }
+  return true;
+}
+
+function readLabelAt(r: Reader, at: number, l: RawLabel): void {
+  r.pos = at;
+  const outer = enter(r, WIRE_BYTES, 'label');
+  l.key = 0;
+  l.str = 0;
+  l.num = 0;
+  l.numUnit = 0;
   while (r.pos < r.len) {
     const tag = r.uint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
       case LABEL.KEY:
         wireCheck(wire, WIRE_VARINT, 'label.key');
-        key = readIndex(r);
+        l.key = readIndex(r);
         break;
       case LABEL.STR:
         wireCheck(wire, WIRE_VARINT, 'label.str');
-        str = readIndex(r);
+        l.str = readIndex(r);
         break;
       case LABEL.NUM:
         wireCheck(wire, WIRE_VARINT, 'label.num');
-        num = readInt64(r);
+        l.num = readInt64(r);
         break;
       case LABEL.NUM_UNIT:
         wireCheck(wire, WIRE_VARINT, 'label.num_unit');
-        numUnit = readIndex(r);
+        l.numUnit = readIndex(r);
         break;
       default:
         skip(r, wire);
     }
   }
-  const f = p.labelFields;
-  if (typeof num === 'bigint') p.bigLabelNums.set(p.labelOwner.length, num);
-  f.push(key);
-  f.push(str);
-  f.push(typeof num === 'bigint' ? BIG : num);
-  f.push(numUnit);
-  p.labelOwner.push(sampleIndex);
+  leave(r, outer);
 }
 
 function readMapping(r: Reader): RawMapping {
@@ -502,14 +641,14 @@ function readFunction(r: Reader): RawFunction {
 // ---------------------------------------------------------------------------------------------
 // Resolution: strings, ids and validation (pprof's postDecode + CheckValid).
 
-function resolve(p: RawProfile): Profile {
+function resolve(p: RawProfile, buf: Buffer): Profile {
   const strings = p.strings;
-  if (strings.length === 0 || strings[0] !== '') {
+  if (strings.length === 0 || strings.get(buf, 0) !== '') {
     throw new DecodeError('malformed', "string_table[0] must be ''");
   }
   const str = (i: number, what: string): string => {
     if (i >= strings.length) throw new DecodeError('malformed', `${what}: string index ${i} out of range (table has ${strings.length})`);
-    return strings[i];
+    return strings.get(buf, i);
   };
   const vt = ([t, u]: [number, number], what: string): ValueType => ({ type: str(t, what), unit: str(u, what) });
 
@@ -585,7 +724,8 @@ function resolve(p: RawProfile): Profile {
 
   let values: SampleValues;
   if (p.bigValues.size === 0) {
-    values = { exact: 'number', data: p.values.toArray() };
+    // A view, not a copy: the array was allocated at its final size (wireSizes).
+    values = { exact: 'number', data: p.values.data.subarray(0, p.values.length) };
   } else {
     const data = new BigInt64Array(p.values.length);
     for (let i = 0; i < p.values.length; i++) {
@@ -595,60 +735,7 @@ function resolve(p: RawProfile): Profile {
     values = { exact: 'bigint', data };
   }
 
-  // Labels: deduplicate label sets so rows can share them.
-  const labelSet = new Uint32Array(p.sampleCount);
-  const lf = p.labelFields.data;
-  const owner = p.labelOwner.data;
-  const nLabels = p.labelOwner.length;
-  // Label sets are interned by a numeric hash of their raw fields, confirmed field by field: a
-  // string key per sample (build, hash, compare) was the largest remaining cost of label-heavy
-  // profiles. An entry remembers where its first occurrence's labels are in `lf`.
-  const labelSets: Label[][] = [[]];
-  const entries: number[] = []; // per entry: first, last, set id, next entry with the same hash
-  const byHash = new Map<number, number>();
-  const field = (j: number, f: number): Int64 => {
-    const v = lf[j * 4 + f];
-    return v === v ? v : p.bigLabelNums.get(j)!;
-  };
-  const sameRun = (a0: number, a1: number, b0: number, b1: number): boolean => {
-    if (a1 - a0 !== b1 - b0) return false;
-    for (let k = 0; k <= a1 - a0; k++) for (let f = 0; f < 4; f++) if (field(a0 + k, f) !== field(b0 + k, f)) return false;
-    return true;
-  };
-  for (let first = 0; first < nLabels; ) {
-    // The labels of one sample are consecutive (they are read with it).
-    let last = first;
-    while (last + 1 < nLabels && owner[last + 1] === owner[first]) last++;
-    let h = 0x811c9dc5 ^ (last - first);
-    for (let j = first * 4; j < last * 4 + 4; j++) {
-      const v = lf[j];
-      h = Math.imul(h ^ (v | 0), 16777619);
-      h = Math.imul(h ^ ((v / 4294967296) | 0), 16777619);
-    }
-    let e = byHash.get(h);
-    while (e !== undefined && !sameRun(entries[e * 4], entries[e * 4 + 1], first, last)) e = entries[e * 4 + 3] < 0 ? undefined : entries[e * 4 + 3];
-    let id: number;
-    if (e !== undefined) id = entries[e * 4 + 2];
-    else {
-      const labels: Label[] = [];
-      for (let j = first; j <= last; j++) {
-        const k = lf[j * 4];
-        const sv = lf[j * 4 + 1];
-        const num = field(j, 2);
-        const unit = lf[j * 4 + 3];
-        // pprof drops a label with neither a string nor a number nor a unit.
-        if (sv !== 0) labels.push({ key: str(k, 'label.key'), str: str(sv, 'label.str') });
-        else if (num !== 0 || unit !== 0) labels.push({ key: str(k, 'label.key'), num, numUnit: str(unit, 'label.num_unit') });
-      }
-      id = labels.length === 0 ? 0 : labelSets.push(labels) - 1;
-      if (labelSets.length - 1 > LIMITS.maxLabelSets) throw overLimit('distinct sample label sets', labelSets.length - 1, LIMITS.maxLabelSets);
-      const prev = byHash.get(h);
-      byHash.set(h, entries.length / 4);
-      entries.push(first, last, id, prev ?? -1);
-    }
-    labelSet[owner[first]] = id;
-    first = last + 1;
-  }
+  const { labelSet, labelSets } = internLabelSets(p, buf, str);
 
   const defaultName = p.defaultSampleType !== 0 ? str(p.defaultSampleType, 'default_sample_type') : '';
   const defaultSampleType =
@@ -671,6 +758,142 @@ function resolve(p: RawProfile): Profile {
     comments: p.comments.map((c) => str(c, 'comment')),
     docUrl: str(p.docUrl, 'doc_url'),
   };
+}
+
+/** Each sample's label set, deduplicated (its own function: V8 optimizes the hot loop apart). */
+function internLabelSets(p: RawProfile, buf: Buffer, str: (i: number, what: string) => string): { labelSet: Uint32Array; labelSets: Label[][] } {
+  // Labels deduplicated so rows can share them, in two passes. The first reads each
+  // sample's labels from the wire once and finds the distinct sets on their raw fields (interned by
+  // a numeric hash, confirmed field by field against the fields kept for each distinct set: a
+  // string key per sample was the largest cost of label-heavy profiles), refusing a profile over
+  // the limit before any set is built; the second builds each distinct set once.
+  const nLabels = p.labelOwner.length;
+  const owner = p.labelOwner.data;
+  const pos = p.labelPos.data;
+  const r = Reader.create(buf);
+  // Per sample: 0 = no labels, else 1 + its distinct raw set.
+  const labelSet = new Uint32Array(p.sampleCount);
+  // Per distinct raw set: where its fields start in setFields (four a label: key, str, num,
+  // num_unit; BIG with the exact num in bigNums), its label count, the next set with the same hash.
+  const setStart = new GrowableU32(1024);
+  const setLen = new GrowableU32(1024);
+  const setNext = new GrowableU32(1024);
+  const setFields = new GrowableF64(4096);
+  const bigNums = new Map<number, bigint>();
+  const NONE = 0xffffffff;
+  const byHash = new Map<number, number>();
+  // The current sample's labels: four fields each, BIG for a num in runBig.
+  let runF = new Float64Array(64);
+  const runBig: bigint[] = [];
+  const slow: RawLabel = { key: 0, str: 0, num: 0, numUnit: 0 };
+  const sameAsRun = (e: number, n: number): boolean => {
+    if (setLen.data[e] !== n) return false;
+    const f = setFields.data;
+    for (let k = 0, j = setStart.data[e]; k < n * 4; k++, j++) {
+      if (runF[k] !== f[j]) {
+        // NaN != NaN: two big nums, compared exactly.
+        if ((k & 3) !== 2 || runF[k] === runF[k] || f[j] === f[j] || runBig[k >> 2] !== bigNums.get(j)) return false;
+      }
+    }
+    return true;
+  };
+  let nonEmpty = 0;
+  for (let first = 0; first < nLabels; ) {
+    // The labels of one sample are consecutive (they are read with it).
+    let last = first;
+    while (last + 1 < nLabels && owner[last + 1] === owner[first]) last++;
+    const n = last - first + 1;
+    let h = 0x811c9dc5 ^ (n - 1);
+    let kept = false;
+    if (runF.length < n * 4) runF = new Float64Array(n * 8);
+    for (let k = 0; k < n; k++) {
+      const o = k * 4;
+      if (!labelFieldsFast(buf, pos[first + k], runF, o)) {
+        readLabelAt(r, pos[first + k], slow);
+        runF[o] = slow.key;
+        runF[o + 1] = slow.str;
+        runF[o + 2] = typeof slow.num === 'number' ? slow.num : BIG;
+        runF[o + 3] = slow.numUnit;
+        if (typeof slow.num !== 'number') runBig[k] = slow.num;
+      }
+      // pprof drops a label with neither a string nor a number nor a unit.
+      kept ||= runF[o + 1] !== 0 || runF[o + 2] !== 0 || runF[o + 3] !== 0;
+      const num = runF[o + 2];
+      h = mix(mix(mix(mix(h, runF[o]), runF[o + 1]), num === num ? num : Number(BigInt.asIntN(32, runBig[k]))), runF[o + 3]);
+    }
+    const head = byHash.get(h);
+    let e = head;
+    while (e !== undefined && !sameAsRun(e, n)) e = setNext.data[e] === NONE ? undefined : setNext.data[e];
+    if (e === undefined) {
+      if (kept && ++nonEmpty > LIMITS.maxLabelSets) throw overLimit('distinct sample label sets', nonEmpty, LIMITS.maxLabelSets);
+      e = setStart.length;
+      setStart.push(setFields.length);
+      setLen.push(n);
+      setNext.push(head ?? NONE);
+      byHash.set(h, e);
+      for (let k = 0; k < n * 4; k++) {
+        if (runF[k] !== runF[k]) bigNums.set(setFields.length, runBig[k >> 2]);
+        setFields.push(runF[k]);
+      }
+    }
+    labelSet[owner[first]] = e + 1;
+    first = last + 1;
+  }
+  byHash.clear();
+  const labelSets: Label[][] = [[]];
+  const setOf = new Uint32Array(setStart.length + 1);
+  const f = setFields.data;
+  for (let e = 0; e < setStart.length; e++) {
+    const labels: Label[] = [];
+    for (let k = 0, j = setStart.data[e]; k < setLen.data[e]; k++, j += 4) {
+      const key = f[j];
+      const sv = f[j + 1];
+      const num: Int64 = f[j + 2] === f[j + 2] ? f[j + 2] : bigNums.get(j + 2)!;
+      const numUnit = f[j + 3];
+      if (sv !== 0) labels.push({ key: str(key, 'label.key'), str: str(sv, 'label.str') });
+      else if (num !== 0 || numUnit !== 0) labels.push({ key: str(key, 'label.key'), num, numUnit: str(numUnit, 'label.num_unit') });
+    }
+    setOf[e + 1] = labels.length === 0 ? 0 : labelSets.push(labels) - 1;
+  }
+  for (let i = 0; i < labelSet.length; i++) labelSet[i] = setOf[labelSet[i]];
+  return { labelSet, labelSets };
+}
+
+/**
+ * The string table as the wire positions of its strings, each decoded when first asked for: a
+ * profile's strings are mostly label values and names that only a few rows need, and a JS string
+ * each (~40 bytes for a short one) was the largest part of a 1M-label profile's decode (#13).
+ * Decoding is protobufjs's (BufferReader.string): UTF-8 from the buffer; a length past the end
+ * is the same RangeError.
+ */
+class StringTable {
+  private readonly bounds: GrowableU32;
+  /** Decoded strings by index, made at the first get (a slot a string, like the bounds). */
+  private cache: (string | undefined)[] | null = null;
+  constructor(capacity: number) {
+    this.bounds = new GrowableU32(Math.max(16, capacity * 2));
+  }
+  get length(): number {
+    return this.bounds.length >> 1;
+  }
+  /** Records the string field at the reader and moves past it. */
+  push(r: Reader): void {
+    const len = r.uint32();
+    const start = r.pos;
+    if (start + len > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
+    r.pos = start + len;
+    this.bounds.push(start);
+    this.bounds.push(r.pos);
+  }
+  get(buf: Buffer, i: number): string {
+    const cache = (this.cache ??= new Array<string | undefined>(this.length).fill(undefined));
+    let s = cache[i];
+    if (s === undefined) {
+      s = (buf as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(this.bounds.data[i * 2], this.bounds.data[i * 2 + 1]);
+      cache[i] = s;
+    }
+    return s;
+  }
 }
 
 /**
