@@ -70,6 +70,10 @@ export class S3Store implements Store {
     return path.join(this.cacheDir, this.bucket, dir, `${base.slice(0, base.length - ext.length)}.${tag}${ext}`);
   }
 
+  plannedPath(obj: StoredObject): string {
+    return this.cachePathOf(obj);
+  }
+
   async localPath(obj: StoredObject): Promise<string> {
     const dest = this.cachePathOf(obj);
     try {

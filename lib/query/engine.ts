@@ -21,6 +21,8 @@ const HOUR_US = 3_600_000_000;
 interface ViewState {
   readonly files: TableFiles;
   readonly made: Map<string, Promise<void>>;
+  /** Makes the listed files of a table readable before a statement reads them (lazy S3 listings); absent: they are. */
+  readonly fetch?: (table: TableName, paths: readonly string[]) => Promise<void>;
 }
 
 /** Views over other views: created with the tables they read. */
@@ -36,6 +38,11 @@ export interface OpenOptions {
    * and anything that uses `conn` directly needs them).
    */
   lazyViews?: boolean;
+  /**
+   * The files are listed, not yet local (S3, lib/store/live.ts `lazy`): called with a table's
+   * files before its view is made or a part reads some of them, so a query downloads what it reads.
+   */
+  fetch?: (table: TableName, paths: readonly string[]) => Promise<void>;
 }
 
 export class QueryEngine {
@@ -60,7 +67,7 @@ export class QueryEngine {
     // Parquet footers read once per instance, not again by every statement that binds a view (a
     // view over union_by_name files reads every file's schema when bound).
     await conn.run('SET parquet_metadata_cache = true');
-    const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map() });
+    const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map(), fetch: options.fetch });
     if (!options.lazyViews) await engine.ensureAllViews();
     await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
     await conn.run('SET allowed_directories = []');
@@ -83,7 +90,12 @@ export class QueryEngine {
       let p = this.views.made.get(name);
       if (!p) {
         const d = DERIVED_VIEWS[name];
-        p = d ? this.conn.run(d.sql()).then(() => undefined) : viewSql(this.conn, name as TableName, this.views.files[name as TableName]).then((sql) => this.conn.run(sql)).then(() => undefined);
+        p = d
+          ? this.conn.run(d.sql()).then(() => undefined)
+          : this.fetchFiles(name as TableName, [...this.views.files[name as TableName].compacted, ...this.views.files[name as TableName].fresh])
+              .then(() => viewSql(this.conn, name as TableName, this.views.files[name as TableName]))
+              .then((sql) => this.conn.run(sql))
+              .then(() => undefined);
         this.views.made.set(name, p);
         p.catch(() => this.views.made.delete(name));
       }
@@ -124,6 +136,7 @@ export class QueryEngine {
     const def = TABLES[table];
     const cols = [...def.partitionKeys, ...def.columns];
     if (files.length === 0) return `(SELECT ${cols.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ')} WHERE false)`;
+    await this.fetchFiles(table, files);
     const src = tierSource(def, 'compacted', files);
     const missing = await missingColumns(this.conn, def, src);
     return `(SELECT *${missing.map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('')} FROM ${src})`;
@@ -134,13 +147,18 @@ export class QueryEngine {
    * (no dedupe, lib/store/dedupe.ts): for questions a copy of a row cannot change, e.g. whether any
    * row matches. Spares the view's dedupe pass over the fresh files. Null when the table has no files.
    */
-  undedupedSource(table: TableName): string | null {
+  async undedupedSource(table: TableName): Promise<string | null> {
     const f = this.views.files[table];
+    await this.fetchFiles(table, [...f.compacted, ...f.fresh]);
     const def = TABLES[table];
     const parts: string[] = [];
     if (f.compacted.length > 0) parts.push(`SELECT * FROM ${tierSource(def, 'compacted', f.compacted)}`);
     if (f.fresh.length > 0) parts.push(`SELECT * EXCLUDE (hour) FROM ${tierSource(def, 'fresh', f.fresh)}`);
     return parts.length === 0 ? null : `(${parts.join(' UNION ALL BY NAME ')})`;
+  }
+
+  private async fetchFiles(table: TableName, paths: readonly string[]): Promise<void> {
+    if (this.views.fetch && paths.length > 0) await this.views.fetch(table, paths);
   }
 
   /** Every view (for statements that bypass rows(): user SQL binds through `conn`, lib/query/sql.ts). */

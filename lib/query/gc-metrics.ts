@@ -83,7 +83,7 @@ export async function gcBucketStatsFromMetrics(engine: QueryEngine, q: GcQuery, 
     pred.sql = `(${pred.sql}) AND NOT (${skip.map((_, i) => `(service = $skip_s${i} AND version = $skip_v${i})`).join(' OR ')})`;
     // One scan to learn that no other service sent runtime/metrics, instead of the four below (a
     // redelivered copy has its original's service and version: no dedupe needed to answer it).
-    const all = engine.undedupedSource('runtime_metrics');
+    const all = await engine.undedupedSource('runtime_metrics');
     if (all === null || (await engine.rows(`SELECT 1 AS x FROM ${all} WHERE ${pred.sql} LIMIT 1`, pred.params)).length === 0) return [];
   }
   const names = [...COUNTERS, ...GAUGES];

@@ -1,6 +1,6 @@
 import { TABLE_NAMES } from '../model/schema';
 import type { PartitionFilter } from '../store/layout';
-import { liveFileSet } from '../store/live';
+import { fetchFiles, liveFileSet } from '../store/live';
 import type { Store } from '../store/store';
 import type { DuckDbSettings } from '../store/parquet';
 import { QueryEngine, type TableFiles } from './engine';
@@ -19,8 +19,9 @@ export async function openEngine(
 ): Promise<QueryEngine> {
   // The listing's file system (or S3) requests are under way while the native DuckDB binding
   // loads (~0.4 s, synchronous): started first, they overlap it.
-  const [files] = await Promise.all([listTableFiles(store, filter), import('@duckdb/node-api')]);
-  return QueryEngine.open(files, allowedDirectories, settings, { lazyViews: true });
+  const [files] = await Promise.all([listTableFiles(store, filter, { lazy: true }), import('@duckdb/node-api')]);
+  // Over S3 the listing only says where each file will be: a statement downloads the files it reads.
+  return QueryEngine.open(files, allowedDirectories, settings, { lazyViews: true, fetch: (t, paths) => fetchFiles(store, files[t], paths) });
 }
 
 
@@ -30,11 +31,11 @@ export async function openEngine(
  * files no live file merged. Fresh files of an hour a compacted file already covers are `late`
  * (a redelivery or a late upload): the views keep only their rows the compacted files lack.
  */
-export async function listTableFiles(store: Store, filter: PartitionFilter): Promise<TableFiles> {
+export async function listTableFiles(store: Store, filter: PartitionFilter, opts: { lazy?: boolean } = {}): Promise<TableFiles> {
   const out = {} as TableFiles;
   await Promise.all(
     TABLE_NAMES.map(async (t) => {
-      out[t] = await liveFileSet(store, t, filter);
+      out[t] = await liveFileSet(store, t, filter, opts);
     }),
   );
   return out;

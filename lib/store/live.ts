@@ -21,6 +21,19 @@ export interface TableFileSet {
    * the files of the hours a part needs. Absent where a caller built the set by hand.
    */
   readonly coverage?: FileCoverage[];
+  /**
+   * Lazy sets (liveFileSet's `lazy`, stores with plannedPath): the objects behind the paths, not
+   * fetched yet; `fetchFiles` fetches the ones a reader is about to read.
+   */
+  readonly pending?: ReadonlyMap<string, StoredObject>;
+}
+
+/** Fetches the files of `paths` that a lazy set left pending (no-op for local stores). */
+export async function fetchFiles(store: Store, set: TableFileSet, paths: readonly string[]): Promise<void> {
+  const pending = set.pending;
+  if (!pending) return;
+  const todo = paths.map((p) => pending.get(p)).filter((o): o is StoredObject => o !== undefined);
+  for (let i = 0; i < todo.length; i += MANIFEST_CONCURRENCY) await Promise.all(todo.slice(i, i + MANIFEST_CONCURRENCY).map((o) => store.localPath(o)));
 }
 
 export interface FileCoverage {
@@ -39,7 +52,16 @@ const MANIFEST_CONCURRENCY = 16;
  * manifest was read is still there (its delete waits a grace period); a live file published after
  * the first listing is picked up by listing its dt again.
  */
-export async function liveFileSet(store: Store, table: TableName, filter: PartitionFilter): Promise<TableFileSet> {
+export async function liveFileSet(store: Store, table: TableName, filter: PartitionFilter, opts: { lazy?: boolean } = {}): Promise<TableFileSet> {
+  // Lazy: paths where the files will be, fetched by fetchFiles when read (a 30-day query over S3
+  // reads ~50 rollup files of the thousands its window lists).
+  const pending = opts.lazy && store.plannedPath ? new Map<string, StoredObject>() : undefined;
+  const pathOf = async (o: StoredObject): Promise<string> => {
+    if (!pending || !store.plannedPath) return store.localPath(o);
+    const p = store.plannedPath(o);
+    pending.set(p, o);
+    return p;
+  };
   const dts = dtsInRange(filter, PER_DT_LIST_MAX_DAYS);
   const listEach = async (prefixes: string[]) => (await Promise.all(prefixes.map((p) => store.list(p)))).flat();
 
@@ -63,7 +85,7 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
       withManifest.slice(i, i + MANIFEST_CONCURRENCY).map(async (dt) => manifests.set(dt, (await readManifest(store, table, dt)).manifest)),
     );
   }
-  const set = { compacted: [] as string[], fresh: [] as string[], lateHours: [] as string[], coverage: [] as FileCoverage[] };
+  const set = { compacted: [] as string[], fresh: [] as string[], lateHours: [] as string[], coverage: [] as FileCoverage[], pending };
   const lateHours = new Set<string>();
   for (const dt of [...compacted.keys()].sort()) {
     const m = manifests.get(dt) ?? EMPTY_MANIFEST;
@@ -75,7 +97,7 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
     for (const [i, k] of live.entries()) {
       const o = byKey.get(k);
       if (!o) throw new Error(`${table} dt=${dt}: the manifest names ${k}, which does not exist`);
-      set.compacted.push(await store.localPath(o));
+      set.compacted.push(await pathOf(o));
       set.coverage.push({ dt, hours: m.live[i].hours });
     }
   }
@@ -87,7 +109,7 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
     if (!k || k.tier !== 'fresh' || k.table !== table || !dtMatches(k.dt, filter) || !k.name.endsWith('.parquet')) continue;
     const m = mergedOf.get(k.dt);
     if (m?.merged.has(o.key)) continue;
-    const p = await store.localPath(o);
+    const p = await pathOf(o);
     set.fresh.push(p);
     if (m?.covered.has(k.hour)) lateHours.add(`${k.dt}T${String(k.hour).padStart(2, '0')}:00:00`);
   }

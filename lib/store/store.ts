@@ -19,6 +19,11 @@ export interface Store {
   list(prefix: string): Promise<StoredObject[]>;
   /** A local path DuckDB can read for `key` (the file itself locally; a cached copy for S3). */
   localPath(obj: StoredObject): Promise<string>;
+  /**
+   * Where localPath will put `obj`, without fetching it (S3: the cache path). Stores that copy
+   * files (S3) have it, so a reader can list a window and download only the files it reads.
+   */
+  plannedPath?(obj: StoredObject): string;
   delete(key: string): Promise<void>;
   /** The bytes of a small object (manifests), or null when there is none. */
   read(key: string): Promise<Uint8Array | null>;
