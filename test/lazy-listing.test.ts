@@ -27,7 +27,7 @@ class CopyingStore extends LocalStore {
   plannedPath(o: StoredObject): string {
     return path.join(this.cache, o.key);
   }
-  async localPath(o: StoredObject): Promise<string> {
+  override async localPath(o: StoredObject): Promise<string> {
     const dest = this.plannedPath(o);
     await fs.mkdir(path.dirname(dest), { recursive: true });
     await fs.copyFile(await super.localPath(o), dest);
