@@ -1,11 +1,15 @@
 // The fleet cost model (issue #11 point 1; docs/performance.md "Cost model"): dollars per
 // instance-month from measured unit costs and AWS list prices, and what it takes to reach a target.
 //
-//   node dist/bench/fleet-cost.js [--ingest-ms 115] [--ingest-mb 2048] [--parquet-puts 4]
-//     [--compact-s-per-instance-hour 4.1] [--stored-bytes-per-instance-hour 120000]
-//     [--digest-s-per-instance-day 27] [--compact-gets-per-instance-hour 24] [--period 60] [--arm]
+//   node dist/bench/fleet-cost.js [--ingest-ms 44] [--ingest-mb 2048] [--parquet-puts 4]
+//     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
+//     [--digest-s-per-instance-day 27] [--compact-gets-per-instance-hour 240] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
+// Lambda bills wall time. The compute defaults are the CPU seconds measured on this shared 2-core
+// machine (every thread of the process, DuckDB's included): what an unloaded Lambda would spend if
+// it kept one vCPU busy and waited on nothing. Wall times measured here are 3-10x that (the load of
+// five engineers on two cores) and bound the cost from above (docs/performance.md gives both).
 //
 // Every input is a measurement made elsewhere (the flag's doc says where); this file only
 // multiplies. Prices: us-east-1 list prices, as docs/performance.md "Pipeline" states them (not
@@ -24,17 +28,21 @@ const PRICE = {
 export interface CostInputs {
   /** Agent period, seconds (agent/agent.go default 60): one bundled upload per period. */
   periodS: number;
-  /** Ingest Lambda ms per bundle (bench/ingest.ts, the "ingest" section). */
+  /** Ingest Lambda ms per bundle (bench/ingest.ts, the handler's CPU ms; its wall time bounds it from above). */
   ingestMsPerBundle: number;
   ingestMemoryMb: number;
   /** SQS batch size (lib/aws/resources.ts INGEST_FUNCTION.batchSize). */
   batch: number;
   /** Parquet files ingest PUTs per SQS batch (one per raw table the batch holds rows of; layout v2). */
   parquetPutsPerBatch: number;
-  /** Compaction Lambda seconds per instance-hour (bench:fleet's compact step, the Lambda's settings). */
+  /** Compaction Lambda seconds per instance-hour (bench/compact.ts: CPU of the hour runs and the day close, the Lambda's settings). */
   compactSPerInstanceHour: number;
   compactMemoryMb: number;
-  /** Fresh files the compaction GETs per instance-hour (one per table per batch; bench:fleet's counting store). */
+  /**
+   * Fresh files the compaction GETs per instance-hour: the planner reads each fresh file once, and
+   * each unit's worker reads every fresh file of its table-hour again (lib/store/compact-jobs.ts: a
+   * batch file holds an SQS batch's random instances, so no file can be skipped).
+   */
   compactGetsPerInstanceHour: number;
   /** Compacted bytes per instance-hour, rollups included (bench:fleet: DIR's bytes after compaction). */
   storedBytesPerInstanceHour: number;
@@ -46,18 +54,25 @@ export interface CostInputs {
 
 export const DEFAULTS: CostInputs = {
   periodS: 60,
-  // bench/ingest.ts, handler over SQS batches of 10 agent bundles, 2026-12-02 20:40 (load 23-29): 113-115 ms.
-  ingestMsPerBundle: 115,
+  // bench/ingest.ts, handler over SQS batches of 10 agent bundles: CPU 36-44 ms per bundle at load
+  // 23 (2026-12-02 20:40; wall 113-115 ms), 73 ms at load 28-37 (2026-12-03 01:03; wall 1,092 ms).
+  ingestMsPerBundle: 44,
   ingestMemoryMb: 2048,
   batch: 10,
   // A batch of agent bundles (6 profiles + metrics.jsonl) writes profiles, functions, stacks and
   // runtime_metrics: 4 files (counted: fleetprof ingest of 10 bundles); gc_cycles only with a gctrace log.
   parquetPutsPerBatch: 4,
-  // Compaction units (docs/performance.md "Compaction and storage": 4.1-6.1 s per instance-hour, 100 and 252 instances, loaded machine).
-  compactSPerInstanceHour: 4.1,
+  // bench/compact.ts, 100 instances x 1 h, hour run + day close, CPU seconds (user + system of the
+  // whole bench: 203 s for 100 instance-hours, 2026-12-03 00:29-00:42; the old build 248 s). Wall
+  // was 7.0-7.6 s per instance-hour at load 6-19 (docs/performance.md "Cost model").
+  compactSPerInstanceHour: 2.0,
   compactMemoryMb: 3008,
-  compactGetsPerInstanceHour: 24, // 6 SQS batches per instance-hour x 4 fresh files
-  storedBytesPerInstanceHour: 120_000,
+  // 6 SQS batches per instance-hour x 4 tables' fresh files, read by the planner (24) and by every
+  // unit's worker: at 1,000 instances functions ~18 and stacks ~16 units, 1 each for profiles and
+  // runtime_metrics: 6 x (1 + 18 + 16 + 1) = 216 more.
+  compactGetsPerInstanceHour: 240,
+  // bench/compact.ts: 3.44 B per CPU sample after the day close x 16,080 CPU samples per instance-hour.
+  storedBytesPerInstanceHour: 55_000,
   digestSPerInstanceDay: 27,
   digestMemoryMb: 3008,
   arm: false,
