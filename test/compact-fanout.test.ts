@@ -135,7 +135,7 @@ d('compaction fanned out over the work queue (moto)', () => {
     // Three instances in separate batches, and a redelivery of one source in a fourth.
     for (const run of RUNS) await ingest(store, run, KINDS);
     await ingest(store, RUNS[0], ['cpu']);
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     jest.restoreAllMocks();
@@ -236,5 +236,5 @@ d('compaction fanned out over the work queue (moto)', () => {
       conn.closeSync();
       db.closeSync();
     }
-  }, 180_000);
+  }, 600_000);
 });
