@@ -33,10 +33,11 @@ const HOUR_TABLES: { table: RollupTableName; roles: Record<string, ShiftRole> }[
   { table: 'functions_1h', roles: { hour: 'time' } },
   { table: 'stacks_1h', roles: { hour: 'time' } },
   { table: 'function_shares_1h', roles: { hour: 'time' } },
+  { table: 'attributed_1h', roles: { hour: 'time' } },
   // gc_1h's stream pieces hold times and stream ids inside a list: shifted by SQL (gcShiftSql).
   { table: 'gc_1h', roles: { hour: 'time' } },
 ];
-const DAY_TABLES: RollupTableName[] = ['functions_1d', 'stacks_1d', 'function_shares_1d', 'gc_1d', 'totals_1d'];
+const DAY_TABLES: RollupTableName[] = ['functions_1d', 'stacks_1d', 'function_shares_1d', 'attributed_1d', 'gc_1d', 'totals_1d'];
 /** A day file's coverage in its manifest (published like the builder's own: hours 0..23). */
 const ALL_HOURS = Array.from({ length: 24 }, (_, h) => h);
 
@@ -130,6 +131,7 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
         functions_1h: await liveFiles(store, 'functions_1h', ldt),
         stacks_1h: await liveFiles(store, 'stacks_1h', ldt),
         function_shares_1h: await liveFiles(store, 'function_shares_1h', ldt),
+        attributed_1h: await liveFiles(store, 'attributed_1h', ldt),
         gc_1h: await liveFiles(store, 'gc_1h', ldt),
         profiles_1h: await liveFiles(store, 'profiles_1h', ldt),
       },

@@ -1,6 +1,7 @@
 import { isoFromUs } from '../model/time';
 import type { ProfileKind } from '../model/profile';
-import { diff, type DiffFunction, type DiffResult } from '../query/diff';
+import { diffOfReplicates, loadProfiles, type DiffFunction, type DiffQuery, type DiffResult } from '../query/diff';
+import { loadInstanceValues } from '../query/instance-values';
 import { cohortPredicate } from '../query/cohort';
 import { judgeDiff, type FunctionEvidence, type Measure, type SideEvidence } from './evidence';
 import { formatValue } from '../model/units';
@@ -32,7 +33,7 @@ export function serviceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: s
 }
 
 async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleType: string, measure: Measure): Promise<ServiceDiff | null> {
-  const r = await diff(ctx.engine, {
+  const q: DiffQuery = {
     kind,
     sampleType,
     service: ctx.service,
@@ -41,12 +42,26 @@ async function computeServiceDiff(ctx: DetectContext, kind: ProfileKind, sampleT
     measure: measure === 'share' ? 'share' : 'norm',
     attribute: true,
     replicates: true,
-  });
+  };
+  // Each side from rollups where they answer exactly (whole rolled-up hours and days: the 7-day
+  // baseline of a large fleet), else from raw rows; the detectors only add up each instance's
+  // values, which both give alike (lib/query/instance-values.ts).
+  const side = async (s: Span) => {
+    const cohort = { kind, service: ctx.service, fromUs: s.fromUs, toUs: s.toUs, rollups: ctx.rollups };
+    return (await loadInstanceValues(ctx.engine, cohort, sampleType)) ?? (await loadProfiles(ctx.engine, cohort, sampleType, true));
+  };
+  const r = diffOfReplicates(q, sampleType, await side(ctx.baseline), await side(ctx.window));
   const evidence = judgeDiff(r, kind, measure, await valuePerSample(ctx, kind, sampleType));
   if (evidence.instances.base < MIN_INSTANCES || evidence.instances.target < MIN_INSTANCES) return null;
-  // The table shows the digest's decision, not the diff's Welch test (which needs replicates).
+  // The table shows the digest's decision, not the diff's Welch test (which needs replicates, and
+  // whose replicates differ between raw rows and rollups): the evidence's p for the service's own
+  // functions, none for the others; the digest's culprits first, then by size of the change.
   const rose = new Set(evidence.rose.map((e) => e.name));
-  const functions = r.functions.map((f) => ({ ...f, significant: rose.has(f.name), p_value: rose.has(f.name) || isUserFunction(f.name) ? evidence.of(f.name).p : f.p_value }));
+  const norm = r.measure === 'norm';
+  const mag = (f: DiffFunction) => Math.abs(norm ? f.delta_cum_norm : f.delta_cum_share);
+  const functions = r.functions
+    .map((f) => ({ ...f, significant: rose.has(f.name), p_value: isUserFunction(f.name) ? evidence.of(f.name).p : null }))
+    .sort((a, b) => Number(b.significant) - Number(a.significant) || mag(b) - mag(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const { replicates: _drop, ...rest } = r;
   void _drop;
   return { ...rest, functions, evidence };
@@ -69,8 +84,13 @@ const span = (s: Span) => ({ fromUs: s.fromUs, toUs: s.toUs });
  *     error, which the test then at least asks for.
  */
 async function valuePerSample(ctx: DetectContext, kind: ProfileKind, sampleType: string): Promise<number | undefined> {
+  // From the window's raw rows only (both for heap bytes and mutex counts): the window is what is
+  // judged, the setting is the processes' (the same program's flag on both sides in practice),
+  // and a 7-day baseline of a large fleet is read from rollups, which keep neither the profiles'
+  // periods nor single events' counts. The same rows whether the sides come from rollups or not.
+  const range = { service: ctx.service, kind, fromUs: ctx.window.fromUs, toUs: ctx.window.toUs };
   if ((kind === 'heap' || kind === 'allocs') && sampleType.endsWith('_space')) {
-    const pred = cohortPredicate({ service: ctx.service, kind, fromUs: ctx.baseline.fromUs, toUs: ctx.window.toUs }, 'profiles');
+    const pred = cohortPredicate(range, 'profiles');
     const rows = await ctx.engine.rows(`SELECT max(period) AS p FROM profiles WHERE ${pred.sql} AND period_unit = 'bytes'`, pred.params);
     const p = Number(rows[0]?.p ?? 0);
     return p > 0 ? p : undefined;
@@ -78,7 +98,7 @@ async function valuePerSample(ctx: DetectContext, kind: ProfileKind, sampleType:
   if (sampleType !== CONTENTION_EVENTS_SAMPLE_TYPE) return undefined;
   if (kind === 'block') return 1;
   if (kind !== 'mutex') return undefined;
-  const pred = cohortPredicate({ service: ctx.service, kind, fromUs: ctx.baseline.fromUs, toUs: ctx.window.toUs }, 'functions');
+  const pred = cohortPredicate(range, 'functions');
   const rows = await ctx.engine.rows(
     `SELECT DISTINCT abs(flat) AS v FROM functions WHERE ${pred.sql} AND sample_type = '${CONTENTION_EVENTS_SAMPLE_TYPE}' AND flat <> 0 LIMIT 10000`,
     pred.params,

@@ -14,6 +14,8 @@ export interface DetectContext {
   window: Span;
   /** For the commands suggested in nextStep. */
   dataDir?: string;
+  /** Read rollups where they answer exactly (default true; false: raw rows only, for tests and comparisons). */
+  rollups?: boolean;
   /** Diffs already computed for this service (detectors share them). */
   cache?: Map<string, Promise<unknown>>;
 }

@@ -27,6 +27,8 @@ export interface DigestQuery {
    * local directory already (the Lambda: `aws s3 sync s3://bucket/tables/ fleetprof-data`).
    */
   dataFetch?: string;
+  /** Read rollups where they answer exactly (default true); false: raw rows only (tests compare the two). */
+  rollups?: boolean;
   /** Base URL of the HTTP API (`fleetprof serve`, a proxy in front of the query Lambda): cards link to their flame graph and diff there. */
   linkBase?: string;
 }
@@ -149,7 +151,7 @@ export async function digest(engine: QueryEngine, q: DigestQuery): Promise<Diges
   for (const service of compared) {
     const own = q.engineFor ? await q.engineFor(service, withLookback({ fromUs: baseline.fromUs, toUs: window.toUs })) : engine;
     try {
-      const ctx: DetectContext = { engine: own, service, baseline, window, dataDir: q.dataDir, cache: new Map() };
+      const ctx: DetectContext = { engine: own, service, baseline, window, dataDir: q.dataDir, rollups: q.rollups, cache: new Map() };
       for (const d of DETECTORS) anomalies.push(...(await runDetector(d, ctx)));
     } finally {
       if (own !== engine) own.close();

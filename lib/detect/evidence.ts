@@ -128,8 +128,9 @@ function byInstance(ps: readonly ProfileValues[]): Instance[] {
     if (!i) m.set(p.instance, (i = { instance: p.instance, total: 0, durationNs: 0, groups: 0, timed: true, fns: new Map() }));
     i.total += Number(p.total);
     i.durationNs += p.durationNs;
-    i.groups++;
-    i.timed &&= p.durationNs > 0;
+    // A value from rollups stands for several replicates (lib/query/instance-values.ts).
+    i.groups += p.groups ?? 1;
+    i.timed &&= p.timed ?? p.durationNs > 0;
     for (const [name, [, cum]] of p.fns) i.fns.set(name, (i.fns.get(name) ?? 0) + Number(cum));
   }
   return [...m.values()].sort((a, b) => (a.instance < b.instance ? -1 : 1));

@@ -21,13 +21,14 @@ import {
 } from './tables/rollup-shares';
 import { gc1d, gc1dCodec, gc1h, gc1hCodec, type Gc1dRow, type Gc1hRow } from './tables/rollup-gc';
 import { totals1d, totals1dCodec, type Totals1dRow } from './tables/rollup-totals';
+import { attributed1d, attributed1dCodec, attributed1h, attributed1hCodec, type Attributed1dRow, type Attributed1hRow } from './tables/rollup-attributed';
 import type { ColumnType, TableDef } from './tables/types';
 import type { RowCodec } from './tables/codec';
 
 export { T, type ColumnDef, type ColumnType, type RowOf, type TableDef } from './tables/types';
 export type { JsonCell, JsonRow, RowCodec } from './tables/codec';
 export type { FunctionsRow, GcCyclesRow, PackedStacks, ProfilesRow, RuntimeMetricsRow, StacksRow };
-export type { Functions1dRow, Functions1hRow, Profiles1hRow, Stacks1dRow, Stacks1hRow, FunctionShares1hRow, FunctionShares1dRow, Gc1hRow, Gc1dRow, Totals1dRow };
+export type { Functions1dRow, Functions1hRow, Profiles1hRow, Stacks1dRow, Stacks1hRow, FunctionShares1hRow, FunctionShares1dRow, Gc1hRow, Gc1dRow, Totals1dRow, Attributed1hRow, Attributed1dRow };
 export type { PackedStackRow } from './tables/stacks';
 
 export const TABLES = {
@@ -47,6 +48,8 @@ export const TABLES = {
   gc_1h: gc1h,
   gc_1d: gc1d,
   totals_1d: totals1d,
+  attributed_1h: attributed1h,
+  attributed_1d: attributed1d,
 } as const satisfies Record<string, TableDef>;
 
 export type TableName = keyof typeof TABLES;
@@ -54,7 +57,7 @@ export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
 
 /** The tables ingest writes (the rollups are derived from them). */
 export const RAW_TABLE_NAMES = ['profiles', 'functions', 'stacks', 'gc_cycles', 'runtime_metrics'] as const satisfies readonly TableName[];
-export const ROLLUP_TABLE_NAMES = ['profiles_1h', 'functions_1h', 'functions_1d', 'stacks_1h', 'stacks_1d', 'function_shares_1h', 'function_shares_1d', 'gc_1h', 'gc_1d', 'totals_1d'] as const satisfies readonly TableName[];
+export const ROLLUP_TABLE_NAMES = ['profiles_1h', 'functions_1h', 'functions_1d', 'stacks_1h', 'stacks_1d', 'function_shares_1h', 'function_shares_1d', 'gc_1h', 'gc_1d', 'totals_1d', 'attributed_1h', 'attributed_1d'] as const satisfies readonly TableName[];
 export type RollupTableName = (typeof ROLLUP_TABLE_NAMES)[number];
 
 /** What the writer takes for each table: typed rows (stacks also in packed form). */
@@ -74,6 +77,8 @@ export interface TableRows {
   gc_1h: readonly Gc1hRow[];
   gc_1d: readonly Gc1dRow[];
   totals_1d: readonly Totals1dRow[];
+  attributed_1h: readonly Attributed1hRow[];
+  attributed_1d: readonly Attributed1dRow[];
 }
 
 /** One codec per table, beside its definition (lib/model/tables/codec.ts). */
@@ -93,6 +98,8 @@ export const CODECS: { readonly [N in TableName]: RowCodec<TableRows[N] extends 
   gc_1h: gc1hCodec,
   gc_1d: gc1dCodec,
   totals_1d: totals1dCodec,
+  attributed_1h: attributed1hCodec,
+  attributed_1d: attributed1dCodec,
 };
 
 /**

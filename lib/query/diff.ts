@@ -7,7 +7,7 @@ import { DEFAULT_SAMPLE_TYPE, needsSampleLabels, partitionFilter, type SqlParams
 import { stackFunctionsSql } from './stack-functions';
 import type { PartitionFilter } from '../store/layout';
 import type { QueryEngine } from './engine';
-import { attributionFrame } from './user-frames';
+import { attributionFrameSql } from './user-frames';
 import { profileWeightsSql, roundDivSql, weightedSelectSql, windowPartitionFilter, windowRowsWhere, type WindowCohort, type WindowOptions } from './window';
 
 // Differential profiles: the same functions in two cohorts (a baseline and a target), normalized so
@@ -65,6 +65,13 @@ export interface ProfileValues {
   total: bigint;
   /** function -> [flat, cum] (attributed self value in both when `attribute`). */
   fns: Map<string, [bigint, bigint]>;
+  /**
+   * How many replicates this value sums (default 1): the digest's per-instance values from
+   * rollups (lib/query/instance-values.ts) stand for an instance's profiles or series at once.
+   */
+  groups?: number;
+  /** Whether every replicate it sums carries a duration (default: durationNs > 0). */
+  timed?: boolean;
 }
 
 export interface CohortSummary {
@@ -192,25 +199,24 @@ export async function loadProfiles(
       profiles.get(r.grp as string)?.fns.set(r.function as string, [BigInt(r.flat as bigint), BigInt(r.cum as bigint)]);
     }
   } else {
+    // Attribution in SQL (lib/model/attribution.ts, the rule attributed_1h is built with): each
+    // group's stacks summed first (each distinct stack attributed once), then per attributed frame,
+    // divided by the group's denominator (gauge means) and rounded per frame, as the rollups are.
     const ap: SqlParams = { ...params };
+    const where = `${windowRowsWhere(c, sampleType, ap, 'stacks', 't')} AND t.sample_type = $st`;
     const rows = await engine.rows(
-      weightedSelectSql(weights, {
-        table: 'stacks',
-        where: `${windowRowsWhere(c, sampleType, ap, 'stacks', 't')} AND t.sample_type = $st`,
-        keys: [{ expr: 't.frames', name: 'frames' }],
-        values: [{ expr: 't.value', name: 'value' }],
-        perGroup: true,
-      }),
+      `SELECT grp, name, ${roundDivSql('SUM(v)', 'MIN(den)')} AS value FROM (
+         SELECT grp, den, ${attributionFrameSql('frames')} AS name, v FROM (
+           SELECT pw.grp, t.frames, MIN(pw.den) AS den, SUM(t.value::HUGEINT * pw.w) AS v
+           FROM stacks t JOIN (${weights}) pw ON t.profile_id = pw.profile_id WHERE ${where} GROUP BY pw.grp, t.frames))
+       GROUP BY grp, name`,
       ap,
     );
     for (const r of rows) {
       const p = profiles.get(r.grp as string);
       if (!p) continue;
-      const name = attributionFrame(r.frames as string[]);
       const v = BigInt(r.value as bigint);
-      if (v === 0n) continue;
-      const cur = p.fns.get(name);
-      p.fns.set(name, cur ? [cur[0] + v, cur[1] + v] : [v, v]);
+      if (v !== 0n) p.fns.set(r.name as string, [v, v]);
     }
   }
   return { unit, profiles: [...profiles.values()] };
@@ -224,7 +230,7 @@ function summarize(s: DiffSide, profiles: ProfileValues[], cpu: boolean): Cohort
     from: s.fromUs === undefined ? null : isoFromUs(s.fromUs),
     to: s.toUs === undefined ? null : isoFromUs(s.toUs),
     versions: [...new Set(profiles.map((p) => p.version))].sort(),
-    profiles: profiles.length,
+    profiles: replicateCount(profiles),
     instances: new Set(profiles.map((p) => p.instance)).size,
     total: normalizeBig(total),
     duration_s: durNs / 1e9,
@@ -233,11 +239,17 @@ function summarize(s: DiffSide, profiles: ProfileValues[], cpu: boolean): Cohort
   };
 }
 
+/** How many replicates the values stand for (ProfileValues.groups). */
+function replicateCount(profiles: ProfileValues[]): number {
+  return profiles.reduce((a, p) => a + (p.groups ?? 1), 0);
+}
+
 /** Cohort sum -> normalized value: per second of profile duration (CPU) or per profile. */
 function normalizer(profiles: ProfileValues[], cpu: boolean): (v: bigint) => number {
   const durS = profiles.reduce((a, p) => a + p.durationNs, 0) / 1e9;
   if (cpu && durS > 0) return (v) => Number(v) / durS;
-  return (v) => (profiles.length === 0 ? 0 : Number(v) / profiles.length);
+  const n = replicateCount(profiles);
+  return (v) => (n === 0 ? 0 : Number(v) / n);
 }
 
 /** A profile's own normalized value (the replicate for measure 'norm'). */
@@ -397,6 +409,12 @@ export async function diff(engine: QueryEngine, q: DiffQuery): Promise<DiffResul
   }
   const b = await loadProfiles(engine, sideCohort(q, q.base), sampleType, q.attribute);
   const t = await loadProfiles(engine, sideCohort(q, q.target), sampleType, q.attribute);
+  return diffOfReplicates(q, sampleType, b, t);
+}
+
+/** A diff from each side's replicates (the digest loads them itself: lib/detect/common.ts). */
+export function diffOfReplicates(q: DiffQuery, sampleType: string, b: { unit: string; profiles: ProfileValues[] }, t: { unit: string; profiles: ProfileValues[] }): DiffResult {
+  const cpu = q.kind === 'cpu';
   const measure = q.measure ?? 'share';
   let functions = compareProfiles(b.profiles, t.profiles, { cpu, alpha: q.alpha, minEffect: q.minEffect, measure });
   if (q.limit !== undefined && q.limit > 0) functions = functions.slice(0, q.limit);

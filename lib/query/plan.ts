@@ -103,9 +103,10 @@ function identityWhere(c: WindowCohort, alias: string, prefix: string, params: S
 
 /**
  * The plan of a window for one sample type, or null when rollups cannot answer it exactly (the
- * caller then takes the raw path). `table`: which data rollup the query reads.
+ * caller then takes the raw path). `table`: which data rollup the query reads ('attributed': the
+ * digest's per-instance rollup, read by lib/query/instance-values.ts with its own SQL).
  */
-export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleType: string, table: PlanTable, opts: PlanOptions = {}): Promise<WindowPlan | null> {
+export async function planWindow(engine: QueryEngine, c: WindowCohort, sampleType: string, table: PlanTable | 'attributed', opts: PlanOptions = {}): Promise<WindowPlan | null> {
   if (c.fromUs === undefined || c.toUs === undefined || c.toUs <= c.fromUs) return null;
   if (c.instance !== undefined || Object.keys(c.labels ?? {}).length > 0) return null;
   const cls = valueClass(c.kind, sampleType);

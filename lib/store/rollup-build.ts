@@ -6,6 +6,7 @@ import { valueClassSql } from '../model/temporality';
 import { missingColumns, sqlString } from './parquet';
 import { gcDayRowsSql, gcHourRowsSql } from './rollup-gc';
 import { floorHourUs, increaseTermsSql, profileSharesSql, termAppliesSql } from './rollup-terms';
+import { attributionFrameSql } from '../model/attribution';
 
 // The rollup builder: a range of whole UTC hours of raw rows (profiles, functions, stacks) ->
 // profiles_1h, functions_1h and stacks_1h files; a day's hour rollups -> functions_1d and
@@ -86,6 +87,23 @@ function dataRollupSql(table: 'functions' | 'stacks'): string {
     HAVING ${values.map((v) => `SUM(d.${v}::HUGEINT * t.w) <> 0`).join(' OR ')}`;
 }
 
+/**
+ * SQL of attributed_1h rows (plus service): the stacks' weighted values per instance and
+ * attributed frame (lib/model/attribution.ts). Stacks are grouped first (a few thousand per
+ * instance and hour) so the attribution runs once per stack, not once per row.
+ */
+const ATTRIBUTED_1H_SQL = `SELECT hour, service, version, instance, kind, sample_type, unit, value_class,
+    ${attributionFrameSql('frames')} AS function, SUM(value)::BIGINT AS value
+  FROM (
+    SELECT date_trunc('hour', sp.time) AS hour, d.service, d.version, d.instance, d.kind, d.sample_type, d.unit,
+           ${cls('d')} AS value_class, d.frames, SUM(d.value::HUGEINT * t.w) AS value
+    FROM stacks d JOIN rollup_terms t ON d.profile_id = t.profile_id JOIN rollup_snap sp ON sp.profile_id = t.snapshot_id
+    WHERE d.time >= (SELECT MIN(scan_from) FROM rollup_bounds) AND ${termAppliesSql('t', 'd.kind', 'd.sample_type')}
+    GROUP BY ALL
+  )
+  GROUP BY ALL
+  HAVING SUM(value) <> 0`;
+
 const PROFILES_1H_SQL = `WITH st AS (
     SELECT t.snapshot_id, x.st.type AS type, MIN(x.st.unit) AS unit, SUM(x.st.total::HUGEINT * t.w) AS total
     FROM rollup_terms t JOIN (SELECT profile_id, kind, UNNEST(sample_types) AS st FROM profiles WHERE time >= (SELECT MIN(scan_from) FROM rollup_bounds)) x
@@ -163,6 +181,8 @@ export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFile
     out.push(...(await writePartitioned(conn, 'rollup_out', 'stacks_1h', outDir, HOUR_ZSTD)));
     await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(sharesRollupSql(range))}`);
     out.push(...(await writePartitioned(conn, 'rollup_out', 'function_shares_1h', outDir, HOUR_ZSTD)));
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(ATTRIBUTED_1H_SQL)}`);
+    out.push(...(await writePartitioned(conn, 'rollup_out', 'attributed_1h', outDir, HOUR_ZSTD)));
     if ((raw.gc_cycles ?? []).length > 0) {
       await createFileView(conn, 'gc_cycles', TABLES.gc_cycles, raw.gc_cycles ?? []);
       await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(gcHourRowsSql(range.fromUs, range.toUs))}`);
@@ -182,15 +202,16 @@ export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFile
  */
 export async function buildDayRollups(
   conn: DuckDBConnection,
-  hourFiles: { functions_1h: readonly string[]; stacks_1h: readonly string[]; function_shares_1h?: readonly string[]; gc_1h?: readonly string[]; profiles_1h?: readonly string[] },
+  hourFiles: { functions_1h: readonly string[]; stacks_1h: readonly string[]; function_shares_1h?: readonly string[]; attributed_1h?: readonly string[]; gc_1h?: readonly string[]; profiles_1h?: readonly string[] },
   dayUs: number,
   outDir: string,
 ): Promise<RollupFile[]> {
   if (dayUs % DAY_US !== 0) throw new Error(`day rollups start at 00:00 UTC: ${dayUs} us does not`);
   await fs.mkdir(outDir, { recursive: true });
   const out: RollupFile[] = [];
-  const pairs: [TableName & ('functions_1h' | 'stacks_1h' | 'function_shares_1h'), 'functions_1d' | 'stacks_1d' | 'function_shares_1d', string[]][] = [
+  const pairs: [TableName & ('functions_1h' | 'stacks_1h' | 'function_shares_1h' | 'attributed_1h'), 'functions_1d' | 'stacks_1d' | 'function_shares_1d' | 'attributed_1d', string[]][] = [
     ['function_shares_1h', 'function_shares_1d', ['share_sum', 'share_sq_sum']],
+    ['attributed_1h', 'attributed_1d', ['value']],
     ['functions_1h', 'functions_1d', ['flat', 'cum']],
     ['stacks_1h', 'stacks_1d', ['value']],
   ];

@@ -28,8 +28,8 @@ import type { Store } from './store';
 // snapshots may take a predecessor from H (the same holds for rollupStore).
 
 // The planner takes an hour as rolled up when profiles_1h has it: published last.
-const HOUR_OUTPUTS = ['functions_1h', 'stacks_1h', 'function_shares_1h', 'gc_1h', 'profiles_1h'] as const satisfies readonly RollupTableName[];
-const DAY_OUTPUTS = ['function_shares_1d', 'gc_1d', 'totals_1d', 'functions_1d', 'stacks_1d'] as const satisfies readonly RollupTableName[];
+const HOUR_OUTPUTS = ['functions_1h', 'stacks_1h', 'function_shares_1h', 'attributed_1h', 'gc_1h', 'profiles_1h'] as const satisfies readonly RollupTableName[];
+const DAY_OUTPUTS = ['function_shares_1d', 'attributed_1d', 'gc_1d', 'totals_1d', 'functions_1d', 'stacks_1d'] as const satisfies readonly RollupTableName[];
 
 /** Local paths of the live compacted files of `table` on `dt` holding rows of `hour`. */
 async function liveOfHour(store: Store, table: TableName, dt: string, hour: number): Promise<string[]> {
@@ -114,7 +114,7 @@ export async function dayRollupsDue(store: Store, writer: ParquetWriter, dt: str
   const tag = hashOf(hourNames);
   // functions_1d is published last: its tag marks the day forms complete.
   if ((await readManifest(store, 'functions_1d', dt)).manifest.live.some((f) => f.name.startsWith(`rday-${tag}-`))) return false;
-  const live = async (t: 'functions_1h' | 'stacks_1h' | 'function_shares_1h' | 'gc_1h' | 'profiles_1h') => {
+  const live = async (t: 'functions_1h' | 'stacks_1h' | 'function_shares_1h' | 'attributed_1h' | 'gc_1h' | 'profiles_1h') => {
     const { manifest } = await readManifest(store, t, dt);
     const listed = new Map((await store.list(compactedDtPrefix(t, dt))).map((o) => [o.key, o]));
     return Promise.all(manifest.live.map((f) => store.localPath(listed.get(compactedDtPrefix(t, dt) + f.name)!)));
@@ -123,7 +123,7 @@ export async function dayRollupsDue(store: Store, writer: ParquetWriter, dt: str
   const outDir = path.join(store.scratchDir, `rollup-${randomUUID()}`);
   const files = await buildDayRollups(
     writer.connection,
-    { functions_1h: await live('functions_1h'), stacks_1h: await live('stacks_1h'), function_shares_1h: await live('function_shares_1h'), gc_1h: await live('gc_1h'), profiles_1h: await live('profiles_1h') },
+    { functions_1h: await live('functions_1h'), stacks_1h: await live('stacks_1h'), function_shares_1h: await live('function_shares_1h'), attributed_1h: await live('attributed_1h'), gc_1h: await live('gc_1h'), profiles_1h: await live('profiles_1h') },
     dayUs,
     outDir,
   );

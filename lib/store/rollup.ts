@@ -128,7 +128,7 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
       res.files += files.length;
       res.rows += files.reduce((a, f) => a + f.rows, 0);
     }
-    const hours = { functions_1h: await listTable(store, 'functions_1h'), stacks_1h: await listTable(store, 'stacks_1h'), function_shares_1h: await listTable(store, 'function_shares_1h'), gc_1h: await listTable(store, 'gc_1h'), profiles_1h: await listTable(store, 'profiles_1h') };
+    const hours = { functions_1h: await listTable(store, 'functions_1h'), stacks_1h: await listTable(store, 'stacks_1h'), function_shares_1h: await listTable(store, 'function_shares_1h'), attributed_1h: await listTable(store, 'attributed_1h'), gc_1h: await listTable(store, 'gc_1h'), profiles_1h: await listTable(store, 'profiles_1h') };
     for (let d = Math.ceil(fromUs / DAY_US) * DAY_US; d + DAY_US <= o.toUs; d += DAY_US) {
       const dt = utcDate(d);
       if (!dtSet.has(dt)) continue;
@@ -137,6 +137,7 @@ export async function rollupStore(store: Store, conn: DuckDBConnection, o: Rollu
         functions_1h: await liveIn(store, hours.functions_1h, dt, dt),
         stacks_1h: await liveIn(store, hours.stacks_1h, dt, dt),
         function_shares_1h: await liveIn(store, hours.function_shares_1h, dt, dt),
+        attributed_1h: await liveIn(store, hours.attributed_1h, dt, dt),
         gc_1h: await liveIn(store, hours.gc_1h, dt, dt),
         profiles_1h: await liveIn(store, hours.profiles_1h, dt, dt),
       };
