@@ -87,7 +87,11 @@ export interface TierResult {
  * Extends DIR's rollups to every hour of the `days` days ending at endUs (the real run's last
  * hour is endUs - 1 h; its rollups are the template).
  */
-export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection, endUs: number, days: number): Promise<TierResult> {
+export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection, endUs: number, days: number, only?: readonly RollupTableName[]): Promise<TierResult> {
+  // `only`: extend just these tables (a tier made before they existed; bench/digest-tier.ts).
+  const hourTables = HOUR_TABLES.filter((t) => !only || only.includes(t.table));
+  const dayTables = DAY_TABLES.filter((t) => !only || only.includes(t));
+  const has = (t: RollupTableName) => !only || only.includes(t);
   const t0 = process.hrtime.bigint();
   const res: TierResult = { hourFiles: 0, dayFiles: 0, copied: 0, bySql: 0, seconds: 0 };
   const lastHour = endUs - HOUR_US;
@@ -99,7 +103,7 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
   // manifest says covers that hour (the builder's names vary: rollup-<hour> from rollupStore,
   // r<HH>-<id>-<n> from the compaction's hook).
   const templates = new Map<RollupTableName, string>();
-  for (const { table } of HOUR_TABLES) {
+  for (const { table } of hourTables) {
     const { manifest } = await readManifest(store, table, lastDt);
     const entry = manifest.live.find((l) => l.hours.length === 1 && l.hours[0] === utcHour(lastHour));
     const f = entry && (await liveFiles(store, table, lastDt)).find((x) => path.basename(x) === entry.name);
@@ -111,8 +115,8 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
     const dt = utcDate(h);
     const shift = (h - lastHour) / HOUR_US;
     // Hours the real run generated and rolled up already (D > 1 hour) keep their own rollups.
-    if ((await readManifest(store, 'profiles_1h', dt)).manifest.live.some((l) => l.hours.includes(utcHour(h)))) continue;
-    for (const { table, roles } of HOUR_TABLES) {
+    if ((await readManifest(store, hourTables[0].table, dt)).manifest.live.some((l) => l.hours.includes(utcHour(h)))) continue;
+    for (const { table, roles } of hourTables) {
       const out = path.join(scratch, `${table}-${h}.parquet`);
       tally(await shiftOne(conn, templates.get(table)!, roles, shift, out));
       await publishLive(store, table, dt, out, `${hourFileId(h)}.parquet`, [utcHour(h)]);
@@ -128,12 +132,12 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
     const built = await buildDayRollups(
       conn,
       {
-        functions_1h: await liveFiles(store, 'functions_1h', ldt),
-        stacks_1h: await liveFiles(store, 'stacks_1h', ldt),
-        function_shares_1h: await liveFiles(store, 'function_shares_1h', ldt),
-        attributed_1h: await liveFiles(store, 'attributed_1h', ldt),
-        gc_1h: await liveFiles(store, 'gc_1h', ldt),
-        profiles_1h: await liveFiles(store, 'profiles_1h', ldt),
+        functions_1h: has('functions_1d') ? await liveFiles(store, 'functions_1h', ldt) : [],
+        stacks_1h: has('stacks_1d') ? await liveFiles(store, 'stacks_1h', ldt) : [],
+        function_shares_1h: has('function_shares_1d') ? await liveFiles(store, 'function_shares_1h', ldt) : [],
+        attributed_1h: has('attributed_1d') ? await liveFiles(store, 'attributed_1h', ldt) : [],
+        gc_1h: has('gc_1d') ? await liveFiles(store, 'gc_1h', ldt) : [],
+        profiles_1h: has('totals_1d') ? await liveFiles(store, 'profiles_1h', ldt) : [],
       },
       lastDay,
       path.join(scratch, 'day'),
@@ -147,7 +151,7 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
       res.dayFiles++;
     }
     for (let d = lastDay - DAY_US; d >= firstHour; d -= DAY_US) {
-      for (const table of DAY_TABLES) {
+      for (const table of dayTables) {
         const src = dayTemplate.get(table);
         if (!src) continue;
         const out = path.join(scratch, `${table}-${d}.parquet`);
