@@ -92,15 +92,31 @@ export async function servicePresence(engine: QueryEngine, baseline: Span, windo
   const range = { service, fromUs: baseline.fromUs, toUs: window.toUs };
   const parts: string[] = [];
   const params: Record<string, string | number | bigint | boolean> = { split_us: BigInt(window.fromUs) };
+  // Whole baseline hours that are rolled up count from profiles_1h (snapshots: one per profile
+  // row) and gc_1h (cycles), not from raw rows: a 7-day baseline of 1,000 instances is billions of
+  // raw rows (runtime/metrics above all) the digest otherwise never reads. runtime/metrics rows of
+  // those hours are then not counted: presence needs only some row.
+  const HOUR = 3_600_000_000;
+  const covered = engine.coveredHours('profiles_1h');
+  const rolled = covered ? [...covered].filter((h) => h >= baseline.fromUs && h + HOUR <= baseline.toUs).sort((a, b) => a - b) : [];
+  const ts = (us: number) => `make_timestamp(${us}::BIGINT)`;
+  const inRolled = (col: string) => (rolled.length === 0 ? 'false' : `date_trunc('hour', ${col}) IN (${rolled.map(ts).join(', ')})`);
   DATA_TABLES.forEach((t, i) => {
     const p = cohortPredicate(range, t, { prefix: `h${i}_` });
     Object.assign(params, p.params);
-    parts.push(`SELECT service, time FROM ${t} WHERE ${p.sql}`);
+    parts.push(`SELECT service, time, 1 AS n FROM ${t} WHERE ${p.sql} AND NOT ${inRolled('time')}`);
   });
+  if (rolled.length > 0) {
+    const svc = service === undefined ? 'true' : 'service = $h_rolled_service';
+    if (service !== undefined) params.h_rolled_service = service;
+    const hours = `hour IN (${rolled.map(ts).join(', ')})`;
+    parts.push(`SELECT service, last_time AS time, snapshots AS n FROM ${(await engine.spanSource('profiles_1h', rolled.map((h) => [h, h + HOUR]))) ?? 'profiles_1h'} WHERE ${svc} AND ${hours}`);
+    parts.push(`SELECT service, hour AS time, cycles AS n FROM ${(await engine.spanSource('gc_1h', rolled.map((h) => [h, h + HOUR]))) ?? 'gc_1h'} WHERE ${svc} AND ${hours}`);
+  }
   const rows = await engine.rows(
     `SELECT service,
-            count(*) FILTER (WHERE time < make_timestamp($split_us::BIGINT)) AS b,
-            count(*) FILTER (WHERE time >= make_timestamp($split_us::BIGINT)) AS w,
+            COALESCE(SUM(n) FILTER (WHERE time < make_timestamp($split_us::BIGINT)), 0) AS b,
+            COALESCE(SUM(n) FILTER (WHERE time >= make_timestamp($split_us::BIGINT)), 0) AS w,
             epoch_us(max(time)) AS last_us
      FROM (${parts.join(' UNION ALL ')}) GROUP BY service ORDER BY service`,
     params,
