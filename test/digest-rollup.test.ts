@@ -80,7 +80,7 @@ async function deliverHour(store: LocalStore, hour: number): Promise<void> {
           sourceId: `digest-rollup/${service}/${inst}/${hour}/${f}`,
         });
         const p = { ...decodeProfile(readFileSync(path.join(SCENARIOS, 'runs', r.run, f))), timeNanos: BigInt(startMs) * 1_000_000n };
-        const rows = profileRows(p, detectKind(p, meta.kind), meta, sourceToProfileId(meta.sourceId));
+        const rows = profileRows(p, detectKind(p, meta.kind), meta, sourceToProfileId(meta.sourceId, startMs * 1000));
         b.add([
           { table: 'functions', rows: rows.functions },
           { table: 'stacks', rows: rows.stacks },
