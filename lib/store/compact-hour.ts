@@ -1,6 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbType, type TableDef } from '../model/schema';
 import { BATCH_COLUMN } from './dedupe';
@@ -122,69 +119,8 @@ function liveSource(files: readonly string[]): string {
 }
 
 /**
- * Writes the plan's units: unit i's rows that count to `outPaths[i]`, sorted by service then the
- * table's sort key (so per-service reads prune on row-group statistics). Service and instance
- * names reach DuckDB as parameters, never as SQL text. The plan must come from this connection
- * for the same inputs (its dropped keys are a temp table).
- *
- * More than one unit: ONE pass splits the rows into a scratch file per unit (DuckDB PARTITION_BY,
- * zstd 1, small row groups), then each unit sorts only its own file. Filtering the whole input
- * once per unit instead costs units x the read (measured: a unit of 1.5M stacks rows read from a
- * 6.4M-row file took 12.1 CPU-s, from its own split file 10.0, the split 30.4 for all four), and
- * a batch file of ingest holds an SQS batch's random instances, so files do not prune by unit.
- * `onUnit(-1, ms)` reports the split, `onUnit(i, ms)` each unit.
- */
-export async function writeUnits(
-  conn: DuckDBConnection,
-  table: TableDef,
-  source: UnitSource,
-  plan: HourPlan,
-  outPaths: readonly string[],
-  o: { zstdLevel: number; rowGroupRows: number; scratchDir: string; onUnit?: (unit: number, ms: number) => void },
-): Promise<void> {
-  const src = source.tier === 'fresh' ? tierSource(table, 'fresh', source.files) : liveSource(source.files);
-  const missing = (await missingColumns(conn, table, src)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
-  const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
-  const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
-  const dropped = plan.dropped > 0 ? ` ANTI JOIN ${DROPPED} d ON f.profile_id = d.profile_id AND COALESCE(f.${BATCH_COLUMN}, '') = d.b` : '';
-  const rows = `(SELECT *${missing} FROM ${src}) f${dropped}`;
-  const write = async (i: number, from: string) => {
-    const t0 = Date.now();
-    const r = await conn.runAndReadAll(
-      `COPY (SELECT ${cols} FROM ${from} ORDER BY ${order}) TO '${sqlString(outPaths[i])}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${o.zstdLevel}, ROW_GROUP_SIZE ${o.rowGroupRows})`,
-    );
-    const n = Number(r.getRows()[0]?.[0] ?? 0);
-    if (n !== plan.units[i].rows) throw new Error(`${table.name}: compaction unit ${i} wrote ${n} rows, its plan counted ${plan.units[i].rows}`);
-    o.onUnit?.(i, Date.now() - t0);
-  };
-  if (plan.units.length === 1) return write(0, rows);
-
-  const { listValue, LIST, VARCHAR, INTEGER } = await import('@duckdb/node-api');
-  const pairs = plan.units.flatMap((u, i) => u.pairs.map((p) => [p[0], p[1], i] as const));
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE ${UNIT} AS SELECT unnest($1::VARCHAR[]) AS s, unnest($2::VARCHAR[]) AS i, unnest($3::INTEGER[]) AS u`,
-    [listValue(pairs.map((p) => p[0])), listValue(pairs.map((p) => p[1])), listValue(pairs.map((p) => p[2]))],
-    [LIST(VARCHAR), LIST(VARCHAR), LIST(INTEGER)],
-  );
-  const parts = path.join(o.scratchDir, `units-${randomUUID()}`);
-  try {
-    const t0 = Date.now();
-    await conn.run(
-      `COPY (SELECT f.*, m.u AS __unit FROM ${rows} JOIN ${UNIT} m ON COALESCE(f.service, '') = m.s AND COALESCE(f.instance, '') = m.i) TO '${sqlString(parts)}' (FORMAT parquet, PARTITION_BY (__unit), COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE ${SPLIT_ROW_GROUP_ROWS})`,
-    );
-    o.onUnit?.(-1, Date.now() - t0);
-    for (let i = 0; i < plan.units.length; i++) {
-      await write(i, `read_parquet('${sqlString(path.join(parts, `__unit=${i}`, '*.parquet'))}', union_by_name = true, hive_partitioning = false)`);
-      await fs.rm(path.join(parts, `__unit=${i}`), { recursive: true, force: true });
-    }
-  } finally {
-    await fs.rm(parts, { recursive: true, force: true });
-  }
-}
-
-/**
  * Writes ONE unit of a plan made anywhere (another process, another machine): unit i's rows that
- * count to `outPath`, sorted like writeUnits' files. The unit's rows are picked from the whole
+ * count to `outPath`, sorted by service then the table's sort key (so per-service reads prune on row-group statistics). The unit's rows are picked from the whole
  * source by its (service, instance) pairs (no split pass: every unit of an hour runs in its own
  * compaction worker, lib/store/compact-jobs.ts, so a split would be one more serial pass before
  * them; the per-unit filter costs a read of the source, measured ~20% of a unit's sort). The
@@ -223,7 +159,7 @@ export async function writeUnit(
         [listValue(pairs.map((p) => p[0])), listValue(pairs.map((p) => p[1])), listValue(pairs.map(() => i))],
         [LIST(VARCHAR), LIST(VARCHAR), LIST(INTEGER)],
       );
-      // An inner join like the split pass's (a unit's pairs are distinct): a SEMI JOIN here failed on
+      // An inner join (a unit's pairs are distinct, so no row is repeated): a SEMI JOIN here failed on
       // the 100-instance stacks hour with DuckDB's "Cannot resize vector" error.
       rows = `(SELECT f.* FROM ${rows} JOIN ${UNIT} m ON COALESCE(f.service, '') = m.s AND COALESCE(f.instance, '') = m.i) f`;
     }
@@ -237,9 +173,6 @@ export async function writeUnit(
     await endHour(conn);
   }
 }
-
-/** Row groups of the split's scratch files: small, so the split's per-unit buffers stay small. */
-const SPLIT_ROW_GROUP_ROWS = 16_384;
 
 /** Drops the plan's temp tables. */
 export async function endHour(conn: DuckDBConnection): Promise<void> {
