@@ -87,6 +87,16 @@ export function prepareSource(src: ByteSource, meta: SourceMeta, decode?: Decode
   return d && prepareDecoded(d, meta);
 }
 
+/**
+ * A large upload as a source (a file, a spooled object: prepareSource) in the shape prepareUpload
+ * returns, or undefined when its format needs the bytes whole. Its `bytes` are empty: what the
+ * source holds is never read whole (a single input is quarantined by its key, not its bytes).
+ */
+export function prepareUploadSource(src: ByteSource, meta: SourceMeta, decode?: DecodeOptions): PreparedUpload | undefined {
+  const prepared = prepareSource(src, meta, decode);
+  return prepared && { container: 'single', notes: [], inputs: [{ ok: true, source: meta.source, bytes: new Uint8Array(0), prepared }] };
+}
+
 function prepareDecoded(d: Exclude<DecodedInput, { input: 'bundle' }>, meta: SourceMeta): Prepared {
   switch (d.input) {
     case 'profile': {

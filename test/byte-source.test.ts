@@ -10,7 +10,7 @@ import { decodeFromSource, type ByteSource } from '../lib/decode';
 import { prepareBytes, prepareSource } from '../lib/ingest';
 import type { ChunkedEntry } from '../lib/store/publish';
 import { parseSourceMeta } from '../lib/model/source';
-import { fileSource } from '../bin/commands/file-source';
+import { fileSource } from '../lib/decode/sources';
 import { gctraceLog } from './helpers/gctrace-gen';
 
 const START_US = Date.parse('2026-11-20T23:10:00Z') * 1000;

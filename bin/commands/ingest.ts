@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { FreshBatch, prepareSource, prepareUpload, publishEntries, type Prepared, type PreparedUpload } from '../../lib/ingest';
+import { FreshBatch, prepareUpload, prepareUploadSource, publishEntries, type Prepared, type PreparedUpload } from '../../lib/ingest';
 import type { SourceMeta } from '../../lib/model/source';
-import { fileSource } from './file-source';
+import { fileSource } from '../../lib/decode/sources';
 import { kindFromPath } from '../../lib/decode/kind';
 import { parseSourceMeta } from '../../lib/model/source';
 import { PROFILE_KINDS, type ProfileKind } from '../../lib/model/profile';
@@ -210,7 +210,5 @@ async function prepareLargeFile(file: string, metaOf: MetaOf): Promise<PreparedU
   const src = fileSource(file, st);
   const hash = createHash('sha256');
   for (const s of src.slices()) hash.update(s);
-  const prepared = prepareSource(src, metaOf(hash.digest('hex')));
-  if (!prepared) return undefined;
-  return { container: 'single', notes: [], inputs: [{ ok: true, source: path.resolve(file), bytes: new Uint8Array(0), prepared }] };
+  return prepareUploadSource(src, metaOf(hash.digest('hex')));
 }

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { FreshBatch, prepareUpload, publishEntries, type IngestContext, type PreparedInput } from '../ingest';
+import { FreshBatch, prepareUpload, prepareUploadSource, publishEntries, type IngestContext, type PreparedInput } from '../ingest';
 import type { BatchLimits } from '../store/publish';
 import { uploadSourceMeta, UPLOAD_PREFIX } from '../model/upload-key';
 import type { Store } from '../store/store';
@@ -7,6 +10,7 @@ import { isNoSuchKey, stripEtag } from './s3-store';
 import { classifyFailure, isKnownTransient, ObjectTooLargeError, poisonReason, type FailurePhase } from './classify';
 import { isObjectCreated, parseS3Message, type S3ObjectEvent, type SQSBatchResponse, type SQSRecord } from './events';
 import { quarantineMember, quarantineObject } from './quarantine';
+import { readObjectBody, type ObjectBody } from './object-body';
 
 // What the ingest Lambda does with an SQS batch, kept out of the handler so it is testable and the
 // handler stays a few lines: per message, parse the S3 event, fetch the object, apply the upload
@@ -28,6 +32,13 @@ export interface IngestObjectDeps {
   batchLimits?: BatchLimits;
   /** Messages fetched and decoded at once; default DEFAULT_FETCH_CONCURRENCY. */
   fetchConcurrency?: number;
+  /**
+   * Where large objects are spooled (lib/aws/object-body.ts); ingestSqsBatch sets a directory of
+   * its own under the system temp directory and removes it once the batch is written.
+   */
+  spoolDir?: () => string;
+  /** Objects and inputs up to this size are read whole (default WHOLE_BYTES; smaller in tests). */
+  wholeBytes?: number;
 }
 
 /**
@@ -88,21 +99,30 @@ export async function prepareObject(deps: IngestObjectDeps, ev: S3ObjectEvent): 
     // the sourceId names exactly these bytes), and the body is read only once they pass. A HEAD
     // before it was a second round trip per object for the same answers.
     const obj = await s3.send(new GetObjectCommand({ Bucket: ev.bucket, Key: ev.key }));
-    let bytes: Uint8Array;
+    let body: ObjectBody;
     let meta: ReturnType<typeof uploadSourceMeta>;
     try {
       etag = stripEtag(obj.ETag ?? ev.etag ?? '');
       const size = obj.ContentLength ?? 0;
       if (size > deps.maxObjectBytes) throw new ObjectTooLargeError(size, deps.maxObjectBytes);
       meta = uploadSourceMeta({ bucket: ev.bucket, key: ev.key, etag, metadata: obj.Metadata });
-      bytes = await obj.Body!.transformToByteArray();
+      // Whole when small; a large object is streamed (spooled, a gzip bomb refused while it
+      // arrives) and decoded from a source where its format can (lib/aws/object-body.ts).
+      body = await readObjectBody(obj.Body as Parameters<typeof readObjectBody>[0], size, {
+        maxObjectBytes: deps.maxObjectBytes,
+        maxDecompressedBytes: deps.maxDecompressedBytes,
+        spoolDir: deps.spoolDir ?? (() => os.tmpdir()),
+        wholeBytes: deps.wholeBytes,
+      });
     } catch (e) {
       (obj.Body as { destroy?: () => void } | undefined)?.destroy?.();
       throw e;
     }
     phase = 'input';
     const ctx = deps.context(ev.bucket);
-    const up = prepareUpload(bytes, meta, { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes });
+    const decode = { ...ctx.decode, maxDecompressedBytes: deps.maxDecompressedBytes };
+    const up =
+      body.kind === 'bytes' ? prepareUpload(body.bytes, meta, decode) : (prepareUploadSource(body.source, meta, decode) ?? prepareUpload(body.stored(), meta, decode));
     phase = 'io';
     const at = new Date().toISOString();
     const quarantined: MemberQuarantine[] = [];
@@ -200,6 +220,18 @@ interface Pending {
  *   again object by object, so only the guilty object is quarantined.
  */
 export async function ingestSqsBatch(deps: IngestObjectDeps, records: readonly SQSRecord[]): Promise<SQSBatchResponse> {
+  // The batch's spool directory (large objects, lib/aws/object-body.ts): its files are read again
+  // when the batch is written, so it lives as long as the batch, and goes with it.
+  let dir: string | undefined;
+  const spoolDir = () => (dir ??= mkdtempSync(path.join(deps.spoolDir?.() ?? os.tmpdir(), 'fleetprof-spool-')));
+  try {
+    return await ingestBatch({ ...deps, spoolDir }, records);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function ingestBatch(deps: IngestObjectDeps, records: readonly SQSRecord[]): Promise<SQSBatchResponse> {
   const failures = new Set<string>();
   const pending = new Map<string, Pending>();
   const retry = (messageId: string, key: string, e: unknown, t0: number) => {

@@ -72,7 +72,7 @@ function zlibOnce(bytes: Uint8Array, cap: number, limit: number): Uint8Array {
 }
 
 /** The decompressed size, counted in a streaming pass that keeps no output; refuses past `limit`. */
-function inflatedSize(bytes: Uint8Array, limit: number): number {
+export function inflatedSize(bytes: Uint8Array, limit: number): number {
   let total = 0;
   const inf = new Inflate({ chunkSize: 256 * 1024 });
   inf.onData = (chunk: Uint8Array) => {
@@ -106,4 +106,81 @@ function pakoOutcome(inf: Inflate): void {
     throw new DecodeError('bad-gzip', 'truncated gzip stream (unexpected end of file)');
   }
   if (inf.err) throw new DecodeError('bad-gzip', `invalid gzip data: ${inf.msg || 'error ' + inf.err}`);
+}
+
+/** Compressed bytes handed to pako per push: bounds the output one push makes (deflate expands at most ~1032x). */
+export const PUSH_BYTES = 16 * 1024;
+
+/**
+ * A gzip stream inflated synchronously as its compressed bytes arrive in pieces (pako), each
+ * piece of output handed to `onData`. pako follows concatenated members only inside one push;
+ * here a member that ends exactly at a piece's end is followed into the next piece the same way
+ * (a fresh inflater for the next member; a zero byte after a member is padding and the rest is
+ * ignored, as pako does inside a push), so the output never depends on where the pieces were cut.
+ */
+export class PieceInflater {
+  private inf: Inflate;
+  /** Ended inside a piece (padding or an error follows): later pieces are ignored, as pako would. */
+  private done = false;
+
+  constructor(private readonly onData: (chunk: Uint8Array) => void) {
+    this.inf = this.fresh();
+  }
+
+  private fresh(): Inflate {
+    const inf = new Inflate({ chunkSize: 256 * 1024 });
+    inf.onData = this.onData;
+    return inf;
+  }
+
+  push(piece: Uint8Array): void {
+    for (let i = 0; i < piece.length && !this.done; i += PUSH_BYTES) {
+      const part = piece.subarray(i, i + PUSH_BYTES);
+      if (ended(this.inf)) {
+        if (this.inf.err || part[0] === 0) {
+          this.done = true;
+          return;
+        }
+        this.inf = this.fresh();
+      }
+      this.inf.push(part, false);
+      if (ended(this.inf) && (this.inf as unknown as { strm: { avail_in: number } }).strm.avail_in > 0) this.done = true;
+    }
+  }
+
+  end(): void {
+    if (!ended(this.inf)) this.inf.push(new Uint8Array(0), true);
+    pakoOutcome(this.inf);
+  }
+}
+
+function ended(inf: Inflate): boolean {
+  return (inf as unknown as { ended: boolean }).ended;
+}
+
+/**
+ * Counts a gzip stream's decompressed size as its compressed pieces arrive (a download), keeping
+ * no output, and refuses as soon as the count passes `limit`: a bomb costs constant memory and
+ * stops the download early.
+ */
+export class InflateCounter {
+  private total = 0;
+  private readonly inf: PieceInflater;
+
+  constructor(private readonly limit: number) {
+    this.inf = new PieceInflater((chunk) => {
+      this.total += chunk.length;
+      if (this.total > this.limit) throw tooLarge(this.limit, 'counted while inflating');
+    });
+  }
+
+  push(piece: Uint8Array): void {
+    this.inf.push(piece);
+  }
+
+  /** The decompressed size; throws if the stream is truncated or invalid. */
+  end(): number {
+    this.inf.end();
+    return this.total;
+  }
 }
