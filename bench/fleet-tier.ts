@@ -147,7 +147,10 @@ export async function extendRollupTier(store: LocalStore, conn: DuckDBConnection
       const keep = path.join(scratch, `${f.table}-template.parquet`);
       await fs.copyFile(f.path, keep);
       dayTemplate.set(f.table, keep);
-      await publishLive(store, f.table, ldt, f.path, `${DAY_FILE_ID}.parquet`, ALL_HOURS);
+      // When the real hour closed its day, the compactor already published that day's form from
+      // the one hour it had: this one (all 24 hours) replaces it, else the day is counted twice.
+      const stale = (await readManifest(store, f.table, ldt)).manifest.live.map((l) => l.name);
+      await publishLive(store, f.table, ldt, f.path, `${DAY_FILE_ID}.parquet`, ALL_HOURS, stale);
       res.dayFiles++;
     }
     for (let d = lastDay - DAY_US; d >= firstHour; d -= DAY_US) {

@@ -36,6 +36,7 @@ import { LocalStore } from '../lib/store/local';
 import type { Store, StoredObject, Versioned } from '../lib/store/store';
 import { openDuckDb } from '../lib/store/parquet';
 import { generate, HOUR_US } from './fleet-generate';
+import { checkDigest, checkTop, type Check, type DigestJson, type TopJson } from './fleet-checks';
 import { extendRollupTier } from './fleet-tier';
 
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
@@ -219,32 +220,6 @@ function cli(args: string[], bin = CLI): Measured {
   return measure([bin, ...args]);
 }
 
-interface TopJson {
-  total: number;
-  functions: { name: string; flat: number; cum: number }[];
-}
-
-interface Check {
-  ok: boolean;
-  detail: string;
-}
-
-/** Every function's flat and cum equal factor x the source's (exact below 2^53; JSON numbers are doubles above). */
-function checkTop(got: TopJson, src: TopJson, factor: number): Check {
-  const exp = new Map(src.functions.map((f) => [f.name, f]));
-  const same = (x: number, y: number) => (Math.abs(y) < 2 ** 53 ? x === y : Math.abs(x - y) <= Math.abs(y) * 1e-12);
-  if (!same(got.total, src.total * factor)) return { ok: false, detail: `total ${got.total} != ${factor} x ${src.total}` };
-  if (got.functions.length !== src.functions.length) return { ok: false, detail: `${got.functions.length} functions, source has ${src.functions.length}` };
-  for (const f of got.functions) {
-    const e = exp.get(f.name);
-    if (!e) return { ok: false, detail: `unexpected function ${f.name}` };
-    if (!same(f.flat, e.flat * factor) || !same(f.cum, e.cum * factor)) {
-      return { ok: false, detail: `${f.name}: flat/cum ${f.flat}/${f.cum} != ${factor} x ${e.flat}/${e.cum}` };
-    }
-  }
-  return { ok: true, detail: `${got.functions.length} functions = ${factor} x source` };
-}
-
 interface GcJson {
   buckets: { service: string; version: string; cycles: number; pause_p50_ns: number; pause_p95_ns: number; pause_p99_ns: number; pause_max_ns: number; instances: number; start?: string }[];
 }
@@ -357,7 +332,9 @@ async function main(): Promise<void> {
     writeFileSync(tierMarker, JSON.stringify({ days: a.rollupDays, ...r }));
     say(`rollup tier ${t.seconds.toFixed(1).padStart(7)} s  peak ${t.peakMb.toFixed(0).padStart(6)} MB  ${a.rollupDays} days: ${JSON.stringify(r)}`);
   }
-  const rollupHours = Math.max(hours, Math.round(a.rollupDays * 24));
+  // With --reuse the tier may have been made by an earlier run: its marker says how many days.
+  const tierDays = existsSync(tierMarker) ? (JSON.parse(readFileSync(tierMarker, 'utf8')) as { days: number }).days : 0;
+  const rollupHours = Math.max(hours, Math.round(Math.max(a.rollupDays, tierDays) * 24));
 
   // 3. queries, each checked against the source hour's answers
   const srcJson = <T>(args: string[]): T => {
@@ -457,8 +434,7 @@ async function main(): Promise<void> {
   });
   if (!a.skipDigest) {
     run('digest 24h/7d', ['digest', '--to', iso(endUs), '--window', '24h', '--baseline', '7d', '--json'], 300, (s) => {
-      const d = JSON.parse(s) as { findings?: unknown[] };
-      return { ok: true, detail: `${Array.isArray(d.findings) ? d.findings.length : '?'} findings (identical copies: none expected)` };
+      return checkDigest(JSON.parse(s) as DigestJson, services);
     });
   }
   report.queries = queries;
