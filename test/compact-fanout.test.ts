@@ -209,6 +209,8 @@ d('compaction fanned out over the work queue (moto)', () => {
     await drain(queue, worker);
     expect(await store.list('_compaction/')).toEqual([]);
     expect(await rowsSeen(store, dirs)).toEqual(truth);
+    // The day is closed, but its rows do not fit one unit (1 row): it keeps its hour units.
+    for (const t of RAW) expect((await liveNames(t)).every((n) => n.startsWith('h'))).toBe(true);
 
     // The end state: the same live rows, table by table, as the in-process compaction (rollups included).
     const db = await openDuckDb();
@@ -235,6 +237,56 @@ d('compaction fanned out over the work queue (moto)', () => {
     } finally {
       conn.closeSync();
       db.closeSync();
+    }
+  }, 600_000);
+
+  /** Live file names of a raw table, over its dts. */
+  async function liveNames(t: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const m of (await store.list(`${t}/`)).filter((o) => o.key.endsWith('_manifest.json'))) {
+      const man = JSON.parse(Buffer.from((await store.read(m.key))!).toString('utf8')) as { live: { name: string }[] };
+      out.push(...man.live.map((f) => f.name));
+    }
+    return out;
+  }
+
+  test('the day close (a day that fits one unit) through the queue: shuffled, redelivered, two concurrent finalizers: exactly once at every step', async () => {
+    // Continues from the state the test above leaves (hour units live, no open job). With units of
+    // more rows than the day holds, the next scheduled run plans each raw table's day close as ONE unit.
+    const dirs = [store.cacheDir];
+    const truth = await rowsSeen(store, dirs);
+    process.env.FLEETPROF_COMPACT_UNIT_ROWS = String(1e9);
+    try {
+      const planned = await planner({ scheduledTime: '2030-01-01T01:00:00Z', attempt: '1' });
+      const messages = await receiveAll(queue);
+      expect(messages).toHaveLength(planned.sent);
+      const dayJobs = messages.map((m) => parseWorkMessage(m.Body!)).filter((w) => w.kind === 'unit' && /\/day-/.test(w.job));
+      // One job of one unit per raw table with more than one live file (the fixtures' tables).
+      expect(dayJobs.length).toBeGreaterThanOrEqual(RAW.length);
+      expect(dayJobs.every((w) => w.kind === 'unit' && w.unit === 0)).toBe(true);
+      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      const held = messages[messages.length - 1];
+      let redelivered = false;
+      for (const m of shuffled(messages.filter((x) => x !== held), 11)) {
+        expect((await deliver(queue, worker, m)).batchItemFailures).toEqual([]);
+        if (!redelivered) {
+          redelivered = true;
+          expect((await worker({ Records: [{ ...sqsRecord(queue, m), messageId: 'again' }] })).batchItemFailures).toEqual([]);
+        }
+        expect(await rowsSeen(store, dirs)).toEqual(truth);
+        expect(await athenaDupes()).toBe(0);
+      }
+      const [a, b] = await Promise.all([worker({ Records: [sqsRecord(queue, held)] }), worker({ Records: [{ ...sqsRecord(queue, held), messageId: 'twin' }] })]);
+      expect([a.batchItemFailures, b.batchItemFailures]).toEqual([[], []]);
+      await deliver(queue, worker, held).catch(() => undefined);
+      await drain(queue, worker);
+      expect(await store.list('_compaction/')).toEqual([]);
+      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      expect(await athenaDupes()).toBe(0);
+      // Each raw table's day is one day file now.
+      for (const t of RAW) expect((await liveNames(t)).map((n) => n.replace(/-.*/, ''))).toEqual(['day']);
+    } finally {
+      process.env.FLEETPROF_COMPACT_UNIT_ROWS = '1';
     }
   }, 600_000);
 });

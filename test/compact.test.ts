@@ -10,7 +10,7 @@ import { FreshBatch, ingestBytes, prepareBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { compact } from '../lib/store/compact';
+import { compact, dayFitsOneUnit } from '../lib/store/compact';
 import { EMPTY_MANIFEST, manifestKey, readManifest } from '../lib/store/manifest';
 import { parseKey, symlinkKey } from '../lib/store/layout';
 import { finalizeJob, jobKey, planHourJob, putJob, runUnit } from '../lib/store/compact-jobs';
@@ -346,17 +346,27 @@ test('a job planned from a manifest that moved on is stale: its output is retire
   expect(await parquetKeys(store, dir)).toEqual([dir + jobB.names[0]]);
 }, 120_000);
 
-test('a day whose live files exceed dayMergeMaxBytes keeps its hour files (same answers)', async () => {
+test('a day whose rows exceed one unit keeps its hour files; one that fits is merged by one unit (same answers)', async () => {
   const { store } = await tempStore();
-  await ingestBatch(store, [gcInput()]); // three UTC hours of gc_cycles
+  await ingestBatch(store, [gcInput()]); // three UTC hours of gc_cycles, one instance
   const truth = await snapshot(store, true);
-  await compact(store, writer, { ...ALL, now: 1_000, tables: ['gc_cycles'], dayMergeMaxBytes: 1 });
+  // unitRows 1: each hour is one unit (a (service, instance) pair is never split), the day is not one unit.
+  await compact(store, writer, { ...ALL, now: 1_000, tables: ['gc_cycles'], unitRows: 1 });
   const { manifest } = await readManifest(store, 'gc_cycles', '2026-11-20');
   expect(manifest.live.map((f) => [f.name.slice(0, 1), f.hours])).toEqual([
     ['h', [21]],
     ['h', [22]],
     ['h', [23]],
   ]);
+  // Each live file records its rows (the day close plans from them without reading the files).
+  const rows = manifest.live.map((f) => f.rows ?? -1);
+  expect(rows.every((n) => n > 0)).toBe(true);
+  const gcRows = Number(((truth as { counts: { g: unknown }[] }).counts[0]).g);
+  expect(rows.reduce((a, b) => a + b, 0)).toBe(gcRows);
+  expect(dayFitsOneUnit(manifest, rows.reduce((a, b) => a + b, 0))).toBe(true);
+  expect(dayFitsOneUnit(manifest, rows.reduce((a, b) => a + b, 0) - 1)).toBe(false);
+  // A file without a recorded row count (compacted before rows were recorded) is never merged by a day close.
+  expect(dayFitsOneUnit({ ...manifest, live: [...manifest.live, { name: 'old.parquet', hours: [20] }] }, Number.MAX_SAFE_INTEGER)).toBe(false);
   expect(await snapshot(store, true)).toEqual(truth);
   // Under the bound, the same day is merged.
   await compact(store, writer, { ...ALL, now: 2_000, tables: ['gc_cycles'] });

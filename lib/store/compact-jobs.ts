@@ -250,7 +250,7 @@ export async function finalizeJob(store: Store, job: UnitJob, now: number, resul
     if (state === 'open') {
       if (!job.names.every((n) => existing.has(n))) return 'incomplete';
       const pending = job.rollupSource ? { rollup: 'pending' as const } : {};
-      const outputs: LiveFile[] = job.names.map((name) => ({ name, hours: [...job.hours], ...pending }));
+      const outputs: LiveFile[] = job.names.map((name, i) => ({ name, hours: [...job.hours], ...pending, rows: job.units[i].rows }));
       if (job.span === 'day') {
         next = { version: 2, live: outputs, merged: m.merged, retired: [...m.retired, ...job.inputs.map((n) => ({ key: dir + n, at: now }))] };
       } else {

@@ -17,8 +17,9 @@ import type { Store, StoredObject } from './store';
 //      keys), sorted by service first so per-service reads prune on row-group statistics; fresh
 //      files arriving for an hour already compacted (late uploads, redeliveries) become more hour
 //      files holding only the rows the live files lack;
-//   2. a closed day whose fresh files are all merged and that has more than one live file -> day
-//      file(s) `day-<hash>[-uIofN].parquet` (units of bounded rows, as for an hour; one swap);
+//   2. a closed day whose fresh files are all merged, that has more than one live file and whose
+//      rows fit one unit -> one day file `day-<hash>.parquet` (one swap); a larger day keeps its
+//      hour units, which are written in the stored form already (STORED_ZSTD);
 //   3. files replaced in an earlier run, once `graceMs` has passed, are deleted.
 // Order of effects, each safe to interrupt: write the data file(s) -> PUT the Athena symlink
 // manifest -> compare-and-swap the fleetprof manifest -> (a later run) delete what was replaced.
@@ -46,15 +47,8 @@ export interface CompactOptions {
   rollups?: RollupBuilder;
   /** Called after each dt's hours and day are done (the scheduled job builds the day rollups here). */
   afterDt?: (dt: string, result: CompactResult) => Promise<void>;
-  /** zstd levels: hour files live until their day closes, day files are stored for months (defaults: HOUR_ZSTD, DAY_ZSTD). */
-  hourZstdLevel?: number;
-  dayZstdLevel?: number;
-  /**
-   * A closed day's live files of a table are merged into day files only while they total at
-   * most this many bytes (default DAY_MERGE_MAX_BYTES): above it the day keeps its hour files,
-   * so a large fleet's day close stays within one run.
-   */
-  dayMergeMaxBytes?: number;
+  /** zstd level of every compacted file (default STORED_ZSTD). */
+  zstdLevel?: number;
   /** Rows per hour unit (lib/store/compact-hour.ts; default UNIT_ROWS). */
   unitRows?: number;
   /** Called after each hour unit is written (benchmarks time units). */
@@ -83,27 +77,21 @@ export interface CompactResult {
 export const DEFAULT_SETTLE_MS = 2 * 60_000;
 export const DEFAULT_GRACE_MS = 15 * 60_000;
 /**
- * Hour files are rewritten into the day file once their day closes: written fast. Measured with
- * bench/compact.ts (docs/performance.md "Compaction"): level 3 against the earlier 9.
+ * Every compacted file, hour or day, is written in its stored form: at a large fleet the hour
+ * units ARE what is stored (a day's rows do not fit one unit, so no day close re-sorts them), and
+ * an hour unit of <= UNIT_ROWS rows compresses like a day unit of the same size. Level 9 with
+ * 512K-row groups measured smaller AND faster than level 19 with 122,880-row groups (stacks of 20
+ * instances x 2 h: 2.81 vs 3.85 B per CPU sample): a row group's dictionary of profile ids is paid
+ * once per group, so fewer groups pay it fewer times; against level 3 with 122,880-row groups
+ * (the earlier hour files) see docs/performance.md "Storage per CPU sample".
  */
-export const HOUR_ZSTD = 3;
-/**
- * Day files are what is stored for months. Level 9 with 512K-row groups measured smaller AND
- * faster than level 19 with 122,880-row groups (stacks day file of 20 instances x 2 h: 2.81 vs
- * 3.85 B per CPU sample): a row group's dictionary of profile ids is paid once per group, so fewer
- * groups pay it fewer times. 1M-row groups gave the same bytes (2.81) and pushed the day close's
- * peak RSS over 3 GB; 256K gave 3.14.
- */
-export const DAY_ZSTD = 9;
-export const DAY_ROW_GROUP_ROWS = 1 << 19;
+export const STORED_ZSTD = 9;
+/** Row groups of tables with list columns (stacks, rollups): 1M-row groups pushed a process over 3 GB. */
+export const STORED_ROW_GROUP_ROWS = 1 << 19;
 /** Tables without list columns buffer far less per row: 1M-row groups (functions 0.87 vs 1.03 B per CPU sample). */
-const DAY_ROW_GROUP_ROWS_FLAT = 1 << 20;
-const dayRowGroupRows = (t: TableName) => (t === 'stacks' || isRollupTable(t) ? DAY_ROW_GROUP_ROWS : DAY_ROW_GROUP_ROWS_FLAT);
-/** See CompactOptions.dayMergeMaxBytes. */
-export const DAY_MERGE_MAX_BYTES = 256 * 1024 * 1024;
+const STORED_ROW_GROUP_ROWS_FLAT = 1 << 20;
+const storedRowGroupRows = (t: TableName) => (t === 'stacks' || isRollupTable(t) ? STORED_ROW_GROUP_ROWS : STORED_ROW_GROUP_ROWS_FLAT);
 const MAX_ATTEMPTS = 5;
-/** Row groups of hour files (DuckDB's default). */
-const HOUR_ROW_GROUP_ROWS = 122_880;
 
 /** What a planner run sends and does; a run that did nothing means nothing is due. */
 export interface PlanOptions {
@@ -141,11 +129,9 @@ const MAX_ROUNDS = 6;
 
 const isRollupTable = (t: TableName) => (ROLLUP_TABLE_NAMES as readonly TableName[]).includes(t);
 
-/** zstd level and row groups of a job's outputs. */
+/** zstd level and row groups of a job's outputs (the same for hour and day: see STORED_ZSTD). */
 function jobSettings(job: Pick<UnitJob, 'table' | 'span'>, opts: CompactOptions): JobSettings {
-  return job.span === 'day'
-    ? { zstdLevel: opts.dayZstdLevel ?? DAY_ZSTD, rowGroupRows: dayRowGroupRows(job.table) }
-    : { zstdLevel: opts.hourZstdLevel ?? HOUR_ZSTD, rowGroupRows: HOUR_ROW_GROUP_ROWS };
+  return { zstdLevel: opts.zstdLevel ?? STORED_ZSTD, rowGroupRows: storedRowGroupRows(job.table) };
 }
 
 /**
@@ -243,10 +229,11 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
       if (isRollupTable(table)) continue;
       const { manifest: m } = await readManifest(store, table, dt);
       if ((freshOf.get(table) ?? []).length > 0 || m.live.length <= 1 || !m.live.some((f) => !f.name.startsWith('day-'))) continue;
-      // A large fleet's day keeps its hour files (dayMergeMaxBytes).
-      const sizes = new Map((await store.list(compactedDtPrefix(table, dt))).map((o) => [o.key, o.size]));
-      const bytes = m.live.reduce((s, f) => s + (sizes.get(compactedDtPrefix(table, dt) + f.name) ?? 0), 0);
-      if (bytes > (opts.dayMergeMaxBytes ?? DAY_MERGE_MAX_BYTES)) continue;
+      // The day close is ONE unit: it reads and sorts the day's rows once, at most unitRows of
+      // them. A day with more rows keeps its hour units, already in their stored form: merging it
+      // would need units that each read the whole day (a unit is a set of instances, and every
+      // hour file holds rows of many), so the day's rows would be read once per unit.
+      if (!dayFitsOneUnit(m, unitRows)) continue;
       const job = await planDayJob(store, writer, table, dt, m, { unitRows, rollupSource: rollups.sources.includes(table), now });
       await putJob(store, job);
       await send(job.names.map((_, unit) => ({ kind: 'unit' as const, job: jobKey(job), unit })));
@@ -254,6 +241,16 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
     }
   }
   return acted;
+}
+
+/** Whether a day's live files hold at most `unitRows` rows (files from before rows were recorded count as too many). */
+export function dayFitsOneUnit(m: DayManifest, unitRows: number): boolean {
+  let rows = 0;
+  for (const f of m.live) {
+    if (f.rows === undefined) return false;
+    rows += f.rows;
+  }
+  return rows <= unitRows;
 }
 
 async function pendingRollups(store: Store, rollups: RollupBuilder, dt: string): Promise<boolean> {
@@ -451,7 +448,7 @@ export async function publishDerived(store: Store, dt: string, out: RollupOutput
 async function clearPending(store: Store, table: TableName, dt: string, names: Set<string>, result: CompactResult): Promise<void> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { manifest, etag } = await readManifest(store, table, dt);
-    const live = manifest.live.map((f) => (names.has(f.name) && f.rollup ? { name: f.name, hours: f.hours } : f));
+    const live = manifest.live.map((f) => (names.has(f.name) && f.rollup ? { name: f.name, hours: f.hours, ...(f.rows === undefined ? {} : { rows: f.rows }) } : f));
     if (await writeManifest(store, table, dt, { ...manifest, live }, etag)) return;
     result.conflicts++;
   }

@@ -20,6 +20,8 @@ export interface LiveFile {
   readonly hours: readonly number[];
   /** 'pending' until the rollup builder's outputs for this file are live (lib/store/rollup-hook.ts). */
   readonly rollup?: 'pending';
+  /** Rows the file holds (written by the compactor since 2026-12-03; the day close plans from it without reading the files). */
+  readonly rows?: number;
 }
 
 export interface Retired {
