@@ -26,7 +26,7 @@ import { liveFileSet } from '../lib/store/live';
 import { DAY_FILE_ID, hourFileId } from '../lib/store/rollup';
 import { buildDayRollups } from '../lib/store/rollup-build';
 import { sqlString } from '../lib/store/parquet';
-import { loadDictionaries, shiftFile, type ShiftRole } from './fleet-parquet';
+import { loadDictionaries, shiftFile, type BaseDictionaries, type ShiftRole } from './fleet-parquet';
 
 const HOUR_TABLES: { table: RollupTableName; roles: Record<string, ShiftRole> }[] = [
   { table: 'profiles_1h', roles: { hour: 'time', first_time: 'time', last_time: 'time' } },
@@ -56,13 +56,18 @@ async function liveFiles(store: LocalStore, table: RollupTableName, dt: string):
   return [...s.compacted, ...s.fresh];
 }
 
+const dictCache = new Map<string, BaseDictionaries>();
+
 /** One file shifted by whole hours: copy-with-shift, or DuckDB where a column is not dictionary-encoded. */
 async function shiftOne(conn: DuckDBConnection, src: string, roles: Record<string, ShiftRole>, shiftHours: number, out: string): Promise<'copy' | 'sql'> {
   if (/\/gc_1[hd]\//.test(src) || /gc_1d-template/.test(src)) {
     await conn.run(gcShiftSql(src, 'hour' in roles ? 'hour' : 'day', shiftHours, out));
     return 'sql';
   }
-  const dicts = await loadDictionaries(conn, src, roles);
+  // A template is copied to every hour: its dictionaries are read once (a scan of the whole file).
+  const key = `${src}\0${Object.keys(roles).join()}`;
+  let dicts = dictCache.get(key);
+  if (!dicts) dictCache.set(key, (dicts = await loadDictionaries(conn, src, roles)));
   const bytes = shiftFile(await fs.readFile(src), dicts, { shiftHours, batchId: '' });
   if (bytes) {
     await fs.writeFile(out, bytes);
