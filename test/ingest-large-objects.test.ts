@@ -38,6 +38,7 @@ const OBJ = {
   // Compressed under WHOLE, decompressed far over it: read whole, inflated a piece at a time.
   smallGzLog: { key: 'raw/svc-a/i3/20261121T100000.000Z_gctrace.log.gz', body: gzipSync(Buffer.from(gctraceLog({ cycles: 300, periodS: 2 }, false)), { level: 9 }) },
   profile: { key: 'raw/svc-a/i4/20261121T205418.078Z_heap.pb.gz', body: PROFILE },
+  metrics: { key: 'raw/svc-a/i7/20261121T100000.000Z_metrics.json', body: Buffer.from(JSON.stringify({ time: '2026-11-21T10:00:00Z', metrics: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`/bench/m${i}:bytes`, i])) })) },
   bomb: { key: 'raw/svc-a/i5/20261121T100000.000Z_gctrace.log.gz', body: BOMB },
   truncated: { key: 'raw/svc-a/i6/20261121T100000.000Z_gctrace.log.gz', body: LOG_GZ.subarray(0, LOG_GZ.length - 100) },
 };
@@ -88,12 +89,12 @@ d('large objects through the ingest batch (moto)', () => {
   const outcomes = (logs: Record<string, unknown>[]) => Object.fromEntries(logs.filter((l) => 'key' in l && 'status' in l).map((l) => [String(l.key), l as unknown as ObjectOutcome & { reason?: string }]));
 
   test('logs over the whole-read size are decoded from a source: the rows of the whole-read path', async () => {
-    const keys = [OBJ.plainLog.key, OBJ.gzLog.key, OBJ.smallGzLog.key, OBJ.profile.key];
+    const keys = [OBJ.plainLog.key, OBJ.gzLog.key, OBJ.smallGzLog.key, OBJ.profile.key, OBJ.metrics.key];
     const ref = new LocalStore(path.join(tmp, 'ref'));
     const refLogs: Record<string, unknown>[] = [];
     expect((await ingestSqsBatch(deps(ref, refLogs, { maxDecompressedBytes: 256 << 20 }), keys.map(record))).batchItemFailures).toEqual([]);
     // The paths are the ones meant: spooled (over WHOLE as stored), and inflated from memory.
-    for (const o of [OBJ.plainLog, OBJ.gzLog, OBJ.profile]) expect(o.body.length).toBeGreaterThan(WHOLE);
+    for (const o of [OBJ.plainLog, OBJ.gzLog, OBJ.profile, OBJ.metrics]) expect(o.body.length).toBeGreaterThan(WHOLE);
     expect(OBJ.smallGzLog.body.length).toBeLessThan(WHOLE);
     const spoolBase = mkdtempSync(path.join(tmp, 'spool-'));
     let spools = 0;
@@ -110,6 +111,8 @@ d('large objects through the ingest batch (moto)', () => {
     const engine = await openEngine(store, {}, [store.root]);
     try {
       expect(await engine.rows("SELECT kind FROM profiles WHERE instance = 'i4'")).toEqual([{ kind: 'heap' }]);
+      // runtime/metrics decodes from the spooled object's source.
+      expect(await engine.rows("SELECT count(*)::INTEGER AS n, sum(value)::BIGINT AS v FROM runtime_metrics WHERE instance = 'i7'")).toEqual([{ n: 500, v: 124750n }]);
     } finally {
       engine.close();
     }

@@ -5,6 +5,20 @@
 // size where documents and "metrics" objects are scanned instead of parsed whole.
 import { parseGctrace, streamGctrace } from '../lib/decode/formats/gctrace';
 import { parseRuntimeMetrics, streamRuntimeMetrics } from '../lib/decode/formats/runtime-metrics';
+import type { ByteSource } from '../lib/decode';
+
+/** Bytes as a source of `slice`-byte slices (a file read in slices), counting its passes. */
+function source(bytes: Uint8Array, slice: number): ByteSource & { passes: number } {
+  const s = {
+    size: bytes.length,
+    passes: 0,
+    *slices() {
+      s.passes++;
+      for (let i = 0; i < bytes.length; i += slice) yield bytes.subarray(i, i + slice);
+    },
+  };
+  return s;
+}
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 /** The size above which runtime/metrics inputs are scanned, lowered so the inputs stay small (production: 8 MiB). */
@@ -59,13 +73,38 @@ test('runtime/metrics over the scan size: documents, a huge "metrics" object, ar
     expect(s.count).toBe(want.length);
     const got = concat(s.chunks());
     expect(got).toEqual(want);
+    // From a source read in slices (a large file, a spooled object), never held whole: the same
+    // rows. "metrics" comes before "time" in the big document, so the scanner goes back to it
+    // after reading the time: the source is read again from its start (an extra pass).
+    for (const slice of [13, 4096, 1 << 20]) {
+      const src = source(Buffer.from(text), slice);
+      const fromSource = streamRuntimeMetrics(src, 500, LARGE);
+      expect(fromSource.count).toBe(want.length);
+      expect(concat(fromSource.chunks())).toEqual(want);
+      if (slice < LARGE) expect(src.passes).toBeGreaterThan(2);
+    }
   }
 });
 
 test('runtime/metrics over the scan size: errors still name what is wrong, before any row', () => {
   const pad = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`/bench/m${i}:bytes`, i]));
   const doc = (m: object, time: unknown = '2026-01-01T00:00:00Z') => JSON.stringify({ time, metrics: m });
-  const run = (text: string) => () => streamRuntimeMetrics(Buffer.from(text), 500, LARGE);
+  const bytesRun = (text: string) => () => streamRuntimeMetrics(Buffer.from(text), 500, LARGE);
+  // The same refusals from a source (checked against the bytes path's message).
+  const run = (text: string) => () => {
+    let want = '';
+    try {
+      bytesRun(text)();
+    } catch (e) {
+      want = (e as Error).message;
+    }
+    try {
+      streamRuntimeMetrics(source(Buffer.from(text), 1000), 500, LARGE);
+    } catch (e) {
+      expect((e as Error).message).toBe(want);
+      throw e;
+    }
+  };
   expect(run(doc({ ...pad, 'no name': 1 }))).toThrow(/"no name" is not a runtime\/metrics name/);
   expect(run(doc(pad, '2026-01-01T00:00:00'))).toThrow(/not an RFC 3339 timestamp with a zone/);
   expect(run(JSON.stringify({ time: '2026-01-01T00:00:00Z', other: pad }))).toThrow(/missing "metrics"/);

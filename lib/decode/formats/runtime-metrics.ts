@@ -14,7 +14,7 @@
 
 import type { MetricKind, MetricSnapshotRow, RowStream } from '../../model/gc';
 import { DecodeError } from '../errors';
-import type { Decoded, InputFormat } from '../format';
+import type { ByteSource, Decoded, InputFormat } from '../format';
 import { parseRfc3339Us } from './gctrace';
 import { preview } from '../preview';
 import { LIMITS, timeRangeProblem } from '../../model/limits';
@@ -186,6 +186,9 @@ export const runtimeMetricsFormat: InputFormat<Extract<Decoded, { input: 'runtim
   decode(raw) {
     return { input: 'runtime-metrics', snapshots: streamRuntimeMetrics(raw) };
   },
+  decodeSource(src) {
+    return { input: 'runtime-metrics', snapshots: streamRuntimeMetrics(src) };
+  },
 };
 
 // Memory bounded by design (#13): the input is read twice and its rows are never all in memory.
@@ -209,13 +212,16 @@ const LARGE_BYTES = 8 * 1024 * 1024;
 /** Members of a huge "metrics" object parsed per JSON.parse call. */
 const MEMBERS_PER_PARSE = 4096;
 
-/** runtime/metrics JSON (bytes) -> validated now, its rows a chunk at a time later (see above). */
-/** `largeBytes`: where scanning starts (a parameter for tests). */
-export function streamRuntimeMetrics(raw: Uint8Array, chunkRows = METRICS_CHUNK_ROWS, largeBytes = LARGE_BYTES): RowStream<MetricSnapshotRow> {
+/**
+ * runtime/metrics JSON (bytes, or a source read in slices: a large file, a spooled object) ->
+ * validated now, its rows a chunk at a time later (see above). `largeBytes`: where scanning
+ * starts (a parameter for tests).
+ */
+export function streamRuntimeMetrics(input: Uint8Array | ByteSource, chunkRows = METRICS_CHUNK_ROWS, largeBytes = LARGE_BYTES): RowStream<MetricSnapshotRow> {
   let count = 0;
   let firstUs = Infinity;
   let lastUs = -Infinity;
-  for (const emit of rowGroups(raw, largeBytes)) {
+  for (const emit of rowGroups(input, largeBytes)) {
     emit((r) => {
       count++;
       if (r.timeUs < firstUs) firstUs = r.timeUs;
@@ -229,7 +235,7 @@ export function streamRuntimeMetrics(raw: Uint8Array, chunkRows = METRICS_CHUNK_
     lastUs,
     *chunks() {
       let chunk: MetricSnapshotRow[] = [];
-      for (const emit of rowGroups(raw, largeBytes)) {
+      for (const emit of rowGroups(input, largeBytes)) {
         emit((r) => chunk.push(r));
         if (chunk.length >= chunkRows) {
           yield chunk;
@@ -242,53 +248,138 @@ export function streamRuntimeMetrics(raw: Uint8Array, chunkRows = METRICS_CHUNK_
 }
 
 /**
- * The input's rows as groups, each a function that emits its rows: the whole input when small, a
- * document, or MEMBERS_PER_PARSE metrics of a huge document. A group's rows are what a consumer
- * holds at once beyond its chunk.
+ * The input's bytes by absolute position, for the scanner: read from its slices as the scanner
+ * moves forward, and dropped behind the position last released, so what is held is the unit being
+ * parsed (a document up to largeBytes, a group of members), never the input (#13: the 1M-key
+ * document was 30 MB held through both passes). Bytes that run past `maxHold` behind the scanner
+ * are dropped too (the scan of a huge document); going back to them reads the source again from
+ * its start (a document's "metrics" after its other members were read). An input given as bytes
+ * is one slice: held whole, as it already is.
  */
-function* rowGroups(raw: Uint8Array, largeBytes: number): Generator<(sink: Sink) => void> {
-  const b = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+class Bytes {
+  private buf: Buffer = Buffer.alloc(0);
+  /** buf holds the input's bytes [base, base + buf.length). */
+  private base = 0;
+  private keep = 0;
+  private it: Iterator<Uint8Array>;
+  /** While text() loads a unit it must have whole, nothing is dropped. */
+  private holding = false;
+  readonly length: number;
+
+  constructor(
+    private readonly input: Uint8Array | ByteSource,
+    private readonly maxHold: number,
+  ) {
+    this.length = input instanceof Uint8Array ? input.length : input.size;
+    this.it = this.slices();
+  }
+
+  private slices(): Iterator<Uint8Array> {
+    const input = this.input;
+    return (input instanceof Uint8Array ? [input] : input.slices())[Symbol.iterator]();
+  }
+
+  /** The byte at i, or -1 past the end. */
+  at(i: number): number {
+    const j = i - this.base;
+    return j >= 0 && j < this.buf.length ? this.buf[j] : this.load(i);
+  }
+
+  /** Bytes before `pos` are no longer needed. */
+  release(pos: number): void {
+    this.keep = pos;
+  }
+
+  /** b[start..end) as UTF-8 text. */
+  text(start: number, end: number): string {
+    if (end <= start) return '';
+    this.holding = true;
+    try {
+      this.at(start);
+      this.at(end - 1);
+    } finally {
+      this.holding = false;
+    }
+    return this.buf.toString('utf8', start - this.base, end - this.base);
+  }
+
+  private load(i: number): number {
+    if (i < 0 || i >= this.length) return -1;
+    if (i < this.base) {
+      // Behind what is held: read the source again from its start.
+      this.it = this.slices();
+      this.buf = Buffer.alloc(0);
+      this.base = 0;
+      this.keep = i;
+    }
+    while (i >= this.base + this.buf.length) {
+      const n = this.it.next();
+      if (n.done) throw new Error(`runtime/metrics: the input ended at ${this.base + this.buf.length} bytes of ${this.length}`);
+      const slice = Buffer.from(n.value.buffer, n.value.byteOffset, n.value.byteLength);
+      const end = this.base + this.buf.length;
+      let from = Math.max(this.keep, this.base);
+      if (!this.holding && end - from > this.maxHold) from = end;
+      if (from >= end) {
+        this.buf = slice;
+        this.base = end;
+      } else {
+        this.buf = Buffer.concat([this.buf.subarray(from - this.base), slice]);
+        this.base = from;
+      }
+    }
+    return this.buf[i - this.base];
+  }
+}
+
+/**
+ * The input's rows as groups, each a function that emits its rows: the whole input when small, a
+ * document, or a group of metrics of a huge document. A group's rows are what a consumer holds at
+ * once beyond its chunk; a group is parsed when its function is called, right after it is yielded.
+ */
+function* rowGroups(input: Uint8Array | ByteSource, largeBytes: number): Generator<(sink: Sink) => void> {
+  const b = new Bytes(input, largeBytes);
   if (b.length <= largeBytes) {
-    yield (sink) => textRows(b.toString('utf8'), sink);
+    const text = b.text(0, b.length);
+    yield (sink) => textRows(text, sink);
     return;
   }
-  let i = skipWs(b, b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0);
-  const array = b[i] === 0x5b; // [
+  let i = skipWs(b, b.at(0) === 0xef && b.at(1) === 0xbb && b.at(2) === 0xbf ? 3 : 0);
+  const array = b.at(i) === 0x5b; // [
   if (array) i = skipWs(b, i + 1);
   for (let n = 1; i < b.length; n++) {
-    if (array && b[i] === 0x5d) {
+    if (array && b.at(i) === 0x5d) {
       i = skipWs(b, i + 1);
       break;
     }
+    b.release(i);
     const end = valueEnd(b, i);
     yield* documentGroups(b, i, end, `document ${n}`, largeBytes);
     i = skipWs(b, end);
     if (array) {
-      if (b[i] === 0x2c) i = skipWs(b, i + 1);
-      else if (b[i] !== 0x5d) throw notJson(b, i);
+      if (b.at(i) === 0x2c) i = skipWs(b, i + 1);
+      else if (b.at(i) !== 0x5d) throw notJson(b, i);
     }
   }
   if (i < b.length) throw notJson(b, i);
 }
 
-function* documentGroups(b: Buffer, start: number, end: number, where: string, largeBytes: number): Generator<(sink: Sink) => void> {
+function* documentGroups(b: Bytes, start: number, end: number, where: string, largeBytes: number): Generator<(sink: Sink) => void> {
   if (end - start <= largeBytes) {
     const doc = parseJson(b, start, end, where);
     yield (sink) => snapshotRows(doc, where, sink);
     return;
   }
   // A huge document: its few members by range; "metrics" a group of members at a time.
-  if (b[start] !== 0x7b) throw bad(`${where}: expected an object {"time": ..., "metrics": {...}}`);
+  if (b.at(start) !== 0x7b) throw bad(`${where}: expected an object {"time": ..., "metrics": {...}}`);
   const doc: Record<string, unknown> = {};
   let metrics: [number, number] | undefined;
-  for (const [ms, vs, ve] of members(b, start, end)) {
-    const key = JSON.parse(b.toString('utf8', ms, stringEnd(b, ms))) as string;
+  for (const [key, vs, ve] of members(b, start, end, true)) {
     if (key === 'metrics') metrics = [vs, ve];
     else doc[key] = parseJson(b, vs, ve, where);
   }
   const timeUs = docTime(doc, where);
   if (!metrics) throw bad(`${where}: missing "metrics"`);
-  if (b[metrics[0]] !== 0x7b) throw bad(`${where}: "metrics" must be an object of name -> value`);
+  if (b.at(metrics[0]) !== 0x7b) throw bad(`${where}: "metrics" must be an object of name -> value`);
   let first = -1;
   let last = -1;
   let n = 0;
@@ -296,10 +387,12 @@ function* documentGroups(b: Buffer, start: number, end: number, where: string, l
     const parsed = parseJson(b, from, to, `${where}: "metrics"`, true) as Record<string, unknown>;
     for (const [name, value] of Object.entries(parsed)) sink(metricRow(name, value, timeUs, where));
   };
-  for (const [ms, , ve] of members(b, metrics[0], metrics[1])) {
-    if (first < 0) first = ms;
+  // A group ends at MEMBERS_PER_PARSE members or half of largeBytes, so it is held whole.
+  const groupBytes = largeBytes / 2;
+  for (const [, , ve, ms] of members(b, metrics[0], metrics[1], false)) {
+    if (first < 0) b.release((first = ms));
     last = ve;
-    if (++n === MEMBERS_PER_PARSE) {
+    if (++n === MEMBERS_PER_PARSE || last - first > groupBytes) {
       yield group(first, last);
       first = -1;
       n = 0;
@@ -309,32 +402,32 @@ function* documentGroups(b: Buffer, start: number, end: number, where: string, l
 }
 
 /** JSON.parse of b[start..end); `members`: the bytes are members of an object, parsed inside {}. */
-function parseJson(b: Buffer, start: number, end: number, where: string, members = false): unknown {
+function parseJson(b: Bytes, start: number, end: number, where: string, members = false): unknown {
   try {
-    const text = b.toString('utf8', start, end);
+    const text = b.text(start, end);
     return JSON.parse(members ? `{${text}}` : text);
   } catch (e) {
     throw bad(`${where}: not JSON (${errorText(e)})`);
   }
 }
 
-function notJson(b: Buffer, i: number): DecodeError {
-  return bad(`not JSON: unexpected ${i < b.length ? JSON.stringify(String.fromCharCode(b[i])) : 'end of input'} at byte ${i}`);
+function notJson(b: Bytes, i: number): DecodeError {
+  return bad(`not JSON: unexpected ${i < b.length ? JSON.stringify(String.fromCharCode(b.at(i))) : 'end of input'} at byte ${i}`);
 }
 
-function skipWs(b: Buffer, i: number): number {
-  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+function skipWs(b: Bytes, i: number): number {
+  for (let c = b.at(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = b.at(++i));
   return i;
 }
 
 /** Index just past the JSON value starting at i: a string, or an object/array by bracket depth (strings skipped), or a scalar up to the next delimiter. */
-function valueEnd(b: Buffer, i: number): number {
-  const c = b[i];
+function valueEnd(b: Bytes, i: number): number {
+  const c = b.at(i);
   if (c === 0x22) return stringEnd(b, i);
   if (c === 0x7b || c === 0x5b) {
     let depth = 0;
     for (let j = i; j < b.length; j++) {
-      const x = b[j];
+      const x = b.at(j);
       if (x === 0x22) j = stringEnd(b, j) - 1;
       else if (x === 0x7b || x === 0x5b) depth++;
       else if (x === 0x7d || x === 0x5d) {
@@ -344,34 +437,41 @@ function valueEnd(b: Buffer, i: number): number {
     throw notJson(b, b.length);
   }
   let j = i;
-  while (j < b.length && b[j] !== 0x2c && b[j] !== 0x7d && b[j] !== 0x5d && b[j] !== 0x20 && b[j] !== 0x0a && b[j] !== 0x0d && b[j] !== 0x09) j++;
+  for (let x = b.at(j); j < b.length && x !== 0x2c && x !== 0x7d && x !== 0x5d && x !== 0x20 && x !== 0x0a && x !== 0x0d && x !== 0x09; x = b.at(++j));
   if (j === i) throw notJson(b, i);
   return j;
 }
 
-function stringEnd(b: Buffer, i: number): number {
+function stringEnd(b: Bytes, i: number): number {
   for (let j = i + 1; j < b.length; j++) {
-    if (b[j] === 0x5c) j++;
-    else if (b[j] === 0x22) return j + 1;
+    const x = b.at(j);
+    if (x === 0x5c) j++;
+    else if (x === 0x22) return j + 1;
   }
   throw notJson(b, b.length);
 }
 
-/** Members of the object in b[start..end), lazily: [member (key) start, value start, value end]. */
-function* members(b: Buffer, start: number, end: number): Generator<[number, number, number]> {
+/**
+ * Members of the object in b[start..end), lazily: [key, value start, value end, member start] of
+ * each; the key is parsed only when `keys` (before its value is scanned past: a huge value's scan
+ * may drop the bytes behind it), '' otherwise.
+ */
+function* members(b: Bytes, start: number, end: number, keys: boolean): Generator<[string, number, number, number]> {
   let i = skipWs(b, start + 1);
-  if (b[i] === 0x7d && i === end - 1) return;
+  if (b.at(i) === 0x7d && i === end - 1) return;
   for (;;) {
-    if (b[i] !== 0x22) throw notJson(b, i);
+    if (b.at(i) !== 0x22) throw notJson(b, i);
     const ms = i;
-    i = skipWs(b, stringEnd(b, i));
-    if (b[i] !== 0x3a) throw notJson(b, i);
+    const ke = stringEnd(b, i);
+    const key = keys ? (JSON.parse(b.text(ms, ke)) as string) : '';
+    i = skipWs(b, ke);
+    if (b.at(i) !== 0x3a) throw notJson(b, i);
     const vs = skipWs(b, i + 1);
     const ve = valueEnd(b, vs);
-    yield [ms, vs, ve];
+    yield [key, vs, ve, ms];
     i = skipWs(b, ve);
-    if (b[i] === 0x2c) i = skipWs(b, i + 1);
-    else if (b[i] === 0x7d && i === end - 1) return;
+    if (b.at(i) === 0x2c) i = skipWs(b, i + 1);
+    else if (b.at(i) === 0x7d && i === end - 1) return;
     else throw notJson(b, i);
   }
 }
