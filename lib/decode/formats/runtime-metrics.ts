@@ -257,9 +257,14 @@ export function streamRuntimeMetrics(input: Uint8Array | ByteSource, chunkRows =
  * is one slice: held whole, as it already is.
  */
 class Bytes {
-  private buf: Buffer = Buffer.alloc(0);
-  /** buf holds the input's bytes [base, base + buf.length). */
-  private base = 0;
+  /** The slices held, in order: parts[k] holds the input's bytes [starts[k], starts[k] + parts[k].length). */
+  private parts: Buffer[] = [];
+  private starts: number[] = [];
+  /** The slice at(i) used last (most accesses are in it). */
+  private cur: Buffer = Buffer.alloc(0);
+  private curStart = 0;
+  /** End of the bytes read so far. */
+  private end = 0;
   private keep = 0;
   private it: Iterator<Uint8Array>;
   /** While text() loads a unit it must have whole, nothing is dropped. */
@@ -281,8 +286,8 @@ class Bytes {
 
   /** The byte at i, or -1 past the end. */
   at(i: number): number {
-    const j = i - this.base;
-    return j >= 0 && j < this.buf.length ? this.buf[j] : this.load(i);
+    const j = i - this.curStart;
+    return j >= 0 && j < this.cur.length ? this.cur[j] : this.find(i);
   }
 
   /** Bytes before `pos` are no longer needed. */
@@ -290,7 +295,7 @@ class Bytes {
     this.keep = pos;
   }
 
-  /** b[start..end) as UTF-8 text. */
+  /** b[start..end) as UTF-8 text (copied out of the slices only when it spans several). */
   text(start: number, end: number): string {
     if (end <= start) return '';
     this.holding = true;
@@ -300,34 +305,48 @@ class Bytes {
     } finally {
       this.holding = false;
     }
-    return this.buf.toString('utf8', start - this.base, end - this.base);
+    let k = this.starts.length - 1;
+    while (this.starts[k] > start) k--;
+    const first = this.parts[k];
+    const from = start - this.starts[k];
+    if (end - this.starts[k] <= first.length) return first.toString('utf8', from, end - this.starts[k]);
+    const pieces: Buffer[] = [first.subarray(from)];
+    for (let n = first.length - from; n < end - start; ) {
+      const p = this.parts[++k];
+      pieces.push(p.subarray(0, Math.min(p.length, end - start - n)));
+      n += p.length;
+    }
+    return Buffer.concat(pieces).toString('utf8');
   }
 
-  private load(i: number): number {
+  private find(i: number): number {
     if (i < 0 || i >= this.length) return -1;
-    if (i < this.base) {
+    if (i < (this.starts[0] ?? this.end)) {
       // Behind what is held: read the source again from its start.
       this.it = this.slices();
-      this.buf = Buffer.alloc(0);
-      this.base = 0;
+      this.parts = [];
+      this.starts = [];
+      this.end = 0;
       this.keep = i;
     }
-    while (i >= this.base + this.buf.length) {
+    while (i >= this.end) {
       const n = this.it.next();
-      if (n.done) throw new Error(`runtime/metrics: the input ended at ${this.base + this.buf.length} bytes of ${this.length}`);
-      const slice = Buffer.from(n.value.buffer, n.value.byteOffset, n.value.byteLength);
-      const end = this.base + this.buf.length;
-      let from = Math.max(this.keep, this.base);
-      if (!this.holding && end - from > this.maxHold) from = end;
-      if (from >= end) {
-        this.buf = slice;
-        this.base = end;
-      } else {
-        this.buf = Buffer.concat([this.buf.subarray(from - this.base), slice]);
-        this.base = from;
+      if (n.done) throw new Error(`runtime/metrics: the input ended at ${this.end} bytes of ${this.length}`);
+      // Slices wholly behind `keep` (or, unless holding, more than maxHold behind) are dropped.
+      const from = !this.holding && this.end - this.keep > this.maxHold ? this.end : this.keep;
+      while (this.parts.length > 0 && this.starts[0] + this.parts[0].length <= from) {
+        this.parts.shift();
+        this.starts.shift();
       }
+      this.parts.push(Buffer.from(n.value.buffer, n.value.byteOffset, n.value.byteLength));
+      this.starts.push(this.end);
+      this.end += n.value.byteLength;
     }
-    return this.buf[i - this.base];
+    let k = this.starts.length - 1;
+    while (this.starts[k] > i) k--;
+    this.cur = this.parts[k];
+    this.curStart = this.starts[k];
+    return this.cur[i - this.curStart];
   }
 }
 
