@@ -2,7 +2,7 @@ import { valueClass } from '../model/temporality';
 import { floorHourUs, increaseTermsSql, termsScanFromUs } from '../store/rollup-terms';
 import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
-import { DEFAULT_LOOKBACK_US, profileWeightsSql, roundDivSql, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
+import { DEFAULT_LOOKBACK_US, profileWeightsSql, roundDivSql, unitDenominator, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
 
 // The query planner: a window's weighted sums (lib/query/window.ts) from rollups where they are
 // exact, raw rows elsewhere. The window [F, T) is cut into
@@ -335,5 +335,5 @@ export async function windowSelectSql(engine: QueryEngine, c: WindowCohort, samp
   const plan = c.rollups === false ? null : await planWindow(engine, c, sampleType, s.table);
   if (plan) return plannedSelectSql(plan, s, params);
   const weights = profileWeightsSql(c, sampleType, params);
-  return weightedSelectSql(weights, { table: s.table, where: `${windowRowsWhere(c, sampleType, params, s.table, 't')} AND t.sample_type = $st`, keys: s.keys, values: s.values });
+  return weightedSelectSql(weights, { table: s.table, where: `${windowRowsWhere(c, sampleType, params, s.table, 't')} AND t.sample_type = $st`, keys: s.keys, values: s.values, unitDen: unitDenominator(c, sampleType) });
 }

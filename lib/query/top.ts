@@ -4,7 +4,7 @@ import { DEFAULT_SAMPLE_TYPE, needsSampleLabels, type SqlParams } from './cohort
 import { stackFunctionsSql } from './stack-functions';
 import type { QueryEngine } from './engine';
 import { planWindow, plannedSelectSql, type WindowPlan } from './plan';
-import { profileWeightsSql, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
+import { profileWeightsSql, unitDenominator, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
 
 // Fleet-wide top functions: the per-profile flat/cum rows of a window, weighted by the window's
 // rule (lib/query/window.ts) and summed. pprof's merge sums sample values and flat/cum are linear
@@ -44,6 +44,7 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
           where: 'true',
           keys: [{ expr: 't.unit', name: 'unit' }],
           values: [{ expr: 't.total', name: 'total' }],
+          unitDen: unitDenominator(q, sampleType),
         })})`,
         params,
       );
@@ -106,6 +107,7 @@ async function fromFunctions(engine: QueryEngine, q: TopQuery, sampleType: strin
         { expr: 't.flat', name: 'flat' },
         { expr: 't.cum', name: 'cum' },
       ],
+      unitDen: unitDenominator(q, sampleType),
     })}) WHERE flat <> 0 OR cum <> 0`,
     params,
   );

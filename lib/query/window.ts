@@ -149,6 +149,18 @@ export interface WeightedSelect {
   values: { expr: string; name: string }[];
   /** Keep grp in the output (one row per group and key: a diff's replicates). */
   perGroup?: boolean;
+  /**
+   * Every group's denominator is 1 (unitDenominator): the per-group level is then the identity and
+   * the sums are taken per key in one level. Over a raw hour of CPU profiles the per-group level
+   * was one hash group per profile and function (grp is the profile): ~70M groups at 1,000
+   * instances, for the same sums (docs/performance.md, "The fresh hour").
+   */
+  unitDen?: boolean;
+}
+
+/** Whether every group of a window's weights has den = 1: all but gauge means (profileWeightsSql). */
+export function unitDenominator(c: WindowCohort, sampleType: string): boolean {
+  return valueClass(c.kind, sampleType) !== 'gauge' || (c.aggregate ?? 'avg') !== 'avg';
 }
 
 /**
@@ -157,6 +169,13 @@ export interface WeightedSelect {
  */
 export function weightedSelectSql(weights: string, s: WeightedSelect): string {
   const keySel = s.keys.map((k) => `${k.expr} AS ${k.name}`);
+  if (s.unitDen && !s.perGroup) {
+    // den = 1: round(sum / 1) is the sum, and a sum of per-group sums is the sum per key.
+    return `SELECT ${[...keySel, ...s.values.map((v) => `SUM((${v.expr})::HUGEINT * pw.w)::HUGEINT AS ${v.name}`)].join(', ')}
+       FROM ${s.table} t JOIN (${weights}) pw ON t.profile_id = pw.profile_id
+       WHERE ${s.where}
+       GROUP BY ALL`;
+  }
   const inner = `SELECT pw.grp AS grp${keySel.length ? ', ' + keySel.join(', ') : ''},
          ${s.values.map((v) => `${roundDivSql(`SUM((${v.expr})::HUGEINT * pw.w)`, 'MIN(pw.den)')} AS ${v.name}`).join(', ')}
        FROM ${s.table} t JOIN (${weights}) pw ON t.profile_id = pw.profile_id

@@ -1,0 +1,218 @@
+// `top` over a fresh hour laid out as production writes it (issue #11 point 5; bench/fresh-batches.ts
+// makes DIR): the hour a continuously watched fleet always has, before its compaction and rollups.
+//
+//   node dist/bench/fresh-hour.js --source SRC --data DIR --instances I [--repeat 3] [--pprof-subset 8]
+//                                 [--peer-cli OLD/dist/bin/fleetprof.js] [--windows full,half] [--json]
+//
+// - SRC is the simulator's source (bench/fleet-source.ts), DIR holds I = k x N instances of its hour.
+// - Each query runs as the CLI in a child process (time, peak RSS) and is checked against the truth:
+//   every function's flat and cum and the total = I/N x SRC's `top` over the same window, exactly.
+//   Windows: the whole hour [H, H+1h) (the moment just before its compaction) and its first half
+//   [H, H+30m) (a moment inside the hour: the window ends inside the fresh data).
+// - Where the time goes: the same steps in this process, each timed (listing; engine open with its
+//   allowed paths; the views of profiles and functions, whose fresh form runs the dedupe keys query
+//   over every fresh row; footers only; one scan of the functions' columns; top itself).
+// - `go tool pprof -top` over a measured subset of SRC's CPU profiles (8 and 16 x 8 files), its time
+//   per profile extrapolated to the window's profile count, as bench/fleet.ts does.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RAW_TABLE_NAMES } from '../lib/model/schema';
+import { listTableFiles } from '../lib/query/open';
+import { QueryEngine } from '../lib/query/engine';
+import { top } from '../lib/query/top';
+import { LocalStore } from '../lib/store/local';
+import { tierSource } from '../lib/store/parquet';
+import { TABLES } from '../lib/model/schema';
+
+const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
+const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
+const HWM_HOOK = path.join(__dirname, 'hwm-hook.js');
+const HOUR_US = 3_600_000_000;
+
+interface TopJson {
+  total: number;
+  functions: { name: string; flat: number; cum: number }[];
+}
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+const iso = (us: number) => new Date(us / 1000).toISOString();
+
+/** A child's wall time, peak RSS and CPU time (user + system of all its threads: at load ~20 on 2 cores the wall time mostly measures the queue). */
+function measure(bin: string, args: string[]): { seconds: number; cpuSeconds: number; peakMb: number; stdout: string; status: number | null; stderr: string } {
+  const tag = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const hwm = path.join(os.tmpdir(), `fresh-hwm-${tag}`);
+  const cpu = path.join(os.tmpdir(), `fresh-cpu-${tag}`);
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ['--require', HWM_HOOK, bin, ...args], { env: { ...process.env, FLEETPROF_HWM_FILE: hwm, FLEETPROF_CPU_FILE: cpu }, encoding: 'utf8', maxBuffer: 1 << 30 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  let peakMb = NaN;
+  let cpuSeconds = NaN;
+  try {
+    peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
+    cpuSeconds = Number(readFileSync(cpu, 'utf8')) / 1e6;
+    rmSync(hwm, { force: true });
+    rmSync(cpu, { force: true });
+  } catch {
+    /* died before its exit hook */
+  }
+  return { seconds, cpuSeconds, peakMb, stdout: r.stdout ?? '', status: r.status, stderr: r.stderr ?? '' };
+}
+
+function checkTop(got: TopJson, src: TopJson, factor: number): string | null {
+  if (got.total !== src.total * factor) return `total ${got.total} != ${factor} x ${src.total}`;
+  if (got.functions.length !== src.functions.length) return `${got.functions.length} functions, source has ${src.functions.length}`;
+  const exp = new Map(src.functions.map((f) => [f.name, f]));
+  for (const f of got.functions) {
+    const e = exp.get(f.name);
+    if (!e) return `unexpected function ${f.name}`;
+    if (f.flat !== e.flat * factor || f.cum !== e.cum * factor) return `${f.name}: ${f.flat}/${f.cum} != ${factor} x ${e.flat}/${e.cum}`;
+  }
+  return null;
+}
+
+async function timed<T>(phases: Record<string, number>, name: string, f: () => Promise<T>): Promise<T> {
+  const t0 = process.hrtime.bigint();
+  const r = await f();
+  phases[name] = Number(process.hrtime.bigint() - t0) / 1e9;
+  return r;
+}
+
+/** The CLI's `top` steps in this process, each timed. */
+async function breakdown(data: string, fromUs: number, toUs: number, service?: string): Promise<Record<string, number>> {
+  const phases: Record<string, number> = {};
+  const files = await timed(phases, 'list', () => listTableFiles(new LocalStore(data), { fromUs, toUs }, { lazy: true }));
+  phases.freshFiles = RAW_TABLE_NAMES.reduce((n, t) => n + files[t].fresh.length, 0);
+  const engine = await timed(phases, 'open (allowed_paths)', () => QueryEngine.open(files, [data], {}, { lazyViews: true }));
+  try {
+    const fn = files.functions.fresh;
+    await timed(phases, 'functions footers (count(*))', () => engine.rows(`SELECT count(*) AS n FROM ${tierSource(TABLES.functions, 'fresh', fn)}`));
+    await timed(phases, 'functions scan (sum of flat, cum)', () => engine.rows(`SELECT sum(flat), sum(cum), count(DISTINCT function) FROM ${tierSource(TABLES.functions, 'fresh', fn)}`));
+    await timed(phases, 'view profiles (dedupe keys)', () => engine.ensureViews(['profiles']));
+    await timed(phases, 'view functions (dedupe keys)', () => engine.ensureViews(['functions']));
+    await timed(phases, 'top (statements)', () => top(engine, { kind: 'cpu', fromUs, toUs, service }));
+  } finally {
+    engine.close();
+  }
+  return phases;
+}
+
+function pprofPerProfile(source: string, subset: number, tmp: string): { perProfileMs: number; fixedSeconds: number } | { error: string } {
+  const dir = path.join(tmp, 'pprof');
+  mkdirSync(dir, { recursive: true });
+  const out = execFileSync(process.execPath, [CLI, 'sql', '--data', source, '--json', `SELECT instance, epoch_us(time) AS t FROM profiles WHERE kind = 'cpu' ORDER BY time, instance LIMIT ${subset}`], { encoding: 'utf8' });
+  const j = JSON.parse(out) as { rows?: unknown[]; columns?: ({ name: string } | string)[] } | Record<string, unknown>[];
+  const rows = Array.isArray(j)
+    ? j
+    : (j.rows ?? []).map((r) => (Array.isArray(r) ? Object.fromEntries((j.columns ?? []).map((c, i) => [typeof c === 'string' ? c : c.name, r[i]])) : (r as Record<string, unknown>)));
+  const files: string[] = [];
+  for (const [i, r] of rows.entries()) {
+    const f = path.join(dir, `p${i}.pb.gz`);
+    const t = Number(r.t);
+    const e = spawnSync(process.execPath, [CLI, 'export', '--data', source, '--type', 'cpu', '--instance', String(r.instance), '--from', iso(t), '--to', iso(t + 1000), '--out', f], { encoding: 'utf8' });
+    if (e.status === 0) files.push(f);
+  }
+  if (files.length === 0) return { error: 'no profiles exported' };
+  const time = (list: string[]): number => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync('go', ['tool', 'pprof', '-top', ...list], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`go tool pprof failed: ${r.stderr}`);
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
+  const big = Array.from({ length: 16 }, () => files).flat();
+  const ts = time(files);
+  const tb = time(big);
+  const per = Math.max(0, (tb - ts) / (big.length - files.length));
+  return { perProfileMs: per * 1000, fixedSeconds: Math.max(0, ts - per * files.length) };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const source = arg(argv, '--source');
+  const data = arg(argv, '--data');
+  if (!source || !data) throw new Error('usage: node dist/bench/fresh-hour.js --source SRC --data DIR --instances I [--repeat N] [--pprof-subset M] [--peer-cli PATH] [--windows full,half] [--json]');
+  const repeat = Number(arg(argv, '--repeat') ?? 3);
+  const subset = Number(arg(argv, '--pprof-subset') ?? 8);
+  const peer = arg(argv, '--peer-cli');
+  const windows = (arg(argv, '--windows') ?? 'full,half').split(',');
+  const json = argv.includes('--json');
+  const say = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n');
+  const src = JSON.parse(execFileSync(process.execPath, [CLI, 'sql', '--data', source, '--json', `SELECT min(epoch_us(time)) AS t, count(DISTINCT instance) AS n, min(service) AS svc FROM profiles`], { encoding: 'utf8' })) as
+    | Record<string, unknown>[]
+    | { rows: unknown[][]; columns: ({ name: string } | string)[] };
+  const srcRow = Array.isArray(src) ? src[0] : Object.fromEntries(src.columns.map((c, i) => [typeof c === 'string' ? c : c.name, src.rows[0][i]]));
+  const hourUs = Math.floor(Number(srcRow.t) / HOUR_US) * HOUR_US;
+  const srcInstances = Number(srcRow.n);
+  const svc = String(srcRow.svc);
+  // Given, not counted: `fleetprof sql` over 6,000 fresh files per table passes its 60 s limit.
+  const nData = Number(arg(argv, '--instances'));
+  if (!Number.isInteger(nData) || nData < 1) throw new Error('--instances I (the instances DIR holds) is required');
+  const factor = nData / srcInstances;
+  const report: Record<string, unknown> = { loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), hour: iso(hourUs), instances: nData, factor };
+  say(`DIR: ${nData} instances (${factor} x SRC), hour ${iso(hourUs)}, load ${os.loadavg()[0].toFixed(1)}`);
+  const results: Record<string, unknown>[] = [];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'fresh-hour-'));
+  try {
+    for (const w of windows) {
+      const toUs = w === 'half' ? hourUs + HOUR_US / 2 : hourUs + HOUR_US;
+      for (const service of [undefined, svc]) {
+        const args = ['top', '--type', 'cpu', '--from', iso(hourUs), '--to', iso(toUs), ...(service ? ['--service', service] : []), '--json'];
+        const truth = JSON.parse(execFileSync(process.execPath, [CLI, ...args, '--data', source], { encoding: 'utf8' })) as TopJson;
+        const name = `top ${service ? 'service' : 'fleet'} ${w === 'half' ? '[H, H+30m)' : '[H, H+1h)'}`;
+        const runs = (bin: string, n: number) =>
+          Array.from({ length: n }, () => {
+            const m = measure(bin, [...args, '--data', data]);
+            const err = m.status !== 0 ? `exit ${m.status}: ${m.stderr.slice(0, 300)}` : checkTop(JSON.parse(m.stdout) as TopJson, truth, factor);
+            return { seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakMb: m.peakMb, error: err };
+          });
+        const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+        // The peer and this build alternate, so both see the same minutes of the machine's load.
+        const own: ReturnType<typeof runs> = [];
+        const theirs: ReturnType<typeof runs> = [];
+        for (let i = 0; i < repeat; i++) {
+          if (peer && i % 2 === 1) theirs.push(...runs(peer, 1));
+          own.push(...runs(CLI, 1));
+          if (peer && i % 2 === 0) theirs.push(...runs(peer, 1));
+        }
+        const line = (label: string, xs: ReturnType<typeof runs>) => {
+          const e = xs.find((x) => x.error)?.error;
+          say(
+            `${label.padEnd(28)} ${med(xs.map((x) => x.seconds)).toFixed(2).padStart(7)} s wall (runs ${xs.map((x) => x.seconds.toFixed(2)).join(', ')}), ` +
+              `${med(xs.map((x) => x.cpuSeconds)).toFixed(2)} CPU-s  peak ${Math.max(...xs.map((x) => x.peakMb)).toFixed(0)} MB  ${e ? `WRONG ${e}` : 'exact'}`,
+          );
+          return { seconds: med(xs.map((x) => x.seconds)), cpuSeconds: med(xs.map((x) => x.cpuSeconds)), all: xs.map((x) => x.seconds), peakMb: Math.max(...xs.map((x) => x.peakMb)), exact: !e, error: e };
+        };
+        const r: Record<string, unknown> = { query: name, ...line(name, own) };
+        if (peer) r.peer = line('  peer (--peer-cli)', theirs);
+        r.breakdown = await breakdown(data, hourUs, toUs, service);
+        say(`  in-process: ${Object.entries(r.breakdown as Record<string, number>).map(([k, v]) => `${k} ${k === 'freshFiles' ? v : v.toFixed(2) + ' s'}`).join('; ')}`);
+        r.profiles = (nData * (toUs - hourUs)) / 60_000_000;
+        results.push(r);
+      }
+    }
+    const pp = pprofPerProfile(source, subset, tmp);
+    report.pprof = pp;
+    if ('perProfileMs' in pp) {
+      for (const r of results) {
+        const s = pp.fixedSeconds + (pp.perProfileMs / 1000) * (r.profiles as number);
+        r.pprofSeconds = s;
+        say(`pprof -top ${String(r.query).padEnd(28)} ${r.profiles} profiles: ~${s.toFixed(1)} s (${pp.perProfileMs.toFixed(2)} ms/profile) = ${(s / (r.seconds as number)).toFixed(1)}x fleetprof`);
+      }
+    } else say(`pprof: ${pp.error}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  report.results = results;
+  report.loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+  if (json) process.stdout.write(JSON.stringify(report) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`fresh-hour: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
