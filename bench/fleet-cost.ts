@@ -3,7 +3,7 @@
 //
 //   node dist/bench/fleet-cost.js [--ingest-ms 44] [--ingest-mb 2048] [--parquet-puts 4]
 //     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
-//     [--digest-s-per-instance-day 27] [--compact-gets-per-instance-hour 240] [--period 60] [--arm]
+//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 240] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
 // Lambda bills wall time. The compute defaults are the CPU seconds measured on this shared 2-core
@@ -46,7 +46,7 @@ export interface CostInputs {
   compactGetsPerInstanceHour: number;
   /** Compacted bytes per instance-hour, rollups included (bench:fleet: DIR's bytes after compaction). */
   storedBytesPerInstanceHour: number;
-  /** Digest Lambda seconds per instance per day (bench:fleet's digest step / instances). */
+  /** Digest seconds per instance per day (the digest's CPU over a compacted window / instances). */
   digestSPerInstanceDay: number;
   digestMemoryMb: number;
   arm: boolean;
@@ -73,7 +73,10 @@ export const DEFAULTS: CostInputs = {
   compactGetsPerInstanceHour: 240,
   // bench/compact.ts: 3.44 B per CPU sample after the day close x 16,080 CPU samples per instance-hour.
   storedBytesPerInstanceHour: 55_000,
-  digestSPerInstanceDay: 27,
+  // fleetprof digest, 24 h window of compacted hours (the last fresh) + 7 d baseline from rollups, 100
+  // instances: 22.6 CPU-s (user + system) for 100 instance-days, 2026-12-03 04:17 at load 16-19; wall
+  // 112.7 s (docs/performance.md "Digest"). Was 27 s: the raw path's wall time over uncompacted files.
+  digestSPerInstanceDay: 0.23,
   digestMemoryMb: 3008,
   arm: false,
 };
