@@ -221,7 +221,7 @@ function uploadKey(input: Input, i: number): string {
 function runLambda(handlerJs: string, key: string, env: Record<string, string>, scratch: string): { hwmMb: number; seconds: number; out: string } {
   const hwm = path.join(scratch, `hwm-${Date.now()}.txt`);
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--require', HOOK, LAMBDA_CHILD, handlerJs, BUCKET, key], {
+  const r = spawnSync(process.execPath, ['--require', HOOK, ...(process.env.FLEETPROF_BENCH_REQUIRE ? ['--require', process.env.FLEETPROF_BENCH_REQUIRE] : []), LAMBDA_CHILD, handlerJs, BUCKET, key], {
     encoding: 'utf8',
     env: { ...process.env, ...env, FLEETPROF_HWM_FILE: hwm },
     maxBuffer: 64 * MiB,
@@ -235,6 +235,8 @@ function runLambda(handlerJs: string, key: string, env: Record<string, string>, 
   }
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
   let out: string;
+  // FLEETPROF_BENCH_REQUIRE: a script preloaded into the child too (e.g. a memory sampler), its stderr lines kept.
+  if (process.env.FLEETPROF_BENCH_REQUIRE) process.stderr.write((r.stderr ?? '').split('\n').filter((l) => /^PEAK /.test(l)).join('\n') + '\n');
   if (!line) out = `no result: ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' | ')}${r.signal ? ` (killed by ${r.signal})` : ''}`;
   else {
     const res = JSON.parse(line.slice(7)) as { retried: number; reason?: string };

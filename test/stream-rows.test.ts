@@ -5,6 +5,7 @@
 // size where documents and "metrics" objects are scanned instead of parsed whole.
 import { parseGctrace, streamGctrace } from '../lib/decode/formats/gctrace';
 import { parseRuntimeMetrics, streamRuntimeMetrics } from '../lib/decode/formats/runtime-metrics';
+import fc from 'fast-check';
 import type { ByteSource } from '../lib/decode';
 
 /** Bytes as a source of `slice`-byte slices (a file read in slices), counting its passes. */
@@ -110,4 +111,27 @@ test('runtime/metrics over the scan size: errors still name what is wrong, befor
   expect(run(JSON.stringify({ time: '2026-01-01T00:00:00Z', other: pad }))).toThrow(/missing "metrics"/);
   expect(run(doc(pad).slice(0, -2))).toThrow(/not JSON/);
   expect(run(doc(pad) + ' x')).toThrow(/not JSON/);
+});
+
+test('runtime/metrics from a source = from the bytes, for mutated inputs over the scan size (the same rows or the same refusal)', () => {
+  const pad = Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`/bench/m${i}:bytes`, i]));
+  const base = Buffer.from(`[${JSON.stringify({ metrics: pad, time: '2026-01-01T00:00:00Z' })},${JSON.stringify({ time: '2026-01-01T00:00:10Z', metrics: { '/a:bytes': 1 } })}]`);
+  expect(base.length).toBeGreaterThan(LARGE);
+  const outcome = (input: Uint8Array | ByteSource) => {
+    try {
+      const s = streamRuntimeMetrics(input, 500, LARGE);
+      return { rows: concat(s.chunks()) };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  };
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(), fc.constantFrom(0x22, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x5c, 0x20, 0x31, 0x61)), { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 7, max: 5000 }), (flips, cut, slice) => {
+      const m = Buffer.from(base);
+      for (const [at, byte] of flips) m[at % m.length] = byte;
+      const input = cut % 3 === 0 ? m.subarray(0, m.length - (cut % 50)) : m;
+      expect(outcome(source(input, slice))).toEqual(outcome(input));
+    }),
+    { numRuns: 40, seed: 20261203 },
+  );
 });
