@@ -33,10 +33,10 @@ import { runCompactJob } from '../lib/aws/compact-job';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { LocalStore } from '../lib/store/local';
-import type { Store, StoredObject, Versioned } from '../lib/store/store';
 import { openDuckDb } from '../lib/store/parquet';
 import { generate, HOUR_US } from './fleet-generate';
 import { checkDigest, checkTop, type Check, type DigestJson, type TopJson } from './fleet-checks';
+import { CountingStore } from './counting-store';
 import { extendRollupTier } from './fleet-tier';
 
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
@@ -101,55 +101,6 @@ function usage(msg: string): never {
 }
 
 // ---------------------------------------------------------------- child steps (--step)
-
-/** A store that counts what each call would cost as S3 requests (S3Store's own request pattern). */
-class CountingStore implements Store {
-  readonly counts = { LIST: 0, GET: 0, PUT: 0, DELETE: 0, bytesGot: 0, bytesPut: 0 };
-  constructor(private readonly inner: LocalStore) {}
-  get scratchDir(): string {
-    return this.inner.scratchDir;
-  }
-  async putFile(key: string, localPath: string): Promise<void> {
-    this.counts.PUT++;
-    this.counts.bytesPut += statSync(localPath).size;
-    return this.inner.putFile(key, localPath);
-  }
-  async list(prefix: string): Promise<StoredObject[]> {
-    const r = await this.inner.list(prefix);
-    this.counts.LIST += Math.max(1, Math.ceil(r.length / 1000)); // ListObjectsV2 pages of 1,000
-    return r;
-  }
-  async localPath(obj: StoredObject): Promise<string> {
-    this.counts.GET++;
-    this.counts.bytesGot += obj.size;
-    return this.inner.localPath(obj);
-  }
-  async delete(key: string): Promise<void> {
-    this.counts.DELETE++;
-    return this.inner.delete(key);
-  }
-  async readVersioned(key: string): Promise<Versioned | null> {
-    this.counts.LIST++;
-    const r = await this.inner.readVersioned(key);
-    if (r) this.counts.GET++;
-    return r;
-  }
-  async putIfMatch(key: string, bytes: Uint8Array, ifEtag: string | null): Promise<boolean> {
-    this.counts.PUT++;
-    this.counts.bytesPut += bytes.length;
-    return this.inner.putIfMatch(key, bytes, ifEtag);
-  }
-  uri(key: string): string {
-    return this.inner.uri(key);
-  }
-  async read(key: string): Promise<Uint8Array | null> {
-    // S3Store.read: a LIST (so a prefix-scoped role sees 404, not 403), then a GET when present.
-    this.counts.LIST++;
-    const r = await this.inner.read(key);
-    if (r) this.counts.GET++;
-    return r;
-  }
-}
 
 async function childStep(a: ReturnType<typeof parseArgs>): Promise<void> {
   let out: unknown;

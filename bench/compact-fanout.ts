@@ -1,0 +1,306 @@
+// `node dist/bench/compact-fanout.js --fresh GEN --work DIR [--batches B] [--sample K] [--workers 12] [--json]`:
+// one closed hour compacted through the fan-out's roles as the stack runs them (issue #11 points 1
+// and 4): the planner (lib/aws/compact-job.ts runCompactPlanner, the scheduled Lambda), then each
+// work message it sends in its own child process like one compaction-worker invocation
+// (runCompactWorker: one unit, finalized by whichever unit completes its job; then the dt's
+// rollups), each with the compaction Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb).
+//
+// Per role it measures CPU seconds (user + system of the whole process, DuckDB's threads included,
+// around the role's call), wall, peak RSS (VmHWM) and the S3 requests the role makes (counted by
+// bench/counting-store.ts the way S3Store makes them). The hour's wall with W workers is computed
+// from the measured unit times (longest first onto W workers), not run.
+//
+// Data: GEN is a directory bench/fleet-generate.ts wrote for one hour (`generate({hours: 1})`:
+// one fresh file per table). The stack has one fresh file per table per SQS batch of 10 agent
+// bundles (6 x instances per table-hour); `--batches B` rewrites each table's hour into ~B files,
+// a file holding the rows of whole (instance, minute) bundles picked by a hash (random instances,
+// as an SQS batch holds), before anything is measured. `--sample K` runs only K units of each job
+// (spread over the job) and scales the rest from them (the job is then not finalized and no
+// rollups run: the report says so). Prints numbers and checks rows in = rows out; asserts no time.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCompactPlanner, runCompactWorker } from '../lib/aws/compact-job';
+import { COMPACT_FUNCTION } from '../lib/aws/resources';
+import { lambdaDuckDbSettings } from '../lib/aws/runtime';
+import { RAW_TABLE_NAMES } from '../lib/model/schema';
+import { parseJobKey, type WorkMessage } from '../lib/store/compact-jobs';
+import { freshKey, HOUR_US } from '../lib/store/layout';
+import { liveFileSet } from '../lib/store/live';
+import { LocalStore } from '../lib/store/local';
+import { openDuckDb, sqlString } from '../lib/store/parquet';
+import { CountingStore } from './counting-store';
+
+const HWM_HOOK = path.join(__dirname, 'hwm-hook.js');
+const SETTLE_US = 7 * 60_000_000; // the schedule's :07
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+type Counts = CountingStore['counts'];
+interface RoleRun {
+  role: 'plan' | 'unit' | 'rollups';
+  table?: string;
+  unit?: number;
+  units?: number;
+  cpuS: number;
+  wallS: number;
+  peakMb: number;
+  requests: Counts;
+  sent: WorkMessage[];
+}
+
+// ---------------------------------------------------------------- child: one role
+
+async function childRole(): Promise<void> {
+  const store = new CountingStore(new LocalStore(arg('--dir')!));
+  const nowUs = Number(arg('--now'));
+  const sent: WorkMessage[] = [];
+  const send = async (ms: readonly WorkMessage[]) => {
+    sent.push(...ms);
+  };
+  const settings = lambdaDuckDbSettings();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  if (arg('--role') === 'plan') {
+    await runCompactPlanner({ store, send, settings }, nowUs);
+  } else {
+    const r = await runCompactWorker({ store, send, settings }, [arg('--body')!], nowUs);
+    if (r.failed.length > 0) throw new Error(`work message failed: ${arg('--body')}`);
+  }
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(cpu0);
+  process.stdout.write(JSON.stringify({ cpuS: (c.user + c.system) / 1e6, wallS, requests: store.counts, sent }) + '\n');
+}
+
+function runRole(dir: string, nowUs: number, role: 'plan' | 'work', body?: string): Omit<RoleRun, 'role'> {
+  const hwm = path.join(os.tmpdir(), `fanout-hwm-${process.pid}`);
+  const r = spawnSync(process.execPath, ['--require', HWM_HOOK, __filename, '--child', '--role', role, '--dir', dir, '--now', String(nowUs), ...(body ? ['--body', body] : [])], {
+    env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb) },
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  if (r.status !== 0) throw new Error(`role ${role} ${body ?? ''} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  const peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
+  rmSync(hwm, { force: true });
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { cpuS: number; wallS: number; requests: Counts; sent: WorkMessage[] }), peakMb };
+}
+
+// ---------------------------------------------------------------- data
+
+/** GEN's fresh tier copied to DIR, each table's hour optionally rewritten into ~B batch files. Returns the hour's start (us) and fresh rows per table. */
+async function prepare(gen: string, dir: string, batches: number): Promise<{ hourUs: number; rows: Record<string, number>; files: Record<string, number> }> {
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  cpSync(path.join(gen, 'fresh'), path.join(dir, 'fresh'), { recursive: true });
+  const byTable = new Map<string, string[]>();
+  let hourUs = 0;
+  let dt = '';
+  let hour = 0;
+  for (const f of readdirSync(path.join(dir, 'fresh'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.parquet'))) {
+    const m = /^([a-z_0-9]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//.exec(f)!;
+    byTable.set(m[1], [...(byTable.get(m[1]) ?? []), path.join(dir, 'fresh', f)]);
+    dt = m[2];
+    hour = Number(m[3]);
+    hourUs = Date.parse(`${dt}T${m[3]}:00:00Z`) * 1000;
+  }
+  const db = await openDuckDb({ memoryLimit: '2500MB', threads: 2, tempDirectory: path.join(dir, '_spill') });
+  const conn = await db.connect();
+  const rows: Record<string, number> = {};
+  const files: Record<string, number> = {};
+  try {
+    for (const [table, fs] of byTable) {
+      const list = fs.map((f) => `'${sqlString(f)}'`).join(', ');
+      rows[table] = Number((await conn.runAndReadAll(`SELECT SUM(num_rows)::BIGINT FROM parquet_file_metadata([${list}])`)).getRows()[0][0]);
+      if (batches <= 1 || rows[table] < batches) {
+        files[table] = fs.length;
+        continue;
+      }
+      // A bundle is one instance-minute: its rows stay together, bundles spread by a hash over ~B files
+      // (sorted by that hash, cut into row groups of rows/B, one row group per file).
+      const tmp = path.join(dir, '_rebatch', table);
+      await conn.run(
+        `COPY (SELECT * FROM read_parquet([${list}], union_by_name = true) ORDER BY hash(instance, date_trunc('minute', "time")) % ${batches}) TO '${sqlString(tmp)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.ceil(rows[table] / batches)}, ROW_GROUPS_PER_FILE 1)`,
+      );
+      for (const f of fs) rmSync(f);
+      const out = readdirSync(tmp).filter((x) => x.endsWith('.parquet'));
+      for (const [n, f] of out.entries()) {
+        const key = freshKey(table, dt, hour, `rebatch-${String(n).padStart(6, '0')}`);
+        mkdirSync(path.dirname(path.join(dir, key)), { recursive: true });
+        renameSync(path.join(tmp, f), path.join(dir, key));
+      }
+      files[table] = out.length;
+    }
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+    rmSync(path.join(dir, '_rebatch'), { recursive: true, force: true });
+    rmSync(path.join(dir, '_spill'), { recursive: true, force: true });
+  }
+  return { hourUs, rows, files };
+}
+
+/** Rows each raw table's readers see after the run (live compacted + unmerged fresh files). */
+async function rowsSeen(dir: string): Promise<Record<string, number>> {
+  const store = new LocalStore(dir);
+  const db = await openDuckDb({ memoryLimit: '1GB', threads: 1 });
+  const conn = await db.connect();
+  try {
+    const out: Record<string, number> = {};
+    for (const t of RAW_TABLE_NAMES) {
+      const s = await liveFileSet(store, t, {});
+      const fs = [...s.compacted, ...s.fresh];
+      if (fs.length === 0) continue;
+      out[t] = Number((await conn.runAndReadAll(`SELECT SUM(num_rows)::BIGINT FROM parquet_file_metadata([${fs.map((f) => `'${sqlString(f)}'`).join(', ')}])`)).getRows()[0][0]);
+    }
+    return out;
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+/** Longest-first list scheduling of durations onto `workers`: the makespan. */
+function makespan(durations: readonly number[], workers: number): number {
+  const w = new Array<number>(workers).fill(0);
+  for (const d of [...durations].sort((a, b) => b - a)) {
+    let k = 0;
+    for (let j = 1; j < workers; j++) if (w[j] < w[k]) k = j;
+    w[k] += d;
+  }
+  return Math.max(0, ...w);
+}
+
+/** K indexes spread over 0..n-1 (first and last included). */
+function spread(n: number, k: number): number[] {
+  if (k >= n) return Array.from({ length: n }, (_, i) => i);
+  return [...new Set(Array.from({ length: k }, (_, j) => Math.round((j * (n - 1)) / Math.max(1, k - 1))))];
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--child')) return childRole();
+  const gen = arg('--fresh');
+  const dir = arg('--work');
+  if (!gen || !dir) throw new Error('usage: compact-fanout --fresh GEN --work DIR [--batches B] [--sample K] [--workers 12] [--json]');
+  const batches = Number(arg('--batches') ?? 1);
+  const sample = arg('--sample') ? Number(arg('--sample')) : Infinity;
+  const workers = Number(arg('--workers') ?? 12);
+  const p = await prepare(gen, dir, batches);
+  const instances = new Set<string>();
+  {
+    const db = await openDuckDb({ memoryLimit: '1GB', threads: 1 });
+    const conn = await db.connect();
+    const f = readdirSync(path.join(dir, 'fresh/profiles'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.parquet'));
+    for (const [i] of (await conn.runAndReadAll(`SELECT DISTINCT instance FROM read_parquet([${f.map((x) => `'${sqlString(path.join(dir, 'fresh/profiles', x))}'`).join(', ')}])`)).getRows()) instances.add(String(i));
+    conn.closeSync();
+    db.closeSync();
+  }
+  const nowUs = p.hourUs + HOUR_US + SETTLE_US;
+  const load0 = os.loadavg()[0];
+  const runs: RoleRun[] = [];
+  const plan = runRole(dir, nowUs, 'plan');
+  runs.push({ role: 'plan', ...plan });
+  const queue = [...plan.sent];
+  // Units in sample mode: K per job, spread over it.
+  const perJob = new Map<string, number[]>();
+  for (const m of queue) if (m.kind === 'unit') perJob.set(m.job, [...(perJob.get(m.job) ?? []), m.unit]);
+  const chosen = new Set<string>();
+  for (const [job, us] of perJob) for (const i of spread(us.length, sample)) chosen.add(`${job}#${us[i]}`);
+  const sampled = [...perJob.values()].some((us) => us.length > sample);
+  while (queue.length > 0) {
+    const m = queue.shift()!;
+    if (m.kind === 'unit') {
+      if (!chosen.has(`${m.job}#${m.unit}`)) continue;
+      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
+      runs.push({ role: 'unit', table: parseJobKey(m.job)?.table, unit: m.unit, units: perJob.get(m.job)!.length, ...r });
+      queue.push(...r.sent);
+      process.stderr.write(`  unit ${parseJobKey(m.job)?.table} ${m.unit + 1}/${perJob.get(m.job)!.length}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET\n`);
+    } else {
+      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
+      runs.push({ role: 'rollups', ...r });
+      queue.push(...r.sent);
+    }
+  }
+  const seen = sampled ? null : await rowsSeen(dir);
+  const load1 = os.loadavg()[0];
+
+  // Totals, units scaled up per table when sampled.
+  const tables = [...new Set(runs.filter((r) => r.role === 'unit').map((r) => r.table!))].sort();
+  const unitStats = tables.map((table) => {
+    const us = runs.filter((r) => r.role === 'unit' && r.table === table);
+    const n = us[0].units!;
+    const scale = n / us.length;
+    const sum = (f: (r: RoleRun) => number) => us.reduce((a, r) => a + f(r), 0) * scale;
+    return {
+      table,
+      units: n,
+      measured: us.length,
+      cpuS: sum((r) => r.cpuS),
+      wallS: sum((r) => r.wallS),
+      maxPeakMb: Math.max(...us.map((r) => r.peakMb)),
+      meanUnitCpuS: sum((r) => r.cpuS) / n,
+      meanUnitWallS: sum((r) => r.wallS) / n,
+      GET: sum((r) => r.requests.GET),
+      PUT: sum((r) => r.requests.PUT),
+      LIST: sum((r) => r.requests.LIST),
+      // Unit durations for the schedule (sampled: each measured unit stands for `scale` units).
+      walls: us.flatMap((r) => Array.from({ length: Math.round(scale) }, () => r.wallS)),
+      cpus: us.flatMap((r) => Array.from({ length: Math.round(scale) }, () => r.cpuS)),
+    };
+  });
+  const rollups = runs.filter((r) => r.role === 'rollups');
+  const sumOf = (xs: RoleRun[], f: (r: RoleRun) => number) => xs.reduce((a, r) => a + f(r), 0);
+  const n = instances.size;
+  const total = {
+    cpuS: plan.cpuS + unitStats.reduce((a, u) => a + u.cpuS, 0) + sumOf(rollups, (r) => r.cpuS),
+    GET: plan.requests.GET + unitStats.reduce((a, u) => a + u.GET, 0) + sumOf(rollups, (r) => r.requests.GET),
+    PUT: plan.requests.PUT + unitStats.reduce((a, u) => a + u.PUT, 0) + sumOf(rollups, (r) => r.requests.PUT),
+    LIST: plan.requests.LIST + unitStats.reduce((a, u) => a + u.LIST, 0) + sumOf(rollups, (r) => r.requests.LIST),
+  };
+  const allWalls = unitStats.flatMap((u) => u.walls);
+  const allCpus = unitStats.flatMap((u) => u.cpus);
+  const out = {
+    instances: n,
+    freshRows: p.rows,
+    freshFiles: p.files,
+    sampled: sampled ? sample : null,
+    loadavg: [load0, load1],
+    plan: { cpuS: plan.cpuS, wallS: plan.wallS, peakMb: plan.peakMb, requests: plan.requests, messages: plan.sent.length },
+    units: unitStats.map(({ walls: _w, cpus: _c, ...u }) => u),
+    rollups: rollups.length > 0 ? { runs: rollups.length, cpuS: sumOf(rollups, (r) => r.cpuS), wallS: sumOf(rollups, (r) => r.wallS), peakMb: Math.max(...rollups.map((r) => r.peakMb)), GET: sumOf(rollups, (r) => r.requests.GET), PUT: sumOf(rollups, (r) => r.requests.PUT) } : null,
+    total,
+    perInstanceHour: { cpuS: total.cpuS / n, GET: total.GET / n, PUT: total.PUT / n, LIST: total.LIST / n },
+    maxUnitPeakMb: Math.max(...unitStats.map((u) => u.maxPeakMb)),
+    // The hour's wall in the stack: the planner, then the units on `workers` workers, then the rollups.
+    hourWallS: {
+      workers,
+      fromUnitWall: plan.wallS + makespan(allWalls, workers) + sumOf(rollups, (r) => r.wallS),
+      fromUnitCpu: plan.cpuS + makespan(allCpus, workers) + sumOf(rollups, (r) => r.cpuS),
+    },
+    rowsSeen: seen,
+    rowsOk: seen ? RAW_TABLE_NAMES.every((t) => (p.rows[t] ?? 0) === (seen[t] ?? 0)) : null,
+  };
+  if (process.argv.includes('--json')) {
+    process.stdout.write(JSON.stringify(out, null, 1) + '\n');
+  } else {
+    const f = (x: number, d = 1) => x.toFixed(d);
+    console.log(`# compact-fanout — ${new Date().toISOString()} — ${os.cpus().length} cpus, load ${f(load0)} -> ${f(load1)}; Lambda DuckDB settings at ${COMPACT_FUNCTION.memoryMb} MB`);
+    console.log(`${n} instances x 1 h; fresh files per table ${JSON.stringify(p.files)}; rows ${JSON.stringify(p.rows)}${sampled ? `; ${sample} units per job measured, the rest scaled` : ''}`);
+    console.log(`plan     ${f(plan.cpuS).padStart(8)} CPU-s ${f(plan.wallS).padStart(8)} s  peak ${f(plan.peakMb, 0)} MB  GET ${plan.requests.GET} PUT ${plan.requests.PUT} LIST ${plan.requests.LIST}`);
+    for (const u of out.units)
+      console.log(`${u.table.padEnd(16)} ${String(u.units).padStart(3)} units (${u.measured} run): ${f(u.cpuS).padStart(8)} CPU-s ${f(u.wallS).padStart(8)} s, per unit ${f(u.meanUnitCpuS)} CPU-s ${f(u.meanUnitWallS)} s, peak ${f(u.maxPeakMb, 0)} MB, GET ${f(u.GET, 0)} PUT ${f(u.PUT, 0)}`);
+    if (out.rollups) console.log(`rollups  ${f(out.rollups.cpuS).padStart(8)} CPU-s ${f(out.rollups.wallS).padStart(8)} s  peak ${f(out.rollups.peakMb, 0)} MB  GET ${out.rollups.GET} PUT ${out.rollups.PUT}`);
+    else console.log('rollups  not run (sampled units: the jobs are not finalized)');
+    console.log(`total    ${f(total.cpuS).padStart(8)} CPU-s = ${f(out.perInstanceHour.cpuS, 3)} CPU-s per instance-hour; GET ${f(total.GET, 0)} (${f(out.perInstanceHour.GET, 2)} per instance-hour), PUT ${f(total.PUT, 0)} (${f(out.perInstanceHour.PUT, 3)}), LIST ${f(total.LIST, 0)}`);
+    console.log(`hour wall with ${workers} workers: ${f(out.hourWallS.fromUnitWall)} s from the measured walls, ${f(out.hourWallS.fromUnitCpu)} s from CPU (plan + units' makespan + rollups); largest unit peak ${f(out.maxUnitPeakMb, 0)} MB`);
+    console.log(seen ? `rows seen after: ${JSON.stringify(seen)} ${out.rowsOk ? '= fresh rows' : '!= fresh rows'}` : 'rows not checked (sampled)');
+  }
+  if (seen && !out.rowsOk) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  process.stderr.write(`compact-fanout: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
