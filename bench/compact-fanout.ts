@@ -121,6 +121,7 @@ async function prepare(gen: string, dir: string, batches: number): Promise<{ hou
       // A bundle is one instance-minute: its rows stay together, bundles spread by a hash over ~B files
       // (sorted by that hash, cut into row groups of rows/B, one row group per file).
       const tmp = path.join(dir, '_rebatch', table);
+      mkdirSync(path.dirname(tmp), { recursive: true });
       await conn.run(
         `COPY (SELECT * FROM read_parquet([${list}], union_by_name = true) ORDER BY hash(instance, date_trunc('minute', "time")) % ${batches}) TO '${sqlString(tmp)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.ceil(rows[table] / batches)}, ROW_GROUPS_PER_FILE 1)`,
       );
