@@ -18,7 +18,7 @@ import { ingestProfileBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { openEngine } from '../lib/query/open';
 import { compactDue } from '../lib/store/compact-due';
-import { parseWorkMessage } from '../lib/store/compact-jobs';
+import { parseWorkMessage, splitPrefix, type UnitJob } from '../lib/store/compact-jobs';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import type { Store } from '../lib/store/store';
@@ -171,8 +171,59 @@ d('compaction fanned out over the work queue (moto)', () => {
     expect(await rowsSeen(ref, [refDir])).toEqual(truth);
 
     const planned = await planner({ scheduledTime: '2030-01-01T00:00:00Z', attempt: '1' });
-    const messages = await receiveAll(queue);
-    expect(messages).toHaveLength(planned.sent);
+    const first = (await receiveAll(queue)).map((m) => ({ m, w: parseWorkMessage(m.Body!) }));
+    expect(first).toHaveLength(planned.sent);
+    // A job of several units starts with its split (one group: the hour is small); one-unit jobs with their unit.
+    const splits = first.filter((x) => x.w.kind === 'split');
+    const splitJobs = [...new Set(splits.map((x) => (x.w as { job: string }).job))];
+    expect(splitJobs.length).toBeGreaterThanOrEqual(RAW.length);
+    expect(first.every((x) => x.w.kind === 'split' || x.w.kind === 'unit')).toBe(true);
+    // Splits in shuffled order, one delivered twice: readers see nothing change (split files are named by no manifest).
+    let splitAgain = false;
+    for (const { m } of shuffled(splits)) {
+      expect((await deliver(queue, worker, m)).batchItemFailures).toEqual([]);
+      if (!splitAgain) {
+        splitAgain = true;
+        expect((await worker({ Records: [{ ...sqsRecord(queue, m), messageId: 'split-again' }] })).batchItemFailures).toEqual([]);
+      }
+      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      expect(await athenaDupes()).toBe(0);
+    }
+    // Each split file holds rows of the one unit its name says, and a job's split files hold each of its rows once.
+    {
+      const db = await openDuckDb();
+      const conn = await db.connect();
+      try {
+        for (const key of splitJobs) {
+          const job = JSON.parse(Buffer.from((await store.read(key))!).toString('utf8')) as UnitJob;
+          const files = (await store.list(splitPrefix(job))).filter((o) => o.key.endsWith('.parquet'));
+          const rows = new Map<number, number>();
+          for (const o of files) {
+            const unit = Number(/-u(\d+)-\d+\.parquet$/.exec(o.key)![1]);
+            const pairs = new Set(job.units[unit].pairs.map((p) => `${p[0]}|${p[1]}`));
+            const got = (await conn.runAndReadAll(`SELECT COALESCE(service, '') || '|' || COALESCE(instance, ''), count(*) FROM read_parquet('${await store.localPath(o)}') GROUP BY ALL`)).getRows();
+            for (const [pair, n] of got) {
+              expect(pairs.has(String(pair))).toBe(true);
+              rows.set(unit, (rows.get(unit) ?? 0) + Number(n));
+            }
+          }
+          expect(job.units.map((_, i) => rows.get(i) ?? 0)).toEqual(job.units.map((u) => u.rows));
+        }
+      } finally {
+        conn.closeSync();
+        db.closeSync();
+      }
+    }
+    // The units: the one-unit jobs' and those the splitters sent (the split delivered twice sent its job's units twice: redeliveries, kept for the end).
+    const seenUnits = new Set<string>();
+    const messages: Message[] = [];
+    const extra: Message[] = [];
+    for (const { m, w } of [...first.filter((x) => x.w.kind === 'unit'), ...(await receiveAll(queue)).map((m) => ({ m, w: parseWorkMessage(m.Body!) }))]) {
+      expect(w.kind).toBe('unit');
+      const id = w.kind === 'unit' ? `${w.job}#${w.unit}` : '';
+      (seenUnits.has(id) ? extra : messages).push(m);
+      seenUnits.add(id);
+    }
     const units = messages.map((m) => ({ m, w: parseWorkMessage(m.Body!) }));
     const jobs = new Map<string, Message[]>();
     for (const { m, w } of units) if (w.kind === 'unit') jobs.set(w.job, [...(jobs.get(w.job) ?? []), m]);
@@ -205,9 +256,15 @@ d('compaction fanned out over the work queue (moto)', () => {
     expect(await rowsSeen(store, dirs)).toEqual(truth);
     expect(await athenaDupes()).toBe(0);
 
+    // The duplicate unit messages, after their jobs are done: no effect.
+    for (const m of extra) expect((await deliver(queue, worker, m)).batchItemFailures).toEqual([]);
+    expect(await rowsSeen(store, dirs)).toEqual(truth);
+
     // The rollups the finalizers sent, and whatever they send.
     await drain(queue, worker);
     expect(await store.list('_compaction/')).toEqual([]);
+    // Every split file deleted with its job.
+    expect(await store.list('_compaction-split/')).toEqual([]);
     expect(await rowsSeen(store, dirs)).toEqual(truth);
     // The day is closed, but its rows do not fit one unit (1 row): it keeps its hour units.
     for (const t of RAW) expect((await liveNames(t)).every((n) => n.startsWith('h'))).toBe(true);

@@ -131,6 +131,23 @@ test('the same sources in two batches (redelivery) count once, in every table an
   expect((once as { counts: { dp: bigint }[] }).counts[0].dp).toBe(BigInt(RUNS.length * KINDS.length));
 });
 
+test('an hour split in several groups (one per batch file) with redelivered sources: the same answers as one unit, each row once, no split file left', async () => {
+  const { store } = await tempStore();
+  // One batch per instance, then a redelivery of two sources in a fourth: dropped keys span the groups.
+  for (const r of RUNS) await ingestBatch(store, KINDS.map((k) => profileInput(r, k)));
+  await ingestBatch(store, [profileInput(RUNS[0], 'cpu'), profileInput(RUNS[2], 'heap')]);
+  const before = await snapshot(store);
+  const units: { unit: number; units: number }[] = [];
+  await compact(store, writer, { ...ALL, unitRows: 1, splitGroupBytes: 1, tables: ['profiles', 'functions', 'stacks'], onUnit: (u) => units.push(u) });
+  // Split groups ran (unit -1) and every table-hour had several units.
+  expect(units.filter((u) => u.unit < 0).length).toBeGreaterThan(RUNS.length);
+  expect(Math.max(...units.map((u) => u.units))).toBe(RUNS.length);
+  expect(await snapshot(store)).toEqual(before);
+  for (const t of ['profiles', 'functions', 'stacks']) expect((await athenaRows(store, t)).dupes).toBe(0);
+  expect(await store.list('_compaction-split/')).toEqual([]);
+  expect(await store.list('_compaction/')).toEqual([]);
+});
+
 test('hour files, then a day file: same answers; manifest, symlink and deferred deletes', async () => {
   const { store } = await tempStore();
   await ingestBatch(store, RUNS.slice(0, 2).flatMap((r) => KINDS.map((k) => profileInput(r, k))));

@@ -1,3 +1,5 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbType, type TableDef } from '../model/schema';
 import { BATCH_COLUMN } from './dedupe';
@@ -111,8 +113,11 @@ export async function planDay(conn: DuckDBConnection, live: readonly string[], u
   return { units, rows: units.reduce((a, u) => a + u.rows, 0), dropped: 0, droppedKeys: [] };
 }
 
-/** The source a unit reads: an hour's fresh files (planHour) or a day's live files (planDay). */
-export type UnitSource = { readonly tier: 'fresh'; readonly files: readonly string[] } | { readonly tier: 'live'; readonly files: readonly string[] };
+/**
+ * The source a unit reads: an hour's fresh files (planHour), a day's live files (planDay), or the
+ * unit's own split files (writeSplit: its rows that count, nothing to filter).
+ */
+export type UnitSource = { readonly tier: 'fresh' | 'live' | 'split'; readonly files: readonly string[] };
 
 function liveSource(files: readonly string[]): string {
   return `read_parquet([${files.map((f) => `'${sqlString(f)}'`).join(', ')}], union_by_name = true, hive_partitioning = false)`;
@@ -142,7 +147,9 @@ export async function writeUnit(
   const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
   try {
     let dropped = '';
-    if (plan.droppedKeys.length > 0) {
+    if (source.tier === 'split') {
+      // writeSplit applied the dropped keys and the unit's pairs: every row counts.
+    } else if (plan.droppedKeys.length > 0) {
       await conn.run(
         `CREATE OR REPLACE TEMP TABLE ${DROPPED} AS SELECT unnest($1::VARCHAR[]) AS profile_id, unnest($2::VARCHAR[]) AS b`,
         [listValue(plan.droppedKeys.map((k) => k[0])), listValue(plan.droppedKeys.map((k) => k[1]))],
@@ -152,7 +159,7 @@ export async function writeUnit(
     }
     let rows = `(SELECT *${missing} FROM ${src}) f${dropped}`;
     // One unit holds every pair with rows that count: no filter.
-    if (plan.units.length > 1) {
+    if (plan.units.length > 1 && source.tier !== 'split') {
       const pairs = plan.units[i].pairs;
       await conn.run(
         `CREATE OR REPLACE TEMP TABLE ${UNIT} AS SELECT unnest($1::VARCHAR[]) AS s, unnest($2::VARCHAR[]) AS i, unnest($3::INTEGER[]) AS u`,
@@ -173,6 +180,56 @@ export async function writeUnit(
     await endHour(conn);
   }
 }
+
+/**
+ * The split (one pass over a group of an hour's fresh files, lib/store/compact-jobs.ts): the
+ * group's rows that count, each tagged with its unit, written to one file per unit that has rows
+ * in the group (`<outDir>/__unit=<i>/*.parquet`, DuckDB PARTITION_BY; zstd 1 and small row groups:
+ * the files live until the hour is published, and each partition's writer buffers one group).
+ * Each unit then reads only its split files instead of filtering every fresh file of the hour
+ * (a fresh file holds an SQS batch of random instances, so no file can be skipped): the hour's
+ * rows are read twice in all instead of once per unit. Returns the local files per unit index.
+ */
+export async function writeSplit(conn: DuckDBConnection, table: TableDef, fresh: readonly string[], plan: HourPlan, outDir: string): Promise<Map<number, string[]>> {
+  const { listValue, LIST, VARCHAR, INTEGER } = await import('@duckdb/node-api');
+  const src = tierSource(table, 'fresh', fresh);
+  const missing = (await missingColumns(conn, table, src)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
+  const cols = table.columns.map((c) => `f."${c.name}"`).join(', ');
+  try {
+    let dropped = '';
+    if (plan.droppedKeys.length > 0) {
+      await conn.run(
+        `CREATE OR REPLACE TEMP TABLE ${DROPPED} AS SELECT unnest($1::VARCHAR[]) AS profile_id, unnest($2::VARCHAR[]) AS b`,
+        [listValue(plan.droppedKeys.map((k) => k[0])), listValue(plan.droppedKeys.map((k) => k[1]))],
+        [LIST(VARCHAR), LIST(VARCHAR)],
+      );
+      dropped = ` ANTI JOIN ${DROPPED} d ON f.profile_id = d.profile_id AND COALESCE(f.${BATCH_COLUMN}, '') = d.b`;
+    }
+    const pairs = plan.units.flatMap((u, i) => u.pairs.map((p) => [p[0], p[1], i] as const));
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE ${UNIT} AS SELECT unnest($1::VARCHAR[]) AS s, unnest($2::VARCHAR[]) AS i, unnest($3::INTEGER[]) AS u`,
+      [listValue(pairs.map((p) => p[0])), listValue(pairs.map((p) => p[1])), listValue(pairs.map((p) => p[2]))],
+      [LIST(VARCHAR), LIST(VARCHAR), LIST(INTEGER)],
+    );
+    // An inner join (the pairs are distinct; a SEMI JOIN hit DuckDB's "Cannot resize vector", see writeUnit).
+    await conn.run(
+      `COPY (SELECT ${cols}, m.u AS __unit FROM (SELECT *${missing} FROM ${src}) f${dropped} JOIN ${UNIT} m ON COALESCE(f.service, '') = m.s AND COALESCE(f.instance, '') = m.i) TO '${sqlString(outDir)}' (FORMAT parquet, PARTITION_BY (__unit), COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE ${SPLIT_ROW_GROUP_ROWS})`,
+    );
+    const out = new Map<number, string[]>();
+    for (const d of await fs.readdir(outDir).catch(() => [] as string[])) {
+      const m = /^__unit=(\d+)$/.exec(d);
+      if (!m) continue;
+      const files = (await fs.readdir(path.join(outDir, d))).filter((f) => f.endsWith('.parquet')).sort();
+      out.set(Number(m[1]), files.map((f) => path.join(outDir, d, f)));
+    }
+    return out;
+  } finally {
+    await endHour(conn);
+  }
+}
+
+/** Row groups of split files: small, so each unit's partition writer buffers little. */
+const SPLIT_ROW_GROUP_ROWS = 16_384;
 
 /** Drops the plan's temp tables. */
 export async function endHour(conn: DuckDBConnection): Promise<void> {

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { TABLES, type TableName } from '../model/schema';
-import { endHour, planDay, planHour, writeUnit, type HourPlan, type HourUnit } from './compact-hour';
+import { endHour, planDay, planHour, writeSplit, writeUnit, type HourPlan, type HourUnit, type UnitSource } from './compact-hour';
 import { compactedDtPrefix, freshDtPrefix, HOUR_US } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -35,6 +35,14 @@ import type { Store, StoredObject } from './store';
 // run them across invocations with the same functions.
 
 export const JOBS_PREFIX = '_compaction/';
+/** Split files (`<prefix><table>/dt=D/hHH-<tag>/g<j>-u<i>-<k>.parquet`) and group markers (`g<j>.done`); their own prefix, so listing open jobs stays one short LIST. */
+export const SPLITS_PREFIX = '_compaction-split/';
+/**
+ * Fresh bytes per split group: one worker reads a group once and writes it out again per unit.
+ * At 1,000 instances a table-hour's fresh files are one group or two; at 10,000 the groups split
+ * in parallel, so no split runs longer than its group's bytes take.
+ */
+export const SPLIT_GROUP_BYTES = 128 * 1024 * 1024;
 
 export interface UnitJob {
   readonly version: 1;
@@ -57,11 +65,21 @@ export interface UnitJob {
   /** Outputs are marked rollup: 'pending' (their table is a rollup source). */
   readonly rollupSource: boolean;
   readonly bytesBefore: number;
+  /**
+   * Hour jobs of more than one unit: the number of split groups (consecutive runs of `inputs`;
+   * SPLIT_GROUP_BYTES each). A split message per group writes one split file per unit that has
+   * rows in it; then each unit reads only its own split files. Absent (one unit, day jobs, jobs
+   * planned before the split): each unit reads every input.
+   */
+  readonly splits?: number;
   /** When planned, epoch ms (a planner re-sends the units of an older job whose outputs are missing). */
   readonly at: number;
 }
 
-export type WorkMessage = { readonly kind: 'unit'; readonly job: string; readonly unit: number } | { readonly kind: 'rollups'; readonly dt: string };
+export type WorkMessage =
+  | { readonly kind: 'unit'; readonly job: string; readonly unit: number }
+  | { readonly kind: 'split'; readonly job: string; readonly group: number }
+  | { readonly kind: 'rollups'; readonly dt: string };
 
 /** Where the work goes: the compaction queue (SQS) in the stack, an in-process list locally. */
 export type Send = (messages: readonly WorkMessage[]) => Promise<void>;
@@ -88,6 +106,65 @@ export const spanName = (span: number | 'day'): string => (span === 'day' ? 'day
 
 export function jobKey(j: Pick<UnitJob, 'table' | 'dt' | 'span' | 'tag'>): string {
   return `${jobsDtPrefix(j.table, j.dt)}${spanName(j.span)}-${j.tag}.json`;
+}
+
+/** Where a job's split files and group markers go. */
+export function splitPrefix(j: Pick<UnitJob, 'table' | 'dt' | 'span' | 'tag'>): string {
+  return `${SPLITS_PREFIX}${j.table}/dt=${j.dt}/${spanName(j.span)}-${j.tag}/`;
+}
+
+const splitMarker = (j: UnitJob, group: number) => `${splitPrefix(j)}g${group}.done`;
+
+/** Group g's inputs: consecutive runs of the job's inputs, as even as the count allows. */
+export function splitGroup(j: Pick<UnitJob, 'inputs' | 'splits'>, group: number): string[] {
+  const g = j.splits ?? 1;
+  const per = Math.ceil(j.inputs.length / g);
+  return j.inputs.slice(group * per, (group + 1) * per);
+}
+
+/** The groups whose split is done (their markers), from one LIST of the job's split prefix. */
+async function splitState(store: Store, job: UnitJob): Promise<{ done: Set<number>; files: StoredObject[] }> {
+  const listed = await store.list(splitPrefix(job));
+  const done = new Set<number>();
+  const files: StoredObject[] = [];
+  for (const o of listed) {
+    const name = o.key.slice(splitPrefix(job).length);
+    const m = /^g(\d+)\.done$/.exec(name);
+    if (m) done.add(Number(m[1]));
+    else if (name.endsWith('.parquet')) files.push(o);
+  }
+  return { done, files };
+}
+
+/** Deletes a job's split files (markers first: a unit that sees every marker finds every file). */
+export async function deleteSplits(store: Store, job: Pick<UnitJob, 'table' | 'dt' | 'span' | 'tag'>): Promise<number> {
+  const listed = await store.list(splitPrefix(job));
+  const ordered = [...listed.filter((o) => o.key.endsWith('.done')), ...listed.filter((o) => !o.key.endsWith('.done'))];
+  for (const o of ordered) await store.delete(o.key);
+  return ordered.length;
+}
+
+/** The messages that start a job's work: its split groups, or its units when it has no split. */
+export function startMessages(job: UnitJob): WorkMessage[] {
+  const key = jobKey(job);
+  if (job.splits) return Array.from({ length: job.splits }, (_, group) => ({ kind: 'split' as const, job: key, group }));
+  return job.names.map((_, unit) => ({ kind: 'unit' as const, job: key, unit }));
+}
+
+/**
+ * What to re-send for an open job whose outputs are not all there (lost or failed messages): its
+ * splits not done, else its units without an output.
+ */
+export async function missingWork(store: Store, job: UnitJob): Promise<WorkMessage[]> {
+  const key = jobKey(job);
+  if (job.splits) {
+    const { done } = await splitState(store, job);
+    const groups = Array.from({ length: job.splits }, (_, g) => g).filter((g) => !done.has(g));
+    if (groups.length > 0) return groups.map((group) => ({ kind: 'split' as const, job: key, group }));
+  }
+  const dir = compactedDtPrefix(job.table, job.dt);
+  const have = new Set((await store.list(`${dir}${spanName(job.span)}-${job.tag}`)).map((o) => o.key));
+  return job.names.flatMap((n, unit) => (have.has(dir + n) ? [] : [{ kind: 'unit' as const, job: key, unit }]));
 }
 
 /** Output names: `hHH-<tag>.parquet` / `day-<tag>.parquet`, `-uIofN` when more than one unit. */
@@ -171,7 +248,7 @@ export async function planHourJob(
   hour: number,
   inputs: readonly StoredObject[],
   m: DayManifest,
-  o: { unitRows: number; rollupSource: boolean; now: number },
+  o: { unitRows: number; rollupSource: boolean; now: number; splitGroupBytes?: number },
 ): Promise<UnitJob> {
   const sorted = [...inputs].sort((a, b) => (a.key < b.key ? -1 : 1));
   const covering = m.live.filter((f) => f.hours.includes(hour)).map((f) => f.name);
@@ -185,7 +262,10 @@ export async function planHourJob(
   } finally {
     await endHour(writer.connection);
   }
-  return { ...base, names: outputNames(hour, tag, plan.units.length), units: plan.units, droppedKeys: plan.droppedKeys, bytesBefore: sorted.reduce((s, x) => s + x.size, 0) };
+  const bytesBefore = sorted.reduce((s, x) => s + x.size, 0);
+  // More than one unit: a split first, so no unit reads the whole hour (writeSplit).
+  const splits = plan.units.length > 1 ? { splits: Math.min(sorted.length, Math.max(1, Math.ceil(bytesBefore / (o.splitGroupBytes ?? SPLIT_GROUP_BYTES)))) } : {};
+  return { ...base, names: outputNames(hour, tag, plan.units.length), units: plan.units, droppedKeys: plan.droppedKeys, bytesBefore, ...splits };
 }
 
 /** Plans the consolidation of a closed day's live files `live` (names) into day files. */
@@ -218,18 +298,68 @@ export async function runUnit(store: Store, writer: ParquetWriter, key: string, 
   const out = compactedDtPrefix(job.table, job.dt) + job.names[i];
   if ((await store.list(out)).some((o) => o.key === out)) return { job, ms: 0 };
   const t0 = Date.now();
-  const paths = await inputPaths(store, job);
+  let source: UnitSource;
+  if (job.splits) {
+    // Only this unit's split files (one per group it has rows in), once every group is split.
+    const { done, files } = await splitState(store, job);
+    if (done.size < job.splits) throw new Error(`${key}: unit ${i} sent before its split is done (${done.size} of ${job.splits} groups)`);
+    const mine = new RegExp(`^g\\d+-u${i}-\\d+\\.parquet$`);
+    source = { tier: 'split', files: await Promise.all(files.filter((o) => mine.test(o.key.slice(splitPrefix(job).length))).map((o) => store.localPath(o))) };
+  } else {
+    const paths = await inputPaths(store, job);
+    source = job.span === 'day' ? { tier: 'live', files: paths.live } : { tier: 'fresh', files: paths.fresh };
+  }
   await fs.mkdir(store.scratchDir, { recursive: true });
   const local = path.join(store.scratchDir, `${randomUUID()}-${job.names[i]}`);
   try {
     const plan: HourPlan = { units: job.units, rows: job.units.reduce((a, u) => a + u.rows, 0), dropped: job.droppedKeys.length, droppedKeys: job.droppedKeys };
-    const source = job.span === 'day' ? { tier: 'live' as const, files: paths.live } : { tier: 'fresh' as const, files: paths.fresh };
     await writeUnit(writer.connection, TABLES[job.table], source, plan, i, local, settings(job));
     await store.putFile(out, local);
   } finally {
     await fs.rm(local, { force: true });
   }
   return { job, ms: Date.now() - t0 };
+}
+
+/**
+ * Split group `group` of the job at `key` (writeSplit): its fresh files read once, one split file
+ * per unit with rows in them, then the group's marker. Skipped when the job is gone, not open, or
+ * the group is done (a redelivered message). Whoever finds every group done afterwards returns the
+ * units still without an output, to be sent (two splitters finishing together both send them: a
+ * unit is safe to run twice). Returns the job, the ms spent splitting and the units to send.
+ */
+export async function runSplit(store: Store, writer: ParquetWriter, key: string, group: number): Promise<{ job: UnitJob | null; ms: number; send: WorkMessage[] }> {
+  const job = await readJob(store, key);
+  if (!job) return { job: null, ms: 0, send: [] };
+  if (!job.splits || !(group >= 0 && group < job.splits)) throw new Error(`${key}: no split group ${group} (the job has ${job.splits ?? 0})`);
+  const { manifest } = await readManifest(store, job.table, job.dt);
+  if (jobState(job, manifest) !== 'open') return { job, ms: 0, send: [] };
+  let state = await splitState(store, job);
+  let ms = 0;
+  if (!state.done.has(group)) {
+    const t0 = Date.now();
+    const prefix = splitPrefix(job);
+    // A crashed attempt's files first: this one may write fewer files per unit.
+    for (const o of state.files) if (o.key.slice(prefix.length).startsWith(`g${group}-`)) await store.delete(o.key);
+    const inputs = splitGroup(job, group);
+    const hourPrefix = `${freshDtPrefix(job.table, job.dt)}hour=${String(job.span).padStart(2, '0')}/`;
+    const listed = new Map((await store.list(hourPrefix)).map((o) => [o.key, o]));
+    const fresh = await Promise.all(inputs.map((k) => pathOf(store, listed, k)));
+    const outDir = path.join(store.scratchDir, `split-${randomUUID()}`);
+    try {
+      const plan: HourPlan = { units: job.units, rows: job.units.reduce((a, u) => a + u.rows, 0), dropped: job.droppedKeys.length, droppedKeys: job.droppedKeys };
+      const files = await writeSplit(writer.connection, TABLES[job.table], fresh, plan, outDir);
+      for (const [u, list] of files) for (const [k, f] of list.entries()) await store.putFile(`${prefix}g${group}-u${u}-${k}.parquet`, f);
+      const marker = path.join(outDir, 'done');
+      await fs.writeFile(marker, '');
+      await store.putFile(splitMarker(job, group), marker);
+    } finally {
+      await fs.rm(outDir, { recursive: true, force: true });
+    }
+    ms = Date.now() - t0;
+    state = await splitState(store, job);
+  }
+  return { job, ms, send: state.done.size === job.splits ? await missingWork(store, job) : [] };
 }
 
 /**
@@ -280,6 +410,7 @@ export async function finalizeJob(store: Store, job: UnitJob, now: number, resul
       result.bytesBefore += job.bytesBefore;
       for (const n of job.names) result.bytesAfter += (await store.list(dir + n))[0]?.size ?? 0;
     }
+    if (job.splits) await deleteSplits(store, job);
     await store.delete(jobKey(job));
     return state === 'open' ? 'published' : state;
   }
@@ -307,9 +438,14 @@ export function parseWorkMessage(text: string): WorkMessage {
     if (!Number.isInteger(m.unit) || (m.unit as number) < 0) throw new Error(`compaction message: unit ${JSON.stringify(m.unit)} is not a unit index`);
     return { kind: 'unit', job: m.job, unit: m.unit as number };
   }
+  if (m && m.kind === 'split') {
+    if (typeof m.job !== 'string' || !parseJobKey(m.job)) throw new Error(`compaction message: job ${JSON.stringify(m.job)} is not a job key (${JOBS_PREFIX}<table>/dt=YYYY-MM-DD/<hHH|day>-<tag>.json)`);
+    if (!Number.isInteger(m.group) || (m.group as number) < 0) throw new Error(`compaction message: group ${JSON.stringify(m.group)} is not a split group index`);
+    return { kind: 'split', job: m.job, group: m.group as number };
+  }
   if (m && m.kind === 'rollups') {
     if (typeof m.dt !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(m.dt)) throw new Error(`compaction message: dt ${JSON.stringify(m.dt)} is not YYYY-MM-DD`);
     return { kind: 'rollups', dt: m.dt };
   }
-  throw new Error(`compaction message: kind ${JSON.stringify(m?.kind)} is neither "unit" nor "rollups"`);
+  throw new Error(`compaction message: kind ${JSON.stringify(m?.kind)} is not "unit", "split" or "rollups"`);
 }

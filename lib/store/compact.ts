@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
 import { UNIT_ROWS } from './compact-hour';
-import { finalizeJob, jobKey, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runUnit, spanName, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
+import { finalizeJob, jobKey, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -51,6 +51,8 @@ export interface CompactOptions {
   zstdLevel?: number;
   /** Rows per hour unit (lib/store/compact-hour.ts; default UNIT_ROWS). */
   unitRows?: number;
+  /** Fresh bytes per split group of an hour job (compact-jobs.ts; default SPLIT_GROUP_BYTES; tests make it small). */
+  splitGroupBytes?: number;
   /** Called after each hour unit is written (benchmarks time units). */
   onUnit?: (u: { table: TableName; dt: string; hour: number; unit: number; units: number; rows: number; ms: number }) => void;
 }
@@ -178,9 +180,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
       }
       still.push(job);
       if (now - job.at >= p.resendAfterMs) {
-        const dir = compactedDtPrefix(job.table, dt);
-        const have = new Set((await store.list(`${dir}${spanName(job.span)}-${job.tag}`)).map((o) => o.key));
-        const missing = job.names.flatMap((n, unit) => (have.has(dir + n) ? [] : [{ kind: 'unit' as const, job: jobKey(job), unit }]));
+        const missing = await missingWork(store, job);
         await send(missing);
         acted += missing.length;
       }
@@ -202,7 +202,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
         pending.set(k.hour, [...(pending.get(k.hour) ?? []), o]);
       }
       for (const [hour, inputs] of [...pending].sort(([a], [b]) => a - b)) {
-        const job = await planHourJob(store, writer, table, dt, hour, inputs, m, { unitRows, rollupSource: rollups.sources.includes(table), now });
+        const job = await planHourJob(store, writer, table, dt, hour, inputs, m, { unitRows, rollupSource: rollups.sources.includes(table), now, splitGroupBytes: opts.splitGroupBytes });
         acted++;
         // An hour whose rows are all live already (late redeliveries) has no unit: its inputs are merged at once.
         if (job.names.length === 0) {
@@ -212,7 +212,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
         still.push(job);
         // The job object first: a worker reading a message finds its job (a crash in between leaves an open job the next plan re-sends).
         await putJob(store, job);
-        await send(job.names.map((_, unit) => ({ kind: 'unit' as const, job: jobKey(job), unit })));
+        await send(startMessages(job));
       }
     }
     if (still.length > 0) continue;
@@ -266,6 +266,12 @@ async function pendingRollups(store: Store, rollups: RollupBuilder, dt: string):
 export async function compactWork(store: Store, writer: ParquetWriter, msg: WorkMessage, opts: CompactOptions, result: CompactResult, send: Send): Promise<void> {
   const now = opts.now ?? Date.now();
   const rollups = opts.rollups ?? NO_ROLLUPS;
+  if (msg.kind === 'split') {
+    const r = await runSplit(store, writer, msg.job, msg.group);
+    if (r.job && r.ms > 0) opts.onUnit?.({ table: r.job.table, dt: r.job.dt, hour: r.job.span === 'day' ? -1 : r.job.span, unit: -1, units: r.job.names.length, rows: 0, ms: r.ms });
+    await send(r.send);
+    return;
+  }
   if (msg.kind === 'unit') {
     const k = parseJobKey(msg.job);
     if (!k) throw new Error(`not a compaction job key: ${JSON.stringify(msg.job)}`);
