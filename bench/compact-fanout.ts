@@ -2,8 +2,8 @@
 // one closed hour compacted through the fan-out's roles as the stack runs them (issue #11 points 1
 // and 4): the planner (lib/aws/compact-job.ts runCompactPlanner, the scheduled Lambda), then each
 // work message it sends in its own child process like one compaction-worker invocation
-// (runCompactWorker: one unit, finalized by whichever unit completes its job; then the dt's
-// rollups), each with the compaction Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb).
+// (runCompactWorker: a split group, or one unit, finalized by whichever unit completes its job;
+// then the dt's rollups), each with the compaction Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb).
 //
 // Per role it measures CPU seconds (user + system of the whole process, DuckDB's threads included,
 // around the role's call), wall, peak RSS (VmHWM) and the S3 requests the role makes (counted by
@@ -42,7 +42,7 @@ function arg(name: string): string | undefined {
 
 type Counts = CountingStore['counts'];
 interface RoleRun {
-  role: 'plan' | 'unit' | 'rollups';
+  role: 'plan' | 'split' | 'unit' | 'rollups';
   table?: string;
   unit?: number;
   units?: number;
@@ -204,20 +204,35 @@ async function main(): Promise<void> {
   const plan = runRole(dir, nowUs, 'plan');
   runs.push({ role: 'plan', ...plan });
   const queue = [...plan.sent];
-  // Units in sample mode: K per job, spread over it.
-  const perJob = new Map<string, number[]>();
-  for (const m of queue) if (m.kind === 'unit') perJob.set(m.job, [...(perJob.get(m.job) ?? []), m.unit]);
-  const chosen = new Set<string>();
-  for (const [job, us] of perJob) for (const i of spread(us.length, sample)) chosen.add(`${job}#${us[i]}`);
-  const sampled = [...perJob.values()].some((us) => us.length > sample);
+  // Units of each job (its object, as the planner wrote it); in sample mode K per job, spread over it.
+  const unitsOf = new Map<string, number>();
+  const jobUnits = (job: string) => {
+    if (!unitsOf.has(job)) unitsOf.set(job, (JSON.parse(readFileSync(path.join(dir, job), 'utf8')) as { names: string[] }).names.length);
+    return unitsOf.get(job)!;
+  };
+  const chosen = (job: string, unit: number) => spread(jobUnits(job), sample).includes(unit);
+  let sampled = false;
+  const done = new Set<string>();
   while (queue.length > 0) {
     const m = queue.shift()!;
     if (m.kind === 'unit') {
-      if (!chosen.has(`${m.job}#${m.unit}`)) continue;
+      // A unit sent twice (two splitters finishing together) runs once here.
+      if (done.has(`${m.job}#${m.unit}`)) continue;
+      done.add(`${m.job}#${m.unit}`);
+      const n = jobUnits(m.job);
+      if (!chosen(m.job, m.unit)) {
+        sampled = true;
+        continue;
+      }
       const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
-      runs.push({ role: 'unit', table: parseJobKey(m.job)?.table, unit: m.unit, units: perJob.get(m.job)!.length, ...r });
+      runs.push({ role: 'unit', table: parseJobKey(m.job)?.table, unit: m.unit, units: n, ...r });
       queue.push(...r.sent);
-      process.stderr.write(`  unit ${parseJobKey(m.job)?.table} ${m.unit + 1}/${perJob.get(m.job)!.length}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET\n`);
+      process.stderr.write(`  unit ${parseJobKey(m.job)?.table} ${m.unit + 1}/${n}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET\n`);
+    } else if (m.kind === 'split') {
+      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
+      runs.push({ role: 'split', table: parseJobKey(m.job)?.table, unit: m.group, units: jobUnits(m.job), ...r });
+      queue.push(...r.sent);
+      process.stderr.write(`  split ${parseJobKey(m.job)?.table} group ${m.group}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET ${r.requests.PUT} PUT\n`);
     } else {
       const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
       runs.push({ role: 'rollups', ...r });
@@ -251,14 +266,19 @@ async function main(): Promise<void> {
       cpus: us.flatMap((r) => Array.from({ length: Math.round(scale) }, () => r.cpuS)),
     };
   });
-  const rollups = runs.filter((r) => r.role === 'rollups');
   const sumOf = (xs: RoleRun[], f: (r: RoleRun) => number) => xs.reduce((a, r) => a + f(r), 0);
+  const rollups = runs.filter((r) => r.role === 'rollups');
+  const splitRuns = runs.filter((r) => r.role === 'split');
+  const splitStats = [...new Set(splitRuns.map((r) => r.table!))].sort().map((table) => {
+    const ss = splitRuns.filter((r) => r.table === table);
+    return { table, groups: ss.length, cpuS: sumOf(ss, (r) => r.cpuS), wallS: sumOf(ss, (r) => r.wallS), maxPeakMb: Math.max(...ss.map((r) => r.peakMb)), GET: sumOf(ss, (r) => r.requests.GET), PUT: sumOf(ss, (r) => r.requests.PUT) };
+  });
   const n = instances.size;
   const total = {
-    cpuS: plan.cpuS + unitStats.reduce((a, u) => a + u.cpuS, 0) + sumOf(rollups, (r) => r.cpuS),
-    GET: plan.requests.GET + unitStats.reduce((a, u) => a + u.GET, 0) + sumOf(rollups, (r) => r.requests.GET),
-    PUT: plan.requests.PUT + unitStats.reduce((a, u) => a + u.PUT, 0) + sumOf(rollups, (r) => r.requests.PUT),
-    LIST: plan.requests.LIST + unitStats.reduce((a, u) => a + u.LIST, 0) + sumOf(rollups, (r) => r.requests.LIST),
+    cpuS: plan.cpuS + unitStats.reduce((a, u) => a + u.cpuS, 0) + sumOf([...rollups, ...splitRuns], (r) => r.cpuS),
+    GET: plan.requests.GET + unitStats.reduce((a, u) => a + u.GET, 0) + sumOf([...rollups, ...splitRuns], (r) => r.requests.GET),
+    PUT: plan.requests.PUT + unitStats.reduce((a, u) => a + u.PUT, 0) + sumOf([...rollups, ...splitRuns], (r) => r.requests.PUT),
+    LIST: plan.requests.LIST + unitStats.reduce((a, u) => a + u.LIST, 0) + sumOf([...rollups, ...splitRuns], (r) => r.requests.LIST),
   };
   const allWalls = unitStats.flatMap((u) => u.walls);
   const allCpus = unitStats.flatMap((u) => u.cpus);
@@ -269,16 +289,18 @@ async function main(): Promise<void> {
     sampled: sampled ? sample : null,
     loadavg: [load0, load1],
     plan: { cpuS: plan.cpuS, wallS: plan.wallS, peakMb: plan.peakMb, requests: plan.requests, messages: plan.sent.length },
+    splits: splitStats,
     units: unitStats.map(({ walls: _w, cpus: _c, ...u }) => u),
     rollups: rollups.length > 0 ? { runs: rollups.length, cpuS: sumOf(rollups, (r) => r.cpuS), wallS: sumOf(rollups, (r) => r.wallS), peakMb: Math.max(...rollups.map((r) => r.peakMb)), GET: sumOf(rollups, (r) => r.requests.GET), PUT: sumOf(rollups, (r) => r.requests.PUT) } : null,
     total,
     perInstanceHour: { cpuS: total.cpuS / n, GET: total.GET / n, PUT: total.PUT / n, LIST: total.LIST / n },
     maxUnitPeakMb: Math.max(...unitStats.map((u) => u.maxPeakMb)),
-    // The hour's wall in the stack: the planner, then the units on `workers` workers, then the rollups.
+    // The hour's wall in the stack: the planner, the splits, then the units on `workers` workers, then the rollups
+    // (splits and units as two phases: an upper bound, as one table's units may start while another splits).
     hourWallS: {
       workers,
-      fromUnitWall: plan.wallS + makespan(allWalls, workers) + sumOf(rollups, (r) => r.wallS),
-      fromUnitCpu: plan.cpuS + makespan(allCpus, workers) + sumOf(rollups, (r) => r.cpuS),
+      fromUnitWall: plan.wallS + makespan(splitRuns.map((r) => r.wallS), workers) + makespan(allWalls, workers) + sumOf(rollups, (r) => r.wallS),
+      fromUnitCpu: plan.cpuS + makespan(splitRuns.map((r) => r.cpuS), workers) + makespan(allCpus, workers) + sumOf(rollups, (r) => r.cpuS),
     },
     rowsSeen: seen,
     rowsOk: seen ? RAW_TABLE_NAMES.every((t) => (p.rows[t] ?? 0) === (seen[t] ?? 0)) : null,
@@ -290,12 +312,13 @@ async function main(): Promise<void> {
     console.log(`# compact-fanout — ${new Date().toISOString()} — ${os.cpus().length} cpus, load ${f(load0)} -> ${f(load1)}; Lambda DuckDB settings at ${COMPACT_FUNCTION.memoryMb} MB`);
     console.log(`${n} instances x 1 h; fresh files per table ${JSON.stringify(p.files)}; rows ${JSON.stringify(p.rows)}${sampled ? `; ${sample} units per job measured, the rest scaled` : ''}`);
     console.log(`plan     ${f(plan.cpuS).padStart(8)} CPU-s ${f(plan.wallS).padStart(8)} s  peak ${f(plan.peakMb, 0)} MB  GET ${plan.requests.GET} PUT ${plan.requests.PUT} LIST ${plan.requests.LIST}`);
+    for (const u of out.splits) console.log(`${('split ' + u.table).padEnd(22)} ${String(u.groups).padStart(3)} groups: ${f(u.cpuS).padStart(8)} CPU-s ${f(u.wallS).padStart(8)} s, peak ${f(u.maxPeakMb, 0)} MB, GET ${u.GET} PUT ${u.PUT}`);
     for (const u of out.units)
       console.log(`${u.table.padEnd(16)} ${String(u.units).padStart(3)} units (${u.measured} run): ${f(u.cpuS).padStart(8)} CPU-s ${f(u.wallS).padStart(8)} s, per unit ${f(u.meanUnitCpuS)} CPU-s ${f(u.meanUnitWallS)} s, peak ${f(u.maxPeakMb, 0)} MB, GET ${f(u.GET, 0)} PUT ${f(u.PUT, 0)}`);
     if (out.rollups) console.log(`rollups  ${f(out.rollups.cpuS).padStart(8)} CPU-s ${f(out.rollups.wallS).padStart(8)} s  peak ${f(out.rollups.peakMb, 0)} MB  GET ${out.rollups.GET} PUT ${out.rollups.PUT}`);
     else console.log('rollups  not run (sampled units: the jobs are not finalized)');
     console.log(`total    ${f(total.cpuS).padStart(8)} CPU-s = ${f(out.perInstanceHour.cpuS, 3)} CPU-s per instance-hour; GET ${f(total.GET, 0)} (${f(out.perInstanceHour.GET, 2)} per instance-hour), PUT ${f(total.PUT, 0)} (${f(out.perInstanceHour.PUT, 3)}), LIST ${f(total.LIST, 0)}`);
-    console.log(`hour wall with ${workers} workers: ${f(out.hourWallS.fromUnitWall)} s from the measured walls, ${f(out.hourWallS.fromUnitCpu)} s from CPU (plan + units' makespan + rollups); largest unit peak ${f(out.maxUnitPeakMb, 0)} MB`);
+    console.log(`hour wall with ${workers} workers: ${f(out.hourWallS.fromUnitWall)} s from the measured walls, ${f(out.hourWallS.fromUnitCpu)} s from CPU (plan + splits' and units' makespans + rollups); largest unit peak ${f(out.maxUnitPeakMb, 0)} MB`);
     console.log(seen ? `rows seen after: ${JSON.stringify(seen)} ${out.rowsOk ? '= fresh rows' : '!= fresh rows'}` : 'rows not checked (sampled)');
   }
   if (seen && !out.rowsOk) process.exitCode = 1;
