@@ -3,7 +3,7 @@
 //
 //   node dist/bench/fleet-cost.js [--ingest-ms 44] [--ingest-mb 2048] [--parquet-puts 4]
 //     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
-//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 240] [--period 60] [--arm]
+//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 48] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
 // Lambda bills wall time. The compute defaults are the CPU seconds measured on this shared 2-core
@@ -35,13 +35,13 @@ export interface CostInputs {
   batch: number;
   /** Parquet files ingest PUTs per SQS batch (one per raw table the batch holds rows of; layout v2). */
   parquetPutsPerBatch: number;
-  /** Compaction Lambda seconds per instance-hour (bench/compact.ts: CPU of the hour runs and the day close, the Lambda's settings). */
+  /** Compaction Lambda seconds per instance-hour (bench/compact-fanout.ts: CPU of the hour's roles; plus the day close, bench/compact.ts). */
   compactSPerInstanceHour: number;
   compactMemoryMb: number;
   /**
-   * Fresh files the compaction GETs per instance-hour: the planner reads each fresh file once, and
-   * each unit's worker reads every fresh file of its table-hour again (lib/store/compact-jobs.ts: a
-   * batch file holds an SQS batch's random instances, so no file can be skipped).
+   * Objects the compaction GETs per instance-hour: the planner reads each fresh file once, a split
+   * worker (jobs of >= 6 units) or the job's one unit once more, and each unit of a split job only
+   * its own split files (lib/store/compact-jobs.ts).
    */
   compactGetsPerInstanceHour: number;
   /** Compacted bytes per instance-hour, rollups included (bench:fleet: DIR's bytes after compaction). */
@@ -62,15 +62,19 @@ export const DEFAULTS: CostInputs = {
   // A batch of agent bundles (6 profiles + metrics.jsonl) writes profiles, functions, stacks and
   // runtime_metrics: 4 files (counted: fleetprof ingest of 10 bundles); gc_cycles only with a gctrace log.
   parquetPutsPerBatch: 4,
-  // bench/compact.ts, 100 instances x 1 h, hour run + day close, CPU seconds (user + system of the
-  // whole bench: 203 s for 100 instance-hours, 2026-12-03 00:29-00:42; the old build 248 s). Wall
-  // was 7.0-7.6 s per instance-hour at load 6-19 (docs/performance.md "Cost model").
-  compactSPerInstanceHour: 2.0,
+  // The hour through the fan-out's roles at 1,000 instances (bench/compact-fanout.ts, 2026-12-03
+  // 04:20-04:47, load 9-21, production-like fresh files, split groups): 1.56 CPU-s per
+  // instance-hour (functions, planner and small tables measured; stacks and rollups scaled from the
+  // 100-instance run of the same bench; the old build 1.88), plus the day close's ~0.8 s (measured
+  // at 100 instances before the fan-out; at 1,000 instances it does not run yet): 2.4.
+  compactSPerInstanceHour: 2.4,
   compactMemoryMb: 3008,
-  // 6 SQS batches per instance-hour x 4 tables' fresh files, read by the planner (24) and by every
-  // unit's worker: at 1,000 instances functions ~18 and stacks ~16 units, 1 each for profiles and
-  // runtime_metrics: 6 x (1 + 18 + 16 + 1) = 216 more.
-  compactGetsPerInstanceHour: 240,
+  // 6 SQS batches per instance-hour x 4 tables' fresh files, read by the planner (24), by the split
+  // workers of functions and stacks (12) and by the one-unit jobs of profiles and runtime_metrics
+  // (12); each of the ~35 units reads 1-3 split files (0.1): 48 (bench/compact-fanout.ts counts,
+  // scaled from its 3,573 fresh functions files to 6,000; the old build, every unit reading every
+  // fresh file: 246).
+  compactGetsPerInstanceHour: 48,
   // bench/compact.ts: 3.44 B per CPU sample after the day close x 16,080 CPU samples per instance-hour.
   storedBytesPerInstanceHour: 55_000,
   // fleetprof digest, 24 h window of compacted hours (the last fresh) + 7 d baseline from rollups, 100

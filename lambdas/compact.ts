@@ -6,6 +6,7 @@ import { lambdaObservability } from '../lib/aws/observability';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { ENV } from '../lib/aws/resources';
 import { UNIT_ROWS } from '../lib/store/compact-hour';
+import { SPLIT_MIN_UNITS } from '../lib/store/compact-jobs';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
 // EventBridge Scheduler -> the compaction planner at the scheduled time (lib/infra/compaction.ts):
@@ -23,7 +24,7 @@ export async function handler(event: CompactEvent | undefined, context?: LambdaC
     const nowUs = compactClock(event, Date.now() * 1000);
     const store = tablesStore(s3, tablesBucket());
     const send = sqsSend(sqs, compactQueueUrl());
-    return await runCompactPlanner({ store, send, settings: lambdaDuckDbSettings(), unitRows: envInt(process.env, ENV.compactUnitRows, UNIT_ROWS), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
+    return await runCompactPlanner({ store, send, settings: lambdaDuckDbSettings(), unitRows: envInt(process.env, ENV.compactUnitRows, UNIT_ROWS), splitMinUnits: envInt(process.env, ENV.compactSplitMinUnits, SPLIT_MIN_UNITS), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
   } catch (e) {
     obs.log({ level: 'ERROR', msg: 'compaction planning failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
     throw e;

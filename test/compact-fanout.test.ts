@@ -126,6 +126,8 @@ d('compaction fanned out over the work queue (moto)', () => {
       FLEETPROF_COMPACT_QUEUE_URL: queue.url,
       // One (service, instance) pair per unit: every table-hour of several instances is several units.
       FLEETPROF_COMPACT_UNIT_ROWS: '1',
+      // Every job of several units is split first (the stack's default splits only large hours).
+      FLEETPROF_COMPACT_SPLIT_MIN_UNITS: '2',
     });
     s3 = await motoBucket(moto, REGION, BUCKET);
     store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });

@@ -33,6 +33,8 @@ export interface CompactJobDeps {
   log?: (e: Record<string, unknown>) => void;
   /** Passed to compactDue (benchmarks). */
   unitRows?: number;
+  /** Passed to the planner (compact-jobs.ts SPLIT_MIN_UNITS; tests make it small). */
+  splitMinUnits?: number;
   onUnit?: CompactDueOptions['onUnit'];
 }
 
@@ -86,7 +88,7 @@ export async function runCompactPlanner(deps: CompactJobDeps & { send: Send }, n
       await deps.send(ms);
       sent += ms.length;
     };
-    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows });
+    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows, splitMinUnits: deps.splitMinUnits });
     await planCompaction(deps.store, writer, opts, result, send, { housekeeping: true, resendAfterMs: COMPACT_FUNCTION.resendAfterSeconds * 1000 });
     const out: PlannerResult = { ...result, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0, sent };
     deps.log?.({ level: 'INFO', msg: 'compaction planned', ...out });

@@ -163,6 +163,7 @@ export const ENV = {
   compactQueueUrl: 'FLEETPROF_COMPACT_QUEUE_URL',
   /** Rows per compaction unit (default UNIT_ROWS, lib/store/compact-hour.ts): smaller bounds a worker's sort further, more units. */
   compactUnitRows: 'FLEETPROF_COMPACT_UNIT_ROWS',
+  compactSplitMinUnits: 'FLEETPROF_COMPACT_SPLIT_MIN_UNITS',
   /** Base URL of the HTTP API the digest cards link to (flame graph, diff); unset: commands only. */
   digestLinkBase: 'FLEETPROF_DIGEST_LINK_BASE',
 } as const;

@@ -15,6 +15,7 @@ export interface CompactDueOptions {
   readonly nowUs: number;
   /** Hour units' size and per-unit report (benchmarks; the stack uses the defaults). */
   readonly unitRows?: number;
+  readonly splitMinUnits?: number;
   readonly onUnit?: CompactOptions['onUnit'];
 }
 
@@ -44,7 +45,7 @@ export async function compactDue(store: Store, writer: ParquetWriter, o: Compact
 export function dueOptions(store: Store, writer: ParquetWriter, o: CompactDueOptions): CompactOptions {
   const nowMs = o.nowUs / 1000;
   const closedBefore = nowMs - DEFAULT_SETTLE_MS;
-  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, onUnit: o.onUnit };
+  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, splitMinUnits: o.splitMinUnits, onUnit: o.onUnit };
   return {
     ...opts,
     afterDt: async (dt, res) => {

@@ -43,6 +43,15 @@ export const SPLITS_PREFIX = '_compaction-split/';
  * in parallel, so no split runs longer than its group's bytes take.
  */
 export const SPLIT_GROUP_BYTES = 128 * 1024 * 1024;
+/**
+ * Hour jobs of at least this many units are split first. Without a split each of U units reads
+ * the whole hour (U reads); with it the hour is read once, written once (the split files) and
+ * read once more in parts (2 reads + 1 write). Measured on production-like fresh files
+ * (bench/compact-fanout.ts, 100 instances, ~300 files per table-hour, docs/performance.md
+ * "Fan-out"): a write costs ~3x a read for stacks (list columns) and ~2.3x for functions, so the
+ * split pays from ~5-6 units; an hour of 1,000 instances has ~17 per table.
+ */
+export const SPLIT_MIN_UNITS = 6;
 
 export interface UnitJob {
   readonly version: 1;
@@ -142,6 +151,23 @@ export async function deleteSplits(store: Store, job: Pick<UnitJob, 'table' | 'd
   const ordered = [...listed.filter((o) => o.key.endsWith('.done')), ...listed.filter((o) => !o.key.endsWith('.done'))];
   for (const o of ordered) await store.delete(o.key);
   return ordered.length;
+}
+
+/**
+ * Split files whose job is gone (a redelivered split that ran while its job was finalized): one
+ * LIST of the split prefix (empty but for running jobs), and the job read for each directory
+ * found. A job is PUT before its split messages are sent, so a running job's files are never
+ * taken for orphans. Returns the objects deleted.
+ */
+export async function deleteOrphanSplits(store: Store): Promise<number> {
+  const dirs = new Map<string, { table: TableName; dt: string; span: number | 'day'; tag: string }>();
+  for (const o of await store.list(SPLITS_PREFIX)) {
+    const m = /^_compaction-split\/([a-z0-9_]+)\/dt=(\d{4}-\d{2}-\d{2})\/(day|h(\d{2}))-([0-9a-f]+)\//.exec(o.key);
+    if (m) dirs.set(m[0], { table: m[1] as TableName, dt: m[2], span: m[3] === 'day' ? 'day' : Number(m[4]), tag: m[5] });
+  }
+  let n = 0;
+  for (const j of dirs.values()) if (!(await store.read(jobKey(j)))) n += await deleteSplits(store, j);
+  return n;
 }
 
 /** The messages that start a job's work: its split groups, or its units when it has no split. */
@@ -248,7 +274,7 @@ export async function planHourJob(
   hour: number,
   inputs: readonly StoredObject[],
   m: DayManifest,
-  o: { unitRows: number; rollupSource: boolean; now: number; splitGroupBytes?: number },
+  o: { unitRows: number; rollupSource: boolean; now: number; splitGroupBytes?: number; splitMinUnits?: number },
 ): Promise<UnitJob> {
   const sorted = [...inputs].sort((a, b) => (a.key < b.key ? -1 : 1));
   const covering = m.live.filter((f) => f.hours.includes(hour)).map((f) => f.name);
@@ -263,8 +289,8 @@ export async function planHourJob(
     await endHour(writer.connection);
   }
   const bytesBefore = sorted.reduce((s, x) => s + x.size, 0);
-  // More than one unit: a split first, so no unit reads the whole hour (writeSplit).
-  const splits = plan.units.length > 1 ? { splits: Math.min(sorted.length, Math.max(1, Math.ceil(bytesBefore / (o.splitGroupBytes ?? SPLIT_GROUP_BYTES)))) } : {};
+  // Enough units: a split first, so no unit reads the whole hour (writeSplit, SPLIT_MIN_UNITS).
+  const splits = plan.units.length > 1 && plan.units.length >= (o.splitMinUnits ?? SPLIT_MIN_UNITS) ? { splits: Math.min(sorted.length, Math.max(1, Math.ceil(bytesBefore / (o.splitGroupBytes ?? SPLIT_GROUP_BYTES)))) } : {};
   return { ...base, names: outputNames(hour, tag, plan.units.length), units: plan.units, droppedKeys: plan.droppedKeys, bytesBefore, ...splits };
 }
 

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
 import { UNIT_ROWS } from './compact-hour';
-import { finalizeJob, jobKey, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
+import { deleteOrphanSplits, finalizeJob, jobKey, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -53,6 +53,8 @@ export interface CompactOptions {
   unitRows?: number;
   /** Fresh bytes per split group of an hour job (compact-jobs.ts; default SPLIT_GROUP_BYTES; tests make it small). */
   splitGroupBytes?: number;
+  /** Hour jobs of at least this many units are split first (compact-jobs.ts; default SPLIT_MIN_UNITS). */
+  splitMinUnits?: number;
   /** Called after each hour unit is written (benchmarks time units). */
   onUnit?: (u: { table: TableName; dt: string; hour: number; unit: number; units: number; rows: number; ms: number }) => void;
 }
@@ -166,6 +168,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
     open.set(job.dt, [...(open.get(job.dt) ?? []), job]);
   }
   let acted = 0;
+  if (p.housekeeping) acted += await deleteOrphanSplits(store);
   for (const dt of [...dts].sort()) {
     const dayStartMs = Date.parse(`${dt}T00:00:00Z`);
     const closed = (hour: number) => dayStartMs + ((hour + 1) * HOUR_US) / 1000 <= closedBefore;
@@ -202,7 +205,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
         pending.set(k.hour, [...(pending.get(k.hour) ?? []), o]);
       }
       for (const [hour, inputs] of [...pending].sort(([a], [b]) => a - b)) {
-        const job = await planHourJob(store, writer, table, dt, hour, inputs, m, { unitRows, rollupSource: rollups.sources.includes(table), now, splitGroupBytes: opts.splitGroupBytes });
+        const job = await planHourJob(store, writer, table, dt, hour, inputs, m, { unitRows, rollupSource: rollups.sources.includes(table), now, splitGroupBytes: opts.splitGroupBytes, splitMinUnits: opts.splitMinUnits });
         acted++;
         // An hour whose rows are all live already (late redeliveries) has no unit: its inputs are merged at once.
         if (job.names.length === 0) {
