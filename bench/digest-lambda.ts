@@ -6,6 +6,8 @@
 // it downloaded, and its result. Not part of the simulator's contract.
 //
 //   node dist/bench/digest-lambda.js DIR END_ISO [--window 24h] [--baseline 7d] [--json]
+// DIGEST_LAMBDA_REQUIRE=FILE: a module the handler's process preloads (`node --require`), e.g. one
+// that counts the S3 commands it sends.
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';

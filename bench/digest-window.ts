@@ -62,7 +62,9 @@ async function main(): Promise<void> {
   const real = endUs - 2 * HOUR_US;
   const tally = { files: 0, copy: 0, sql: 0, hours: 0 };
   try {
-    for (const table of RAW_TABLE_NAMES) {
+    // DIGEST_WINDOW_TABLES=a,b: only these raw tables (to finish a run that was stopped).
+    const only = process.env.DIGEST_WINDOW_TABLES?.split(',');
+    for (const table of RAW_TABLE_NAMES.filter((t) => !only || only.includes(t))) {
       const { manifest } = await readManifest(store, table, utcDate(real));
       const units = manifest.live.filter((l) => l.hours.length === 1 && l.hours[0] === utcHour(real));
       if (units.length === 0) throw new Error(`${table}: no compacted file of ${new Date(real / 1000).toISOString()} (compact that hour first)`);
