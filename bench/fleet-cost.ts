@@ -65,9 +65,12 @@ export const DEFAULTS: CostInputs = {
   // The hour through the fan-out's roles at 1,000 instances (bench/compact-fanout.ts, 2026-12-03
   // 04:20-04:47, load 9-21, production-like fresh files, split groups): 1.56 CPU-s per
   // instance-hour (functions, planner and small tables measured; stacks and rollups scaled from the
-  // 100-instance run of the same bench; the old build 1.88), plus the day close's ~0.8 s (measured
-  // at 100 instances before the fan-out; at 1,000 instances it does not run yet): 2.4.
-  compactSPerInstanceHour: 2.4,
+  // 100-instance run of the same bench; the old build 1.88). Plus the hour units' stored form
+  // (zstd 9, large row groups; 73af962): +0.1-0.26 CPU-s per instance-hour measured at 100
+  // instances, counted here at its upper bound in case the scaled stacks predate it. Plus the day
+  // close, which since 73af962 runs only on a day that fits one unit: 4.2 CPU-s for 100 x 2 h
+  // (0.02 per instance-hour; at 1,000 instances it does not run). 1.56 + 0.26 + 0.02 = 1.84.
+  compactSPerInstanceHour: 1.84,
   compactMemoryMb: 3008,
   // 6 SQS batches per instance-hour x 4 tables' fresh files, read by the planner (24), by the split
   // workers of functions and stacks (12) and by the one-unit jobs of profiles and runtime_metrics
@@ -75,8 +78,9 @@ export const DEFAULTS: CostInputs = {
   // scaled from its 3,573 fresh functions files to 6,000; the old build, every unit reading every
   // fresh file: 246).
   compactGetsPerInstanceHour: 48,
-  // bench/compact.ts: 3.44 B per CPU sample after the day close x 16,080 CPU samples per instance-hour.
-  storedBytesPerInstanceHour: 55_000,
+  // ~3.0 B per CPU sample at 1,000 instances, rollups included (hour units in the stored form,
+  // 73af962; "Storage per CPU sample") x 16,080 CPU samples per instance-hour.
+  storedBytesPerInstanceHour: 48_000,
   // fleetprof digest, 24 h window of compacted hours (the last fresh) + 7 d baseline from rollups, 100
   // instances: 22.6 CPU-s (user + system) for 100 instance-days, 2026-12-03 04:17 at load 16-19; wall
   // 112.7 s (docs/performance.md "Digest"). Was 27 s: the raw path's wall time over uncompacted files.
