@@ -38,6 +38,7 @@ import { generate, HOUR_US } from './fleet-generate';
 import { checkDigest, checkTop, type Check, type DigestJson, type TopJson } from './fleet-checks';
 import { CountingStore } from './counting-store';
 import { extendRollupTier } from './fleet-tier';
+import { parseSqlRows, pprofRate } from './pprof-peer';
 
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
@@ -404,63 +405,24 @@ function truthProfiles(source: string): number {
 }
 
 function pprofSideBySide(a: Args, tmp: string, queries: QueryResult[]): Record<string, unknown> {
-  const dir = path.join(tmp, 'pprof');
-  mkdirSync(dir, { recursive: true });
   // The source's individual CPU profiles (each copy is one of them), exported one by one.
-  const out = execFileSync(process.execPath, [CLI, 'sql', '--data', a.source, '--json', `SELECT instance, epoch_us(time) AS t FROM profiles WHERE kind = 'cpu' ORDER BY time, instance LIMIT ${a.pprofSubset}`], {
-    encoding: 'utf8',
-  });
-  const rows = parseSqlRows(out);
-  const files: string[] = [];
-  for (const [i, r] of rows.entries()) {
-    const f = path.join(dir, `p${i}.pb.gz`);
-    const t = Number(r.t);
-    const e = spawnSync(process.execPath, [CLI, 'export', '--data', a.source, '--type', 'cpu', '--instance', String(r.instance), '--from', iso(t), '--to', iso(t + 1000), '--out', f], { encoding: 'utf8' });
-    if (e.status === 0) files.push(f);
+  const rate = pprofRate(CLI, a.source, a.pprofSubset, path.join(tmp, 'pprof'));
+  if ('error' in rate) return rate;
+  const side = queries
+    .filter((q) => q.profiles !== undefined && !q.error)
+    .map((q) => {
+      const pprofSeconds = rate.fixedSeconds + (rate.perProfileMs / 1000) * q.profiles!;
+      q.pprofSeconds = pprofSeconds;
+      return { query: q.name, profiles: q.profiles, fleetprofSeconds: q.seconds, pprofSecondsExtrapolated: pprofSeconds, ratio: pprofSeconds / q.seconds };
+    });
+  for (const s of side) {
+    const line = `pprof -top ${s.query.padEnd(14)} ${String(s.profiles).padStart(10)} profiles: ~${s.pprofSecondsExtrapolated.toFixed(1)} s vs fleetprof ${s.fleetprofSeconds.toFixed(2)} s = ${s.ratio.toFixed(1)}x`;
+    if (a.json) process.stderr.write(line + '\n');
+    else process.stdout.write(line + '\n');
   }
-  if (files.length === 0) return { error: 'no profiles exported' };
-  const time = (list: string[]): number => {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync('go', ['tool', 'pprof', '-top', ...list], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    if (r.status !== 0) throw new Error(`go tool pprof failed: ${r.stderr}`);
-    return Number(process.hrtime.bigint() - t0) / 1e9;
-  };
-  try {
-    // Two sizes: the slope is pprof's time per profile, the intercept its start-up.
-    const small = files;
-    const big = Array.from({ length: 16 }, () => files).flat();
-    const ts = time(small);
-    const tb = time(big);
-    const perProfile = Math.max(0, (tb - ts) / (big.length - small.length));
-    const fixed = Math.max(0, ts - perProfile * small.length);
-    const side = queries
-      .filter((q) => q.profiles !== undefined && !q.error)
-      .map((q) => {
-        const pprofSeconds = fixed + perProfile * q.profiles!;
-        q.pprofSeconds = pprofSeconds;
-        return { query: q.name, profiles: q.profiles, fleetprofSeconds: q.seconds, pprofSecondsExtrapolated: pprofSeconds, ratio: pprofSeconds / q.seconds };
-      });
-    for (const s of side) {
-      const line = `pprof -top ${s.query.padEnd(14)} ${String(s.profiles).padStart(10)} profiles: ~${s.pprofSecondsExtrapolated.toFixed(1)} s vs fleetprof ${s.fleetprofSeconds.toFixed(2)} s = ${s.ratio.toFixed(1)}x`;
-      if (a.json) process.stderr.write(line + '\n');
-      else process.stdout.write(line + '\n');
-    }
-    return { measured: { [small.length]: ts, [big.length]: tb }, perProfileMs: perProfile * 1000, fixedSeconds: fixed, sideBySide: side };
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
+  return { ...rate, sideBySide: side };
 }
 
-function parseSqlRows(out: string): Record<string, unknown>[] {
-  const j = JSON.parse(out) as unknown;
-  if (Array.isArray(j)) return j as Record<string, unknown>[];
-  const o = j as { rows?: unknown[]; columns?: { name: string }[] | string[] };
-  if (Array.isArray(o.rows)) {
-    const cols = (o.columns ?? []).map((c) => (typeof c === 'string' ? c : c.name));
-    return o.rows.map((r) => (Array.isArray(r) ? Object.fromEntries(cols.map((c, i) => [c, r[i]])) : (r as Record<string, unknown>)));
-  }
-  throw new Error(`unexpected sql --json output: ${out.slice(0, 200)}`);
-}
 
 main().catch((e) => {
   process.stderr.write(`bench:fleet: ${(e as Error).stack ?? e}\n`);

@@ -15,7 +15,7 @@
 // - `go tool pprof -top` over a measured subset of SRC's CPU profiles (8 and 16 x 8 files), its time
 //   per profile extrapolated to the window's profile count, as bench/fleet.ts does.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RAW_TABLE_NAMES } from '../lib/model/schema';
@@ -25,6 +25,7 @@ import { top } from '../lib/query/top';
 import { LocalStore } from '../lib/store/local';
 import { tierSource } from '../lib/store/parquet';
 import { TABLES } from '../lib/model/schema';
+import { pprofRate } from './pprof-peer';
 
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
@@ -103,32 +104,7 @@ async function breakdown(data: string, fromUs: number, toUs: number, service?: s
 }
 
 function pprofPerProfile(source: string, subset: number, tmp: string): { perProfileMs: number; fixedSeconds: number } | { error: string } {
-  const dir = path.join(tmp, 'pprof');
-  mkdirSync(dir, { recursive: true });
-  const out = execFileSync(process.execPath, [CLI, 'sql', '--data', source, '--json', `SELECT instance, epoch_us(time) AS t FROM profiles WHERE kind = 'cpu' ORDER BY time, instance LIMIT ${subset}`], { encoding: 'utf8' });
-  const j = JSON.parse(out) as { rows?: unknown[]; columns?: ({ name: string } | string)[] } | Record<string, unknown>[];
-  const rows = Array.isArray(j)
-    ? j
-    : (j.rows ?? []).map((r) => (Array.isArray(r) ? Object.fromEntries((j.columns ?? []).map((c, i) => [typeof c === 'string' ? c : c.name, r[i]])) : (r as Record<string, unknown>)));
-  const files: string[] = [];
-  for (const [i, r] of rows.entries()) {
-    const f = path.join(dir, `p${i}.pb.gz`);
-    const t = Number(r.t);
-    const e = spawnSync(process.execPath, [CLI, 'export', '--data', source, '--type', 'cpu', '--instance', String(r.instance), '--from', iso(t), '--to', iso(t + 1000), '--out', f], { encoding: 'utf8' });
-    if (e.status === 0) files.push(f);
-  }
-  if (files.length === 0) return { error: 'no profiles exported' };
-  const time = (list: string[]): number => {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync('go', ['tool', 'pprof', '-top', ...list], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    if (r.status !== 0) throw new Error(`go tool pprof failed: ${r.stderr}`);
-    return Number(process.hrtime.bigint() - t0) / 1e9;
-  };
-  const big = Array.from({ length: 16 }, () => files).flat();
-  const ts = time(files);
-  const tb = time(big);
-  const per = Math.max(0, (tb - ts) / (big.length - files.length));
-  return { perProfileMs: per * 1000, fixedSeconds: Math.max(0, ts - per * files.length) };
+  return pprofRate(CLI, source, subset, path.join(tmp, 'pprof'));
 }
 
 async function main(): Promise<void> {
