@@ -54,9 +54,11 @@ export interface CostInputs {
 
 export const DEFAULTS: CostInputs = {
   periodS: 60,
-  // bench/ingest.ts, handler over SQS batches of 10 agent bundles: CPU 36-44 ms per bundle at load
-  // 23 (2026-12-02 20:40; wall 113-115 ms), 73 ms at load 28-37 (2026-12-03 01:03; wall 1,092 ms).
-  ingestMsPerBundle: 44,
+  // bench/ingest.ts, handler over SQS batches of 10 agent bundles, CPU per bundle (6 x its CPU ms per
+  // profile): 65 ms (2026-12-03 04:30, load 14, the harden lane's A/B: 10.83 ms per profile, the old
+  // build 10.56) and 72 ms (05:14, load 4-6 beside a CI run); 36-44 ms at load 23 on 2026-12-02
+  // 20:40 was never reproduced since (73 ms at load 28-37 on 2026-12-03 01:03). The lower of today's.
+  ingestMsPerBundle: 65,
   ingestMemoryMb: 2048,
   batch: 10,
   // A batch of agent bundles (6 profiles + metrics.jsonl) writes profiles, functions, stacks and
