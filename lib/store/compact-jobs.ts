@@ -35,7 +35,11 @@ import type { Store, StoredObject } from './store';
 // run them across invocations with the same functions.
 
 export const JOBS_PREFIX = '_compaction/';
-/** Split files (`<prefix><table>/dt=D/hHH-<tag>/g<j>-u<i>-<k>.parquet`) and group markers (`g<j>.done`); their own prefix, so listing open jobs stays one short LIST. */
+/**
+ * Split files (`<prefix><table>/dt=D/hHH-<tag>/g<j>-<attempt>-u<i>-<k>.parquet`) and group markers
+ * (`g<j>.done`, naming the files of the attempt that wrote it); their own prefix, so listing open
+ * jobs stays one short LIST.
+ */
 export const SPLITS_PREFIX = '_compaction-split/';
 /**
  * Fresh bytes per split group: one worker reads a group once and writes it out again per unit.
@@ -143,6 +147,28 @@ async function splitState(store: Store, job: UnitJob): Promise<{ done: Set<numbe
     else if (name.endsWith('.parquet')) files.push(o);
   }
   return { done, files };
+}
+
+/**
+ * Unit i's split files: in each group, those its marker names (the attempt that wrote the marker);
+ * a marker of the first split build is empty, and then the group's files of the unit are read.
+ * A named file that is gone fails the unit (retried), never reads a group short.
+ */
+async function unitSplitFiles(store: Store, job: UnitJob, i: number, files: readonly StoredObject[]): Promise<StoredObject[]> {
+  const prefix = splitPrefix(job);
+  const byName = new Map(files.map((o) => [o.key.slice(prefix.length), o]));
+  const mine = new RegExp(`-u${i}-\\d+\\.parquet$`);
+  const out: StoredObject[] = [];
+  for (let g = 0; g < (job.splits ?? 0); g++) {
+    const text = Buffer.from((await store.read(splitMarker(job, g))) ?? new Uint8Array()).toString('utf8');
+    const named = text ? (JSON.parse(text) as { files: string[] }).files : [...byName.keys()].filter((n) => new RegExp(`^g${g}-u\\d+-\\d+\\.parquet$`).test(n));
+    for (const n of named.filter((x) => mine.test(x))) {
+      const o = byName.get(n);
+      if (!o) throw new Error(`${jobKey(job)}: split file ${n} of group ${g} is missing`);
+      out.push(o);
+    }
+  }
+  return out;
 }
 
 /** Deletes a job's split files (markers first: a unit that sees every marker finds every file). */
@@ -329,8 +355,7 @@ export async function runUnit(store: Store, writer: ParquetWriter, key: string, 
     // Only this unit's split files (one per group it has rows in), once every group is split.
     const { done, files } = await splitState(store, job);
     if (done.size < job.splits) throw new Error(`${key}: unit ${i} sent before its split is done (${done.size} of ${job.splits} groups)`);
-    const mine = new RegExp(`^g\\d+-u${i}-\\d+\\.parquet$`);
-    source = { tier: 'split', files: await Promise.all(files.filter((o) => mine.test(o.key.slice(splitPrefix(job).length))).map((o) => store.localPath(o))) };
+    source = { tier: 'split', files: await Promise.all((await unitSplitFiles(store, job, i, files)).map((o) => store.localPath(o))) };
   } else {
     const paths = await inputPaths(store, job);
     source = job.span === 'day' ? { tier: 'live', files: paths.live } : { tier: 'fresh', files: paths.fresh };
@@ -365,8 +390,11 @@ export async function runSplit(store: Store, writer: ParquetWriter, key: string,
   if (!state.done.has(group)) {
     const t0 = Date.now();
     const prefix = splitPrefix(job);
-    // A crashed attempt's files first: this one may write fewer files per unit.
-    for (const o of state.files) if (o.key.slice(prefix.length).startsWith(`g${group}-`)) await store.delete(o.key);
+    // Each attempt writes files of its own name and the marker names them: a unit reads exactly one
+    // attempt's files whatever else a crashed or a concurrent duplicate delivery of this message
+    // wrote beside them (deleting those instead could remove files a unit is about to read once
+    // the other attempt's marker is in place). The others go with the job's split prefix.
+    const attempt = randomUUID().slice(0, 8);
     const inputs = splitGroup(job, group);
     const hourPrefix = `${freshDtPrefix(job.table, job.dt)}hour=${String(job.span).padStart(2, '0')}/`;
     const listed = new Map((await store.list(hourPrefix)).map((o) => [o.key, o]));
@@ -375,9 +403,15 @@ export async function runSplit(store: Store, writer: ParquetWriter, key: string,
     try {
       const plan: HourPlan = { units: job.units, rows: job.units.reduce((a, u) => a + u.rows, 0), dropped: job.droppedKeys.length, droppedKeys: job.droppedKeys };
       const files = await writeSplit(writer.connection, TABLES[job.table], fresh, plan, outDir);
-      for (const [u, list] of files) for (const [k, f] of list.entries()) await store.putFile(`${prefix}g${group}-u${u}-${k}.parquet`, f);
+      const written: string[] = [];
+      for (const [u, list] of files)
+        for (const [k, f] of list.entries()) {
+          const name = `g${group}-${attempt}-u${u}-${k}.parquet`;
+          await store.putFile(prefix + name, f);
+          written.push(name);
+        }
       const marker = path.join(outDir, 'done');
-      await fs.writeFile(marker, '');
+      await fs.writeFile(marker, JSON.stringify({ files: written }));
       await store.putFile(splitMarker(job, group), marker);
     } finally {
       await fs.rm(outDir, { recursive: true, force: true });
