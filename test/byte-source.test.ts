@@ -6,28 +6,18 @@ import { promises as fs, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { decodeFromSource, type ByteSource } from '../lib/decode';
+import { decodeFromSource } from '../lib/decode';
 import { prepareBytes, prepareSource } from '../lib/ingest';
 import type { ChunkedEntry } from '../lib/store/publish';
 import { parseSourceMeta } from '../lib/model/source';
 import { fileSource } from '../lib/decode/sources';
 import { gctraceLog } from './helpers/gctrace-gen';
+import { sliceSource } from './helpers/slice-source';
 
 const START_US = Date.parse('2026-11-20T23:10:00Z') * 1000;
 const meta = parseSourceMeta({ service: 'svc', instance: 'i', version: 'v1', startUs: START_US, source: 'x', sourceId: 'test:x' });
 
-/** Bytes as a source of `slice`-byte slices, counting its passes. */
-function source(bytes: Uint8Array, slice: number): ByteSource & { passes: number } {
-  const s = {
-    size: bytes.length,
-    passes: 0,
-    *slices() {
-      s.passes++;
-      for (let i = 0; i < bytes.length; i += slice) yield bytes.subarray(i, i + slice);
-    },
-  };
-  return s;
-}
+const source = sliceSource;
 
 const rowsOf = (entries: readonly unknown[]) => (entries as ChunkedEntry<'gc_cycles'>[]).flatMap((e) => [...e.chunks()].flat());
 

@@ -7,19 +7,9 @@ import { parseGctrace, streamGctrace } from '../lib/decode/formats/gctrace';
 import { parseRuntimeMetrics, streamRuntimeMetrics } from '../lib/decode/formats/runtime-metrics';
 import fc from 'fast-check';
 import type { ByteSource } from '../lib/decode';
+import { sliceSource } from './helpers/slice-source';
 
-/** Bytes as a source of `slice`-byte slices (a file read in slices), counting its passes. */
-function source(bytes: Uint8Array, slice: number): ByteSource & { passes: number } {
-  const s = {
-    size: bytes.length,
-    passes: 0,
-    *slices() {
-      s.passes++;
-      for (let i = 0; i < bytes.length; i += slice) yield bytes.subarray(i, i + slice);
-    },
-  };
-  return s;
-}
+const source = sliceSource;
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 /** The size above which runtime/metrics inputs are scanned, lowered so the inputs stay small (production: 8 MiB). */
