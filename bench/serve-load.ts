@@ -1,5 +1,7 @@
-// `node dist/bench/serve-load.js [N]`: fleetprof serve under load and under the DoS probes of
-// issue #13, side by side with serve uncapped (every request its own DuckDB at once, as before).
+// `node dist/bench/serve-load.js [N] [--old <checkout with a built dist/>]`: fleetprof serve under
+// load and under the DoS probes of issue #13, side by side with serve uncapped (all requests at
+// once, as before the cap). With --old, each configuration of the burst runs on the old build's
+// serve right after this build's, so the two share the machine's load.
 // Prints numbers; asserts nothing (the tests assert statuses: test/sql-sandbox-surfaces.test.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,15 +10,19 @@ import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/bin/fleetprof.js');
-const N = Number(process.argv[2] ?? 200);
+const ARGS = process.argv.slice(2);
+/** --old <dir>, repeatable: other builds to run each burst on, in the same run. */
+const OLD: string[] = [];
+while (ARGS.includes('--old')) OLD.push(ARGS.splice(ARGS.indexOf('--old'), 2)[1]);
+const N = Number(ARGS[0] ?? 200);
 
 function hwmMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-async function withServe<T>(data: string, args: string[], f: (base: string, pid: number) => Promise<T>): Promise<T> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+async function withServe<T>(data: string, args: string[], f: (base: string, pid: number) => Promise<T>, cli = CLI): Promise<T> {
+  const child = spawn(process.execPath, [cli, 'serve', '--data', data, '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const base = await new Promise<string>((resolve, reject) => {
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
@@ -55,25 +61,44 @@ async function burst(base: string, n: number) {
 }
 
 async function main(): Promise<void> {
-  const data = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-serve-'));
-  try {
+  const top = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-serve-'));
+  // Each build ingests the same profiles into a data directory of its own (layouts differ).
+  const ingest = (cli: string, data: string) => {
     for (const run of ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1']) {
       const [, , version, instance] = run.split('-');
-      const r = spawnSync(process.execPath, [CLI, 'ingest', '--data', data, '--service', 'svc-a', '--version', version, '--instance', instance, path.join(ROOT, 'test/fixtures/go', run, 'cpu.pb.gz')], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [cli, 'ingest', '--data', data, '--service', 'svc-a', '--version', version, '--instance', instance, path.join(ROOT, 'test/fixtures/go', run, 'cpu.pb.gz')], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(r.stderr);
     }
+  };
+  const data = path.join(top, 'this');
+  try {
+    ingest(CLI, data);
     console.log(`serve: ${N} concurrent GET /top on ${os.availableParallelism()} CPUs`);
-    console.log('config                              wall ms   200s  503s   p50 ms   p95 ms   serve peak RSS MB');
+    console.log('config                              build          wall ms   200s  503s   p50 ms   p95 ms   serve peak RSS MB');
+    const builds: [string, string, string][] = [['this build', CLI, data]];
+    for (const [i, dir] of OLD.entries()) {
+      const cli = path.resolve(dir, 'dist/bin/fleetprof.js');
+      const d = path.join(top, `old${i}`);
+      ingest(cli, d);
+      builds.push([`old ${path.basename(dir)}`, cli, d]);
+    }
     const configs: [string, string[]][] = [
       ['uncapped (as before: all at once)', ['--concurrency', '100000', '--queue', '1']],
       ['capped, queue holds all', ['--queue', String(N)]],
       ['capped, default queue (64)', []],
     ];
     for (const [name, args] of process.env.BENCH_PROBES_ONLY ? [] : configs) {
-      await withServe(data, args, async (base, pid) => {
-        const b = await burst(base, N);
-        console.log(`${name.padEnd(35)} ${String(b.wallMs).padStart(7)} ${String(b.ok).padStart(6)} ${String(b.busy).padStart(5)} ${String(b.p50).padStart(8)} ${String(b.p95).padStart(8)} ${String(hwmMb(pid)).padStart(10)}`);
-      });
+      for (const [build, cli, d] of builds) {
+        await withServe(
+          d,
+          args,
+          async (base, pid) => {
+            const b = await burst(base, N);
+            console.log(`${name.padEnd(35)} ${build.padEnd(14)} ${String(b.wallMs).padStart(8)} ${String(b.ok).padStart(6)} ${String(b.busy).padStart(5)} ${String(b.p50).padStart(8)} ${String(b.p95).padStart(8)} ${String(hwmMb(pid)).padStart(10)}`);
+          },
+          cli,
+        );
+      }
     }
 
     console.log('\nDoS probes (serve --sql-timeout-ms 5000 --sql-memory-mb 1024), each followed by a normal query');
@@ -102,7 +127,7 @@ async function main(): Promise<void> {
       console.log(`serve peak RSS ${hwmMb(pid)} MB (the query processes are separate and killed at their ceiling)`);
     });
   } finally {
-    rmSync(data, { recursive: true, force: true });
+    rmSync(top, { recursive: true, force: true });
   }
 }
 

@@ -8,24 +8,33 @@ import type { Profile } from '../lib/model/profile';
 import { functionStats } from '../lib/normalize/functions';
 import { profileRows } from '../lib/normalize/profile-rows';
 import { parseSourceMeta } from '../lib/model/source';
+import { fuzz, fuzzBudget } from './helpers/fuzz-budget';
 
 // Mutation fuzzing of real Go profiles: whatever the bytes, decodeProfile either returns a
 // profile that holds together (and functionStats can run on it) or throws a DecodeError. Any other
 // exception, or a slow decode, fails.
 //
-// Reproducible: fixed seed; FUZZ_SEED and FUZZ_RUNS (runs per property) override it, e.g.
-//   FUZZ_RUNS=20000 FUZZ_SEED=$RANDOM npx jest test/fuzz.test.ts
+// Bounded by time (test/helpers/fuzz-budget.ts): each property runs FLOOR times, then on until
+// its budget is spent, and prints how many runs it did. Reproducible from the printed seed;
+// FUZZ_SEED, FUZZ_MS (budget per property) and FUZZ_FLOOR override the defaults, e.g.
+//   FUZZ_MS=300000 FUZZ_SEED=$RANDOM npx jest test/fuzz.test.ts
 // fast-check prints the seed and path of a failure to replay it.
 
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261121;
-const RUNS = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 3000;
 /**
- * Wall-clock bound per property, so CI time stays bounded on a slow or busy runner: a property
- * stops after this many seconds even if fewer than RUNS ran (FUZZ_SECONDS=0: no bound).
+ * 4 s a property (9 properties: ~40 s of CI) and at least 300 runs (~1-2 s each property on an
+ * idle runner, so a busy one still stays within the test timeout).
  */
-const SECONDS = process.env.FUZZ_SECONDS ? Number(process.env.FUZZ_SECONDS) : 15;
-/** A single decode slower than this is a bug (the inputs are at most ~20 kB raw). */
-const SLOW_MS = 2000;
+const BUDGET = fuzzBudget({ seed: 20261121, budgetMs: 4000, floor: 300 });
+/**
+ * A single decode costing more CPU than this is a bug (the inputs are at most ~20 kB raw; a
+ * quadratic path is what it catches). CPU time of the process, not wall time: at a load average
+ * of ~100 a 10 ms decode waited seconds for a core and failed a wall-clock bound.
+ */
+const SLOW_CPU_MS = 2000;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const OPTS: DecodeOptions = { maxDecompressedBytes: 16 * 1024 * 1024 };
 
 const DIR = path.resolve(__dirname, 'fixtures/go/svc-a-v1-i1');
@@ -127,7 +136,7 @@ let refused = 0;
 
 /** Runs one input: true when the property holds (throws, with the reason, otherwise). */
 function survives(bytes: Uint8Array): boolean {
-  const t0 = performance.now();
+  const t0 = cpuMs();
   let p: Profile | undefined;
   try {
     p = decodeProfile(bytes, OPTS);
@@ -141,21 +150,16 @@ function survives(bytes: Uint8Array): boolean {
     functionStats(p);
     decoded++;
   }
-  const ms = performance.now() - t0;
-  if (ms > SLOW_MS) throw new Error(`decode took ${ms.toFixed(0)} ms`);
+  const ms = cpuMs() - t0;
+  if (ms > SLOW_CPU_MS) throw new Error(`decode took ${ms.toFixed(0)} ms of CPU`);
   return true;
 }
 
-const params = (): fc.Parameters<unknown> => ({
-  seed: SEED,
-  numRuns: RUNS,
-  endOnFailure: false,
-  ...(SECONDS > 0 ? { interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false } : {}),
-});
+const params = { endOnFailure: false };
 /** Inputs are drawn by index, so a counterexample prints as a small number, not a whole file. */
 const pick = (list: readonly Buffer[]) => fc.nat({ max: list.length - 1 });
 
-describe(`decodeProfile under mutation (seed ${SEED}, ${RUNS} runs per property)`, () => {
+describe(`decodeProfile under mutation (seed ${BUDGET.seed}, ${BUDGET.budgetMs} ms and at least ${BUDGET.floor} runs per property)`, () => {
   afterAll(() => {
     if (process.env.FUZZ_VERBOSE) process.stderr.write(`fuzz: ${decoded} decoded, ${refused} refused\n`);
   });
@@ -165,16 +169,16 @@ describe(`decodeProfile under mutation (seed ${SEED}, ${RUNS} runs per property)
     expect(RAW.length).toBeGreaterThanOrEqual(5);
   });
 
-  test('raw protobuf (after gunzip)', () => {
-    fc.assert(fc.property(pick(RAW), mutations, (i, ms) => survives(apply(RAW[i], ms))), params());
+  test('raw protobuf (after gunzip)', async () => {
+    await fuzz('raw protobuf (after gunzip)', fc.property(pick(RAW), mutations, (i, ms) => survives(apply(RAW[i], ms))), BUDGET, params);
   });
 
-  test('raw protobuf mutated, then gzipped again', () => {
-    fc.assert(fc.property(pick(RAW), mutations, (i, ms) => survives(gzipSync(apply(RAW[i], ms), { level: 1 }))), params());
+  test('raw protobuf mutated, then gzipped again', async () => {
+    await fuzz('raw protobuf mutated, then gzipped again', fc.property(pick(RAW), mutations, (i, ms) => survives(gzipSync(apply(RAW[i], ms), { level: 1 }))), BUDGET, params);
   });
 
-  test('gzipped bytes', () => {
-    fc.assert(
+  test('gzipped bytes', async () => {
+    await fuzz('gzipped bytes', 
       fc.property(pick(GZ), mutations, fc.boolean(), (i, ms, pako) => {
         const bytes = apply(GZ[i], ms);
         survives(bytes);
@@ -187,29 +191,31 @@ describe(`decodeProfile under mutation (seed ${SEED}, ${RUNS} runs per property)
         }
         return true;
       }),
-      params(),
+      BUDGET,
+      params,
     );
   });
 
-  test('splices of two profiles', () => {
-    fc.assert(
+  test('splices of two profiles', async () => {
+    await fuzz('splices of two profiles', 
       fc.property(pick(RAW), pick(RAW), pos, pos, fc.boolean(), (ia, ib, i, j, gz) => {
         const [a, b] = [RAW[ia], RAW[ib]];
         const spliced = Buffer.concat([a.subarray(0, i % (a.length + 1)), b.subarray(j % (b.length + 1))]);
         return survives(gz ? gzipSync(spliced, { level: 1 }) : spliced);
       }),
-      params(),
+      BUDGET,
+      params,
     );
   });
 
-  test('debug=1 text profiles', () => {
-    fc.assert(fc.property(pick(TEXT), mutations, (i, ms) => survives(apply(TEXT[i], ms))), params());
+  test('debug=1 text profiles', async () => {
+    await fuzz('debug=1 text profiles', fc.property(pick(TEXT), mutations, (i, ms) => survives(apply(TEXT[i], ms))), BUDGET, params);
   });
 
-  test('small random protobuf-ish inputs', () => {
+  test('small random protobuf-ish inputs', async () => {
     // Short inputs built from protobuf-significant bytes reach corners real profiles never do.
     const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x00, 0x01, 0x08, 0x0a, 0x10, 0x12, 0x1a, 0x22, 0x2a, 0x32, 0x48, 0x80, 0xff));
-    fc.assert(fc.property(fc.array(byte, { maxLength: 64 }), (bs) => survives(Uint8Array.from(bs))), { ...params(), numRuns: RUNS * 4 });
+    await fuzz('small random protobuf-ish inputs', fc.property(fc.array(byte, { maxLength: 64 }), (bs) => survives(Uint8Array.from(bs))), BUDGET, params);
   });
 });
 
@@ -235,7 +241,7 @@ const META = parseSourceMeta({ service: 'fuzz', instance: 'i1', startUs: Date.UT
 
 let inputsDecoded = 0;
 function survivesAny(bytes: Uint8Array): boolean {
-  const t0 = performance.now();
+  const t0 = cpuMs();
   try {
     const d = decodeInput(bytes, { ...OPTS, startUs: META.startUs });
     if (d.input === 'profile') profileRows(d.profile, 'cpu', META, 'p');
@@ -244,8 +250,8 @@ function survivesAny(bytes: Uint8Array): boolean {
     if (!(e instanceof DecodeError)) throw new Error(`${(e as Error)?.constructor?.name} escaped decodeInput: ${(e as Error)?.stack}`, { cause: e });
     if (e.message.length === 0) throw new Error('DecodeError without a message', { cause: e });
   }
-  const ms = performance.now() - t0;
-  if (ms > SLOW_MS) throw new Error(`decode took ${ms.toFixed(0)} ms`);
+  const ms = cpuMs() - t0;
+  if (ms > SLOW_CPU_MS) throw new Error(`decode took ${ms.toFixed(0)} ms of CPU`);
   return true;
 }
 
@@ -261,7 +267,7 @@ const jsonValue = fc.letrec((tie) => ({
 })).v;
 const time = fc.constantFrom('2026-11-21T20:54:20Z', '9999-12-31T23:59:59Z', '0000-01-01T00:00:00Z', '2026-11-21T20:54:20+99:99', '2026-02-30T00:00:00Z', '1999-12-31T23:59:59Z', 'now', '');
 
-describe(`every decoder through decodeInput, on to rows (seed ${SEED})`, () => {
+describe(`every decoder through decodeInput, on to rows (seed ${BUDGET.seed})`, () => {
   afterAll(() => {
     if (process.env.FUZZ_VERBOSE) process.stderr.write(`fuzz decodeInput: ${inputsDecoded} decoded\n`);
   });
@@ -270,26 +276,28 @@ describe(`every decoder through decodeInput, on to rows (seed ${SEED})`, () => {
     for (const b of TEXT_INPUTS) expect(decodeInput(b, { startUs: META.startUs }).input).not.toBe('profile');
   });
 
-  test('gctrace and runtime/metrics text, mutated (raw and gzipped)', () => {
-    fc.assert(
+  test('gctrace and runtime/metrics text, mutated (raw and gzipped)', async () => {
+    await fuzz('gctrace and runtime/metrics text, mutated (raw and gzipped)', 
       fc.property(pick(TEXT_INPUTS), mutations, fc.boolean(), (i, ms, gz) => {
         const b = apply(TEXT_INPUTS[i], ms);
         return survivesAny(gz ? gzipSync(b, { level: 1 }) : b);
       }),
-      params(),
+      BUDGET,
+      params,
     );
   });
 
-  test('runtime/metrics documents with arbitrary values and times', () => {
-    fc.assert(
+  test('runtime/metrics documents with arbitrary values and times', async () => {
+    await fuzz('runtime/metrics documents with arbitrary values and times', 
       fc.property(time, fc.dictionary(fc.constantFrom('/gc/heap/goal:bytes', '/gc/pauses:seconds', '/x:bytes', 'bad'), jsonValue, { maxKeys: 3 }), (t, metrics) =>
         survivesAny(Buffer.from(JSON.stringify({ time: t, metrics }))),
       ),
-      params(),
+      BUDGET,
+      params,
     );
   });
 
-  test('profiles through normalize: mutated protobuf on to rows', () => {
-    fc.assert(fc.property(pick(RAW), mutations, (i, ms) => survivesAny(apply(RAW[i], ms))), params());
+  test('profiles through normalize: mutated protobuf on to rows', async () => {
+    await fuzz('profiles through normalize: mutated protobuf on to rows', fc.property(pick(RAW), mutations, (i, ms) => survivesAny(apply(RAW[i], ms))), BUDGET, params);
   });
 });

@@ -5,7 +5,9 @@
 // are allowed. Whatever comes out, the answer is a refusal or rows that leak nothing (no canary
 // from the files beside the tables or outside them, no data directory path from settings or
 // view definitions), and the bound-plan layer alone (without the text guard) never lets a leaking
-// query through either. Bounded in time for CI: FUZZ_SQL_MS (default 20 s) and FUZZ_SEED.
+// query through either. Bounded in time for CI (test/helpers/fuzz-budget.ts): at least
+// FUZZ_SQL_FLOOR queries (default 150), then on until FUZZ_SQL_MS (default 20 s) is spent; the
+// number of queries is printed. FUZZ_SEED varies the seed.
 import fc from 'fast-check';
 import { openEngine } from '../lib/query/open';
 import type { QueryEngine } from '../lib/query/engine';
@@ -13,9 +15,9 @@ import { runReadOnlySql } from '../lib/query/sql';
 import { checkBoundPlan } from '../lib/query/sql-plan';
 import { LocalStore } from '../lib/store/local';
 import { leaks, makeTarget, type Target } from './security/corpus';
+import { fuzz, fuzzBudget } from './helpers/fuzz-budget';
 
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261202;
-const TIME_MS = process.env.FUZZ_SQL_MS ? Number(process.env.FUZZ_SQL_MS) : 20_000;
+const BUDGET = fuzzBudget({ seed: 20261202, budgetMs: 20_000, floor: 150 }, { ms: 'FUZZ_SQL_MS', floor: 'FUZZ_SQL_FLOOR' });
 
 let t: Target;
 let engine: QueryEngine;
@@ -97,9 +99,10 @@ function safeJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x));
 }
 
-test(`fuzzed queries never leak (${TIME_MS} ms, seed ${SEED})`, async () => {
+test(`fuzzed queries never leak (${BUDGET.budgetMs} ms and at least ${BUDGET.floor} queries, seed ${BUDGET.seed})`, async () => {
   const stats = { accepted: 0, refused: 0, planAccepted: 0 };
-  await fc.assert(
+  const runs = await fuzz(
+    'SQL sandbox',
     fc.asyncProperty(query(), async (sql) => {
       // The whole sandbox.
       let answer: string;
@@ -125,10 +128,11 @@ test(`fuzzed queries never leak (${TIME_MS} ms, seed ${SEED})`, async () => {
         if (/leak/.test((e as Error).message)) throw e;
       }
     }),
-    { seed: SEED, numRuns: 1_000_000, interruptAfterTimeLimit: TIME_MS, markInterruptAsFailure: false },
+    BUDGET,
   );
-  if (process.env.FUZZ_VERBOSE) process.stderr.write(`sql fuzz: ${JSON.stringify(stats)}\n`);
+  process.stderr.write(`sql fuzz: ${JSON.stringify(stats)}\n`);
+  expect(runs).toBeGreaterThanOrEqual(BUDGET.floor);
   // The generator reaches both sides of the line.
   expect(stats.accepted).toBeGreaterThan(0);
   expect(stats.refused).toBeGreaterThan(stats.accepted);
-}, TIME_MS + 60_000);
+}, BUDGET.budgetMs + 120_000);

@@ -83,7 +83,11 @@ export async function runServe(o: ServeOptions): Promise<number> {
   if (generated) token = randomBytes(24).toString('base64url');
   const concurrency = o.concurrency ?? Math.max(2, os.availableParallelism());
   const limiter = new Limiter(concurrency, o.queue ?? 64);
-  const pool = new SqlProcessPool({ size: concurrency, memoryMb: o.sqlMemoryMb ?? 1024, tempDirectory: path.join(os.tmpdir(), `fleetprof-serve-${process.pid}`) });
+  // User SQL runs in at most max(2, CPUs) query processes (each up to --sql-memory-mb), however
+  // large --concurrency is: the pool starts them all at launch, and `--concurrency 100000` started
+  // that many processes; a /sql request past them waits for one.
+  const sqlProcesses = Math.min(concurrency, Math.max(2, os.availableParallelism()));
+  const pool = new SqlProcessPool({ size: sqlProcesses, memoryMb: o.sqlMemoryMb ?? 1024, tempDirectory: path.join(os.tmpdir(), `fleetprof-serve-${process.pid}`) });
   const sqlLimits = { timeoutMs: o.sqlTimeoutMs ?? 20_000, maxRows: o.sqlMaxRows ?? 10_000, maxBytes: o.sqlMaxBytes };
   // Engines are reused between requests over the same files (lib/query/engine-cache.ts).
   const engines = new EngineCache((files) => QueryEngine.open(files, [dir], { memoryLimit: `${o.sqlMemoryMb ?? 1024}MB` }));
