@@ -154,3 +154,37 @@ test('a chunk that throws publishes nothing and leaves no scratch file', async (
   const left = await fs.readdir(store.root, { recursive: true }).catch(() => []);
   expect(left.map(String).filter((f) => f.endsWith('.parquet') || f.endsWith('.ndjson'))).toEqual([]);
 });
+
+test('a small runtime/metrics input is held as rows: written with other inputs in one file, each row exactly as built (shared labels once per input)', async () => {
+  const doc = (t: string, v: number) => ({ time: t, metrics: { '/gc/heap/goal:bytes': v, '/sched/latencies:seconds': { buckets: ['-Inf', 0, 1e-6, '+Inf'], counts: [0, v, 1] }, '/gc/pause:seconds': null } });
+  const text = (v: number) => `${JSON.stringify(doc('2026-11-21T10:00:00Z', v))}\n${JSON.stringify(doc('2026-11-21T10:00:10Z', v + 1))}\n`;
+  const m = (id: string, labels: Record<string, string>) => parseSourceMeta({ service: 'svc', instance: id, version: 'v1', labels, process: `p-${id}`, source: id, sourceId: `test:${id}` });
+  const a = prepareBytes(Buffer.from(text(7)), m('a', { region: 'eu', tier: 'x' }));
+  const b = prepareBytes(Buffer.from(text(9)), m('b', {}));
+  for (const p of [a, b]) expect(p.entries.map(isChunked)).toEqual([false]);
+  const store = new LocalStore(path.join(dir, 'held'));
+  const batch = new FreshBatch({ store, writer });
+  batch.add(a.entries);
+  batch.add(b.entries);
+  const keys = await batch.publish();
+  expect(keys.filter((k) => k.startsWith('fresh/runtime_metrics/'))).toHaveLength(1);
+  const conn = await instance.connect();
+  try {
+    const r = await conn.runAndReadAll(
+      `SELECT profile_id, instance, labels::JSON::VARCHAR AS labels, process, epoch_ms(time) AS ms, name, value, buckets::VARCHAR AS buckets, counts::VARCHAR AS counts FROM read_parquet('${path.join(store.root, keys.find((k) => k.startsWith('fresh/runtime_metrics/'))!)}') ORDER BY instance, ms, name`,
+    );
+    const got = r.getRowObjectsJS();
+    expect(got).toHaveLength(12);
+    const want = [a, b].flatMap((p) => (p.entries[0] as { rows: Record<string, unknown>[] }).rows);
+    for (const w of want) {
+      const row = got.find((g) => g.instance === w.instance && Number(g.ms) * 1000 === w.time && g.name === w.name)!;
+      expect(row.profile_id).toBe(w.profile_id);
+      expect(JSON.parse(String(row.labels))).toEqual(w.labels);
+      expect(row.process).toBe(w.process);
+      expect(row.value).toEqual(w.value);
+      expect(row.counts).toBe(w.counts === null ? null : `[${(w.counts as number[]).join(', ')}]`);
+    }
+  } finally {
+    conn.closeSync();
+  }
+});

@@ -125,3 +125,21 @@ test('runtime/metrics from a source = from the bytes, for mutated inputs over th
     { numRuns: 40, seed: 20261203 },
   );
 });
+
+test('runtime/metrics of at most one chunk of rows is read once (its first pass kept); more is read again, a chunk at a time', () => {
+  const doc = (n: number, t: string) => JSON.stringify({ time: t, metrics: Object.fromEntries(Array.from({ length: n }, (_, i) => [`/bench/m${i}:bytes`, i])) });
+  for (const [rows, passes] of [
+    [500, 1],
+    [501, 2],
+  ] as const) {
+    const text = `${doc(rows - 100, '2026-01-01T00:00:00Z')}\n${doc(100, '2026-01-01T00:00:10Z')}\n`;
+    const src = source(Buffer.from(text), 4096);
+    const s = streamRuntimeMetrics(src, 500, LARGE);
+    const want = parseRuntimeMetrics(text);
+    expect(s.count).toBe(rows);
+    expect(concat(s.chunks())).toEqual(want);
+    expect(concat(s.chunks())).toEqual(want); // read again: the same rows
+    // The first pass, then (over one chunk) one more per chunks() call.
+    expect(src.passes).toBe(passes === 1 ? 1 : 3);
+  }
+});

@@ -428,11 +428,12 @@ async function splitByPart(
 
 /**
  * Whether column `c` holds one value in every row of each part. Scalars compared with ===, except
- * doubles (NaN, -0): those are always written per row.
+ * doubles (NaN, -0): those are always written per row. A list, map or struct counts only when every
+ * row of the part holds the very same object (a source's labels: one object shared by its rows),
+ * never by comparing contents.
  */
 function samePerPart(c: ColumnDef, parts: readonly (readonly Row[])[]): boolean {
-  const k = c.type.kind;
-  if (k !== 'varchar' && k !== 'bigint' && k !== 'integer' && k !== 'timestamp' && k !== 'boolean') return false;
+  if (c.type.kind === 'double') return false;
   for (const rows of parts) {
     const v = rows[0][c.name];
     for (let i = 1; i < rows.length; i++) if (rows[i][c.name] !== v) return false;

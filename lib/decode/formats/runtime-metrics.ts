@@ -194,7 +194,7 @@ export const runtimeMetricsFormat: InputFormat<Extract<Decoded, { input: 'runtim
 // Memory bounded by design (#13): the input is read twice and its rows are never all in memory.
 // The first pass (at decode time, so every refusal comes before anything is written) validates
 // and counts; the second, run by whoever writes the rows, hands them over METRICS_CHUNK_ROWS at a
-// time. Inputs up to LARGE_BYTES are parsed with JSON.parse as a whole (fast, and JSON lines
+// time (an input of at most one chunk of rows keeps the first pass's rows and is not read again). Inputs up to LARGE_BYTES are parsed with JSON.parse as a whole (fast, and JSON lines
 // errors name their line). Larger ones are never one string or one parsed object (a 1M-key
 // document was 1.3 GB): a byte scanner finds each document, and inside a document over
 // LARGE_BYTES each member of "metrics", which are parsed with JSON.parse a group of members at a
@@ -221,19 +221,29 @@ export function streamRuntimeMetrics(input: Uint8Array | ByteSource, chunkRows =
   let count = 0;
   let firstUs = Infinity;
   let lastUs = -Infinity;
+  // The first pass's rows are kept while they fit one chunk: an input that small (the agent's
+  // snapshots of one period, ~700 rows) is then parsed once, not twice; memory holds one chunk
+  // either way. A larger input drops them and is read again, a chunk at a time.
+  let kept: MetricSnapshotRow[] | undefined = [];
   for (const emit of rowGroups(input, largeBytes)) {
     emit((r) => {
       count++;
       if (r.timeUs < firstUs) firstUs = r.timeUs;
       if (r.timeUs > lastUs) lastUs = r.timeUs;
+      if (kept && kept.push(r) > chunkRows) kept = undefined;
     });
   }
   if (count === 0) throw new DecodeError('empty', 'runtime/metrics: no metrics in the input');
+  const one = kept;
   return {
     count,
     firstUs,
     lastUs,
     *chunks() {
+      if (one) {
+        yield one.slice();
+        return;
+      }
       let chunk: MetricSnapshotRow[] = [];
       for (const emit of rowGroups(input, largeBytes)) {
         emit((r) => chunk.push(r));
