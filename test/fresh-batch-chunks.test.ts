@@ -175,7 +175,7 @@ test('a small runtime/metrics input is held as rows: written with other inputs i
     );
     const got = r.getRowObjectsJS();
     expect(got).toHaveLength(12);
-    const want = [a, b].flatMap((p) => (p.entries[0] as { rows: Record<string, unknown>[] }).rows);
+    const want = [a, b].flatMap((p) => (p.entries[0] as unknown as { rows: Record<string, unknown>[] }).rows);
     for (const w of want) {
       const row = got.find((g) => g.instance === w.instance && Number(g.ms) * 1000 === w.time && g.name === w.name)!;
       expect(row.profile_id).toBe(w.profile_id);
