@@ -64,14 +64,14 @@ describe('storage', () => {
   test('resources of the pipeline are all there', () => {
     template.resourceCountIs('AWS::S3::Bucket', 2); // data + access logs
     template.resourceCountIs('AWS::SQS::Queue', 4); // ingest + DLQ, compaction work + DLQ
-    template.resourceCountIs('AWS::Lambda::Function', 6); // ingest, query, digest, compaction planner and worker, CDK's bucket-notifications handler
+    template.resourceCountIs('AWS::Lambda::Function', 7); // ingest, query, digest, compaction planner and worker, merger, CDK's bucket-notifications handler
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.resourceCountIs('AWS::Glue::Database', 1);
     template.resourceCountIs('AWS::Glue::Table', Object.keys(TABLES).length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 4); // agent, agent per service, query caller, Athena user
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7); // DLQ, ingest errors, backlog age, digest errors, compaction errors, compaction DLQ, query errors
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8); // DLQ, ingest errors, backlog age, digest errors, compaction errors, merge errors, compaction DLQ, query errors
     template.resourceCountIs('Custom::S3BucketNotifications', 1);
   });
 
@@ -520,5 +520,35 @@ describe('compaction', () => {
     expect(resources[workerFnId].Properties.Timeout).toBe(900);
     expect(resources[workerFnId].Properties.Environment.Variables.FLEETPROF_COMPACT_QUEUE_URL).toEqual({ Ref: logicalId(stack.compaction.queue) });
     expect(() => new FleetprofStack(newApp(), 'BadWorkers', { settings: { compactWorkers: 1 } })).toThrow(/compactWorkers/);
+  });
+});
+
+describe('merge tier', () => {
+  const fnId = logicalId(stack.merge.fn.fn);
+  const roleId = logicalId(stack.merge.fn.role);
+  const sched = resources[stack.getLogicalId(stack.merge.schedule)];
+
+  test('every minute (UTC) the schedule sends its time to the merger; reserved concurrency 1, a missed run dropped', () => {
+    expect(sched.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    expect(sched.Properties.ScheduleExpressionTimezone).toBe('UTC');
+    expect(str(sched.Properties.Target.Arn)).toBe(`<${fnId}.Arn>`);
+    expect(JSON.parse(sched.Properties.Target.Input)).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' });
+    expect(resources[fnId].Properties.ReservedConcurrentExecutions).toBe(1);
+    const [, cfg] = byType('AWS::Lambda::EventInvokeConfig').find(([, r]) => str(r.Properties.FunctionName) === `<${fnId}>`)!;
+    expect(cfg.Properties).toMatchObject({ MaximumRetryAttempts: 0 });
+    expect(() => new FleetprofStack(newApp(), 'BadMerge', { settings: { mergeSchedule: 'every minute' } })).toThrow(/mergeSchedule/);
+  });
+
+  test('least privilege: reads tables/, writes and deletes fresh files only, writes manifests only among the rest, no queue', () => {
+    const invoker = sched.Properties.Target.RoleArn['Fn::GetAtt'][0];
+    expect(roleStatements(invoker).map((st) => [st.Action, str(st.Resource)])).toEqual([['lambda:InvokeFunction', `<${fnId}.Arn>`]]);
+    const sts = s3Statements(roleStatements(roleId)).map((st) => [list<string>(st.Action).sort().join(','), list(st.Resource).map(str).join(',')]);
+    expect(sts).toEqual([
+      ['s3:GetObject', `<${bucketId}.Arn>/tables/*`],
+      ['s3:DeleteObject,s3:PutObject', `<${bucketId}.Arn>/tables/fresh/*`],
+      ['s3:PutObject', `<${bucketId}.Arn>/tables/*/_manifest.json`],
+      ['s3:ListBucket', `<${bucketId}.Arn>`],
+    ]);
+    expect(roleStatements(roleId).some((st) => list<string>(st.Action).some((a) => a.startsWith('sqs:')))).toBe(false);
   });
 });

@@ -62,6 +62,10 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
   process.stderr.write(
     `compacted ${r.hours} hour and ${r.days} day files: ${r.filesMerged} files merged, ${r.bytesBefore} -> ${r.bytesAfter} bytes (${ratio}x), ${r.deleted} replaced files deleted\n`,
   );
+  if ('merge' in r) {
+    const m = (r as { merge: { merges: number; filesMerged: number } }).merge;
+    if (m.merges > 0) process.stderr.write(`merged ${m.filesMerged} fresh files of the open hours into ${m.merges} files\n`);
+  }
   if ('rollups' in r) {
     const ru = (r as { rollups: { hours: number; days: number; rows: number; files: number } }).rollups;
     process.stderr.write(`rolled up ${ru.hours} hours and ${ru.days} days: ${ru.rows} rows in ${ru.files} files\n`);

@@ -1,6 +1,7 @@
 import { compactDue, dueOptions, type CompactDueOptions } from '../store/compact-due';
 import { compactWork, emptyResult, planCompaction, type CompactResult } from '../store/compact';
 import { parseWorkMessage, type Send } from '../store/compact-jobs';
+import { mergeOpen, type MergeResult } from '../store/merge';
 import { COMPACT_FUNCTION } from './resources';
 import { openDuckDb, ParquetWriter, type DuckDbSettings } from '../store/parquet';
 import type { Store } from '../store/store';
@@ -25,6 +26,8 @@ export interface CompactJobResult extends CompactResult {
   /** The clock the run used, ISO 8601. */
   readonly now: string;
   readonly ms: number;
+  /** The merge of the open hours that ran first (lib/store/merge.ts). */
+  readonly merge: MergeResult;
 }
 
 export interface CompactJobDeps {
@@ -55,8 +58,10 @@ export async function runCompactJob(deps: CompactJobDeps, nowUs: number): Promis
   try {
     const writer = await ParquetWriter.create(instance);
     try {
+      // The open hours' merge first (what the stack's merger does every minute), then what is due.
+      const merge = await mergeOpen(deps.store, writer, { now: nowUs / 1000 });
       const r = await compactDue(deps.store, writer, { nowUs, unitRows: deps.unitRows, onUnit: deps.onUnit });
-      const out: CompactJobResult = { ...r, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
+      const out: CompactJobResult = { ...r, merge, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
       deps.log?.({ level: 'INFO', msg: 'compaction done', ...out });
       return out;
     } finally {
@@ -128,7 +133,24 @@ export async function runCompactWorker(deps: CompactJobDeps & { send: Send }, me
   });
 }
 
-async function withWriter<T>(deps: CompactJobDeps, f: (writer: ParquetWriter) => Promise<T>): Promise<T> {
+/** What a merger run did (the every-minute Lambda's result). */
+export interface MergeJobResult extends MergeResult {
+  readonly now: string;
+  readonly ms: number;
+}
+
+/** The scheduled merger (lambdas/merge.ts): every open hour's settled batch files merged, one file per table (lib/store/merge.ts). */
+export async function runMergeJob(deps: Pick<CompactJobDeps, 'store' | 'settings' | 'log'>, nowUs: number): Promise<MergeJobResult> {
+  const t0 = Date.now();
+  return withWriter(deps, async (writer) => {
+    const r = await mergeOpen(deps.store, writer, { now: nowUs / 1000 });
+    const out: MergeJobResult = { ...r, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
+    deps.log?.({ level: 'INFO', msg: 'merge done', ...out });
+    return out;
+  });
+}
+
+async function withWriter<T>(deps: Pick<CompactJobDeps, 'settings'>, f: (writer: ParquetWriter) => Promise<T>): Promise<T> {
   const instance = await openDuckDb(deps.settings);
   try {
     const writer = await ParquetWriter.create(instance);

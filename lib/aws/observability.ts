@@ -27,7 +27,7 @@ export interface Observability {
   flush(): void;
 }
 
-export function lambdaObservability(service: 'ingest' | 'query' | 'digest' | 'compact' | 'compact-worker'): Observability {
+export function lambdaObservability(service: 'ingest' | 'query' | 'digest' | 'compact' | 'compact-worker' | 'merge'): Observability {
   const logger = new Logger({ serviceName: `fleetprof-${service}` });
   const metrics = new Metrics({ namespace: 'fleetprof', serviceName: service });
   return {

@@ -82,6 +82,20 @@ export const COMPACT_FUNCTION = {
 } as const;
 
 /**
+ * The merger (lambdas/merge.ts, lib/store/merge.ts): every minute, the open hours' settled batch
+ * files -> one file per table. A minute of 1,000 instances is ~100 batch files per table (a few
+ * M rows): seconds of one vCPU, far under the timeout; reserved concurrency 1, so a slow run makes
+ * the next one wait instead of racing it (racing is safe, only wasted).
+ */
+export const MERGE_FUNCTION = {
+  timeoutSeconds: 300,
+  memoryMb: 3008,
+  ephemeralStorageMb: 2048,
+  scheduleExpression: 'rate(1 minute)',
+  scheduleInput: { scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' },
+} as const;
+
+/**
  * Compaction worker Lambda (lambdas/compact-worker.ts): one work message per invocation (a unit:
  * up to 4M rows read, sorted and written, minutes; or a dt's rollups). Concurrency from the
  * measured cost: an hour of 1,000 instances is ~35 units and 68-101 min of one 2-vCPU worker

@@ -5,6 +5,7 @@ import { ATHENA_RESULTS_PREFIX, DIGESTS_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, T
 import type { AccessPolicies } from './access';
 import type { Catalog } from './catalog';
 import type { Compaction } from './compaction';
+import type { Merge } from './merge';
 import type { Digest } from './digest';
 import type { DuckdbFunction } from './functions';
 import type { Storage } from './storage';
@@ -21,6 +22,7 @@ export interface NaggedStack extends Stack {
   readonly query: DuckdbFunction;
   readonly digest: Digest;
   readonly compaction: Compaction;
+  readonly merge: Merge;
   readonly access: AccessPolicies;
   readonly catalog: Catalog;
 }
@@ -69,6 +71,16 @@ export function suppressFindings(stack: NaggedStack): void {
     ], true);
   }
 
+  NagSuppressions.addResourceSuppressions(stack.merge.fn.role, [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        `The merger reads Parquet and manifests under ${TABLES_PREFIX}, writes and deletes fresh batch files under ${TABLES_PREFIX}fresh/ ` +
+        `and writes the per-dt manifests (${TABLES_PREFIX}*/_manifest.json), nothing else. ${prefixReason}`,
+      appliesTo: [objects(TABLES_PREFIX), objects(`${TABLES_PREFIX}fresh/`), `${objects(TABLES_PREFIX)}/_manifest.json`],
+    },
+  ], true);
+
   NagSuppressions.addResourceSuppressions(stack.access.agent, [
     {
       id: 'AwsSolutions-IAM5',
@@ -103,7 +115,7 @@ export function suppressFindings(stack: NaggedStack): void {
   const runtimeReason =
     'Node.js 22 is pinned on purpose: it is the newest runtime the project builds and tests against (Node 20+ toolchain, ' +
     'DuckDB native binding and esbuild target node22); moving to a newer runtime is a deliberate, tested change.';
-  for (const f of [stack.ingest.fn, stack.query.fn, stack.digest.fn.fn, stack.compaction.fn.fn, stack.compaction.worker.fn]) {
+  for (const f of [stack.ingest.fn, stack.query.fn, stack.digest.fn.fn, stack.compaction.fn.fn, stack.compaction.worker.fn, stack.merge.fn.fn]) {
     NagSuppressions.addResourceSuppressions(f, [{ id: 'AwsSolutions-L1', reason: runtimeReason }]);
   }
 

@@ -2,7 +2,7 @@
 // variable names come from lib/aws/resources.ts, the one definition shared with the handlers and
 // the moto end-to-end test; only what is infra-only (Athena results, retention) is defined here.
 
-import { COMPACT_FUNCTION, COMPACT_WORKER_FUNCTION, DIGEST_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
+import { COMPACT_FUNCTION, COMPACT_WORKER_FUNCTION, DIGEST_FUNCTION, MERGE_FUNCTION, ENV as HANDLER_ENV, INGEST_FUNCTION, INGEST_QUEUE, PREFIXES, QUERY_FUNCTION } from '../aws/resources';
 
 /** Uploads land here; ObjectCreated under this prefix (and only this one) triggers ingestion. */
 export const RAW_PREFIX: string = PREFIXES.raw;
@@ -77,6 +77,8 @@ export interface FleetprofSettings {
   readonly compactMemoryMb: number;
   /** Compaction workers at once (the work queue's event source maxConcurrency, 2-1000): ~12 per 1,000 instances. */
   readonly compactWorkers: number;
+  /** EventBridge Scheduler expression of the merge tier (UTC); default every minute. */
+  readonly mergeSchedule: string;
 }
 
 export const DEFAULT_SETTINGS: FleetprofSettings = {
@@ -110,4 +112,5 @@ export const DEFAULT_SETTINGS: FleetprofSettings = {
   compactSchedule: COMPACT_FUNCTION.scheduleExpression,
   compactMemoryMb: COMPACT_FUNCTION.memoryMb,
   compactWorkers: COMPACT_WORKER_FUNCTION.maxConcurrency,
+  mergeSchedule: MERGE_FUNCTION.scheduleExpression,
 };

@@ -9,6 +9,7 @@ import { AccessPolicies, ingestStatements, queryStatements } from './access';
 import { Catalog } from './catalog';
 import { Compaction } from './compaction';
 import { Digest } from './digest';
+import { Merge } from './merge';
 import { DuckdbFunction } from './functions';
 import { DEFAULT_SETTINGS, ENV, FleetprofSettings } from './names';
 import { suppressFindings } from './nag';
@@ -30,6 +31,7 @@ export class FleetprofStack extends Stack {
   readonly alarms: cloudwatch.Alarm[];
   readonly digest: Digest;
   readonly compaction: Compaction;
+  readonly merge: Merge;
 
   constructor(scope: Construct, id: string, props: FleetprofStackProps = {}) {
     super(scope, id, props);
@@ -79,6 +81,7 @@ export class FleetprofStack extends Stack {
     this.catalog = new Catalog(this, 'Catalog', { bucket, settings: s });
     this.digest = new Digest(this, 'Digest', { bucket, dlq, settings: s });
     this.compaction = new Compaction(this, 'Compaction', { bucket, settings: s });
+    this.merge = new Merge(this, 'Merge', { bucket, settings: s });
     this.access = new AccessPolicies(this, 'Access', { bucket, queryFunction: this.query.fn, catalog: this.catalog });
 
     this.alarms = [
@@ -118,6 +121,14 @@ export class FleetprofStack extends Stack {
         alarmDescription: 'fleetprof: a scheduled compaction failed (small files accumulate until one succeeds)',
         metric: this.compaction.fn.fn.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }),
         threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'MergeErrors', {
+        alarmDescription: 'fleetprof: merges keep failing (the fresh hour stays in batch files: queries over it slow down, nothing is lost)',
+        metric: this.merge.fn.fn.metricErrors({ period: Duration.minutes(15), statistic: 'Sum' }),
+        threshold: 5,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -172,6 +183,7 @@ function validate(s: FleetprofSettings): void {
   if (s.ingestBatchingWindowSeconds === 0 && s.ingestBatchSize > 10) fail('ingestBatchSize > 10 needs ingestBatchingWindowSeconds > 0');
   if (s.digestFrom && !/^[^@\s,]+@[^@\s,]+$/.test(s.digestFrom)) fail(`digestFrom must be one e-mail address, got ${s.digestFrom}`);
   if (s.digestFrom && !s.digestTo.trim()) fail('digestTo is required when digestFrom is set');
+  if (!/^(cron|rate)\(.+\)$/.test(s.mergeSchedule)) fail(`mergeSchedule must be cron(...) or rate(...), got ${s.mergeSchedule}`);
   if (!/^(cron|rate)\(.+\)$/.test(s.compactSchedule)) fail(`compactSchedule must be cron(...) or rate(...), got ${s.compactSchedule}`);
   if (!(s.compactMemoryMb >= 1024 && s.compactMemoryMb <= 10240)) fail('compactMemoryMb must be 1024..10240');
   if (!(Number.isInteger(s.compactWorkers) && s.compactWorkers >= 2 && s.compactWorkers <= 1000)) fail('compactWorkers must be 2..1000');

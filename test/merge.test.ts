@@ -1,0 +1,224 @@
+// The merge tier (lib/store/merge.ts) on a local store, through the real merger and compactor:
+// an open hour's batch files -> one file per table, and every row of every raw table is seen
+// exactly once by DuckDB after every effect (each output PUT, each manifest swap), with the merger
+// interrupted before each swap and run again (an orphan), a merge run twice (redelivered), two
+// mergers at once, and a merge whose swap comes after the hour's compaction. A redelivered
+// profile (two batches) counts once throughout; top equals top over the unmerged files.
+import { promises as fs, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { FreshBatch, prepareBytes } from '../lib/ingest';
+import { parseSourceMeta } from '../lib/model/source';
+import { LocalStore } from '../lib/store/local';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { compact } from '../lib/store/compact';
+import { readManifest } from '../lib/store/manifest';
+import { isMergeBatch, mergeOpen, openHours, type MergeOptions } from '../lib/store/merge';
+import { parseKey } from '../lib/store/layout';
+import { openEngine } from '../lib/query/open';
+import { top } from '../lib/query/top';
+
+const FIXTURES = path.join(__dirname, 'fixtures/go');
+const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1'];
+const KINDS = ['cpu', 'heap', 'mutex'];
+const RAW = ['profiles', 'functions', 'stacks'] as const;
+const H = 3_600_000_000;
+
+let instance: DuckDBInstance;
+let writer: ParquetWriter;
+let tmp: string;
+
+async function batch(store: LocalStore, runs: string[], kinds = KINDS): Promise<void> {
+  const b = new FreshBatch({ store, writer });
+  for (const r of runs)
+    for (const k of kinds) {
+      const f = path.join(FIXTURES, r, `${k}.pb.gz`);
+      b.add(prepareBytes(readFileSync(f), parseSourceMeta({ service: r.includes('i2') ? 'svc-b' : 'svc-a', instance: r, version: r.includes('v2') ? 'v2' : 'v1', source: f, sourceId: `test:${r}:${k}` })).entries);
+    }
+  await b.publish();
+}
+
+/** Rows and an order-free hash of each raw table as the readers see it (manifests, dedupe). */
+async function seen(store: LocalStore): Promise<Record<string, string>> {
+  const engine = await openEngine(store, {}, [store.root]);
+  try {
+    const out: Record<string, string> = {};
+    for (const t of RAW) {
+      const [r] = await engine.rows(`SELECT count(*)::VARCHAR AS n, sum(hash(x))::VARCHAR AS h FROM ${t} x`);
+      out[t] = `${String(r.n)}:${String(r.h)}`;
+    }
+    return out;
+  } finally {
+    engine.close();
+  }
+}
+
+async function cpuTop(store: LocalStore, fromUs: number): Promise<string> {
+  const engine = await openEngine(store, { fromUs, toUs: fromUs + H }, [store.root]);
+  try {
+    return JSON.stringify(await top(engine, { kind: 'cpu', fromUs, toUs: fromUs + H }));
+  } finally {
+    engine.close();
+  }
+}
+
+/** The fresh files of a table the readers use (unmerged), by kind of batch. */
+async function freshFiles(store: LocalStore, table: string): Promise<{ raw: number; merged: number }> {
+  const out = { raw: 0, merged: 0 };
+  const mergedKeys = new Map<string, Set<string>>();
+  for (const o of await store.list(`fresh/${table}/`)) {
+    const k = parseKey(o.key);
+    if (!k || k.tier !== 'fresh') continue;
+    let m = mergedKeys.get(k.dt);
+    if (!m) mergedKeys.set(k.dt, (m = new Set((await readManifest(store, table, k.dt)).manifest.merged)));
+    if (m.has(o.key)) continue;
+    if (isMergeBatch(k.name.split('.')[0])) out.merged++;
+    else out.raw++;
+  }
+  return out;
+}
+
+/** A store of 4 batches in one hour (the 4th redelivers a profile of the 1st); returns it with the hour's start. */
+async function fixtureStore(name: string): Promise<{ store: LocalStore; hourUs: number; truth: Record<string, string>; top: string }> {
+  const store = new LocalStore(path.join(tmp, name));
+  for (const r of RUNS) await batch(store, [r]);
+  await batch(store, [RUNS[0]], ['cpu']);
+  const keys = (await store.list('fresh/profiles/')).map((o) => parseKey(o.key)!).filter((k) => k.tier === 'fresh');
+  const hours = new Set(keys.map((k) => `${k.dt}T${String((k as { hour: number }).hour).padStart(2, '0')}`));
+  expect(hours.size).toBe(1);
+  const hourUs = Date.parse(`${[...hours][0]}:00:00Z`) * 1000;
+  return { store, hourUs, truth: await seen(store), top: await cpuTop(store, hourUs) };
+}
+
+/** Batch ids carry the test's wall clock and the data a fixture's: every batch is settled. */
+const opts = (hourUs: number, extra: Partial<MergeOptions> = {}): MergeOptions => ({ now: hourUs / 1000 + 30 * 60_000, minAgeMs: -Infinity, ...extra });
+
+beforeAll(async () => {
+  instance = await openDuckDb();
+  writer = await ParquetWriter.create(instance);
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-merge-'));
+});
+
+afterAll(async () => {
+  writer?.close();
+  instance?.closeSync();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+test('open hours: the current one, and the one before until its compaction is due', () => {
+  const t = Date.parse('2026-12-03T07:01:00Z');
+  expect(openHours(t, 2 * 60_000)).toEqual([
+    { dt: '2026-12-03', hour: 6 },
+    { dt: '2026-12-03', hour: 7 },
+  ]);
+  expect(openHours(Date.parse('2026-12-03T07:02:00Z'), 2 * 60_000)).toEqual([{ dt: '2026-12-03', hour: 7 }]);
+  expect(openHours(Date.parse('2026-12-03T00:00:30Z'), 2 * 60_000)).toEqual([
+    { dt: '2026-12-02', hour: 23 },
+    { dt: '2026-12-03', hour: 0 },
+  ]);
+});
+
+test('a merge: one file per table, the redelivered profile once, exactly once after every effect; run again it does nothing', async () => {
+  const { store, hourUs, truth, top: top0 } = await fixtureStore('one');
+  expect((await freshFiles(store, 'profiles')).raw).toBe(4);
+  const steps: string[] = [];
+  const r = await mergeOpen(store, writer, {
+    ...opts(hourUs),
+    beforeSwap: async (s) => {
+      steps.push(s.table);
+      expect(await seen(store)).toEqual(truth);
+    },
+  });
+  expect(steps.at(-1)).toBe('profiles'); // profiles last, as ingest publishes
+  expect(new Set(steps)).toEqual(new Set(['profiles', 'functions', 'stacks']));
+  expect(r.abandoned).toBe(0);
+  expect(r.filesMerged).toBeGreaterThanOrEqual(4 * 3);
+  expect(r.rowsOut).toBeLessThan(r.rowsIn); // the redelivered profile's rows are in the output once
+  expect(await seen(store)).toEqual(truth);
+  expect(await cpuTop(store, hourUs)).toEqual(top0);
+  for (const t of RAW) expect(await freshFiles(store, t)).toEqual({ raw: 0, merged: 1 });
+  // Every output shares the one new batch id, larger than every input's.
+  const ids = new Set<string>();
+  for (const t of RAW) for (const o of await store.list(`fresh/${t}/`)) if (isMergeBatch(parseKey(o.key)!.name.split('.')[0])) ids.add(parseKey(o.key)!.name);
+  expect(ids.size).toBe(1);
+  // Run again (a redelivered schedule event): nothing is left to merge.
+  const again = await mergeOpen(store, writer, opts(hourUs));
+  expect(again.merges).toBe(0);
+  expect(await seen(store)).toEqual(truth);
+  // A new batch after the merge (a redelivery of a merged profile): counts once.
+  await batch(store, [RUNS[1]], ['cpu']);
+  expect(await seen(store)).toEqual(truth);
+  // Deferred deletes: after the grace the merged inputs are gone and the manifest forgets them.
+  const later = await mergeOpen(store, writer, { ...opts(hourUs), now: hourUs / 1000 + 30 * 60_000 + 16 * 60_000, minInputs: 99 });
+  expect(later.deleted).toBeGreaterThanOrEqual(12);
+  expect((await readManifest(store, 'profiles', parseKey((await store.list('fresh/profiles/'))[0].key)!.dt)).manifest.merged).toEqual([]);
+  expect(await seen(store)).toEqual(truth);
+  // The hour's compaction takes the merged file and the late batch like any fresh files.
+  await compact(store, writer, { now: hourUs / 1000 + 2 * 3_600_000, closedBefore: Infinity });
+  expect(await seen(store)).toEqual(truth);
+  expect(await cpuTop(store, hourUs)).toEqual(top0);
+}, 120_000);
+
+test('interrupted before each swap, then merged again: the orphan never counts twice; compaction afterwards is exact', async () => {
+  const { store, hourUs, truth, top: top0 } = await fixtureStore('crash');
+  for (let crashAt = 0; crashAt < 3; crashAt++) {
+    let n = 0;
+    await expect(
+      mergeOpen(store, writer, {
+        ...opts(hourUs),
+        beforeSwap: async () => {
+          if (n++ === crashAt) throw new Error('crash');
+        },
+      }),
+    ).rejects.toThrow('crash');
+    expect(await seen(store)).toEqual(truth);
+    expect(await cpuTop(store, hourUs)).toEqual(top0);
+    // More batches arrive between the crashes.
+    await batch(store, [RUNS[crashAt]], ['cpu']);
+    expect(await seen(store)).toEqual(truth);
+  }
+  await mergeOpen(store, writer, opts(hourUs));
+  expect(await seen(store)).toEqual(truth);
+  expect(await cpuTop(store, hourUs)).toEqual(top0);
+  await compact(store, writer, { now: hourUs / 1000 + 2 * 3_600_000, closedBefore: Infinity });
+  expect(await seen(store)).toEqual(truth);
+  expect(await cpuTop(store, hourUs)).toEqual(top0);
+  for (const t of RAW) expect(await freshFiles(store, t)).toEqual({ raw: 0, merged: 0 });
+}, 180_000);
+
+test('two mergers at once: one output per table counts, the other is retired', async () => {
+  const { store, hourUs, truth, top: top0 } = await fixtureStore('two');
+  const db2 = await openDuckDb();
+  const w2 = await ParquetWriter.create(db2);
+  try {
+    const [a, b] = await Promise.all([mergeOpen(store, writer, opts(hourUs)), mergeOpen(store, w2, opts(hourUs))]);
+    expect(a.merges + b.merges).toBe(RAW.length);
+    expect(a.abandoned + b.abandoned).toBe(RAW.length);
+  } finally {
+    w2.close();
+    db2.closeSync();
+  }
+  expect(await seen(store)).toEqual(truth);
+  expect(await cpuTop(store, hourUs)).toEqual(top0);
+  for (const t of RAW) expect(await freshFiles(store, t)).toEqual({ raw: 0, merged: 1 });
+}, 120_000);
+
+test("a merge whose swap comes after the hour's compaction: retired, nothing counted twice", async () => {
+  const { store, hourUs, truth, top: top0 } = await fixtureStore('race');
+  let compacted = false;
+  const r = await mergeOpen(store, writer, {
+    ...opts(hourUs),
+    beforeSwap: async () => {
+      if (compacted) return;
+      compacted = true;
+      // The hour's compaction runs between the merger's output and its swap (the output is just another fresh file to it).
+      await compact(store, writer, { now: hourUs / 1000 + 2 * 3_600_000, closedBefore: Infinity });
+      expect(await seen(store)).toEqual(truth);
+    },
+  });
+  expect(r.merges).toBe(0);
+  expect(r.abandoned).toBe(RAW.length);
+  expect(await seen(store)).toEqual(truth);
+  expect(await cpuTop(store, hourUs)).toEqual(top0);
+}, 120_000);
