@@ -2,6 +2,8 @@
 // logic against an in-process node:http server: deadlines, size caps, error reasons, isolation.
 import { parseDurationMs } from '../lib/model/time';
 import { createServer, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { encodeProfile, StringTable } from './helpers/pprof-builder';
 import type { AddressInfo } from 'node:net';
 import {
   defaultInstance,
@@ -174,5 +176,48 @@ describe('requests and rounds', () => {
     setTimeout(() => stop.abort(), 100);
     const r2 = await scrapeRound(targets.slice(0, 1), { kinds: ['goroutine'], cpuSeconds: 1, timeoutMs: 10_000, maxBytes: 1000, concurrency: 1, signal: stop.signal }, sink);
     expect(r2[0]).toMatchObject({ ok: false, interrupted: true, reason: 'interrupted' });
+  });
+
+  /** A plain heap/allocs snapshot whose alloc_objects sum to `total`. */
+  function memProfile(total: number): Uint8Array {
+    const s = new StringTable();
+    const types = ['alloc_objects/count', 'alloc_space/bytes', 'inuse_objects/count', 'inuse_space/bytes'].map((t) => t.split('/'));
+    return gzipSync(
+      encodeProfile({
+        sampleTypes: types.map(([type, unit]) => ({ type: s.id(type), unit: s.id(unit) })),
+        functions: [{ id: 1, name: s.id('main.work') }],
+        locations: [{ id: 1, lines: [{ functionId: 1 }] }],
+        samples: [{ locationIds: [1], values: [total, total * 4096, 0, 0] }],
+        stringTable: s.strings,
+      }),
+    );
+  }
+
+  test('one process, one identity: heap and allocs read in the target\'s order even when it answers the earlier read last', async () => {
+    // One process whose allocation counter grows between reads (a GC published more): the read
+    // that arrives first sees 100 and is answered late (a loaded target), the next sees 200 and
+    // is answered at once. Out of order, 200 then 100 looked like a restart.
+    let reads = 0;
+    const target = createServer((req, res) => {
+      const total = ++reads * 100;
+      const body = memProfile(total);
+      if (total === 100) setTimeout(() => res.end(body), 300);
+      else res.end(body);
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+      const processes = new ProcessIds('abc');
+      const put: Capture[] = [];
+      const sink = { put: async (c: Capture) => (put.push(c), 'ok') };
+      for (let round = 0; round < 2; round++) {
+        const r = await scrapeRound(resolveTargets([url]), { kinds: ['heap', 'allocs'], cpuSeconds: 1, timeoutMs: 5000, maxBytes: 1 << 20, concurrency: 1, processes }, sink);
+        expect(r.map((x) => x.ok)).toEqual([true, true]);
+      }
+      expect(reads).toBe(4);
+      expect(put.map((c) => c.process)).toEqual(Array(4).fill('scrape:abc.0'));
+    } finally {
+      await new Promise((r) => target.close(r));
+    }
   });
 });

@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 
 export class ProcessIds {
   private readonly seen = new Map<string, { gen: number; total?: bigint; lost: boolean }>();
+  /** Per instance, the end of the last snapshot read (see inOrder). */
+  private readonly reads = new Map<string, Promise<void>>();
 
   constructor(private readonly runId: string = randomBytes(6).toString('hex')) {}
 
@@ -22,6 +24,30 @@ export class ProcessIds {
   /** The identity uploads of this target carry now. */
   current(instance: string): string {
     return `scrape:${this.runId}.${this.state(instance).gen}`;
+  }
+
+  /**
+   * Runs `read` (a plain heap or allocs request and its observeTotal) once the instance's earlier
+   * reads are over. heap and allocs are two views of the same counters, requested together in a
+   * round: concurrent, the target could read the counters for one, finish a GC (which publishes
+   * more allocations), read them for the other, and answer the second first; the totals then
+   * arrived in the wrong order and a lower one looked like a restart (a second identity for one
+   * process, seen under load). One at a time, the request after a response reads the counters
+   * after the one before: observation order is the target's read order.
+   */
+  async inOrder<T>(instance: string, read: () => Promise<T>): Promise<T> {
+    const before = this.reads.get(instance) ?? Promise.resolve();
+    const run = before.then(read);
+    const done = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.reads.set(instance, done);
+    try {
+      return await run;
+    } finally {
+      if (this.reads.get(instance) === done) this.reads.delete(instance);
+    }
   }
 
   /** A plain snapshot's cumulative counter total: lower than the last one means a new process. */

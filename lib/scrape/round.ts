@@ -93,15 +93,25 @@ function counterTotal(kind: ProfileKind, bytes: Uint8Array): bigint | undefined 
  */
 async function pull(t: ScrapeTarget, kind: ProfileKind, url: string, o: RoundOptions): Promise<Uint8Array> {
   const fetchOpts = { timeoutMs: requestTimeoutMs(kind, o), maxBytes: o.maxBytes, signal: o.signal };
-  const body = await fetchProfile(url, fetchOpts);
-  if (kind !== 'heap' && kind !== 'allocs') return body;
-  const snapshot = asDelta(kind, o) ? await fetchProfile(profileUrl(t.base, kind, o.cpuSeconds), { ...fetchOpts, timeoutMs: o.timeoutMs }) : body;
+  if (kind !== 'heap' && kind !== 'allocs') return fetchProfile(url, fetchOpts);
+  const delta = asDelta(kind, o) ? await fetchProfile(url, fetchOpts) : undefined;
+  const notA = (e: unknown) => new ScrapeError(`not a ${kind} profile: ${(e as Error).message}`);
+  // The plain snapshot and the total it shows, in the target's read order (ProcessIds.inOrder).
+  const snap = async () => {
+    const snapshot = await fetchProfile(profileUrl(t.base, kind, o.cpuSeconds), delta ? { ...fetchOpts, timeoutMs: o.timeoutMs } : fetchOpts);
+    try {
+      const total = o.processes ? counterTotal(kind, snapshot) : undefined;
+      if (total !== undefined) o.processes!.observeTotal(t.instance, total);
+    } catch (e) {
+      throw notA(e);
+    }
+    return snapshot;
+  };
+  const snapshot = o.processes ? await o.processes.inOrder(t.instance, snap) : await snap();
   try {
-    const total = o.processes ? counterTotal(kind, snapshot) : undefined;
-    if (total !== undefined) o.processes!.observeTotal(t.instance, total);
-    return asDelta(kind, o) ? countersWithGauges(kind, decodeProfile(body), decodeProfile(snapshot)) : body;
+    return delta ? countersWithGauges(kind, decodeProfile(delta), decodeProfile(snapshot)) : snapshot;
   } catch (e) {
-    throw new ScrapeError(`not a ${kind} profile: ${(e as Error).message}`);
+    throw notA(e);
   }
 }
 
