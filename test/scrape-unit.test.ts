@@ -198,7 +198,7 @@ describe('requests and rounds', () => {
     // that arrives first sees 100 and is answered late (a loaded target), the next sees 200 and
     // is answered at once. Out of order, 200 then 100 looked like a restart.
     let reads = 0;
-    const target = createServer((req, res) => {
+    const target = createServer((_req, res) => {
       const total = ++reads * 100;
       const body = memProfile(total);
       if (total === 100) setTimeout(() => res.end(body), 300);
