@@ -266,7 +266,12 @@ function chunkedEntry<R, N extends 'gc_cycles' | 'runtime_metrics'>(
 function heldEntry<R, N extends 'runtime_metrics'>(table: N, stream: RowStream<R>, toRows: (rows: R[]) => TableRows[N]): { entry: TableEntry<N>; days: () => string[] } {
   const rows: TableRows[N][number][] = [];
   for (const c of stream.chunks()) for (const r of toRows(c)) rows.push(r);
-  const days = new Set(rows.map((r) => utcDate(Math.floor(r.time / DAY_US) * DAY_US)));
+  const days = new Set<string>();
+  let lastDay = -1;
+  for (const r of rows) {
+    const d = Math.floor(r.time / DAY_US);
+    if (d !== lastDay) days.add(utcDate((lastDay = d) * DAY_US));
+  }
   return { entry: { table, rows: rows as TableRows[N] }, days: () => [...days].sort() };
 }
 

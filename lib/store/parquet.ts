@@ -80,11 +80,14 @@ export class ParquetWriter {
     };
     try {
       let src: string;
+      let count = 0;
       const packed = parts.filter(isPacked);
       if (packed.length > 0) {
         if (packed.length !== parts.length) throw new Error(`${table.name}: packed and plain rows in one file`);
+        for (const p of packed) count += rowCount(p);
         src = await packedSource(table, packed, append);
       } else {
+        for (const p of parts as readonly (readonly unknown[])[]) count += p.length;
         const rows = (parts as readonly (readonly Record<string, unknown>[])[]).filter((r) => r.length > 0);
         if (rows.length === 0) src = emptySource(table);
         else {
@@ -92,13 +95,17 @@ export class ParquetWriter {
           src = `SELECT ${selectColumns(table, () => undefined)} FROM ${from}`;
         }
       }
-      const order = table.sortBy.map((c) => `"${c}"`).join(', ');
+      // Sorted by the table's key only when the file holds more than one row group: statistics
+      // are per row group, so the order inside a single one prunes nothing (and the compactor
+      // re-sorts every row anyway). A batch of 10 agent bundles is ~10,000 stacks rows, one
+      // group; the sort was ~12% of its ingest CPU (docs/performance.md, "Ingest").
+      const order = count > ROW_GROUP_ROWS ? ` ORDER BY ${table.sortBy.map((c) => `"${c}"`).join(', ')}` : '';
       src = withBatch(src, opts.batchId);
       // On one DuckDB thread: a batch's COPYs are small, and on two threads they cost ~1.6x the CPU
       // (stacks 2.2-2.7 vs 1.1-1.5 ms per profile, measured); the JS thread decoding the next input
       // uses the other core. `fleetprof ingest` of 270 profiles: 2.0-2.2 s CPU vs 2.4-3.0 s.
       await this.oneThread(() =>
-        this.conn.run(`COPY (${src} ORDER BY ${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`),
+        this.conn.run(`COPY (${src}${order}) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`),
       );
     } finally {
       for (const t of temps) await this.conn.run(`DROP TABLE IF EXISTS temp.main."${t}"`);

@@ -514,7 +514,9 @@ export const gctraceFormat: InputFormat<Extract<Decoded, { input: 'gctrace' }>> 
   name: 'gctrace',
   input: 'gctrace',
   uploadKind: 'gctrace',
-  sniff: (head) => looksLikeGctrace(head.text),
+  // A gc line holds the ASCII bytes "gc ", which UTF-8 decoding maps one to one: without them in
+  // the head the text (64 KiB decoded for nothing, for every binary input) cannot match.
+  sniff: (head) => Buffer.from(head.bytes.buffer, head.bytes.byteOffset, head.bytes.byteLength).includes('gc ') && looksLikeGctrace(head.text),
   sniffAll: containsGctrace,
   decode(raw, ctx) {
     if (ctx.startUs === undefined) throw new DecodeError('unsupported', 'gctrace log needs a capture start: pass --start');

@@ -178,11 +178,25 @@ export function looksLikeRuntimeMetrics(text: string): boolean {
   return (head.startsWith('{') || head.startsWith('[')) && METRICS_HEAD.test(head);
 }
 
+/**
+ * False only when the text cannot start with `{` or `[` after trimming: the first byte that is not
+ * ASCII whitespace is ASCII and neither. Checked on the bytes so a binary input (every pprof)
+ * is not decoded as UTF-8 for nothing; a non-ASCII byte (a BOM, Unicode whitespace) leaves it to
+ * the text.
+ */
+function mayStartJson(bytes: Uint8Array): boolean {
+  for (const b of bytes) {
+    if (b === 0x20 || (b >= 0x09 && b <= 0x0d)) continue;
+    return b === 0x7b || b === 0x5b || b >= 0x80;
+  }
+  return true;
+}
+
 export const runtimeMetricsFormat: InputFormat<Extract<Decoded, { input: 'runtime-metrics' }>> = {
   name: 'runtime-metrics',
   input: 'runtime-metrics',
   uploadKind: 'metrics',
-  sniff: (head) => looksLikeRuntimeMetrics(head.text),
+  sniff: (head) => mayStartJson(head.bytes) && looksLikeRuntimeMetrics(head.text),
   decode(raw) {
     return { input: 'runtime-metrics', snapshots: streamRuntimeMetrics(raw) };
   },
