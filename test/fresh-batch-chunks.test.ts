@@ -188,3 +188,49 @@ test('a small runtime/metrics input is held as rows: written with other inputs i
     conn.closeSync();
   }
 });
+
+test('rows alternating between hours, more than the open files may buffer at once, are each written once into their hour', async () => {
+  // 60,000 cycles every 0.3 s from 23:10: six hours. Fed round-robin, 2,000 rows of each hour in turn, so
+  // every hour's file is open and buffering at once and the batch's bound on buffered rows
+  // (publish.ts BUFFERED_ROWS) makes the others write shorter runs again and again.
+  const store = new LocalStore(path.join(dir, 'd'));
+  const log = Buffer.from(gctraceLog({ cycles: 60_000, periodS: 0.3 }, false));
+  const [entry] = prepareBytes(log, meta('e')).entries as ChunkedEntry<'gc_cycles'>[];
+  const rows = [...entry.chunks()].flat();
+  const byHour = new Map<number, GcCyclesRow[]>();
+  for (const r of rows) {
+    const h = Math.floor(r.time / 3_600_000_000);
+    const list = byHour.get(h);
+    if (list) list.push(r);
+    else byHour.set(h, [r]);
+  }
+  expect(byHour.size).toBe(6);
+  const alternating: ChunkedEntry<'gc_cycles'> = {
+    table: 'gc_cycles',
+    count: rows.length,
+    *chunks() {
+      for (let i = 0; ; i += 2000) {
+        const round = [...byHour.values()].map((h) => h.slice(i, i + 2000)).filter((c) => c.length > 0);
+        if (round.length === 0) return;
+        yield* round;
+      }
+    },
+  };
+  const b = new FreshBatch({ store, writer });
+  b.add([alternating]);
+  const keys = await b.publish('b4');
+  expect(keys).toHaveLength(6);
+  const conn = await instance.connect();
+  try {
+    for (const key of keys) {
+      const r = await conn.runAndReadAll(`SELECT count(*) AS n, count(DISTINCT gc) AS d, count(DISTINCT date_trunc('hour', time)) AS h FROM read_parquet('${path.join(store.root, key)}')`);
+      const [o] = r.getRowObjectsJS() as { n: bigint; d: bigint; h: bigint }[];
+      expect(o.n).toBe(o.d);
+      expect(o.h).toBe(1n);
+    }
+    const all = await conn.runAndReadAll(`SELECT count(*) AS n, count(DISTINCT gc) AS d FROM read_parquet([${keys.map((k) => `'${path.join(store.root, k)}'`).join(', ')}])`);
+    expect(all.getRowObjectsJS()).toEqual([{ n: 60_000n, d: 60_000n }]);
+  } finally {
+    conn.closeSync();
+  }
+});

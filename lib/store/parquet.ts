@@ -146,7 +146,7 @@ export class ParquetWriter {
       parts.push(part);
       try {
         const src = withBatch(`SELECT ${selectColumns(table, () => undefined)} FROM temp.main."${temp}"`, opts.batchId);
-        await this.oneThread(() => this.conn.run(`COPY (${src} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`));
+        await this.oneThread(() => this.conn.run(`COPY (${src} ORDER BY ${order}) TO '${sqlString(part)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`), true);
       } finally {
         await drop();
       }
@@ -156,6 +156,10 @@ export class ParquetWriter {
       for (const p of parts) await fs.rm(p, { force: true });
     };
     return {
+      get buffered() {
+        return n;
+      },
+      endRun,
       append: async (rows) => {
         for (let i = 0; i < rows.length; ) {
           if (!temp) {
@@ -179,8 +183,9 @@ export class ParquetWriter {
             parts.length = 0;
           } else {
             const list = parts.map((f) => `'${sqlString(f)}'`).join(', ');
-            await this.oneThread(() =>
-              this.conn.run(`COPY (SELECT * FROM read_parquet([${list}])) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${runRows})`),
+            await this.oneThread(
+              () => this.conn.run(`COPY (SELECT * FROM read_parquet([${list}])) TO '${sqlString(outPath)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${runRows})`),
+              true,
             );
           }
         } finally {
@@ -191,11 +196,30 @@ export class ParquetWriter {
     };
   }
 
-  /** Runs `f` with DuckDB's threads set to 1, then restores the instance's setting. */
-  private async oneThread<T>(f: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `f` with DuckDB's threads set to 1, then restores the instance's setting.
+   *
+   * `release`: afterwards DuckDB's allocator hands the memory `f` freed back to the OS. DuckDB
+   * flushes its allocator's caches when a task ends on one of its worker threads, and whenever the
+   * thread count changes (TaskScheduler::RelaunchThreads); on an instance of one thread (the
+   * ingest Lambda's) the calling thread runs every task and neither happens, so the memory of
+   * every finished run stayed with the process: the 285 MB gctrace log peaked at 492-508 MB with
+   * one thread against 341-366 MB with two (`fleetprof ingest`, the Lambda's memory_limit, same
+   * input, docs/performance.md). So a one-thread instance changes its thread count to 2 and back,
+   * which flushes; the same happens with more threads through the SET below.
+   */
+  private async oneThread<T>(f: () => Promise<T>, release = false): Promise<T> {
     const r = await this.conn.runAndReadAll(`SELECT current_setting('threads')::INTEGER AS t`);
     const threads = Number(r.getRowObjectsJS()[0].t);
-    if (threads === 1) return f();
+    if (threads === 1) {
+      if (!release) return f();
+      try {
+        return await f();
+      } finally {
+        await this.conn.run('SET threads = 2');
+        await this.conn.run('SET threads = 1');
+      }
+    }
     await this.conn.run('SET threads = 1');
     try {
       return await f();
@@ -241,6 +265,10 @@ const RUN_ROWS = 16384;
 
 /** See ParquetWriter.rowFile. */
 export interface RowFile {
+  /** Rows appended since the last sorted run was written (held in DuckDB's TEMP table). */
+  readonly buffered: number;
+  /** Writes the rows buffered so far as a sorted run of their own (a shorter one). */
+  endRun(): Promise<void>;
   append(rows: readonly unknown[]): Promise<void>;
   /** Writes the Parquet file and removes the NDJSON one. */
   finish(): Promise<void>;
