@@ -20,7 +20,15 @@ export const PREFIXES = {
 /** Ingest Lambda settings; the queue's visibility timeout derives from its timeout. */
 export const INGEST_FUNCTION = {
   timeoutSeconds: 120,
-  memoryMb: 2048,
+  /**
+   * One full vCPU (Lambda gives 1 vCPU at 1,769 MB, ~1.16 at 2,048). The handler is CPU-bound on
+   * one JS thread and one DuckDB thread that take turns (DuckDB runs on one thread, the JS thread
+   * waits for each COPY), plus V8's GC helpers: billed wall time at 1,769 MB is its CPU time, at
+   * 2,048 at best CPU / 1.16 if every thread overlapped, so 1,769 costs at most 0.3% more per
+   * bundle and up to 14% less (docs/performance.md, "Cost model"; not measured on Lambda). Memory:
+   * the worst input measured peaks ~390 MB (bench:hostile), DuckDB is limited to 60% of this.
+   */
+  memoryMb: 1769,
   ephemeralStorageMb: 2048,
   /**
    * SQS event source: batch size and window, partial batch responses on. No batching window: an

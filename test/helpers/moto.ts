@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SQSRecord } from '../../lib/aws/events';
 import { freePort, startMotoServer } from '../../lib/aws/local-stack';
+import { INGEST_FUNCTION } from '../../lib/aws/resources';
 
 export function motoAvailable(): boolean {
   return spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).status === 0;
@@ -65,7 +66,7 @@ export function s3EventRecord(bucket: string, key: string, i: number, region = '
   };
 }
 
-/** moto with the handlers' environment set in this process (as the stack's ingest: 2,048 MB) and the bucket created: the ingest benchmarks' S3. */
+/** moto with the handlers' environment set in this process (memory as the stack's ingest function) and the bucket created: the ingest benchmarks' S3. */
 export interface MotoS3 {
   endpoint: string;
   s3: S3Client;
@@ -77,7 +78,7 @@ export async function startMotoS3(o: { region: string; bucket: string; cacheDir:
   Object.assign(process.env, lambdaEnv(moto, o), {
     AWS_ENDPOINT_URL_S3: moto.endpoint,
     // DuckDB gets its share of memory and threads as on Lambda.
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(INGEST_FUNCTION.memoryMb),
   });
   const s3 = await motoBucket(moto, o.region, o.bucket);
   return { endpoint: moto.endpoint, s3, stop: () => (s3.destroy(), moto.child.kill()) };
