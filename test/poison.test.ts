@@ -5,9 +5,8 @@
 // a good object in the same batch is ingested.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { encodeProfile } from './helpers/pprof-builder';
+import { POISON_CASES as CASES } from './helpers/poison-cases';
 import { ingestHandlerOnMoto } from './helpers/ingest-handler';
 import { motoAvailable, s3EventRecord } from './helpers/moto';
 
@@ -17,51 +16,6 @@ const BUCKET = 'fleetprof-poison';
 const REGION = 'us-east-1';
 const GOOD_KEY = 'raw/svc-a/i1/20261121T205418.078Z_cpu.pb.gz';
 const d = motoAvailable() ? describe : describe.skip;
-
-const metrics = (time: string, m: Record<string, unknown>) => Buffer.from(JSON.stringify({ time, metrics: m }));
-const deepJson = (depth: number) =>
-  Buffer.from(`{"time":"2026-11-21T20:54:20Z","metrics":{"/gc/heap/goal:bytes":${'['.repeat(depth)}${']'.repeat(depth)}}}`);
-
-/** A profile with a stack `frames` deep (one function per frame), as the Go runtime encodes it. */
-function deepStackProfile(frames: number, timeNanos: bigint = 1_795_000_000_000_000_000n, values: bigint[][] = [[1n, 10_000_000n]]): Uint8Array {
-  const strings = ['', 'samples', 'count', 'cpu', 'nanoseconds'];
-  const fns = Array.from({ length: frames }, (_, i) => ({ id: i + 1, name: strings.push(`main.f${i}`) - 1 }));
-  return gzipSync(
-    encodeProfile({
-      sampleTypes: [{ type: 1, unit: 2 }, { type: 3, unit: 4 }],
-      samples: values.map((v) => ({ locationIds: fns.map((f) => f.id), values: v })),
-      locations: fns.map((f) => ({ id: f.id, lines: [{ functionId: f.id, line: 1 }] })),
-      functions: fns.map((f) => ({ id: f.id, name: f.name })),
-      stringTable: strings,
-      timeNanos,
-    }),
-  );
-}
-
-interface Case {
-  name: string;
-  key: string;
-  body: Uint8Array;
-  /** What the reason must say (the why, in words). */
-  reason: RegExp;
-}
-
-const CASES: Case[] = [
-  { name: 'deep JSON (200k nested arrays)', key: 'raw/svc-a/i2/20261121T205420.000Z_metrics_deep.json', body: deepJson(200_000), reason: /value must be a number|nests too deeply/ },
-  {
-    name: 'a histogram count of 1e300',
-    key: 'raw/svc-a/i2/20261121T205420.000Z_metrics_huge.json',
-    body: metrics('2026-11-21T20:54:20Z', { '/gc/heap/allocs-by-size:bytes': { buckets: [0, 8, 16], counts: [1e300, 1] } }),
-    reason: /count 0|cannot be stored/,
-  },
-  { name: 'a metrics time in year 9999', key: 'raw/svc-a/i2/20261121T205420.000Z_metrics_y9999.json', body: metrics('9999-12-31T23:59:59Z', { '/gc/cycles/total:gc-cycles': 3 }), reason: /9999.*outside the accepted range/ },
-  { name: 'a metrics time in year 0000', key: 'raw/svc-a/i2/20261121T205420.000Z_metrics_y0000.json', body: metrics('0000-01-01T00:00:00Z', { '/gc/cycles/total:gc-cycles': 3 }), reason: /0000.*outside the accepted range/ },
-  { name: 'a +99:99 offset', key: 'raw/svc-a/i2/20261121T205420.000Z_metrics_tz.json', body: metrics('2026-11-21T20:54:20+99:99', { '/gc/cycles/total:gc-cycles': 3 }), reason: /\+99:99/ },
-  { name: 'an int64-extreme time_nanos', key: 'raw/svc-a/i3/20261121T205420.000Z_cpu.pb.gz', body: deepStackProfile(3, (1n << 63n) - 1n), reason: /time_nanos.*outside the accepted range/ },
-  // Not a DecodeError: a RangeError deep in normalize. Poison because it happened while only the bytes were involved.
-  { name: 'values whose sum overflows int64', key: 'raw/svc-a/i5/20261121T205420.000Z_cpu.pb.gz', body: deepStackProfile(2, undefined, [[1n, 1n << 62n], [1n, 1n << 62n]]), reason: /too large to process.*BIGINT/ },
-  { name: 'a 100k-frame stack', key: 'raw/svc-a/i4/20261121T205420.000Z_cpu.pb.gz', body: deepStackProfile(100_000), reason: /frames.*limit/ },
-];
 
 d('poison inputs through the ingest handler (moto)', () => {
   const h = ingestHandlerOnMoto({ bucket: BUCKET, region: REGION });
@@ -86,6 +40,7 @@ d('poison inputs through the ingest handler (moto)', () => {
       const r = JSON.parse(await body.Body!.transformToString()) as { key: string; code: string; reason: string };
       expect({ name: c.name, key: r.key }).toEqual({ name: c.name, key: c.key });
       expect({ name: c.name, reason: r.reason }).toEqual({ name: c.name, reason: expect.stringMatching(c.reason) });
+      expect({ name: c.name, code: r.code }).toEqual({ name: c.name, code: expect.stringMatching(c.code) });
       // No DuckDB internals, SQL or temp paths.
       expect({ name: c.name, reason: r.reason }).toEqual({ name: c.name, reason: expect.not.stringMatching(/\/tmp|LINE \d|read_json|ndjson|COPY|\.parquet/) });
     }
