@@ -1,7 +1,7 @@
 // The fleet cost model (issue #11 point 1; docs/performance.md "Cost model"): dollars per
 // instance-month from measured unit costs and AWS list prices, and what it takes to reach a target.
 //
-//   node dist/bench/fleet-cost.js [--ingest-ms 44] [--ingest-mb 2048] [--parquet-puts 4]
+//   node dist/bench/fleet-cost.js [--ingest-ms 45] [--ingest-mb 1769] [--parquet-puts 4]
 //     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
 //     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 48] [--period 60] [--arm]
 //     [--target 0.5] [--json]
@@ -55,11 +55,14 @@ export interface CostInputs {
 export const DEFAULTS: CostInputs = {
   periodS: 60,
   // bench/ingest.ts, handler over SQS batches of 10 agent bundles, CPU per bundle (6 x its CPU ms per
-  // profile): 65 ms (2026-12-03 04:30, load 14, the harden lane's A/B: 10.83 ms per profile, the old
-  // build 10.56) and 72 ms (05:14, load 4-6 beside a CI run); 36-44 ms at load 23 on 2026-12-02
-  // 20:40 was never reproduced since (73 ms at load 28-37 on 2026-12-03 01:03). The lower of today's.
-  ingestMsPerBundle: 65,
-  ingestMemoryMb: 2048,
+  // profile), after the ingest lane's cuts (7d86ad5, a643fb1): 44.4 and 44.1 ms (2026-12-03 07:39 and
+  // 07:47, load 22-31; OLD d43e168 run right after each: 50.5 and 51.7); bench/ingest-ab.ts,
+  // alternating with OLD in one process: 43.5 (load 19; OLD 54.1) and 44.8 (load 22, 100 bundles; OLD
+  // 58.3). Rounded up to 45. Was 65: OLD at load 14 (the harden lane's A/B); the cut measured
+  // like for like is 0.77-0.88x, so where OLD costs 65 the new handler would cost ~50-57.
+  ingestMsPerBundle: 45,
+  // lib/aws/resources.ts INGEST_FUNCTION: one vCPU since 4bd20b8 (the handler's threads take turns).
+  ingestMemoryMb: 1769,
   batch: 10,
   // A batch of agent bundles (6 profiles + metrics.jsonl) writes profiles, functions, stacks and
   // runtime_metrics: 4 files (counted: fleetprof ingest of 10 bundles); gc_cycles only with a gctrace log.
