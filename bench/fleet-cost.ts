@@ -3,7 +3,7 @@
 //
 //   node dist/bench/fleet-cost.js [--ingest-ms 45] [--ingest-mb 1769] [--parquet-puts 4]
 //     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
-//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 48] [--period 60] [--arm]
+//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 48] [--merge-s-per-instance-hour 0.72] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
 // Lambda bills wall time. The compute defaults are the CPU seconds measured on this shared 2-core
@@ -46,6 +46,12 @@ export interface CostInputs {
   compactGetsPerInstanceHour: number;
   /** Compacted bytes per instance-hour, rollups included (bench:fleet: DIR's bytes after compaction). */
   storedBytesPerInstanceHour: number;
+  /** Merge tier (lib/store/merge.ts, every minute): CPU seconds per instance-hour (bench/fresh-merge.ts). */
+  mergeSPerInstanceHour: number;
+  mergeMemoryMb: number;
+  /** The merge's GETs per instance-hour (each batch file once, the manifests) and PUT-priced requests (PUT + LIST). */
+  mergeGetsPerInstanceHour: number;
+  mergePutsPerInstanceHour: number;
   /** Digest seconds per instance per day (the digest's CPU over a compacted window / instances). */
   digestSPerInstanceDay: number;
   digestMemoryMb: number;
@@ -86,6 +92,17 @@ export const DEFAULTS: CostInputs = {
   // ~3.0 B per CPU sample at 1,000 instances, rollups included (hour units in the stored form,
   // 73af962; "Storage per CPU sample") x 16,080 CPU samples per instance-hour.
   storedBytesPerInstanceHour: 48_000,
+  // bench/fresh-merge.ts, one merger run per minute over a production-like hour (2026-12-03
+  // 07:48-08:09, load 25-33): profiles + functions at 1,000 instances 0.21 CPU-s per instance-hour
+  // (pre-sums included); all five tables at 100 instances 0.99 vs 0.29 for profiles + functions
+  // alone, so x3.4 for all tables: ~0.72 (scaled, not measured at 1,000 with stacks).
+  mergeSPerInstanceHour: 0.72,
+  mergeMemoryMb: 3008,
+  // 6 batch files per instance-hour x 4 tables, each GET once (profiles + functions at 1,000: 12.15);
+  // PUT + LIST per merge run are per fleet, ~37 a minute for all tables (1,000: 0.38 PUT + 1.89 LIST
+  // for two tables): ~2.2 per instance-hour at 1,000 instances.
+  mergeGetsPerInstanceHour: 25,
+  mergePutsPerInstanceHour: 2.2,
   // fleetprof digest, 24 h window of compacted hours (the last fresh) + 7 d baseline from rollups, 100
   // instances: 22.6 CPU-s (user + system) for 100 instance-days, 2026-12-03 04:17 at load 16-19; wall
   // 112.7 s (docs/performance.md "Digest"). Was 27 s: the raw path's wall time over uncompacted files.
@@ -109,6 +126,8 @@ export function costPerInstanceMonth(i: CostInputs): { items: [string, number, s
     ['ingest compute', uploads * (i.ingestMsPerBundle / 1000) * (i.ingestMemoryMb / 1024) * gbS, `${i.ingestMsPerBundle} ms per bundle at ${i.ingestMemoryMb} MB`],
     ['compaction compute', HOURS * i.compactSPerInstanceHour * (i.compactMemoryMb / 1024) * gbS, `${i.compactSPerInstanceHour} s per instance-hour at ${i.compactMemoryMb} MB`],
     ['compaction GETs', HOURS * i.compactGetsPerInstanceHour * PRICE.s3Get, `${i.compactGetsPerInstanceHour} per instance-hour`],
+    ['merge compute', HOURS * i.mergeSPerInstanceHour * (i.mergeMemoryMb / 1024) * gbS, `${i.mergeSPerInstanceHour} s per instance-hour at ${i.mergeMemoryMb} MB`],
+    ['merge requests', HOURS * (i.mergeGetsPerInstanceHour * PRICE.s3Get + i.mergePutsPerInstanceHour * PRICE.s3Put), `${i.mergeGetsPerInstanceHour} GET + ${i.mergePutsPerInstanceHour} PUT/LIST per instance-hour`],
     ['storage, 30 days', ((HOURS * i.storedBytesPerInstanceHour) / 1e9) * PRICE.s3GbMonth, `${(i.storedBytesPerInstanceHour / 1000).toFixed(0)} kB per instance-hour held 30 days`],
     ['digest', 30 * i.digestSPerInstanceDay * (i.digestMemoryMb / 1024) * gbS, `${i.digestSPerInstanceDay} s per instance-day at ${i.digestMemoryMb} MB`],
   ];
@@ -137,6 +156,7 @@ function main(): void {
     compactGetsPerInstanceHour: num('--compact-gets-per-instance-hour', DEFAULTS.compactGetsPerInstanceHour),
     storedBytesPerInstanceHour: num('--stored-bytes-per-instance-hour', DEFAULTS.storedBytesPerInstanceHour),
     digestSPerInstanceDay: num('--digest-s-per-instance-day', DEFAULTS.digestSPerInstanceDay),
+    mergeSPerInstanceHour: num('--merge-s-per-instance-hour', DEFAULTS.mergeSPerInstanceHour),
     arm: argv.includes('--arm'),
   };
   const target = num('--target', 0.5);

@@ -2,7 +2,8 @@
 // makes DIR): the hour a continuously watched fleet always has, before its compaction and rollups.
 //
 //   node dist/bench/fresh-hour.js --source SRC --data DIR --instances I [--repeat 3] [--pprof-subset 8]
-//                                 [--peer-cli OLD/dist/bin/fleetprof.js] [--windows full,half] [--json]
+//                                 [--peer-cli OLD/dist/bin/fleetprof.js] [--windows full,half] [--no-breakdown] [--no-pprof] [--json]
+// DIR may be merged first (bench/fresh-merge.ts: every minute but the last merged, with pre-sums, as the stack's merger leaves it).
 //
 // - SRC is the simulator's source (bench/fleet-source.ts), DIR holds I = k x N instances of its hour.
 // - Each query runs as the CLI in a child process (time, peak RSS) and is checked against the truth:
@@ -165,13 +166,18 @@ async function main(): Promise<void> {
         };
         const r: Record<string, unknown> = { query: name, ...line(name, own) };
         if (peer) r.peer = line('  peer (--peer-cli)', theirs);
+        if (argv.includes('--no-breakdown')) {
+          r.profiles = (nData * (toUs - hourUs)) / 60_000_000;
+          results.push(r);
+          continue;
+        }
         r.breakdown = await breakdown(data, hourUs, toUs, service);
         say(`  in-process: ${Object.entries(r.breakdown as Record<string, number>).map(([k, v]) => `${k} ${k === 'freshFiles' ? v : v.toFixed(2) + ' s'}`).join('; ')}`);
         r.profiles = (nData * (toUs - hourUs)) / 60_000_000;
         results.push(r);
       }
     }
-    const pp = pprofPerProfile(source, subset, tmp);
+    const pp = argv.includes('--no-pprof') ? { error: 'not run (--no-pprof)' } : pprofPerProfile(source, subset, tmp);
     report.pprof = pp;
     if ('perProfileMs' in pp) {
       for (const r of results) {

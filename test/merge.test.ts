@@ -18,6 +18,8 @@ import { isMergeBatch, mergeOpen, openHours, type MergeOptions } from '../lib/st
 import { parseKey } from '../lib/store/layout';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
+import { topFromMergeSums } from '../lib/query/merge-sums';
+import { profileWeightsSql } from '../lib/query/window';
 
 const FIXTURES = path.join(__dirname, 'fixtures/go');
 const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1'];
@@ -54,10 +56,22 @@ async function seen(store: LocalStore): Promise<Record<string, string>> {
   }
 }
 
-async function cpuTop(store: LocalStore, fromUs: number): Promise<string> {
-  const engine = await openEngine(store, { fromUs, toUs: fromUs + H }, [store.root]);
+async function cpuTop(store: LocalStore, fromUs: number, toUs = fromUs + H, o: { service?: string; rollups?: boolean } = {}): Promise<string> {
+  const engine = await openEngine(store, { fromUs, toUs }, [store.root]);
   try {
-    return JSON.stringify(await top(engine, { kind: 'cpu', fromUs, toUs: fromUs + H }));
+    return JSON.stringify(await top(engine, { kind: 'cpu', fromUs, toUs, ...o }));
+  } finally {
+    engine.close();
+  }
+}
+
+/** How many merges the pre-sum path sums for a window (null: it does not apply). */
+async function summed(store: LocalStore, fromUs: number, toUs: number): Promise<number | null> {
+  const engine = await openEngine(store, { fromUs, toUs }, [store.root]);
+  try {
+    const params = { st: 'cpu' };
+    const q = { kind: 'cpu' as const, fromUs, toUs };
+    return (await topFromMergeSums(engine, q, 'cpu', profileWeightsSql(q, 'cpu', params), params))?.summed ?? null;
   } finally {
     engine.close();
   }
@@ -222,3 +236,50 @@ test("a merge whose swap comes after the hour's compaction: retired, nothing cou
   expect(await seen(store)).toEqual(truth);
   expect(await cpuTop(store, hourUs)).toEqual(top0);
 }, 120_000);
+
+test('pre-summed functions: top over a whole merge equals top over its raw rows (fleet, one service, a window ending inside it); a copy in a smaller batch sends the merge back to raw rows', async () => {
+  const { store, hourUs, top: top0 } = await fixtureStore('sums');
+  const times = await (async () => {
+    const engine = await openEngine(store, {}, [store.root]);
+    try {
+      return (await engine.rows(`SELECT DISTINCT epoch_us(time) AS t FROM profiles WHERE kind = 'cpu' ORDER BY t`)).map((r) => Number(r.t));
+    } finally {
+      engine.close();
+    }
+  })();
+  const mid = times.at(-1)!; // a window ending at the last CPU profile: the merge is at its edge
+  const cases: [number, number, string | undefined][] = [
+    [hourUs, hourUs + H, undefined],
+    [hourUs, hourUs + H, 'svc-a'],
+    [hourUs, mid, undefined],
+  ];
+  const raw = await Promise.all(cases.map(([f, t, svc]) => cpuTop(store, f, t, { service: svc })));
+  expect(raw[0]).toEqual(top0);
+  const r = await mergeOpen(store, writer, opts(hourUs));
+  expect(r.sumsFiles).toBe(1);
+  expect((await store.list('fresh/functions_merge/')).length).toBe(1);
+  expect(await summed(store, hourUs, hourUs + H)).toBe(1);
+  expect(await summed(store, hourUs, mid)).toBe(0); // not covered whole: raw rows
+  for (const [i, [f, t, svc]] of cases.entries()) {
+    expect(await cpuTop(store, f, t, { service: svc })).toEqual(raw[i]);
+    expect(await cpuTop(store, f, t, { service: svc, rollups: false })).toEqual(raw[i]);
+  }
+  // A redelivery whose batch id is smaller than the merge's (an ingest that started before the merge and published after it).
+  const b = new FreshBatch({ store, writer });
+  const f = path.join(FIXTURES, RUNS[2], 'cpu.pb.gz');
+  b.add(prepareBytes(readFileSync(f), parseSourceMeta({ service: 'svc-a', instance: RUNS[2], version: 'v2', source: f, sourceId: `test:${RUNS[2]}:cpu` })).entries);
+  await b.publish('b000000001000000000000');
+  expect(await summed(store, hourUs, hourUs + H)).toBe(0);
+  for (const [i, [f2, t, svc]] of cases.entries()) expect(await cpuTop(store, f2, t, { service: svc })).toEqual(raw[i]);
+  // Merged again (the late batch with the next minute's): the new merge is summed, the first one still not.
+  await mergeOpen(store, writer, { ...opts(hourUs), minInputs: 1 });
+  for (const [i, [f2, t, svc]] of cases.entries()) expect(await cpuTop(store, f2, t, { service: svc })).toEqual(raw[i]);
+  // After the hour's compaction (its functions files gone after the grace) the merger deletes the pre-sums.
+  await compact(store, writer, { now: hourUs / 1000 + 2 * 3_600_000, closedBefore: Infinity });
+  for (const [i, [f2, t, svc]] of cases.entries()) expect(await cpuTop(store, f2, t, { service: svc })).toEqual(raw[i]);
+  await compact(store, writer, { now: hourUs / 1000 + 3 * 3_600_000, closedBefore: Infinity });
+  const late = await mergeOpen(store, writer, { now: hourUs / 1000 + 3 * 3_600_000 });
+  expect(late.deleted).toBeGreaterThanOrEqual(1);
+  expect((await store.list('fresh/functions_merge/')).length).toBe(0);
+  for (const [i, [f2, t, svc]] of cases.entries()) expect(await cpuTop(store, f2, t, { service: svc })).toEqual(raw[i]);
+}, 180_000);

@@ -4,6 +4,7 @@
 // and its codec; this module gathers them. To add a table: one file there, one entry here.
 
 import { functions, functionsCodec, type FunctionsRow } from './tables/functions';
+import { functionsMerge, functionsMergeCodec, type FunctionsMergeRow } from './tables/functions-merge';
 import { gcCycles, gcCyclesCodec, type GcCyclesRow } from './tables/gc-cycles';
 import { profiles, profilesCodec, type ProfilesRow } from './tables/profiles';
 import { runtimeMetrics, runtimeMetricsCodec, type RuntimeMetricsRow } from './tables/runtime-metrics';
@@ -28,6 +29,7 @@ import type { RowCodec } from './tables/codec';
 export { T, type ColumnDef, type ColumnType, type RowOf, type TableDef } from './tables/types';
 export type { JsonCell, JsonRow, RowCodec } from './tables/codec';
 export type { FunctionsRow, GcCyclesRow, PackedStacks, ProfilesRow, RuntimeMetricsRow, StacksRow };
+export type { FunctionsMergeRow };
 export type { Functions1dRow, Functions1hRow, Profiles1hRow, Stacks1dRow, Stacks1hRow, FunctionShares1hRow, FunctionShares1dRow, Gc1hRow, Gc1dRow, Totals1dRow, Attributed1hRow, Attributed1dRow };
 export type { PackedStackRow } from './tables/stacks';
 
@@ -50,6 +52,8 @@ export const TABLES = {
   totals_1d: totals1d,
   attributed_1h: attributed1h,
   attributed_1d: attributed1d,
+  // The merge tier's pre-sums (fresh hours only; lib/store/merge.ts writes them, lib/query/merge-sums.ts reads them).
+  functions_merge: functionsMerge,
 } as const satisfies Record<string, TableDef>;
 
 export type TableName = keyof typeof TABLES;
@@ -79,6 +83,7 @@ export interface TableRows {
   totals_1d: readonly Totals1dRow[];
   attributed_1h: readonly Attributed1hRow[];
   attributed_1d: readonly Attributed1dRow[];
+  functions_merge: readonly FunctionsMergeRow[];
 }
 
 /** One codec per table, beside its definition (lib/model/tables/codec.ts). */
@@ -100,6 +105,7 @@ export const CODECS: { readonly [N in TableName]: RowCodec<TableRows[N] extends 
   totals_1d: totals1dCodec,
   attributed_1h: attributed1hCodec,
   attributed_1d: attributed1dCodec,
+  functions_merge: functionsMergeCodec,
 };
 
 /**

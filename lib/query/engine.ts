@@ -103,6 +103,16 @@ export class QueryEngine {
     }
   }
 
+  /** The files a table reads (as listed when the engine opened). */
+  tableFiles(table: TableName): TableFileSet {
+    return this.views.files[table];
+  }
+
+  /** Makes listed files readable before a statement reads them by path (lazy S3 listings; no-op locally). */
+  async fetch(table: TableName, paths: readonly string[]): Promise<void> {
+    await this.fetchFiles(table, paths);
+  }
+
   /**
    * Start (epoch us) of every UTC hour some live compacted file of `table` holds, from the
    * listing's manifests; null when the file set carries no coverage (built by hand).
@@ -218,7 +228,8 @@ async function viewSql(conn: DuckDBConnection, t: TableName, files: TableFileSet
   const extra = missing.map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
   for (const h of files.lateHours) if (!/^\d{4}-\d{2}-\d{2}T\d{2}:00:00$/.test(h)) throw new Error(`bad hour ${h}`);
   // Fresh rows that do not count (lib/store/dedupe.ts), computed once here, not in every query.
-  const dropped = fresh
+  // A table without profile_id (the merge tier's functions_merge) has no copies to drop: each file is one merge's own rows.
+  const dropped = fresh && def.columns.some((c) => c.name === 'profile_id')
     ? ((await conn.runAndReadAll(droppedKeysSql({ compacted, fresh, lateHours: files.lateHours }))).getRows() as [string][]).map(([k]) => `'${sqlString(k)}'`)
     : [];
   return `CREATE OR REPLACE VIEW ${t} AS ${viewRowsSql({ compacted, fresh, dropped, extra })}`;

@@ -2,6 +2,7 @@ import type { Int64 } from '../model/profile';
 import { normalizeBig } from '../normalize/functions';
 import { DEFAULT_SAMPLE_TYPE, needsSampleLabels, type SqlParams } from './cohort';
 import { stackFunctionsSql } from './stack-functions';
+import { topFromMergeSums } from './merge-sums';
 import type { QueryEngine } from './engine';
 import { planWindow, plannedSelectSql, type WindowPlan } from './plan';
 import { profileWeightsSql, unitDenominator, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
@@ -67,7 +68,8 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
       ).map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint }))
     : bySamples
       ? await fromStacks(engine, q, sampleType, weights, params)
-      : await fromFunctions(engine, q, sampleType, weights, params);
+      : // The merge tier's pre-sums (like rollups, off with rollups: false) where they apply, else the functions view.
+        ((q.rollups === false ? null : await topFromMergeSums(engine, q, sampleType, weights, params))?.functions ?? (await fromFunctions(engine, q, sampleType, weights, params)));
   const abs = (v: bigint) => (v < 0n ? -v : v);
   const cmp = (a: bigint, b: bigint) => (a === b ? 0 : a > b ? -1 : 1);
   const byName = (a: string, b: string) => (a === b ? 0 : a < b ? -1 : 1);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
+import { RAW_TABLE_NAMES, ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
 import { UNIT_ROWS } from './compact-hour';
 import { deleteOrphanSplits, finalizeJob, jobKey, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
@@ -132,6 +132,7 @@ export function emptyResult(): CompactResult {
 const MAX_ROUNDS = 6;
 
 const isRollupTable = (t: TableName) => (ROLLUP_TABLE_NAMES as readonly TableName[]).includes(t);
+const isRawTable = (t: TableName) => (RAW_TABLE_NAMES as readonly TableName[]).includes(t);
 
 /** zstd level and row groups of a job's outputs (the same for hour and day: see STORED_ZSTD). */
 function jobSettings(job: Pick<UnitJob, 'table' | 'span'>, opts: CompactOptions): JobSettings {
@@ -191,7 +192,8 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
 
     const freshOf = new Map<TableName, StoredObject[]>();
     for (const table of tables) {
-      if (isRollupTable(table)) continue;
+      // Raw tables only: rollups have no fresh tier, the merge tier's functions_merge is never compacted (lib/store/merge.ts).
+      if (!isRawTable(table)) continue;
       const { manifest: m } = await readManifest(store, table, dt);
       const merged = new Set(m.merged);
       const fresh = (await store.list(freshDtPrefix(table, dt))).filter((o) => o.key.endsWith('.parquet') && !merged.has(o.key));
@@ -229,7 +231,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
     if (opts.afterDt) await opts.afterDt(dt, result);
     if (!(dayStartMs + DAY_US / 1000 <= closedBefore)) continue;
     for (const table of tables) {
-      if (isRollupTable(table)) continue;
+      if (!isRawTable(table)) continue;
       const { manifest: m } = await readManifest(store, table, dt);
       if ((freshOf.get(table) ?? []).length > 0 || m.live.length <= 1 || !m.live.some((f) => !f.name.startsWith('day-'))) continue;
       // The day close is ONE unit: it reads and sorts the day's rows once, at most unitRows of

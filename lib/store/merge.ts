@@ -77,8 +77,10 @@ export interface MergeResult {
   conflicts: number;
   /** Merges abandoned (their inputs were merged by someone else meanwhile, or the hour got covered): output retired. */
   abandoned: number;
-  /** Retired fresh files (merged inputs, abandoned outputs) deleted after the grace. */
+  /** Retired fresh files (merged inputs, abandoned outputs) deleted after the grace, and pre-sums whose functions file is gone. */
   deleted: number;
+  /** Pre-sum files written (functions_merge). */
+  sumsFiles: number;
 }
 
 /** The last minute's batches stay raw: an SQS batch's files are all published within seconds. */
@@ -89,7 +91,7 @@ const ROW_GROUP_ROWS = 122_880;
 const MAX_ATTEMPTS = 5;
 
 export function emptyMergeResult(): MergeResult {
-  return { merges: 0, filesMerged: 0, rowsIn: 0, rowsOut: 0, bytesBefore: 0, bytesAfter: 0, conflicts: 0, abandoned: 0, deleted: 0 };
+  return { merges: 0, filesMerged: 0, rowsIn: 0, rowsOut: 0, bytesBefore: 0, bytesAfter: 0, conflicts: 0, abandoned: 0, deleted: 0, sumsFiles: 0 };
 }
 
 /**
@@ -136,6 +138,9 @@ export async function mergeOpen(store: Store, writer: ParquetWriter, opts: Merge
   // planner, an hour's ~6,000 merged keys per table would sit in the manifest every reader GETs.
   const tables = (opts.tables ?? RAW_TABLE_NAMES).filter((t) => (RAW_TABLE_NAMES as readonly string[]).includes(t));
   for (const dt of new Set(hours.map((h) => h.dt))) for (const t of tables) result.deleted += await deleteRetiredFresh(store, t, dt, now, opts.graceMs ?? DEFAULT_GRACE_MS);
+  // The hours before the open ones (today's and, just after midnight, yesterday's).
+  for (const dt of new Set([...hours.map((h) => h.dt), utcDate(now * 1000 - 3 * HOUR_US)]))
+    result.deleted += await deleteStaleSums(store, dt, new Set(hours.filter((h) => h.dt === dt).map((h) => h.hour)));
   return result;
 }
 
@@ -179,24 +184,37 @@ export async function mergeHour(store: Store, writer: ParquetWriter, dt: string,
   if (![...inputs.values()].some((xs) => xs.length >= (opts.minInputs ?? 2))) return;
   const after = Math.max(...[...inputs.values()].flat().map((o) => batchMs(batchOf(o.key))));
   const id = mergeBatchId(opts.now, after);
+  // Pre-sums only when functions and profiles merge the same batches: then the merged profiles file
+  // holds every profile the merged functions file does, and readers take its (few) dedupe keys for
+  // the functions file's (lib/query/merge-sums.ts).
+  const batchesOf = (t: TableName) => [...new Set((inputs.get(t) ?? []).map((o) => batchOf(o.key)))].sort().join(',');
+  const sums = inputs.has('functions') && batchesOf('functions') === batchesOf('profiles');
   // profiles last, as ingest publishes: a merged profile row is visible no earlier than its functions and stacks.
   const order = [...inputs.keys()].sort((a, b) => (a === 'profiles' ? 1 : b === 'profiles' ? -1 : 0));
-  for (const t of order) await mergeTable(store, writer, t, dt, hour, inputs.get(t)!, id, opts, result);
+  for (const t of order) await mergeTable(store, writer, t, dt, hour, inputs.get(t)!, id, { ...opts, sums: t === 'functions' && sums }, result);
 }
 
-async function mergeTable(store: Store, writer: ParquetWriter, table: TableName, dt: string, hour: number, inputs: readonly StoredObject[], id: string, opts: MergeOptions & { now: number }, result: MergeResult): Promise<void> {
+async function mergeTable(store: Store, writer: ParquetWriter, table: TableName, dt: string, hour: number, inputs: readonly StoredObject[], id: string, opts: MergeOptions & { now: number; sums: boolean }, result: MergeResult): Promise<void> {
   const key = freshKey(table, dt, hour, id);
   await fs.mkdir(store.scratchDir, { recursive: true });
   const local = path.join(store.scratchDir, `${randomUUID()}-${id}.parquet`);
+  const sumsLocal = path.join(store.scratchDir, `${randomUUID()}-${id}-sums.parquet`);
   let rows: { in: number; out: number };
   try {
     const paths = await Promise.all(inputs.map((o) => store.localPath(o)));
     rows = await writeMerged(writer, table, paths, id, local, opts.zstdLevel ?? MERGE_ZSTD);
+    if (opts.sums) {
+      // Before the functions file: alone it is never read (readers want its functions file live).
+      await writeSums(writer, local, id, sumsLocal);
+      await store.putFile(freshKey(SUMS_TABLE, dt, hour, id), sumsLocal);
+      result.sumsFiles++;
+    }
     const size = (await fs.stat(local)).size;
     await store.putFile(key, local);
     result.bytesAfter += size;
   } finally {
     await fs.rm(local, { force: true });
+    await fs.rm(sumsLocal, { force: true });
   }
   await opts.beforeSwap?.({ table, dt, hour, key });
   const keys = inputs.map((o) => o.key);
@@ -250,4 +268,48 @@ async function writeMerged(writer: ParquetWriter, table: TableName, paths: reado
     `COPY (SELECT ${cols}, '${id}' AS ${BATCH_COLUMN} FROM ${src} f${filter} ORDER BY ${order}) TO '${sqlString(out)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${zstdLevel}, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
   );
   return { in: rowsIn, out: Number(r.getRows()[0]?.[0] ?? 0) };
+}
+
+/** The merge tier's pre-sums table (lib/model/tables/functions-merge.ts). */
+export const SUMS_TABLE = 'functions_merge';
+
+/**
+ * A merged functions file's CPU rows summed per (service, version, kind, sample type, unit,
+ * function), with the merge's first and last profile time and its batch id. CPU profiles weigh 1
+ * in every window (lib/query/window.ts), so over a window holding all of the merge's profiles the
+ * sums are exactly what `top` adds up from the merge's rows.
+ */
+async function writeSums(writer: ParquetWriter, merged: string, id: string, out: string): Promise<void> {
+  const src = `read_parquet('${sqlString(merged)}', hive_partitioning = false)`;
+  await writer.connection.run(
+    `COPY (SELECT service, version, kind, sample_type, unit, function, sum(flat)::BIGINT AS flat, sum(cum)::BIGINT AS cum,
+                  (SELECT min("time") FROM ${src}) AS first_time, (SELECT max("time") FROM ${src}) AS last_time, '${id}' AS ${BATCH_COLUMN}
+           FROM ${src} WHERE kind = 'cpu' GROUP BY ALL ORDER BY kind, sample_type, service, function)
+     TO '${sqlString(out)}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+}
+
+/**
+ * Pre-sums of hours no longer open whose functions file is gone (deleted after the hour's
+ * compaction and its grace): no reader can use them (lib/query/merge-sums.ts wants the functions
+ * file listed), so they go. One LIST of the dt's pre-sums, and of an hour's functions files only
+ * when that hour has pre-sums.
+ */
+async function deleteStaleSums(store: Store, dt: string, open: ReadonlySet<number>): Promise<number> {
+  const byHour = new Map<number, StoredObject[]>();
+  for (const o of await store.list(freshDtPrefix(SUMS_TABLE, dt))) {
+    const k = parseKey(o.key);
+    if (k?.tier !== 'fresh' || open.has(k.hour)) continue;
+    byHour.set(k.hour, [...(byHour.get(k.hour) ?? []), o]);
+  }
+  let n = 0;
+  for (const [hour, sums] of byHour) {
+    const live = new Set((await store.list(`${freshDtPrefix('functions', dt)}${hourDir(hour)}/`)).map((o) => batchOf(o.key)));
+    for (const o of sums)
+      if (!live.has(batchOf(o.key))) {
+        await store.delete(o.key);
+        n++;
+      }
+  }
+  return n;
 }
