@@ -1,9 +1,10 @@
-// `node dist/bench/compact-fanout.js --fresh GEN --work DIR [--batches B] [--sample K] [--workers 12] [--json]`:
+// `node dist/bench/compact-fanout.js --fresh GEN --work DIR [--batches B [--prepare-only]] [--sample K] [--skip-tables T]
+// [--snapshot-before-rollups SNAP] [--rollups-only] [--workers 12] [--json]`:
 // one closed hour compacted through the fan-out's roles as the stack runs them (issue #11 points 1
 // and 4): the planner (lib/aws/compact-job.ts runCompactPlanner, the scheduled Lambda), then each
 // work message it sends in its own child process like one compaction-worker invocation
 // (runCompactWorker: a split group, or one unit, finalized by whichever unit completes its job;
-// then the dt's rollups), each with the compaction Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb).
+// then the hour's rollups, one message per rollup table), each with the compaction Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb).
 //
 // Per role it measures CPU seconds (user + system of the whole process, DuckDB's threads included,
 // around the role's call), wall, peak RSS (VmHWM) and the S3 requests the role makes (counted by
@@ -17,7 +18,7 @@
 // as an SQS batch holds), before anything is measured. `--sample K` runs only K units of each job
 // (spread over the job) and scales the rest from them (the job is then not finalized and no
 // rollups run: the report says so). Prints numbers and checks rows in = rows out; asserts no time.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,7 +27,10 @@ import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { RAW_TABLE_NAMES } from '../lib/model/schema';
 import { parseJobKey, type WorkMessage } from '../lib/store/compact-jobs';
-import { freshKey, HOUR_US } from '../lib/store/layout';
+import { rollupMessages } from '../lib/store/compact';
+import { readManifest, writeManifest } from '../lib/store/manifest';
+import { COMPACTOR_ROLLUPS } from '../lib/store/rollup-compact';
+import { compactedDtPrefix, freshKey, HOUR_US } from '../lib/store/layout';
 import { liveFileSet } from '../lib/store/live';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, sqlString } from '../lib/store/parquet';
@@ -42,7 +46,7 @@ function arg(name: string): string | undefined {
 
 type Counts = CountingStore['counts'];
 interface RoleRun {
-  role: 'plan' | 'split' | 'unit' | 'rollups';
+  role: 'plan' | 'split' | 'unit' | 'rollup' | 'rollups';
   table?: string;
   unit?: number;
   units?: number;
@@ -108,6 +112,11 @@ async function prepare(gen: string, dir: string, batches: number): Promise<{ hou
   }
   const db = await openDuckDb({ memoryLimit: '2500MB', threads: 2, tempDirectory: path.join(dir, '_spill') });
   const conn = await db.connect();
+  // Partitioned writes flush often (100 open partitions of list columns must fit the memory limit).
+  await conn.run('SET partitioned_write_flush_threshold = 65536');
+  await conn.run('SET partitioned_write_max_open_files = 200');
+  await conn.run('SET preserve_insertion_order = false');
+  const t0 = Date.now();
   const rows: Record<string, number> = {};
   const files: Record<string, number> = {};
   try {
@@ -118,21 +127,31 @@ async function prepare(gen: string, dir: string, batches: number): Promise<{ hou
         files[table] = fs.length;
         continue;
       }
-      // A bundle is one instance-minute: its rows stay together, bundles spread by a hash over ~B files
-      // (sorted by that hash, cut into row groups of rows/B, one row group per file).
+      // A bundle is one instance-minute: its rows stay together, bundles spread by a hash over ~B files.
+      // Two hash-partitioned writes (G groups, then ~B/G files per group), no sort: one ORDER BY of
+      // the whole hour (64M stacks rows with list columns at 1,000 instances) did not finish in an hour.
       const tmp = path.join(dir, '_rebatch', table);
-      mkdirSync(path.dirname(tmp), { recursive: true });
-      await conn.run(
-        `COPY (SELECT * FROM read_parquet([${list}], union_by_name = true) ORDER BY hash(instance, date_trunc('minute', "time")) % ${batches}) TO '${sqlString(tmp)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.ceil(rows[table] / batches)}, ROW_GROUPS_PER_FILE 1)`,
-      );
+      mkdirSync(tmp, { recursive: true });
+      const groups = Math.min(batches, 100);
+      const per = Math.ceil(batches / groups);
+      const bundle = `hash(instance, date_trunc('minute', "time"))`;
+      await conn.run(`COPY (SELECT *, ${bundle} % ${groups} AS __g FROM read_parquet([${list}], union_by_name = true)) TO '${sqlString(path.join(tmp, 'g'))}' (FORMAT parquet, PARTITION_BY (__g), COMPRESSION zstd)`);
       for (const f of fs) rmSync(f);
-      const out = readdirSync(tmp).filter((x) => x.endsWith('.parquet'));
+      const out: string[] = [];
+      for (const g of readdirSync(path.join(tmp, 'g'))) {
+        const gdir = path.join(tmp, 'g', g);
+        const kdir = path.join(tmp, `k-${g}`);
+        await conn.run(`COPY (SELECT *, ${bundle} // ${groups} % ${per} AS __k FROM read_parquet('${sqlString(gdir)}/*.parquet', hive_partitioning = false)) TO '${sqlString(kdir)}' (FORMAT parquet, PARTITION_BY (__k), COMPRESSION zstd)`);
+        rmSync(gdir, { recursive: true, force: true });
+        out.push(...readdirSync(kdir, { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.parquet')).map((x) => path.join(kdir, x)));
+      }
       for (const [n, f] of out.entries()) {
         const key = freshKey(table, dt, hour, `rebatch-${String(n).padStart(6, '0')}`);
         mkdirSync(path.dirname(path.join(dir, key)), { recursive: true });
-        renameSync(path.join(tmp, f), path.join(dir, key));
+        renameSync(f, path.join(dir, key));
       }
       files[table] = out.length;
+      process.stderr.write(`rebatched ${table}: ${rows[table]} rows -> ${out.length} files (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
     }
   } finally {
     conn.closeSync();
@@ -180,8 +199,83 @@ function spread(n: number, k: number): number[] {
   return [...new Set(Array.from({ length: k }, (_, j) => Math.round((j * (n - 1)) / Math.max(1, k - 1))))];
 }
 
+/**
+ * `--rollups-only`: GEN's fresh file of each raw table made the hour's one live compacted file of
+ * DIR (the rows the hour's units would hold, deduped already: the generator writes each profile
+ * once), marked pending, as an hour's last finalizer leaves it; then only the rollup messages
+ * run. The rollups read the hour's live rows whatever their file layout, so this measures them
+ * at a fleet size whose compaction would take longer than the run has.
+ */
+async function publishGenerated(gen: string, dir: string): Promise<{ hourUs: number; dt: string; rows: Record<string, number> }> {
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  const store = new LocalStore(dir);
+  const db = await openDuckDb({ memoryLimit: '1GB', threads: 1 });
+  const conn = await db.connect();
+  const rows: Record<string, number> = {};
+  let hourUs = 0;
+  let dt = '';
+  try {
+    for (const f of readdirSync(path.join(gen, 'fresh'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.parquet'))) {
+      const m = /^([a-z_0-9]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//.exec(f)!;
+      const [table, hour] = [m[1], Number(m[3])];
+      dt = m[2];
+      hourUs = Date.parse(`${dt}T${m[3]}:00:00Z`) * 1000;
+      const src = path.join(gen, 'fresh', f);
+      const n = Number((await conn.runAndReadAll(`SELECT SUM(num_rows)::BIGINT FROM parquet_file_metadata('${sqlString(src)}')`)).getRows()[0][0]);
+      rows[table] = (rows[table] ?? 0) + n;
+      const name = `h${String(hour).padStart(2, '0')}-generated-${path.basename(f, '.parquet')}.parquet`;
+      mkdirSync(path.join(dir, compactedDtPrefix(table, dt)), { recursive: true });
+      cpSync(src, path.join(dir, compactedDtPrefix(table, dt), name));
+      const { manifest, etag } = await readManifest(store, table, dt);
+      const pending = (COMPACTOR_ROLLUPS.sources as readonly string[]).includes(table) ? { rollup: 'pending' as const } : {};
+      await writeManifest(store, table, dt, { ...manifest, live: [...manifest.live, { name, hours: [hour], ...pending, rows: n }] }, etag);
+    }
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+  return { hourUs, dt, rows };
+}
+
+async function rollupsOnly(gen: string, dir: string, workers: number): Promise<void> {
+  const p = await publishGenerated(gen, dir);
+  const nowUs = p.hourUs + HOUR_US + SETTLE_US;
+  const store = new LocalStore(dir);
+  const queue = await rollupMessages(store, COMPACTOR_ROLLUPS, p.dt);
+  const snapshot = arg('--snapshot-before-rollups');
+  if (snapshot) {
+    rmSync(snapshot, { recursive: true, force: true });
+    execFileSync('cp', ['-al', dir, snapshot]);
+  }
+  const load0 = os.loadavg()[0];
+  const runs: { table: string; cpuS: number; wallS: number; peakMb: number; requests: Counts }[] = [];
+  while (queue.length > 0) {
+    const m = queue.shift()!;
+    const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
+    runs.push({ table: m.kind === 'rollup' ? m.table : m.kind, ...r });
+    queue.push(...r.sent);
+    process.stderr.write(`  ${JSON.stringify(m)}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, GET ${r.requests.GET} PUT ${r.requests.PUT}\n`);
+  }
+  const out = {
+    rows: p.rows,
+    loadavg: [load0, os.loadavg()[0]],
+    runs,
+    cpuS: runs.reduce((a, r) => a + r.cpuS, 0),
+    longestCpuS: makespan(runs.map((r) => r.cpuS), workers),
+    longestWallS: makespan(runs.map((r) => r.wallS), workers),
+    peakMb: Math.max(...runs.map((r) => r.peakMb)),
+  };
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(out, null, 1) + '\n');
+  else {
+    console.log(`# compact-fanout --rollups-only — ${new Date().toISOString()} — load ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}; rows ${JSON.stringify(p.rows)}`);
+    for (const r of runs) console.log(`${('rollup ' + r.table).padEnd(26)} ${r.cpuS.toFixed(1).padStart(8)} CPU-s ${r.wallS.toFixed(1).padStart(8)} s, peak ${r.peakMb.toFixed(0)} MB, GET ${r.requests.GET} PUT ${r.requests.PUT}`);
+    console.log(`rollups ${out.cpuS.toFixed(1)} CPU-s in ${runs.length} messages; on ${workers} workers ${out.longestCpuS.toFixed(1)} CPU-s / ${out.longestWallS.toFixed(1)} s wall (longest chain); peak ${out.peakMb.toFixed(0)} MB`);
+  }
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--child')) return childRole();
+  if (process.argv.includes('--rollups-only')) return rollupsOnly(arg('--fresh')!, arg('--work')!, Number(arg('--workers') ?? 12));
   const gen = arg('--fresh');
   const dir = arg('--work');
   if (!gen || !dir) throw new Error('usage: compact-fanout --fresh GEN --work DIR [--batches B] [--sample K] [--workers 12] [--json]');
@@ -189,6 +283,11 @@ async function main(): Promise<void> {
   const sample = arg('--sample') ? Number(arg('--sample')) : Infinity;
   const workers = Number(arg('--workers') ?? 12);
   const p = await prepare(gen, dir, batches);
+  // `--prepare-only`: DIR/fresh is then the input of later runs (`--fresh DIR`, no --batches), e.g. of two builds side by side.
+  if (process.argv.includes('--prepare-only')) {
+    process.stdout.write(JSON.stringify({ prepared: dir, ...p }) + '\n');
+    return;
+  }
   const instances = new Set<string>();
   {
     const db = await openDuckDb({ memoryLimit: '1GB', threads: 1 });
@@ -215,9 +314,20 @@ async function main(): Promise<void> {
   const done = new Set<string>();
   // `--skip-tables a,b`: those tables' splits and units are not run (a large table measured in another run).
   const skip = new Set((arg('--skip-tables') ?? '').split(',').filter(Boolean));
+  // `--snapshot-before-rollups SNAP`: DIR hard-linked to SNAP (LocalStore replaces files by rename, so
+  // the copy keeps this state) just before the first rollup message: the state another build's rollups
+  // role can be run on, side by side.
+  const snapshot = arg('--snapshot-before-rollups');
+  let snapped = false;
   while (queue.length > 0) {
     const m = queue.shift()!;
-    if (m.kind !== 'rollups' && skip.has(parseJobKey(m.job)?.table ?? '')) {
+    if (snapshot && !snapped && (m.kind === 'rollup' || m.kind === 'rollups')) {
+      snapped = true;
+      rmSync(snapshot, { recursive: true, force: true });
+      execFileSync('cp', ['-al', dir, snapshot]);
+      process.stderr.write(`  snapshot of the state before the rollups: ${snapshot}\n`);
+    }
+    if ((m.kind === 'unit' || m.kind === 'split') && skip.has(parseJobKey(m.job)?.table ?? '')) {
       sampled = true;
       continue;
     }
@@ -239,10 +349,17 @@ async function main(): Promise<void> {
       runs.push({ role: 'split', table: parseJobKey(m.job)?.table, unit: m.group, units: jobUnits(m.job), ...r });
       queue.push(...r.sent);
       process.stderr.write(`  split ${parseJobKey(m.job)?.table} group ${m.group}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET ${r.requests.PUT} PUT\n`);
+    } else if (m.kind === 'rollup') {
+      // One rollup table of the hour, as one worker runs it (the last one also builds profiles_1h and clears the hour's marks).
+      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
+      runs.push({ role: 'rollup', table: m.table, ...r });
+      queue.push(...r.sent);
+      process.stderr.write(`  rollup ${m.table} h${m.hour}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET ${r.requests.PUT} PUT\n`);
     } else {
       const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
       runs.push({ role: 'rollups', ...r });
       queue.push(...r.sent);
+      process.stderr.write(`  rollups ${m.dt}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB\n`);
     }
   }
   const seen = sampled ? null : await rowsSeen(dir);
@@ -273,7 +390,9 @@ async function main(): Promise<void> {
     };
   });
   const sumOf = (xs: RoleRun[], f: (r: RoleRun) => number) => xs.reduce((a, r) => a + f(r), 0);
-  const rollups = runs.filter((r) => r.role === 'rollups');
+  // The dt's rollups: one run per hour table (this build), or one per dt (a build before the fan-out).
+  const rollups = runs.filter((r) => r.role === 'rollups' || r.role === 'rollup');
+  const rollupStats = rollups.map((r) => ({ table: r.table ?? 'all (one message per dt)', cpuS: r.cpuS, wallS: r.wallS, peakMb: r.peakMb, GET: r.requests.GET, PUT: r.requests.PUT }));
   const splitRuns = runs.filter((r) => r.role === 'split');
   const splitStats = [...new Set(splitRuns.map((r) => r.table!))].sort().map((table) => {
     const ss = splitRuns.filter((r) => r.table === table);
@@ -297,16 +416,22 @@ async function main(): Promise<void> {
     plan: { cpuS: plan.cpuS, wallS: plan.wallS, peakMb: plan.peakMb, requests: plan.requests, messages: plan.sent.length },
     splits: splitStats,
     units: unitStats.map(({ walls: _w, cpus: _c, ...u }) => u),
-    rollups: rollups.length > 0 ? { runs: rollups.length, cpuS: sumOf(rollups, (r) => r.cpuS), wallS: sumOf(rollups, (r) => r.wallS), peakMb: Math.max(...rollups.map((r) => r.peakMb)), GET: sumOf(rollups, (r) => r.requests.GET), PUT: sumOf(rollups, (r) => r.requests.PUT) } : null,
+    rollups:
+      rollups.length > 0
+        ? { runs: rollups.length, cpuS: sumOf(rollups, (r) => r.cpuS), wallS: sumOf(rollups, (r) => r.wallS), peakMb: Math.max(...rollups.map((r) => r.peakMb)), GET: sumOf(rollups, (r) => r.requests.GET), PUT: sumOf(rollups, (r) => r.requests.PUT), byTable: rollupStats }
+        : null,
     total,
     perInstanceHour: { cpuS: total.cpuS / n, GET: total.GET / n, PUT: total.PUT / n, LIST: total.LIST / n },
     maxUnitPeakMb: Math.max(...unitStats.map((u) => u.maxPeakMb)),
-    // The hour's wall in the stack: the planner, the splits, then the units on `workers` workers, then the rollups
-    // (splits and units as two phases: an upper bound, as one table's units may start while another splits).
+    maxRolePeakMb: Math.max(...runs.map((r) => r.peakMb)),
+    // The hour's wall in the stack: the planner, the splits, then the units on `workers` workers, then the rollups on
+    // as many (splits, units and rollups as three phases: an upper bound, as one table's units may start while
+    // another splits; a build before the fan-out runs the dt's rollups in one message, one worker).
     hourWallS: {
       workers,
-      fromUnitWall: plan.wallS + makespan(splitRuns.map((r) => r.wallS), workers) + makespan(allWalls, workers) + sumOf(rollups, (r) => r.wallS),
-      fromUnitCpu: plan.cpuS + makespan(splitRuns.map((r) => r.cpuS), workers) + makespan(allCpus, workers) + sumOf(rollups, (r) => r.cpuS),
+      fromUnitWall: plan.wallS + makespan(splitRuns.map((r) => r.wallS), workers) + makespan(allWalls, workers) + makespan(rollups.map((r) => r.wallS), workers),
+      fromUnitCpu: plan.cpuS + makespan(splitRuns.map((r) => r.cpuS), workers) + makespan(allCpus, workers) + makespan(rollups.map((r) => r.cpuS), workers),
+      rollupsFromCpu: makespan(rollups.map((r) => r.cpuS), workers),
     },
     rowsSeen: seen,
     rowsOk: seen ? RAW_TABLE_NAMES.every((t) => (p.rows[t] ?? 0) === (seen[t] ?? 0)) : null,
@@ -321,10 +446,13 @@ async function main(): Promise<void> {
     for (const u of out.splits) console.log(`${('split ' + u.table).padEnd(22)} ${String(u.groups).padStart(3)} groups: ${f(u.cpuS).padStart(8)} CPU-s ${f(u.wallS).padStart(8)} s, peak ${f(u.maxPeakMb, 0)} MB, GET ${u.GET} PUT ${u.PUT}`);
     for (const u of out.units)
       console.log(`${u.table.padEnd(16)} ${String(u.units).padStart(3)} units (${u.measured} run): ${f(u.cpuS).padStart(8)} CPU-s ${f(u.wallS).padStart(8)} s, per unit ${f(u.meanUnitCpuS)} CPU-s ${f(u.meanUnitWallS)} s, peak ${f(u.maxPeakMb, 0)} MB, GET ${f(u.GET, 0)} PUT ${f(u.PUT, 0)}`);
-    if (out.rollups) console.log(`rollups  ${f(out.rollups.cpuS).padStart(8)} CPU-s ${f(out.rollups.wallS).padStart(8)} s  peak ${f(out.rollups.peakMb, 0)} MB  GET ${out.rollups.GET} PUT ${out.rollups.PUT}`);
+    if (out.rollups) {
+      for (const r of out.rollups.byTable) console.log(`${('rollup ' + r.table).padEnd(22)} ${f(r.cpuS).padStart(8)} CPU-s ${f(r.wallS).padStart(8)} s, peak ${f(r.peakMb, 0)} MB, GET ${r.GET} PUT ${r.PUT}`);
+      console.log(`rollups  ${f(out.rollups.cpuS).padStart(8)} CPU-s ${f(out.rollups.wallS).padStart(8)} s in ${out.rollups.runs} messages (longest ${f(out.hourWallS.rollupsFromCpu)} CPU-s on ${workers} workers)  peak ${f(out.rollups.peakMb, 0)} MB  GET ${out.rollups.GET} PUT ${out.rollups.PUT}`);
+    }
     else console.log('rollups  not run (sampled units: the jobs are not finalized)');
     console.log(`total    ${f(total.cpuS).padStart(8)} CPU-s = ${f(out.perInstanceHour.cpuS, 3)} CPU-s per instance-hour; GET ${f(total.GET, 0)} (${f(out.perInstanceHour.GET, 2)} per instance-hour), PUT ${f(total.PUT, 0)} (${f(out.perInstanceHour.PUT, 3)}), LIST ${f(total.LIST, 0)}`);
-    console.log(`hour wall with ${workers} workers: ${f(out.hourWallS.fromUnitWall)} s from the measured walls, ${f(out.hourWallS.fromUnitCpu)} s from CPU (plan + splits' and units' makespans + rollups); largest unit peak ${f(out.maxUnitPeakMb, 0)} MB`);
+    console.log(`hour wall with ${workers} workers: ${f(out.hourWallS.fromUnitWall)} s from the measured walls, ${f(out.hourWallS.fromUnitCpu)} s from CPU (plan + the splits', units' and rollups' makespans); largest unit peak ${f(out.maxUnitPeakMb, 0)} MB, largest role peak ${f(out.maxRolePeakMb, 0)} MB`);
     console.log(seen ? `rows seen after: ${JSON.stringify(seen)} ${out.rowsOk ? '= fresh rows' : '!= fresh rows'}` : 'rows not checked (sampled)');
   }
   if (seen && !out.rowsOk) process.exitCode = 1;

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import { TABLES, type TableName } from '../model/schema';
+import { ROLLUP_TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { endHour, planDay, planHour, writeSplit, writeUnit, type HourPlan, type HourUnit, type UnitSource } from './compact-hour';
 import { compactedDtPrefix, freshDtPrefix, HOUR_US } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
@@ -21,7 +21,10 @@ import type { Store, StoredObject } from './store';
 //             same rows under the same name);
 //   finalize  once every output of a job exists: the job's ONE manifest swap (compare-and-swap:
 //             of two finalizers one wins, the other re-reads and finds the job done), then the
-//             job object is deleted.
+//             job object is deleted; the dt's last job's finalizer sends its rollups;
+//   rollup    one rollup table of one closed hour (compact.ts rollupHourTable), every table of
+//             the hour in its own message, in parallel; whoever finds them all done publishes the
+//             hour's profiles_1h last and clears the hour's pending marks.
 // A job is applied only if the manifest still holds what it was planned from (an hour: the same
 // live files cover it and none of its inputs is merged; a day: the same live files); otherwise it
 // is stale, and its outputs are retired like replaced files (deleted after the grace). The planner
@@ -92,6 +95,9 @@ export interface UnitJob {
 export type WorkMessage =
   | { readonly kind: 'unit'; readonly job: string; readonly unit: number }
   | { readonly kind: 'split'; readonly job: string; readonly group: number }
+  /** One rollup table of one pending hour (compact.ts rollupHourTable): an hour's tables run in parallel. */
+  | { readonly kind: 'rollup'; readonly dt: string; readonly hour: number; readonly table: TableName }
+  /** A dt's pending day files; pending hours are fanned out into `rollup` messages. */
   | { readonly kind: 'rollups'; readonly dt: string };
 
 /** Where the work goes: the compaction queue (SQS) in the stack, an in-process list locally. */
@@ -507,5 +513,11 @@ export function parseWorkMessage(text: string): WorkMessage {
     if (typeof m.dt !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(m.dt)) throw new Error(`compaction message: dt ${JSON.stringify(m.dt)} is not YYYY-MM-DD`);
     return { kind: 'rollups', dt: m.dt };
   }
-  throw new Error(`compaction message: kind ${JSON.stringify(m?.kind)} is not "unit", "split" or "rollups"`);
+  if (m && m.kind === 'rollup') {
+    if (typeof m.dt !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(m.dt)) throw new Error(`compaction message: dt ${JSON.stringify(m.dt)} is not YYYY-MM-DD`);
+    if (!Number.isInteger(m.hour) || (m.hour as number) < 0 || (m.hour as number) > 23) throw new Error(`compaction message: hour ${JSON.stringify(m.hour)} is not a UTC hour (0..23)`);
+    if (typeof m.table !== 'string' || !(ROLLUP_TABLE_NAMES as readonly string[]).includes(m.table)) throw new Error(`compaction message: table ${JSON.stringify(m.table)} is not a rollup table`);
+    return { kind: 'rollup', dt: m.dt, hour: m.hour as number, table: m.table as TableName };
+  }
+  throw new Error(`compaction message: kind ${JSON.stringify(m?.kind)} is not "unit", "split", "rollup" or "rollups"`);
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RAW_TABLE_NAMES, ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
@@ -7,7 +7,7 @@ import { deleteOrphanSplits, finalizeJob, jobKey, missingWork, openJobKeys, pars
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
-import { NO_ROLLUPS, type RollupBuilder, type RollupOutput } from './rollup-hook';
+import { NO_ROLLUPS, type RollupBuilder, type RollupContext, type RollupOutput } from './rollup-hook';
 import type { Store, StoredObject } from './store';
 
 // Compaction of layout v2 (docs/architecture.md, "Storage layout"), per table and dt:
@@ -169,7 +169,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
     open.set(job.dt, [...(open.get(job.dt) ?? []), job]);
   }
   let acted = 0;
-  if (p.housekeeping) acted += await deleteOrphanSplits(store);
+  if (p.housekeeping) acted += (await deleteOrphanSplits(store)) + (await deleteOrphanMarks(store, rollups));
   for (const dt of [...dts].sort()) {
     const dayStartMs = Date.parse(`${dt}T00:00:00Z`);
     const closed = (hour: number) => dayStartMs + ((hour + 1) * HOUR_US) / 1000 <= closedBefore;
@@ -222,9 +222,11 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
     }
     if (still.length > 0) continue;
 
-    // No open job: the dt's rollups (sent: at scale they are a worker's job), then its day forms and day close.
-    if (rollups.sources.length > 0 && (await pendingRollups(store, rollups, dt))) {
-      await send([{ kind: 'rollups', dt }]);
+    // No open job: the dt's rollups (sent: one message per pending hour and rollup table, run by
+    // parallel workers), then its day forms and day close.
+    const rollupWork = await rollupMessages(store, rollups, dt);
+    if (rollupWork.length > 0) {
+      await send(rollupWork);
       acted++;
       continue;
     }
@@ -258,9 +260,41 @@ export function dayFitsOneUnit(m: DayManifest, unitRows: number): boolean {
   return rows <= unitRows;
 }
 
-async function pendingRollups(store: Store, rollups: RollupBuilder, dt: string): Promise<boolean> {
-  for (const t of rollups.sources) if ((await readManifest(store, t, dt)).manifest.live.some((f) => f.rollup === 'pending')) return true;
-  return false;
+/** A dt's live source files awaiting their rollups, by hour (an hour file) or 'day' (a day file). */
+async function pendingGroups(store: Store, rollups: RollupBuilder, dt: string): Promise<Map<number | 'day', Map<TableName, LiveFile[]>>> {
+  const groups = new Map<number | 'day', Map<TableName, LiveFile[]>>();
+  for (const table of rollups.sources) {
+    const { manifest } = await readManifest(store, table, dt);
+    for (const f of manifest.live.filter((x) => x.rollup === 'pending')) {
+      // A day file is a day file even when the day had one hour of data.
+      const g = f.name.startsWith('day-') ? 'day' : f.hours[0];
+      let group = groups.get(g);
+      if (!group) groups.set(g, (group = new Map()));
+      group.set(table, [...(group.get(table) ?? []), f]);
+    }
+  }
+  return groups;
+}
+
+/** The tag of a group's inputs (`<table>/<name>`, sorted): names its rollup files and its done marks. */
+const groupTag = (files: Map<TableName, LiveFile[]>) => hashOf([...files].flatMap(([t, list]) => list.map((f) => `${t}/${f.name}`)).sort());
+
+/**
+ * The work a dt's pending rollups need: per pending hour, one message per table of the builder's
+ * `hourTables` (built in parallel, each by one worker); a pending day file, one `rollups` message
+ * (the day's source files replaced their hour files: nothing to build for the compactor's builder,
+ * its marks are cleared in one worker).
+ */
+export async function rollupMessages(store: Store, rollups: RollupBuilder, dt: string): Promise<WorkMessage[]> {
+  if (rollups.sources.length === 0) return [];
+  const groups = await pendingGroups(store, rollups, dt);
+  const out: WorkMessage[] = [];
+  let whole = groups.has('day');
+  for (const hour of [...groups.keys()].filter((g): g is number => g !== 'day').sort((a, b) => a - b)) {
+    if (rollups.hourTables.length === 0) whole = true;
+    else out.push(...rollups.hourTables.map((table) => ({ kind: 'rollup' as const, dt, hour, table })));
+  }
+  return whole ? [...out, { kind: 'rollups', dt }] : out;
 }
 
 /**
@@ -285,14 +319,20 @@ export async function compactWork(store: Store, writer: ParquetWriter, msg: Work
     if (ms > 0) opts.onUnit?.({ table: job.table, dt: job.dt, hour: job.span === 'day' ? -1 : job.span, unit: msg.unit, units: job.names.length, rows: job.units[msg.unit].rows, ms });
     const r = await finalizeJob(store, job, now, result);
     // Whichever table's job is the dt's last: the rollups wait for every open job of the dt.
-    if (r === 'published' && rollups.sources.length > 0 && !(await dtHasOpenJobs(store, job.dt))) await send([{ kind: 'rollups', dt: job.dt }]);
+    if (r === 'published' && rollups.sources.length > 0 && !(await dtHasOpenJobs(store, job.dt))) await send(await rollupMessages(store, rollups, job.dt));
     return;
   }
   if (rollups.sources.length === 0 || (await dtHasOpenJobs(store, msg.dt))) return; // the last job's finalizer sends another
   const t0 = Date.now();
-  await rollupDt(store, writer, msg.dt, rollups, opts, result);
+  if (msg.kind === 'rollup') {
+    await rollupHourTable(store, writer, msg.dt, msg.hour, msg.table, rollups, opts, result);
+  } else {
+    // The dt's pending day files here; its pending hours fanned out (a message of an earlier build, or a builder without hourTables).
+    await rollupDt(store, writer, msg.dt, rollups, opts, result, rollups.hourTables.length === 0 ? 'all' : 'day');
+    await send((await rollupMessages(store, rollups, msg.dt)).filter((m) => m.kind === 'rollup'));
+    if (opts.afterDt && (await pendingGroups(store, rollups, msg.dt)).size === 0) await opts.afterDt(msg.dt, result);
+  }
   result.rollupMs += Date.now() - t0;
-  if (opts.afterDt) await opts.afterDt(msg.dt, result);
 }
 
 async function dtHasOpenJobs(store: Store, dt: string): Promise<boolean> {
@@ -328,15 +368,25 @@ async function housekeepDt(store: Store, table: TableName, dt: string, now: numb
  * live in their tables (names derived from the inputs: a re-run finds them live and skips them),
  * then the marks are cleared. Hour files one hour at a time; day files together.
  */
-async function rollupDt(store: Store, writer: ParquetWriter, dt: string, rollups: RollupBuilder, opts: CompactOptions, result: CompactResult): Promise<void> {
-  const pending = new Map<TableName, LiveFile[]>();
-  for (const table of rollups.sources) {
-    const { manifest } = await readManifest(store, table, dt);
-    const p = manifest.live.filter((f) => f.rollup === 'pending');
-    if (p.length > 0) pending.set(table, p);
+async function rollupDt(store: Store, writer: ParquetWriter, dt: string, rollups: RollupBuilder, opts: CompactOptions, result: CompactResult, which: 'all' | 'day'): Promise<void> {
+  const groups = await pendingGroups(store, rollups, dt);
+  const ctx = rollupContext(store, writer, dt);
+  for (const [g, files] of [...groups].sort(([a], [b]) => (a === 'day' ? 1 : b === 'day' ? -1 : a - b))) {
+    if (which === 'day' && g !== 'day') continue;
+    const outputs = g !== 'day' ? await rollups.hour({ ...ctx, hour: g, pendingFiles: pendingPaths(store, dt, files) }) : await rollups.day({ ...ctx, files: await localFiles(store, dt, files) });
+    const tag = groupTag(files);
+    for (const [i, out] of outputs.entries()) await publishDerived(store, dt, out, `${g !== 'day' ? rollupPrefix(g) : 'rday'}-${tag}-${i}.parquet`, opts, result);
+    await removeEmptyDirs(store, outputs);
+    if (g !== 'day') result.rollupHours++;
+    else if (outputs.length > 0) result.rollupDays++;
+    for (const [table, list] of files) await clearPending(store, table, dt, new Set(list.map((f) => f.name)), result);
   }
-  if (pending.size === 0) return;
-  const ctx = {
+}
+
+const rollupPrefix = (hour: number) => `r${String(hour).padStart(2, '0')}`;
+
+function rollupContext(store: Store, writer: ParquetWriter, dt: string): RollupContext {
+  return {
     store,
     writer,
     dt,
@@ -346,37 +396,115 @@ async function rollupDt(store: Store, writer: ParquetWriter, dt: string, rollups
       return Promise.all(manifest.live.map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
     },
   };
-  const groups = new Map<string, { hour?: number; files: Map<TableName, LiveFile[]> }>();
-  for (const [table, files] of pending) {
-    for (const f of files) {
-      // A day file is a day file even when the day had one hour of data.
-      const hour = f.name.startsWith('day-') ? undefined : f.hours[0];
-      const g = hour === undefined ? 'day' : `h${hour}`;
-      let group = groups.get(g);
-      if (!group) groups.set(g, (group = { hour, files: new Map() }));
-      const list = group.files.get(table);
-      if (list) list.push(f);
-      else group.files.set(table, [f]);
+}
+
+/** A group's pending files of one table, fetched when the builder asks (RollupHourInput.pendingFiles). */
+function pendingPaths(store: Store, dt: string, files: Map<TableName, LiveFile[]>): (table: TableName) => Promise<string[]> {
+  return (table) => Promise.all((files.get(table) ?? []).map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
+}
+
+/** Local paths of a group's pending files (downloaded lazily by the builder only where it reads them: see RollupHourInput.files). */
+async function localFiles(store: Store, dt: string, files: Map<TableName, LiveFile[]>): Promise<Partial<Record<TableName, string[]>>> {
+  const out: Partial<Record<TableName, string[]>> = {};
+  for (const [table, list] of files) out[table] = await Promise.all(list.map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
+  return out;
+}
+
+/** Where the done marks of one hour's rollup tables go: `<prefix>dt=D/hHH-<tag>/<table>.done`. */
+export const ROLLUP_MARKS_PREFIX = '_compaction-rollup/';
+const marksPrefix = (dt: string, hour: number, tag: string) => `${ROLLUP_MARKS_PREFIX}dt=${dt}/h${String(hour).padStart(2, '0')}-${tag}/`;
+
+/**
+ * One rollup table of one pending hour (a `rollup` work message; the hour's other tables run
+ * beside it in other workers). Its inputs are the hour's pending source files at the time it
+ * runs (their tag names its output and its done mark), so a redelivery, a duplicate beside it
+ * or a message of an older state finds the mark or the output live and builds nothing twice:
+ *   build the table -> publish `rHH-<tag>-<i>` (replacing the hour's earlier files of the table;
+ *   skipped when live) -> PUT the table's done mark -> finishHour.
+ * A build whose hour changed meanwhile (a late file compacted: another tag) is dropped: the
+ * compaction that changed it sends the hour's messages again.
+ */
+async function rollupHourTable(store: Store, writer: ParquetWriter, dt: string, hour: number, table: TableName, rollups: RollupBuilder, opts: CompactOptions, result: CompactResult): Promise<void> {
+  if (!rollups.hourTables.includes(table)) throw new Error(`rollup message: ${table} is not an hour table of the builder (${rollups.hourTables.join(', ')})`);
+  const files = (await pendingGroups(store, rollups, dt)).get(hour);
+  if (!files) return; // done already (a redelivery), or nothing of that hour to roll up
+  const tag = groupTag(files);
+  const marks = marksPrefix(dt, hour, tag);
+  if (!(await store.list(marks + table + '.done')).some((o) => o.key === marks + table + '.done')) {
+    const outputs = await rollups.hour({ ...rollupContext(store, writer, dt), hour, pendingFiles: pendingPaths(store, dt, files), table });
+    try {
+      const now = (await pendingGroups(store, rollups, dt)).get(hour);
+      if (!now || groupTag(now) !== tag) return;
+      for (const [i, out] of outputs.entries()) await publishDerived(store, dt, out, `${rollupPrefix(hour)}-${tag}-${i}.parquet`, opts, result);
+    } finally {
+      for (const o of outputs) await fs.rm(o.localPath, { force: true });
+      await removeEmptyDirs(store, outputs);
+    }
+    await putMark(store, marks + table + '.done');
+  }
+  await finishHour(store, writer, dt, hour, files, tag, rollups, opts, result);
+}
+
+async function putMark(store: Store, key: string): Promise<void> {
+  await fs.mkdir(store.scratchDir, { recursive: true });
+  const tmp = path.join(store.scratchDir, `${randomUUID()}.done`);
+  await fs.writeFile(tmp, '');
+  try {
+    await store.putFile(key, tmp);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Once every table of `hourTables` has its done mark for the hour's tag (one LIST; whoever finds
+ * them all, two finishers being safe): the builder's `hourLast` table (the one readers take an
+ * hour as rolled up from, so it goes live after the others), then the pending marks of the tag's
+ * source files cleared, the done marks deleted, and the dt's day forms (`afterDt`) once nothing of
+ * the dt is pending.
+ */
+async function finishHour(store: Store, writer: ParquetWriter, dt: string, hour: number, files: Map<TableName, LiveFile[]>, tag: string, rollups: RollupBuilder, opts: CompactOptions, result: CompactResult): Promise<void> {
+  const marks = marksPrefix(dt, hour, tag);
+  const listed = await store.list(marks);
+  const done = new Set(listed.map((o) => o.key.slice(marks.length).replace(/\.done$/, '')));
+  if (!rollups.hourTables.every((t) => done.has(t))) return;
+  const last = rollups.hourLast;
+  if (last) {
+    const name = (i: number) => `${rollupPrefix(hour)}-${tag}-${i}.parquet`;
+    if (!(await readManifest(store, last, dt)).manifest.live.some((f) => f.name === name(0))) {
+      const outputs = await rollups.hour({ ...rollupContext(store, writer, dt), hour, pendingFiles: pendingPaths(store, dt, files), table: last });
+      for (const [i, out] of outputs.entries()) await publishDerived(store, dt, out, name(i), opts, result);
+      await removeEmptyDirs(store, outputs);
     }
   }
-  for (const [, g] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const files: Partial<Record<TableName, string[]>> = {};
-    const names: string[] = [];
-    for (const [table, list] of g.files) {
-      files[table] = await Promise.all(list.map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
-      names.push(...list.map((f) => `${table}/${f.name}`));
-    }
-    const outputs = g.hour !== undefined ? await rollups.hour({ ...ctx, hour: g.hour, files }) : await rollups.day({ ...ctx, files });
-    const tag = hashOf(names.sort());
-    for (const [i, out] of outputs.entries()) {
-      const prefix = g.hour !== undefined ? `r${String(g.hour).padStart(2, '0')}` : 'rday';
-      await publishDerived(store, dt, out, `${prefix}-${tag}-${i}.parquet`, opts, result);
-    }
-    await removeEmptyDirs(store, outputs);
-    if (g.hour !== undefined) result.rollupHours++;
-    else if (outputs.length > 0) result.rollupDays++;
-    for (const [table, list] of g.files) await clearPending(store, table, dt, new Set(list.map((f) => f.name)), result);
+  for (const [table, list] of files) await clearPending(store, table, dt, new Set(list.map((f) => f.name)), result);
+  result.rollupHours++;
+  for (const o of listed) await store.delete(o.key);
+  if (opts.afterDt && (await pendingGroups(store, rollups, dt)).size === 0) await opts.afterDt(dt, result);
+}
+
+/**
+ * Done marks left behind (a duplicate message that marked its table after the hour was finished,
+ * or the marks of a tag whose hour changed): those whose tag is not its hour's pending tag now.
+ * One LIST of a prefix empty but for hours being rolled up. Returns the objects deleted.
+ */
+export async function deleteOrphanMarks(store: Store, rollups: RollupBuilder): Promise<number> {
+  const dirs = new Map<string, { dt: string; hour: number; tag: string; keys: string[] }>();
+  for (const o of await store.list(ROLLUP_MARKS_PREFIX)) {
+    const m = /^_compaction-rollup\/dt=(\d{4}-\d{2}-\d{2})\/h(\d{2})-([0-9a-f]+)\//.exec(o.key);
+    if (!m) continue;
+    const d = dirs.get(m[0]) ?? { dt: m[1], hour: Number(m[2]), tag: m[3], keys: [] };
+    d.keys.push(o.key);
+    dirs.set(m[0], d);
   }
+  let n = 0;
+  for (const d of dirs.values()) {
+    const files = (await pendingGroups(store, rollups, d.dt)).get(d.hour);
+    if (files && groupTag(files) === d.tag) continue;
+    for (const k of d.keys) await store.delete(k);
+    n += d.keys.length;
+  }
+  return n;
 }
 
 /**

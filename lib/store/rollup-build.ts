@@ -157,36 +157,52 @@ async function writePartitioned(conn: DuckDBConnection, name: string, table: Rol
   return out;
 }
 
+/** The hour rollup tables buildHourRollups writes, and the raw tables each reads (every one but gc_1h needs the increase terms: profiles). */
+export const HOUR_ROLLUP_INPUTS = {
+  profiles_1h: ['profiles'],
+  functions_1h: ['profiles', 'functions'],
+  stacks_1h: ['profiles', 'stacks'],
+  function_shares_1h: ['profiles', 'functions'],
+  attributed_1h: ['profiles', 'stacks'],
+  gc_1h: ['gc_cycles'],
+} as const satisfies Partial<Record<RollupTableName, readonly (keyof RawTableFiles)[]>>;
+export type HourRollupTable = keyof typeof HOUR_ROLLUP_INPUTS;
+
 /**
- * profiles_1h, functions_1h and stacks_1h of the whole hours [fromUs, toUs), from raw files that
- * hold those hours and the hour before (see the header). Rows outside the range are ignored, so
- * passing a day file for an hour is fine (only slower).
+ * profiles_1h, functions_1h, stacks_1h, function_shares_1h, attributed_1h and gc_1h of the whole
+ * hours [fromUs, toUs), from raw files that hold those hours and the hour before (see the header),
+ * or only the tables in `only` (the compaction fans an hour's tables out to parallel workers:
+ * each builds one from the raw tables HOUR_ROLLUP_INPUTS names, and the others' files need not be
+ * passed). Rows outside the range are ignored, so passing a day file for an hour is fine (only slower).
  */
-export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFiles, range: HourRange, outDir: string): Promise<RollupFile[]> {
+export async function buildHourRollups(conn: DuckDBConnection, raw: RawTableFiles, range: HourRange, outDir: string, only?: readonly HourRollupTable[]): Promise<RollupFile[]> {
   checkHours(range);
   await fs.mkdir(outDir, { recursive: true });
+  const want = (t: HourRollupTable) => !only || only.includes(t);
+  const needsTerms = (Object.keys(HOUR_ROLLUP_INPUTS) as HourRollupTable[]).some((t) => t !== 'gc_1h' && want(t));
   for (const t of ['profiles', 'functions', 'stacks'] as const) await createFileView(conn, t, TABLES[t], raw[t]);
   const ts = (us: number) => `make_timestamp(${us}::BIGINT)`;
-  await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_bounds AS SELECT ${ts(floorHourUs(range.fromUs) - HOUR_US)} AS scan_from`);
-  await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_terms AS ${increaseTermsSql({ fromUs: range.fromUs, toUs: range.toUs })}`);
-  await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_snap AS SELECT * FROM profiles WHERE time >= ${ts(range.fromUs)} AND time < ${ts(range.toUs)}`);
+  if (needsTerms) {
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_bounds AS SELECT ${ts(floorHourUs(range.fromUs) - HOUR_US)} AS scan_from`);
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_terms AS ${increaseTermsSql({ fromUs: range.fromUs, toUs: range.toUs })}`);
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_snap AS SELECT * FROM profiles WHERE time >= ${ts(range.fromUs)} AND time < ${ts(range.toUs)}`);
+  }
   const withDt = (sql: string) => `SELECT *, strftime(hour, '%Y-%m-%d') AS dt FROM (${sql})`;
   const out: RollupFile[] = [];
+  const build = async (table: HourRollupTable, sql: string) => {
+    if (!want(table)) return;
+    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(sql)}`);
+    out.push(...(await writePartitioned(conn, 'rollup_out', table, outDir, HOUR_ZSTD)));
+  };
   try {
-    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(PROFILES_1H_SQL)}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'profiles_1h', outDir, HOUR_ZSTD)));
-    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(dataRollupSql('functions'))}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'functions_1h', outDir, HOUR_ZSTD)));
-    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(dataRollupSql('stacks'))}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'stacks_1h', outDir, HOUR_ZSTD)));
-    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(sharesRollupSql(range))}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'function_shares_1h', outDir, HOUR_ZSTD)));
-    await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(ATTRIBUTED_1H_SQL)}`);
-    out.push(...(await writePartitioned(conn, 'rollup_out', 'attributed_1h', outDir, HOUR_ZSTD)));
-    if ((raw.gc_cycles ?? []).length > 0) {
+    await build('profiles_1h', PROFILES_1H_SQL);
+    await build('functions_1h', dataRollupSql('functions'));
+    await build('stacks_1h', dataRollupSql('stacks'));
+    await build('function_shares_1h', sharesRollupSql(range));
+    await build('attributed_1h', ATTRIBUTED_1H_SQL);
+    if (want('gc_1h') && (raw.gc_cycles ?? []).length > 0) {
       await createFileView(conn, 'gc_cycles', TABLES.gc_cycles, raw.gc_cycles ?? []);
-      await conn.run(`CREATE OR REPLACE TEMP TABLE rollup_out AS ${withDt(gcHourRowsSql(range.fromUs, range.toUs))}`);
-      out.push(...(await writePartitioned(conn, 'rollup_out', 'gc_1h', outDir, HOUR_ZSTD)));
+      await build('gc_1h', gcHourRowsSql(range.fromUs, range.toUs));
     }
   } finally {
     for (const t of ['rollup_out', 'rollup_terms', 'rollup_snap', 'rollup_bounds']) await conn.run(`DROP TABLE IF EXISTS ${t}`);

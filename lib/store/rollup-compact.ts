@@ -5,7 +5,7 @@ import type { RollupTableName, TableName } from '../model/schema';
 import { hashOf, publishDerived, removeEmptyDirs, type CompactOptions, type CompactResult } from './compact';
 import { compactedDtPrefix, HOUR_US, utcDate } from './layout';
 import { readManifest, type LiveFile } from './manifest';
-import { buildDayRollups, buildHourRollups, type RawTableFiles, type RollupFile } from './rollup-build';
+import { buildDayRollups, buildHourRollups, HOUR_ROLLUP_INPUTS, type HourRollupTable, type RawTableFiles, type RollupFile } from './rollup-build';
 import type { RollupBuilder, RollupDayInput, RollupHourInput, RollupOutput } from './rollup-hook';
 import type { ParquetWriter } from './parquet';
 import type { Store } from './store';
@@ -68,12 +68,20 @@ async function outputs(store: Store, dt: string, tables: readonly RollupTableNam
 
 export const COMPACTOR_ROLLUPS: RollupBuilder = {
   sources: ['profiles', 'functions', 'stacks', 'gc_cycles'],
+  // One worker per table of an hour (compact.ts rollupHourTable); profiles_1h after them all.
+  hourTables: HOUR_OUTPUTS.filter((t) => t !== 'profiles_1h'),
+  hourLast: 'profiles_1h',
 
   async hour(input: RollupHourInput): Promise<RollupOutput[]> {
+    const only = input.table === undefined ? undefined : [input.table as HourRollupTable];
+    if (only && !(only[0] in HOUR_ROLLUP_INPUTS)) throw new Error(`${input.table} is not an hour rollup table`);
+    const reads = new Set<keyof RawTableFiles>(only ? HOUR_ROLLUP_INPUTS[only[0]] : ['profiles', 'functions', 'stacks', 'gc_cycles']);
     const hourUs = Date.parse(`${input.dt}T00:00:00Z`) * 1000 + input.hour * HOUR_US;
     const prev = hourUs - HOUR_US;
-    const raw = {} as Record<keyof RawTableFiles, string[]>;
+    // Only the raw tables the built tables read are fetched (a stacks file of a 1,000-instance hour is ~17 units).
+    const raw: RawTableFiles = { profiles: [], functions: [], stacks: [] };
     for (const t of ['profiles', 'functions', 'stacks'] as const) {
+      if (!reads.has(t)) continue;
       raw[t] = [
         ...(await liveOfHour(input.store, t, utcDate(prev), new Date(prev / 1000).getUTCHours())),
         ...(await liveOfHour(input.store, t, input.dt, input.hour)),
@@ -81,16 +89,17 @@ export const COMPACTOR_ROLLUPS: RollupBuilder = {
     }
     // gc_1h: the hour and the two before it (rollup-gc.ts: whether a stream's piece is local).
     const gc: string[] = [];
-    for (const h of [hourUs - 2 * HOUR_US, prev, hourUs]) gc.push(...(await liveOfHour(input.store, 'gc_cycles', utcDate(h), new Date(h / 1000).getUTCHours())));
+    if (reads.has('gc_cycles')) for (const h of [hourUs - 2 * HOUR_US, prev, hourUs]) gc.push(...(await liveOfHour(input.store, 'gc_cycles', utcDate(h), new Date(h / 1000).getUTCHours())));
     const outDir = path.join(input.scratchDir, `rollup-${randomUUID()}`);
     const files = await buildHourRollups(
       input.writer.connection,
       { ...raw, gc_cycles: gc.filter((p, i, a) => a.indexOf(p) === i) },
       { fromUs: hourUs, toUs: hourUs + HOUR_US },
       outDir,
+      only,
     );
     if (files.length === 0) await fs.rm(outDir, { recursive: true, force: true });
-    return outputs(input.store, input.dt, HOUR_OUTPUTS, files, input.hour);
+    return outputs(input.store, input.dt, only ?? HOUR_OUTPUTS, files, input.hour);
   },
 
   // A raw day file holds the same rows as the hour files it replaced: the rollups do not change.

@@ -24,11 +24,17 @@ export interface RollupHourInput extends RollupContext {
   readonly hour: number;
   /**
    * Per raw table, the local paths of the compacted files of this hour that went live and were not
-   * rolled up yet. An hour compacted again (late uploads) gives only the file of the ADDED rows,
-   * which never repeat a profile_id of the earlier files (the builder of the scheduled job,
-   * rollup-compact.ts, still rebuilds the whole hour: see there why).
+   * rolled up yet (fetched when asked: a worker building one table reads only its sources). An
+   * hour compacted again (late uploads) gives only the file of the ADDED rows, which never repeat
+   * a profile_id of the earlier files (the builder of the scheduled job, rollup-compact.ts, still
+   * rebuilds the whole hour: see there why).
    */
-  readonly files: Partial<Record<TableName, string[]>>;
+  pendingFiles(table: TableName): Promise<string[]>;
+  /**
+   * Build only this table's outputs (one of the builder's `hourTables`, or its `hourLast`): the
+   * compaction runs an hour's tables in parallel workers. Absent: every table.
+   */
+  readonly table?: TableName;
 }
 
 export interface RollupDayInput extends RollupContext {
@@ -52,6 +58,13 @@ export interface RollupOutput {
 export interface RollupBuilder {
   /** The tables whose compacted files the builder rolls up (the compactor marks theirs pending). */
   readonly sources: readonly TableName[];
+  /**
+   * The hour's output tables, each built by its own work message (in parallel, `table` set), in
+   * any order; none: the hour is built whole in one message.
+   */
+  readonly hourTables: readonly TableName[];
+  /** Built and published after every table of `hourTables` is (readers take an hour as rolled up from it). */
+  readonly hourLast?: TableName;
   hour(input: RollupHourInput): Promise<RollupOutput[]>;
   day(input: RollupDayInput): Promise<RollupOutput[]>;
 }
@@ -59,6 +72,7 @@ export interface RollupBuilder {
 /** No rollups: what the compactor does until a builder is passed. */
 export const NO_ROLLUPS: RollupBuilder = {
   sources: [],
+  hourTables: [],
   hour: async () => [],
   day: async () => [],
 };
