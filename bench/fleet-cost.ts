@@ -80,8 +80,11 @@ export const DEFAULTS: CostInputs = {
   // (zstd 9, large row groups; 73af962): +0.1-0.26 CPU-s per instance-hour measured at 100
   // instances, counted here at its upper bound in case the scaled stacks predate it. Plus the day
   // close, which since 73af962 runs only on a day that fits one unit: 4.2 CPU-s for 100 x 2 h
-  // (0.02 per instance-hour; at 1,000 instances it does not run). 1.56 + 0.26 + 0.02 = 1.84.
-  compactSPerInstanceHour: 1.84,
+  // (0.02 per instance-hour; at 1,000 instances it does not run). 1.56 + 0.26 + 0.02 = 1.84. Then
+  // (2026-12-03 08:27) the rollups measured at 1,000 instances, fanned out per hour and table
+  // (bench/compact-fanout.ts --rollups-only, load 22-29): 343 CPU-s for the hour, where the 1.56
+  // counted 290 scaled from 100 instances: +0.05. 1.61 + 0.26 + 0.02 = 1.89.
+  compactSPerInstanceHour: 1.89,
   compactMemoryMb: 3008,
   // 6 SQS batches per instance-hour x 4 tables' fresh files, read by the planner (24), by the split
   // workers of functions and stacks (12) and by the one-unit jobs of profiles and runtime_metrics
