@@ -68,8 +68,10 @@ d('fleetprof scrape: counters as ?seconds=N deltas = go tool pprof -base', () =>
     const data = path.join(tmp, 'data');
     const deltas = () => lines.filter((l) => l.startsWith('delta ')).length;
     const seen = deltas();
+    // A generous request deadline: with MemProfileRate 1 the target's delta handlers took over the
+    // default 30 s on a machine at load 30-90 (no time is asserted here).
     const scrape = new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [CLI, 'scrape', '--once', '--data', data, '--service', 'dp', '--target', url, '--profiles', [...kinds, 'goroutine'].join(','), '--delta-seconds', '4'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(process.execPath, [CLI, 'scrape', '--once', '--data', data, '--service', 'dp', '--target', url, '--profiles', [...kinds, 'goroutine'].join(','), '--delta-seconds', '4', '--timeout', '150s'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       c.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
       c.on('close', (code) => resolve({ code, stderr }));
