@@ -84,28 +84,72 @@ const span = (s: Span) => ({ fromUs: s.fromUs, toUs: s.toUs });
  *     error, which the test then at least asks for.
  */
 async function valuePerSample(ctx: DetectContext, kind: ProfileKind, sampleType: string): Promise<number | undefined> {
-  // From the window's raw rows only (both for heap bytes and mutex counts): the window is what is
-  // judged, the setting is the processes' (the same program's flag on both sides in practice),
-  // and a 7-day baseline of a large fleet is read from rollups, which keep neither the profiles'
-  // periods nor single events' counts. The same rows whether the sides come from rollups or not.
-  const range = { service: ctx.service, kind, fromUs: ctx.window.fromUs, toUs: ctx.window.toUs };
-  if ((kind === 'heap' || kind === 'allocs') && sampleType.endsWith('_space')) {
+  // From raw rows of the window's newest hour with profiles of the kind (both for heap bytes and
+  // mutex counts): the window is what is judged, and the setting is the processes' (the same
+  // program's flag through a window in practice). A 7-day baseline of a large fleet is read from
+  // rollups, which keep neither the profiles' periods nor single events' counts, and over S3 a
+  // raw read of the whole window downloads every file of it (the functions of 1,000 instances x
+  // 24 h: 866 MB); one hour's files are what this reads. The same rows whether the sides come
+  // from rollups or not. Fewer rows can only make the mutex divisor a multiple of the fraction
+  // (fewer samples assumed: the conservative side, as the LIMIT below already allowed).
+  const wantsPeriod = (kind === 'heap' || kind === 'allocs') && sampleType.endsWith('_space');
+  if (!wantsPeriod && !(kind === 'mutex' && sampleType === CONTENTION_EVENTS_SAMPLE_TYPE)) {
+    return sampleType === CONTENTION_EVENTS_SAMPLE_TYPE && kind === 'block' ? 1 : undefined;
+  }
+  const hour = await newestHour(ctx, kind);
+  if (hour === undefined) return wantsPeriod ? undefined : 1;
+  const range = { service: ctx.service, kind, fromUs: hour[0], toUs: hour[1] };
+  if (wantsPeriod) {
     const pred = cohortPredicate(range, 'profiles');
-    const rows = await ctx.engine.rows(`SELECT max(period) AS p FROM profiles WHERE ${pred.sql} AND period_unit = 'bytes'`, pred.params);
+    const rows = await ctx.engine.rows(`SELECT max(period) AS p FROM ${await ctx.engine.rawSource('profiles', [hour])} WHERE ${pred.sql} AND period_unit = 'bytes'`, pred.params);
     const p = Number(rows[0]?.p ?? 0);
     return p > 0 ? p : undefined;
   }
-  if (sampleType !== CONTENTION_EVENTS_SAMPLE_TYPE) return undefined;
-  if (kind === 'block') return 1;
-  if (kind !== 'mutex') return undefined;
   const pred = cohortPredicate(range, 'functions');
   const rows = await ctx.engine.rows(
-    `SELECT DISTINCT abs(flat) AS v FROM functions WHERE ${pred.sql} AND sample_type = '${CONTENTION_EVENTS_SAMPLE_TYPE}' AND flat <> 0 LIMIT 10000`,
+    `SELECT DISTINCT abs(flat) AS v FROM ${await ctx.engine.rawSource('functions', [hour])} WHERE ${pred.sql} AND sample_type = '${CONTENTION_EVENTS_SAMPLE_TYPE}' AND flat <> 0 LIMIT 10000`,
     pred.params,
   );
   let g = 0n;
   for (const r of rows) g = gcd(g, BigInt(r.v as bigint | number));
   return g > 0n ? Number(g) : 1;
+}
+
+const HOUR_US = 3_600_000_000;
+
+/**
+ * The window's newest UTC hour (clipped to the window) with profiles of the service and kind:
+ * rolled-up hours from profiles_1h, the others from raw profiles of those hours only.
+ */
+async function newestHour(ctx: DetectContext, kind: ProfileKind): Promise<[number, number] | undefined> {
+  const { fromUs, toUs } = ctx.window;
+  const covered = ctx.engine.coveredHours('profiles_1h');
+  const rolled = covered ? [...covered].filter((h) => h >= fromUs && h + HOUR_US <= toUs).sort((a, b) => a - b) : [];
+  const rawSpans: [number, number][] = [];
+  let cur = fromUs;
+  for (const h of rolled) {
+    if (h > cur) rawSpans.push([cur, h]);
+    cur = h + HOUR_US;
+  }
+  if (cur < toUs) rawSpans.push([cur, toUs]);
+  const parts: string[] = [];
+  const params: Record<string, string | number | bigint | boolean> = {};
+  if (rawSpans.length > 0) {
+    const pred = cohortPredicate({ service: ctx.service, kind, fromUs, toUs }, 'profiles', { prefix: 'nr_' });
+    Object.assign(params, pred.params);
+    const inRaw = rawSpans.map(([a, b]) => `(time >= make_timestamp(${a}::BIGINT) AND time < make_timestamp(${b}::BIGINT))`).join(' OR ');
+    parts.push(`SELECT epoch_us(date_trunc('hour', max(time))) AS h FROM ${await ctx.engine.rawSource('profiles', rawSpans)} WHERE ${pred.sql} AND (${inRaw})`);
+  }
+  if (rolled.length > 0) {
+    const spans = rolled.map((h): [number, number] => [h, h + HOUR_US]);
+    const src = (await ctx.engine.spanSource('profiles_1h', spans)) ?? 'profiles_1h';
+    Object.assign(params, { nh_service: ctx.service, nh_kind: kind });
+    parts.push(`SELECT epoch_us(max(hour)) AS h FROM ${src} WHERE service = $nh_service AND kind = $nh_kind AND hour IN (${rolled.map((h) => `make_timestamp(${h}::BIGINT)`).join(', ')})`);
+  }
+  const rows = await ctx.engine.rows(`SELECT max(h) AS h FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')})`, params);
+  if (rows[0]?.h === null || rows[0]?.h === undefined) return undefined;
+  const h = Number(rows[0].h);
+  return [Math.max(h, fromUs), Math.min(h + HOUR_US, toUs)];
 }
 
 function gcd(a: bigint, b: bigint): bigint {

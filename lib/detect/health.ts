@@ -92,36 +92,78 @@ export async function servicePresence(engine: QueryEngine, baseline: Span, windo
   const range = { service, fromUs: baseline.fromUs, toUs: window.toUs };
   const parts: string[] = [];
   const params: Record<string, string | number | bigint | boolean> = { split_us: BigInt(window.fromUs) };
-  // Whole baseline hours that are rolled up count from profiles_1h (snapshots: one per profile
-  // row) and gc_1h (cycles), not from raw rows: a 7-day baseline of 1,000 instances is billions of
-  // raw rows (runtime/metrics above all) the digest otherwise never reads. runtime/metrics rows of
-  // those hours are then not counted: presence needs only some row.
+  // Whole hours that are rolled up, in the baseline and the window, count from profiles_1h
+  // (snapshots: one per profile row) and gc_1h (cycles), not from raw rows: a 7-day baseline of
+  // 1,000 instances is billions of raw rows (runtime/metrics above all) the digest otherwise never
+  // reads, and over S3 the window's raw files would be downloaded whole (1.6 GB at 1,000
+  // instances) to count them. Raw rows are read only for the other hours (rawSource: their files
+  // only). runtime/metrics rows of rolled-up hours count only for a service with nothing else in
+  // the window (below): presence needs only some row.
   const HOUR = 3_600_000_000;
   const covered = engine.coveredHours('profiles_1h');
-  const rolled = covered ? [...covered].filter((h) => h >= baseline.fromUs && h + HOUR <= baseline.toUs).sort((a, b) => a - b) : [];
+  const rolled = covered ? [...covered].filter((h) => h >= baseline.fromUs && h + HOUR <= window.toUs).sort((a, b) => a - b) : [];
+  const rolledSpans = rolled.map((h): [number, number] => [h, h + HOUR]);
+  const rawSpans = complementSpans(range.fromUs, range.toUs, rolledSpans);
   const ts = (us: number) => `make_timestamp(${us}::BIGINT)`;
   const inRolled = (col: string) => (rolled.length === 0 ? 'false' : `date_trunc('hour', ${col}) IN (${rolled.map(ts).join(', ')})`);
-  DATA_TABLES.forEach((t, i) => {
+  for (const [i, t] of DATA_TABLES.entries()) {
     const p = cohortPredicate(range, t, { prefix: `h${i}_` });
     Object.assign(params, p.params);
-    parts.push(`SELECT service, time, 1 AS n FROM ${t} WHERE ${p.sql} AND NOT ${inRolled('time')}`);
-  });
+    parts.push(`SELECT service, time, 1 AS n FROM ${await engine.rawSource(t, rawSpans)} WHERE ${p.sql} AND NOT ${inRolled('time')}`);
+  }
   if (rolled.length > 0) {
     const svc = service === undefined ? 'true' : 'service = $h_rolled_service';
     if (service !== undefined) params.h_rolled_service = service;
     const hours = `hour IN (${rolled.map(ts).join(', ')})`;
-    parts.push(`SELECT service, last_time AS time, snapshots AS n FROM ${(await engine.spanSource('profiles_1h', rolled.map((h) => [h, h + HOUR]))) ?? 'profiles_1h'} WHERE ${svc} AND ${hours}`);
-    parts.push(`SELECT service, hour AS time, cycles AS n FROM ${(await engine.spanSource('gc_1h', rolled.map((h) => [h, h + HOUR]))) ?? 'gc_1h'} WHERE ${svc} AND ${hours}`);
+    parts.push(`SELECT service, last_time AS time, snapshots AS n FROM ${(await engine.spanSource('profiles_1h', rolledSpans)) ?? 'profiles_1h'} WHERE ${svc} AND ${hours}`);
+    parts.push(`SELECT service, hour AS time, cycles AS n FROM ${(await engine.spanSource('gc_1h', rolledSpans)) ?? 'gc_1h'} WHERE ${svc} AND ${hours}`);
   }
-  const rows = await engine.rows(
+  const count = (from: string) =>
     `SELECT service,
             COALESCE(SUM(n) FILTER (WHERE time < make_timestamp($split_us::BIGINT)), 0) AS b,
             COALESCE(SUM(n) FILTER (WHERE time >= make_timestamp($split_us::BIGINT)), 0) AS w,
             epoch_us(max(time)) AS last_us
-     FROM (${parts.join(' UNION ALL ')}) GROUP BY service ORDER BY service`,
-    params,
-  );
-  return rows.map((r) => ({ service: r.service as string, baselineRows: Number(r.b), windowRows: Number(r.w), lastUs: r.last_us === null ? null : Number(r.last_us) }));
+     FROM (${from}) GROUP BY service ORDER BY service`;
+  const out = (await engine.rows(count(parts.join(' UNION ALL ')), params)).map((r) => ({
+    service: r.service as string,
+    baselineRows: Number(r.b),
+    windowRows: Number(r.w),
+    lastUs: r.last_us === null ? null : Number(r.last_us),
+  }));
+  // A service silent in the window by the count above may still have sent runtime/metrics in its
+  // rolled-up hours (a service without profiles or gctrace): those hours' runtime_metrics rows,
+  // of such services only, so a digest of services that send profiles reads none.
+  const quiet = out.filter((p) => p.windowRows === 0);
+  const rolledWindow = rolledSpans.filter(([a]) => a >= window.fromUs);
+  if ((quiet.length > 0 || out.length === 0) && rolledWindow.length > 0) {
+    const mp: Record<string, string | number | bigint | boolean> = { split_us: BigInt(window.fromUs) };
+    const p = cohortPredicate({ service, fromUs: window.fromUs, toUs: window.toUs }, 'runtime_metrics', { prefix: 'm_' });
+    Object.assign(mp, p.params);
+    const known = out.length === 0 ? 'true' : `service IN (${quiet.map((q, i) => ((mp[`m_q${i}`] = q.service), `$m_q${i}`)).join(', ')})`;
+    const extra = await engine.rows(count(`SELECT service, time, 1 AS n FROM ${await engine.rawSource('runtime_metrics', rolledWindow)} WHERE ${p.sql} AND ${inRolled('time')} AND ${known}`), mp);
+    for (const r of extra) {
+      const have = out.find((x) => x.service === r.service);
+      const last = r.last_us === null ? null : Number(r.last_us);
+      if (have) {
+        have.windowRows += Number(r.w);
+        if (last !== null && (have.lastUs === null || last > have.lastUs)) have.lastUs = last;
+      } else out.push({ service: r.service as string, baselineRows: 0, windowRows: Number(r.w), lastUs: last });
+    }
+    out.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+  }
+  return out;
+}
+
+/** [from, to) minus the spans (sorted, disjoint). */
+function complementSpans(from: number, to: number, spans: readonly [number, number][]): [number, number][] {
+  const out: [number, number][] = [];
+  let cur = from;
+  for (const [a, b] of spans) {
+    if (a > cur) out.push([cur, Math.min(a, to)]);
+    cur = Math.max(cur, b);
+  }
+  if (cur < to) out.push([cur, to]);
+  return out.filter(([a, b]) => b > a);
 }
 
 export interface HealthInput {

@@ -16,11 +16,15 @@ export type { TableFileSet };
 export type TableFiles = Record<TableName, TableFileSet>;
 
 const HOUR_US = 3_600_000_000;
+/** The dt and hour of a fresh file's path (fresh/<table>/dt=YYYY-MM-DD/hour=HH/, lib/store/layout.ts freshKey). */
+const FRESH_HOUR_RE = /\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/[^/]+$/;
 
 /** Which views exist on an instance, shared by its connections (lazy engines create them on first use). */
 interface ViewState {
   readonly files: TableFiles;
   readonly made: Map<string, Promise<void>>;
+  /** rawSource's sources by table and file list (their dedupe keys computed once). */
+  readonly raw: Map<string, Promise<string>>;
   /** Makes the listed files of a table readable before a statement reads them (lazy S3 listings); absent: they are. */
   readonly fetch?: (table: TableName, paths: readonly string[]) => Promise<void>;
 }
@@ -67,7 +71,7 @@ export class QueryEngine {
     // Parquet footers read once per instance, not again by every statement that binds a view (a
     // view over union_by_name files reads every file's schema when bound).
     await conn.run('SET parquet_metadata_cache = true');
-    const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map(), fetch: options.fetch });
+    const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map(), raw: new Map(), fetch: options.fetch });
     if (!options.lazyViews) await engine.ensureAllViews();
     await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
     await conn.run('SET allowed_directories = []');
@@ -153,6 +157,36 @@ export class QueryEngine {
   }
 
   /**
+   * A FROM source over the rows of `table` in only the files that can hold a row of some hour of
+   * `spans` (half-open, epoch us): compacted files by their manifest hours, fresh files by their
+   * hour directory; the fresh tier deduplicated as the view does it (lib/store/dedupe.ts), over
+   * those files: a fresh file's late copy and the compacted file of its hour are chosen together.
+   * Rows outside the spans may be in it (a file holds whole hours): the caller still filters time.
+   * For raw reads of a few hours over S3 (the digest's fresh hour, a sampling setting): the view
+   * would download every file of the engine's range. The view's name when the set has no coverage.
+   */
+  async rawSource(table: TableName, spans: readonly (readonly [number, number])[]): Promise<string> {
+    const f = this.views.files[table];
+    if (!f.coverage) return table;
+    const hits = (day: number, hours: readonly number[]) => hours.some((h) => spans.some(([a, b]) => day + (h + 1) * HOUR_US > a && day + h * HOUR_US < b));
+    const dayUs = (dt: string) => Date.parse(`${dt}T00:00:00Z`) * 1000;
+    const compacted = f.compacted.filter((_, i) => hits(dayUs(f.coverage![i].dt), f.coverage![i].hours));
+    const fresh = f.fresh.filter((p) => {
+      const m = FRESH_HOUR_RE.exec(p);
+      return !m || hits(dayUs(m[1]), [Number(m[2])]);
+    });
+    const lateHours = f.lateHours.filter((h) => hits(dayUs(h.slice(0, 10)), [Number(h.slice(11, 13))]));
+    const key = `${table}\u0000${[...compacted, ...fresh].join('\u0000')}`;
+    let src = this.views.raw.get(key);
+    if (!src) {
+      src = this.fetchFiles(table, [...compacted, ...fresh]).then(async () => `(${await rowsSql(this.conn, table, { compacted, fresh, lateHours })})`);
+      this.views.raw.set(key, src);
+      src.catch(() => this.views.raw.delete(key));
+    }
+    return src;
+  }
+
+  /**
    * A FROM source over every live file of `table` with the fresh tier's redelivered copies left in
    * (no dedupe, lib/store/dedupe.ts): for questions a copy of a row cannot change, e.g. whether any
    * row matches. Spares the view's dedupe pass over the fresh files. Null when the table has no files.
@@ -213,11 +247,16 @@ export function viewsNamedIn(sql: string): string[] {
 }
 
 async function viewSql(conn: DuckDBConnection, t: TableName, files: TableFileSet): Promise<string> {
+  return `CREATE OR REPLACE VIEW ${t} AS ${await rowsSql(conn, t, files)}`;
+}
+
+/** The SELECT of a table's rows over a set of its files (the view's, rawSource's). */
+async function rowsSql(conn: DuckDBConnection, t: TableName, files: Pick<TableFileSet, 'compacted' | 'fresh' | 'lateHours'>): Promise<string> {
   const def = TABLES[t];
   if (files.compacted.length + files.fresh.length === 0) {
     // No data yet: an empty view with the documented columns, so every query still binds.
     const cols = [...def.partitionKeys, ...def.columns].map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`);
-    return `CREATE OR REPLACE VIEW ${t} AS SELECT ${cols.join(', ')} WHERE false`;
+    return `SELECT ${cols.join(', ')} WHERE false`;
   }
   const compacted = files.compacted.length > 0 ? tierSource(def, 'compacted', files.compacted) : undefined;
   const fresh = files.fresh.length > 0 ? tierSource(def, 'fresh', files.fresh) : undefined;
@@ -232,5 +271,5 @@ async function viewSql(conn: DuckDBConnection, t: TableName, files: TableFileSet
   const dropped = fresh && def.columns.some((c) => c.name === 'profile_id')
     ? ((await conn.runAndReadAll(droppedKeysSql({ compacted, fresh, lateHours: files.lateHours }))).getRows() as [string][]).map(([k]) => `'${sqlString(k)}'`)
     : [];
-  return `CREATE OR REPLACE VIEW ${t} AS ${viewRowsSql({ compacted, fresh, dropped, extra })}`;
+  return viewRowsSql({ compacted, fresh, dropped, extra });
 }

@@ -80,6 +80,9 @@ export async function loadInstanceValues(engine: QueryEngine, c: WindowCohort, s
     return p.sql;
   };
 
+  // Raw spans read only their hours' files (over S3 the views would download the whole range's).
+  const rawProfiles = await engine.rawSource('profiles', plan.raw);
+  const rawStacks = plan.raw.length > 0 ? await engine.rawSource('stacks', plan.raw) : 'stacks';
   // Process series of the side: rolled hours from profiles_1h, raw spans from profiles.
   const sp: SqlParams = {};
   const seriesParts = [
@@ -87,7 +90,7 @@ export async function loadInstanceValues(engine: QueryEngine, c: WindowCohort, s
     ...plan.raw.map(
       (s, i) =>
         `SELECT r.instance, r.version, COALESCE(r.process, '') AS process, COALESCE(r.temporality, CASE WHEN r.kind = 'cpu' THEN 'delta' ELSE 'cumulative' END) AS temporality,
-                1 AS snapshots, r.duration_ns FROM profiles r WHERE ${rawPred('r', `sw${i}_`, sp, 'profiles', s)}`,
+                1 AS snapshots, r.duration_ns FROM ${rawProfiles} r WHERE ${rawPred('r', `sw${i}_`, sp, 'profiles', s)}`,
     ),
   ];
   const series = (
@@ -131,7 +134,7 @@ export async function loadInstanceValues(engine: QueryEngine, c: WindowCohort, s
      WHERE x IS NOT NULL AND ${id('r', 'tr_', tp)} AND ${spansSql('r.hour', rolled)} GROUP BY ALL`,
     ...plan.raw.map(
       (s, i) =>
-        `SELECT ${grpSql('r')} AS grp, MIN(r.x.unit) AS unit, SUM(r.x.total::HUGEINT) AS v FROM (SELECT *, UNNEST(sample_types) AS x FROM profiles) r
+        `SELECT ${grpSql('r')} AS grp, MIN(r.x.unit) AS unit, SUM(r.x.total::HUGEINT) AS v FROM (SELECT *, UNNEST(sample_types) AS x FROM ${rawProfiles}) r
          WHERE r.x.type = $st AND ${rawPred('r', `tw${i}_`, tp, 'profiles', s)} GROUP BY ALL`,
     ),
   ];
@@ -150,7 +153,7 @@ export async function loadInstanceValues(engine: QueryEngine, c: WindowCohort, s
   plan.raw.forEach((s, i) => {
     // Stacks grouped first, so each distinct stack is attributed once.
     fnParts.push(`SELECT grp, ${attributionFrameSql('frames')} AS name, SUM(v) AS v FROM (
-        SELECT ${grpSql('t')} AS grp, t.frames, SUM(t.value::HUGEINT) AS v FROM stacks t WHERE ${rawPred('t', `fw${i}_`, fp, 'stacks', s)} AND t.sample_type = $st GROUP BY ALL
+        SELECT ${grpSql('t')} AS grp, t.frames, SUM(t.value::HUGEINT) AS v FROM ${rawStacks} t WHERE ${rawPred('t', `fw${i}_`, fp, 'stacks', s)} AND t.sample_type = $st GROUP BY ALL
       ) GROUP BY ALL`);
   });
   const fnRows = await engine.rows(`SELECT grp, name, SUM(v) AS v FROM (${fnParts.map((p) => `(${p})`).join(' UNION ALL ')}) GROUP BY ALL`, fp);

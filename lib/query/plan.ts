@@ -212,7 +212,7 @@ async function counterGap(engine: QueryEngine, plan: WindowPlan): Promise<boolea
        FROM ${profiles1h} r WHERE ${id1} AND r.temporality = 'cumulative' AND r.hour >= ${ts(pFrom)} AND r.hour < ${ts(c.toUs)} GROUP BY ALL
        UNION ALL
        SELECT r.service, r.instance, r.version, COALESCE(r.process, '') AS process, date_trunc('hour', r.time) AS h, MIN(r.time), MAX(r.time)
-       FROM profiles r WHERE ${id2} AND COALESCE(r.temporality, 'cumulative') = 'cumulative' AND ${spansSql('r.time', rawHours)} GROUP BY ALL
+       FROM ${await engine.rawSource('profiles', rawHours)} r WHERE ${id2} AND COALESCE(r.temporality, 'cumulative') = 'cumulative' AND ${spansSql('r.time', rawHours)} GROUP BY ALL
      ),
      lagged AS (SELECT *, LAG(lt) OVER (PARTITION BY service, instance, version, process ORDER BY h) AS prev_last FROM pr)
      SELECT count(*) AS n FROM lagged
