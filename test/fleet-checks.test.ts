@@ -15,6 +15,15 @@ describe('checkDigest', () => {
     expect(checkDigest(quiet, ['svc-a', 'svc-b'])).toEqual({ ok: true, detail: '0 anomalies, 0 health findings, 2 services compared' });
   });
 
+  test('a day of data or less: no baseline, said so; an anomaly or a comparison there is still wrong', () => {
+    const none = { ...quiet, message: "All quiet: no change beyond the baseline's own variability in 0 service(s)." };
+    expect(checkDigest(none, ['svc-a', 'svc-b'], 1)).toEqual({ ok: true, detail: expect.stringMatching(/^no baseline \(the 24h window needs more than 1 day/) });
+    expect(checkDigest(none, ['svc-a', 'svc-b'], 2).ok).toBe(false);
+    expect(checkDigest(quiet, ['svc-a', 'svc-b'], 1).ok).toBe(false);
+    expect(checkDigest({ ...none, anomalies: [{ service: 'svc-a', area: 'cpu', summary: 'x' }] }, ['svc-a', 'svc-b'], 1).ok).toBe(false);
+    expect(checkDigest({ ...none, services: ['svc-a'] }, ['svc-a', 'svc-b'], 1).ok).toBe(false);
+  });
+
   test('an anomaly is wrong', () => {
     const d = { ...quiet, quiet: false, message: '1 anomaly in 1 service(s).', anomalies: [{ service: 'svc-a', area: 'cpu', summary: 'CPU +40%' }] };
     const c = checkDigest(d, ['svc-a', 'svc-b']);
