@@ -16,7 +16,8 @@ import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
 import { ingestProfileBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
-import { openEngine } from '../lib/query/open';
+import { rowsSeen } from './helpers/rows-seen';
+import { shuffled } from './helpers/shuffle';
 import { compactDue } from '../lib/store/compact-due';
 import { parseWorkMessage, splitPrefix, type UnitJob } from '../lib/store/compact-jobs';
 import { LocalStore } from '../lib/store/local';
@@ -34,18 +35,6 @@ const RAW = ['profiles', 'functions', 'stacks'] as const;
 
 const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('compact-fanout skipped: moto_server is not on PATH (pip install "moto[server]")');
-
-/** A deterministic shuffle (the test must not depend on luck to be reproducible). */
-function shuffled<T>(xs: readonly T[], seed = 7): T[] {
-  const a = [...xs];
-  let s = seed;
-  for (let i = a.length - 1; i > 0; i--) {
-    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
-    const j = s % (i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 d('compaction fanned out over the work queue (moto)', () => {
   let moto: Moto;
@@ -69,21 +58,6 @@ d('compaction fanned out over the work queue (moto)', () => {
     } finally {
       writer.close();
       instance.closeSync();
-    }
-  }
-
-  /** What DuckDB sees of each raw table (through the readers' views: manifests, dedupe): rows and an order-free hash of them. */
-  async function rowsSeen(s: Store, dirs: string[]): Promise<Record<string, string>> {
-    const engine = await openEngine(s, {}, dirs);
-    try {
-      const out: Record<string, string> = {};
-      for (const t of RAW) {
-        const [r] = await engine.rows(`SELECT count(*)::VARCHAR AS n, sum(hash(x))::VARCHAR AS h FROM ${t} x`);
-        out[t] = `${String(r.n)}:${String(r.h)}`;
-      }
-      return out;
-    } finally {
-      engine.close();
     }
   }
 
@@ -151,7 +125,7 @@ d('compaction fanned out over the work queue (moto)', () => {
 
   test('units in shuffled order, a redelivered unit, two concurrent finalizers: exactly once at every step, the rows of one in-process compaction', async () => {
     const dirs = [store.cacheDir];
-    const truth = await rowsSeen(store, dirs);
+    const truth = await rowsSeen(store, dirs, RAW);
 
     // The reference: the same fresh objects in a local directory, compacted in one process.
     const refDir = path.join(tmp, 'ref');
@@ -170,7 +144,7 @@ d('compaction fanned out over the work queue (moto)', () => {
       refWriter.close();
       refDb.closeSync();
     }
-    expect(await rowsSeen(ref, [refDir])).toEqual(truth);
+    expect(await rowsSeen(ref, [refDir], RAW)).toEqual(truth);
 
     const planned = await planner({ scheduledTime: '2030-01-01T00:00:00Z', attempt: '1' });
     const first = (await receiveAll(queue)).map((m) => ({ m, w: parseWorkMessage(m.Body!) }));
@@ -188,7 +162,7 @@ d('compaction fanned out over the work queue (moto)', () => {
         splitAgain = true;
         expect((await worker({ Records: [{ ...sqsRecord(queue, m), messageId: 'split-again' }] })).batchItemFailures).toEqual([]);
       }
-      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
       expect(await athenaDupes()).toBe(0);
     }
     // Each split file holds rows of the one unit its name says, and a job's split files hold each of its rows once.
@@ -233,7 +207,7 @@ d('compaction fanned out over the work queue (moto)', () => {
     expect(jobs.size).toBeGreaterThanOrEqual(RAW.length);
     expect(Math.max(...[...jobs.values()].map((x) => x.length))).toBe(RUNS.length);
     // Nothing is live before a job's last unit: the planner wrote nothing readers see.
-    expect(await rowsSeen(store, dirs)).toEqual(truth);
+    expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
 
     // One multi-unit job's last message is held back for the concurrent finalizers.
     const [racedJob, racedMsgs] = [...jobs].find(([, ms]) => ms.length > 1)!;
@@ -247,7 +221,7 @@ d('compaction fanned out over the work queue (moto)', () => {
         redelivered = true;
         expect((await worker({ Records: [{ ...sqsRecord(queue, m), messageId: 'again' }] })).batchItemFailures).toEqual([]);
       }
-      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
       expect(await athenaDupes()).toBe(0);
     }
     // The held unit to two workers at once: both write it, both try the job's one manifest swap.
@@ -255,19 +229,19 @@ d('compaction fanned out over the work queue (moto)', () => {
     expect([a.batchItemFailures, b.batchItemFailures]).toEqual([[], []]);
     await deliver(queue, worker, held).catch(() => undefined);
     expect(await store.list(racedJob)).toEqual([]);
-    expect(await rowsSeen(store, dirs)).toEqual(truth);
+    expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
     expect(await athenaDupes()).toBe(0);
 
     // The duplicate unit messages, after their jobs are done: no effect.
     for (const m of extra) expect((await deliver(queue, worker, m)).batchItemFailures).toEqual([]);
-    expect(await rowsSeen(store, dirs)).toEqual(truth);
+    expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
 
     // The rollups the finalizers sent, and whatever they send.
     await drain(queue, worker);
     expect(await store.list('_compaction/')).toEqual([]);
     // Every split file deleted with its job.
     expect(await store.list('_compaction-split/')).toEqual([]);
-    expect(await rowsSeen(store, dirs)).toEqual(truth);
+    expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
     // The day is closed, but its rows do not fit one unit (1 row): it keeps its hour units.
     for (const t of RAW) expect((await liveNames(t)).every((n) => n.startsWith('h'))).toBe(true);
 
@@ -313,7 +287,7 @@ d('compaction fanned out over the work queue (moto)', () => {
     // Continues from the state the test above leaves (hour units live, no open job). With units of
     // more rows than the day holds, the next scheduled run plans each raw table's day close as ONE unit.
     const dirs = [store.cacheDir];
-    const truth = await rowsSeen(store, dirs);
+    const truth = await rowsSeen(store, dirs, RAW);
     process.env.FLEETPROF_COMPACT_UNIT_ROWS = String(1e9);
     try {
       const planned = await planner({ scheduledTime: '2030-01-01T01:00:00Z', attempt: '1' });
@@ -323,7 +297,7 @@ d('compaction fanned out over the work queue (moto)', () => {
       // One job of one unit per raw table with more than one live file (the fixtures' tables).
       expect(dayJobs.length).toBeGreaterThanOrEqual(RAW.length);
       expect(dayJobs.every((w) => w.kind === 'unit' && w.unit === 0)).toBe(true);
-      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
       const held = messages[messages.length - 1];
       let redelivered = false;
       for (const m of shuffled(messages.filter((x) => x !== held), 11)) {
@@ -332,7 +306,7 @@ d('compaction fanned out over the work queue (moto)', () => {
           redelivered = true;
           expect((await worker({ Records: [{ ...sqsRecord(queue, m), messageId: 'again' }] })).batchItemFailures).toEqual([]);
         }
-        expect(await rowsSeen(store, dirs)).toEqual(truth);
+        expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
         expect(await athenaDupes()).toBe(0);
       }
       const [a, b] = await Promise.all([worker({ Records: [sqsRecord(queue, held)] }), worker({ Records: [{ ...sqsRecord(queue, held), messageId: 'twin' }] })]);
@@ -340,7 +314,7 @@ d('compaction fanned out over the work queue (moto)', () => {
       await deliver(queue, worker, held).catch(() => undefined);
       await drain(queue, worker);
       expect(await store.list('_compaction/')).toEqual([]);
-      expect(await rowsSeen(store, dirs)).toEqual(truth);
+      expect(await rowsSeen(store, dirs, RAW)).toEqual(truth);
       expect(await athenaDupes()).toBe(0);
       // Each raw table's day is one day file now.
       for (const t of RAW) expect((await liveNames(t)).map((n) => n.replace(/-.*/, ''))).toEqual(['day']);

@@ -17,6 +17,7 @@ import { readManifest } from '../lib/store/manifest';
 import { isMergeBatch, mergeOpen, openHours, type MergeOptions } from '../lib/store/merge';
 import { parseKey } from '../lib/store/layout';
 import { openEngine } from '../lib/query/open';
+import { rowsSeen } from './helpers/rows-seen';
 import { top } from '../lib/query/top';
 import { topFromMergeSums } from '../lib/query/merge-sums';
 import { profileWeightsSql } from '../lib/query/window';
@@ -41,20 +42,7 @@ async function batch(store: LocalStore, runs: string[], kinds = KINDS): Promise<
   await b.publish();
 }
 
-/** Rows and an order-free hash of each raw table as the readers see it (manifests, dedupe). */
-async function seen(store: LocalStore): Promise<Record<string, string>> {
-  const engine = await openEngine(store, {}, [store.root]);
-  try {
-    const out: Record<string, string> = {};
-    for (const t of RAW) {
-      const [r] = await engine.rows(`SELECT count(*)::VARCHAR AS n, sum(hash(x))::VARCHAR AS h FROM ${t} x`);
-      out[t] = `${String(r.n)}:${String(r.h)}`;
-    }
-    return out;
-  } finally {
-    engine.close();
-  }
-}
+const seen = (store: LocalStore) => rowsSeen(store, [store.root], RAW);
 
 async function cpuTop(store: LocalStore, fromUs: number, toUs = fromUs + H, o: { service?: string; rollups?: boolean } = {}): Promise<string> {
   const engine = await openEngine(store, { fromUs, toUs }, [store.root]);

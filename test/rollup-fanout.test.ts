@@ -24,6 +24,7 @@ import { COMPACTOR_ROLLUPS } from '../lib/store/rollup-compact';
 import type { TableName } from '../lib/model/schema';
 import { createWorkQueue, deliver, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
 import { lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+import { shuffled } from './helpers/shuffle';
 
 const BUCKET = 'fleetprof-rollup-fanout';
 const REGION = 'us-east-1';
@@ -34,17 +35,6 @@ const H = 3_600_000_000;
 
 const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('rollup-fanout skipped: moto_server is not on PATH (pip install "moto[server]")');
-
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  const a = [...xs];
-  let s = seed;
-  for (let i = a.length - 1; i > 0; i--) {
-    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
-    const j = s % (i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 d('rollups fanned out per hour and table over the work queue (moto)', () => {
   let moto: Moto;
