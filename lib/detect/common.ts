@@ -3,6 +3,7 @@ import type { ProfileKind } from '../model/profile';
 import { diffOfReplicates, loadProfiles, type DiffFunction, type DiffQuery, type DiffResult } from '../query/diff';
 import { loadInstanceValues } from '../query/instance-values';
 import { cohortPredicate } from '../query/cohort';
+import { complement } from '../query/plan';
 import { judgeDiff, type FunctionEvidence, type Measure, type SideEvidence } from './evidence';
 import { formatValue } from '../model/units';
 import { isUserFunction } from '../query/user-frames';
@@ -125,13 +126,7 @@ async function newestHour(ctx: DetectContext, kind: ProfileKind): Promise<[numbe
   const { fromUs, toUs } = ctx.window;
   const covered = ctx.engine.coveredHours('profiles_1h');
   const rolled = covered ? [...covered].filter((h) => h >= fromUs && h + HOUR_US <= toUs).sort((a, b) => a - b) : [];
-  const rawSpans: [number, number][] = [];
-  let cur = fromUs;
-  for (const h of rolled) {
-    if (h > cur) rawSpans.push([cur, h]);
-    cur = h + HOUR_US;
-  }
-  if (cur < toUs) rawSpans.push([cur, toUs]);
+  const rawSpans = complement(fromUs, toUs, rolled.map((h): [number, number] => [h, h + HOUR_US]));
   const parts: string[] = [];
   const params: Record<string, string | number | bigint | boolean> = {};
   if (rawSpans.length > 0) {

@@ -1,6 +1,7 @@
 import { isoFromUs } from '../model/time';
 import { cohortPredicate } from '../query/cohort';
 import type { QueryEngine } from '../query/engine';
+import { complement } from '../query/plan';
 import type { Span } from './context';
 import type { Severity } from './finding';
 import { fleetprofCommand } from './command';
@@ -103,7 +104,7 @@ export async function servicePresence(engine: QueryEngine, baseline: Span, windo
   const covered = engine.coveredHours('profiles_1h');
   const rolled = covered ? [...covered].filter((h) => h >= baseline.fromUs && h + HOUR <= window.toUs).sort((a, b) => a - b) : [];
   const rolledSpans = rolled.map((h): [number, number] => [h, h + HOUR]);
-  const rawSpans = complementSpans(range.fromUs, range.toUs, rolledSpans);
+  const rawSpans = complement(range.fromUs, range.toUs, rolledSpans);
   const ts = (us: number) => `make_timestamp(${us}::BIGINT)`;
   const inRolled = (col: string) => (rolled.length === 0 ? 'false' : `date_trunc('hour', ${col}) IN (${rolled.map(ts).join(', ')})`);
   for (const [i, t] of DATA_TABLES.entries()) {
@@ -152,18 +153,6 @@ export async function servicePresence(engine: QueryEngine, baseline: Span, windo
     out.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
   }
   return out;
-}
-
-/** [from, to) minus the spans (sorted, disjoint). */
-function complementSpans(from: number, to: number, spans: readonly [number, number][]): [number, number][] {
-  const out: [number, number][] = [];
-  let cur = from;
-  for (const [a, b] of spans) {
-    if (a > cur) out.push([cur, Math.min(a, to)]);
-    cur = Math.max(cur, b);
-  }
-  if (cur < to) out.push([cur, to]);
-  return out.filter(([a, b]) => b > a);
 }
 
 export interface HealthInput {

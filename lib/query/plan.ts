@@ -79,16 +79,16 @@ function minus(spans: Span[], cuts: Span[]): Span[] {
   return spans.flatMap(([a, b]) => complement(a, b, cuts.filter(([x, y]) => y > a && x < b).map(([x, y]): Span => [Math.max(x, a), Math.min(y, b)])));
 }
 
-/** [from, to) minus the spans (sorted, disjoint, inside it). */
-function complement(from: number, to: number, spans: Span[]): Span[] {
+/** [from, to) minus the spans (sorted, disjoint; parts outside [from, to) are ignored). The one home of span arithmetic: the digest's presence and period reads use it too. */
+export function complement(from: number, to: number, spans: readonly (readonly [number, number])[]): Span[] {
   const out: Span[] = [];
   let cur = from;
   for (const [a, b] of spans) {
-    if (a > cur) out.push([cur, a]);
+    if (a > cur) out.push([cur, Math.min(a, to)]);
     cur = Math.max(cur, b);
   }
   if (cur < to) out.push([cur, to]);
-  return out;
+  return out.filter(([a, b]) => b > a);
 }
 
 const ts = (us: number) => `make_timestamp(${Math.trunc(us)}::BIGINT)`;
