@@ -38,6 +38,10 @@ export class S3Store implements Store {
   }
 
   async putFile(key: string, localPath: string): Promise<void> {
+    // Read whole on purpose: a Buffer body is replayable, so the SDK's retries (503 SlowDown at a
+    // fleet's request rate) resend it; a stream body is consumed by the first attempt and a retry
+    // hangs or fails (aws/aws-sdk-js-v3#5479, #6770). Staged files are one batch or one <= 4M-row
+    // unit (tens of MB), well inside every Lambda's memory; a multi-GB file would need multipart.
     const body = await fs.readFile(localPath);
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Body: body }));
     // Like LocalStore's rename: the staged file is consumed.
