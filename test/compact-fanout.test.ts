@@ -5,14 +5,12 @@
 // (two concurrent finalizers). Every row of every raw table is seen exactly once by DuckDB between
 // any two deliveries, Athena's symlinks never name a row twice, and the end state holds exactly the
 // rows of one in-process compaction of the same fresh files.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
-import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
 import { ingestProfileBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
@@ -23,8 +21,9 @@ import { parseWorkMessage, splitPrefix, type UnitJob } from '../lib/store/compac
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import type { Store } from '../lib/store/store';
-import { createWorkQueue, deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
-import { lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+import { deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
+import { startCompactStack, type CompactStack } from './helpers/compact-stack';
+import { motoAvailable } from './helpers/moto';
 
 const BUCKET = 'fleetprof-fanout';
 const REGION = 'us-east-1';
@@ -37,14 +36,13 @@ const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('compact-fanout skipped: moto_server is not on PATH (pip install "moto[server]")');
 
 d('compaction fanned out over the work queue (moto)', () => {
-  let moto: Moto;
+  let stack: CompactStack;
   let tmp: string;
   let s3: S3Client;
   let store: S3Store;
   let queue: WorkQueue;
   let planner: (e: CompactEvent) => Promise<PlannerResult>;
   let worker: WorkerHandler;
-  const saved = { ...process.env };
 
   async function ingest(target: Store, run: string, kinds: readonly string[]): Promise<void> {
     const instance = await openDuckDb();
@@ -91,36 +89,25 @@ d('compaction fanned out over the work queue (moto)', () => {
   }
 
   beforeAll(async () => {
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-fanout-'));
-    queue = await createWorkQueue(moto.endpoint, REGION);
-    Object.assign(process.env, {
-      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
-      FLEETPROF_COMPACT_QUEUE_URL: queue.url,
-      // One (service, instance) pair per unit: every table-hour of several instances is several units.
-      FLEETPROF_COMPACT_UNIT_ROWS: '1',
-      // Every job of several units is split first (the stack's default splits only large hours).
-      FLEETPROF_COMPACT_SPLIT_MIN_UNITS: '2',
+    stack = await startCompactStack({
+      bucket: BUCKET,
+      region: REGION,
+      name: 'fanout',
+      env: {
+        // One (service, instance) pair per unit: every table-hour of several instances is several units.
+        FLEETPROF_COMPACT_UNIT_ROWS: '1',
+        // Every job of several units is split first (the stack's default splits only large hours).
+        FLEETPROF_COMPACT_SPLIT_MIN_UNITS: '2',
+      },
     });
-    s3 = await motoBucket(moto, REGION, BUCKET);
-    store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
-    jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
-    planner = (await import('../lambdas/compact')).handler;
-    worker = (await import('../lambdas/compact-worker')).handler;
+    ({ tmp, s3, store, queue, planner, worker } = stack);
     // Three instances in separate batches, and a redelivery of one source in a fourth.
     for (const run of RUNS) await ingest(store, run, KINDS);
     await ingest(store, RUNS[0], ['cpu']);
   }, 300_000);
 
   afterAll(async () => {
-    jest.restoreAllMocks();
-    s3?.destroy();
-    queue?.sqs.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
+    await stack?.stop();
   });
 
   test('units in shuffled order, a redelivered unit, two concurrent finalizers: exactly once at every step, the rows of one in-process compaction', async () => {

@@ -6,10 +6,9 @@
 // of Parquet objects goes down, a retried attempt is a no-op, data newer than the scheduled time
 // is left alone, and a bad event fails with its field named.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
@@ -18,8 +17,9 @@ import { parseSourceMeta } from '../lib/model/source';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { createWorkQueue, drain, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
-import { lambdaEnv, motoAvailable, startMoto, type Moto } from './helpers/moto';
+import { drain, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
+import { startCompactStack, type CompactStack } from './helpers/compact-stack';
+import { motoAvailable } from './helpers/moto';
 
 const BUCKET = 'fleetprof-compact';
 const REGION = 'us-east-1';
@@ -43,7 +43,7 @@ const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('compact-lambda skipped: moto_server is not on PATH (pip install "moto[server]")');
 
 d('scheduled compaction against moto', () => {
-  let moto: Moto;
+  let stack: CompactStack;
   let tmp: string;
   let s3: S3Client;
   let store: S3Store;
@@ -56,7 +56,6 @@ d('scheduled compaction against moto', () => {
     const delivered = await drain(queue, worker);
     return { ...planned, delivered };
   };
-  const saved = { ...process.env };
   // The fixture runs are on one UTC day; the scheduled time is the next day's first run.
   const day = new Date(runStart('svc-a-v1-i1')).toISOString().slice(0, 10);
   const nextDay = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
@@ -102,32 +101,14 @@ d('scheduled compaction against moto', () => {
   }
 
   beforeAll(async () => {
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-compact-lambda-'));
-    Object.assign(process.env, {
-      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
-    });
-    queue = await createWorkQueue(moto.endpoint, REGION);
-    process.env.FLEETPROF_COMPACT_QUEUE_URL = queue.url;
-    s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
-    jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
-    planner = (await import('../lambdas/compact')).handler;
-    worker = (await import('../lambdas/compact-worker')).handler;
+    stack = await startCompactStack({ bucket: BUCKET, region: REGION, name: 'compact-lambda' });
+    ({ tmp, s3, store, queue, planner, worker } = stack);
     await ingest('svc-a-v1-i1');
     await ingest('svc-a-v1-i2');
   }, 120_000);
 
   afterAll(async () => {
-    jest.restoreAllMocks();
-    s3?.destroy();
-    queue?.sqs.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
+    await stack?.stop();
   });
 
   test('a run scheduled before the data was captured compacts nothing', async () => {

@@ -6,13 +6,10 @@
 // hour is in profiles_1h (what readers take as "rolled up") only once every other table of it is
 // live, and in the end every table holds exactly the rows of ONE build of all tables of the hour
 // (the builder called without `table`, as before the fan-out).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
-import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
 import { FreshBatch, prepareBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
@@ -22,8 +19,9 @@ import { readManifest } from '../lib/store/manifest';
 import { openDuckDb, ParquetWriter, sqlString } from '../lib/store/parquet';
 import { COMPACTOR_ROLLUPS } from '../lib/store/rollup-compact';
 import type { TableName } from '../lib/model/schema';
-import { createWorkQueue, deliver, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
-import { lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+import { deliver, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
+import { startCompactStack, type CompactStack } from './helpers/compact-stack';
+import { motoAvailable } from './helpers/moto';
 import { shuffled } from './helpers/shuffle';
 
 const BUCKET = 'fleetprof-rollup-fanout';
@@ -37,15 +35,13 @@ const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('rollup-fanout skipped: moto_server is not on PATH (pip install "moto[server]")');
 
 d('rollups fanned out per hour and table over the work queue (moto)', () => {
-  let moto: Moto;
+  let stack: CompactStack;
   let tmp: string;
-  let s3: S3Client;
   let store: S3Store;
   let queue: WorkQueue;
   let planner: (e: CompactEvent) => Promise<PlannerResult>;
   let worker: WorkerHandler;
   let dt = '';
-  const saved = { ...process.env };
 
   const file = (run: string, kind: string) => path.join(FIXTURES, run, `${kind}.pb.gz`);
   /** One fresh batch: CPU and heap profiles of `runs` (same source ids on every delivery; `copy` makes new ones), and a gctrace log. */
@@ -187,29 +183,12 @@ d('rollups fanned out per hour and table over the work queue (moto)', () => {
   }
 
   beforeAll(async () => {
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-rollup-fanout-'));
-    queue = await createWorkQueue(moto.endpoint, REGION);
-    Object.assign(process.env, {
-      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
-      FLEETPROF_COMPACT_QUEUE_URL: queue.url,
-    });
-    s3 = await motoBucket(moto, REGION, BUCKET);
-    store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
-    jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
-    planner = (await import('../lambdas/compact')).handler;
-    worker = (await import('../lambdas/compact-worker')).handler;
+    stack = await startCompactStack({ bucket: BUCKET, region: REGION, name: 'rollup-fanout' });
+    ({ tmp, store, queue, planner, worker } = stack);
   }, 300_000);
 
   afterAll(async () => {
-    jest.restoreAllMocks();
-    s3?.destroy();
-    queue?.sqs.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
+    await stack?.stop();
   });
 
   test('shuffled, redelivered, two finishers at once, stale copies, a late batch: each hour rolled up once, profiles_1h last, the rows of one whole build', async () => {
