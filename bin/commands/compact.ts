@@ -63,8 +63,9 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
     `compacted ${r.hours} hour and ${r.days} day files: ${r.filesMerged} files merged, ${r.bytesBefore} -> ${r.bytesAfter} bytes (${ratio}x), ${r.deleted} replaced files deleted\n`,
   );
   if ('merge' in r) {
-    const m = (r as { merge: { merges: number; filesMerged: number } }).merge;
+    const m = (r as { merge: { merges: number; filesMerged: number; refused: { key: string; reason: string }[] } }).merge;
     if (m.merges > 0) process.stderr.write(`merged ${m.filesMerged} fresh files of the open hours into ${m.merges} files\n`);
+    for (const f of m.refused) process.stderr.write(`merge refused ${f.key} (its batch stays raw): ${f.reason}\n`);
   }
   if ('rollups' in r) {
     const ru = (r as { rollups: { hours: number; days: number; rows: number; files: number } }).rollups;

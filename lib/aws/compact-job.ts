@@ -145,6 +145,7 @@ export async function runMergeJob(deps: Pick<CompactJobDeps, 'store' | 'settings
   return withWriter(deps, async (writer) => {
     const r = await mergeOpen(deps.store, writer, { now: nowUs / 1000 });
     const out: MergeJobResult = { ...r, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
+    for (const f of r.refused) deps.log?.({ level: 'WARN', msg: 'merge refused an unreadable fresh file (its batch stays raw)', key: f.key, reason: f.reason });
     deps.log?.({ level: 'INFO', msg: 'merge done', ...out });
     return out;
   });

@@ -42,6 +42,8 @@ import type { Store, StoredObject } from './store';
 // batches in every table and gives every output the same id, so each table's merged file holds
 // the same profiles, as one ingest batch's files do. Merged files are never merged again (a
 // minute's merge is ~1/60 of the hour: the compactor reads ~60 files per table-hour).
+// An input DuckDB cannot read (a corrupt or truncated file) is refused, named with the reason in
+// the result: its batch stays raw in every table, the hour's other batches merge.
 // Athena reads no fresh file, so the merge changes nothing Athena sees. The merger LISTs the open
 // hours' fresh prefixes; ingest still never lists.
 
@@ -81,6 +83,8 @@ export interface MergeResult {
   deleted: number;
   /** Pre-sum files written (functions_merge). */
   sumsFiles: number;
+  /** Input files DuckDB could not read (their batch left raw in every table, the rest merged), with the reason. */
+  refused: { key: string; reason: string }[];
 }
 
 /** The last minute's batches stay raw: an SQS batch's files are all published within seconds. */
@@ -91,7 +95,7 @@ const ROW_GROUP_ROWS = 122_880;
 const MAX_ATTEMPTS = 5;
 
 export function emptyMergeResult(): MergeResult {
-  return { merges: 0, filesMerged: 0, rowsIn: 0, rowsOut: 0, bytesBefore: 0, bytesAfter: 0, conflicts: 0, abandoned: 0, deleted: 0, sumsFiles: 0 };
+  return { merges: 0, filesMerged: 0, rowsIn: 0, rowsOut: 0, bytesBefore: 0, bytesAfter: 0, conflicts: 0, abandoned: 0, deleted: 0, sumsFiles: 0, refused: [] };
 }
 
 /**
@@ -172,29 +176,75 @@ export async function mergeHour(store: Store, writer: ParquetWriter, dt: string,
     const b = batchOf(o.key);
     if (o.key.endsWith('.parquet') && !isMergeBatch(b) && batchMs(b) <= opts.now - minAge) settled.add(b);
   }
-  if (settled.size === 0) return;
-  const inputs = new Map<TableName, StoredObject[]>();
-  for (const t of tables) {
-    const { manifest: m } = await readManifest(store, t, dt);
-    if (coveredHours(m).has(hour)) return; // compacted already: what is left is late files, the compactor's
-    const merged = new Set(m.merged);
-    const mine = (await store.list(prefix(t))).filter((o) => o.key.endsWith('.parquet') && settled.has(batchOf(o.key)) && !merged.has(o.key));
-    if (mine.length > 0) inputs.set(t, mine.sort((a, b) => (a.key < b.key ? -1 : 1)));
+  // A batch with an unreadable file is left raw in every table (each merge takes the same batches
+  // in every table); its readable files stay counted where they are, the rest of the hour merges.
+  const refused = new Set<string>();
+  for (;;) {
+    const take = new Set([...settled].filter((b) => !refused.has(b)));
+    if (take.size === 0) return;
+    const inputs = new Map<TableName, StoredObject[]>();
+    for (const t of tables) {
+      const { manifest: m } = await readManifest(store, t, dt);
+      if (coveredHours(m).has(hour)) return; // compacted already: what is left is late files, the compactor's
+      const merged = new Set(m.merged);
+      const mine = (await store.list(prefix(t))).filter((o) => o.key.endsWith('.parquet') && take.has(batchOf(o.key)) && !merged.has(o.key));
+      if (mine.length > 0) inputs.set(t, mine.sort((a, b) => (a.key < b.key ? -1 : 1)));
+    }
+    if (![...inputs.values()].some((xs) => xs.length >= (opts.minInputs ?? 2))) return;
+    const after = Math.max(...[...inputs.values()].flat().map((o) => batchMs(batchOf(o.key))));
+    const id = mergeBatchId(opts.now, after);
+    // Pre-sums only when functions and profiles merge the same batches: then the merged profiles file
+    // holds every profile the merged functions file does, and readers take its (few) dedupe keys for
+    // the functions file's (lib/query/merge-sums.ts).
+    const batchesOf = (t: TableName) => [...new Set((inputs.get(t) ?? []).map((o) => batchOf(o.key)))].sort().join(',');
+    const sums = inputs.has('functions') && batchesOf('functions') === batchesOf('profiles');
+    // profiles last, as ingest publishes: a merged profile row is visible no earlier than its functions and stacks.
+    const order = [...inputs.keys()].sort((a, b) => (a === 'profiles' ? 1 : b === 'profiles' ? -1 : 0));
+    // Every table's output first, then the swaps: an unreadable input found while writing costs
+    // only outputs no swap listed yet (retired below, counted by nobody: their rows all have a
+    // smaller batch), so no table merges a batch another table left raw.
+    const written: Written[] = [];
+    try {
+      for (const t of order) written.push(await writeTable(store, writer, t, dt, hour, inputs.get(t)!, id, { ...opts, sums: t === 'functions' && sums }, result));
+    } catch (e) {
+      if (!(e instanceof UnreadableInputs)) throw e;
+      for (const f of e.files) {
+        result.refused.push(f);
+        refused.add(batchOf(f.key));
+      }
+      for (const w of written) await retire(store, w.table, dt, w.key, opts.now);
+      continue;
+    }
+    for (const w of written) await swapTable(store, w, dt, hour, opts, result);
+    return;
   }
-  if (![...inputs.values()].some((xs) => xs.length >= (opts.minInputs ?? 2))) return;
-  const after = Math.max(...[...inputs.values()].flat().map((o) => batchMs(batchOf(o.key))));
-  const id = mergeBatchId(opts.now, after);
-  // Pre-sums only when functions and profiles merge the same batches: then the merged profiles file
-  // holds every profile the merged functions file does, and readers take its (few) dedupe keys for
-  // the functions file's (lib/query/merge-sums.ts).
-  const batchesOf = (t: TableName) => [...new Set((inputs.get(t) ?? []).map((o) => batchOf(o.key)))].sort().join(',');
-  const sums = inputs.has('functions') && batchesOf('functions') === batchesOf('profiles');
-  // profiles last, as ingest publishes: a merged profile row is visible no earlier than its functions and stacks.
-  const order = [...inputs.keys()].sort((a, b) => (a === 'profiles' ? 1 : b === 'profiles' ? -1 : 0));
-  for (const t of order) await mergeTable(store, writer, t, dt, hour, inputs.get(t)!, id, { ...opts, sums: t === 'functions' && sums }, result);
 }
 
-async function mergeTable(store: Store, writer: ParquetWriter, table: TableName, dt: string, hour: number, inputs: readonly StoredObject[], id: string, opts: MergeOptions & { now: number; sums: boolean }, result: MergeResult): Promise<void> {
+/** Input files DuckDB cannot read, each with DuckDB's reason. */
+class UnreadableInputs extends Error {
+  constructor(readonly files: { key: string; reason: string }[]) {
+    super(files.map((f) => `${f.key}: ${f.reason}`).join('; '));
+  }
+}
+
+interface Written {
+  table: TableName;
+  key: string;
+  inputs: readonly StoredObject[];
+  rows: { in: number; out: number };
+}
+
+/** Lists `key` as merged and retired in its table's manifest (skipped at once, deleted after the grace). */
+async function retire(store: Store, table: TableName, dt: string, key: string, now: number): Promise<void> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const { manifest: m, etag } = await readManifest(store, table, dt);
+    if (m.merged.includes(key)) return;
+    if (await writeManifest(store, table, dt, { ...m, merged: [...m.merged, key].sort(), retired: [...m.retired, { key, at: now }] }, etag)) return;
+  }
+  throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
+}
+
+async function writeTable(store: Store, writer: ParquetWriter, table: TableName, dt: string, hour: number, inputs: readonly StoredObject[], id: string, opts: MergeOptions & { now: number; sums: boolean }, result: MergeResult): Promise<Written> {
   const key = freshKey(table, dt, hour, id);
   await fs.mkdir(store.scratchDir, { recursive: true });
   const local = path.join(store.scratchDir, `${randomUUID()}-${id}.parquet`);
@@ -202,7 +252,13 @@ async function mergeTable(store: Store, writer: ParquetWriter, table: TableName,
   let rows: { in: number; out: number };
   try {
     const paths = await Promise.all(inputs.map((o) => store.localPath(o)));
-    rows = await writeMerged(writer, table, paths, id, local, opts.zstdLevel ?? MERGE_ZSTD);
+    try {
+      rows = await writeMerged(writer, table, paths, id, local, opts.zstdLevel ?? MERGE_ZSTD);
+    } catch (e) {
+      const bad = await unreadable(writer, inputs, paths);
+      if (bad.length > 0) throw new UnreadableInputs(bad);
+      throw e;
+    }
     if (opts.sums) {
       // Before the functions file: alone it is never read (readers want its functions file live).
       await writeSums(writer, local, id, sumsLocal);
@@ -216,6 +272,24 @@ async function mergeTable(store: Store, writer: ParquetWriter, table: TableName,
     await fs.rm(local, { force: true });
     await fs.rm(sumsLocal, { force: true });
   }
+  return { table, key, inputs, rows };
+}
+
+/** After a failed merge: the inputs DuckDB cannot read whole (every column of every row), each on its own. */
+async function unreadable(writer: ParquetWriter, inputs: readonly StoredObject[], paths: readonly string[]): Promise<{ key: string; reason: string }[]> {
+  const bad: { key: string; reason: string }[] = [];
+  for (const [i, p] of paths.entries()) {
+    try {
+      await writer.connection.run(`SELECT max(hash(f)) FROM read_parquet('${sqlString(p)}', hive_partitioning = false) f`);
+    } catch (e) {
+      bad.push({ key: inputs[i].key, reason: (e as Error).message.split('\n')[0].split(p).join(inputs[i].key) });
+    }
+  }
+  return bad;
+}
+
+async function swapTable(store: Store, w: Written, dt: string, hour: number, opts: MergeOptions & { now: number }, result: MergeResult): Promise<void> {
+  const { table, key, inputs, rows } = w;
   await opts.beforeSwap?.({ table, dt, hour, key });
   const keys = inputs.map((o) => o.key);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
