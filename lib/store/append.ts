@@ -86,6 +86,326 @@ function cellOf(api: Api, t: ColumnType): Cell | undefined {
 /** Rows per data chunk: DuckDB's vector size. */
 const CHUNK_ROWS = 2048;
 
+type Bindings = typeof import('@duckdb/node-bindings');
+type RawVector = import('@duckdb/node-bindings').Vector;
+
+/**
+ * A column of one data chunk filled in JS typed arrays and copied into DuckDB's vector memory in
+ * one call per chunk (@duckdb/node-bindings, the C API node-api itself wraps). node-api's vectors
+ * keep a cache per item and rebuild a list's child vector on flush; for the ingest's numbers and
+ * lists of numbers that bookkeeping (and a BigInt per int64 cell) was most of the appender's JS
+ * time. The checks and their messages are node-api's, so a bad value fails the same way.
+ */
+interface ColumnBuffer {
+  /** Sets item `i` (growing the buffer if needed); undefined and null are NULL. */
+  set(i: number, v: unknown): void;
+  /** Copies items [0, n) into `vector`, then forgets them. */
+  write(b: Bindings, vector: RawVector, n: number): void;
+}
+
+/** Validity bits of a buffer, allocated at its first NULL (none: every item valid). */
+class Nulls {
+  private words: Uint32Array | undefined;
+  private any = false;
+  constructor(private capacity: number) {}
+
+  mark(i: number, isNull: boolean): void {
+    if (!isNull && !this.any) return;
+    if (!this.words || this.words.length * 32 < this.capacity) this.grow();
+    const w = this.words!;
+    if (isNull) {
+      this.any = true;
+      w[i >>> 5] &= ~(1 << (i & 31));
+    } else w[i >>> 5] |= 1 << (i & 31);
+  }
+
+  ensure(capacity: number): void {
+    this.capacity = Math.max(this.capacity, capacity);
+  }
+
+  private grow(): void {
+    // 64-bit words, as DuckDB's validity mask is; all valid to start with.
+    const words = new Uint32Array(Math.ceil(this.capacity / 64) * 2).fill(0xffffffff);
+    if (this.words) words.set(this.words);
+    this.words = words;
+  }
+
+  write(b: Bindings, vector: RawVector, n: number): void {
+    if (!this.any) return;
+    const w = this.words!;
+    const bytes = Math.ceil(n / 64) * 8;
+    b.vector_ensure_validity_writable(vector);
+    b.copy_data_to_vector_validity(vector, 0, w.buffer as ArrayBuffer, w.byteOffset, bytes);
+    w.fill(0xffffffff);
+    this.any = false;
+  }
+}
+
+/** A fixed-width column (INTEGER, DOUBLE, BIGINT, BOOLEAN) in a typed array of `bytes` per item. */
+// Subclasses `declare` their views: set from the base constructor (views()), a class field would
+// be re-initialized to undefined after it.
+abstract class FixedBuffer implements ColumnBuffer {
+  protected buf: ArrayBuffer;
+  protected readonly nulls: Nulls;
+  constructor(
+    protected capacity: number,
+    private readonly bytes: number,
+  ) {
+    this.buf = new ArrayBuffer(capacity * bytes);
+    this.nulls = new Nulls(capacity);
+    this.views();
+  }
+
+  protected abstract views(): void;
+  protected abstract put(i: number, v: unknown): void;
+
+  set(i: number, v: unknown): void {
+    if (i >= this.capacity) this.grow(i + 1);
+    if (v == null) {
+      this.nulls.mark(i, true);
+      return;
+    }
+    this.put(i, v);
+    this.nulls.mark(i, false);
+  }
+
+  private grow(min: number): void {
+    const capacity = Math.max(min, this.capacity * 2);
+    const buf = new ArrayBuffer(capacity * this.bytes);
+    new Uint8Array(buf).set(new Uint8Array(this.buf));
+    this.buf = buf;
+    this.capacity = capacity;
+    this.nulls.ensure(capacity);
+    this.views();
+  }
+
+  write(b: Bindings, vector: RawVector, n: number): void {
+    b.copy_data_to_vector(vector, 0, this.buf, 0, n * this.bytes);
+    this.nulls.write(b, vector, n);
+  }
+}
+
+class IntegerBuffer extends FixedBuffer {
+  declare private a: Int32Array;
+  constructor(capacity: number) {
+    super(capacity, 4);
+  }
+  protected views(): void {
+    this.a = new Int32Array(this.buf);
+  }
+  protected put(i: number, v: unknown): void {
+    if (!Number.isInteger(v)) throw new Error('number is not an integer');
+    if ((v as number) < -2147483648 || (v as number) > 2147483647) throw new Error('number out of int32 range');
+    this.a[i] = v as number;
+  }
+}
+
+class DoubleBuffer extends FixedBuffer {
+  declare private a: Float64Array;
+  constructor(capacity: number) {
+    super(capacity, 8);
+  }
+  protected views(): void {
+    this.a = new Float64Array(this.buf);
+  }
+  protected put(i: number, v: unknown): void {
+    this.a[i] = v as number;
+  }
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * BIGINT (and timestamps as epoch microseconds): a safe integer is written as its two 32-bit
+ * halves (two's complement, little-endian, as DuckDB stores int64 here), no BigInt made; anything
+ * else through BigInt as before (a non-integer throws, a bigint beyond int64 throws).
+ */
+class BigIntBuffer extends FixedBuffer {
+  declare private w: Int32Array;
+  declare private big: BigInt64Array;
+  constructor(capacity: number) {
+    super(capacity, 8);
+  }
+  protected views(): void {
+    this.w = new Int32Array(this.buf);
+    this.big = new BigInt64Array(this.buf);
+  }
+  protected put(i: number, v: unknown): void {
+    if (typeof v === 'number' && Number.isSafeInteger(v)) {
+      this.w[2 * i] = v | 0; // the low 32 bits, whatever the magnitude (ToInt32 is modulo 2^32)
+      this.w[2 * i + 1] = Math.floor(v / TWO_32);
+      return;
+    }
+    const x = int64(v);
+    if (BigInt.asIntN(64, x) !== x) throw new Error('bigint out of int64 range');
+    this.big[i] = x;
+  }
+}
+
+class BooleanBuffer extends FixedBuffer {
+  declare private a: Uint8Array;
+  constructor(capacity: number) {
+    super(capacity, 1);
+  }
+  protected views(): void {
+    this.a = new Uint8Array(this.buf);
+  }
+  protected put(i: number, v: unknown): void {
+    this.a[i] = v ? 1 : 0;
+  }
+}
+
+/** VARCHAR: one native copy per string (what node-api's flush does), without its per-item caches. */
+class VarcharBuffer implements ColumnBuffer {
+  private items: unknown[] = [];
+  set(i: number, v: unknown): void {
+    this.items[i] = v;
+  }
+  write(b: Bindings, vector: RawVector, n: number): void {
+    const items = this.items;
+    let nulls: Nulls | undefined;
+    for (let i = 0; i < n; i++) {
+      const s = items[i];
+      if (s == null) (nulls ??= new Nulls(n)).mark(i, true);
+      else b.vector_assign_string_element(vector, i, s as string);
+    }
+    nulls?.write(b, vector, n);
+    this.items = [];
+  }
+}
+
+/**
+ * LIST of a type with a buffer of its own: the elements of all the chunk's lists in one child
+ * buffer, and each item's (offset, length) as DuckDB's list entries (two uint64 per item).
+ */
+class ListBuffer implements ColumnBuffer {
+  private entries: Uint32Array;
+  private readonly nulls: Nulls;
+  private total = 0;
+  constructor(
+    private capacity: number,
+    private readonly child: ColumnBuffer,
+  ) {
+    this.entries = new Uint32Array(capacity * 4);
+    this.nulls = new Nulls(capacity);
+  }
+
+  set(i: number, v: unknown): void {
+    if (i >= this.capacity) {
+      const entries = new Uint32Array(Math.max(i + 1, this.capacity * 2) * 4);
+      entries.set(this.entries);
+      this.entries = entries;
+      this.capacity = entries.length / 4;
+      this.nulls.ensure(this.capacity);
+    }
+    const e = this.entries;
+    if (v == null) {
+      e[4 * i] = this.total;
+      e[4 * i + 1] = 0;
+      e[4 * i + 2] = 0;
+      e[4 * i + 3] = 0;
+      this.nulls.mark(i, true);
+      return;
+    }
+    const list = v as ArrayLike<unknown>;
+    const len = list.length;
+    if (typeof v !== 'object' || typeof len !== 'number') throw new Error('not a list');
+    const at = this.total;
+    for (let k = 0; k < len; k++) this.child.set(at + k, list[k]);
+    this.total = at + len;
+    if (this.total >= TWO_32) throw new Error('list elements past 2^32 in one data chunk');
+    e[4 * i] = at;
+    e[4 * i + 1] = 0;
+    e[4 * i + 2] = len;
+    e[4 * i + 3] = 0;
+    this.nulls.mark(i, false);
+  }
+
+  write(b: Bindings, vector: RawVector, n: number): void {
+    b.list_vector_reserve(vector, this.total);
+    b.list_vector_set_size(vector, this.total);
+    if (this.total > 0) this.child.write(b, b.list_vector_get_child(vector), this.total);
+    b.copy_data_to_vector(vector, 0, this.entries.buffer as ArrayBuffer, 0, n * 16);
+    this.nulls.write(b, vector, n);
+    this.total = 0;
+  }
+}
+
+/**
+ * MAP(K, V): DuckDB's list of STRUCT(key, value), the keys and values each in a buffer of their
+ * own. A map is a plain object or a Map (entries in their iteration order, as before).
+ */
+class MapBuffer implements ColumnBuffer {
+  private readonly list: ListBuffer;
+  private readonly pairs: PairBuffer;
+  constructor(capacity: number, keys: ColumnBuffer, values: ColumnBuffer) {
+    this.pairs = new PairBuffer(keys, values);
+    this.list = new ListBuffer(capacity, this.pairs);
+  }
+  set(i: number, v: unknown): void {
+    if (v == null || v instanceof Map) return this.list.set(i, v == null ? v : this.pairs.from(v as Map<unknown, unknown>));
+    if (typeof v !== 'object') throw new Error('not a map');
+    this.list.set(i, this.pairs.fromObject(v as Record<string, unknown>));
+  }
+  write(b: Bindings, vector: RawVector, n: number): void {
+    this.list.write(b, vector, n);
+  }
+}
+
+/** The STRUCT(key, value) child of a MAP: `set` takes [key, value] pairs. */
+class PairBuffer implements ColumnBuffer {
+  private static readonly NONE: readonly [unknown, unknown][] = [];
+  constructor(
+    private readonly keys: ColumnBuffer,
+    private readonly values: ColumnBuffer,
+  ) {}
+  from(m: Map<unknown, unknown>): readonly [unknown, unknown][] {
+    return m.size === 0 ? PairBuffer.NONE : [...m.entries()];
+  }
+  fromObject(o: Record<string, unknown>): readonly [unknown, unknown][] {
+    // Most rows' labels are empty: no entries array for those.
+    for (const _k in o) return Object.entries(o);
+    return PairBuffer.NONE;
+  }
+  set(i: number, v: unknown): void {
+    const [k, x] = v as [unknown, unknown];
+    this.keys.set(i, k);
+    this.values.set(i, x);
+  }
+  write(b: Bindings, vector: RawVector, n: number): void {
+    this.keys.write(b, b.struct_vector_get_child(vector, 0), n);
+    this.values.write(b, b.struct_vector_get_child(vector, 1), n);
+  }
+}
+
+/** A buffer for a column of type `t`, or undefined where node-api's vectors do the work (structs). */
+function bufferOf(t: ColumnType, capacity: number): ColumnBuffer | undefined {
+  switch (t.kind) {
+    case 'integer':
+      return new IntegerBuffer(capacity);
+    case 'double':
+      return new DoubleBuffer(capacity);
+    case 'bigint':
+    case 'timestamp':
+      return new BigIntBuffer(capacity);
+    case 'boolean':
+      return new BooleanBuffer(capacity);
+    case 'varchar':
+      return new VarcharBuffer();
+    case 'list': {
+      const child = bufferOf(t.of, capacity * 4);
+      return child && new ListBuffer(capacity, child);
+    }
+    case 'map': {
+      const keys = bufferOf(t.key, capacity);
+      const values = bufferOf(t.value, capacity);
+      return keys && values && new MapBuffer(capacity, keys, values);
+    }
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Creates TEMP table `name` with `columns` and appends `parts` (arrays of rows) to it. The caller
  * drops it. A value that does not fit its column (a non-integer for INTEGER, a bigint beyond
@@ -104,7 +424,10 @@ export async function createAppendTable<R>(conn: DuckDBConnection, name: string,
 /** Appends `parts` to TEMP table `name` made by createAppendTable with the same columns. */
 export async function appendRows<R>(conn: DuckDBConnection, name: string, columns: readonly AppendColumn<R>[], parts: readonly (readonly R[])[]): Promise<number> {
   const api = await duckdbApi();
+  // Loaded with node-api (its pinned dependency), so requiring it here loads nothing new.
+  const b = require('@duckdb/node-bindings') as Bindings;
   const types = columns.map((c) => appendType(api, c.type));
+  const buffers = columns.map((c) => bufferOf(c.type, CHUNK_ROWS));
   const cells = columns.map((c) => cellOf(api, c.type));
   const appender = await conn.createAppender(name, 'main', 'temp');
   const total = parts.reduce((s, rows) => s + rows.length, 0);
@@ -112,15 +435,20 @@ export async function appendRows<R>(conn: DuckDBConnection, name: string, column
   try {
     let size = Math.min(CHUNK_ROWS, total);
     let chunk = api.DuckDBDataChunk.create(types, size);
-    let vectors = columns.map((_c, i) => chunk.getColumnVector(i));
+    // node-api's vectors only for the columns without a buffer of ours (maps, structs).
+    let vectors = columns.map((_c, i) => (buffers[i] ? undefined : chunk.getColumnVector(i)));
     let r = 0;
     for (let p = 0; p < parts.length; p++) {
       for (const row of parts[p]) {
         for (let c = 0; c < columns.length; c++) {
           const raw = columns[c].get(row, p);
-          const cell = cells[c];
           try {
-            vectors[c].setItem(r, (cell ? cell(raw) : raw) as never);
+            const buffer = buffers[c];
+            if (buffer) buffer.set(r, raw);
+            else {
+              const cell = cells[c];
+              vectors[c]!.setItem(r, (cell ? cell(raw) : raw) as never);
+            }
           } catch (e) {
             throw new Error(`column ${columns[c].name}: ${(e as Error).message}`, { cause: e });
           }
@@ -128,12 +456,16 @@ export async function appendRows<R>(conn: DuckDBConnection, name: string, column
         n++;
         if (++r === size) {
           // A chunk sized to the rows left: every vector's every row is written before it goes.
-          for (const v of vectors) v.flush();
+          for (let c = 0; c < columns.length; c++) {
+            const buffer = buffers[c];
+            if (buffer) buffer.write(b, b.data_chunk_get_vector(chunk.chunk, c), size);
+            else vectors[c]!.flush();
+          }
           appender.appendDataChunk(chunk);
           if (n < total) {
             size = Math.min(CHUNK_ROWS, total - n);
             chunk = api.DuckDBDataChunk.create(types, size);
-            vectors = columns.map((_c, i) => chunk.getColumnVector(i));
+            vectors = columns.map((_c, i) => (buffers[i] ? undefined : chunk.getColumnVector(i)));
           }
           r = 0;
         }
