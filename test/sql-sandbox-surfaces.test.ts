@@ -146,36 +146,77 @@ test('serve with a token (--token or FLEETPROF_TOKEN): 401 without it, 200 with 
 });
 
 describe('fleetprof sql (CLI)', () => {
-  // One CLI process per attack costs seconds on a shared machine: one attack of every class and a
-  // deterministic sample of the rest, three at a time (serve and the Lambda run all of them).
-  const sample = ATTACKS.filter((a, i) => i % 20 === 0 || ATTACKS.findIndex((b) => b.class === a.class) === i);
-  const cli = (args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      c.once('close', (status) => resolve({ status, stdout, stderr }));
-    });
-  test(`a sample of ${sample.length} attacks: exit 1 with a reason on stderr, nothing leaks`, async () => {
-    const failures: string[] = [];
-    const queue = [...sample];
-    const worker = async () => {
-      for (let a = queue.shift(); a; a = queue.shift()) {
-        const q = aim(a, t);
-        const r = await cli(['sql', '--data', t.data, '--json', q]);
-        const leak = leaks(r.stdout + r.stderr, q, t.data);
-        if (r.status !== 1 || leak || !/fleetprof sql: .{5,}/.test(r.stderr)) failures.push(`${a.name}: ${r.status} ${leak ?? ''} ${r.stderr.slice(0, 200)}`);
+  // The whole corpus through the CLI's own path: dist/bin/fleetprof.js's buildProgram + parseAsync,
+  // as `node dist/bin/fleetprof.js sql ...` runs them (argument parsing, the action's exit code and
+  // `fleetprof sql: <reason>` on stderr, runSql's query process and limits), many runs to a node
+  // process. A node process per attack cost ~1 s of start-up each on a loaded machine; each run
+  // still forks its own query process, as the CLI does.
+  const BATCH = `
+    const { buildProgram } = require(process.argv[1]);
+    const runs = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
+    const write = { out: process.stdout.write, err: process.stderr.write };
+    const capture = (into) => (chunk, enc, cb) => { into.text += String(chunk); (typeof enc === 'function' ? enc : cb)?.(); return true; };
+    (async () => {
+      const answers = [];
+      for (const args of runs) {
+        const out = { text: '' }, err = { text: '' };
+        process.stdout.write = capture(out);
+        process.stderr.write = capture(err);
+        process.exitCode = undefined;
+        try {
+          await buildProgram(args).parseAsync(args, { from: 'user' });
+        } catch (e) {
+          err.text += 'commander: ' + e.message;
+          process.exitCode = 64;
+        }
+        process.stdout.write = write.out;
+        process.stderr.write = write.err;
+        answers.push({ status: process.exitCode ?? 0, stdout: out.text, stderr: err.text });
       }
-    };
-    await Promise.all([worker(), worker(), worker()]);
+      process.exitCode = 0;
+      process.stdout.write(JSON.stringify(answers));
+    })();`;
+  const batch = (runs: string[][]) =>
+    new Promise<{ status: number; stdout: string; stderr: string }[]>((resolve, reject) => {
+      const c = spawn(process.execPath, ['-e', BATCH, CLI], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.once('close', (code) => (code === 0 ? resolve(JSON.parse(out) as { status: number; stdout: string; stderr: string }[]) : reject(new Error(`batch exited ${code}: ${out.slice(0, 500)}`))));
+      c.stdin.end(JSON.stringify(runs));
+    });
+
+  test(`the whole attack corpus (${ATTACKS.length}): exit 1 with the reason on stderr, nothing leaks`, async () => {
+    const CHUNKS = 3;
+    const chunks = Array.from({ length: CHUNKS }, (_, k) => ATTACKS.filter((_a, i) => i % CHUNKS === k));
+    const answers = await Promise.all(chunks.map((c) => batch(c.map((a) => ['sql', '--data', t.data, '--json', '--', aim(a, t)]))));
+    expect(answers.map((a) => a.length)).toEqual(chunks.map((c) => c.length));
+    const failures: string[] = [];
+    chunks.forEach((c, k) =>
+      c.forEach((a, i) => {
+        const q = aim(a, t);
+        const r = answers[k][i];
+        const leak = leaks(r.stdout + r.stderr, q, t.data);
+        if (r.status !== 1 || leak || !/^fleetprof sql: .{5,}/.test(r.stderr) || (a.reason && !new RegExp(a.reason).test(r.stderr))) {
+          failures.push(`${a.class}: ${a.name}: ${r.status} ${leak ?? ''} ${r.stderr.slice(0, 200)}`);
+        }
+      }),
+    );
     expect(failures).toEqual([]);
-  });
-  test('a DoS probe is stopped at the time limit', () => {
-    const r = spawnSync(process.execPath, [CLI, 'sql', '--data', t.data, '--timeout-ms', '1500', '--memory-mb', '512', 'SELECT len(range(300000000))'], { encoding: 'utf8' });
+    // The same path answers a legitimate query in a batch (the batch is not what refuses).
+    const [ok] = await batch([['sql', '--data', t.data, '--json', '--', NORMAL]]);
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ columns: ['n'], rows: [[1]] });
+  }, 400_000); // like the serve and Lambda corpora: slow only under load
+  // Each limit of the CLI stops its probe with the reason (exit 1), by its flag.
+  test.each([
+    ['memory ceiling', ['--memory-mb', '384'], 'SELECT len(range(300000000))', /memory limit/],
+    ['time limit', ['--timeout-ms', '1500'], 'SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000000000) b', /1500 ms time limit/],
+    ['result bytes', ['--max-bytes', '1000000'], "SELECT repeat('x', 100000) FROM range(50)", /larger than 1000000 bytes/],
+    ['result rows', ['--max-rows', '100'], 'SELECT * FROM range(1000)', /more than 100 rows/],
+  ])('%s: the probe is stopped with the reason', (_n, flags, probe, reason) => {
+    const r = spawnSync(process.execPath, [CLI, 'sql', '--data', t.data, ...flags, '--', probe], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/time limit|memory limit/);
+    expect(r.stderr).toMatch(reason);
   });
   test('a legitimate query works', () => {
     const r = spawnSync(process.execPath, [CLI, 'sql', '--data', t.data, '--json', NORMAL], { encoding: 'utf8' });
@@ -227,14 +268,22 @@ dMoto('the query Lambda handler (S3 on moto)', () => {
       if (r.statusCode !== 400 || leak || (a.reason && !new RegExp(a.reason).test(r.body ?? ''))) failures.push(`${a.class}: ${a.name}: ${r.statusCode} ${leak ?? ''} ${(r.body ?? '').slice(0, 200)}`);
     }
     expect(failures).toEqual([]);
-    // 176 attacks, each a query child process: ~20 s idle, over 60 s on a loaded 2-core machine.
+    // 237 attacks in one warm query process: ~25 s idle, minutes on a loaded 2-core machine.
   }, 400_000);
 
-  test('a DoS probe gets 400 and the next request is answered', async () => {
-    const r = await handler(event('SELECT len(range(300000000))'));
+  // The Lambda's limits: FLEETPROF_SQL_TIMEOUT_MS (2 s here), a ceiling of half the function's
+  // memory (512 MiB without AWS_LAMBDA_FUNCTION_MEMORY_SIZE), 4 MiB of result, 10,000 rows.
+  test.each([
+    ['memory ceiling or time', 'SELECT len(range(300000000))', /time limit|memory limit/],
+    ['time limit', 'SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000000000) b', /2000 ms time limit/],
+    ['result bytes', "SELECT repeat('x', 100000) FROM range(50)", /larger than 4194304 bytes/],
+    ['result rows', 'SELECT * FROM range(20000)', /more than 10000 rows/],
+  ])('DoS probe (%s): 400 with the reason, and the next request is answered', async (_n, probe, reason) => {
+    const r = await handler(event(probe));
     expect(r.statusCode).toBe(400);
-    expect(r.body).toMatch(/time limit|memory limit/);
+    expect(r.body).toMatch(reason);
     const next = await handler(event(NORMAL));
     expect(next.statusCode).toBe(200);
+    expect(JSON.parse(next.body!)).toEqual({ columns: ['n'], rows: [[1]] });
   });
 });

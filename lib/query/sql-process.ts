@@ -7,7 +7,7 @@ import type { Store } from '../store/store';
 import type { TableFiles } from './engine';
 import { listTableFiles } from './open';
 import { SqlRejected, type SqlLimits, type SqlResult } from './sql';
-import { SQL_CHILD_ENV, type SqlAnswer, type SqlJob, type SqlReady } from './sql-child';
+import { SQL_CHILD_ENV, SQL_CHILD_WARM_UP_ENV, type SqlAnswer, type SqlJob, type SqlReady } from './sql-child';
 
 // User SQL runs in a child process that is killed when it overruns. DuckDB checks for interrupts
 // between vectors, but one scalar call such as `len(range(300000000))` or `list(range(2e7))`
@@ -44,6 +44,8 @@ const KILL_GRACE_MS = 500;
 const RSS_POLL_MS = 50;
 /** A child that has not loaded DuckDB by then is broken, not slow. */
 const STARTUP_LIMIT_MS = 60_000;
+/** How long a killed child's replacement waits when another child is ready (see discard). */
+const REPLACE_DELAY_MS = 1_500;
 
 interface Worker {
   child: ChildProcess;
@@ -132,9 +134,14 @@ export class SqlProcessPool {
     });
   }
 
+  /** Children alive (started or starting). */
+  get children(): number {
+    return this.workers.size;
+  }
+
   /** Starts every child now, so the first queries (and the one after a kill) find one warm. */
   warm(): void {
-    while (!this.closed && this.workers.size < this.size) this.spawn();
+    while (!this.closed && this.workers.size < this.size) this.spawn(true);
   }
 
   close(): void {
@@ -170,19 +177,27 @@ export class SqlProcessPool {
     w.child.kill('SIGKILL');
     this.workers.delete(w);
     if (this.closed) return;
-    // A warm replacement, so the next request does not pay for a process start.
-    const fresh = this.spawn();
     const next = this.waiting.shift();
     if (next) {
+      const fresh = this.spawn();
       fresh.busy = true;
       next(fresh);
+      return;
     }
+    // A warm replacement, so a later request does not pay for a process start. When another
+    // child is ready it takes the next query, and the replacement starts a little later: its
+    // start (node, DuckDB, the warm-up query: ~0.3 CPU-s) on the same cores as that query was
+    // most of the time the query after a killed one took (bench/serve-load.ts).
+    const spare = [...this.workers].some((x) => x.ready && !x.busy);
+    if (!spare) this.spawn(true);
+    else setTimeout(() => this.warm(), REPLACE_DELAY_MS).unref();
   }
 
-  private spawn(): Worker {
+  /** `warmUp`: started ahead of need (a job is not waiting for it), so it runs a warm-up query first. */
+  private spawn(warmUp = false): Worker {
     const heapMb = Math.max(64, Math.floor(this.memoryMb * 0.25));
     const child = fork(this.o.childEntry ?? defaultChildEntry(), [], {
-      env: { ...process.env, [SQL_CHILD_ENV]: '1' },
+      env: { ...process.env, [SQL_CHILD_ENV]: '1', [SQL_CHILD_WARM_UP_ENV]: warmUp ? '1' : '0' },
       execArgv: [`--max-old-space-size=${heapMb}`],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
