@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { LocalStore } from '../../lib/store/local';
-import { openDuckDb, ParquetWriter } from '../../lib/store/parquet';
+import { openDuckDb, ParquetWriter, type DuckDbSettings } from '../../lib/store/parquet';
 import { openEngine } from '../../lib/query/open';
 import type { QueryEngine } from '../../lib/query/engine';
 import type { PartitionFilter } from '../../lib/store/layout';
@@ -42,9 +42,9 @@ export interface LocalWriter {
   close: () => Promise<void>;
 }
 
-export async function openLocalWriter(dir: string): Promise<LocalWriter> {
+export async function openLocalWriter(dir: string, settings?: DuckDbSettings): Promise<LocalWriter> {
   const store = new LocalStore(dir);
-  const instance = await openDuckDb();
+  const instance = await openDuckDb(settings);
   const writer = await ParquetWriter.create(instance);
   return {
     store,
@@ -57,8 +57,8 @@ export async function openLocalWriter(dir: string): Promise<LocalWriter> {
 }
 
 /** Runs `f` with a store and Parquet writer on a data directory (created if missing), and closes them. */
-export async function withWriter<T>(dir: string, f: (w: LocalWriter) => Promise<T>): Promise<T> {
-  const w = await openLocalWriter(dir);
+export async function withWriter<T>(dir: string, f: (w: LocalWriter) => Promise<T>, settings?: DuckDbSettings): Promise<T> {
+  const w = await openLocalWriter(dir, settings);
   try {
     return await f(w);
   } finally {
