@@ -25,6 +25,8 @@ interface ViewState {
   readonly made: Map<string, Promise<void>>;
   /** rawSource's sources by table and file list (their dedupe keys computed once). */
   readonly raw: Map<string, Promise<string>>;
+  /** The views' dropped fresh keys by table (droppedKeys), computed once: the view and the pre-sums (lib/query/merge-sums.ts) share them. */
+  readonly dropped: Map<TableName, Promise<string[]>>;
   /** Makes the listed files of a table readable before a statement reads them (lazy S3 listings); absent: they are. */
   readonly fetch?: (table: TableName, paths: readonly string[]) => Promise<void>;
 }
@@ -71,7 +73,7 @@ export class QueryEngine {
     // Parquet footers read once per instance, not again by every statement that binds a view (a
     // view over union_by_name files reads every file's schema when bound).
     await conn.run('SET parquet_metadata_cache = true');
-    const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map(), raw: new Map(), fetch: options.fetch });
+    const engine = new QueryEngine(instance, conn, new Set(all), { files, made: new Map(), raw: new Map(), dropped: new Map(), fetch: options.fetch });
     if (!options.lazyViews) await engine.ensureAllViews();
     await conn.run(`SET allowed_paths = [${all.map((f) => `'${sqlString(f)}'`).join(', ')}]`);
     await conn.run('SET allowed_directories = []');
@@ -97,7 +99,7 @@ export class QueryEngine {
         p = d
           ? this.conn.run(d.sql()).then(() => undefined)
           : this.fetchFiles(name as TableName, [...this.views.files[name as TableName].compacted, ...this.views.files[name as TableName].fresh])
-              .then(() => viewSql(this.conn, name as TableName, this.views.files[name as TableName]))
+              .then(() => viewSql(this.conn, name as TableName, this.views.files[name as TableName], () => this.droppedKeys(name as TableName)))
               .then((sql) => this.conn.run(sql))
               .then(() => undefined);
         this.views.made.set(name, p);
@@ -105,6 +107,21 @@ export class QueryEngine {
       }
       await p;
     }
+  }
+
+  /**
+   * The fresh rows of `table`'s view that do not count (lib/store/dedupe.ts), as keys
+   * `profile_id/batch/dtThh`, computed once per instance (one query over the table's fresh files).
+   */
+  async droppedKeys(table: TableName): Promise<string[]> {
+    let p = this.views.dropped.get(table);
+    if (!p) {
+      const f = this.views.files[table];
+      p = this.fetchFiles(table, [...f.compacted, ...f.fresh]).then(() => droppedKeysOf(this.conn, table, f));
+      this.views.dropped.set(table, p);
+      p.catch(() => this.views.dropped.delete(table));
+    }
+    return p;
   }
 
   /** The files a table reads (as listed when the engine opened). */
@@ -246,12 +263,28 @@ export function viewsNamedIn(sql: string): string[] {
   return [...new Set([...code.matchAll(VIEW_NAME_RE)].map((m) => m[1]))];
 }
 
-async function viewSql(conn: DuckDBConnection, t: TableName, files: TableFileSet): Promise<string> {
-  return `CREATE OR REPLACE VIEW ${t} AS ${await rowsSql(conn, t, files)}`;
+async function viewSql(conn: DuckDBConnection, t: TableName, files: TableFileSet, dropped: () => Promise<string[]>): Promise<string> {
+  return `CREATE OR REPLACE VIEW ${t} AS ${await rowsSql(conn, t, files, dropped)}`;
+}
+
+/** The keys of a file set's fresh rows that do not count (lib/store/dedupe.ts): none without fresh files or profile_id. */
+async function droppedKeysOf(conn: DuckDBConnection, t: TableName, files: Pick<TableFileSet, 'compacted' | 'fresh' | 'lateHours'>): Promise<string[]> {
+  const def = TABLES[t];
+  // A table without profile_id (the merge tier's functions_merge) has no copies to drop: each file is one merge's own rows.
+  if (files.fresh.length === 0 || !def.columns.some((c) => c.name === 'profile_id')) return [];
+  for (const h of files.lateHours) if (!/^\d{4}-\d{2}-\d{2}T\d{2}:00:00$/.test(h)) throw new Error(`bad hour ${h}`);
+  const compacted = files.compacted.length > 0 ? tierSource(def, 'compacted', files.compacted) : undefined;
+  const sql = droppedKeysSql({ compacted, fresh: tierSource(def, 'fresh', files.fresh), lateHours: files.lateHours });
+  return ((await conn.runAndReadAll(sql)).getRows() as [string][]).map(([k]) => k);
 }
 
 /** The SELECT of a table's rows over a set of its files (the view's, rawSource's). */
-async function rowsSql(conn: DuckDBConnection, t: TableName, files: Pick<TableFileSet, 'compacted' | 'fresh' | 'lateHours'>): Promise<string> {
+async function rowsSql(
+  conn: DuckDBConnection,
+  t: TableName,
+  files: Pick<TableFileSet, 'compacted' | 'fresh' | 'lateHours'>,
+  dropped: () => Promise<string[]> = () => droppedKeysOf(conn, t, files),
+): Promise<string> {
   const def = TABLES[t];
   if (files.compacted.length + files.fresh.length === 0) {
     // No data yet: an empty view with the documented columns, so every query still binds.
@@ -265,11 +298,6 @@ async function rowsSql(conn: DuckDBConnection, t: TableName, files: Pick<TableFi
   const [mc, mf] = [await missingIn(compacted), await missingIn(fresh)];
   const missing = def.columns.filter((c) => (mc === null || mc.has(c.name)) && (mf === null || mf.has(c.name)));
   const extra = missing.map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
-  for (const h of files.lateHours) if (!/^\d{4}-\d{2}-\d{2}T\d{2}:00:00$/.test(h)) throw new Error(`bad hour ${h}`);
   // Fresh rows that do not count (lib/store/dedupe.ts), computed once here, not in every query.
-  // A table without profile_id (the merge tier's functions_merge) has no copies to drop: each file is one merge's own rows.
-  const dropped = fresh && def.columns.some((c) => c.name === 'profile_id')
-    ? ((await conn.runAndReadAll(droppedKeysSql({ compacted, fresh, lateHours: files.lateHours }))).getRows() as [string][]).map(([k]) => `'${sqlString(k)}'`)
-    : [];
-  return viewRowsSql({ compacted, fresh, dropped, extra });
+  return viewRowsSql({ compacted, fresh, dropped: (await dropped()).map((k) => `'${sqlString(k)}'`), extra });
 }

@@ -27,12 +27,59 @@ export type FunctionSums = { name: string; flat: bigint; cum: bigint }[];
 
 const batchOfPath = (p: string) => (p.split('/').pop() ?? '').split('.')[0];
 
+type Dropped = { key: string; b: string }[];
+
+/** `top`'s total (pprof's "of N total") and unit; null when no profile matched. */
+export type Totals = { total: bigint | null; unit: string | null };
+
+/**
+ * Whether every fresh functions file has a fresh profiles file of the same batch holding the same
+ * profiles, and every fresh profiles file a functions file: an ingest batch's files hold one set of
+ * profiles; a merge's when its pre-sums are listed (written only when functions and profiles merged
+ * the same batches). Not so while a merge is between its functions and its profiles swap, or a
+ * batch is being published. Then the functions' dedupe keys are the profiles' (a profile without
+ * functions rows has none in any copy), and the profiles view's dropped keys are the functions'.
+ */
+function sameProfiles(fn: readonly string[], pr: readonly string[], sums: readonly string[]): boolean {
+  const fnIds = new Set(fn.map(batchOfPath));
+  const prIds = new Set(pr.map(batchOfPath));
+  const sumIds = new Set(sums.map(batchOfPath));
+  return fnIds.size === prIds.size && [...fnIds].every((id) => prIds.has(id) && (!isMergeBatch(id) || sumIds.has(id)));
+}
+
+/** The profiles view's dropped keys (computed once per engine, the totals' view uses them too), with their batch. */
+async function viewKeys(engine: QueryEngine): Promise<Dropped> {
+  // A key is `profile_id/batch/dtThh`: the batch is the second field from the end.
+  return (await engine.droppedKeys('profiles')).map((key) => ({ key, b: key.split('/').at(-2) ?? '' }));
+}
+
+/**
+ * The dedupe rule on keys (lib/store/dedupe.ts droppedKeysSql's: per (profile_id, hour) the
+ * smallest batch) over the functions' own keys: a merge's from its profiles file, every other
+ * functions file's from its rows.
+ */
+async function ownKeys(engine: QueryEngine, merges: readonly { id: string }[], prById: ReadonlyMap<string, string>, fnFresh: readonly string[]): Promise<Dropped> {
+  const twins = merges.map((m) => prById.get(m.id)!);
+  const twinIds = new Set(merges.map((m) => m.id));
+  const own = fnFresh.filter((p) => !twinIds.has(batchOfPath(p)));
+  await engine.fetch('profiles', twins);
+  await engine.fetch('functions', own);
+  const keySrc = (tbl: 'profiles' | 'functions', files: string[]) =>
+    files.length === 0 ? [] : [`SELECT DISTINCT profile_id, COALESCE(${BATCH_COLUMN}, '') AS b, dt || 'T' || hour AS h FROM ${tierSource(TABLES[tbl], 'fresh', files)}`];
+  const keys = [...keySrc('profiles', twins), ...keySrc('functions', own)].join(' UNION ');
+  return (
+    await engine.rows(
+      `WITH k AS MATERIALIZED (${keys}) SELECT k.profile_id || '/' || k.b || '/' || k.h AS key, k.b AS b FROM k JOIN (SELECT profile_id, h, min(b) AS b FROM k GROUP BY ALL HAVING count(*) > 1) w ON k.profile_id = w.profile_id AND k.h = w.h WHERE k.b <> w.b`,
+    )
+  ).map((r) => ({ key: String(r.key), b: String(r.b) }));
+}
+
 /**
  * The window's function sums using the pre-sums (and how many merges were summed), or null when they do not apply (no pre-sum
  * file, not CPU, an instance or label filter, late fresh files of a compacted hour): the caller
  * reads the functions view as before.
  */
-export async function topFromMergeSums(engine: QueryEngine, q: WindowCohort, sampleType: string, weights: string, wparams: SqlParams): Promise<{ functions: FunctionSums; summed: number } | null> {
+export async function topFromMergeSums(engine: QueryEngine, q: WindowCohort, sampleType: string, weights: string, wparams: SqlParams): Promise<{ functions: FunctionSums; summed: number; totals?: Totals } | null> {
   if (q.kind !== 'cpu' || q.fromUs === undefined || q.toUs === undefined || q.instance !== undefined || Object.keys(q.labels ?? {}).length > 0) return null;
   const sums = engine.tableFiles(SUMS_TABLE);
   const fn = engine.tableFiles('functions');
@@ -53,20 +100,13 @@ export async function topFromMergeSums(engine: QueryEngine, q: WindowCohort, sam
       )
     ).map((r) => String(r.b)),
   );
-  const twins = merges.map((m) => prById.get(m.id)!);
-  const twinIds = new Set(merges.map((m) => m.id));
-  const own = fn.fresh.filter((p) => !twinIds.has(batchOfPath(p)));
-  await engine.fetch('profiles', twins);
-  await engine.fetch('functions', own);
-  // The dedupe rule on keys (lib/store/dedupe.ts droppedKeysSql's): per (profile_id, hour) the smallest batch.
-  const keySrc = (tbl: 'profiles' | 'functions', files: string[]) =>
-    files.length === 0 ? [] : [`SELECT DISTINCT profile_id, COALESCE(${BATCH_COLUMN}, '') AS b, dt || 'T' || hour AS h FROM ${tierSource(TABLES[tbl], 'fresh', files)}`];
-  const keys = [...keySrc('profiles', twins), ...keySrc('functions', own)].join(' UNION ');
-  const dropped = (
-    await engine.rows(
-      `WITH k AS MATERIALIZED (${keys}) SELECT k.profile_id || '/' || k.b || '/' || k.h AS key, k.b AS b FROM k JOIN (SELECT profile_id, h, min(b) AS b FROM k GROUP BY ALL HAVING count(*) > 1) w ON k.profile_id = w.profile_id AND k.h = w.h WHERE k.b <> w.b`,
-    )
-  ).map((r) => ({ key: String(r.key), b: String(r.b) }));
+  const shared = sameProfiles(fn.fresh, pr.fresh, sums.fresh);
+  const dropped = shared ? await viewKeys(engine) : await ownKeys(engine, merges, prById, fn.fresh);
+  // Fresh files only, the functions' keys the profiles' (shared): a functions row counts exactly
+  // when its profile's row does, and carries that profile's kind, service, version and time; every
+  // CPU profile weighs 1. So the weights' join (a read of every profiles file) adds nothing to the
+  // raw rows' sums, nor to the total (lib/query/top.ts joins the profiles to their weights).
+  const direct = shared && fn.compacted.length === 0 && pr.compacted.length === 0;
   const droppedBatches = new Set(dropped.map((d) => d.b));
   const summed = merges.filter((m) => inWindow.has(m.id) && !droppedBatches.has(m.id));
   const summedIds = new Set(summed.map((m) => m.id));
@@ -94,22 +134,36 @@ export async function topFromMergeSums(engine: QueryEngine, q: WindowCohort, sam
       .map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`)
       .join('');
     const rows = `(${viewRowsSql({ compacted, fresh, dropped: dropped.map((d) => `'${sqlString(d.key)}'`), extra })})`;
+    const where = `${windowRowsWhere(q, sampleType, params, 'functions', 't')} AND t.sample_type = $st`;
     parts.push(
-      weightedSelectSql(weights, {
-        table: rows,
-        where: `${windowRowsWhere(q, sampleType, params, 'functions', 't')} AND t.sample_type = $st`,
-        keys: [{ expr: 't.function', name: 'name' }],
-        values: [
-          { expr: 't.flat', name: 'flat' },
-          { expr: 't.cum', name: 'cum' },
-        ],
-        unitDen: true,
-      }),
+      direct
+        ? `SELECT t.function AS name, SUM(t.flat)::HUGEINT AS flat, SUM(t.cum)::HUGEINT AS cum FROM ${rows} t WHERE ${where} GROUP BY ALL`
+        : weightedSelectSql(weights, {
+            table: rows,
+            where,
+            keys: [{ expr: 't.function', name: 'name' }],
+            values: [
+              { expr: 't.flat', name: 'flat' },
+              { expr: 't.cum', name: 'cum' },
+            ],
+            unitDen: true,
+          }),
     );
   }
-  if (parts.length === 0) return { functions: [], summed: 0 };
+  const totals = direct ? await directTotals(engine, q, sampleType) : undefined;
+  if (parts.length === 0) return { functions: [], summed: 0, totals };
   const sql = `SELECT name, SUM(flat)::HUGEINT AS flat, SUM(cum)::HUGEINT AS cum FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) GROUP BY name HAVING SUM(flat) <> 0 OR SUM(cum) <> 0`;
   // Only the parameters the statement names (without a raw part the weights' are unused, which DuckDB refuses).
   const out = await engine.rows(sql, Object.fromEntries(Object.entries(params).filter(([k]) => new RegExp(`\\$${k}\\b`).test(sql))));
-  return { functions: out.map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint })), summed: summed.length };
+  return { functions: out.map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint })), summed: summed.length, totals };
+}
+
+/** The window's total and unit from the profiles view alone: every CPU profile in the cohort weighs 1 (see `direct`). */
+async function directTotals(engine: QueryEngine, q: WindowCohort, sampleType: string): Promise<Totals> {
+  const pred = cohortPredicate(q, 'profiles', { alias: 'p', prefix: 'tt_' });
+  const rows = await engine.rows(
+    `SELECT SUM(s.total)::HUGEINT AS total, MIN(s.unit) AS unit FROM (SELECT UNNEST(p.sample_types) AS s FROM profiles p WHERE ${pred.sql}) WHERE s.type = $st`,
+    { ...pred.params, st: sampleType },
+  );
+  return { total: (rows[0]?.total as bigint | null) ?? null, unit: (rows[0]?.unit as string | null) ?? null };
 }

@@ -37,7 +37,11 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
   const bySamples = await needsSampleLabels(engine, q);
   const plan = q.rollups === false || bySamples ? null : await planWindow(engine, q, sampleType, 'functions', { totals: true });
   const weights = profileWeightsSql(q, sampleType, params);
-  const totals = plan
+  // The merge tier's pre-sums (like rollups, off with rollups: false) where they apply, else the functions view; they may bring the total too.
+  const sums = plan || bySamples || q.rollups === false ? null : await topFromMergeSums(engine, q, sampleType, weights, params);
+  const totals = sums?.totals
+    ? [sums.totals]
+    : plan
     ? await fromPlan(engine, plan, { table: 'totals', keys: [{ expr: 't.unit', name: 'unit' }], values: [{ expr: 't.total', name: 'total' }] }, 'SELECT SUM(total)::HUGEINT AS total, MIN(unit) AS unit FROM')
     : await engine.rows(
         `SELECT SUM(total)::HUGEINT AS total, MIN(unit) AS unit FROM (${weightedSelectSql(weights, {
@@ -68,8 +72,7 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
       ).map((r) => ({ name: r.name as string, flat: r.flat as bigint, cum: r.cum as bigint }))
     : bySamples
       ? await fromStacks(engine, q, sampleType, weights, params)
-      : // The merge tier's pre-sums (like rollups, off with rollups: false) where they apply, else the functions view.
-        ((q.rollups === false ? null : await topFromMergeSums(engine, q, sampleType, weights, params))?.functions ?? (await fromFunctions(engine, q, sampleType, weights, params)));
+      : (sums?.functions ?? (await fromFunctions(engine, q, sampleType, weights, params)));
   const abs = (v: bigint) => (v < 0n ? -v : v);
   const cmp = (a: bigint, b: bigint) => (a === b ? 0 : a > b ? -1 : 1);
   const byName = (a: string, b: string) => (a === b ? 0 : a < b ? -1 : 1);
