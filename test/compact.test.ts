@@ -13,7 +13,7 @@ import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { compact, dayFitsOneUnit } from '../lib/store/compact';
 import { EMPTY_MANIFEST, manifestKey, readManifest } from '../lib/store/manifest';
 import { parseKey, symlinkKey } from '../lib/store/layout';
-import { finalizeJob, jobKey, planHourJob, putJob, runUnit } from '../lib/store/compact-jobs';
+import { finalizeJob, jobKey, planDayJob, planHourJob, putJob, runUnit } from '../lib/store/compact-jobs';
 import { UNIT_ROWS } from '../lib/store/compact-hour';
 import type { Store } from '../lib/store/store';
 import { openEngine } from '../lib/query/open';
@@ -390,30 +390,71 @@ test('a job planned from a manifest that moved on is stale: its output is retire
   expect(await parquetKeys(store, dir)).toEqual([dir + jobB.names[0]]);
 }, 120_000);
 
-test('a day whose rows exceed one unit keeps its hour files; one that fits is merged by one unit (same answers)', async () => {
+function gcInputOf(inst: string) {
+  return { bytes: GC_LOG, meta: parseSourceMeta({ service: 'svc-a', instance: inst, version: 'v1', startUs: GC_START_US, source: `gc-${inst}`, sourceId: `test:gc:${inst}` }) };
+}
+
+test('a day larger than one unit is closed in units of (service, instance) runs, each planned to read only the files of its pairs (same answers)', async () => {
   const { store } = await tempStore();
-  await ingestBatch(store, [gcInput()]); // three UTC hours of gc_cycles, one instance
+  await ingestBatch(store, [gcInputOf('gc1'), gcInputOf('gc2')]); // three UTC hours of gc_cycles, two instances
   const truth = await snapshot(store, true);
-  // unitRows 1: each hour is one unit (a (service, instance) pair is never split), the day is not one unit.
-  await compact(store, writer, { ...ALL, now: 1_000, tables: ['gc_cycles'], unitRows: 1 });
-  const { manifest } = await readManifest(store, 'gc_cycles', '2026-11-20');
-  expect(manifest.live.map((f) => [f.name.slice(0, 1), f.hours])).toEqual([
-    ['h', [21]],
-    ['h', [22]],
-    ['h', [23]],
+  const dt = '2026-11-20';
+  // unitRows 1: one (service, instance) pair per unit. Hours 21 and 22 only (23 ends with the day).
+  await compact(store, writer, { now: 1_000, closedBefore: Date.parse(`${dt}T23:00:00Z`), tables: ['gc_cycles'], unitRows: 1 });
+  const { manifest } = await readManifest(store, 'gc_cycles', dt);
+  expect(manifest.live.map((f) => [f.name.slice(0, 3), f.hours])).toEqual([
+    ['h21', [21]],
+    ['h21', [21]],
+    ['h22', [22]],
+    ['h22', [22]],
   ]);
-  // Each live file records its rows (the day close plans from them without reading the files).
-  const rows = manifest.live.map((f) => f.rows ?? -1);
-  expect(rows.every((n) => n > 0)).toBe(true);
-  const gcRows = Number(((truth as { counts: { g: unknown }[] }).counts[0]).g);
-  expect(rows.reduce((a, b) => a + b, 0)).toBe(gcRows);
-  expect(dayFitsOneUnit(manifest, rows.reduce((a, b) => a + b, 0))).toBe(true);
-  expect(dayFitsOneUnit(manifest, rows.reduce((a, b) => a + b, 0) - 1)).toBe(false);
-  // A file without a recorded row count (compacted before rows were recorded) is never merged by a day close.
+  // Each live file records its rows, and its job's key counts say which pair it holds.
+  expect(manifest.live.every((f) => (f.rows ?? 0) > 0)).toBe(true);
+  expect(dayFitsOneUnit(manifest, manifest.live.reduce((a, f) => a + f.rows!, 0))).toBe(true);
   expect(dayFitsOneUnit({ ...manifest, live: [...manifest.live, { name: 'old.parquet', hours: [20] }] }, Number.MAX_SAFE_INTEGER)).toBe(false);
+  const job = (await planDayJob(store, writer, 'gc_cycles', dt, manifest, { unitRows: 1, rollupSource: false, now: 1_000 }))!;
+  expect(job.units.map((u) => u.pairs)).toEqual([[['svc-a', 'gc1']], [['svc-a', 'gc2']]]);
+  // Unit k reads the two hour files of its instance, not the other's.
+  const conn = await instance.connect();
+  try {
+    for (const [k, inputs] of job.unitInputs!.entries()) {
+      expect(inputs).toHaveLength(2);
+      for (const n of inputs.map((x) => job.inputs[x])) {
+        const [r] = (await conn.runAndReadAll(`SELECT DISTINCT instance FROM read_parquet('${path.join(store.root, 'gc_cycles', `dt=${dt}`, n)}')`)).getRows();
+        expect(r[0]).toBe(job.units[k].pairs[0][1]);
+      }
+    }
+  } finally {
+    conn.closeSync();
+  }
+  expect(job.units.reduce((a, u) => a + u.rows, 0)).toBe(manifest.live.reduce((a, f) => a + f.rows!, 0));
+  // The rest of the day, then its close: one day file per pair, the same answers, Athena sees each row once.
+  await compact(store, writer, { ...ALL, now: 2_000, tables: ['gc_cycles'], unitRows: 1 });
+  const after = (await readManifest(store, 'gc_cycles', dt)).manifest;
+  expect(after.live.map((f) => f.name.replace(/^(day)-[0-9a-f]+(-u\dof\d)\.parquet$/, '$1$2'))).toEqual(['day-u0of2', 'day-u1of2']);
   expect(await snapshot(store, true)).toEqual(truth);
-  // Under the bound, the same day is merged.
-  await compact(store, writer, { ...ALL, now: 2_000, tables: ['gc_cycles'] });
-  expect((await readManifest(store, 'gc_cycles', '2026-11-20')).manifest.live.map((f) => f.name.slice(0, 4))).toEqual(['day-']);
+  expect(await athenaRows(store, 'gc_cycles')).toEqual({ rows: Number(((truth as { counts: { g: unknown }[] }).counts[0]).g), dupes: 0 });
+  // The hour files' key counts are retired with them; the day files have their own.
+  const counts = (await store.list('_compaction-keys/')).map((o) => o.key);
+  expect(counts.filter((k) => /\/day-/.test(k))).toHaveLength(1);
+  expect(after.retired.map((r) => r.key)).toEqual(expect.arrayContaining(counts.filter((k) => /\/h\d\d-/.test(k))));
+  await compact(store, writer, { ...ALL, now: 2_000 + 15 * 60_000, tables: ['gc_cycles'], unitRows: 1 });
+  expect((await store.list('_compaction-keys/')).map((o) => o.key).filter((k) => /\/h\d\d-/.test(k))).toEqual([]);
+  expect(await snapshot(store, true)).toEqual(truth);
+}, 120_000);
+
+test('hour files without key counts (an earlier build) are merged only when the day fits one unit', async () => {
+  const { store } = await tempStore();
+  await ingestBatch(store, [gcInput()]);
+  const truth = await snapshot(store, true);
+  const dt = '2026-11-20';
+  await compact(store, writer, { now: 1_000, closedBefore: Date.parse(`${dt}T23:00:00Z`), tables: ['gc_cycles'], unitRows: 1 });
+  for (const o of await store.list('_compaction-keys/')) await store.delete(o.key);
+  await compact(store, writer, { ...ALL, now: 2_000, tables: ['gc_cycles'], unitRows: 1 });
+  expect((await readManifest(store, 'gc_cycles', dt)).manifest.live.map((f) => f.name.slice(0, 3))).toEqual(['h21', 'h22', 'h23']);
+  expect(await snapshot(store, true)).toEqual(truth);
+  // Under the bound, the same day is merged (read to plan: no key counts to plan from).
+  await compact(store, writer, { ...ALL, now: 3_000, tables: ['gc_cycles'] });
+  expect((await readManifest(store, 'gc_cycles', dt)).manifest.live.map((f) => f.name.slice(0, 4))).toEqual(['day-']);
   expect(await snapshot(store, true)).toEqual(truth);
 }, 120_000);

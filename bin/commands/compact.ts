@@ -2,6 +2,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { makeS3Client } from '../../lib/aws/clients';
 import { runCompactJob } from '../../lib/aws/compact-job';
 import { tablesStore } from '../../lib/aws/tables-store';
+import { ENV } from '../../lib/aws/resources';
+import { envInt } from '../../lib/aws/runtime';
+import { UNIT_ROWS } from '../../lib/store/compact-hour';
 import { compact, type CompactResult } from '../../lib/store/compact';
 import { LocalStore } from '../../lib/store/local';
 import { requireDataDir, withWriter } from './engine';
@@ -46,7 +49,8 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
   let r: CompactResult;
   if (o.bucket !== undefined) {
     if (o.before !== undefined || o.all) throw new CliError('--before and --all apply to --data only (the bucket is compacted as the schedule does, at --now)');
-    r = await runCompactJob({ store: tablesStore(makeS3Client(), o.bucket) }, nowUs);
+    // The stack's unit size setting, as the Lambdas read it (the Athena check makes days of several units with it).
+    r = await runCompactJob({ store: tablesStore(makeS3Client(), o.bucket), unitRows: envInt(process.env, ENV.compactUnitRows, UNIT_ROWS) }, nowUs);
   } else {
     const data = o.data!;
     requireDataDir(data);

@@ -4,7 +4,7 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { LIMITS } from '../model/limits';
-import { ColumnType, glueType, TABLES, TableDef } from '../model/schema';
+import { ColumnType, GLUE_TABLE_NAMES, glueType, TABLES, TableDef } from '../model/schema';
 import { symlinkKey } from '../store/layout';
 import { ATHENA_RESULTS_PREFIX, FleetprofSettings, TABLES_PREFIX } from './names';
 
@@ -64,7 +64,7 @@ export interface CatalogProps {
   readonly settings: FleetprofSettings;
 }
 
-/** The Glue database, one table per entry of TABLES (from lib/model/schema.ts), and the Athena workgroup. */
+/** The Glue database, one table per entry of TABLES (from lib/model/schema.ts) that Athena can read (GLUE_TABLE_NAMES), and the Athena workgroup. */
 export class Catalog extends Construct {
   readonly database: glue.CfnDatabase;
   readonly databaseName: string;
@@ -84,7 +84,7 @@ export class Catalog extends Construct {
       },
     });
 
-    for (const t of Object.values(TABLES) as TableDef[]) {
+    for (const t of GLUE_TABLE_NAMES.map((n) => TABLES[n] as TableDef)) {
       const keys = t.partitionKeys.map((k) => k.name);
       if (keys.join() !== ATHENA_PARTITION_KEYS.join()) throw new Error(`table ${t.name}: partition keys ${keys.join()}, the Glue projection covers only dt`);
       const location = `s3://${props.bucket.bucketName}/${TABLES_PREFIX}${symlinkPrefix(t.name)}`;

@@ -58,6 +58,8 @@ export const TABLES = {
 
 export type TableName = keyof typeof TABLES;
 export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+/** Tables with a Glue table (Athena reads compacted files: a fresh-tier-only table has none). */
+export const GLUE_TABLE_NAMES = TABLE_NAMES.filter((t) => !(TABLES[t] as TableDef).freshOnly);
 
 /** The tables ingest writes (the rollups are derived from them). */
 export const RAW_TABLE_NAMES = ['profiles', 'functions', 'stacks', 'gc_cycles', 'runtime_metrics'] as const satisfies readonly TableName[];

@@ -28,6 +28,12 @@ export interface HourUnit {
   readonly pairs: readonly (readonly [string, string])[];
   /** Rows that count. */
   readonly rows: number;
+  /**
+   * Rows per pair (same order as `pairs`; absent in jobs planned before 2026-12-03). The finalizer
+   * keeps them beside the output file (compact-jobs.ts keysKey), so a day close plans its units
+   * and each unit's inputs without reading the day.
+   */
+  readonly counts?: readonly number[];
 }
 
 export interface HourPlan {
@@ -86,14 +92,20 @@ export async function planHour(conn: DuckDBConnection, table: TableDef, fresh: r
  * inputs, so a re-run names the same files.
  */
 export function packUnits(pairs: readonly { s: string; i: string; n: number }[], unitRows: number): HourUnit[] {
-  const units: { pairs: [string, string][]; rows: number }[] = [];
-  let cur: { pairs: [string, string][]; rows: number } | undefined;
+  const units: { pairs: [string, string][]; rows: number; counts: number[] }[] = [];
+  let cur: { pairs: [string, string][]; rows: number; counts: number[] } | undefined;
   for (const p of pairs) {
-    if (!cur || (cur.rows > 0 && cur.rows + p.n > unitRows)) units.push((cur = { pairs: [], rows: 0 }));
+    if (!cur || (cur.rows > 0 && cur.rows + p.n > unitRows)) units.push((cur = { pairs: [], rows: 0, counts: [] }));
     cur.pairs.push([p.s, p.i]);
+    cur.counts.push(p.n);
     cur.rows += p.n;
   }
   return units.filter((u) => u.rows > 0);
+}
+
+/** VARCHAR order as DuckDB compares (UTF-8 bytes), which packUnits' input follows (`ORDER BY s, i`). */
+export function compareUtf8(a: string, b: string): number {
+  return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /**
@@ -138,13 +150,14 @@ export async function writeUnit(
   plan: HourPlan,
   i: number,
   outPath: string,
-  o: { zstdLevel: number; rowGroupRows: number },
+  o: { zstdLevel: number; rowGroupRows: number; order: UnitOrder },
 ): Promise<number> {
   const { listValue, LIST, VARCHAR, INTEGER } = await import('@duckdb/node-api');
   const src = source.tier === 'fresh' ? tierSource(table, 'fresh', source.files) : liveSource(source.files);
   const missing = (await missingColumns(conn, table, src)).map((c) => `, CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`).join('');
   const cols = table.columns.map((c) => `"${c.name}"`).join(', ');
-  const order = ['service', ...table.sortBy.filter((c) => c !== 'service')].map((c) => `"${c}"`).join(', ');
+  const lead = o.order === 'pairs' ? ['service', 'instance'] : ['service'];
+  const order = [...lead, ...table.sortBy.filter((c) => !lead.includes(c))].map((c) => `"${c}"`).join(', ');
   try {
     let dropped = '';
     if (source.tier === 'split') {
@@ -157,7 +170,11 @@ export async function writeUnit(
       );
       dropped = ` ANTI JOIN ${DROPPED} d ON f.profile_id = d.profile_id AND COALESCE(f.${BATCH_COLUMN}, '') = d.b`;
     }
-    let rows = `(SELECT *${missing} FROM ${src}) f${dropped}`;
+    // A day unit's inputs are pair-major hour files (UnitOrder): bounds on service (and on instance
+    // when the unit is one service's) let the reader skip the row groups of other pairs. The join
+    // below stays the exact filter; the bounds only prune.
+    const bounds = source.tier === 'live' && plan.units.length > 1 ? pairBounds(plan.units[i].pairs) : '';
+    let rows = `(SELECT *${missing} FROM ${src}${bounds}) f${dropped}`;
     // One unit holds every pair with rows that count: no filter.
     if (plan.units.length > 1 && source.tier !== 'split') {
       const pairs = plan.units[i].pairs;
@@ -179,6 +196,32 @@ export async function writeUnit(
   } finally {
     await endHour(conn);
   }
+}
+
+/**
+ * How a unit's rows are sorted. 'table': service, then the table's sort key (stack-major for
+ * stacks: what compresses best, and what day files, the stored form, use). 'pairs': service,
+ * instance, then the sort key: hour files, which a day close reads by ranges of (service,
+ * instance) pairs; each row group then holds a few instances, so a day unit reads ~its share of
+ * each hour file instead of all of it (docs/performance.md "Day close in key-range units").
+ */
+export type UnitOrder = 'table' | 'pairs';
+
+/**
+ * ` WHERE ...` bounds implied by a unit's pairs (NULLs are '' in pairs; a unit holding the ''
+ * service gets no bound, the join alone filters it), in DuckDB's VARCHAR order.
+ */
+export function pairBounds(pairs: readonly (readonly [string, string])[]): string {
+  if (pairs.length === 0 || pairs.some((p) => p[0] === '')) return '';
+  const min = (xs: string[]) => xs.reduce((a, b) => (compareUtf8(a, b) <= 0 ? a : b));
+  const max = (xs: string[]) => xs.reduce((a, b) => (compareUtf8(a, b) >= 0 ? a : b));
+  const services = pairs.map((p) => p[0]);
+  const lo = min(services);
+  const hi = max(services);
+  let w = ` WHERE service >= '${sqlString(lo)}' AND service <= '${sqlString(hi)}'`;
+  const instances = pairs.map((p) => p[1]);
+  if (lo === hi && !instances.includes('')) w += ` AND instance >= '${sqlString(min(instances))}' AND instance <= '${sqlString(max(instances))}'`;
+  return w;
 }
 
 /**

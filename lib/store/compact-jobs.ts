@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { ROLLUP_TABLE_NAMES, TABLES, type TableName } from '../model/schema';
-import { endHour, planDay, planHour, writeSplit, writeUnit, type HourPlan, type HourUnit, type UnitSource } from './compact-hour';
+import { compareUtf8, endHour, packUnits, planDay, planHour, writeSplit, writeUnit, type HourPlan, type HourUnit, type UnitSource } from './compact-hour';
 import { compactedDtPrefix, freshDtPrefix, HOUR_US } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -90,6 +90,11 @@ export interface UnitJob {
   readonly splits?: number;
   /** When planned, epoch ms (a planner re-sends the units of an older job whose outputs are missing). */
   readonly at: number;
+  /**
+   * Day jobs of more than one unit: per unit, the indexes in `inputs` of the files holding some
+   * of its pairs (from the inputs' key counts, keysKey). A unit reads only those; absent, every input.
+   */
+  readonly unitInputs?: readonly (readonly number[])[];
 }
 
 export type WorkMessage =
@@ -133,6 +138,71 @@ export function splitPrefix(j: Pick<UnitJob, 'table' | 'dt' | 'span' | 'tag'>): 
 }
 
 const splitMarker = (j: UnitJob, group: number) => `${splitPrefix(j)}g${group}.done`;
+
+/**
+ * Key counts of a published job's outputs (`<prefix><table>/dt=D/<hHH|day>-<tag>.json`: per
+ * output file name, its (service, instance, rows) triples), PUT by the finalizer before its
+ * manifest swap, so every live file of a job planned since 2026-12-03 has them. The day close
+ * plans from them: its units (runs of pairs, like an hour's) and, per unit, the files holding its
+ * pairs, without reading the day. Retired with the files they describe. Not in the manifest: at
+ * 1,000 instances a day's hour files hold ~24,000 (pair, count) entries per table, and every
+ * query reads the manifest.
+ */
+export const KEYS_PREFIX = '_compaction-keys/';
+
+export function keysKey(j: Pick<UnitJob, 'table' | 'dt' | 'span' | 'tag'>): string {
+  return `${KEYS_PREFIX}${j.table}/dt=${j.dt}/${spanName(j.span)}-${j.tag}.json`;
+}
+
+/** The key-counts object of a compacted file, from its name (outputNames); null for other names. */
+export function keysKeyOfFile(table: string, dt: string, name: string): string | null {
+  const m = /^(day|h\d{2})-([0-9a-f]+)(?:-u\d+of\d+)?\.parquet$/.exec(name);
+  return m ? `${KEYS_PREFIX}${table}/dt=${dt}/${m[1]}-${m[2]}.json` : null;
+}
+
+type PairCount = readonly [string, string, number];
+
+interface KeyCounts {
+  readonly version: 1;
+  readonly files: Readonly<Record<string, readonly PairCount[]>>;
+}
+
+async function putKeyCounts(store: Store, job: UnitJob): Promise<void> {
+  if (!job.units.every((u) => u.counts && u.counts.length === u.pairs.length)) return; // planned by an earlier build
+  const files: Record<string, PairCount[]> = {};
+  for (const [i, name] of job.names.entries()) files[name] = job.units[i].pairs.map((p, k) => [p[0], p[1], job.units[i].counts![k]] as const);
+  await fs.mkdir(store.scratchDir, { recursive: true });
+  const tmp = path.join(store.scratchDir, `${randomUUID()}.json`);
+  await fs.writeFile(tmp, JSON.stringify({ version: 1, files } satisfies KeyCounts));
+  try {
+    await store.putFile(keysKey(job), tmp);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/** Each named file's (service, instance, rows) triples; null when some file has none (compacted by an earlier build). */
+async function readKeyCounts(store: Store, table: string, dt: string, names: readonly string[]): Promise<Map<string, readonly PairCount[]> | null> {
+  const byKey = new Map<string, string[]>();
+  for (const n of names) {
+    const k = keysKeyOfFile(table, dt, n);
+    if (!k) return null;
+    byKey.set(k, [...(byKey.get(k) ?? []), n]);
+  }
+  const out = new Map<string, readonly PairCount[]>();
+  for (const [k, files] of byKey) {
+    const b = await store.read(k);
+    if (!b) return null;
+    const c = JSON.parse(Buffer.from(b).toString('utf8')) as KeyCounts;
+    if (c.version !== 1) throw new Error(`${k}: unknown key counts version ${String(c.version)}`);
+    for (const f of files) {
+      const list = c.files[f];
+      if (!list) return null;
+      out.set(f, list);
+    }
+  }
+  return out;
+}
 
 /** Group g's inputs: consecutive runs of the job's inputs, as even as the count allows. */
 export function splitGroup(j: Pick<UnitJob, 'inputs' | 'splits'>, group: number): string[] {
@@ -279,10 +349,11 @@ export function jobState(job: UnitJob, m: DayManifest): JobState {
   return same && !job.inputs.some((k) => merged.has(k)) ? 'open' : 'stale';
 }
 
-/** Local paths of a job's inputs (fresh batch files of its hour, or the day's live files). */
-async function inputPaths(store: Store, job: UnitJob): Promise<{ fresh: string[]; live: string[] }> {
+/** Local paths of a job's inputs (fresh batch files of its hour, or the day's live files: those of `unit` when the job says which). */
+async function inputPaths(store: Store, job: UnitJob, unit?: number): Promise<{ fresh: string[]; live: string[] }> {
   const dir = compactedDtPrefix(job.table, job.dt);
-  const liveNames = job.span === 'day' ? job.inputs : job.covering;
+  const dayInputs = unit !== undefined && job.unitInputs ? job.unitInputs[unit].map((k) => job.inputs[k]) : job.inputs;
+  const liveNames = job.span === 'day' ? dayInputs : job.covering;
   const listedLive = new Map((liveNames.length > 0 ? await store.list(dir) : []).map((o) => [o.key, o]));
   const live = await Promise.all(liveNames.map((n) => pathOf(store, listedLive, dir + n)));
   if (job.span === 'day') return { fresh: [], live };
@@ -326,12 +397,53 @@ export async function planHourJob(
   return { ...base, names: outputNames(hour, tag, plan.units.length), units: plan.units, droppedKeys: plan.droppedKeys, bytesBefore, ...splits };
 }
 
-/** Plans the consolidation of a closed day's live files `live` (names) into day files. */
-export async function planDayJob(store: Store, writer: ParquetWriter, table: TableName, dt: string, m: DayManifest, o: { unitRows: number; rollupSource: boolean; now: number }): Promise<UnitJob> {
+/** Whether a day's live files hold at most `unitRows` rows (files from before rows were recorded count as too many). */
+export function dayFitsOneUnit(m: DayManifest, unitRows: number): boolean {
+  let rows = 0;
+  for (const f of m.live) {
+    if (f.rows === undefined) return false;
+    rows += f.rows;
+  }
+  return rows <= unitRows;
+}
+
+/**
+ * Plans the consolidation of a closed day's live files into day files, or null when it cannot be
+ * planned without reading the whole day once per unit (files compacted before key counts were
+ * kept, whose rows do not fit one unit: they stay as they are).
+ *
+ * From the files' key counts (keysKey): the day's (service, instance) pairs in order, packed into
+ * units of <= unitRows rows like an hour's (packUnits), and per unit the files holding one of its
+ * pairs. An hour unit is a run of pairs too, so a day unit of a few instances reads, per hour, the
+ * one or two hour files its run overlaps, and in them (sorted pair-major, UnitOrder) mostly the
+ * row groups of its pairs: the day is read ~once in all, not once per unit.
+ */
+export async function planDayJob(store: Store, writer: ParquetWriter, table: TableName, dt: string, m: DayManifest, o: { unitRows: number; rollupSource: boolean; now: number }): Promise<UnitJob | null> {
   const inputs = m.live.map((f) => f.name).sort();
   const tag = hashTag(inputs);
   const hours = [...new Set(m.live.flatMap((f) => f.hours))].sort((a, b) => a - b);
   const base = { version: 1 as const, table, dt, span: 'day' as const, tag, inputs, covering: [], hours, rollupSource: o.rollupSource, at: o.now, droppedKeys: [], bytesBefore: 0 };
+  const counts = await readKeyCounts(store, table, dt, inputs);
+  if (counts) {
+    const pairs = new Map<string, { s: string; i: string; n: number; files: Set<number> }>();
+    for (const [fi, name] of inputs.entries()) {
+      for (const [s, i, n] of counts.get(name)!) {
+        const k = JSON.stringify([s, i]);
+        const p = pairs.get(k) ?? { s, i, n: 0, files: new Set<number>() };
+        p.n += n;
+        p.files.add(fi);
+        pairs.set(k, p);
+      }
+    }
+    const ordered = [...pairs.values()].sort((a, b) => compareUtf8(a.s, b.s) || compareUtf8(a.i, b.i));
+    const units = packUnits(ordered, o.unitRows);
+    const rows = units.reduce((a, u) => a + u.rows, 0);
+    const live = m.live.reduce((a, f) => a + (f.rows ?? 0), 0);
+    if (m.live.every((f) => f.rows !== undefined) && rows !== live) throw new Error(`${table} dt=${dt}: the live files' key counts hold ${rows} rows, the manifest ${live}`);
+    const unitInputs = units.length > 1 ? units.map((u) => [...new Set(u.pairs.flatMap((p) => [...pairs.get(JSON.stringify(p))!.files]))].sort((a, b) => a - b)) : undefined;
+    return { ...base, names: outputNames('day', tag, units.length), units, ...(unitInputs ? { unitInputs } : {}) };
+  }
+  if (!dayFitsOneUnit(m, o.unitRows)) return null;
   const paths = await inputPaths(store, { ...base, names: [], units: [] });
   let plan: HourPlan;
   try {
@@ -363,14 +475,15 @@ export async function runUnit(store: Store, writer: ParquetWriter, key: string, 
     if (done.size < job.splits) throw new Error(`${key}: unit ${i} sent before its split is done (${done.size} of ${job.splits} groups)`);
     source = { tier: 'split', files: await Promise.all((await unitSplitFiles(store, job, i, files)).map((o) => store.localPath(o))) };
   } else {
-    const paths = await inputPaths(store, job);
+    const paths = await inputPaths(store, job, i);
     source = job.span === 'day' ? { tier: 'live', files: paths.live } : { tier: 'fresh', files: paths.fresh };
   }
   await fs.mkdir(store.scratchDir, { recursive: true });
   const local = path.join(store.scratchDir, `${randomUUID()}-${job.names[i]}`);
   try {
     const plan: HourPlan = { units: job.units, rows: job.units.reduce((a, u) => a + u.rows, 0), dropped: job.droppedKeys.length, droppedKeys: job.droppedKeys };
-    await writeUnit(writer.connection, TABLES[job.table], source, plan, i, local, settings(job));
+    // Hour files pair-major (a day close reads them by pair ranges), day files in the table's order.
+    await writeUnit(writer.connection, TABLES[job.table], source, plan, i, local, { ...settings(job), order: job.span === 'day' ? 'table' : 'pairs' });
     await store.putFile(out, local);
   } finally {
     await fs.rm(local, { force: true });
@@ -447,8 +560,11 @@ export async function finalizeJob(store: Store, job: UnitJob, now: number, resul
       if (!job.names.every((n) => existing.has(n))) return 'incomplete';
       const pending = job.rollupSource ? { rollup: 'pending' as const } : {};
       const outputs: LiveFile[] = job.names.map((name, i) => ({ name, hours: [...job.hours], ...pending, rows: job.units[i].rows }));
+      await putKeyCounts(store, job);
       if (job.span === 'day') {
-        next = { version: 2, live: outputs, merged: m.merged, retired: [...m.retired, ...job.inputs.map((n) => ({ key: dir + n, at: now }))] };
+        // The inputs' key counts go with them.
+        const counts = [...new Set(job.inputs.map((n) => keysKeyOfFile(job.table, job.dt, n)).filter((k): k is string => k !== null))];
+        next = { version: 2, live: outputs, merged: m.merged, retired: [...m.retired, ...job.inputs.map((n) => ({ key: dir + n, at: now })), ...counts.map((key) => ({ key, at: now }))] };
       } else {
         const inputs: Retired[] = job.inputs.map((key) => ({ key, at: now }));
         next = { version: 2, live: [...m.live, ...outputs], merged: [...new Set([...m.merged, ...job.inputs])].sort(), retired: [...m.retired, ...inputs] };

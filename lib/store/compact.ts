@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RAW_TABLE_NAMES, ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
 import { UNIT_ROWS } from './compact-hour';
-import { deleteOrphanSplits, finalizeJob, jobKey, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
+import { dayFitsOneUnit, deleteOrphanSplits, finalizeJob, jobKey, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -96,6 +96,8 @@ export const STORED_ROW_GROUP_ROWS = 1 << 19;
 const STORED_ROW_GROUP_ROWS_FLAT = 1 << 20;
 const storedRowGroupRows = (t: TableName) => (t === 'stacks' || isRollupTable(t) ? STORED_ROW_GROUP_ROWS : STORED_ROW_GROUP_ROWS_FLAT);
 const MAX_ATTEMPTS = 5;
+
+export { dayFitsOneUnit };
 
 /** What a planner run sends and does; a run that did nothing means nothing is due. */
 export interface PlanOptions {
@@ -236,12 +238,11 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
       if (!isRawTable(table)) continue;
       const { manifest: m } = await readManifest(store, table, dt);
       if ((freshOf.get(table) ?? []).length > 0 || m.live.length <= 1 || !m.live.some((f) => !f.name.startsWith('day-'))) continue;
-      // The day close is ONE unit: it reads and sorts the day's rows once, at most unitRows of
-      // them. A day with more rows keeps its hour units, already in their stored form: merging it
-      // would need units that each read the whole day (a unit is a set of instances, and every
-      // hour file holds rows of many), so the day's rows would be read once per unit.
-      if (!dayFitsOneUnit(m, unitRows)) continue;
+      // The day close in units of runs of (service, instance) pairs, each reading only the files
+      // (and in them mostly the row groups) of its pairs (planDayJob); null: files of an earlier
+      // build without key counts, more than one unit: they stay as they are.
       const job = await planDayJob(store, writer, table, dt, m, { unitRows, rollupSource: rollups.sources.includes(table), now });
+      if (!job) continue;
       await putJob(store, job);
       await send(job.names.map((_, unit) => ({ kind: 'unit' as const, job: jobKey(job), unit })));
       acted++;
@@ -250,15 +251,6 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
   return acted;
 }
 
-/** Whether a day's live files hold at most `unitRows` rows (files from before rows were recorded count as too many). */
-export function dayFitsOneUnit(m: DayManifest, unitRows: number): boolean {
-  let rows = 0;
-  for (const f of m.live) {
-    if (f.rows === undefined) return false;
-    rows += f.rows;
-  }
-  return rows <= unitRows;
-}
 
 /** A dt's live source files awaiting their rollups, by hour (an hour file) or 'day' (a day file). */
 async function pendingGroups(store: Store, rollups: RollupBuilder, dt: string): Promise<Map<number | 'day', Map<TableName, LiveFile[]>>> {
@@ -373,7 +365,7 @@ async function rollupDt(store: Store, writer: ParquetWriter, dt: string, rollups
   const ctx = rollupContext(store, writer, dt);
   for (const [g, files] of [...groups].sort(([a], [b]) => (a === 'day' ? 1 : b === 'day' ? -1 : a - b))) {
     if (which === 'day' && g !== 'day') continue;
-    const outputs = g !== 'day' ? await rollups.hour({ ...ctx, hour: g, pendingFiles: pendingPaths(store, dt, files) }) : await rollups.day({ ...ctx, files: await localFiles(store, dt, files) });
+    const outputs = g !== 'day' ? await rollups.hour({ ...ctx, hour: g, pendingFiles: pendingPaths(store, dt, files) }) : await rollups.day({ ...ctx, files: pendingPaths(store, dt, files) });
     const tag = groupTag(files);
     for (const [i, out] of outputs.entries()) await publishDerived(store, dt, out, `${g !== 'day' ? rollupPrefix(g) : 'rday'}-${tag}-${i}.parquet`, opts, result);
     await removeEmptyDirs(store, outputs);
@@ -401,13 +393,6 @@ function rollupContext(store: Store, writer: ParquetWriter, dt: string): RollupC
 /** A group's pending files of one table, fetched when the builder asks (RollupHourInput.pendingFiles). */
 function pendingPaths(store: Store, dt: string, files: Map<TableName, LiveFile[]>): (table: TableName) => Promise<string[]> {
   return (table) => Promise.all((files.get(table) ?? []).map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
-}
-
-/** Local paths of a group's pending files (downloaded lazily by the builder only where it reads them: see RollupHourInput.files). */
-async function localFiles(store: Store, dt: string, files: Map<TableName, LiveFile[]>): Promise<Partial<Record<TableName, string[]>>> {
-  const out: Partial<Record<TableName, string[]>> = {};
-  for (const [table, list] of files) out[table] = await Promise.all(list.map((f) => livePath(store, compactedDtPrefix(table, dt) + f.name)));
-  return out;
 }
 
 /** Where the done marks of one hour's rollup tables go: `<prefix>dt=D/hHH-<tag>/<table>.done`. */

@@ -38,8 +38,12 @@ export interface RollupHourInput extends RollupContext {
 }
 
 export interface RollupDayInput extends RollupContext {
-  /** Per raw table, the day file that replaced the day's hour files (same rows, consolidated). */
-  readonly files: Partial<Record<TableName, string[]>>;
+  /**
+   * Per raw table, the local paths of the day files that replaced the day's hour files (same
+   * rows, consolidated), fetched when asked: at 1,000 instances a day is ~1 GB of files, which
+   * a builder that does not read them (the compactor's) must not download.
+   */
+  readonly files: (table: TableName) => Promise<string[]>;
 }
 
 export interface RollupOutput {

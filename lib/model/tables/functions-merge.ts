@@ -14,7 +14,7 @@ export const functionsMerge = {
   doc:
     'Fresh hours only: per merge of batch files (the merge tier, every minute), `functions` of its CPU profiles summed per service x version x sample type x function, ' +
     'with the merge\'s first and last profile time. `top` over a window that covers a merge whole reads these instead of the merge\'s raw rows. ' +
-    'Athena sees no rows (it reads compacted files only).',
+    'No Glue table: Athena reads compacted files only.',
   partitionKeys,
   columns: [
     rollupService,
@@ -29,6 +29,7 @@ export const functionsMerge = {
     { name: 'last_time', type: T.timestamp, doc: 'Latest capture time of the merge\'s profiles (of any service).' },
   ],
   sortBy: ['kind', 'sample_type', 'service', 'function'],
+  freshOnly: true,
 } as const satisfies TableDef;
 
 export type FunctionsMergeRow = RowOf<typeof functionsMerge>;

@@ -44,6 +44,11 @@ export interface TableDef {
   readonly columns: readonly ColumnDef[];
   /** Row order inside each file: what row-group statistics can prune on. */
   readonly sortBy: readonly string[];
+  /**
+   * Only in the fresh tier, never compacted: Athena reads compacted files only (through the
+   * symlink manifests), so such a table gets no Glue table (lib/infra/catalog.ts).
+   */
+  readonly freshOnly?: boolean;
 }
 
 /**
