@@ -2,7 +2,7 @@
 // (issue #11 point 2, target >= 200 profiles/s on the 2-core machine). Prints a table; asserts
 // nothing. Build first (npm run build:all), then:
 //
-//   node dist/bench/ingest.js [--profiles 600] [--batch 10] [--json]
+//   node dist/bench/ingest.js [--profiles 600] [--batch 10] [--old <built checkout>] [--json]
 //
 // Two inputs, the same profiles (the test/fixtures/go kinds of three runs, repeated):
 // - bundles: what the agent uploads at its defaults, one per instance-minute: 6 profiles (cpu,
@@ -12,12 +12,19 @@
 // - handler: the ingest handler (lambdas/ingest.ts) over SQS batches of --batch records, against
 //   moto (S3), warm; wall time of the handler calls, the process's CPU time during them (ours and
 //   DuckDB's threads, not moto's), peak RSS growth per batch (VmHWM reset before each batch).
+// - handler, 2 invocations side by side: Lambda scales by concurrent invocations (the event source
+//   allows 30), so on 2 cores the production rate is two warm handler processes
+//   (bench/ingest-invoker.ts) sharing the bundles, against the one moto; wall from "go" to the last
+//   report, CPU of both processes, and moto's CPU over the same span (moto is one Python process:
+//   a share near 100% of a core means it, not ingest, sets the rate).
 // - CLI: `fleetprof ingest <dir>` in a fresh node process (node start included), its CPU time and
-//   peak RSS.
+//   peak RSS, on one thread (--jobs 1) and two (--jobs 2).
+// - --old: the same paths of another build (OLD, e.g. main at session start; it has no --jobs, so
+//   its CLI runs on one thread), interleaved with this build's in the same run.
 // - peers in the same run: the per-object path (each profile its own batch, as before layout v2)
 //   in-process over a local store, and Go's profile.ParseData over the same files (decode only).
 // The machine is shared: wall rates move with its load (printed); CPU ms per profile much less.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,6 +40,7 @@ import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { bundle } from '../test/helpers/bundle';
 import { s3EventRecord, startMotoS3 } from '../test/helpers/moto';
+import type { InvokerReport } from './ingest-invoker';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROOT = path.resolve(__dirname, '..', existsSync(path.resolve(__dirname, '../package.json')) ? '' : '..');
@@ -49,6 +57,11 @@ const SNAPSHOTS = 6;
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+function argString(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
 }
 
 /** One upload: a file name (its extension says what it is) and bytes; `profiles` it holds. */
@@ -126,7 +139,7 @@ const record = (key: string, i: number) => s3EventRecord(BUCKET, key, i, REGION)
 
 type Handler = (e: SQSEvent) => Promise<{ batchItemFailures: unknown[] }>;
 
-async function handlerPath(s3: S3Client, handler: Handler, inputs: Input[], batch: number, service: string): Promise<PathResult> {
+async function upload(s3: S3Client, inputs: Input[], service: string): Promise<string[]> {
   const keys: string[] = [];
   const t0Ms = Date.parse('2026-11-21T10:00:00Z');
   for (const [i, input] of inputs.entries()) {
@@ -134,6 +147,77 @@ async function handlerPath(s3: S3Client, handler: Handler, inputs: Input[], batc
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: p.key, Body: p.bytes, Metadata: uploadMetadata({ version: 'v1', labels: {} }) }));
     keys.push(p.key);
   }
+  return keys;
+}
+
+/**
+ * CPU seconds so far of process `pid` and its descendants (utime + stime, clock ticks of 1/100 s):
+ * moto_server may be a shim (pyenv) whose Python runs as its child.
+ */
+function procCpuS(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ');
+      stats.set(Number(d), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100 });
+    } catch {
+      /* gone */
+    }
+  }
+  let total = 0;
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, st] of stats) {
+      if (tree.has(p) || !tree.has(st.ppid)) continue;
+      tree.add(p);
+      grew = true;
+    }
+  }
+  for (const p of tree) total += stats.get(p)?.cpu ?? 0;
+  return stats.has(pid) ? total : NaN;
+}
+
+/**
+ * `n` warm handler processes side by side over the inputs (input i to process i mod n), each in
+ * SQS batches of `batch`: what `n` concurrent Lambda invocations do on this machine.
+ */
+async function sideBySide(handlerModule: string, s3: S3Client, inputs: Input[], batch: number, service: string, n: number, motoPid: number | undefined): Promise<PathResult & { motoCpuS: number }> {
+  const keys = await upload(s3, inputs, service);
+  const share = (w: number) => keys.filter((_k, i) => i % n === w);
+  const children = Array.from({ length: n }, (_x, w) =>
+    fork(path.join(__dirname, 'ingest-invoker.js'), [], {
+      env: { ...process.env, FLEETPROF_INVOKER_JOB: JSON.stringify({ handler: handlerModule, bucket: BUCKET, region: REGION, keys: share(w), warm: share(w).slice(0, batch), batch }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    }),
+  );
+  const next = (c: (typeof children)[number]) =>
+    new Promise<unknown>((resolve, reject) => {
+      c.once('message', resolve);
+      c.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`invoker exited with ${code}`))));
+    });
+  await Promise.all(children.map(next)); // ready: warm
+  const m0 = procCpuS(motoPid);
+  const t0 = process.hrtime.bigint();
+  const reports = children.map(next) as Promise<InvokerReport>[];
+  for (const c of children) c.send('go');
+  const done = await Promise.all(reports);
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  return {
+    uploads: inputs.length,
+    profiles: inputs.reduce((s, x) => s + x.profiles, 0),
+    wallS,
+    cpuMs: done.reduce((s, r) => s + r.cpuMs, 0),
+    peakMb: NaN,
+    failures: done.reduce((s, r) => s + r.failures, 0),
+    motoCpuS: procCpuS(motoPid) - m0,
+  };
+}
+
+async function handlerPath(s3: S3Client, handler: Handler, inputs: Input[], batch: number, service: string): Promise<PathResult> {
+  const keys = await upload(s3, inputs, service);
   // Warm-up batch (modules, DuckDB instance, JIT), not timed: a warm Lambda.
   await handler({ Records: keys.slice(0, Math.min(batch, keys.length)).map((k, i) => record(k, -1 - i)) });
   let failures = 0;
@@ -154,7 +238,7 @@ async function handlerPath(s3: S3Client, handler: Handler, inputs: Input[], batc
   return { uploads: inputs.length, profiles: inputs.reduce((s, x) => s + x.profiles, 0), wallS: Number(wallNs) / 1e9, cpuMs: cpu, peakMb, failures };
 }
 
-function cliPath(inputs: Input[]): PathResult {
+function cliPath(inputs: Input[], cli = CLI, extra: string[] = []): PathResult {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-cli-'));
   try {
     const dir = path.join(tmp, 'in');
@@ -163,7 +247,7 @@ function cliPath(inputs: Input[]): PathResult {
     const hwm = path.join(tmp, 'hwm');
     const cpu = path.join(tmp, 'cpu');
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, ['--require', HOOK, CLI, 'ingest', '--data', path.join(tmp, 'data'), '--service', 'bench', '--instance', 'i1', dir], {
+    const r = spawnSync(process.execPath, ['--require', HOOK, cli, 'ingest', '--data', path.join(tmp, 'data'), '--service', 'bench', '--instance', 'i1', ...extra, dir], {
       env: { ...process.env, FLEETPROF_HWM_FILE: hwm, FLEETPROF_CPU_FILE: cpu },
       encoding: 'utf8',
     });
@@ -220,64 +304,99 @@ function goParse(): number | string {
 async function main(): Promise<void> {
   const n = arg('profiles', 600);
   const batch = arg('batch', 10);
+  const old = argString('old');
   const json = process.argv.includes('--json');
   const load0 = os.loadavg()[0];
   const singles = singleInputs(n);
   const bundles = bundleInputs(n);
-  const header = `# fleetprof ingest bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`;
+  const header = `# fleetprof ingest bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}${old ? ` — OLD: ${old}` : ''}`;
+  const oldCli = old && path.join(old, 'dist/bin/fleetprof.js');
+  const oldHandlerModule = old && path.join(old, 'dist/lambdas/ingest.js');
+  const newHandlerModule = path.join(ROOT, 'dist/lambdas/ingest.js');
+  const rows: [string, PathResult][] = [];
+  const motoShare: [string, number][] = [];
 
-  const cliBundles = cliPath(bundles);
-  const cliSingles = cliPath(singles);
+  // This build's and OLD's runs of each path back to back, so the machine's load hits both alike.
+  rows.push(['fleetprof ingest <dir of bundles> --jobs 1 (node start included)', cliPath(bundles, CLI, ['--jobs', '1'])]);
+  if (oldCli) rows.push(['  OLD: fleetprof ingest <dir of bundles> (one thread)', cliPath(bundles, oldCli)]);
+  rows.push(['fleetprof ingest <dir of bundles> --jobs 2', cliPath(bundles, CLI, ['--jobs', '2'])]);
+  rows.push(['fleetprof ingest <dir of single profiles> --jobs 1', cliPath(singles, CLI, ['--jobs', '1'])]);
+  if (oldCli) rows.push(['  OLD: fleetprof ingest <dir of single profiles>', cliPath(singles, oldCli)]);
+  rows.push(['fleetprof ingest <dir of single profiles> --jobs 2', cliPath(singles, CLI, ['--jobs', '2'])]);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-ingest-'));
   const moto = await startMotoS3({ region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') });
   let hBundles: PathResult;
   let hOne: PathResult;
-  let hSingles: PathResult;
   // The handler logs a line per object (Powertools, stdout): not this table's business.
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = (() => true) as typeof process.stdout.write;
   try {
-    const { handler } = (await import('../lambdas/ingest')) as { handler: Handler };
+    const { handler } = require(newHandlerModule) as { handler: Handler };
+    const oldHandler = oldHandlerModule ? (require(oldHandlerModule) as { handler: Handler }).handler : undefined;
     hBundles = await handlerPath(moto.s3, handler, bundles, batch, 'bundles');
+    rows.push([`ingest handler, SQS batches of ${batch} bundles, moto S3 (warm), one invocation at a time`, hBundles]);
+    if (oldHandler) rows.push(['  OLD: the same, one invocation at a time', await handlerPath(moto.s3, oldHandler, bundles, batch, 'old-bundles')]);
+    const two = await sideBySide(newHandlerModule, moto.s3, bundles, batch, 'two', 2, moto.pid);
+    rows.push([`ingest handler, batches of ${batch} bundles, 2 invocations side by side (2 processes, one moto)`, two]);
+    motoShare.push(['this build', two.motoCpuS / two.wallS]);
+    if (oldHandlerModule) {
+      const twoOld = await sideBySide(oldHandlerModule, moto.s3, bundles, batch, 'old-two', 2, moto.pid);
+      rows.push(['  OLD: the same, 2 side by side', twoOld]);
+      motoShare.push(['OLD', twoOld.motoCpuS / twoOld.wallS]);
+    }
     // One bundle per invocation: with the batch of --batch, ms per batch = fixed + per bundle.
     hOne = await handlerPath(moto.s3, handler, bundleInputs(Math.min(n, 120)), 1, 'one');
-    hSingles = await handlerPath(moto.s3, handler, singles, batch, 'singles');
+    rows.push(['ingest handler, one bundle per invocation', hOne]);
+    rows.push([`ingest handler, SQS batches of ${batch} single profiles, moto S3`, await handlerPath(moto.s3, handler, singles, batch, 'singles')]);
   } finally {
     process.stdout.write = write;
     moto.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
-  const perObject = await perObjectPath(singles.slice(0, Math.min(n, 120)));
+  rows.push(['peer: per-object path (a batch per profile), local store', await perObjectPath(singles.slice(0, Math.min(n, 120)))]);
   const go = goParse();
   const load1 = os.loadavg()[0];
 
-  const rows: [string, PathResult][] = [
-    [`ingest handler, SQS batches of ${batch} bundles, moto S3 (warm)`, hBundles],
-    ['ingest handler, one bundle per invocation', hOne],
-    [`ingest handler, SQS batches of ${batch} single profiles, moto S3`, hSingles],
-    ['fleetprof ingest <dir of bundles> (node start included)', cliBundles],
-    ['fleetprof ingest <dir of single profiles>', cliSingles],
-    ['peer: per-object path (a batch per profile), local store', perObject],
-  ];
   if (json) {
     const marginalMs = (msPerUpload(hBundles) * batch - msPerUpload(hOne)) / (batch - 1);
-    console.log(JSON.stringify({ profiles: n, batch, load: [load0, load1], go, invocationMs: { fixed: msPerUpload(hOne) - marginalMs, perBundle: marginalMs }, paths: Object.fromEntries(rows.map(([name, r]) => [name, { ...r, perS: perS(r), msPerUpload: msPerUpload(r), cpuMsPerProfile: r.cpuMs / r.profiles }])) }));
+    console.log(
+      JSON.stringify({
+        profiles: n,
+        batch,
+        old,
+        load: [load0, load1],
+        go,
+        motoCpuShare: Object.fromEntries(motoShare),
+        invocationMs: { fixed: msPerUpload(hOne) - marginalMs, perBundle: marginalMs },
+        paths: Object.fromEntries(rows.map(([name, r]) => [name, { ...r, perS: perS(r), msPerUpload: msPerUpload(r), cpuMsPerProfile: r.cpuMs / r.profiles }])),
+      }),
+    );
     return;
   }
   console.log(header);
   console.log(`${n} profiles: ${bundles.length} agent-default bundles (6 profiles + ${SNAPSHOTS} metrics snapshots each) and ${singles.length} single-profile objects\n`);
   const cell = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  console.log(`${'path'.padEnd(64)} ${'profiles/s'.padStart(10)} ${'CPU ms/profile'.padStart(14)} ${'ms/upload'.padStart(10)} ${'peak MB'.padStart(8)}  notes`);
+  console.log(`${'path'.padEnd(96)} ${'profiles/s'.padStart(10)} ${'CPU ms/profile'.padStart(14)} ${'ms/upload'.padStart(10)} ${'peak MB'.padStart(8)}  notes`);
   for (const [name, r] of rows) {
-    const note = name.startsWith('ingest handler') ? `peak = RSS growth per batch; ${r.failures} retried` : name.startsWith('fleetprof') ? 'peak = process RSS' : '';
-    console.log(`${name.padEnd(64)} ${cell(perS(r)).padStart(10)} ${cell(r.cpuMs / r.profiles, 2).padStart(14)} ${cell(msPerUpload(r), 0).padStart(10)} ${cell(r.peakMb, 0).padStart(8)}  ${note}`);
+    const note = /side by side/.test(name)
+      ? `${r.failures} retried; CPU of both processes`
+      : /handler|invocation at a time/.test(name)
+        ? `peak = RSS growth per batch; ${r.failures} retried`
+        : /fleetprof/.test(name)
+          ? `peak = process RSS${r.failures ? '; FAILED' : ''}`
+          : '';
+    console.log(`${name.padEnd(96)} ${cell(perS(r)).padStart(10)} ${cell(r.cpuMs / r.profiles, 2).padStart(14)} ${cell(msPerUpload(r), 0).padStart(10)} ${cell(r.peakMb, 0).padStart(8)}  ${note}`);
   }
-  console.log(`${'peer: Go profile.ParseData, decode only'.padEnd(64)} ${(typeof go === 'number' ? go.toFixed(1) : go).padStart(10)}`);
+  console.log(`${'peer: Go profile.ParseData, decode only'.padEnd(96)} ${(typeof go === 'number' ? go.toFixed(1) : go).padStart(10)}`);
   // ms per invocation of b bundles = fixed + b x marginal, from the two batch sizes.
   const marginal = (msPerUpload(hBundles) * batch - msPerUpload(hOne)) / (batch - 1);
   const fixed = msPerUpload(hOne) - marginal;
   console.log(`\nhandler ms per bundle in batches of ${batch}: ${cell(msPerUpload(hBundles), 0)} (wall, moto round trips included) = ${cell((msPerUpload(hBundles) / 1000) * 2, 3)} GB-s per upload at 2,048 MB`);
-  console.log(`handler ms per invocation of b bundles ~ ${cell(fixed, 0)} + ${cell(marginal, 0)} x b (from batches of 1 and ${batch}); load average ${load0.toFixed(1)} -> ${load1.toFixed(1)}`);
+  console.log(`handler ms per invocation of b bundles ~ ${cell(fixed, 0)} + ${cell(marginal, 0)} x b (from batches of 1 and ${batch})`);
+  console.log(`moto's CPU while 2 invocations ran side by side, share of one core: ${motoShare.map(([k, x]) => `${k} ${cell(x * 100, 0)}%`).join(', ')} (near 100%: moto, one Python process, sets the rate)`);
+  const best = (r: PathResult) => 2000 / (r.cpuMs / r.profiles);
+  console.log(`rate 2 idle cores would give at this CPU per profile (2,000 / CPU ms; no S3 or moto on them): handler ${cell(best(hBundles), 0)}/s, CLI bundles --jobs 2 ${cell(best(rows[rows.findIndex(([x]) => x.includes('bundles> --jobs 2'))][1]), 0)}/s`);
+  console.log(`load average ${load0.toFixed(1)} -> ${load1.toFixed(1)}`);
 }
 
 void main().then(

@@ -70,6 +70,8 @@ export function s3EventRecord(bucket: string, key: string, i: number, region = '
 export interface MotoS3 {
   endpoint: string;
   s3: S3Client;
+  /** moto's process id (the benchmarks read its CPU time). */
+  pid: number | undefined;
   stop: () => void;
 }
 
@@ -81,5 +83,5 @@ export async function startMotoS3(o: { region: string; bucket: string; cacheDir:
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(INGEST_FUNCTION.memoryMb),
   });
   const s3 = await motoBucket(moto, o.region, o.bucket);
-  return { endpoint: moto.endpoint, s3, stop: () => (s3.destroy(), moto.child.kill()) };
+  return { endpoint: moto.endpoint, s3, pid: moto.child.pid, stop: () => (s3.destroy(), moto.child.kill()) };
 }
