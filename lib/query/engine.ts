@@ -174,6 +174,17 @@ export class QueryEngine {
   }
 
   /**
+   * The compacted files of `table` that hold some hour of `spans` (half-open, epoch us) by their
+   * manifest hours: the others hold no row in the spans. Every compacted file when the set carries
+   * no coverage (built by hand).
+   */
+  compactedIn(table: TableName, spans: readonly (readonly [number, number])[]): string[] {
+    const f = this.views.files[table];
+    if (!f.coverage) return f.compacted;
+    return f.compacted.filter((_, i) => hitsHours(dayUs(f.coverage![i].dt), f.coverage![i].hours, spans));
+  }
+
+  /**
    * A FROM source over the rows of `table` in only the files that can hold a row of some hour of
    * `spans` (half-open, epoch us): compacted files by their manifest hours, fresh files by their
    * hour directory; the fresh tier deduplicated as the view does it (lib/store/dedupe.ts), over
@@ -185,9 +196,8 @@ export class QueryEngine {
   async rawSource(table: TableName, spans: readonly (readonly [number, number])[]): Promise<string> {
     const f = this.views.files[table];
     if (!f.coverage) return table;
-    const hits = (day: number, hours: readonly number[]) => hours.some((h) => spans.some(([a, b]) => day + (h + 1) * HOUR_US > a && day + h * HOUR_US < b));
-    const dayUs = (dt: string) => Date.parse(`${dt}T00:00:00Z`) * 1000;
-    const compacted = f.compacted.filter((_, i) => hits(dayUs(f.coverage![i].dt), f.coverage![i].hours));
+    const hits = (day: number, hours: readonly number[]) => hitsHours(day, hours, spans);
+    const compacted = this.compactedIn(table, spans);
     const fresh = f.fresh.filter((p) => {
       const m = FRESH_HOUR_RE.exec(p);
       return !m || hits(dayUs(m[1]), [Number(m[2])]);
@@ -247,6 +257,14 @@ export class QueryEngine {
     if (this.onClose) this.onClose();
     else this.instance.closeSync();
   }
+}
+
+/** Epoch us of a dt's midnight. */
+const dayUs = (dt: string) => Date.parse(`${dt}T00:00:00Z`) * 1000;
+
+/** Whether some UTC hour of a day (its start in epoch us) meets some half-open span. */
+function hitsHours(day: number, hours: readonly number[], spans: readonly (readonly [number, number])[]): boolean {
+  return hours.some((h) => spans.some(([a, b]) => day + (h + 1) * HOUR_US > a && day + h * HOUR_US < b));
 }
 
 const VIEW_NAME_RE = new RegExp(`\\b(${[...TABLE_NAMES, ...Object.keys(DERIVED_VIEWS)].join('|')})\\b`, 'g');

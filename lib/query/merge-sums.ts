@@ -106,7 +106,11 @@ export async function topFromMergeSums(engine: QueryEngine, q: WindowCohort, sam
   // when its profile's row does, and carries that profile's kind, service, version and time; every
   // CPU profile weighs 1. So the weights' join (a read of every profiles file) adds nothing to the
   // raw rows' sums, nor to the total (lib/query/top.ts joins the profiles to their weights).
-  const direct = shared && fn.compacted.length === 0 && pr.compacted.length === 0;
+  // Compacted files only by the hours their manifest says they hold: a last-hour window of a day
+  // with compacted hours would otherwise read every compacted functions file of the day.
+  const span = [[q.fromUs, q.toUs]] as const;
+  const fnCompacted = engine.compactedIn('functions', span);
+  const direct = shared && fnCompacted.length === 0 && engine.compactedIn('profiles', span).length === 0;
   const droppedBatches = new Set(dropped.map((d) => d.b));
   const summed = merges.filter((m) => inWindow.has(m.id) && !droppedBatches.has(m.id));
   const summedIds = new Set(summed.map((m) => m.id));
@@ -120,12 +124,12 @@ export async function topFromMergeSums(engine: QueryEngine, q: WindowCohort, sam
       `SELECT s.function AS name, SUM(s.flat)::HUGEINT AS flat, SUM(s.cum)::HUGEINT AS cum FROM read_parquet(${list(summed.map((m) => m.sums))}, hive_partitioning = false) s WHERE ${id.sql} AND s.sample_type = $st GROUP BY ALL`,
     );
   }
-  // Every other functions file, raw: compacted files and the fresh files not summed, the drops applied.
+  // Every other functions file, raw: compacted files of the window's hours and the fresh files not summed, the drops applied.
   const rawFresh = fn.fresh.filter((p) => !summedIds.has(batchOfPath(p)));
-  await engine.fetch('functions', [...fn.compacted, ...rawFresh]);
-  if (fn.compacted.length + rawFresh.length > 0) {
+  await engine.fetch('functions', [...fnCompacted, ...rawFresh]);
+  if (fnCompacted.length + rawFresh.length > 0) {
     const def = TABLES.functions;
-    const compacted = fn.compacted.length > 0 ? tierSource(def, 'compacted', fn.compacted) : undefined;
+    const compacted = fnCompacted.length > 0 ? tierSource(def, 'compacted', fnCompacted) : undefined;
     const fresh = rawFresh.length > 0 ? tierSource(def, 'fresh', rawFresh) : undefined;
     const missingIn = async (src: string | undefined) => (src ? new Set((await missingColumns(engine.conn, def, src)).map((c) => c.name)) : null);
     const [mc, mf] = [await missingIn(compacted), await missingIn(fresh)];
