@@ -107,7 +107,7 @@ export async function loadSource(conn: DuckDBConnection, source: string): Promis
 }
 
 /** The base hour's SELECT list: instance and profile_id per copy k, everything else as is. */
-function baseColumns(t: TableName): string {
+export function baseColumns(t: TableName): string {
   return TABLES[t].columns
     .map((c) => {
       switch (c.name) {
@@ -123,7 +123,7 @@ function baseColumns(t: TableName): string {
 }
 
 /** Another hour from the base hour (the SQL path): time shifted, profile_id re-derived per hour. */
-function shiftedColumn(name: 'time' | 'profile_id', shiftHours: number): string {
+export function shiftedColumn(name: 'time' | 'profile_id', shiftHours: number): string {
   return name === 'time' ? `time + INTERVAL (${shiftHours}) HOUR AS time` : `${copyIdSql('profile_id', `'@${shiftHours}'`, shiftHours)} AS profile_id`;
 }
 
