@@ -3,7 +3,7 @@
 //
 //   node dist/bench/fleet-cost.js [--ingest-ms 45] [--ingest-mb 1769] [--parquet-puts 4]
 //     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
-//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 48] [--merge-s-per-instance-hour 0.72] [--period 60] [--arm]
+//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 0.58] [--merge-s-per-instance-hour 0.74] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
 // Lambda bills wall time. The compute defaults are the CPU seconds measured on this shared 2-core
@@ -60,13 +60,12 @@ export interface CostInputs {
 
 export const DEFAULTS: CostInputs = {
   periodS: 60,
-  // bench/ingest.ts, handler over SQS batches of 10 agent bundles, CPU per bundle (6 x its CPU ms per
-  // profile), after the ingest lane's cuts (7d86ad5, a643fb1): 44.4 and 44.1 ms (2026-12-03 07:39 and
-  // 07:47, load 22-31; OLD d43e168 run right after each: 50.5 and 51.7); bench/ingest-ab.ts,
-  // alternating with OLD in one process: 43.5 (load 19; OLD 54.1) and 44.8 (load 22, 100 bundles; OLD
-  // 58.3). Rounded up to 45. Was 65: OLD at load 14 (the harden lane's A/B); the cut measured
-  // like for like is 0.77-0.88x, so where OLD costs 65 the new handler would cost ~50-57.
-  ingestMsPerBundle: 45,
+  // The ingest lane's "ingest CPU per bundle for the cost model" (docs/performance.md "Ingest, layout
+  // v2 batches"): 42.6 ms, the handler over SQS batches of 10 agent bundles against moto, CPU of the
+  // whole process, 60 bundles alternating batch by batch with OLD ef680e9 in one process
+  // (bench/ingest-ab.ts, 2026-12-03 10:39, load 21; OLD 48.2 in the same run). Was 45 (08:05: 44.1-44.8
+  // at load 19-31, rounded up).
+  ingestMsPerBundle: 42.6,
   // lib/aws/resources.ts INGEST_FUNCTION: one vCPU since 4bd20b8 (the handler's threads take turns).
   ingestMemoryMb: 1769,
   batch: 10,
@@ -86,26 +85,31 @@ export const DEFAULTS: CostInputs = {
   // counted 290 scaled from 100 instances: +0.05. 1.61 + 0.26 + 0.02 = 1.89.
   compactSPerInstanceHour: 1.89,
   compactMemoryMb: 3008,
-  // 6 SQS batches per instance-hour x 4 tables' fresh files, read by the planner (24), by the split
-  // workers of functions and stacks (12) and by the one-unit jobs of profiles and runtime_metrics
-  // (12); each of the ~35 units reads 1-3 split files (0.1): 48 (bench/compact-fanout.ts counts,
-  // scaled from its 3,573 fresh functions files to 6,000; the old build, every unit reading every
-  // fresh file: 246).
-  compactGetsPerInstanceHour: 48,
+  // With the merge tier the hour's compaction reads the merges' files, one per table per minute
+  // (bench/fresh-merge.ts: one output per table per run) instead of 6 per instance-hour: ~60 per
+  // table-hour at any fleet size. The fan-out's GETs per fresh file as bench/compact-fanout.ts
+  // counted them (planner 1, the split worker of functions and stacks or the one-unit job of
+  // profiles and runtime_metrics 1, each of the ~35 units 1-3 split files): 60 x 4 + 60 x 4 + ~100
+  // = ~580 per fleet-hour, 0.58 per instance-hour at 1,000 instances. Computed from those counts,
+  // not re-run through compact-fanout on a merged hour. Was 48 (6,000 batch files per table-hour;
+  // the old build, every unit reading every fresh file: 246).
+  compactGetsPerInstanceHour: 0.58,
   // ~3.0 B per CPU sample at 1,000 instances, rollups included (hour units in the stored form,
   // 73af962; "Storage per CPU sample") x 16,080 CPU samples per instance-hour.
   storedBytesPerInstanceHour: 48_000,
-  // bench/fresh-merge.ts, one merger run per minute over a production-like hour (2026-12-03
-  // 07:48-08:09, load 25-33): profiles + functions at 1,000 instances 0.21 CPU-s per instance-hour
-  // (pre-sums included); all five tables at 100 instances 0.99 vs 0.29 for profiles + functions
-  // alone, so x3.4 for all tables: ~0.72 (scaled, not measured at 1,000 with stacks).
-  mergeSPerInstanceHour: 0.72,
-  mergeMemoryMb: 3008,
-  // 6 batch files per instance-hour x 4 tables, each GET once (profiles + functions at 1,000: 12.15);
-  // PUT + LIST per merge run are per fleet, ~37 a minute for all tables (1,000: 0.38 PUT + 1.89 LIST
-  // for two tables): ~2.2 per instance-hour at 1,000 instances.
-  mergeGetsPerInstanceHour: 25,
-  mergePutsPerInstanceHour: 2.2,
+  // bench/fresh-merge.ts at 1,000 instances, ALL five raw tables (+ pre-sums), the merger as the
+  // handler runs it (runMergeJob, its own DuckDB per run) at 1,769 MB's settings (2026-12-03
+  // 11:11-11:16, load ~10): 12 runs of one minute each (500 batch files, 2.31M rows), 147.9 CPU-s,
+  // 11.3-13.5 per run, so x 60/12 / 1,000 = 0.74 CPU-s per instance-hour; peak RSS 1,530 MB (the
+  // function is 1,769 MB since: lib/aws/resources.ts). 4 runs at 3,008 MB's settings on the same
+  // data: 0.70 (1,564 -> 2,049 MB peak). Was 0.72 at 3,008 MB, scaled x3.4 from two tables.
+  mergeSPerInstanceHour: 0.74,
+  mergeMemoryMb: 1769,
+  // The same runs' requests per instance-hour (bench/counting-store.ts): each batch file GET once
+  // plus the manifests, 30.85; PUT 0.66 (5 outputs, the pre-sums, 5 manifests a run) + LIST 2.63
+  // (per run, so per instance they fall with the fleet). Was 25 + 2.2 (four tables, estimated).
+  mergeGetsPerInstanceHour: 30.85,
+  mergePutsPerInstanceHour: 3.29,
   // fleetprof digest, 24 h window of compacted hours (the last fresh) + 7 d baseline from rollups, 100
   // instances: 22.6 CPU-s (user + system) for 100 instance-days, 2026-12-03 04:17 at load 16-19; wall
   // 112.7 s (docs/performance.md "Digest"). Was 27 s: the raw path's wall time over uncompacted files.

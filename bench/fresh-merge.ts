@@ -17,9 +17,9 @@ import * as path from 'node:path';
 import { MERGE_FUNCTION } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { LocalStore } from '../lib/store/local';
-import { mergeOpen, type MergeResult } from '../lib/store/merge';
+import type { MergeResult } from '../lib/store/merge';
+import { runMergeJob } from '../lib/aws/compact-job';
 import { parseKey } from '../lib/store/layout';
-import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { CountingStore } from './counting-store';
 
 const MINUTE_MS = 60_000;
@@ -46,26 +46,21 @@ async function main(): Promise<void> {
   const hourMs = Date.parse(`${[...hours][0]}:00:00Z`);
   // The Lambda's DuckDB (lib/aws/runtime.ts lambdaDuckDbSettings at the function's memory), spill under DIR.
   const settings = lambdaDuckDbSettings({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb), HOME: os.homedir() });
-  const db = await openDuckDb({ ...settings, tempDirectory: path.join(local.scratchDir, 'duckdb') });
-  say(`DuckDB as the merger Lambda at ${memoryMb} MB: memory_limit ${settings.memoryLimit}, ${settings.threads} threads; rss at start ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
-  const writer = await ParquetWriter.create(db);
+  const duck = { ...settings, tempDirectory: path.join(local.scratchDir, 'duckdb') };
+  say(`DuckDB as the merger Lambda at ${memoryMb} MB: memory_limit ${settings.memoryLimit}, ${settings.threads} threads, one instance per run as the handler opens it; rss at start ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
   const runs: { minute: number; cpuS: number; wallS: number; maxRssMb: number; requests: CountingStore['counts']; r: MergeResult }[] = [];
-  try {
-    // The run at the end of minute m (+1 s) merges the batches of minute m-1 (a batch's id is the end of its minute; MERGE_MIN_AGE_MS).
-    for (let m = 1; m <= minutes; m++) {
-      const store = new CountingStore(local);
-      const c0 = process.cpuUsage();
-      const t0 = process.hrtime.bigint();
-      const r = await mergeOpen(store, writer, { now: hourMs + (m + 1) * MINUTE_MS + 1000 });
-      const c = process.cpuUsage(c0);
-      // maxRSS: the process's peak so far (kB on Linux), what the Lambda's memory must hold.
-      const run = { minute: m, cpuS: (c.user + c.system) / 1e6, wallS: Number(process.hrtime.bigint() - t0) / 1e9, maxRssMb: process.resourceUsage().maxRSS / 1024, requests: { ...store.counts }, r };
-      runs.push(run);
-      say(`minute ${String(m).padStart(2)}: ${r.merges} merges, ${r.filesMerged} files, ${r.rowsIn} -> ${r.rowsOut} rows, ${r.deleted} deleted; ${run.cpuS.toFixed(2)} CPU-s, ${run.wallS.toFixed(2)} s, peak RSS ${run.maxRssMb.toFixed(0)} MB; LIST ${store.counts.LIST} GET ${store.counts.GET} PUT ${store.counts.PUT} DELETE ${store.counts.DELETE}`);
-    }
-  } finally {
-    writer.close();
-    db.closeSync();
+  // The run at the end of minute m (+1 s) merges the batches of minute m-1 (a batch's id is the end of its minute; MERGE_MIN_AGE_MS).
+  // Each run is the handler's job (lib/aws/compact-job.ts runMergeJob: its own DuckDB, opened and closed).
+  for (let m = 1; m <= minutes; m++) {
+    const store = new CountingStore(local);
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const r = await runMergeJob({ store, settings: duck }, (hourMs + (m + 1) * MINUTE_MS + 1000) * 1000);
+    const c = process.cpuUsage(c0);
+    // maxRSS: the process's peak so far (kB on Linux), what the Lambda's memory must hold.
+    const run = { minute: m, cpuS: (c.user + c.system) / 1e6, wallS: Number(process.hrtime.bigint() - t0) / 1e9, maxRssMb: process.resourceUsage().maxRSS / 1024, requests: { ...store.counts }, r };
+    runs.push(run);
+    say(`minute ${String(m).padStart(2)}: ${r.merges} merges, ${r.filesMerged} files, ${r.rowsIn} -> ${r.rowsOut} rows, ${r.deleted} deleted; ${run.cpuS.toFixed(2)} CPU-s, ${run.wallS.toFixed(2)} s, peak RSS ${run.maxRssMb.toFixed(0)} MB; LIST ${store.counts.LIST} GET ${store.counts.GET} PUT ${store.counts.PUT} DELETE ${store.counts.DELETE}`);
   }
   const sum = (f: (x: (typeof runs)[number]) => number) => runs.reduce((a, x) => a + f(x), 0);
   const total = {

@@ -536,6 +536,8 @@ describe('merge tier', () => {
     expect(str(sched.Properties.Target.Arn)).toBe(`<${fnId}.Arn>`);
     expect(JSON.parse(sched.Properties.Target.Input)).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' });
     expect(resources[fnId].Properties.ReservedConcurrentExecutions).toBe(1);
+    // One vCPU, not the compactor's 3,008 MB: the measured peak of a 1,000-instance minute fits (lib/aws/resources.ts).
+    expect(resources[fnId].Properties.MemorySize).toBe(1769);
     const [, cfg] = byType('AWS::Lambda::EventInvokeConfig').find(([, r]) => str(r.Properties.FunctionName) === `<${fnId}>`)!;
     expect(cfg.Properties).toMatchObject({ MaximumRetryAttempts: 0 });
     expect(() => new FleetprofStack(newApp(), 'BadMerge', { settings: { mergeSchedule: 'every minute' } })).toThrow(/mergeSchedule/);

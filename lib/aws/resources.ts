@@ -97,7 +97,12 @@ export const COMPACT_FUNCTION = {
  */
 export const MERGE_FUNCTION = {
   timeoutSeconds: 300,
-  memoryMb: 3008,
+  // One full vCPU, so billed time ~ CPU time. A minute of 1,000 instances (500 batch files of five
+  // tables, 2.3M rows) peaked at 1,530 MB RSS with DuckDB at this size's settings (1,061 MB limit,
+  // 2 threads), 11.3-13.5 CPU-s per run, as at 3,008 MB (bench/fresh-merge.ts, 2026-12-03;
+  // docs/performance.md "With the merge tier and pre-sums"). DuckDB spills past its limit; what is
+  // outside it (Node, the SDK, the listings) is what the other ~240 MB must hold.
+  memoryMb: 1769,
   ephemeralStorageMb: 2048,
   scheduleExpression: 'rate(1 minute)',
   scheduleInput: { scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' },

@@ -29,7 +29,7 @@ export class Merge extends Construct {
     this.fn = new DuckdbFunction(this, 'Merge', {
       entry: 'lambdas/merge.ts',
       description: "fleetprof merger: the open hours' batch files under tables/fresh/ -> one file per table per minute (scheduled)",
-      memoryMb: props.settings.compactMemoryMb,
+      memoryMb: MERGE_FUNCTION.memoryMb,
       timeout: Duration.seconds(MERGE_FUNCTION.timeoutSeconds),
       ephemeralStorageMb: MERGE_FUNCTION.ephemeralStorageMb,
       reservedConcurrency: 1,
