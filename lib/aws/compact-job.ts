@@ -93,7 +93,8 @@ export async function runCompactPlanner(deps: CompactJobDeps & { send: Send }, n
       await deps.send(ms);
       sent += ms.length;
     };
-    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows, splitMinUnits: deps.splitMinUnits });
+    // Large days in units: each runs in its own worker invocation (CompactOptions.dayUnits).
+    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows, splitMinUnits: deps.splitMinUnits, dayUnits: true });
     await planCompaction(deps.store, writer, opts, result, send, { housekeeping: true, resendAfterMs: COMPACT_FUNCTION.resendAfterSeconds * 1000 });
     const out: PlannerResult = { ...result, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0, sent };
     deps.log?.({ level: 'INFO', msg: 'compaction planned', ...out });

@@ -17,6 +17,8 @@ export interface CompactDueOptions {
   readonly unitRows?: number;
   readonly splitMinUnits?: number;
   readonly onUnit?: CompactOptions['onUnit'];
+  /** Close large days in units (CompactOptions.dayUnits): the stack's planner only. */
+  readonly dayUnits?: boolean;
 }
 
 /** What the CLI prints about the rollups of a run. */
@@ -45,7 +47,7 @@ export async function compactDue(store: Store, writer: ParquetWriter, o: Compact
 export function dueOptions(store: Store, writer: ParquetWriter, o: CompactDueOptions): CompactOptions {
   const nowMs = o.nowUs / 1000;
   const closedBefore = nowMs - DEFAULT_SETTLE_MS;
-  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, splitMinUnits: o.splitMinUnits, onUnit: o.onUnit };
+  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, splitMinUnits: o.splitMinUnits, onUnit: o.onUnit, dayUnits: o.dayUnits };
   return {
     ...opts,
     afterDt: async (dt, res) => {

@@ -51,6 +51,15 @@ export interface CompactOptions {
   zstdLevel?: number;
   /** Rows per hour unit (lib/store/compact-hour.ts; default UNIT_ROWS). */
   unitRows?: number;
+  /**
+   * Close days larger than one unit, in key-range units (planDayJob). The stack's planner sets it:
+   * there every unit runs in its own invocation with its own DuckDB. Off, a day is closed only when
+   * it fits one unit: one process running every unit of a large day (`fleetprof compact`, the
+   * benchmarks) grew to 3.15 GB and died in DuckDB (SIGSEGV) at its 7th unit at 100 instances
+   * x 2 h, where each unit in a fresh process peaked <= 2.37 GB (docs/performance.md "Day close
+   * in key-range units").
+   */
+  dayUnits?: boolean;
   /** Fresh bytes per split group of an hour job (compact-jobs.ts; default SPLIT_GROUP_BYTES; tests make it small). */
   splitGroupBytes?: number;
   /** Hour jobs of at least this many units are split first (compact-jobs.ts; default SPLIT_MIN_UNITS). */
@@ -242,7 +251,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
       // (and in them mostly the row groups) of its pairs (planDayJob); null: files of an earlier
       // build without key counts, more than one unit: they stay as they are.
       const job = await planDayJob(store, writer, table, dt, m, { unitRows, rollupSource: rollups.sources.includes(table), now });
-      if (!job) continue;
+      if (!job || (job.names.length > 1 && !opts.dayUnits)) continue;
       await putJob(store, job);
       await send(job.names.map((_, unit) => ({ kind: 'unit' as const, job: jobKey(job), unit })));
       acted++;
