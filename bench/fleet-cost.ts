@@ -3,7 +3,7 @@
 //
 //   node dist/bench/fleet-cost.js [--ingest-ms 45] [--ingest-mb 1769] [--parquet-puts 4]
 //     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
-//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 0.58] [--merge-s-per-instance-hour 0.74] [--period 60] [--arm]
+//     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 0.75] [--merge-s-per-instance-hour 0.74] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
 // Lambda bills wall time. The compute defaults are the CPU seconds measured on this shared 2-core
@@ -86,14 +86,15 @@ export const DEFAULTS: CostInputs = {
   compactSPerInstanceHour: 1.89,
   compactMemoryMb: 3008,
   // With the merge tier the hour's compaction reads the merges' files, one per table per minute
-  // (bench/fresh-merge.ts: one output per table per run) instead of 6 per instance-hour: ~60 per
-  // table-hour at any fleet size. The fan-out's GETs per fresh file as bench/compact-fanout.ts
-  // counted them (planner 1, the split worker of functions and stacks or the one-unit job of
-  // profiles and runtime_metrics 1, each of the ~35 units 1-3 split files): 60 x 4 + 60 x 4 + ~100
-  // = ~580 per fleet-hour, 0.58 per instance-hour at 1,000 instances. Computed from those counts,
-  // not re-run through compact-fanout on a merged hour. Was 48 (6,000 batch files per table-hour;
-  // the old build, every unit reading every fresh file: 246).
-  compactGetsPerInstanceHour: 0.58,
+  // (bench/fresh-merge.ts: one output per table per run) instead of 6 per instance-hour. The planner
+  // measured on a merged hour (bench/compact-fanout.ts --child --role plan, 1,000 instances, the
+  // hour's first 12 minutes merged in all five tables, 2026-12-03 11:22): 70 GETs (the 60 merged
+  // files + 10 manifests), 2.8 CPU-s; for the whole hour ~310. The rest as compact-fanout counted
+  // per file (not re-run on merged files): the split of functions and stacks reads their 120 files
+  // once more, the one-unit jobs of profiles, runtime_metrics and gc_cycles their 180, each of the
+  // ~35 units 4: ~750 per fleet-hour, 0.75 per instance-hour at 1,000 instances. Was 48 (6,000 batch
+  // files per table-hour; the old build, every unit reading every fresh file: 246).
+  compactGetsPerInstanceHour: 0.75,
   // ~3.0 B per CPU sample at 1,000 instances, rollups included (hour units in the stored form,
   // 73af962; "Storage per CPU sample") x 16,080 CPU samples per instance-hour.
   storedBytesPerInstanceHour: 48_000,
