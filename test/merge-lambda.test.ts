@@ -6,7 +6,7 @@
 // second attempt of the same minute does nothing; a later run deletes the merged inputs after the
 // grace. A corrupt batch file is refused by name with its reason, its batch stays raw in every
 // table, and the hour's other batches merge.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -156,6 +156,9 @@ d('the scheduled merger against moto', () => {
     expect(await seen()).toEqual(truth);
     expect(await cpuTop()).toEqual(top0);
     for (const t of RAW) expect(await live(t)).toEqual({ raw: [last], merged: 1 });
+    // The merger's download cache keeps none of the inputs it merged (its /tmp is 2 GB).
+    const cached = readdirSync(path.join(tmp, 'cache'), { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('/fresh/') && f.endsWith('.parquet'));
+    expect(cached).toEqual([]);
 
     // The scheduler's second attempt of the same minute: nothing left to merge, nothing written.
     const before = await objects();

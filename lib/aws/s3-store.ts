@@ -96,6 +96,10 @@ export class S3Store implements Store {
     return dest;
   }
 
+  async forget(obj: StoredObject): Promise<void> {
+    await fs.rm(this.cachePathOf(obj), { force: true });
+  }
+
   async read(key: string): Promise<Uint8Array | null> {
     // List first: a role allowed to list only under tables/ (s3:prefix condition) gets 403, not
     // 404, for a GetObject of a missing key, since S3 checks ListBucket without the prefix.

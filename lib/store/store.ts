@@ -24,6 +24,8 @@ export interface Store {
    * files (S3) have it, so a reader can list a window and download only the files it reads.
    */
   plannedPath?(obj: StoredObject): string;
+  /** Drops the local copy localPath made of `obj` (S3: the download cache), if any; the object stays. */
+  forget?(obj: StoredObject): Promise<void>;
   delete(key: string): Promise<void>;
   /** The bytes of a small object (manifests), or null when there is none. */
   read(key: string): Promise<Uint8Array | null>;
