@@ -55,4 +55,31 @@ describe('fleetprof ingest in chunks', () => {
       engine.close();
     }
   }, 180_000);
+
+  test('the same bytes twice in one chunk (a path given twice, a copy) are written once', async () => {
+    const dir = path.join(tmp, 'dup');
+    mkdirSync(dir);
+    const bytes = gzipSync(encodeProfile(sampleProfile()));
+    writeFileSync(path.join(dir, 'a-cpu.pb.gz'), bytes);
+    writeFileSync(path.join(dir, 'b-cpu.pb.gz'), bytes);
+    const data = path.join(tmp, 'dup-data');
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let code: number;
+    try {
+      code = await runIngest([dir, path.join(dir, 'a-cpu.pb.gz')], { data, service: 'svc', instance: 'i1', version: '', label: {}, jobs: 1 });
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(code).toBe(0);
+    const store = new LocalStore(data);
+    const engine = await openEngine(store, {}, [store.root]);
+    try {
+      const [r] = await engine.rows('SELECT count(*)::INTEGER AS n, sum(samples)::INTEGER AS samples FROM profiles');
+      expect(r).toEqual({ n: 1, samples: 3 });
+      const [s] = await engine.rows(`SELECT sum(value)::BIGINT AS v FROM stacks WHERE sample_type = 'cpu'`);
+      expect(BigInt(s.v as bigint)).toBe(60_000_000n);
+    } finally {
+      engine.close();
+    }
+  }, 60_000);
 });

@@ -107,6 +107,17 @@ d('ingest Lambda batches (moto)', () => {
     expect(JSON.parse(await q.Body!.transformToString()).key).toBe(POISON);
   }, 120_000);
 
+  test('the same object notified twice in one batch (S3 may duplicate an event): its rows are written once', async () => {
+    const once = new LocalStore(path.join(tmp, 'dup-ref'));
+    await ingestSqsBatch(deps(once), OBJECTS.slice(0, 2).map((o, i) => record(o.key, `m${i}`)));
+    const store = new LocalStore(path.join(tmp, 'dup'));
+    const res = await ingestSqsBatch(deps(store), [record(OBJECTS[0].key, 'm0'), record(OBJECTS[1].key, 'm1'), record(OBJECTS[0].key, 'm0-again')]);
+    expect(res.batchItemFailures).toEqual([]);
+    expect(await sources(store)).toEqual(await sources(once));
+    expect(await counts(store)).toEqual(await counts(once));
+    expect((await sources(store)).every((s) => s.endsWith(' x1'))).toBe(true);
+  }, 120_000);
+
   test('a transient failure fetching one object retries only its message; its rows are not published', async () => {
     const store = new LocalStore(path.join(tmp, 'get'));
     const res = await ingestSqsBatch(deps(store, new Set([OBJECTS[2].key])), OBJECTS.map((o, i) => record(o.key, `m${i}`)));

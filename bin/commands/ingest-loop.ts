@@ -67,6 +67,9 @@ export async function ingestLoop(next: () => Promise<string | undefined>, opts: 
   // per chunk (layout v2), flushed when the chunk holds CHUNK_INPUTS inputs or too many rows.
   let batch = new FreshBatch({ store, writer });
   let chunk: { where: string; prepared: Prepared }[] = [];
+  // The profiles of the chunk: the same bytes twice in one run (a path given twice, a copy) would
+  // land in ONE file, where the dedupe rule (per file: lib/store/dedupe.ts) cannot drop either.
+  let inChunk = new Set<string>();
   const counted = (it: (typeof chunk)[number]) => {
     let rows = 0;
     for (const n of Object.values(it.prepared.result.rows)) rows += n ?? 0;
@@ -79,6 +82,7 @@ export async function ingestLoop(next: () => Promise<string | undefined>, opts: 
   const flush = async () => {
     const items = chunk;
     chunk = [];
+    inChunk = new Set();
     batch = new FreshBatch({ store, writer });
     await writing;
     writing = write(items);
@@ -134,6 +138,12 @@ export async function ingestLoop(next: () => Promise<string | undefined>, opts: 
           }
           // Still ingested (the good lines are in): warn, do not fail.
           if (r.prepared.result.input !== 'profile') for (const w of r.prepared.result.warnings) sink.note(`${where}: warning: ${w}`);
+          if (inChunk.has(r.prepared.result.profileId)) {
+            sink.note(`${where}: note: the same profile as an earlier input of this run; its rows are written once`);
+            sink.ok(0);
+            continue;
+          }
+          inChunk.add(r.prepared.result.profileId);
           chunk.push({ where, prepared: r.prepared });
           batch.add(r.prepared.entries);
         }

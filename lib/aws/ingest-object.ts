@@ -283,6 +283,7 @@ async function ingestBatch(deps: IngestObjectDeps, records: readonly SQSRecord[]
   // trips overlap; decoding is synchronous, so one runs at a time), and consumed in order: each
   // message's outcome is still its own, and at most that many prepared messages wait beside the batch.
   const concurrency = Math.max(1, deps.fetchConcurrency ?? DEFAULT_FETCH_CONCURRENCY);
+  const inBatch = new Set<string>();
   for await (const { rec, steps } of inOrder(records, concurrency, (rec) => prepareMessage(deps, rec))) {
     for (const s of steps) {
       if ('error' in s) {
@@ -294,6 +295,15 @@ async function ingestBatch(deps: IngestObjectDeps, records: readonly SQSRecord[]
         done(rec.messageId, s.ev.bucket, r, s.t0);
         continue;
       }
+      // S3 may notify the same PUT twice, and two PUTs of one key read the same bytes: a second
+      // copy in THIS batch would land in the same file as the first, where the dedupe rule (per
+      // file: lib/store/dedupe.ts) cannot tell them apart, so it is acknowledged and not added.
+      const id = `${s.ev.bucket}/${s.ev.key}@${r.etag}`;
+      if (inBatch.has(id)) {
+        done(rec.messageId, s.ev.bucket, { status: 'skipped', key: s.ev.key, reason: 'the same object (key and ETag) is already in this batch; its rows are written once' }, s.t0);
+        continue;
+      }
+      inBatch.add(id);
       let p = pending.get(s.ev.bucket);
       if (!p) {
         const ctx = deps.context(s.ev.bucket);

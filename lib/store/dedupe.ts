@@ -9,6 +9,8 @@
 //   - of fresh rows, those of the smallest batch id holding that (profile_id, hour);
 //   - of fresh rows in an hour that already has compacted rows ("late": an upload or redelivery
 //     after the hour was compacted), only those whose (profile_id, hour) the compacted rows lack.
+// The rule works per file, so a batch never holds one profile_id twice: the ingest Lambda adds an
+// object (key and ETag) once per SQS batch, `fleetprof ingest` a profile once per chunk.
 // Fresh files carry their batch id in BATCH_COLUMN (time-ordered, lib/store/layout.ts newBatchId)
 // and their dt and hour in the path (Hive keys); the compactor's files have neither.
 
