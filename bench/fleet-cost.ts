@@ -82,8 +82,11 @@ export const DEFAULTS: CostInputs = {
   // (0.02 per instance-hour; at 1,000 instances it does not run). 1.56 + 0.26 + 0.02 = 1.84. Then
   // (2026-12-03 08:27) the rollups measured at 1,000 instances, fanned out per hour and table
   // (bench/compact-fanout.ts --rollups-only, load 22-29): 343 CPU-s for the hour, where the 1.56
-  // counted 290 scaled from 100 instances: +0.05. 1.61 + 0.26 + 0.02 = 1.89.
-  compactSPerInstanceHour: 1.89,
+  // counted 290 scaled from 100 instances: +0.05. 1.61 + 0.26 + 0.02 = 1.89. Then (2026-12-03
+  // 11:30) large days are closed in key-range units by the stack's planner (761eb08, cdb718a):
+  // measured per unit at 100 instances x 24 h (bench/day-unit.ts, load 10-15) 0.62-0.75 CPU-s per
+  // instance-hour in place of the 0.02: 1.89 - 0.02 + 0.62 = 2.49 (2.62 at the upper end).
+  compactSPerInstanceHour: 2.49,
   compactMemoryMb: 3008,
   // With the merge tier the hour's compaction reads the merges' files, one per table per minute
   // (bench/fresh-merge.ts: one output per table per run) instead of 6 per instance-hour. The planner
