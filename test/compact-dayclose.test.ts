@@ -5,12 +5,9 @@
 // order, one unit delivered twice and a job's last unit to two workers at once (two concurrent
 // finalizers). Every row of every raw table is seen exactly once by DuckDB after every delivery,
 // Athena's symlinks never name a row twice, and the day ends as day files holding the same rows.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
-import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
 import { FreshBatch, prepareBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
@@ -18,8 +15,9 @@ import { KEYS_PREFIX, parseWorkMessage, readJob, type UnitJob } from '../lib/sto
 import { readManifest } from '../lib/store/manifest';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { gctraceLog } from './helpers/gctrace-gen';
-import { createWorkQueue, deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
-import { lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+import { deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
+import { startCompactStack, type CompactStack } from './helpers/compact-stack';
+import { motoAvailable } from './helpers/moto';
 import { rowsSeen } from './helpers/rows-seen';
 import { shuffled } from './helpers/shuffle';
 
@@ -37,14 +35,11 @@ const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('compact-dayclose skipped: moto_server is not on PATH (pip install "moto[server]")');
 
 d('the day close in key-range units over the work queue (moto)', () => {
-  let moto: Moto;
-  let tmp: string;
-  let s3: S3Client;
+  let stack: CompactStack;
   let store: S3Store;
   let queue: WorkQueue;
   let planner: (e: CompactEvent) => Promise<PlannerResult>;
   let worker: WorkerHandler;
-  const saved = { ...process.env };
 
   /** Athena's view: the files the symlink manifests name; no (profile, hour) of a table in two of them, and its row count. */
   async function athena(): Promise<{ rows: Record<string, number>; dupes: number }> {
@@ -79,21 +74,14 @@ d('the day close in key-range units over the work queue (moto)', () => {
   }
 
   beforeAll(async () => {
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-dayclose-'));
-    queue = await createWorkQueue(moto.endpoint, REGION);
-    Object.assign(process.env, {
-      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb),
-      FLEETPROF_COMPACT_QUEUE_URL: queue.url,
+    stack = await startCompactStack({
+      bucket: BUCKET,
+      region: REGION,
+      name: 'dayclose',
       // One (service, instance) pair per unit: every hour and every day of several instances is several units.
-      FLEETPROF_COMPACT_UNIT_ROWS: '1',
+      env: { FLEETPROF_COMPACT_UNIT_ROWS: '1' },
     });
-    s3 = await motoBucket(moto, REGION, BUCKET);
-    store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
-    jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
-    planner = (await import('../lambdas/compact')).handler;
-    worker = (await import('../lambdas/compact-worker')).handler;
+    ({ store, queue, planner, worker } = stack);
     const db = await openDuckDb();
     const writer = await ParquetWriter.create(db);
     try {
@@ -119,13 +107,7 @@ d('the day close in key-range units over the work queue (moto)', () => {
   }, 300_000);
 
   afterAll(async () => {
-    jest.restoreAllMocks();
-    s3?.destroy();
-    queue?.sqs.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
+    await stack?.stop();
   });
 
   test('day units in shuffled order, a redelivered unit, two concurrent finalizers: exactly once at every step; each unit names only its pairs\' files', async () => {
