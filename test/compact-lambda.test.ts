@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
@@ -19,7 +19,7 @@ import { top } from '../lib/query/top';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { drain, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
 import { startCompactStack, type CompactStack } from './helpers/compact-stack';
-import { motoAvailable } from './helpers/moto';
+import { countParquetObjects, motoAvailable } from './helpers/moto';
 
 const BUCKET = 'fleetprof-compact';
 const REGION = 'us-east-1';
@@ -89,16 +89,7 @@ d('scheduled compaction against moto', () => {
     }
   }
 
-  async function parquetObjects(): Promise<number> {
-    let n = 0;
-    let token: string | undefined;
-    do {
-      const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tables/', ContinuationToken: token }));
-      n += (r.Contents ?? []).filter((o) => o.Key!.endsWith('.parquet')).length;
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-    return n;
-  }
+  const parquetObjects = () => countParquetObjects(s3, BUCKET);
 
   beforeAll(async () => {
     stack = await startCompactStack({ bucket: BUCKET, region: REGION, name: 'compact-lambda' });

@@ -9,7 +9,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CompactEvent, MergeJobResult } from '../lib/aws/compact-job';
 import { MERGE_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
@@ -21,7 +21,7 @@ import { HOUR_US, parseKey } from '../lib/store/layout';
 import { readManifest } from '../lib/store/manifest';
 import { isMergeBatch } from '../lib/store/merge';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+import { countParquetObjects, lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
 import { rowsSeen } from './helpers/rows-seen';
 
 const BUCKET = 'fleetprof-merge';
@@ -98,16 +98,7 @@ d('the scheduled merger against moto', () => {
     return out;
   }
 
-  async function objects(): Promise<number> {
-    let n = 0;
-    let token: string | undefined;
-    do {
-      const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'tables/', ContinuationToken: token }));
-      n += (r.Contents ?? []).filter((o) => o.Key!.endsWith('.parquet')).length;
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-    return n;
-  }
+  const objects = () => countParquetObjects(s3, BUCKET);
 
   beforeAll(async () => {
     moto = await startMoto();

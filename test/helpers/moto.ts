@@ -2,7 +2,7 @@
 // lib/aws/local-stack.ts startMotoServer), the environment the Lambda handlers read pointed at it,
 // a bucket, and SQS records as the event source mapping hands them to the ingest handler.
 import { spawnSync } from 'node:child_process';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { SQSRecord } from '../../lib/aws/events';
 import { freePort, startMotoServer } from '../../lib/aws/local-stack';
 import { INGEST_FUNCTION } from '../../lib/aws/resources';
@@ -84,4 +84,16 @@ export async function startMotoS3(o: { region: string; bucket: string; cacheDir:
   });
   const s3 = await motoBucket(moto, o.region, o.bucket);
   return { endpoint: moto.endpoint, s3, pid: moto.child.pid, stop: () => (s3.destroy(), moto.child.kill()) };
+}
+
+/** Parquet objects under `prefix` in the bucket, every page listed (what the stack's jobs wrote or left). */
+export async function countParquetObjects(s3: S3Client, bucket: string, prefix = 'tables/'): Promise<number> {
+  let n = 0;
+  let token: string | undefined;
+  do {
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    n += (r.Contents ?? []).filter((o) => o.Key!.endsWith('.parquet')).length;
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return n;
 }
