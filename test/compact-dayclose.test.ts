@@ -16,6 +16,7 @@ import { readManifest } from '../lib/store/manifest';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { gctraceLog } from './helpers/gctrace-gen';
 import { deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
+import { athenaView } from './helpers/athena-view';
 import { startCompactStack, type CompactStack } from './helpers/compact-stack';
 import { motoAvailable } from './helpers/moto';
 import { rowsSeen } from './helpers/rows-seen';
@@ -42,36 +43,7 @@ d('the day close in key-range units over the work queue (moto)', () => {
   let worker: WorkerHandler;
 
   /** Athena's view: the files the symlink manifests name; no (profile, hour) of a table in two of them, and its row count. */
-  async function athena(): Promise<{ rows: Record<string, number>; dupes: number }> {
-    let dupes = 0;
-    const rows: Record<string, number> = {};
-    const db = await openDuckDb();
-    const conn = await db.connect();
-    try {
-      for (const t of RAW) {
-        const files: string[] = [];
-        for (const l of (await store.list(`athena/${t}/`)).filter((o) => o.key.endsWith('symlink.txt'))) {
-          for (const uri of Buffer.from((await store.read(l.key))!).toString('utf8').split('\n').filter(Boolean)) {
-            const key = new URL(uri).pathname.replace(/^\/tables\//, '');
-            const [o] = (await store.list(key)).filter((x) => x.key === key);
-            if (!o) throw new Error(`symlink.txt names ${uri}, which does not exist`);
-            files.push(await store.localPath(o));
-          }
-        }
-        if (files.length === 0) continue;
-        const list = files.map((f) => `'${f}'`).join(', ');
-        const r = await conn.runAndReadAll(
-          `SELECT (SELECT count(*) FROM read_parquet([${list}], union_by_name = true)), (SELECT count(*) FROM (SELECT profile_id, date_trunc('hour', time), count(DISTINCT filename) c FROM read_parquet([${list}], filename = true, union_by_name = true) GROUP BY ALL HAVING c > 1))`,
-        );
-        rows[t] = Number(r.getRows()[0][0]);
-        dupes += Number(r.getRows()[0][1]);
-      }
-      return { rows, dupes };
-    } finally {
-      conn.closeSync();
-      db.closeSync();
-    }
-  }
+  const athena = () => athenaView(store, RAW);
 
   beforeAll(async () => {
     stack = await startCompactStack({

@@ -22,6 +22,7 @@ import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import type { Store } from '../lib/store/store';
 import { deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
+import { athenaView } from './helpers/athena-view';
 import { startCompactStack, type CompactStack } from './helpers/compact-stack';
 import { motoAvailable } from './helpers/moto';
 
@@ -60,33 +61,7 @@ d('compaction fanned out over the work queue (moto)', () => {
   }
 
   /** Athena's view: the files the symlink manifests name; no (profile, hour) of a table in two of them. */
-  async function athenaDupes(): Promise<number> {
-    let dupes = 0;
-    const db = await openDuckDb();
-    const conn = await db.connect();
-    try {
-      for (const t of RAW) {
-        const links = (await store.list(`athena/${t}/`)).filter((o) => o.key.endsWith('symlink.txt'));
-        const files: string[] = [];
-        for (const l of links) {
-          for (const uri of Buffer.from((await store.read(l.key))!).toString('utf8').split('\n').filter(Boolean)) {
-            const key = new URL(uri).pathname.replace(/^\/tables\//, '');
-            const [o] = (await store.list(key)).filter((x) => x.key === key);
-            if (!o) throw new Error(`symlink.txt names ${uri}, which does not exist`);
-            files.push(await store.localPath(o));
-          }
-        }
-        if (files.length === 0) continue;
-        const list = files.map((f) => `'${f}'`).join(', ');
-        const r = await conn.runAndReadAll(`SELECT count(*) FROM (SELECT profile_id, date_trunc('hour', time), count(DISTINCT filename) c FROM read_parquet([${list}], filename = true, union_by_name = true) GROUP BY ALL HAVING c > 1)`);
-        dupes += Number(r.getRows()[0][0]);
-      }
-      return dupes;
-    } finally {
-      conn.closeSync();
-      db.closeSync();
-    }
-  }
+  const athenaDupes = async () => (await athenaView(store, RAW)).dupes;
 
   beforeAll(async () => {
     stack = await startCompactStack({
