@@ -97,6 +97,18 @@ test('every column kind reads back exactly, over several data chunks', async () 
   await conn.run('DROP TABLE temp.main.append_all');
 });
 
+test('strings repeated within and across data chunks read back exactly (a chunk copies each distinct string once)', async () => {
+  // Long (out of line in DuckDB) and short (inline) strings, equal strings as different JS
+  // objects, NULLs between repeats, and the same strings inside lists.
+  const pool = ['', 'go', 'runtime.mallocgc', 'github.com/acme/svc/internal/handler.(*Server).ServeHTTP', 'é\u0000x'.repeat(9), '\ud83d\ude00 twelve bytes!'];
+  const at = (k: number) => (k % 11 === 4 ? null : [...pool[(k * 7) % pool.length]].join(''));
+  const rows = Array.from({ length: 4500 }, (_, k) => ({ s: at(k), ls: k % 9 === 0 ? null : [at(k + 1), at(k + 2), at(k + 1)] }));
+  await appendTable(conn, 'append_repeats', [col('s', T.varchar), col('ls', T.list(T.varchar))], [rows.slice(0, 3000), rows.slice(3000)]);
+  const got = (await conn.runAndReadAll('SELECT s, ls FROM temp.main.append_repeats ORDER BY rowid')).getRowObjectsJS();
+  expect(got).toEqual(rows);
+  await conn.run('DROP TABLE temp.main.append_repeats');
+});
+
 test('a value that does not fit its column fails naming the column', async () => {
   const one = async (type: AppendColumn<Row>['type'], v: unknown) => appendTable(conn, 'append_bad', [col('x', type)], [[{ x: v }]]);
   await expect(one(T.integer, 1.5)).rejects.toThrow(/column x: number is not an integer/);

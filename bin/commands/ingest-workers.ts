@@ -1,7 +1,8 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { ProfileKind } from '../../lib/model/profile';
-import { withWriter } from './engine';
-import { ingestLoop, type IngestOptions, type IngestSink } from './ingest-loop';
+import type * as Engine from './engine';
+import type * as Loop from './ingest-loop';
+import type { IngestOptions, IngestSink } from './ingest-loop';
 
 // `fleetprof ingest --jobs N`: this thread and N - 1 worker threads ingest side by side, each with
 // its own DuckDB (one thread) and its own batches (batch ids are random, so their files never
@@ -10,6 +11,18 @@ import { ingestLoop, type IngestOptions, type IngestSink } from './ingest-loop';
 // of one-threaded DuckDB (lambdas/ingest.ts). Memory is bounded per thread as it is for one
 // process: at most two chunks of inputs held (ingest-loop.ts), so the peak grows with N.
 // This file is also the workers' entry point (the code under the `isMainThread` test below).
+//
+// The decoders, the store and DuckDB's binding are loaded only after the workers are started
+// (loadIngest): loading them is most of a thread's start (~0.25 s of CPU of the ~0.4 s with its
+// DuckDB), and on a 2-core machine the worker's own start then runs beside this thread's instead
+// of after it.
+
+/** The ingest loop and the writer, loaded on first use (see above). */
+export function loadIngest(): { withWriter: typeof Engine.withWriter; ingestLoop: typeof Loop.ingestLoop } {
+  const { withWriter } = require('./engine') as typeof Engine;
+  const { ingestLoop } = require('./ingest-loop') as typeof Loop;
+  return { withWriter, ingestLoop };
+}
 
 /** Worker -> main thread. */
 type Report = { t: 'next' } | { t: 'started'; file: string } | { t: 'note'; line: string } | { t: 'ok'; rows: number } | { t: 'failed' };
@@ -72,6 +85,7 @@ export async function ingestOnWorkers(files: readonly string[], jobs: number, op
     });
   const workers = Array.from({ length: jobs - 1 }, one);
   try {
+    const { withWriter, ingestLoop } = loadIngest();
     await withWriter(opts.data, (w) => ingestLoop(async () => take(), opts, type, w, sink), ONE_THREAD);
   } finally {
     await Promise.all(workers);
@@ -107,6 +121,7 @@ async function workerMain(input: WorkerInput): Promise<void> {
     ok: (rows) => post({ t: 'ok', rows }),
     failed: () => post({ t: 'failed' }),
   };
+  const { withWriter, ingestLoop } = loadIngest();
   await withWriter(input.opts.data, (w) => ingestLoop(next, input.opts, input.type, w, sink), ONE_THREAD);
   port.close();
 }

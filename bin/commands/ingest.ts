@@ -4,9 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PROFILE_KINDS } from '../../lib/model/profile';
-import { withWriter } from './engine';
-import { ingestLoop, type IngestOptions, type IngestSink } from './ingest-loop';
-import { ingestOnWorkers } from './ingest-workers';
+import type { IngestOptions, IngestSink } from './ingest-loop';
+import { ingestOnWorkers, loadIngest } from './ingest-workers';
 import { collectLabel, dataOption, isoTime, positiveInt, resolveType, typeOptions } from './options';
 import { progress } from './progress';
 import { action, CliError, EXIT } from './run';
@@ -110,6 +109,7 @@ export async function runIngest(paths: string[], opts: IngestOptions): Promise<n
     } else {
       let i = 0;
       const next = async () => (i < files.length ? files[i++] : undefined);
+      const { withWriter, ingestLoop } = loadIngest();
       await withWriter(opts.data, ({ store, writer }) => ingestLoop(next, opts, type, { store, writer }, sink));
     }
     bar.update(files.length);

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { decodeProfile } from '../../lib/decode';
-import { detectKind, kindFromPath } from '../../lib/decode/kind';
+import type * as Decode from '../../lib/decode';
+import type * as Kind from '../../lib/decode/kind';
 
 // Go serves each profile in two forms, protobuf (`?debug=0`) and text (`?debug=1`), and people
 // save both side by side: heap.pb.gz and heap.debug1.txt of the same capture. Ingesting both
@@ -30,6 +30,10 @@ export async function findTwins(files: readonly string[]): Promise<Twin[]> {
   const twins: Twin[] = [];
   for (const group of groups.values()) {
     if (group.length < 2) continue;
+    // The decoders only when some files share a stem: `fleetprof ingest --jobs N` starts its
+    // workers after this, and the decoders' modules are most of a thread's start (ingest-workers.ts).
+    const { decodeProfile } = require('../../lib/decode') as typeof Decode;
+    const { detectKind, kindFromPath } = require('../../lib/decode/kind') as typeof Kind;
     const byKind = new Map<string, { text: string[]; proto: string[] }>();
     for (const f of group) {
       let kind: string;

@@ -99,6 +99,13 @@ type RawVector = import('@duckdb/node-bindings').Vector;
 interface ColumnBuffer {
   /** Sets item `i` (growing the buffer if needed); undefined and null are NULL. */
   set(i: number, v: unknown): void;
+  /**
+   * Sets items [at, at + list.length) to a list's elements, as `set` of each would. A list
+   * column's elements come through here, one call per list: a call of `set` per element went
+   * through a call site shared by every buffer class (megamorphic, not inlined), and was most of
+   * appending a list (the runtime_metrics histograms, the stacks' frame ids).
+   */
+  setMany(at: number, list: ArrayLike<unknown>): void;
   /** Copies items [0, n) into `vector`, then forgets them. */
   write(b: Bindings, vector: RawVector, n: number): void;
 }
@@ -167,6 +174,20 @@ abstract class FixedBuffer implements ColumnBuffer {
     }
     this.put(i, v);
     this.nulls.mark(i, false);
+  }
+
+  setMany(at: number, list: ArrayLike<unknown>): void {
+    const len = list.length;
+    if (at + len > this.capacity) this.grow(at + len);
+    const nulls = this.nulls;
+    for (let k = 0; k < len; k++) {
+      const v = list[k];
+      if (v == null) nulls.mark(at + k, true);
+      else {
+        this.put(at + k, v);
+        nulls.mark(at + k, false);
+      }
+    }
   }
 
   private grow(min: number): void {
@@ -255,19 +276,56 @@ class BooleanBuffer extends FixedBuffer {
   }
 }
 
-/** VARCHAR: one native copy per string (what node-api's flush does), without its per-item caches. */
+/** Bytes of a duckdb_string_t (duckdb.h): length, then 12 bytes inline or a 4-byte prefix and a pointer. */
+const STRING_T_BYTES = 16;
+
+/**
+ * VARCHAR: one native copy per distinct string of a data chunk, without node-api's per-item caches.
+ * A string repeated in the chunk (a metric's name in every snapshot, a sample type or a function
+ * name in every row of its profile) is copied once: its other items get the same duckdb_string_t
+ * (duckdb.h's public layout), whose pointer, if any, is into the vector's own string heap, which
+ * never moves and lives as long as the vector. The appender copies each item's bytes out as before.
+ */
 class VarcharBuffer implements ColumnBuffer {
   private items: unknown[] = [];
   set(i: number, v: unknown): void {
     this.items[i] = v;
   }
+  setMany(at: number, list: ArrayLike<unknown>): void {
+    const items = this.items;
+    for (let k = 0; k < list.length; k++) items[at + k] = list[k];
+  }
   write(b: Bindings, vector: RawVector, n: number): void {
     const items = this.items;
     let nulls: Nulls | undefined;
+    const first = new Map<unknown, number>();
+    // (item, earlier item with the same string) pairs
+    let repeats: Int32Array | undefined;
+    let r = 0;
     for (let i = 0; i < n; i++) {
       const s = items[i];
-      if (s == null) (nulls ??= new Nulls(n)).mark(i, true);
-      else b.vector_assign_string_element(vector, i, s as string);
+      if (s == null) {
+        (nulls ??= new Nulls(n)).mark(i, true);
+        continue;
+      }
+      const f = first.get(s);
+      if (f === undefined) {
+        b.vector_assign_string_element(vector, i, s as string);
+        first.set(s, i);
+      } else {
+        repeats ??= new Int32Array(2 * n);
+        repeats[r++] = i;
+        repeats[r++] = f;
+      }
+    }
+    if (repeats) {
+      // vector_get_data returns a copy of the slots: patch it, then copy it back.
+      const slots = b.vector_get_data(vector, n * STRING_T_BYTES);
+      for (let k = 0; k < r; k += 2) {
+        const at = repeats[k + 1] * STRING_T_BYTES;
+        slots.copyWithin(repeats[k] * STRING_T_BYTES, at, at + STRING_T_BYTES);
+      }
+      b.copy_data_to_vector(vector, 0, slots.buffer as ArrayBuffer, slots.byteOffset, n * STRING_T_BYTES);
     }
     nulls?.write(b, vector, n);
     this.items = [];
@@ -311,7 +369,7 @@ class ListBuffer implements ColumnBuffer {
     const len = list.length;
     if (typeof v !== 'object' || typeof len !== 'number') throw new Error('not a list');
     const at = this.total;
-    for (let k = 0; k < len; k++) this.child.set(at + k, list[k]);
+    this.child.setMany(at, list);
     this.total = at + len;
     if (this.total >= TWO_32) throw new Error('list elements past 2^32 in one data chunk');
     e[4 * i] = at;
@@ -319,6 +377,10 @@ class ListBuffer implements ColumnBuffer {
     e[4 * i + 2] = len;
     e[4 * i + 3] = 0;
     this.nulls.mark(i, false);
+  }
+
+  setMany(at: number, list: ArrayLike<unknown>): void {
+    for (let k = 0; k < list.length; k++) this.set(at + k, list[k]);
   }
 
   write(b: Bindings, vector: RawVector, n: number): void {
@@ -347,6 +409,9 @@ class MapBuffer implements ColumnBuffer {
     if (typeof v !== 'object') throw new Error('not a map');
     this.list.set(i, this.pairs.fromObject(v as Record<string, unknown>));
   }
+  setMany(at: number, list: ArrayLike<unknown>): void {
+    for (let k = 0; k < list.length; k++) this.set(at + k, list[k]);
+  }
   write(b: Bindings, vector: RawVector, n: number): void {
     this.list.write(b, vector, n);
   }
@@ -371,6 +436,9 @@ class PairBuffer implements ColumnBuffer {
     const [k, x] = v as [unknown, unknown];
     this.keys.set(i, k);
     this.values.set(i, x);
+  }
+  setMany(at: number, list: ArrayLike<unknown>): void {
+    for (let k = 0; k < list.length; k++) this.set(at + k, list[k]);
   }
   write(b: Bindings, vector: RawVector, n: number): void {
     this.keys.write(b, b.struct_vector_get_child(vector, 0), n);
