@@ -7,6 +7,7 @@
 //   npm run build && node dist/bench/gctrace.js [lines]
 
 import { createGctraceParser } from '../lib/decode/formats/gctrace';
+import { mulberry32 as rng } from '../lib/stats/random';
 
 export interface GctraceBenchResult {
   mbPerSec: number;
@@ -21,17 +22,6 @@ export interface GctraceBenchResult {
 
 const CHUNK_BYTES = 64 * 1024;
 const BATCH_LINES = 2_000;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Prefix = 'none' | 'timestamp' | 'syslog' | 'cri' | 'docker';
 const PREFIXES: Prefix[] = ['none', 'timestamp', 'syslog', 'cri', 'docker'];

@@ -1,19 +1,11 @@
 import type { Profile } from '../lib/model/profile';
+import { mulberry32 } from '../lib/stats/random';
+
+export { mulberry32 };
 
 // A fleet day from a few real profiles: every replay is perturbed the way two captures of the
 // same code differ (some stacks missing, counts off by a few), so storage numbers are not
 // flattered by byte-identical copies that a compressor would deduplicate for free.
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Drops each sample with probability 10% and moves each count by -1..+1; for CPU the second

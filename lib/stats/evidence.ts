@@ -16,6 +16,7 @@
 // two-sample permutation test with ties.
 
 import { mean } from './welch';
+import { mulberry32 as rng } from './random';
 
 export const EXACT_LIMIT = 200_000;
 export const MONTE_CARLO = 20_000;
@@ -40,18 +41,6 @@ function binomial(n: number, k: number): number {
   let r = 1;
   for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
   return r;
-}
-
-/** mulberry32: a tiny seeded generator, so the Monte Carlo p-value is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -1,5 +1,8 @@
 import { Writer } from 'protobufjs/minimal';
 import { FUNCTION, LABEL, LINE, LOCATION, MAPPING, PROFILE, SAMPLE, VALUE_TYPE, WIRE } from '../../lib/model/pprof-wire';
+import { mulberry32 } from '../../lib/stats/random';
+
+export { mulberry32 };
 
 // Hand-builds perftools.profiles.Profile bytes (lib/model/profile.proto, field numbers from
 // lib/model/pprof-wire.ts) for decoder
@@ -328,18 +331,6 @@ export class StringTable {
     }
     return i;
   }
-}
-
-/** A small deterministic PRNG (for shuffles and seeded random bytes in tests). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
