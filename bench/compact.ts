@@ -18,6 +18,8 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } fr
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCompactJob } from '../lib/aws/compact-job';
+import { unitProcesses } from '../lib/aws/compact-units';
+import type { UnitReport } from '../lib/store/compact';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { TABLE_NAMES, RAW_TABLE_NAMES } from '../lib/model/schema';
@@ -39,12 +41,14 @@ async function child(step: string, dir: string, times: number[]): Promise<void> 
   const store = new LocalStore(dir);
   const runs = [];
   const unitRows = arg('--unit-rows') ? Number(arg('--unit-rows')) : undefined;
-  const units: { table: string; hour: number; unit: number; units: number; rows: number; ms: number }[] = [];
+  const units: UnitReport[] = [];
   // CPU of the whole process (every DuckDB thread included): on this shared machine wall time is
   // mostly other engineers' load; the CPU seconds are what an unloaded Lambda would mostly bill.
   const cpu0 = process.cpuUsage();
   for (const nowUs of times) {
-    const r = await runCompactJob({ store, settings: lambdaDuckDbSettings(), unitRows, onUnit: (u) => units.push(u) }, nowUs);
+    // Large days' units each in a process of their own (`fleetprof compact`'s way): their CPU and peak come with their reports.
+    const apart = unitProcesses({ store: { kind: 'local', root: dir }, jobs: 1, nowUs, unitRows });
+    const r = await runCompactJob({ store, settings: lambdaDuckDbSettings(), unitRows, apart, onUnit: (u) => units.push(u) }, nowUs);
     // rollupMs: absent before the rollups went through the compactor's hook.
     const rollupMs = (r as { rollupMs?: number }).rollupMs ?? NaN;
     runs.push({ now: r.now, ms: r.ms, rollupMs, hours: r.hours, days: r.days, filesMerged: r.filesMerged, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
@@ -54,7 +58,7 @@ async function child(step: string, dir: string, times: number[]): Promise<void> 
 }
 
 type Run = { ms: number; rollupMs: number; hours: number; days: number };
-type Unit = { table: string; hour: number; unit: number; units: number; rows: number; ms: number };
+type Unit = { table: string; hour: number; unit: number; units: number; rows: number; ms: number; peakMb?: number; cpuMs?: number };
 
 function measure(step: string, dir: string, times: number[]): { seconds: number; cpuSeconds: number; peakMb: number; runs: Run[]; units: Unit[] } {
   const hwm = path.join(os.tmpdir(), `compact-hwm-${process.pid}-${step}`);
@@ -70,7 +74,9 @@ function measure(step: string, dir: string, times: number[]): { seconds: number;
   const peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
   rmSync(hwm, { force: true });
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { runs: Run[]; units?: Unit[]; cpuMs: number };
-  return { seconds, cpuSeconds: out.cpuMs / 1000, peakMb, runs: out.runs, units: out.units ?? [] };
+  // Units run in processes of their own (peakMb set): their CPU is not in the step's.
+  const apartCpuMs = (out.units ?? []).reduce((a, u) => a + (u.peakMb !== undefined ? (u.cpuMs ?? 0) : 0), 0);
+  return { seconds, cpuSeconds: (out.cpuMs + apartCpuMs) / 1000, peakMb, runs: out.runs, units: out.units ?? [] };
 }
 
 /** Per table: units per hour, the split pass (unit -1) and the largest unit's rows and time, total seconds. */
@@ -88,6 +94,22 @@ function unitStats(units: Unit[]): { table: string; units: number; splitSeconds:
       seconds: all.reduce((a, u) => a + u.ms, 0) / 1000,
     };
   });
+}
+
+/** Per table, the day units run in processes of their own (peakMb set): how many, their CPU, rows and peaks. */
+function dayUnitStats(units: Unit[]): { table: string; units: number; cpuSeconds: number; maxRows: number; minPeakMb: number; maxPeakMb: number; minCpuSeconds: number; maxCpuSeconds: number }[] {
+  const by = new Map<string, Unit[]>();
+  for (const u of units.filter((x) => x.peakMb !== undefined)) by.set(u.table, [...(by.get(u.table) ?? []), u]);
+  return [...by].map(([table, all]) => ({
+    table,
+    units: all.length,
+    cpuSeconds: all.reduce((a, u) => a + u.cpuMs!, 0) / 1000,
+    maxRows: Math.max(...all.map((u) => u.rows)),
+    minPeakMb: Math.min(...all.map((u) => u.peakMb!)),
+    maxPeakMb: Math.max(...all.map((u) => u.peakMb!)),
+    minCpuSeconds: Math.min(...all.map((u) => u.cpuMs!)) / 1000,
+    maxCpuSeconds: Math.max(...all.map((u) => u.cpuMs!)) / 1000,
+  }));
 }
 
 async function storage(dir: string): Promise<{ samples: number; bytes: Record<string, number>; columns: { table: string; column: string; bytes: number }[] }> {
@@ -192,7 +214,7 @@ async function main(): Promise<void> {
       loadavg: [load0, os.loadavg()[0]],
       hourRuns: { seconds: hourRunS, rollupSeconds: hourRollupS, processSeconds: hr.seconds, cpuSeconds: hr.cpuSeconds, peakMb: hr.peakMb, rowsPerSecond: g.rows / hourRunS, secondsPerInstanceHour: hourRunS / instanceHours, cpuSecondsPerInstanceHour: hr.cpuSeconds / instanceHours },
       units: unitStats(hr.units),
-      dayClose: { seconds: dayRunS, rollupSeconds: dayRollupS, processSeconds: dy.seconds, cpuSeconds: dy.cpuSeconds, peakMb: dy.peakMb, secondsPerInstanceHour: dayRunS / instanceHours, cpuSecondsPerInstanceHour: dy.cpuSeconds / instanceHours },
+      dayClose: { seconds: dayRunS, rollupSeconds: dayRollupS, processSeconds: dy.seconds, cpuSeconds: dy.cpuSeconds, peakMb: dy.peakMb, secondsPerInstanceHour: dayRunS / instanceHours, cpuSecondsPerInstanceHour: dy.cpuSeconds / instanceHours, unitsApart: dayUnitStats(dy.units) },
       minutesPer1000InstanceHour: { hour: (hourRunS / instanceHours) * 1000 / 60, dayCloseAmortized: ((dayRunS / instanceHours) * 1000) / 60 },
       bytesPerCpuSample: { total: total / st.samples, raw: raw / st.samples, rollups: (total - raw) / st.samples, ...Object.fromEntries(Object.entries(st.bytes).map(([t, b]) => [t, b / st.samples])) },
       topColumns: st.columns.sort((a, b) => b.bytes - a.bytes).slice(0, 15).map((c) => ({ ...c, perSample: c.bytes / st.samples })),
@@ -207,6 +229,7 @@ async function main(): Promise<void> {
     console.log(`hour runs  ${f(hourRunS, 1).padStart(8)} s (rollups ${f(hourRollupS, 1)} s)  peak ${f(hr.peakMb, 0).padStart(5)} MB  ${f(out.hourRuns.rowsPerSecond, 0)} rows/s  ${f(out.hourRuns.secondsPerInstanceHour, 3)} s/instance-hour (CPU ${f(out.hourRuns.cpuSecondsPerInstanceHour, 3)} s)  => ${f(out.minutesPer1000InstanceHour.hour, 1)} min per 1,000-instance hour`);
     for (const u of out.units) console.log(`  ${u.table.padEnd(16)} ${String(u.units).padStart(3)} units  split ${f(u.splitSeconds, 1)} s  largest unit ${u.maxRows} rows, ${f(u.maxSeconds, 1)} s; total ${f(u.seconds, 1)} s`);
     console.log(`day close  ${f(dayRunS, 1).padStart(8)} s (rollups ${f(dayRollupS, 1)} s)  peak ${f(dy.peakMb, 0).padStart(5)} MB  ${f(out.dayClose.secondsPerInstanceHour, 3)} s/instance-hour (CPU ${f(out.dayClose.cpuSecondsPerInstanceHour, 3)} s)  => ${f(out.minutesPer1000InstanceHour.dayCloseAmortized, 1)} min per 1,000-instance hour (once a day)`);
+    for (const u of out.dayClose.unitsApart) console.log(`  ${u.table.padEnd(16)} ${String(u.units).padStart(3)} day units, each in its own process: CPU ${f(u.cpuSeconds, 1)} s in all, largest unit ${u.maxRows} rows, peak RSS ${f(u.minPeakMb, 0)}-${f(u.maxPeakMb, 0)} MB, CPU ${f(u.minCpuSeconds, 1)}-${f(u.maxCpuSeconds, 1)} s per unit`);
     console.log(`bytes per CPU sample: total ${f(out.bytesPerCpuSample.total)} (raw ${f(out.bytesPerCpuSample.raw)}, rollups ${f(out.bytesPerCpuSample.rollups)})`);
     for (const [t, b] of Object.entries(st.bytes)) console.log(`  ${t.padEnd(18)} ${f(b / st.samples, 3).padStart(8)}`);
     console.log('largest columns (compressed bytes per CPU sample):');

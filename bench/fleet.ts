@@ -30,6 +30,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCompactJob } from '../lib/aws/compact-job';
+import { unitProcesses } from '../lib/aws/compact-units';
+import type { UnitReport } from '../lib/store/compact';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { LocalStore } from '../lib/store/local';
@@ -113,18 +115,25 @@ async function childStep(a: ReturnType<typeof parseArgs>): Promise<void> {
     // process with the Lambda's DuckDB settings (AWS_LAMBDA_FUNCTION_MEMORY_SIZE set by the parent).
     const hours = Math.round(a.days * 24);
     const runs: { now: string; ms: number; hours: number; days: number; filesMerged: number; rollupHours: number; rollupDays: number }[] = [];
+    const dayUnits: UnitReport[] = [];
     // Plus the next tick (an hour later): rollups wait ROLLUP_GRACE_US after an hour closes, so
     // the last hour's rollups are built by the run after the one that compacted it, as in the cloud.
     for (let h = hours - 1; h >= -1; h--) {
       // compactDue's result carries its rollup counts (CompactJobResult's type does not name them).
+      const nowUs = a.now! - h * HOUR_US;
+      // Large days' units each in a process of their own, as `fleetprof compact` runs them (their
+      // requests are not in `store`'s counts; their peak and CPU are in dayUnits below).
+      const apart = unitProcesses({ store: { kind: 'local', root: a.out }, jobs: 1, nowUs });
       const r: Partial<{ rollups: { hours: number; days: number } }> & Awaited<ReturnType<typeof runCompactJob>> = await runCompactJob(
-        { store, settings: lambdaDuckDbSettings() },
-        a.now! - h * HOUR_US,
+        { store, settings: lambdaDuckDbSettings(), apart, onUnit: (u) => u.peakMb !== undefined && dayUnits.push(u) },
+        nowUs,
       );
       runs.push({ now: r.now, ms: r.ms, hours: r.hours, days: r.days, filesMerged: r.filesMerged, rollupHours: r.rollups?.hours ?? 0, rollupDays: r.rollups?.days ?? 0 });
     }
     const ms = runs.map((r) => r.ms);
-    out = { runs: runs.length, maxRunMs: Math.max(...ms), meanRunMs: ms.reduce((x, y) => x + y, 0) / ms.length, requests: store.counts, perRun: runs };
+    const unitCpuS = dayUnits.reduce((x, u) => x + u.cpuMs!, 0) / 1000;
+    const units = { count: dayUnits.length, cpuSeconds: unitCpuS, maxPeakMb: Math.max(0, ...dayUnits.map((u) => u.peakMb!)), perUnit: dayUnits.map((u) => ({ table: u.table, dt: u.dt, unit: u.unit, units: u.units, rows: u.rows, ms: u.ms, cpuMs: u.cpuMs, peakMb: u.peakMb })) };
+    out = { runs: runs.length, maxRunMs: Math.max(...ms), meanRunMs: ms.reduce((x, y) => x + y, 0) / ms.length, requests: store.counts, dayUnits: units, perRun: runs };
   } else if (a.step === 'tier') {
     const store = new LocalStore(a.out);
     const db = await openDuckDb({ memoryLimit: '1500MB', tempDirectory: path.join(store.scratchDir, 'duckdb-spill') });

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { makeS3Client } from '../../lib/aws/clients';
 import { runCompactJob } from '../../lib/aws/compact-job';
+import { unitProcesses, type StoreSpec } from '../../lib/aws/compact-units';
 import { tablesStore } from '../../lib/aws/tables-store';
 import { ENV } from '../../lib/aws/resources';
 import { envInt } from '../../lib/aws/runtime';
@@ -23,6 +24,7 @@ export function register(program: Command): void {
       return v;
     })
     .option('--all', '--data only: treat every hour as closed, the current one included')
+    .option('--jobs <n>', 'day units run side by side, each in its own process with its own DuckDB (default 1)', jobsArg)
     .action(async (opts: CompactCliOptions, cmd: Command) => {
       // $FLEETPROF_BUCKET and $FLEETPROF_DATA are defaults: a flag on the command line wins over the
       // other one's environment default (as in scrape).
@@ -41,25 +43,37 @@ export interface CompactCliOptions {
   now?: number;
   before?: string;
   all?: boolean;
+  jobs?: number;
+}
+
+function jobsArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--jobs takes 1 or more, got "${value}"`);
+  return n;
 }
 
 export async function runCompact(o: CompactCliOptions): Promise<number> {
   if ((o.data === undefined) === (o.bucket === undefined)) throw new CliError('give exactly one of --data DIR and --bucket NAME');
   const nowUs = o.now ?? Date.now() * 1000;
+  // The stack's unit size setting, as the Lambdas read it (tests and the Athena check make days of
+  // several units with it).
+  const unitRows = envInt(process.env, ENV.compactUnitRows, UNIT_ROWS);
+  // Large days in key-range units, each in its own process (compact-units.ts), as the stack's workers run them.
+  const apart = (store: StoreSpec) => unitProcesses({ store, jobs: o.jobs ?? 1, nowUs, unitRows });
   let r: CompactResult;
   if (o.bucket !== undefined) {
     if (o.before !== undefined || o.all) throw new CliError('--before and --all apply to --data only (the bucket is compacted as the schedule does, at --now)');
-    // The stack's unit size setting, as the Lambdas read it (the Athena check makes days of several units with it).
-    r = await runCompactJob({ store: tablesStore(makeS3Client(), o.bucket), unitRows: envInt(process.env, ENV.compactUnitRows, UNIT_ROWS) }, nowUs);
+    r = await runCompactJob({ store: tablesStore(makeS3Client(), o.bucket), unitRows, apart: apart({ kind: 'bucket', bucket: o.bucket }) }, nowUs);
   } else {
     const data = o.data!;
     requireDataDir(data);
-    if (o.before === undefined && !o.all) r = await runCompactJob({ store: new LocalStore(data) }, nowUs);
+    const spec: StoreSpec = { kind: 'local', root: data };
+    if (o.before === undefined && !o.all) r = await runCompactJob({ store: new LocalStore(data), unitRows, apart: apart(spec) }, nowUs);
     // --all: every hour, the current one included (files still arriving for it are merged by a
     // later run into one more hour file).
     else {
       const closedBefore = o.all ? Infinity : Date.parse(`${o.before}T00:00:00Z`);
-      r = await withWriter(data, ({ store, writer }) => compact(store, writer, { now: nowUs / 1000, closedBefore }));
+      r = await withWriter(data, ({ store, writer }) => compact(store, writer, { now: nowUs / 1000, closedBefore, unitRows, apart: apart(spec) }));
     }
   }
   const ratio = r.bytesAfter > 0 ? (r.bytesBefore / r.bytesAfter).toFixed(1) : '-';

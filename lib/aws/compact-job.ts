@@ -39,6 +39,8 @@ export interface CompactJobDeps {
   /** Passed to the planner (compact-jobs.ts SPLIT_MIN_UNITS; tests make it small). */
   splitMinUnits?: number;
   onUnit?: CompactDueOptions['onUnit'];
+  /** Where the units of large days run (CompactOptions.apart; compact-units.ts): runCompactJob only. */
+  apart?: CompactDueOptions['apart'];
 }
 
 /** The run's clock: the event's scheduled time (so a retried attempt compacts the same hours), else `fallbackUs`. */
@@ -60,7 +62,7 @@ export async function runCompactJob(deps: CompactJobDeps, nowUs: number): Promis
     try {
       // The open hours' merge first (what the stack's merger does every minute), then what is due.
       const merge = await mergeOpen(deps.store, writer, { now: nowUs / 1000 });
-      const r = await compactDue(deps.store, writer, { nowUs, unitRows: deps.unitRows, onUnit: deps.onUnit });
+      const r = await compactDue(deps.store, writer, { nowUs, unitRows: deps.unitRows, onUnit: deps.onUnit, apart: deps.apart });
       const out: CompactJobResult = { ...r, merge, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
       deps.log?.({ level: 'INFO', msg: 'compaction done', ...out });
       return out;

@@ -145,6 +145,9 @@ export class S3Store implements Store {
 
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+    // Its cached copies go with it: nothing reads a deleted object, and a warm compaction Lambda
+    // would otherwise keep every file it replaced in /tmp until the disk is full.
+    await this.dropVersions(this.cachePathOf({ key, size: 0, etag: '' }), true);
   }
 
   uri(key: string): string {
@@ -162,11 +165,16 @@ export class S3Store implements Store {
 
   /** Older cached versions of the same object (other ETags) are dead weight in /tmp. */
   private async dropStaleVersions(dest: string): Promise<void> {
+    await this.dropVersions(dest, false);
+  }
+
+  /** The cached copies of `dest`'s object under any ETag, `dest` itself only when `all`. */
+  private async dropVersions(dest: string, all: boolean): Promise<void> {
     const dir = path.dirname(dest);
     const base = path.basename(dest);
     const stem = base.replace(/\.[0-9a-f]{16}(\.[^.]*)?$/, '');
     for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-      if (name !== base && name.startsWith(stem + '.') && /\.[0-9a-f]{16}(\.[^.]*)?$/.test(name) && name.replace(/\.[0-9a-f]{16}(\.[^.]*)?$/, '') === stem) {
+      if ((all || name !== base) && name.startsWith(stem + '.') && /\.[0-9a-f]{16}(\.[^.]*)?$/.test(name) && name.replace(/\.[0-9a-f]{16}(\.[^.]*)?$/, '') === stem) {
         await fs.rm(path.join(dir, name), { force: true });
       }
     }

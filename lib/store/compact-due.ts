@@ -19,6 +19,8 @@ export interface CompactDueOptions {
   readonly onUnit?: CompactOptions['onUnit'];
   /** Close large days in units (CompactOptions.dayUnits): the stack's planner only. */
   readonly dayUnits?: boolean;
+  /** Where an in-process run puts the units of large days (CompactOptions.apart: `fleetprof compact`, the benchmarks). */
+  readonly apart?: CompactOptions['apart'];
 }
 
 /** What the CLI prints about the rollups of a run. */
@@ -47,7 +49,7 @@ export async function compactDue(store: Store, writer: ParquetWriter, o: Compact
 export function dueOptions(store: Store, writer: ParquetWriter, o: CompactDueOptions): CompactOptions {
   const nowMs = o.nowUs / 1000;
   const closedBefore = nowMs - DEFAULT_SETTLE_MS;
-  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, splitMinUnits: o.splitMinUnits, onUnit: o.onUnit, dayUnits: o.dayUnits };
+  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, splitMinUnits: o.splitMinUnits, onUnit: o.onUnit, dayUnits: o.dayUnits, apart: o.apart };
   return {
     ...opts,
     afterDt: async (dt, res) => {

@@ -570,11 +570,15 @@ export async function finalizeJob(store: Store, job: UnitJob, now: number, resul
         next = { version: 2, live: [...m.live, ...outputs], merged: [...new Set([...m.merged, ...job.inputs])].sort(), retired: [...m.retired, ...inputs] };
       }
     } else if (state === 'stale') {
-      // Outputs that exist and are in no manifest: retired, so a later run deletes them.
+      // Outputs that exist and are in no manifest: retired, so a later run deletes them; so is the
+      // job's key counts object, PUT by a finalizer that then lost its swap to the change that
+      // made the job stale (nothing else would ever delete it).
       const live = new Set(m.live.map((f) => f.name));
       const retired = new Set(m.retired.map((r) => r.key));
-      const orphans = [...existing].filter((n) => !live.has(n) && !retired.has(dir + n));
-      if (orphans.length > 0) next = { ...m, retired: [...m.retired, ...orphans.map((n) => ({ key: dir + n, at: now }))] };
+      const orphans = [...existing].filter((n) => !live.has(n) && !retired.has(dir + n)).map((n) => dir + n);
+      const keys = keysKey(job);
+      if (!retired.has(keys) && (await store.list(keys)).some((o) => o.key === keys)) orphans.push(keys);
+      if (orphans.length > 0) next = { ...m, retired: [...m.retired, ...orphans.map((key) => ({ key, at: now }))] };
     }
     if (next) {
       await writeSymlink(store, job.table, job.dt, next);

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RAW_TABLE_NAMES, ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from '../model/schema';
 import { UNIT_ROWS } from './compact-hour';
-import { dayFitsOneUnit, deleteOrphanSplits, finalizeJob, jobKey, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
+import { dayFitsOneUnit, deleteOrphanSplits, finalizeJob, jobKey, keysKeyOfFile, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
 import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
@@ -17,9 +17,11 @@ import type { Store, StoredObject } from './store';
 //      keys), sorted by service first so per-service reads prune on row-group statistics; fresh
 //      files arriving for an hour already compacted (late uploads, redeliveries) become more hour
 //      files holding only the rows the live files lack;
-//   2. a closed day whose fresh files are all merged, that has more than one live file and whose
-//      rows fit one unit -> one day file `day-<hash>.parquet` (one swap); a larger day keeps its
-//      hour units, which are written in the stored form already (STORED_ZSTD);
+//   2. a closed day whose fresh files are all merged and that has more than one live file -> day
+//      files `day-<hash>[-uIofN].parquet` (one swap): one when its rows fit one unit, else
+//      key-range units (compact-jobs.ts planDayJob), each run apart (the stack's workers, or
+//      `apart`: a process per unit); without either a larger day keeps its hour units, which are
+//      written in the stored form already (STORED_ZSTD);
 //   3. files replaced in an earlier run, once `graceMs` has passed, are deleted.
 // Order of effects, each safe to interrupt: write the data file(s) -> PUT the Athena symlink
 // manifest -> compare-and-swap the fleetprof manifest -> (a later run) delete what was replaced.
@@ -53,19 +55,54 @@ export interface CompactOptions {
   unitRows?: number;
   /**
    * Close days larger than one unit, in key-range units (planDayJob). The stack's planner sets it:
-   * there every unit runs in its own invocation with its own DuckDB. Off, a day is closed only when
-   * it fits one unit: one process running every unit of a large day (`fleetprof compact`, the
-   * benchmarks) grew to 3.15 GB and died in DuckDB (SIGSEGV) at its 7th unit at 100 instances
-   * x 2 h, where each unit in a fresh process peaked <= 2.37 GB (docs/performance.md "Day close
-   * in key-range units").
+   * there every unit runs in its own invocation with its own DuckDB. Off (and no `apart`), a day is
+   * closed only when it fits one unit: one process running every unit of a large day grew to
+   * 3.15 GB and died in DuckDB (SIGSEGV) at its 7th unit at 100 instances x 2 h, where each unit in
+   * a fresh process peaked <= 2.37 GB (docs/performance.md "Day close in key-range units").
    */
   dayUnits?: boolean;
+  /**
+   * Where `compact` runs the units of day jobs of several units (WorkRunner): each in its own
+   * process with its own DuckDB, as the stack runs each in its own worker invocation, so a large
+   * day closes with a unit's memory, not the day's. Set, large days are closed (as dayUnits).
+   */
+  apart?: WorkRunner;
   /** Fresh bytes per split group of an hour job (compact-jobs.ts; default SPLIT_GROUP_BYTES; tests make it small). */
   splitGroupBytes?: number;
   /** Hour jobs of at least this many units are split first (compact-jobs.ts; default SPLIT_MIN_UNITS). */
   splitMinUnits?: number;
   /** Called after each hour unit is written (benchmarks time units). */
-  onUnit?: (u: { table: TableName; dt: string; hour: number; unit: number; units: number; rows: number; ms: number }) => void;
+  onUnit?: (u: UnitReport) => void;
+}
+
+/** One unit written (CompactOptions.onUnit): hour -1 for a day unit, unit -1 for a split group. */
+export interface UnitReport {
+  table: TableName;
+  dt: string;
+  hour: number;
+  unit: number;
+  units: number;
+  rows: number;
+  ms: number;
+  /** A unit run apart (CompactOptions.apart): its process's peak RSS (MB, DuckDB's native memory included) and CPU time (ms, all threads). */
+  peakMb?: number;
+  cpuMs?: number;
+}
+
+/** What a work message run apart did: the counters it added, the messages it sent, the units it wrote. */
+export interface WorkOutcome {
+  result: CompactResult;
+  sent: WorkMessage[];
+  units: UnitReport[];
+}
+
+/**
+ * Runs work messages outside this process's DuckDB (lib/aws/compact-units.ts: a child process per
+ * message running the compaction worker's code), up to `jobs` at once.
+ */
+export interface WorkRunner {
+  readonly jobs: number;
+  run(msg: WorkMessage): Promise<WorkOutcome>;
 }
 
 export interface CompactResult {
@@ -130,9 +167,44 @@ export async function compact(store: Store, writer: ParquetWriter, opts: Compact
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const acted = await planCompaction(store, writer, opts, result, send, { housekeeping: round === 0, resendAfterMs: 0 });
     if (acted === 0 && queue.length === 0) break;
-    while (queue.length > 0) await compactWork(store, writer, queue.shift()!, opts, result, send);
+    while (queue.length > 0) {
+      const apart: WorkMessage[] = [];
+      for (const msg of queue.splice(0)) {
+        if (opts.apart && (await runsApart(store, msg))) apart.push(msg);
+        else await compactWork(store, writer, msg, opts, result, send);
+      }
+      if (apart.length > 0) await runApart(opts.apart!, apart, opts, result, send);
+    }
   }
   return result;
+}
+
+/** A unit of a day job of several units: run apart (CompactOptions.apart); a day of one unit is run here, like an hour's. */
+async function runsApart(store: Store, msg: WorkMessage): Promise<boolean> {
+  if (msg.kind !== 'unit' || parseJobKey(msg.job)?.span !== 'day') return false;
+  const job = await readJob(store, msg.job);
+  return job !== null && job.names.length > 1;
+}
+
+/** `messages` on the runner, `runner.jobs` at a time; what they add and send joins this run's. */
+async function runApart(runner: WorkRunner, messages: readonly WorkMessage[], opts: CompactOptions, result: CompactResult, send: Send): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < messages.length) {
+      const o = await runner.run(messages[next++]);
+      addResult(result, o.result);
+      for (const u of o.units) opts.onUnit?.(u);
+      await send(o.sent);
+    }
+  };
+  // Every lane runs to the end even when one fails (a unit is safe to re-run; the next run resends what is missing).
+  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(runner.jobs, messages.length)) }, lane));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function addResult(into: CompactResult, r: CompactResult): void {
+  for (const k of Object.keys(into) as (keyof CompactResult)[]) into[k] += r[k];
 }
 
 export function emptyResult(): CompactResult {
@@ -251,7 +323,7 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
       // (and in them mostly the row groups) of its pairs (planDayJob); null: files of an earlier
       // build without key counts, more than one unit: they stay as they are.
       const job = await planDayJob(store, writer, table, dt, m, { unitRows, rollupSource: rollups.sources.includes(table), now });
-      if (!job || (job.names.length > 1 && !opts.dayUnits)) continue;
+      if (!job || (job.names.length > 1 && !opts.dayUnits && !opts.apart)) continue;
       await putJob(store, job);
       await send(job.names.map((_, unit) => ({ kind: 'unit' as const, job: jobKey(job), unit })));
       acted++;
@@ -345,8 +417,9 @@ async function housekeepDt(store: Store, table: TableName, dt: string, now: numb
   const dir = compactedDtPrefix(table, dt);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { manifest: m, etag } = await readManifest(store, table, dt);
-    const liveKeys = new Set(m.live.map((f) => dir + f.name));
-    // A retired key that is live again (the same inputs merged again under the same name) is not deleted.
+    // A retired key that is live again (the same inputs merged again under the same name), or the
+    // key counts of such a file, is not deleted.
+    const liveKeys = new Set(m.live.flatMap((f) => [dir + f.name, keysKeyOfFile(table, dt, f.name) ?? []].flat()));
     let retired: Retired[] = m.retired.filter((r) => !liveKeys.has(r.key));
     const due = retired.filter((r) => r.at + grace <= now);
     if (due.length === 0 && retired.length === m.retired.length) return 0;

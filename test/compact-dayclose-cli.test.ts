@@ -1,0 +1,165 @@
+// The day close of `fleetprof compact` (a data directory): a day larger than one unit is closed in
+// the stack's key-range units, each unit in its own process with its own DuckDB (lib/aws/compact-
+// units.ts), so its memory is a unit's, not the day's. FLEETPROF_COMPACT_UNIT_ROWS=1 (one
+// (service, instance) pair per unit) makes a small day several units. Readers see every row once
+// after every unit, `top` is the same before and after, and a second run changes nothing.
+// Needs the build (the units' processes run dist/lib/aws/compact-units.js): npm run -s build.
+import { promises as fs, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { unitProcesses } from '../lib/aws/compact-units';
+import { FreshBatch, prepareBytes } from '../lib/ingest';
+import { parseSourceMeta } from '../lib/model/source';
+import { openEngine } from '../lib/query/open';
+import { top } from '../lib/query/top';
+import { compact, type UnitReport, type WorkRunner } from '../lib/store/compact';
+import { KEYS_PREFIX } from '../lib/store/compact-jobs';
+import { LocalStore } from '../lib/store/local';
+import { readManifest } from '../lib/store/manifest';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { runCompact } from '../bin/commands/compact';
+import { athenaView } from './helpers/athena-view';
+import { gctraceLog } from './helpers/gctrace-gen';
+import { rowsSeen } from './helpers/rows-seen';
+
+const FIXTURES = path.join(__dirname, 'fixtures/go');
+const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1'];
+const RAW = ['profiles', 'functions', 'stacks', 'gc_cycles'] as const;
+// Two instances' gctrace logs over two UTC hours: a day of several hour files per pair.
+const GC_START_US = Date.parse('2026-11-21T19:40:00Z') * 1000;
+const GC_LOG = Buffer.from(gctraceLog({ cycles: 100, periodS: 30 }));
+const NOW_US = Date.parse('2030-01-01T00:00:00Z') * 1000;
+
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+});
+
+/** A data directory: three instances' CPU profiles (one batch each) and two gctrace logs (one more batch). */
+async function fleetDir(): Promise<LocalStore> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-dayclose-cli-'));
+  dirs.push(dir);
+  const store = new LocalStore(dir);
+  const db = await openDuckDb();
+  const writer = await ParquetWriter.create(db);
+  try {
+    for (const run of RUNS) {
+      const b = new FreshBatch({ store, writer });
+      const file = path.join(FIXTURES, run, 'cpu.pb.gz');
+      b.add(prepareBytes(readFileSync(file), parseSourceMeta({ service: run.includes('i2') ? 'svc-b' : 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: `fixtures/${run}/cpu` })).entries);
+      await b.publish();
+    }
+    const b = new FreshBatch({ store, writer });
+    for (const inst of ['gc1', 'gc2']) b.add(prepareBytes(GC_LOG, parseSourceMeta({ service: 'svc-a', instance: inst, version: 'v1', startUs: GC_START_US, source: `gc-${inst}`, sourceId: `test:gc:${inst}` })).entries);
+    await b.publish();
+  } finally {
+    writer.close();
+    db.closeSync();
+  }
+  return store;
+}
+
+/** What a user sees: CPU top fleet-wide and of one service, and every raw table's rows (count and an order-free hash). */
+async function seen(store: LocalStore): Promise<unknown> {
+  const engine = await openEngine(store, {}, [store.root]);
+  try {
+    const tops = [await top(engine, { kind: 'cpu', aggregate: 'sum' }), await top(engine, { kind: 'cpu', aggregate: 'sum', service: 'svc-a' })];
+    return { tops, rows: await rowsSeen(store, [store.root], RAW) };
+  } finally {
+    engine.close();
+  }
+}
+
+/** Per raw table and dt, the live files' names without their hashes (`h19`, `day-u0of2`, ...). */
+async function liveShapes(store: LocalStore): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const t of RAW) {
+    const dts = [...new Set((await store.list(`${t}/`)).map((o) => /dt=(\d{4}-\d{2}-\d{2})/.exec(o.key)?.[1]).filter((d): d is string => d !== undefined))];
+    for (const dt of dts.sort()) out[`${t}/${dt}`] = (await readManifest(store, t, dt)).manifest.live.map((f) => f.name.replace(/^(day|h\d\d)-[0-9a-f]+(-u\d+of\d+)?\.parquet$/, '$1$2')).sort();
+  }
+  return out;
+}
+
+test('fleetprof compact --data closes a day of several units, each in its own process: every row once, the same top, a re-run changes nothing', async () => {
+  const store = await fleetDir();
+  const truth = await seen(store);
+  const saved = process.env.FLEETPROF_COMPACT_UNIT_ROWS;
+  process.env.FLEETPROF_COMPACT_UNIT_ROWS = '1';
+  try {
+    expect(await runCompact({ data: store.root, now: NOW_US, jobs: 2 })).toBe(0);
+    const shapes = await liveShapes(store);
+    // Every raw table's days are day files, one per pair (the CPU day: 3 instances; the gc day: 2).
+    for (const [k, names] of Object.entries(shapes)) {
+      expect(names.every((n) => /^day-u\d+of\d+$/.test(n))).toBe(true);
+      expect(names.length).toBe(k.startsWith('gc_cycles/') ? 2 : 3);
+    }
+    expect(await seen(store)).toEqual(truth);
+    const athena = await athenaView(store, RAW);
+    expect(athena.dupes).toBe(0);
+    expect(athena.rows).toEqual(Object.fromEntries(RAW.map((t) => [t, Number((truth as { rows: Record<string, string> }).rows[t].split(':')[0])])));
+    expect(await store.list('_compaction/')).toEqual([]);
+    // Nothing pending: the day files' rollup marks are cleared.
+    for (const t of RAW) for (const dt of Object.keys(shapes).filter((k) => k.startsWith(`${t}/`)).map((k) => k.slice(t.length + 1))) expect((await readManifest(store, t, dt)).manifest.live.some((f) => f.rollup)).toBe(false);
+
+    // A second run (after the grace: the hour files are deleted) plans nothing and changes no answer.
+    expect(await runCompact({ data: store.root, now: NOW_US + 3600e6, jobs: 2 })).toBe(0);
+    expect(await liveShapes(store)).toEqual(shapes);
+    expect(await seen(store)).toEqual(truth);
+    expect((await store.list('stacks/')).filter((o) => /\/h\d\d-/.test(o.key))).toEqual([]);
+    expect((await store.list(KEYS_PREFIX)).filter((o) => /\/h\d\d-/.test(o.key))).toEqual([]);
+  } finally {
+    if (saved === undefined) delete process.env.FLEETPROF_COMPACT_UNIT_ROWS;
+    else process.env.FLEETPROF_COMPACT_UNIT_ROWS = saved;
+  }
+}, 300_000);
+
+test('each day unit runs in a process of its own; readers see every row once after each unit and after a redelivered one', async () => {
+  const store = await fleetDir();
+  const truth = await seen(store);
+  const db = await openDuckDb();
+  const writer = await ParquetWriter.create(db);
+  try {
+    // The hours first, in this process (one pair per unit); without a runner the day stays as hour files.
+    await compact(store, writer, { closedBefore: Infinity, now: NOW_US / 1000, unitRows: 1 });
+    expect(Object.values(await liveShapes(store)).every((names) => names.every((n) => /^h\d\d-u\d+of\d+$/.test(n)))).toBe(true);
+    const athena0 = await athenaView(store, RAW);
+    expect(athena0.dupes).toBe(0);
+
+    const inner = unitProcesses({ store: { kind: 'local', root: store.root }, jobs: 1, nowUs: NOW_US, unitRows: 1 });
+    const ran: UnitReport[] = [];
+    let redelivered = false;
+    const checking: WorkRunner = {
+      jobs: 1,
+      run: async (msg) => {
+        const o = await inner.run(msg);
+        expect(await seen(store)).toEqual(truth);
+        expect(await athenaView(store, RAW)).toEqual(athena0);
+        if (!redelivered) {
+          // The same message again (a redelivery): nothing written, nothing changes.
+          redelivered = true;
+          const again = await inner.run(msg);
+          expect(again.units).toEqual([]);
+          expect(again.result.days).toBe(0);
+          expect(await seen(store)).toEqual(truth);
+        }
+        return o;
+      },
+    };
+    // Two tables' days (a child per unit costs ~1 s to start): stacks (3 instances) and gc_cycles (2).
+    const r = await compact(store, writer, { closedBefore: Infinity, now: NOW_US / 1000, unitRows: 1, tables: ['stacks', 'gc_cycles'], apart: checking, onUnit: (u) => ran.push(u) });
+    expect(r.days).toBe(2);
+    expect(redelivered).toBe(true);
+    const dayUnits = ran.filter((u) => u.hour === -1);
+    expect(dayUnits.length).toBe(3 + 2);
+    // Each ran apart: its own process's peak and CPU, reported with it.
+    expect(dayUnits.every((u) => (u.peakMb ?? 0) > 0 && (u.cpuMs ?? 0) > 0)).toBe(true);
+    const shapes = await liveShapes(store);
+    for (const [k, names] of Object.entries(shapes)) expect(names.every((n) => /^day-u\d+of\d+$/.test(n))).toBe(k.startsWith('stacks/') || k.startsWith('gc_cycles/'));
+    expect(await seen(store)).toEqual(truth);
+    expect(await athenaView(store, RAW)).toEqual(athena0);
+  } finally {
+    writer.close();
+    db.closeSync();
+  }
+}, 300_000);
