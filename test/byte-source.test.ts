@@ -51,6 +51,33 @@ test('what a source cannot decode falls back to the bytes path; a bad log is ref
   expect(() => decodeFromSource(source(Buffer.from('gc 1 @0.1s 2%: 0.1+0.2 ms clock, and nothing else\n'), 1000), { startUs: START_US })).toThrow(/gctrace/);
 });
 
+test('a file source reads into the slices handed back to it (Slices), and only into its own', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-src-'));
+  try {
+    const file = path.join(dir, 'gc.log');
+    const log = gctraceLog({ cycles: 300, periodS: 7 });
+    writeFileSync(file, log);
+    const src = fileSource(file, await fs.stat(file), 1000);
+    const pass = (back: (slice: Uint8Array) => Uint8Array | undefined) => {
+      const it = src.slices();
+      const copies: Buffer[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      for (let r = it.next(); !r.done; r = it.next(back(r.value))) {
+        copies.push(Buffer.from(r.value));
+        buffers.add(r.value.buffer);
+      }
+      expect(Buffer.concat(copies).toString()).toBe(log);
+      return buffers.size;
+    };
+    expect(log.length).toBeGreaterThan(20_000);
+    expect(pass((s) => s)).toBe(1); // each slice handed back at once: one buffer for the pass
+    expect(pass(() => undefined)).toBe(Math.ceil(log.length / 1000)); // nothing back: a buffer per slice
+    expect(pass(() => new Uint8Array(1000))).toBe(Math.ceil(log.length / 1000)); // not its own: never read into
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a file source reads the file on every pass, and refuses a file that changed', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-src-'));
   try {

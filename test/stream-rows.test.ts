@@ -7,7 +7,7 @@ import { parseGctrace, streamGctrace } from '../lib/decode/formats/gctrace';
 import { parseRuntimeMetrics, streamRuntimeMetrics } from '../lib/decode/formats/runtime-metrics';
 import fc from 'fast-check';
 import type { ByteSource } from '../lib/decode';
-import { sliceSource } from './helpers/slice-source';
+import { recyclingSource, sliceSource } from './helpers/slice-source';
 
 const source = sliceSource;
 
@@ -73,8 +73,24 @@ test('runtime/metrics over the scan size: documents, a huge "metrics" object, ar
       expect(fromSource.count).toBe(want.length);
       expect(concat(fromSource.chunks())).toEqual(want);
       if (slice < LARGE) expect(src.passes).toBeGreaterThan(2);
+      // Slices handed back are read into again (and poisoned first): the same rows, from a few
+      // buffers (the scanner holds up to LARGE bytes behind it), not one per slice read.
+      const re = recyclingSource(Buffer.from(text), slice);
+      expect(concat(streamRuntimeMetrics(re, 500, LARGE).chunks())).toEqual(want);
+      if (slice < LARGE / 10) expect(re.allocated).toBeLessThan(re.read / 4);
     }
   }
+});
+
+test('runtime/metrics over the scan size: a name given twice in a scanned "metrics" object is a row each; escaped names decode', () => {
+  const pad = Array.from({ length: 3000 }, (_, i) => `"/bench/m${i}:bytes":${i}`).join(',');
+  const text = `{"time":"2026-01-01T00:00:00Z","metrics":{"/a:bytes":1,${pad},"/a:bytes":2,"/b\\u00e9:bytes":3,"/c\\"q:seconds":{"buckets":[null,1,null],"counts":[1,2]}}}`;
+  expect(text.length).toBeGreaterThan(LARGE);
+  const rows = concat(streamRuntimeMetrics(Buffer.from(text), 500, LARGE).chunks());
+  expect(rows).toHaveLength(3004);
+  expect(rows.filter((r) => r.name === '/a:bytes').map((r) => r.value)).toEqual([1, 2]);
+  expect(rows.find((r) => r.name === '/b\u00e9:bytes')).toMatchObject({ unit: 'bytes', value: 3 });
+  expect(rows.find((r) => r.name === '/c"q:seconds')).toMatchObject({ kind: 'histogram', buckets: [-Infinity, 1, Infinity], counts: [1, 2] });
 });
 
 test('runtime/metrics over the scan size: errors still name what is wrong, before any row', () => {
@@ -121,6 +137,7 @@ test('runtime/metrics from a source = from the bytes, for mutated inputs over th
       for (const [at, byte] of flips) m[at % m.length] = byte;
       const input = cut % 3 === 0 ? m.subarray(0, m.length - (cut % 50)) : m;
       expect(outcome(source(input, slice))).toEqual(outcome(input));
+      expect(outcome(recyclingSource(input, slice))).toEqual(outcome(input));
     }),
     { numRuns: 40, seed: 20261203 },
   );

@@ -30,8 +30,17 @@ export interface DecodeContext extends DecodeOptions {
  */
 export interface ByteSource {
   readonly size: number;
-  slices(): Iterable<Uint8Array>;
+  slices(): Slices;
 }
+
+/**
+ * One pass over a source. A consumer may hand a slice it no longer holds (nor any view of it) back
+ * through `next(slice)`: the source may read the next slice into it (fileSource does). A pass then
+ * allocates the few slices its consumer holds at once, not one per MiB of input: dropped slices are
+ * external memory V8 frees only at its next full GC, ~25 MB of the 1M-key runtime/metrics
+ * document's peak (docs/performance.md, "Hostile inputs"). `for ... of` hands nothing back.
+ */
+export type Slices = Iterator<Uint8Array, unknown, Uint8Array | undefined> & Iterable<Uint8Array>;
 
 /** What a format may look at to recognize an input: its first 64 KiB, decompressed. */
 export interface Head {

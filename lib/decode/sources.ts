@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import type { ByteSource } from './format';
+import type { ByteSource, Slices } from './format';
 import { PieceInflater, PUSH_BYTES } from './gunzip';
 
 // ByteSources (lib/decode/format.ts): inputs read in slices on each pass, never held whole, so a
@@ -16,20 +16,29 @@ const SLICE_BYTES = 1024 * 1024;
  */
 export function fileSource(file: string, st: Pick<Stats, 'size' | 'mtimeMs'>, sliceBytes = SLICE_BYTES): ByteSource {
   const changed = () => new Error(`${file} changed while it was being ingested`);
+  // The slice buffers this source allocated (unpooled, each its own ArrayBuffer).
+  const mine = new WeakSet<ArrayBuffer>();
   return {
     size: st.size,
-    *slices() {
+    *slices(): Slices {
       const fd = openSync(file, 'r');
       try {
         const now = fstatSync(fd);
         if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) throw changed();
+        // Slices handed back (Slices): read into again. Otherwise a fresh buffer per slice, since a
+        // consumer may keep a slice while asking for the next.
+        const spare: ArrayBuffer[] = [];
         for (let pos = 0; pos < st.size; ) {
-          // A fresh buffer per slice: a consumer may keep a slice while asking for the next.
-          const buf = Buffer.allocUnsafe(Math.min(sliceBytes, st.size - pos));
+          const want = Math.min(sliceBytes, st.size - pos);
+          let mem = spare.pop();
+          if (!mem) mine.add((mem = Buffer.allocUnsafeSlow(Math.min(sliceBytes, st.size)).buffer as ArrayBuffer));
+          const buf = Buffer.from(mem, 0, want);
           const n = readSync(fd, buf, 0, buf.length, pos);
           if (n === 0) throw changed();
           pos += n;
-          yield n === buf.length ? buf : buf.subarray(0, n);
+          const back: Uint8Array | undefined = yield buf.subarray(0, n);
+          // Only this source's own buffers (never memory another owner may still use), once each.
+          if (back && mine.has(back.buffer as ArrayBuffer) && !spare.includes(back.buffer as ArrayBuffer)) spare.push(back.buffer as ArrayBuffer);
         }
       } finally {
         closeSync(fd);
@@ -47,7 +56,7 @@ export function fileSource(file: string, st: Pick<Stats, 'size' | 'mtimeMs'>, sl
 export function gunzipSource(stored: () => Iterable<Uint8Array>, size: number): ByteSource {
   return {
     size,
-    *slices() {
+    *slices(): Slices {
       let out: Uint8Array[] = [];
       let n = 0;
       const inf = new PieceInflater((chunk) => {

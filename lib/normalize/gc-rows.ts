@@ -42,21 +42,30 @@ export function gcCycleRows(cycles: readonly GcCycleRow[], meta: SourceMeta, pro
   }));
 }
 
+/**
+ * A runtime_metrics row made by `new`, not as an object literal, for the reason MetricRow gives
+ * (lib/decode/formats/runtime-metrics.ts): a literal's allocation site can be switched to V8's old
+ * generation mid-input, and a 1M-key document's rows then all became old-generation garbage.
+ */
+class MetricsTableRow implements RuntimeMetricsRow {
+  constructor(
+    public profile_id: RuntimeMetricsRow['profile_id'],
+    public service: RuntimeMetricsRow['service'],
+    public instance: RuntimeMetricsRow['instance'],
+    public version: RuntimeMetricsRow['version'],
+    public labels: RuntimeMetricsRow['labels'],
+    public process: RuntimeMetricsRow['process'],
+    public time: RuntimeMetricsRow['time'],
+    public name: RuntimeMetricsRow['name'],
+    public unit: RuntimeMetricsRow['unit'],
+    public kind: RuntimeMetricsRow['kind'],
+    public value: RuntimeMetricsRow['value'],
+    public buckets: RuntimeMetricsRow['buckets'],
+    public counts: RuntimeMetricsRow['counts'],
+  ) {}
+}
+
 /** Rows of the runtime_metrics table (non-finite doubles are the table codec's business). */
 export function runtimeMetricRows(samples: readonly MetricSnapshotRow[], meta: SourceMeta, profileId: string): RuntimeMetricsRow[] {
-  return samples.map((m) => ({
-    profile_id: profileId,
-    service: meta.service,
-    instance: meta.instance,
-    version: meta.version,
-    labels: meta.labels,
-    process: meta.process ?? '',
-    time: floorToMs(m.timeUs),
-    name: m.name,
-    unit: m.unit,
-    kind: m.kind,
-    value: m.value,
-    buckets: m.buckets,
-    counts: m.counts,
-  }));
+  return samples.map((m) => new MetricsTableRow(profileId, meta.service, meta.instance, meta.version, meta.labels, meta.process ?? '', floorToMs(m.timeUs), m.name, m.unit, m.kind, m.value, m.buckets, m.counts));
 }

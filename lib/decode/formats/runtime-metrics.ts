@@ -106,6 +106,27 @@ function docTime(doc: Record<string, unknown>, where: string): number {
   return timeUs;
 }
 
+/**
+ * A row as an instance of a class, not an object literal: V8 tracks each literal's allocation site
+ * and, once a young-generation GC finds most of a site's recent objects alive (a chunk of rows
+ * being written when it runs), allocates that site's objects in the old generation from then on:
+ * every later row then lived on as old-generation garbage until a full GC. Through the ingest
+ * Lambda that was 50-60 MB of the 1M-key document's peak in some runs (old space 16 -> 72 MB
+ * between full GCs; with V8's --no-allocation-site-pretenuring it stayed at 16 MB, 218 MB peak:
+ * docs/performance.md, "Hostile inputs"). Objects made by `new` carry no such site.
+ */
+class MetricRow implements MetricSnapshotRow {
+  constructor(
+    public timeUs: number,
+    public name: string,
+    public unit: string,
+    public kind: MetricKind,
+    public value: number | null,
+    public buckets: number[] | null,
+    public counts: number[] | null,
+  ) {}
+}
+
 function metricRow(name: string, value: unknown, timeUs: number, where: string): MetricSnapshotRow {
   // The length first: a regex over a huge name is work the limit exists to avoid.
   if (name.length > LIMITS.maxNameLength) throw new DecodeError('limit', `runtime/metrics: ${where}: a metric name of ${name.length} characters is over the limit of ${LIMITS.maxNameLength}`);
@@ -115,10 +136,10 @@ function metricRow(name: string, value: unknown, timeUs: number, where: string):
   const at = `${where}: metric ${name}`;
   if (isObject(value)) {
     const { buckets, counts } = histogram(value, at);
-    return { timeUs, name, unit, kind: 'histogram', value: null, buckets, counts };
+    return new MetricRow(timeUs, name, unit, 'histogram', null, buckets, counts);
   }
   const v = scalar(value, at);
-  return { timeUs, name, unit, kind: scalarKind(unit, v), value: v, buckets: null, counts: null };
+  return new MetricRow(timeUs, name, unit, scalarKind(unit, v), v, null, null);
 }
 
 function scalarKind(unit: string, v: number | null): MetricKind {
@@ -225,6 +246,12 @@ export const METRICS_CHUNK_ROWS = 4096;
 const LARGE_BYTES = 8 * 1024 * 1024;
 /** Members of a huge "metrics" object parsed per JSON.parse call. */
 const MEMBERS_PER_PARSE = 4096;
+/**
+ * Most bytes of members parsed per JSON.parse call (one member may take it over). Below V8's
+ * JSON.parse pretenuring threshold (100 KiB of text: the parse's objects and strings are then
+ * allocated in the old generation, where they lived on as garbage until the next full GC).
+ */
+const GROUP_BYTES = 64 * 1024;
 
 /**
  * runtime/metrics JSON (bytes, or a source read in slices: a large file, a spooled object) ->
@@ -290,9 +317,13 @@ class Bytes {
   /** End of the bytes read so far. */
   private end = 0;
   private keep = 0;
-  private it: Iterator<Uint8Array>;
+  private it: Iterator<Uint8Array, unknown, Uint8Array | undefined>;
+  /** Slices dropped, to hand back to the source on the next reads (ByteSource's Slices). */
+  private dropped: Buffer[] = [];
   /** While text() loads a unit it must have whole, nothing is dropped. */
   private holding = false;
+  /** bytes()'s buffer. */
+  private scratch: Buffer = Buffer.alloc(0);
   readonly length: number;
 
   constructor(
@@ -303,7 +334,7 @@ class Bytes {
     this.it = this.slices();
   }
 
-  private slices(): Iterator<Uint8Array> {
+  private slices(): Iterator<Uint8Array, unknown, Uint8Array | undefined> {
     const input = this.input;
     return (input instanceof Uint8Array ? [input] : input.slices())[Symbol.iterator]();
   }
@@ -317,6 +348,33 @@ class Bytes {
   /** Bytes before `pos` are no longer needed. */
   release(pos: number): void {
     this.keep = pos;
+  }
+
+  /**
+   * A copy of b[start..end) with `before` and `after` spare bytes around it, in a buffer reused
+   * by the next call (valid until then).
+   */
+  bytes(start: number, end: number, before: number, after: number): Buffer {
+    const len = before + Math.max(0, end - start) + after;
+    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafeSlow(Math.max(len, 2 * this.scratch.length));
+    const out = this.scratch.subarray(0, len);
+    if (end <= start) return out;
+    this.holding = true;
+    try {
+      this.at(start);
+      this.at(end - 1);
+    } finally {
+      this.holding = false;
+    }
+    let k = this.starts.length - 1;
+    while (this.starts[k] > start) k--;
+    for (let pos = start; pos < end; k++) {
+      const from = pos - this.starts[k];
+      const n = Math.min(this.parts[k].length - from, end - pos);
+      this.parts[k].copy(out, before + pos - start, from, from + n);
+      pos += n;
+    }
+    return out;
   }
 
   /** b[start..end) as UTF-8 text (copied out of the slices only when it spans several). */
@@ -348,20 +406,23 @@ class Bytes {
     if (i < (this.starts[0] ?? this.end)) {
       // Behind what is held: read the source again from its start.
       this.it = this.slices();
+      this.dropped.push(...this.parts);
       this.parts = [];
       this.starts = [];
       this.end = 0;
       this.keep = i;
     }
     while (i >= this.end) {
-      const n = this.it.next();
-      if (n.done) throw new Error(`runtime/metrics: the input ended at ${this.end} bytes of ${this.length}`);
-      // Slices wholly behind `keep` (or, unless holding, more than maxHold behind) are dropped.
+      // Slices wholly behind `keep` (or, unless holding, more than maxHold behind) are dropped,
+      // and handed back for the source to read into again: text() copies what it returns, so
+      // nothing outside this object holds a slice.
       const from = !this.holding && this.end - this.keep > this.maxHold ? this.end : this.keep;
       while (this.parts.length > 0 && this.starts[0] + this.parts[0].length <= from) {
-        this.parts.shift();
+        this.dropped.push(this.parts.shift()!);
         this.starts.shift();
       }
+      const n = this.it.next(this.dropped.pop());
+      if (n.done) throw new Error(`runtime/metrics: the input ended at ${this.end} bytes of ${this.length}`);
       this.parts.push(Buffer.from(n.value.buffer, n.value.byteOffset, n.value.byteLength));
       this.starts.push(this.end);
       this.end += n.value.byteLength;
@@ -425,30 +486,53 @@ function* documentGroups(b: Bytes, start: number, end: number, where: string, la
   if (b.at(metrics[0]) !== 0x7b) throw bad(`${where}: "metrics" must be an object of name -> value`);
   let first = -1;
   let last = -1;
-  let n = 0;
-  const group = (from: number, to: number) => (sink: Sink) => {
-    const parsed = parseJson(b, from, to, `${where}: "metrics"`, true) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(parsed)) sink(metricRow(name, value, timeUs, where));
+  let colons: number[] = [];
+  const group = (from: number, to: number, at: readonly number[]) => (sink: Sink) => {
+    const parsed = parsePairs(b, from, to, at, `${where}: "metrics"`);
+    for (let k = 0; k < parsed.length; k += 2) sink(metricRow(parsed[k] as string, parsed[k + 1], timeUs, where));
   };
-  // A group ends at MEMBERS_PER_PARSE members or half of largeBytes, so it is held whole.
-  const groupBytes = largeBytes / 2;
-  for (const [, , ve, ms] of members(b, metrics[0], metrics[1], false)) {
+  // A group ends at MEMBERS_PER_PARSE members or GROUP_BYTES (half of largeBytes if less), so it is
+  // held whole.
+  const groupBytes = Math.min(GROUP_BYTES, largeBytes / 2);
+  for (const [, , ve, ms, colon] of members(b, metrics[0], metrics[1], false)) {
     if (first < 0) b.release((first = ms));
     last = ve;
-    if (++n === MEMBERS_PER_PARSE || last - first > groupBytes) {
-      yield group(first, last);
+    colons.push(colon);
+    if (colons.length === MEMBERS_PER_PARSE || last - first > groupBytes) {
+      yield group(first, last, colons);
       first = -1;
-      n = 0;
+      colons = [];
     }
   }
-  if (n > 0) yield group(first, last);
+  if (colons.length > 0) yield group(first, last, colons);
 }
 
-/** JSON.parse of b[start..end); `members`: the bytes are members of an object, parsed inside {}. */
-function parseJson(b: Bytes, start: number, end: number, where: string, members = false): unknown {
+/**
+ * The members b[start..end) of a "metrics" object (`colons`: where each member's colon is) as one
+ * array [name, value, name, value, ...]: the bytes are parsed as a JSON array with each member's
+ * colon turned into a comma. Not as an object: JSON.parse internalizes an object's keys, and
+ * internalized strings are allocated in V8's old generation, so the 1M names of a huge document
+ * were ~40 MB of old-generation garbage per pass, most of that input's peak above its target
+ * (docs/performance.md, "Hostile inputs"); array elements are ordinary young strings. A name
+ * given twice is two rows here (as one in two groups always was); a document up to LARGE_BYTES
+ * is parsed whole, where the last value of a name wins.
+ */
+function parsePairs(b: Bytes, start: number, end: number, colons: readonly number[], where: string): unknown[] {
+  const text = b.bytes(start, end, 1, 1);
+  text[0] = 0x5b; // [
+  text[text.length - 1] = 0x5d; // ]
+  for (const c of colons) text[c - start + 1] = 0x2c; // ,
   try {
-    const text = b.text(start, end);
-    return JSON.parse(members ? `{${text}}` : text);
+    return JSON.parse(text.toString('utf8')) as unknown[];
+  } catch (e) {
+    throw bad(`${where}: not JSON (${errorText(e)})`);
+  }
+}
+
+/** JSON.parse of b[start..end). */
+function parseJson(b: Bytes, start: number, end: number, where: string): unknown {
+  try {
+    return JSON.parse(b.text(start, end));
   } catch (e) {
     throw bad(`${where}: not JSON (${errorText(e)})`);
   }
@@ -495,11 +579,11 @@ function stringEnd(b: Bytes, i: number): number {
 }
 
 /**
- * Members of the object in b[start..end), lazily: [key, value start, value end, member start] of
- * each; the key is parsed only when `keys` (before its value is scanned past: a huge value's scan
- * may drop the bytes behind it), '' otherwise.
+ * Members of the object in b[start..end), lazily: [key, value start, value end, member start,
+ * colon] of each; the key is parsed only when `keys` (before its value is scanned past: a huge
+ * value's scan may drop the bytes behind it), '' otherwise.
  */
-function* members(b: Bytes, start: number, end: number, keys: boolean): Generator<[string, number, number, number]> {
+function* members(b: Bytes, start: number, end: number, keys: boolean): Generator<[string, number, number, number, number]> {
   let i = skipWs(b, start + 1);
   if (b.at(i) === 0x7d && i === end - 1) return;
   for (;;) {
@@ -509,9 +593,10 @@ function* members(b: Bytes, start: number, end: number, keys: boolean): Generato
     const key = keys ? (JSON.parse(b.text(ms, ke)) as string) : '';
     i = skipWs(b, ke);
     if (b.at(i) !== 0x3a) throw notJson(b, i);
+    const colon = i;
     const vs = skipWs(b, i + 1);
     const ve = valueEnd(b, vs);
-    yield [key, vs, ve, ms];
+    yield [key, vs, ve, ms, colon];
     i = skipWs(b, ve);
     if (b.at(i) === 0x2c) i = skipWs(b, i + 1);
     else if (b.at(i) === 0x7d && i === end - 1) return;
