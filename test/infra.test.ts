@@ -543,7 +543,7 @@ describe('merge tier', () => {
     expect(() => new FleetprofStack(newApp(), 'BadMerge', { settings: { mergeSchedule: 'every minute' } })).toThrow(/mergeSchedule/);
   });
 
-  test('least privilege: reads tables/, writes and deletes fresh files only, writes manifests only among the rest, no queue', () => {
+  test('least privilege: reads tables/, writes and deletes fresh files only, writes manifests only among the rest, copies unreadable fresh files to quarantine/, no queue', () => {
     const invoker = sched.Properties.Target.RoleArn['Fn::GetAtt'][0];
     expect(roleStatements(invoker).map((st) => [st.Action, str(st.Resource)])).toEqual([['lambda:InvokeFunction', `<${fnId}.Arn>`]]);
     const sts = s3Statements(roleStatements(roleId)).map((st) => [list<string>(st.Action).sort().join(','), list(st.Resource).map(str).join(',')]);
@@ -551,6 +551,7 @@ describe('merge tier', () => {
       ['s3:GetObject', `<${bucketId}.Arn>/tables/*`],
       ['s3:DeleteObject,s3:PutObject', `<${bucketId}.Arn>/tables/fresh/*`],
       ['s3:PutObject', `<${bucketId}.Arn>/tables/*/_manifest.json`],
+      ['s3:PutObject', `<${bucketId}.Arn>/quarantine/tables/fresh/*`],
       ['s3:ListBucket', `<${bucketId}.Arn>`],
     ]);
     expect(roleStatements(roleId).some((st) => list<string>(st.Action).some((a) => a.startsWith('sqs:')))).toBe(false);

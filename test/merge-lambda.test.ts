@@ -4,12 +4,12 @@
 // row of every raw table is seen exactly once (the readers' views over the bucket, and `top`), the
 // settled batches are one file per table and the last minute's batch is still raw; the scheduler's
 // second attempt of the same minute does nothing; a later run deletes the merged inputs after the
-// grace. A corrupt batch file is refused by name with its reason, its batch stays raw in every
-// table, and the hour's other batches merge.
+// grace. A corrupt batch file is quarantined (copied to quarantine/ with a reason naming it, then
+// skipped by every reader), and its batch's other files and the hour's other batches merge.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CompactEvent, MergeJobResult } from '../lib/aws/compact-job';
 import { MERGE_FUNCTION } from '../lib/aws/resources';
 import { S3Store } from '../lib/aws/s3-store';
@@ -166,7 +166,7 @@ d('the scheduled merger against moto', () => {
     expect(await cpuTop()).toEqual(top0);
   }, 60_000);
 
-  test('a corrupt batch file is refused by name with its reason; its batch stays raw in every table, the others merge', async () => {
+  test('a corrupt batch file is quarantined with a reason naming it; readers skip it at once, the rest of its batch and the hour merge; the next run finds nothing to refuse', async () => {
     const scheduled = hourMs + 50 * MINUTE_MS;
     await batch(batchId(hourMs + 40 * MINUTE_MS, 6), [RUNS[0]], ['cpu'], ':b6');
     const bad = batchId(hourMs + 41 * MINUTE_MS, 7);
@@ -177,20 +177,37 @@ d('the scheduled merger against moto', () => {
     const bytes = readFileSync(await store.localPath((await store.list(stacksKey))[0]));
     await store.delete(stacksKey);
     const truth = await seen();
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `tables/${stacksKey}`, Body: bytes.subarray(0, Math.floor(bytes.length / 2)) }));
+    const torn = bytes.subarray(0, Math.floor(bytes.length / 2));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `tables/${stacksKey}`, Body: torn }));
     expect(await seen(['profiles', 'functions'])).toEqual({ profiles: truth.profiles, functions: truth.functions });
+    await expect(seen()).rejects.toThrow(); // the torn file fails every reader of its table until it is moved aside
 
     const r = await handler(schedulerEvent(scheduled, 1));
     expect(r.refused).toHaveLength(1);
-    expect(r.refused[0].key).toBe(stacksKey);
-    expect(r.refused[0].reason).toMatch(/parquet|magic|corrupt|invalid/i);
-    expect(r.refused[0].reason).toContain(stacksKey); // DuckDB names the file: the key, not a local cache path
-    // The late batch of the first test and batches 6 and 8 merged in every table; batch 7 raw in every table.
-    expect(r).toMatchObject({ merges: RAW.length, filesMerged: 3 * RAW.length });
-    for (const t of RAW) expect((await live(t)).raw).toEqual([bad]);
-    expect(await seen(['profiles', 'functions'])).toEqual({ profiles: truth.profiles, functions: truth.functions });
-    // The operator deletes the torn file: every table counts exactly what it did without it.
-    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `tables/${stacksKey}` }));
+    expect(r.quarantined).toBe(1);
+    const { key, reason } = r.refused[0];
+    expect(key).toBe(stacksKey);
+    expect(reason.startsWith(`${stacksKey}: not a readable Parquet file (`)).toBe(true);
+    expect(reason.slice(stacksKey.length)).toMatch(/parquet|magic|corrupt|invalid/i);
+    // No DuckDB error type or SQL, no local path (the merger's cache or scratch).
+    expect(reason).not.toMatch(/Error:|SELECT|read_parquet|\/tmp\/|fleetprof-cache/);
+    expect(reason).not.toContain(tmp);
+    // Moved aside: the bytes as they were, and the reason next to them (ingest's quarantine layout).
+    const copy = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `quarantine/tables/${stacksKey}` }));
+    expect(Buffer.from(await copy.Body!.transformToByteArray())).toEqual(torn);
+    const record = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `quarantine/tables/${stacksKey}.reason.json` }))).Body!.transformToString());
+    expect(record).toMatchObject({ bucket: BUCKET, key: `tables/${stacksKey}`, code: 'unreadable', reason });
+    // Skipped by everyone at once (listed as merged, deleted after the grace); the late batch of the
+    // first test, batches 6 and 8, and batch 7's readable files merged: nothing raw is left.
+    expect((await readManifest(store, 'stacks', parseKey(stacksKey)!.dt)).manifest.merged).toContain(stacksKey);
+    expect(r).toMatchObject({ merges: RAW.length, filesMerged: 4 * RAW.length - 1 });
+    for (const t of RAW) expect((await live(t)).raw).toEqual([]);
+    expect(await seen()).toEqual(truth);
+
+    // The next minute: nothing to refuse, nothing to merge; past the grace the torn file is deleted.
+    expect(await handler(schedulerEvent(scheduled + MINUTE_MS, 1))).toMatchObject({ merges: 0, refused: [], quarantined: 0 });
+    await handler(schedulerEvent(scheduled + 16 * MINUTE_MS, 1));
+    expect(await store.list(stacksKey)).toEqual([]);
     expect(await seen()).toEqual(truth);
   }, 60_000);
 });

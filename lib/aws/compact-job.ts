@@ -1,7 +1,7 @@
 import { compactDue, dueOptions, type CompactDueOptions } from '../store/compact-due';
 import { compactWork, emptyResult, planCompaction, type CompactResult } from '../store/compact';
 import { parseWorkMessage, type Send } from '../store/compact-jobs';
-import { mergeOpen, type MergeResult } from '../store/merge';
+import { mergeOpen, type MergeOptions, type MergeResult } from '../store/merge';
 import { COMPACT_FUNCTION } from './resources';
 import { openDuckDb, ParquetWriter, type DuckDbSettings } from '../store/parquet';
 import type { Store } from '../store/store';
@@ -143,12 +143,13 @@ export interface MergeJobResult extends MergeResult {
 }
 
 /** The scheduled merger (lambdas/merge.ts): every open hour's settled batch files merged, one file per table (lib/store/merge.ts). */
-export async function runMergeJob(deps: Pick<CompactJobDeps, 'store' | 'settings' | 'log'>, nowUs: number): Promise<MergeJobResult> {
+export async function runMergeJob(deps: Pick<CompactJobDeps, 'store' | 'settings' | 'log'> & Pick<MergeOptions, 'quarantine'>, nowUs: number): Promise<MergeJobResult> {
   const t0 = Date.now();
   return withWriter(deps, async (writer) => {
-    const r = await mergeOpen(deps.store, writer, { now: nowUs / 1000 });
+    const r = await mergeOpen(deps.store, writer, { now: nowUs / 1000, quarantine: deps.quarantine });
     const out: MergeJobResult = { ...r, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
-    for (const f of r.refused) deps.log?.({ level: 'WARN', msg: 'merge refused an unreadable fresh file (its batch stays raw)', key: f.key, reason: f.reason });
+    const what = deps.quarantine ? 'quarantined an unreadable fresh file (the rest of its batch merges)' : 'refused an unreadable fresh file (its batch stays raw)';
+    for (const f of r.refused) deps.log?.({ level: 'WARN', msg: `merge ${what}`, key: f.key, reason: f.reason });
     deps.log?.({ level: 'INFO', msg: 'merge done', ...out });
     return out;
   });

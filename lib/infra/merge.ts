@@ -7,7 +7,7 @@ import { MERGE_FUNCTION } from '../aws/resources';
 import { FRESH_PREFIX } from '../store/layout';
 import { listUnder, objectsUnder } from './access';
 import { DuckdbFunction } from './functions';
-import { ENV, TABLES_PREFIX, type FleetprofSettings } from './names';
+import { ENV, QUARANTINE_PREFIX, TABLES_PREFIX, type FleetprofSettings } from './names';
 
 export interface MergeProps {
   readonly bucket: s3.IBucket;
@@ -64,13 +64,16 @@ export class Merge extends Construct {
 /**
  * The merger: reads tables/ (fresh files and manifests), writes and deletes only fresh files
  * (outputs; inputs deleted after the grace) and writes only manifests among the compacted tier's
- * keys (never a compacted data file, a job or an Athena symlink), lists tables/.
+ * keys (never a compacted data file, a job or an Athena symlink), lists tables/, and copies an
+ * unreadable fresh file to quarantine/tables/fresh/.
  */
 export function mergeStatements(bucket: s3.IBucket): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({ sid: 'ReadTables', actions: ['s3:GetObject'], resources: [objectsUnder(bucket, TABLES_PREFIX)] }),
     new iam.PolicyStatement({ sid: 'WriteDeleteFresh', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [objectsUnder(bucket, `${TABLES_PREFIX}${FRESH_PREFIX}`)] }),
     new iam.PolicyStatement({ sid: 'SwapManifests', actions: ['s3:PutObject'], resources: [bucket.arnForObjects(`${TABLES_PREFIX}*/_manifest.json`)] }),
+    // An unreadable fresh file is copied aside with its reason (lambdas/merge.ts).
+    new iam.PolicyStatement({ sid: 'QuarantineFresh', actions: ['s3:PutObject'], resources: [objectsUnder(bucket, `${QUARANTINE_PREFIX}${TABLES_PREFIX}${FRESH_PREFIX}`)] }),
     listUnder(bucket, TABLES_PREFIX),
   ];
 }

@@ -75,9 +75,9 @@ export function suppressFindings(stack: NaggedStack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        `The merger reads Parquet and manifests under ${TABLES_PREFIX}, writes and deletes fresh batch files under ${TABLES_PREFIX}fresh/ ` +
-        `and writes the per-dt manifests (${TABLES_PREFIX}*/_manifest.json), nothing else. ${prefixReason}`,
-      appliesTo: [objects(TABLES_PREFIX), objects(`${TABLES_PREFIX}fresh/`), `${objects(TABLES_PREFIX)}/_manifest.json`],
+        `The merger reads Parquet and manifests under ${TABLES_PREFIX}, writes and deletes fresh batch files under ${TABLES_PREFIX}fresh/, ` +
+        `writes the per-dt manifests (${TABLES_PREFIX}*/_manifest.json) and copies unreadable fresh files under ${QUARANTINE_PREFIX}${TABLES_PREFIX}fresh/, nothing else. ${prefixReason}`,
+      appliesTo: [objects(TABLES_PREFIX), objects(`${TABLES_PREFIX}fresh/`), `${objects(TABLES_PREFIX)}/_manifest.json`, objects(`${QUARANTINE_PREFIX}${TABLES_PREFIX}fresh/`)],
     },
   ], true);
 

@@ -43,7 +43,11 @@ import type { Store, StoredObject } from './store';
 // the same profiles, as one ingest batch's files do. Merged files are never merged again (a
 // minute's merge is ~1/60 of the hour: the compactor reads ~60 files per table-hour).
 // An input DuckDB cannot read (a corrupt or truncated file) is refused, named with the reason in
-// the result: its batch stays raw in every table, the hour's other batches merge.
+// the result, and the hour's other batches merge. With `quarantine` (the stack's merger) the file is
+// also moved aside: copied away by the callback (quarantine/<key> with a reason), then listed as
+// merged and retired in its manifest, so readers and the compactor skip it at once and the merger
+// deletes it after the grace; the batch's readable files merge like any other's. Without it
+// (`fleetprof compact`) the batch stays raw in every table and the file is refused again each run.
 // Athena reads no fresh file, so the merge changes nothing Athena sees. The merger LISTs the open
 // hours' fresh prefixes; ingest still never lists.
 
@@ -62,6 +66,8 @@ export interface MergeOptions {
   zstdLevel?: number;
   /** Retired fresh files are deleted this long after they stopped counting; default 15 min (compact.ts DEFAULT_GRACE_MS). */
   graceMs?: number;
+  /** Moves an unreadable input aside (see above); it is retired in its manifest once this resolves. */
+  quarantine?: (f: UnreadableFile) => Promise<void>;
   /** Called after each table's output is written, before its swap (tests interrupt here). */
   beforeSwap?: (s: { table: TableName; dt: string; hour: number; key: string }) => Promise<void>;
 }
@@ -83,8 +89,17 @@ export interface MergeResult {
   deleted: number;
   /** Pre-sum files written (functions_merge). */
   sumsFiles: number;
-  /** Input files DuckDB could not read (their batch left raw in every table, the rest merged), with the reason. */
+  /** Input files DuckDB could not read (quarantined, else their batch left raw in every table), with the reason. */
   refused: { key: string; reason: string }[];
+  /** Of those, the files moved aside (MergeOptions.quarantine). */
+  quarantined: number;
+}
+
+/** An input DuckDB cannot read: its key, its version, and why, in words naming the key. */
+export interface UnreadableFile {
+  key: string;
+  etag: string;
+  reason: string;
 }
 
 /** The last minute's batches stay raw: an SQS batch's files are all published within seconds. */
@@ -95,7 +110,7 @@ const ROW_GROUP_ROWS = 122_880;
 const MAX_ATTEMPTS = 5;
 
 export function emptyMergeResult(): MergeResult {
-  return { merges: 0, filesMerged: 0, rowsIn: 0, rowsOut: 0, bytesBefore: 0, bytesAfter: 0, conflicts: 0, abandoned: 0, deleted: 0, sumsFiles: 0, refused: [] };
+  return { merges: 0, filesMerged: 0, rowsIn: 0, rowsOut: 0, bytesBefore: 0, bytesAfter: 0, conflicts: 0, abandoned: 0, deleted: 0, sumsFiles: 0, refused: [], quarantined: 0 };
 }
 
 /**
@@ -208,11 +223,19 @@ export async function mergeHour(store: Store, writer: ParquetWriter, dt: string,
       for (const t of order) written.push(await writeTable(store, writer, t, dt, hour, inputs.get(t)!, id, { ...opts, sums: t === 'functions' && sums }, result));
     } catch (e) {
       if (!(e instanceof UnreadableInputs)) throw e;
-      for (const f of e.files) {
-        result.refused.push(f);
-        refused.add(batchOf(f.key));
-      }
       for (const w of written) await retire(store, w.table, dt, w.key, opts.now);
+      for (const f of e.files) {
+        result.refused.push({ key: f.key, reason: f.reason });
+        if (!opts.quarantine) {
+          refused.add(batchOf(f.key));
+          continue;
+        }
+        // Aside first, then skipped: a run that fails in between finds the file again next minute.
+        // The next round of this loop lists the batch's other files without it.
+        await opts.quarantine(f);
+        await retire(store, parseKey(f.key)!.table as TableName, dt, f.key, opts.now);
+        result.quarantined++;
+      }
       continue;
     }
     for (const w of written) await swapTable(store, w, dt, hour, opts, result);
@@ -220,9 +243,9 @@ export async function mergeHour(store: Store, writer: ParquetWriter, dt: string,
   }
 }
 
-/** Input files DuckDB cannot read, each with DuckDB's reason. */
+/** Input files DuckDB cannot read, each with the reason. */
 class UnreadableInputs extends Error {
-  constructor(readonly files: { key: string; reason: string }[]) {
+  constructor(readonly files: UnreadableFile[]) {
     super(files.map((f) => `${f.key}: ${f.reason}`).join('; '));
   }
 }
@@ -280,16 +303,33 @@ async function writeTable(store: Store, writer: ParquetWriter, table: TableName,
 }
 
 /** After a failed merge: the inputs DuckDB cannot read whole (every column of every row), each on its own. */
-async function unreadable(writer: ParquetWriter, inputs: readonly StoredObject[], paths: readonly string[]): Promise<{ key: string; reason: string }[]> {
-  const bad: { key: string; reason: string }[] = [];
+async function unreadable(writer: ParquetWriter, inputs: readonly StoredObject[], paths: readonly string[]): Promise<UnreadableFile[]> {
+  const bad: UnreadableFile[] = [];
   for (const [i, p] of paths.entries()) {
     try {
       await writer.connection.run(`SELECT max(hash(f)) FROM read_parquet('${sqlString(p)}', hive_partitioning = false) f`);
     } catch (e) {
-      bad.push({ key: inputs[i].key, reason: (e as Error).message.split('\n')[0].split(p).join(inputs[i].key) });
+      bad.push({ key: inputs[i].key, etag: inputs[i].etag, reason: unreadableReason(inputs[i].key, p, (e as Error).message) });
     }
   }
   return bad;
+}
+
+/**
+ * Why DuckDB could not read the file at `local` (the store's copy of `key`), in words naming the
+ * key: DuckDB's first line, without its error type, with the local path replaced by the key and
+ * any other absolute path (a temp or cache file) by <file>. The reason is stored next to the
+ * quarantined copy and logged.
+ */
+export function unreadableReason(key: string, local: string, message: string): string {
+  const what = message
+    .split('\n')[0]
+    .split(local)
+    .join(key)
+    .replace(/^[A-Z][A-Za-z ]* Error: /, '')
+    .replace(/(?<![\w.@-])(?:[A-Za-z]:)?[\\/](?:[^\s'"\\/:]+[\\/])+[^\s'"\\/:]*/g, '<file>')
+    .trim();
+  return `${key}: not a readable Parquet file (${what.length > 300 ? `${what.slice(0, 300)}…` : what})`;
 }
 
 async function swapTable(store: Store, w: Written, dt: string, hour: number, opts: MergeOptions & { now: number }, result: MergeResult): Promise<void> {
