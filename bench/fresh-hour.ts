@@ -9,7 +9,10 @@
 // - Each query runs as the CLI in a child process (time, peak RSS) and is checked against the truth:
 //   every function's flat and cum and the total = I/N x SRC's `top` over the same window, exactly.
 //   Windows: the whole hour [H, H+1h) (the moment just before its compaction) and its first half
-//   [H, H+30m) (a moment inside the hour: the window ends inside the fresh data).
+//   [H, H+30m) (a moment inside the hour: the window ends inside the fresh data); `A:B` is
+//   [H+A min, H+B min), e.g. `-30:60` the last 90 minutes at H+1h, reaching into the hour before
+//   (compacted, when DIR has it: every hour of DIR is a copy of SRC's, so the truth of a window is
+//   the sum of SRC's `top` over each of its hour pieces, shifted onto SRC's hour, times I/N).
 // - Where the time goes: the same steps in this process, each timed (listing; engine open with its
 //   allowed paths; the views of profiles and functions, whose fresh form runs the dedupe keys query
 //   over every fresh row; footers only; one scan of the functions' columns; top itself).
@@ -78,6 +81,31 @@ function checkTop(got: TopJson, src: TopJson, factor: number): string | null {
   return null;
 }
 
+/** SRC's `top` over [fromUs, toUs) cut at hour edges, each piece shifted onto SRC's hour, summed by function (every hour of DIR is a copy of SRC's). */
+function truthOf(source: string, args: (from: number, to: number) => string[], hourUs: number, fromUs: number, toUs: number): TopJson {
+  const sum = new Map<string, { name: string; flat: number; cum: number }>();
+  let total = 0;
+  for (let a = fromUs; a < toUs; ) {
+    const k = Math.floor((a - hourUs) / HOUR_US);
+    const b = Math.min(toUs, hourUs + (k + 1) * HOUR_US);
+    let piece: TopJson;
+    try {
+      piece = JSON.parse(execFileSync(process.execPath, [CLI, ...args(a - k * HOUR_US, b - k * HOUR_US), '--data', source], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as TopJson;
+    } catch {
+      piece = { total: 0, functions: [] }; // no profile in the piece (the CLI exits non-zero)
+    }
+    total += piece.total;
+    for (const f of piece.functions) {
+      const s = sum.get(f.name) ?? { name: f.name, flat: 0, cum: 0 };
+      s.flat += f.flat;
+      s.cum += f.cum;
+      sum.set(f.name, s);
+    }
+    a = b;
+  }
+  return { total, functions: [...sum.values()].filter((f) => f.flat !== 0 || f.cum !== 0) };
+}
+
 async function timed<T>(phases: Record<string, number>, name: string, f: () => Promise<T>): Promise<T> {
   const t0 = process.hrtime.bigint();
   const r = await f();
@@ -136,11 +164,15 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fresh-hour-'));
   try {
     for (const w of windows) {
-      const toUs = w === 'half' ? hourUs + HOUR_US / 2 : hourUs + HOUR_US;
+      const span = /^(-?\d+):(-?\d+)$/.exec(w);
+      const fromUs = span ? hourUs + Number(span[1]) * 60_000_000 : hourUs;
+      const toUs = span ? hourUs + Number(span[2]) * 60_000_000 : w === 'half' ? hourUs + HOUR_US / 2 : hourUs + HOUR_US;
+      const label = span ? `[H${Number(span[1]) < 0 ? '' : '+'}${span[1]}m, H+${span[2]}m)` : w === 'half' ? '[H, H+30m)' : '[H, H+1h)';
       for (const service of [undefined, svc]) {
-        const args = ['top', '--type', 'cpu', '--from', iso(hourUs), '--to', iso(toUs), ...(service ? ['--service', service] : []), '--json'];
-        const truth = JSON.parse(execFileSync(process.execPath, [CLI, ...args, '--data', source], { encoding: 'utf8' })) as TopJson;
-        const name = `top ${service ? 'service' : 'fleet'} ${w === 'half' ? '[H, H+30m)' : '[H, H+1h)'}`;
+        const argsOf = (a: number, b: number) => ['top', '--type', 'cpu', '--from', iso(a), '--to', iso(b), ...(service ? ['--service', service] : []), '--json'];
+        const args = argsOf(fromUs, toUs);
+        const truth = truthOf(source, argsOf, hourUs, fromUs, toUs);
+        const name = `top ${service ? 'service' : 'fleet'} ${label}`;
         const runs = (bin: string, n: number) =>
           Array.from({ length: n }, () => {
             const m = measure(bin, [...args, '--data', data]);
@@ -167,13 +199,13 @@ async function main(): Promise<void> {
         const r: Record<string, unknown> = { query: name, ...line(name, own) };
         if (peer) r.peer = line('  peer (--peer-cli)', theirs);
         if (argv.includes('--no-breakdown')) {
-          r.profiles = (nData * (toUs - hourUs)) / 60_000_000;
+          r.profiles = (nData * (toUs - fromUs)) / 60_000_000;
           results.push(r);
           continue;
         }
-        r.breakdown = await breakdown(data, hourUs, toUs, service);
+        r.breakdown = await breakdown(data, fromUs, toUs, service);
         say(`  in-process: ${Object.entries(r.breakdown as Record<string, number>).map(([k, v]) => `${k} ${k === 'freshFiles' ? v : v.toFixed(2) + ' s'}`).join('; ')}`);
-        r.profiles = (nData * (toUs - hourUs)) / 60_000_000;
+        r.profiles = (nData * (toUs - fromUs)) / 60_000_000;
         results.push(r);
       }
     }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { ingestBytes } from '../lib/ingest';
 import { parseSourceMeta } from '../lib/model/source';
 import { openEngine } from '../lib/query/open';
-import { top } from '../lib/query/top';
+import { top, topPartitionFilter } from '../lib/query/top';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import type { StoredObject } from '../lib/store/store';
@@ -74,4 +74,31 @@ test('top over a copying store fetches only the tables it reads and equals top o
   const all = (await store.list('')).filter((o) => o.key.endsWith('.parquet'));
   expect(all.some((o) => o.key.includes('stacks'))).toBe(true);
   expect(all.some((o) => o.key.includes('gc_cycles'))).toBe(true);
+});
+
+test('top lists only the tables it reads (topPartitionFilter); an unlisted table is refused, never read as empty', async () => {
+  const data = path.join(dir, 'data');
+  const local = await openEngine(new LocalStore(data), {}, [data]);
+  const want = await top(local, { kind: 'cpu' }).finally(() => local.close());
+  const listed: string[] = [];
+  const store = new (class extends LocalStore {
+    override async list(prefix: string) {
+      listed.push(prefix);
+      return super.list(prefix);
+    }
+  })(data);
+  const q = { kind: 'cpu' as const };
+  const e = await openEngine(store, topPartitionFilter(q), [data]);
+  try {
+    expect(await top(e, q)).toEqual(want);
+    // Neither stacks nor gc_cycles (both hold files here) was listed.
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.filter((p) => /(^|\/)(stacks|gc_cycles|runtime_metrics)\//.test(p))).toEqual([]);
+    await expect(e.rows('SELECT count(*) AS n FROM gc_cycles')).rejects.toThrow(/gc_cycles was not listed/);
+    expect(() => e.tableFiles('stacks')).toThrow(/stacks was not listed/);
+  } finally {
+    e.close();
+  }
+  // With a label, stacks is listed too (labels may select samples: lib/query/stack-functions.ts).
+  expect(topPartitionFilter({ kind: 'cpu', labels: { a: 'b' } }).tables).toContain('stacks');
 });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { top, type TopQuery } from '../../lib/query/top';
-import { windowPartitionFilter } from '../../lib/query/window';
+import { top, topPartitionFilter, type TopQuery } from '../../lib/query/top';
 import type { GaugeAggregate } from '../../lib/model/temporality';
 import { exactJson } from '../../lib/query/json';
 import { formatShare, formatValue } from '../../lib/model/units';
@@ -63,7 +62,7 @@ export function register(program: Command): void {
 
 export async function runTop(o: CohortOptions & { limit: number; by: 'flat' | 'cum'; json?: boolean }): Promise<number> {
   const q = { ...cohortQuery(o), limit: o.limit, by: o.by };
-  const r = await withEngine(o.data, windowPartitionFilter(q), (e) => top(e, q));
+  const r = await withEngine(o.data, topPartitionFilter(q), (e) => top(e, q));
   if (o.json) {
     process.stdout.write(exactJson(r) + '\n');
   } else {

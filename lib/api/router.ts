@@ -11,7 +11,7 @@ import { gcTrends } from '../detect/gc-report';
 import type { GcQuery } from '../query/gc';
 import { exactJson } from '../query/json';
 import { runReadOnlySql, SqlRejected, type SqlLimits, type SqlResult } from '../query/sql';
-import { top, type TopQuery } from '../query/top';
+import { top, topPartitionFilter, type TopQuery } from '../query/top';
 import { diff, diffPartitionFilter, type DiffQuery } from '../query/diff';
 import { flameGraph, flamePartitionFilter, type FlameQuery } from '../query/flamegraph';
 import { flameGraphJson, renderFlameHtml } from '../render/flamegraph';
@@ -218,7 +218,7 @@ type Handler = (req: ApiRequest, deps: ApiDeps) => Promise<ApiResponse>;
 async function getTop(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   const { params, labels } = parseParams(TopParams, req.query);
   const q: TopQuery = { ...cohortOf(params, labels), limit: params.limit, by: params.by ?? 'flat' };
-  return json(200, await withEngine(deps, windowPartitionFilter(q), (e) => top(e, q)));
+  return json(200, await withEngine(deps, topPartitionFilter(q), (e) => top(e, q)));
 }
 
 async function getGc(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {

@@ -35,7 +35,7 @@ export class EngineCache {
   /** A connection on the engine over exactly `files`; close() it when done. */
   async lease(files: TableFiles): Promise<QueryEngine> {
     if (this.closed) throw new Error('engine cache is closed');
-    const key = JSON.stringify(TABLE_NAMES.map((t) => [[...files[t].compacted].sort(), [...files[t].fresh].sort(), files[t].lateHours]));
+    const key = JSON.stringify(TABLE_NAMES.map((t) => (files[t].unlisted ? null : [[...files[t].compacted].sort(), [...files[t].fresh].sort(), files[t].lateHours])));
     let entry = this.entries.get(key);
     if (!entry) {
       entry = { engine: this.open(files), users: 0, lastUsed: 0 };

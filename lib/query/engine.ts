@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { duckdbType, TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { increaseTermsViewSql } from './views';
-import { droppedKeysSql, viewRowsSql } from '../store/dedupe';
+import { anyRepeatSql, droppedKeysSql, ONE_ROW_PER_PROFILE, viewRowsSql } from '../store/dedupe';
 import type { TableFileSet } from '../store/live';
 import { missingColumns, openDuckDb, sqlString, tierSource, type DuckDbSettings } from '../store/parquet';
 
@@ -98,8 +98,9 @@ export class QueryEngine {
         const d = DERIVED_VIEWS[name];
         p = d
           ? this.conn.run(d.sql()).then(() => undefined)
-          : this.fetchFiles(name as TableName, [...this.views.files[name as TableName].compacted, ...this.views.files[name as TableName].fresh])
-              .then(() => viewSql(this.conn, name as TableName, this.views.files[name as TableName], () => this.droppedKeys(name as TableName)))
+          : Promise.resolve(this.filesOf(name as TableName))
+              .then((f) => this.fetchFiles(name as TableName, [...f.compacted, ...f.fresh]).then(() => f))
+              .then((f) => viewSql(this.conn, name as TableName, f, () => this.droppedKeys(name as TableName)))
               .then((sql) => this.conn.run(sql))
               .then(() => undefined);
         this.views.made.set(name, p);
@@ -116,7 +117,7 @@ export class QueryEngine {
   async droppedKeys(table: TableName): Promise<string[]> {
     let p = this.views.dropped.get(table);
     if (!p) {
-      const f = this.views.files[table];
+      const f = this.filesOf(table);
       p = this.fetchFiles(table, [...f.compacted, ...f.fresh]).then(() => droppedKeysOf(this.conn, table, f));
       this.views.dropped.set(table, p);
       p.catch(() => this.views.dropped.delete(table));
@@ -126,7 +127,14 @@ export class QueryEngine {
 
   /** The files a table reads (as listed when the engine opened). */
   tableFiles(table: TableName): TableFileSet {
-    return this.views.files[table];
+    return this.filesOf(table);
+  }
+
+  /** A table's files; an unlisted table (PartitionFilter.tables left it out) is refused, never read as empty. */
+  private filesOf(table: TableName): TableFileSet {
+    const f = this.views.files[table];
+    if (f.unlisted) throw new Error(`table ${table} was not listed for this query (its engine lists ${TABLE_NAMES.filter((t) => !this.views.files[t].unlisted).join(', ')})`);
+    return f;
   }
 
   /** Makes listed files readable before a statement reads them by path (lazy S3 listings; no-op locally). */
@@ -139,7 +147,7 @@ export class QueryEngine {
    * listing's manifests; null when the file set carries no coverage (built by hand).
    */
   coveredHours(table: TableName): Set<number> | null {
-    const f = this.views.files[table];
+    const f = this.filesOf(table);
     if (!f.coverage) return null;
     const out = new Set<number>();
     for (const c of f.coverage) {
@@ -157,7 +165,7 @@ export class QueryEngine {
    * Null when the table has fresh files or no coverage: use the view.
    */
   async spanSource(table: TableName, spans: readonly (readonly [number, number])[]): Promise<string | null> {
-    const f = this.views.files[table];
+    const f = this.filesOf(table);
     if (!f.coverage || f.fresh.length > 0) return null;
     const files = f.compacted.filter((_, i) => {
       const c = f.coverage![i];
@@ -179,7 +187,7 @@ export class QueryEngine {
    * no coverage (built by hand).
    */
   compactedIn(table: TableName, spans: readonly (readonly [number, number])[]): string[] {
-    const f = this.views.files[table];
+    const f = this.filesOf(table);
     if (!f.coverage) return f.compacted;
     return f.compacted.filter((_, i) => hitsHours(dayUs(f.coverage![i].dt), f.coverage![i].hours, spans));
   }
@@ -194,7 +202,7 @@ export class QueryEngine {
    * would download every file of the engine's range. The view's name when the set has no coverage.
    */
   async rawSource(table: TableName, spans: readonly (readonly [number, number])[]): Promise<string> {
-    const f = this.views.files[table];
+    const f = this.filesOf(table);
     if (!f.coverage) return table;
     const hits = (day: number, hours: readonly number[]) => hitsHours(day, hours, spans);
     const compacted = this.compactedIn(table, spans);
@@ -219,7 +227,7 @@ export class QueryEngine {
    * row matches. Spares the view's dedupe pass over the fresh files. Null when the table has no files.
    */
   async undedupedSource(table: TableName): Promise<string | null> {
-    const f = this.views.files[table];
+    const f = this.filesOf(table);
     await this.fetchFiles(table, [...f.compacted, ...f.fresh]);
     const def = TABLES[table];
     const parts: string[] = [];
@@ -232,9 +240,11 @@ export class QueryEngine {
     if (this.views.fetch && paths.length > 0) await this.views.fetch(table, paths);
   }
 
-  /** Every view (for statements that bypass rows(): user SQL binds through `conn`, lib/query/sql.ts). */
+  /** Every view of the listed tables (for statements that bypass rows(): user SQL binds through `conn`, lib/query/sql.ts). */
   async ensureAllViews(): Promise<void> {
-    await this.ensureViews([...TABLE_NAMES, ...Object.keys(DERIVED_VIEWS)]);
+    // Of the listed tables (PartitionFilter.tables): an unlisted table gets no view, so a statement naming it fails.
+    const listed = TABLE_NAMES.filter((t) => !this.views.files[t].unlisted);
+    await this.ensureViews([...listed, ...Object.entries(DERIVED_VIEWS).filter(([, d]) => d.tables.every((t) => listed.includes(t))).map(([v]) => v)]);
   }
 
   async rows(sql: string, params?: Record<string, string | number | bigint | boolean>): Promise<Record<string, unknown>[]> {
@@ -292,7 +302,11 @@ async function droppedKeysOf(conn: DuckDBConnection, t: TableName, files: Pick<T
   if (files.fresh.length === 0 || !def.columns.some((c) => c.name === 'profile_id')) return [];
   for (const h of files.lateHours) if (!/^\d{4}-\d{2}-\d{2}T\d{2}:00:00$/.test(h)) throw new Error(`bad hour ${h}`);
   const compacted = files.compacted.length > 0 ? tierSource(def, 'compacted', files.compacted) : undefined;
-  const sql = droppedKeysSql({ compacted, fresh: tierSource(def, 'fresh', files.fresh), lateHours: files.lateHours });
+  const fresh = tierSource(def, 'fresh', files.fresh);
+  // No id on two rows and no late hour: nothing to drop (a merged hour's usual state; a redelivered
+  // copy, or a merge between its PUT and its manifest swap, repeats ids, and the full rule runs).
+  if ((!compacted || files.lateHours.length === 0) && ONE_ROW_PER_PROFILE.has(t) && (await conn.runAndReadAll(anyRepeatSql(fresh))).getRows().length === 0) return [];
+  const sql = droppedKeysSql({ compacted, fresh, lateHours: files.lateHours });
   return ((await conn.runAndReadAll(sql)).getRows() as [string][]).map(([k]) => k);
 }
 

@@ -30,12 +30,13 @@ export async function openEngine(
  * docs/architecture.md): per dt, the compacted files its manifest lists, plus the fresh batch
  * files no live file merged. Fresh files of an hour a compacted file already covers are `late`
  * (a redelivery or a late upload): the views keep only their rows the compacted files lack.
+ * Tables the filter leaves out (`filter.tables`) are marked unlisted, not listed.
  */
 export async function listTableFiles(store: Store, filter: PartitionFilter, opts: { lazy?: boolean } = {}): Promise<TableFiles> {
   const out = {} as TableFiles;
   await Promise.all(
     TABLE_NAMES.map(async (t) => {
-      out[t] = await liveFileSet(store, t, filter, opts);
+      out[t] = !filter.tables || filter.tables.includes(t) ? await liveFileSet(store, t, filter, opts) : { compacted: [], fresh: [], lateHours: [], unlisted: true };
     }),
   );
   return out;

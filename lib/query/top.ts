@@ -5,7 +5,10 @@ import { stackFunctionsSql } from './stack-functions';
 import { topFromMergeSums } from './merge-sums';
 import type { QueryEngine } from './engine';
 import { planWindow, plannedSelectSql, type WindowPlan } from './plan';
-import { profileWeightsSql, unitDenominator, weightedSelectSql, windowRowsWhere, type WindowCohort } from './window';
+import { profileWeightsSql, unitDenominator, weightedSelectSql, windowPartitionFilter, windowRowsWhere, type WindowCohort } from './window';
+import type { TableName } from '../model/schema';
+import type { PartitionFilter } from '../store/layout';
+import { SUMS_TABLE } from '../store/merge';
 
 // Fleet-wide top functions: the per-profile flat/cum rows of a window, weighted by the window's
 // rule (lib/query/window.ts) and summed. pprof's merge sums sample values and flat/cum are linear
@@ -26,6 +29,21 @@ export interface TopResult {
   unit: string;
   total: Int64;
   functions: { name: string; flat: Int64; cum: Int64 }[];
+}
+
+/**
+ * The tables `top` can read for a query (the views, the planner's rollups, the merge tier's
+ * pre-sums; stacks only when labels may select samples): the engine need not list the others
+ * (PartitionFilter.tables), and refuses them if a change here forgets one.
+ */
+export function topTables(q: TopQuery): TableName[] {
+  const labels = Object.keys(q.labels ?? {}).length > 0;
+  return ['profiles', 'functions', SUMS_TABLE, 'profiles_1h', 'functions_1h', 'functions_1d', 'totals_1d', ...(labels ? (['stacks'] as const) : [])];
+}
+
+/** The partitions and tables a `top` query reads: what the CLI and the query API list. */
+export function topPartitionFilter(q: TopQuery): PartitionFilter {
+  return { ...windowPartitionFilter(q), tables: topTables(q) };
 }
 
 export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> {

@@ -78,6 +78,13 @@ export interface PartitionFilter {
   /** Inclusive lower and exclusive upper bound on capture time, epoch microseconds. */
   fromUs?: number;
   toUs?: number;
+  /**
+   * Only these tables are listed (a query that reads a few of the tables: `top` reads 7 of 18);
+   * absent: every table. A reader refuses an unlisted table rather than see it empty
+   * (lib/query/engine.ts). Listing is per file: at 1,000 instances each raw table has ~1,700 fresh
+   * files in its open hour (merged, and merged inputs waiting for their delete).
+   */
+  tables?: readonly string[];
 }
 
 /** What a key of the layout names; null for a key outside it. */

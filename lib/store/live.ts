@@ -26,6 +26,8 @@ export interface TableFileSet {
    * fetched yet; `fetchFiles` fetches the ones a reader is about to read.
    */
   readonly pending?: ReadonlyMap<string, StoredObject>;
+  /** Not listed (PartitionFilter.tables left it out): no file is known, and readers refuse it. */
+  readonly unlisted?: boolean;
 }
 
 /** Fetches the files of `paths` that a lazy set left pending (no-op for local stores). */
