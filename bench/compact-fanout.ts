@@ -1,10 +1,11 @@
 // `node dist/bench/compact-fanout.js --fresh GEN --work DIR [--batches B [--prepare-only]] [--sample K] [--skip-tables T]
-// [--snapshot-before-rollups SNAP] [--rollups-only] [--workers 12] [--json]`:
+// [--snapshot-before-rollups SNAP] [--rollups-only] [--workers 12] [--memory-mb MB] [--json]`:
 // one closed hour compacted through the fan-out's roles as the stack runs them (issue #11 points 1
 // and 4): the planner (lib/aws/compact-job.ts runCompactPlanner, the scheduled Lambda), then each
 // work message it sends in its own child process like one compaction-worker invocation
 // (runCompactWorker: a split group, or one unit, finalized by whichever unit completes its job;
-// then the hour's rollups, one message per rollup table), each with the compaction Lambda's DuckDB settings (COMPACT_FUNCTION.memoryMb).
+// then the hour's rollups, one message per rollup table), each with the compaction Lambda's settings at its memory (COMPACT_FUNCTION.memoryMb, or --memory-mb MB:
+// DuckDB's limit and the unit budget both derive from it, lib/aws/compact-job.ts compactLambdaOptions).
 //
 // Per role it measures CPU seconds (user + system of the whole process, DuckDB's threads included,
 // around the role's call), wall, peak RSS (VmHWM) and the S3 requests the role makes (counted by
@@ -22,9 +23,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCompactPlanner, runCompactWorker } from '../lib/aws/compact-job';
+import { compactLambdaOptions, runCompactPlanner, runCompactWorker } from '../lib/aws/compact-job';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
-import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { RAW_TABLE_NAMES } from '../lib/model/schema';
 import { parseJobKey, type WorkMessage } from '../lib/store/compact-jobs';
 import { rollupMessages } from '../lib/store/compact';
@@ -38,6 +38,8 @@ import { CountingStore } from './counting-store';
 
 const HWM_HOOK = path.join(__dirname, 'hwm-hook.js');
 const SETTLE_US = 7 * 60_000_000; // the schedule's :07
+/** The function memory every role runs as (the planner and the workers share it: lib/infra/compaction.ts). */
+const MEMORY_MB = Number(arg('--memory-mb') ?? COMPACT_FUNCTION.memoryMb);
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -66,13 +68,16 @@ async function childRole(): Promise<void> {
   const send = async (ms: readonly WorkMessage[]) => {
     sent.push(...ms);
   };
-  const settings = lambdaDuckDbSettings();
+  // As the Lambdas run (lambdas/compact.ts, compact-worker.ts): DuckDB and the unit budget from the memory.
+  const o = compactLambdaOptions();
+  // `--threads N` (experiments only): DuckDB's threads instead of the rule's.
+  if (arg('--threads')) o.settings = { ...o.settings, threads: Number(arg('--threads')) };
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   if (arg('--role') === 'plan') {
-    await runCompactPlanner({ store, send, settings }, nowUs);
+    await runCompactPlanner({ store, send, ...o }, nowUs);
   } else {
-    const r = await runCompactWorker({ store, send, settings }, [arg('--body')!], nowUs);
+    const r = await runCompactWorker({ store, send, ...o }, [arg('--body')!], nowUs);
     if (r.failed.length > 0) throw new Error(`work message failed: ${arg('--body')}`);
   }
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -83,7 +88,7 @@ async function childRole(): Promise<void> {
 function runRole(dir: string, nowUs: number, role: 'plan' | 'work', body?: string): Omit<RoleRun, 'role'> {
   const hwm = path.join(os.tmpdir(), `fanout-hwm-${process.pid}`);
   const r = spawnSync(process.execPath, ['--require', HWM_HOOK, __filename, '--child', '--role', role, '--dir', dir, '--now', String(nowUs), ...(body ? ['--body', body] : [])], {
-    env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb) },
+    env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MEMORY_MB) },
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });
@@ -408,6 +413,7 @@ async function main(): Promise<void> {
   const allWalls = unitStats.flatMap((u) => u.walls);
   const allCpus = unitStats.flatMap((u) => u.cpus);
   const out = {
+    memoryMb: MEMORY_MB,
     instances: n,
     freshRows: p.rows,
     freshFiles: p.files,
@@ -440,7 +446,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(out, null, 1) + '\n');
   } else {
     const f = (x: number, d = 1) => x.toFixed(d);
-    console.log(`# compact-fanout — ${new Date().toISOString()} — ${os.cpus().length} cpus, load ${f(load0)} -> ${f(load1)}; Lambda DuckDB settings at ${COMPACT_FUNCTION.memoryMb} MB`);
+    console.log(`# compact-fanout — ${new Date().toISOString()} — ${os.cpus().length} cpus, load ${f(load0)} -> ${f(load1)}; Lambda settings at ${MEMORY_MB} MB`);
     console.log(`${n} instances x 1 h; fresh files per table ${JSON.stringify(p.files)}; rows ${JSON.stringify(p.rows)}${sampled ? `; ${sample} units per job measured, the rest scaled` : ''}`);
     console.log(`plan     ${f(plan.cpuS).padStart(8)} CPU-s ${f(plan.wallS).padStart(8)} s  peak ${f(plan.peakMb, 0)} MB  GET ${plan.requests.GET} PUT ${plan.requests.PUT} LIST ${plan.requests.LIST}`);
     for (const u of out.splits) console.log(`${('split ' + u.table).padEnd(22)} ${String(u.groups).padStart(3)} groups: ${f(u.cpuS).padStart(8)} CPU-s ${f(u.wallS).padStart(8)} s, peak ${f(u.maxPeakMb, 0)} MB, GET ${u.GET} PUT ${u.PUT}`);

@@ -1,4 +1,4 @@
-// `node dist/bench/day-unit.js --from DIR --dt YYYY-MM-DD --work DIR [--hours 24] [--tables stacks,functions] [--units first,middle] [--copy shift|bytes] [--json]`:
+// `node dist/bench/day-unit.js --from DIR --dt YYYY-MM-DD --work DIR [--hours 24] [--tables stacks,functions] [--units first,middle] [--copy shift|bytes] [--memory-mb MB] [--json]`:
 // what ONE unit of a day close costs on a day of `--hours` hours (issue #11 point 4: a day of
 // 1,000 instances is ~380 stacks units), measured without compacting the whole day.
 //
@@ -12,8 +12,10 @@
 // pair ranges, row groups and sort order. Its key counts and manifest are written for all hours;
 // the Parquet copies only for the files the measured units read (the planner reads key counts
 // only; a unit reads only its inputs). Then planDayJob plans the day as the stack does, and each
-// measured unit runs runUnit in its own process with the compaction Lambda's DuckDB settings
-// (CPU-s of the process, wall, peak RSS), as a worker would. Also printed: rows of the unit's
+// measured unit runs runUnit in its own process with the compaction Lambda's settings at its
+// memory (COMPACT_FUNCTION.memoryMb or --memory-mb: DuckDB's limit and threads, and the unit
+// rows the day is packed in, lib/aws/compact-job.ts compactLambdaOptions; CPU-s of the process,
+// wall, peak RSS), as a worker would. Also printed: rows of the unit's
 // input files, rows of the row groups its bounds can select (Parquet statistics), rows written,
 // and bytes per CPU sample of the day unit against the hour files it replaces.
 // Prints numbers; asserts nothing (docs/performance.md judges).
@@ -22,7 +24,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMPACT_FUNCTION } from '../lib/aws/resources';
-import { lambdaDuckDbSettings } from '../lib/aws/runtime';
+import { compactLambdaOptions } from '../lib/aws/compact-job';
 import type { TableName } from '../lib/model/schema';
 import { STORED_ROW_GROUP_ROWS } from '../lib/store/compact';
 import { pairBounds } from '../lib/store/compact-hour';
@@ -34,6 +36,8 @@ import { createHash } from 'node:crypto';
 
 const HWM_HOOK = path.join(__dirname, 'hwm-hook.js');
 const HOUR_MS = 3_600_000;
+/** The function memory the units run as (and the day is packed for). */
+const MEMORY_MB = Number(arg('--memory-mb') ?? COMPACT_FUNCTION.memoryMb);
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -70,7 +74,7 @@ const tagOf = (tag: string, hour: number) => createHash('sha256').update(`${tag}
 
 async function child(): Promise<void> {
   const store = new LocalStore(arg('--work')!);
-  const db = await openDuckDb(lambdaDuckDbSettings());
+  const db = await openDuckDb(compactLambdaOptions().settings);
   const writer = await ParquetWriter.create(db);
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
       }
       const m: DayManifest = { version: 2, live, merged: [], retired: [] };
       if (!(await writeManifest(store, table, dt, m, null))) throw new Error('manifest');
-      const job = (await planDayJob(store, writer, table, dt, m, { unitRows: 4_000_000, rollupSource: false, now: Date.now() }))!;
+      const job = (await planDayJob(store, writer, table, dt, m, { unitRows: compactLambdaOptions({ ...process.env, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MEMORY_MB) }).unitRows, rollupSource: false, now: Date.now() }))!;
       await putJob(store, job);
       const picks = which.map((w) => (w === 'first' ? 0 : w === 'middle' ? Math.floor(job.units.length / 2) : Number(w)));
       for (const u of picks) {
@@ -173,7 +177,7 @@ async function main(): Promise<void> {
         rmSync(out, { force: true });
         const hwm = path.join(work, `.hwm-${table}-${u}`);
         const r = spawnSync(process.execPath, ['--require', HWM_HOOK, __filename, '--step', 'unit', '--work', work, '--job', key, '--unit', String(u)], {
-          env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb) },
+          env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MEMORY_MB) },
           encoding: 'utf8',
         });
         if (r.status !== 0) throw new Error(`unit ${u} failed: ${r.stderr}`);
@@ -223,7 +227,7 @@ async function main(): Promise<void> {
     writer.close();
     db.closeSync();
   }
-  const out = { dt, hours, loadavg: [load0, os.loadavg()[0]], units: results };
+  const out = { memoryMb: MEMORY_MB, dt, hours, loadavg: [load0, os.loadavg()[0]], units: results };
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(out, null, 1) + '\n');
   else {
     console.log(`# bench day-unit — ${new Date().toISOString()} — load ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}; one day of ${hours} h from the real hours of ${from}`);

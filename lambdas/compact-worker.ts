@@ -1,11 +1,8 @@
 import { makeS3Client } from '../lib/aws/clients';
-import { runCompactWorker } from '../lib/aws/compact-job';
+import { compactLambdaOptions, runCompactWorker } from '../lib/aws/compact-job';
 import { compactQueueUrl, makeSqsClient, sqsSend } from '../lib/aws/compact-queue';
 import type { LambdaContext, SQSBatchResponse, SQSEvent } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
-import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
-import { ENV } from '../lib/aws/resources';
-import { UNIT_ROWS } from '../lib/store/compact-hour';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
 // The compaction queue -> one work message per invocation (a unit of a job, or a dt's rollups;
@@ -23,7 +20,7 @@ export async function handler(event: SQSEvent, context?: LambdaContext): Promise
     const store = tablesStore(s3, tablesBucket());
     const send = sqsSend(sqs, compactQueueUrl());
     const records = event.Records ?? [];
-    const r = await runCompactWorker({ store, send, settings: lambdaDuckDbSettings(), unitRows: envInt(process.env, ENV.compactUnitRows, UNIT_ROWS), log: (e) => obs.log(e) }, records.map((x) => x.body), Date.now() * 1000);
+    const r = await runCompactWorker({ store, send, ...compactLambdaOptions(), log: (e) => obs.log(e) }, records.map((x) => x.body), Date.now() * 1000);
     return { batchItemFailures: r.failed.map((i) => ({ itemIdentifier: records[i].messageId })) };
   } finally {
     obs.flush();

@@ -1,12 +1,8 @@
 import { makeS3Client } from '../lib/aws/clients';
-import { compactClock, runCompactPlanner, type CompactEvent, type PlannerResult } from '../lib/aws/compact-job';
+import { compactClock, compactLambdaOptions, runCompactPlanner, type CompactEvent, type PlannerResult } from '../lib/aws/compact-job';
 import { compactQueueUrl, makeSqsClient, sqsSend } from '../lib/aws/compact-queue';
 import type { LambdaContext } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
-import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
-import { ENV } from '../lib/aws/resources';
-import { UNIT_ROWS } from '../lib/store/compact-hour';
-import { SPLIT_MIN_UNITS } from '../lib/store/compact-jobs';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
 // EventBridge Scheduler -> the compaction planner at the scheduled time (lib/infra/compaction.ts):
@@ -24,7 +20,7 @@ export async function handler(event: CompactEvent | undefined, context?: LambdaC
     const nowUs = compactClock(event, Date.now() * 1000);
     const store = tablesStore(s3, tablesBucket());
     const send = sqsSend(sqs, compactQueueUrl());
-    return await runCompactPlanner({ store, send, settings: lambdaDuckDbSettings(), unitRows: envInt(process.env, ENV.compactUnitRows, UNIT_ROWS), splitMinUnits: envInt(process.env, ENV.compactSplitMinUnits, SPLIT_MIN_UNITS), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
+    return await runCompactPlanner({ store, send, ...compactLambdaOptions(), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
   } catch (e) {
     obs.log({ level: 'ERROR', msg: 'compaction planning failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
     throw e;

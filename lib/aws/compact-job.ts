@@ -2,7 +2,10 @@ import { compactDue, dueOptions, type CompactDueOptions } from '../store/compact
 import { compactWork, emptyResult, planCompaction, type CompactResult } from '../store/compact';
 import { parseWorkMessage, type Send } from '../store/compact-jobs';
 import { mergeOpen, type MergeOptions, type MergeResult } from '../store/merge';
-import { COMPACT_FUNCTION } from './resources';
+import { COMPACT_FUNCTION, ENV } from './resources';
+import { envInt, LAMBDA_MB_PER_VCPU, lambdaDuckDbSettings, lambdaMemoryMb } from './runtime';
+import { compactUnitRows } from '../store/compact-hour';
+import { SPLIT_MIN_UNITS } from '../store/compact-jobs';
 import { openDuckDb, ParquetWriter, type DuckDbSettings } from '../store/parquet';
 import type { Store } from '../store/store';
 import { parseTime } from '../model/time';
@@ -13,6 +16,24 @@ import { parseTime } from '../model/time';
 // the work queue). All three call the same core functions (lib/store/compact.ts, compact-jobs.ts)
 // with the same options (compact-due.ts dueOptions), so what the stack runs is what an operator
 // re-runs by hand.
+
+/**
+ * What a compaction Lambda (planner or worker) runs with, all from the function's memory: DuckDB's
+ * limit and threads (lambdaDuckDbSettings) and the rows per unit (compactUnitRows), so a unit's
+ * peak stays under the memory the function has. The planner packs the units the workers run, and
+ * both functions get the same memory (lib/infra/compaction.ts, `compactMemoryMb`). The env
+ * overrides (ENV.compactUnitRows, ENV.compactSplitMinUnits) are for tests and experiments.
+ */
+export function compactLambdaOptions(env: NodeJS.ProcessEnv = process.env): { settings: DuckDbSettings; unitRows: number; splitMinUnits: number } {
+  const mb = lambdaMemoryMb(env) ?? COMPACT_FUNCTION.memoryMb;
+  return {
+    // One DuckDB thread per vCPU Lambda gives (1 at 1,769 MB): a unit is one sort, and a second
+    // thread on one vCPU only adds its buffers (docs/performance.md "Cost model").
+    settings: { ...lambdaDuckDbSettings(env), threads: Math.max(1, Math.round(mb / LAMBDA_MB_PER_VCPU)) },
+    unitRows: envInt(env, ENV.compactUnitRows, compactUnitRows(mb)),
+    splitMinUnits: envInt(env, ENV.compactSplitMinUnits, SPLIT_MIN_UNITS),
+  };
+}
 
 /** The event the compaction schedule sends: COMPACT_FUNCTION.scheduleInput with the context attributes filled in. */
 export interface CompactEvent {

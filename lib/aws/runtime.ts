@@ -12,14 +12,23 @@ export function lambdaDuckDbSettings(env: NodeJS.ProcessEnv = process.env): Duck
   if (!env.HOME || env.HOME === '/home/sbx_user1051') env.HOME = tmp;
   const tempDirectory = path.join(tmp, 'duckdb_tmp');
   mkdirSync(tempDirectory, { recursive: true });
-  const mb = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  const mb = lambdaMemoryMb(env);
   const settings: DuckDbSettings = { tempDirectory };
-  if (Number.isFinite(mb) && mb > 0) {
+  if (mb !== undefined) {
     settings.memoryLimit = `${Math.max(64, Math.floor(mb * 0.6))}MB`;
     // DuckDB's guidance: ~125 MB per thread.
     settings.threads = Math.max(1, Math.min(os.cpus().length, Math.floor(mb / 512)));
   }
   return settings;
+}
+
+/** Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB. */
+export const LAMBDA_MB_PER_VCPU = 1769;
+
+/** The function's memory (MB) as Lambda sets it; undefined outside Lambda. */
+export function lambdaMemoryMb(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const mb = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  return Number.isFinite(mb) && mb > 0 ? mb : undefined;
 }
 
 export function envInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {

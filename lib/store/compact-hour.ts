@@ -52,6 +52,20 @@ export interface HourPlan {
 /** Rows per unit by default: measured with bench/compact.ts (docs/performance.md "Compaction and storage"). */
 export const UNIT_ROWS = 4_000_000;
 
+/** The function memory UNIT_ROWS was measured at (the compaction Lambdas' size until 2026-12-03). */
+const UNIT_ROWS_AT_MB = 3008;
+
+/**
+ * Rows per unit (hour and day) for a compaction Lambda of `memoryMb`: the one rule that sizes a
+ * unit from the memory its worker has (lib/aws/compact-job.ts compactLambdaOptions; the planner
+ * packs, the workers run, both at the stack's `compactMemoryMb`). A unit's sort spills past
+ * DuckDB's limit, and what its Parquet reader and writer hold is outside that limit, so its peak
+ * grows with its rows: UNIT_ROWS at 3,008 MB, in proportion below (docs/performance.md "Cost model").
+ */
+export function compactUnitRows(memoryMb: number): number {
+  return Math.max(250_000, Math.round((UNIT_ROWS * Math.min(memoryMb, UNIT_ROWS_AT_MB)) / UNIT_ROWS_AT_MB / 50_000) * 50_000);
+}
+
 const KEYS = '__compact_keys';
 const DROPPED = '__compact_dropped';
 const UNIT = '__compact_unit';
