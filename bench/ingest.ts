@@ -2,7 +2,7 @@
 // (issue #11 point 2, target >= 200 profiles/s on the 2-core machine). Prints a table; asserts
 // nothing. Build first (npm run build:all), then:
 //
-//   node dist/bench/ingest.js [--profiles 600] [--batch 10] [--old <built checkout>] [--json]
+//   node dist/bench/ingest.js [--profiles 600] [--batch 10] [--old <built checkout>] [--reps 1] [--cli-only] [--json]
 //
 // Two inputs, the same profiles (the test/fixtures/go kinds of three runs, repeated):
 // - bundles: what the agent uploads at its defaults, one per instance-minute: 6 profiles (cpu,
@@ -19,8 +19,9 @@
 //   a share near 100% of a core means it, not ingest, sets the rate).
 // - CLI: `fleetprof ingest <dir>` in a fresh node process (node start included), its CPU time and
 //   peak RSS, on one thread (--jobs 1) and two (--jobs 2).
-// - --old: the same paths of another build (OLD, e.g. main at session start; it has no --jobs, so
-//   its CLI runs on one thread), interleaved with this build's in the same run.
+// - --old: the same paths of another build (OLD, e.g. main at session start), interleaved with this
+//   build's in the same run (its CLI with the same --jobs when it has the flag).
+// - --reps N: each CLI row N times, this build and OLD alternating, medians; --cli-only: only those.
 // - peers in the same run: the per-object path (each profile its own batch, as before layout v2)
 //   in-process over a local store, and Go's profile.ParseData over the same files (decode only).
 // The machine is shared: wall rates move with its load (printed); CPU ms per profile much less.
@@ -316,13 +317,37 @@ async function main(): Promise<void> {
   const rows: [string, PathResult][] = [];
   const motoShare: [string, number][] = [];
 
-  // This build's and OLD's runs of each path back to back, so the machine's load hits both alike.
-  rows.push(['fleetprof ingest <dir of bundles> --jobs 1 (node start included)', cliPath(bundles, CLI, ['--jobs', '1'])]);
-  if (oldCli) rows.push(['  OLD: fleetprof ingest <dir of bundles> (one thread)', cliPath(bundles, oldCli)]);
-  rows.push(['fleetprof ingest <dir of bundles> --jobs 2', cliPath(bundles, CLI, ['--jobs', '2'])]);
-  rows.push(['fleetprof ingest <dir of single profiles> --jobs 1', cliPath(singles, CLI, ['--jobs', '1'])]);
-  if (oldCli) rows.push(['  OLD: fleetprof ingest <dir of single profiles>', cliPath(singles, oldCli)]);
-  rows.push(['fleetprof ingest <dir of single profiles> --jobs 2', cliPath(singles, CLI, ['--jobs', '2'])]);
+  // This build's and OLD's runs of each path back to back, so the machine's load hits both alike;
+  // with --reps N each CLI row is run N times, this build and OLD alternating, and the row holds
+  // the median of each column. OLD gets the same --jobs when it knows the flag (main since e2bbf9c;
+  // before, its CLI ran on one thread).
+  const reps = arg('reps', 1);
+  const oldJobs = oldCli !== undefined && spawnSync(process.execPath, [oldCli, 'ingest', '--help'], { encoding: 'utf8' }).stdout.includes('--jobs');
+  const cli: [string, Input[], string, string[]][] = [];
+  for (const [what, inputs] of [
+    ['bundles', bundles],
+    ['single profiles', singles],
+  ] as const) {
+    for (const jobs of ['1', '2']) {
+      cli.push([`fleetprof ingest <dir of ${what}> --jobs ${jobs}${what === 'bundles' && jobs === '1' ? ' (node start included)' : ''}`, inputs, CLI, ['--jobs', jobs]]);
+      if (oldCli && (oldJobs || jobs === '1')) cli.push([`  OLD: fleetprof ingest, the same${oldJobs ? '' : ' (one thread)'}`, inputs, oldCli, oldJobs ? ['--jobs', jobs] : []]);
+    }
+  }
+  const runsOf = cli.map((): PathResult[] => []);
+  for (let r = 0; r < reps; r++) cli.forEach(([, inputs, bin, extra], i) => runsOf[i].push(cliPath(inputs, bin, extra)));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  cli.forEach(([name], i) => {
+    const rs = runsOf[i];
+    const m = (f: (r: PathResult) => number) => median(rs.map(f));
+    rows.push([reps > 1 ? `${name} [median of ${reps}]` : name, { ...rs[0], wallS: m((r) => r.wallS), cpuMs: m((r) => r.cpuMs), peakMb: m((r) => r.peakMb), failures: Math.max(...rs.map((r) => r.failures)) }]);
+  });
+  if (process.argv.includes('--cli-only')) {
+    console.log(`${header}${reps > 1 ? ` — ${reps} runs per row, alternating` : ''}`);
+    console.log(`${'path'.padEnd(80)} ${'profiles/s'.padStart(10)} ${'CPU ms/profile'.padStart(14)} ${'peak MB'.padStart(8)}`);
+    for (const [name, r] of rows) console.log(`${name.padEnd(80)} ${(r.profiles / r.wallS).toFixed(1).padStart(10)} ${(r.cpuMs / r.profiles).toFixed(2).padStart(14)} ${r.peakMb.toFixed(0).padStart(8)}${r.failures ? '  FAILED' : ''}`);
+    console.log(`load average ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}`);
+    return;
+  }
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-bench-ingest-'));
   const moto = await startMotoS3({ region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') });
   let hBundles: PathResult;
