@@ -5,6 +5,7 @@
 // mergers at once, and a merge whose swap comes after the hour's compaction. A redelivered
 // profile (two batches) counts once throughout; top equals top over the unmerged files.
 import { promises as fs, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
@@ -18,6 +19,7 @@ import { isMergeBatch, mergeOpen, openHours, type MergeOptions } from '../lib/st
 import { parseKey } from '../lib/store/layout';
 import { openEngine } from '../lib/query/open';
 import { rowsSeen } from './helpers/rows-seen';
+import { encodeProfile, sampleProfile } from './helpers/pprof-builder';
 import { top } from '../lib/query/top';
 import { topFromMergeSums } from '../lib/query/merge-sums';
 import { profileWeightsSql } from '../lib/query/window';
@@ -270,4 +272,68 @@ test('pre-summed functions: top over a whole merge equals top over its raw rows 
   expect(late.deleted).toBeGreaterThanOrEqual(1);
   expect((await store.list('fresh/functions_merge/')).length).toBe(0);
   for (const [i, [f2, t, svc]] of cases.entries()) expect(await cpuTop(store, f2, t, { service: svc })).toEqual(raw[i]);
+}, 180_000);
+
+test('a window reaching into a compacted hour: pre-sums and raw rows without the weights join equal the view path (fleet, one service), a redelivered copy included', async () => {
+  const store = new LocalStore(path.join(tmp, 'cross'));
+  const A = Date.UTC(2026, 10, 20, 10) * 1000; // the compacted hour; A + H the fresh, merged one
+  let n = 0;
+  const cpuBatch = async (times: number[], seq = n++) => {
+    const b = new FreshBatch({ store, writer });
+    for (const t of times)
+      for (const inst of ['i1', 'i2']) {
+        const bytes = gzipSync(encodeProfile({ ...sampleProfile(), timeNanos: BigInt(t) * 1000n }));
+        const svc = inst === 'i1' ? 'svc-a' : 'svc-b';
+        b.add(prepareBytes(bytes, parseSourceMeta({ service: svc, instance: inst, version: 'v1', source: `${inst}-${t}-cpu.pb.gz`, sourceId: `test:${inst}:${t}:${seq}` })).entries);
+      }
+    await b.publish();
+  };
+  const min = 60_000_000;
+  await cpuBatch([A + 10 * min, A + 35 * min]);
+  await cpuBatch([A + 50 * min]);
+  await compact(store, writer, { now: A / 1000 + 70 * 60_000, closedBefore: (A + H) / 1000 });
+  await cpuBatch([A + H + 5 * min, A + H + 25 * min]);
+  await cpuBatch([A + H + 40 * min]);
+  await mergeOpen(store, writer, { now: (A + H) / 1000 + 50 * 60_000, minAgeMs: -Infinity });
+  await cpuBatch([A + H + 55 * min]); // the last minute: raw
+  expect((await freshFiles(store, 'functions')).merged).toBe(1);
+  expect((await readManifest(store, 'functions', '2026-11-20')).manifest.live.flatMap((f) => f.hours)).toContain(10);
+  const windows: [number, number][] = [
+    [A + 30 * min, A + 2 * H],
+    [A + 20 * min, A + H + 45 * min],
+    [A + 40 * min, A + H + 20 * min],
+  ];
+  const direct = async (f: number, t: number, service?: string) => {
+    const engine = await openEngine(store, { fromUs: f, toUs: t }, [store.root]);
+    try {
+      const params = { st: 'cpu' };
+      const q = { kind: 'cpu' as const, fromUs: f, toUs: t, service };
+      const r = await topFromMergeSums(engine, q, 'cpu', profileWeightsSql(q, 'cpu', params), params);
+      return r?.totals !== undefined; // the total comes with the sums only on the direct path
+    } finally {
+      engine.close();
+    }
+  };
+  const check = async () => {
+    for (const [f, t] of windows)
+      for (const service of [undefined, 'svc-a']) {
+        expect(await direct(f, t, service)).toBe(true);
+        const got = await cpuTop(store, f, t, { service });
+        expect(got).toEqual(await cpuTop(store, f, t, { service, rollups: false }));
+        expect(JSON.parse(got).total).not.toBe('0');
+      }
+  };
+  await check();
+  // A copy of a fresh profile in another batch (a redelivery) keeps the direct path, with the copy dropped.
+  const before = await cpuTop(store, windows[0][0], windows[0][1]);
+  await cpuBatch([A + H + 25 * min], 2);
+  const e = await openEngine(store, {}, [store.root]);
+  try {
+    const r = await e.rows(`SELECT count(*) - count(DISTINCT profile_id) AS copies FROM ${await e.undedupedSource('profiles')}`);
+    expect(Number(r[0].copies)).toBe(2); // both instances' profile at +25 min, twice
+  } finally {
+    e.close();
+  }
+  expect(await cpuTop(store, windows[0][0], windows[0][1])).toEqual(before);
+  await check();
 }, 180_000);

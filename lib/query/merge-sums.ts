@@ -102,15 +102,22 @@ export async function topFromMergeSums(engine: QueryEngine, q: WindowCohort, sam
   );
   const shared = sameProfiles(fn.fresh, pr.fresh, sums.fresh);
   const dropped = shared ? await viewKeys(engine) : await ownKeys(engine, merges, prById, fn.fresh);
-  // Fresh files only, the functions' keys the profiles' (shared): a functions row counts exactly
-  // when its profile's row does, and carries that profile's kind, service, version and time; every
-  // CPU profile weighs 1. So the weights' join (a read of every profiles file) adds nothing to the
-  // raw rows' sums, nor to the total (lib/query/top.ts joins the profiles to their weights).
-  // Compacted files only by the hours their manifest says they hold: a last-hour window of a day
-  // with compacted hours would otherwise read every compacted functions file of the day.
+  // The functions' keys the profiles' (shared) and no late hour (checked above): a functions row
+  // counts exactly when its profile's row does, and carries that profile's kind, service, version
+  // and time; every CPU profile weighs 1. So the weights' join (a read of every profiles file)
+  // adds nothing to the raw rows' sums, nor to the total (lib/query/top.ts joins the profiles to
+  // their weights). That holds for compacted files too: an hour's compacted functions and profiles
+  // hold the same profiles once each (the compactor's dedupe is the same rule on the same keys);
+  // while only one of the two tables of an hour is switched, the other's fresh batch files of that
+  // hour are still listed and `shared` is false, and a batch either compaction missed is a late
+  // hour. A window reaching into a compacted hour (the last hour, 40 minutes after the hour's
+  // turn) spent 2.6-3.2 CPU-s in that join at 1,000 instances, 1.5-1.6 without
+  // (docs/performance.md "The fresh hour"). Compacted files only by the hours their manifest says
+  // they hold: a last-hour window of a day with compacted hours would otherwise read every
+  // compacted functions file of the day.
   const span = [[q.fromUs, q.toUs]] as const;
   const fnCompacted = engine.compactedIn('functions', span);
-  const direct = shared && fnCompacted.length === 0 && engine.compactedIn('profiles', span).length === 0;
+  const direct = shared;
   const droppedBatches = new Set(dropped.map((d) => d.b));
   const summed = merges.filter((m) => inWindow.has(m.id) && !droppedBatches.has(m.id));
   const summedIds = new Set(summed.map((m) => m.id));
