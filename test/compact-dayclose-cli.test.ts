@@ -18,7 +18,9 @@ import { LocalStore } from '../lib/store/local';
 import { readManifest } from '../lib/store/manifest';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { runCompact } from '../bin/commands/compact';
+import { S3Store } from '../lib/aws/s3-store';
 import { athenaView } from './helpers/athena-view';
+import { lambdaEnv, motoAvailable, motoBucket, startMoto } from './helpers/moto';
 import { gctraceLog } from './helpers/gctrace-gen';
 import { rowsSeen } from './helpers/rows-seen';
 
@@ -41,10 +43,16 @@ async function fleetDir(): Promise<LocalStore> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-dayclose-cli-'));
   dirs.push(dir);
   const store = new LocalStore(dir);
+  await ingestFleet(store);
+  return store;
+}
+
+/** `cpu` false: the gctrace logs only (gc_cycles: two instances over two hours). */
+async function ingestFleet(store: LocalStore | S3Store, cpu = true): Promise<void> {
   const db = await openDuckDb();
   const writer = await ParquetWriter.create(db);
   try {
-    for (const run of RUNS) {
+    for (const run of cpu ? RUNS : []) {
       const b = new FreshBatch({ store, writer });
       const file = path.join(FIXTURES, run, 'cpu.pb.gz');
       b.add(prepareBytes(readFileSync(file), parseSourceMeta({ service: run.includes('i2') ? 'svc-b' : 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: `fixtures/${run}/cpu` })).entries);
@@ -57,7 +65,6 @@ async function fleetDir(): Promise<LocalStore> {
     writer.close();
     db.closeSync();
   }
-  return store;
 }
 
 /** What a user sees: CPU top fleet-wide and of one service, and every raw table's rows (count and an order-free hash). */
@@ -163,3 +170,31 @@ test('each day unit runs in a process of its own; readers see every row once aft
     db.closeSync();
   }
 }, 300_000);
+
+const d = motoAvailable() ? describe : describe.skip;
+d('the bucket (moto)', () => {
+  test('fleetprof compact --bucket closes the day in units, each child process opening the same bucket: every row once', async () => {
+    const saved = { ...process.env };
+    const moto = await startMoto();
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-dayclose-cli-s3-'));
+    dirs.push(tmp);
+    const bucket = 'fleetprof-dayclose-cli';
+    try {
+      Object.assign(process.env, { ...lambdaEnv(moto, { region: 'us-east-1', bucket, cacheDir: path.join(tmp, 'cache') }), FLEETPROF_COMPACT_UNIT_ROWS: '1' });
+      const s3 = await motoBucket(moto, 'us-east-1', bucket);
+      const store = new S3Store({ client: s3, bucket, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
+      // gc_cycles only: every request of every process goes through moto, a CPU day would take minutes.
+      await ingestFleet(store, false);
+      const truth = await rowsSeen(store, [store.cacheDir], ['gc_cycles']);
+      expect(await runCompact({ bucket, now: NOW_US, jobs: 2 })).toBe(0);
+      expect((await readManifest(store, 'gc_cycles', '2026-11-21')).manifest.live.map((f) => f.name.replace(/^day-[0-9a-f]+-(u\d+of\d+)\.parquet$/, 'day-$1')).sort()).toEqual(['day-u0of2', 'day-u1of2']);
+      expect(await rowsSeen(store, [store.cacheDir], ['gc_cycles'])).toEqual(truth);
+      expect((await athenaView(store, ['gc_cycles'])).dupes).toBe(0);
+      s3.destroy();
+    } finally {
+      await moto.stop();
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  }, 300_000);
+});
