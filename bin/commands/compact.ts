@@ -1,11 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { makeS3Client } from '../../lib/aws/clients';
 import { runCompactJob } from '../../lib/aws/compact-job';
-import { unitProcesses, type StoreSpec } from '../../lib/aws/compact-units';
+import { stackCompactOptions, unitProcesses, type StoreSpec } from '../../lib/aws/compact-units';
 import { tablesStore } from '../../lib/aws/tables-store';
-import { ENV } from '../../lib/aws/resources';
-import { envInt } from '../../lib/aws/runtime';
-import { UNIT_ROWS } from '../../lib/store/compact-hour';
 import { compact, type CompactResult } from '../../lib/store/compact';
 import { LocalStore } from '../../lib/store/local';
 import { requireDataDir, withWriter } from './engine';
@@ -55,9 +52,9 @@ function jobsArg(value: string): number {
 export async function runCompact(o: CompactCliOptions): Promise<number> {
   if ((o.data === undefined) === (o.bucket === undefined)) throw new CliError('give exactly one of --data DIR and --bucket NAME');
   const nowUs = o.now ?? Date.now() * 1000;
-  // The stack's unit size setting, as the Lambdas read it (tests and the Athena check make days of
-  // several units with it).
-  const unitRows = envInt(process.env, ENV.compactUnitRows, UNIT_ROWS);
+  // The stack's unit size, as its planner packs units ($FLEETPROF_COMPACT_UNIT_ROWS overrides it:
+  // tests and the Athena check make days of several units with it).
+  const unitRows = stackCompactOptions().unitRows;
   // Large days in key-range units, each in its own process (compact-units.ts), as the stack's workers run them.
   const apart = (store: StoreSpec) => unitProcesses({ store, jobs: o.jobs ?? 1, nowUs, unitRows });
   let r: CompactResult;

@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CompactResult, UnitReport, WorkOutcome, WorkRunner } from '../store/compact';
 import type { WorkMessage } from '../store/compact-jobs';
@@ -6,9 +7,8 @@ import { LocalStore } from '../store/local';
 import type { DuckDbSettings } from '../store/parquet';
 import type { Store } from '../store/store';
 import { makeS3Client } from './clients';
-import { runCompactWorker } from './compact-job';
-import { COMPACT_WORKER_FUNCTION } from './resources';
-import { lambdaDuckDbSettings } from './runtime';
+import { compactLambdaOptions, runCompactWorker } from './compact-job';
+import { COMPACT_FUNCTION } from './resources';
 import { tablesStore } from './tables-store';
 
 // Work messages of an in-process compaction (`fleetprof compact`, the fleet simulator) run as the
@@ -92,12 +92,17 @@ function childEntry(): string {
 }
 
 /**
- * The compaction worker Lambda's DuckDB settings (memory limit and threads from its memory size),
- * with the spill files under the store's scratch directory (not a temp directory other runs share).
+ * The stack's compaction options (compactLambdaOptions at the compaction functions' default
+ * memory; FLEETPROF_COMPACT_UNIT_ROWS still overrides the unit size): what the planner packs units
+ * with and what a worker runs one with, so the CLI runs the plan the stack would.
  */
+export function stackCompactOptions(): ReturnType<typeof compactLambdaOptions> {
+  return compactLambdaOptions({ ...process.env, HOME: process.env.HOME || os.tmpdir(), AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb) });
+}
+
+/** A worker's DuckDB settings (stackCompactOptions), with the spill files under the store's scratch directory (not a temp directory other runs share). */
 export function unitDuckDbSettings(scratchDir: string): DuckDbSettings {
-  const lambda = lambdaDuckDbSettings({ HOME: process.env.HOME || scratchDir, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_WORKER_FUNCTION.memoryMb) });
-  return { ...lambda, tempDirectory: path.join(scratchDir, 'duckdb-spill') };
+  return { ...stackCompactOptions().settings, tempDirectory: path.join(scratchDir, 'duckdb-spill') };
 }
 
 function openStore(spec: StoreSpec): Store {
