@@ -2,7 +2,7 @@
 // instance-month from measured unit costs and AWS list prices, and what it takes to reach a target.
 //
 //   node dist/bench/fleet-cost.js [--ingest-ms 45] [--ingest-mb 1769] [--parquet-puts 4]
-//     [--compact-s-per-instance-hour S] [--stored-bytes-per-instance-hour B]
+//     [--compact-s-per-instance-hour S] [--compact-mb MB] [--stored-bytes-per-instance-hour B]
 //     [--digest-s-per-instance-day 0.23] [--compact-gets-per-instance-hour 0.75] [--merge-s-per-instance-hour 0.74] [--period 60] [--arm]
 //     [--target 0.5] [--json]
 // The defaults are the figures docs/performance.md's cost model uses (each says where it was measured).
@@ -87,6 +87,10 @@ export const DEFAULTS: CostInputs = {
   // measured per unit at 100 instances x 24 h (bench/day-unit.ts, load 10-15) 0.62-0.75 CPU-s per
   // instance-hour in place of the 0.02: 1.89 - 0.02 + 0.62 = 2.49 (2.62 at the upper end).
   compactSPerInstanceHour: 2.49,
+  // lib/aws/resources.ts COMPACT_FUNCTION (deployed). At 1,769 MB (`--compact-mb 1769`) the units
+  // measured 2026-12-03 13:00-14:40 (load 10-23; bench/compact-fanout.ts and bench/day-unit.ts
+  // --memory-mb, OLD at 3,008 MB in the same windows) cost 1.0-1.12x these CPU-s: 2.49-2.79,
+  // $0.483-0.490 in all; not the default until every role is measured there (docs/performance.md "Cost model").
   compactMemoryMb: 3008,
   // With the merge tier the hour's compaction reads the merges' files, one per table per minute
   // (bench/fresh-merge.ts: one output per table per run) instead of 6 per instance-hour. The planner
@@ -164,6 +168,7 @@ function main(): void {
     ingestMemoryMb: num('--ingest-mb', DEFAULTS.ingestMemoryMb),
     parquetPutsPerBatch: num('--parquet-puts', DEFAULTS.parquetPutsPerBatch),
     compactSPerInstanceHour: num('--compact-s-per-instance-hour', DEFAULTS.compactSPerInstanceHour),
+    compactMemoryMb: num('--compact-mb', DEFAULTS.compactMemoryMb),
     compactGetsPerInstanceHour: num('--compact-gets-per-instance-hour', DEFAULTS.compactGetsPerInstanceHour),
     storedBytesPerInstanceHour: num('--stored-bytes-per-instance-hour', DEFAULTS.storedBytesPerInstanceHour),
     digestSPerInstanceDay: num('--digest-s-per-instance-day', DEFAULTS.digestSPerInstanceDay),
