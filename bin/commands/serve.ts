@@ -132,6 +132,9 @@ export async function runServe(o: ServeOptions): Promise<number> {
     server.listen(o.port, host, () => resolve());
   });
   pool.warm();
+  // The first /sql request's engine opened ahead, over the tables as they are now (a request over
+  // other files, after new data, opens its own): lib/query/sql-child.ts.
+  void listTableFiles(store, {}).then((files) => pool.expect(files, [dir]), () => undefined);
   const addr = server.address();
   port = typeof addr === 'object' && addr ? addr.port : o.port;
   const shown = host.includes(':') ? `[${host}]` : host;

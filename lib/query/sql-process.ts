@@ -7,7 +7,7 @@ import type { Store } from '../store/store';
 import type { TableFiles } from './engine';
 import { listTableFiles } from './open';
 import { SqlRejected, type SqlLimits, type SqlResult } from './sql';
-import { SQL_CHILD_ENV, SQL_CHILD_WARM_UP_ENV, type SqlAnswer, type SqlJob, type SqlReady } from './sql-child';
+import { SQL_CHILD_ENV, SQL_CHILD_WARM_UP_ENV, type SqlAnswer, type SqlJob, type SqlPrepare, type SqlReady } from './sql-child';
 
 // User SQL runs in a child process that is killed when it overruns. DuckDB checks for interrupts
 // between vectors, but one scalar call such as `len(range(300000000))` or `list(range(2e7))`
@@ -18,7 +18,9 @@ import { SQL_CHILD_ENV, SQL_CHILD_WARM_UP_ENV, type SqlAnswer, type SqlJob, type
 // - memory: DuckDB memory_limit and max_temp_directory_size, V8's old space, and the process's
 //   resident set polled from /proc (Linux) with SIGKILL over the ceiling;
 // - result bytes and rows: counted while streaming in the child (lib/query/sql.ts).
-// Children are kept warm and reused; a killed one is replaced at once.
+// Children are kept warm and reused; a killed one is replaced at once. A child opens the engine for
+// its next job ahead, over the files of its last job; a replacement is told the files of the
+// pool's last job (lib/query/sql-child.ts), so the query after a kill does not open one either.
 
 export interface SqlProcessOptions {
   /** Most children alive at once (jobs beyond wait for one). */
@@ -52,6 +54,8 @@ interface Worker {
   busy: boolean;
   /** DuckDB loaded (the child said so): no start-up cost on its next job. */
   ready: boolean;
+  /** When it last finished a job (0: never). */
+  idleSince: number;
 }
 
 export class SqlProcessPool {
@@ -59,6 +63,10 @@ export class SqlProcessPool {
   private readonly waiting: ((w: Worker) => void)[] = [];
   private nextId = 1;
   private closed = false;
+  /** What the last job ran over: a child started ahead of need opens its first engine over it. */
+  private last: SqlPrepare['prepare'] | undefined;
+  /** Jobs answered by an engine their child had opened ahead (tests, benchmarks). */
+  answeredAhead = 0;
   readonly size: number;
   readonly memoryMb: number;
 
@@ -74,13 +82,9 @@ export class SqlProcessPool {
     // loaded machine's process start-up never turns a query's answer into a time-limit refusal.
     await this.started(w);
     const timeoutMs = job.limits.timeoutMs;
-    const settings: DuckDbSettings = {
-      memoryLimit: `${Math.max(64, Math.floor(this.memoryMb * 0.5))}MB`,
-      maxTempDirectorySize: `${Math.floor((this.o.maxTempBytes ?? 1 << 30) / (1 << 20))}MB`,
-      tempDirectory: this.o.tempDirectory,
-      threads: this.o.threads,
-    };
+    const settings = this.settings();
     const msg: SqlJob = { id: this.nextId++, files: job.files, allowedDirectories: job.allowedDirectories, settings, sql: job.sql, limits: job.limits };
+    this.last = { files: job.files, allowedDirectories: job.allowedDirectories, settings };
     return new Promise<SqlResult>((resolve, reject) => {
       let done = false;
       const finish = (kill: boolean, err?: Error, result?: SqlResult) => {
@@ -97,6 +101,7 @@ export class SqlProcessPool {
       };
       const onMessage = (a: SqlAnswer | SqlReady) => {
         if (!('id' in a) || a.id !== msg.id) return;
+        if (a.prepared) this.answeredAhead++;
         if (a.ok) finish(false, undefined, a.result);
         else finish(false, a.rejected ? new SqlRejected(a.message) : new Error(a.message));
       };
@@ -110,6 +115,25 @@ export class SqlProcessPool {
       w.child.once('exit', onExit);
       w.child.send(msg);
     });
+  }
+
+  /** A child's DuckDB settings: the same for every job. */
+  private settings(): DuckDbSettings {
+    return {
+      memoryLimit: `${Math.max(64, Math.floor(this.memoryMb * 0.5))}MB`,
+      maxTempDirectorySize: `${Math.floor((this.o.maxTempBytes ?? 1 << 30) / (1 << 20))}MB`,
+      tempDirectory: this.o.tempDirectory,
+      threads: this.o.threads,
+    };
+  }
+
+  /**
+   * The files the next jobs will probably run over (serve: the store's tables at start): every
+   * child opens its next engine over them now, and a child started later too.
+   */
+  expect(files: TableFiles, allowedDirectories: string[]): void {
+    this.last = { files, allowedDirectories, settings: this.settings() };
+    for (const w of this.workers) if (w.child.connected) w.child.send({ prepare: this.last } satisfies SqlPrepare);
   }
 
   private started(w: Worker): Promise<void> {
@@ -153,8 +177,10 @@ export class SqlProcessPool {
   private acquire(): Promise<Worker> {
     if (this.closed) return Promise.reject(new Error('SQL process pool is closed'));
     // A ready child first: one still starting (a replacement for a killed one) costs a second.
+    // Among those, the one idle longest: a child that has just answered is still opening its next
+    // engine (sql-child.ts), one idle longer has had the time to.
     const idle = [...this.workers].filter((w) => !w.busy && w.child.connected);
-    const w = idle.find((x) => x.ready) ?? idle[0];
+    const w = idle.filter((x) => x.ready).sort((a, b) => a.idleSince - b.idleSince)[0] ?? idle[0];
     if (w) {
       w.busy = true;
       return Promise.resolve(w);
@@ -168,6 +194,7 @@ export class SqlProcessPool {
   }
 
   private release(w: Worker): void {
+    w.idleSince = Date.now();
     const next = this.waiting.shift();
     if (next) next(w);
     else w.busy = false;
@@ -204,12 +231,13 @@ export class SqlProcessPool {
     });
     child.unref();
     child.channel?.unref();
-    const w: Worker = { child, busy: false, ready: false };
+    const w: Worker = { child, busy: false, ready: false, idleSince: 0 };
     child.on('message', (m: SqlAnswer | SqlReady) => {
       if ('ready' in m) w.ready = true;
     });
     child.once('exit', () => this.workers.delete(w));
     this.workers.add(w);
+    if (warmUp && this.last) child.send({ prepare: this.last } satisfies SqlPrepare);
     return w;
   }
 }
