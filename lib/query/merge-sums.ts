@@ -1,6 +1,6 @@
 import { duckdbType, TABLES } from '../model/schema';
 import { BATCH_COLUMN, viewRowsSql } from '../store/dedupe';
-import { isMergeBatch, SUMS_TABLE } from '../store/merge';
+import { isMergeBatch, sameProfiles, SUMS_TABLE } from '../store/merge';
 import { missingColumns, sqlString, tierSource } from '../store/parquet';
 import { cohortPredicate, type SqlParams } from './cohort';
 import type { QueryEngine } from './engine';
@@ -31,21 +31,6 @@ type Dropped = { key: string; b: string }[];
 
 /** `top`'s total (pprof's "of N total") and unit; null when no profile matched. */
 export type Totals = { total: bigint | null; unit: string | null };
-
-/**
- * Whether every fresh functions file has a fresh profiles file of the same batch holding the same
- * profiles, and every fresh profiles file a functions file: an ingest batch's files hold one set of
- * profiles; a merge's when its pre-sums are listed (written only when functions and profiles merged
- * the same batches). Not so while a merge is between its functions and its profiles swap, or a
- * batch is being published. Then the functions' dedupe keys are the profiles' (a profile without
- * functions rows has none in any copy), and the profiles view's dropped keys are the functions'.
- */
-function sameProfiles(fn: readonly string[], pr: readonly string[], sums: readonly string[]): boolean {
-  const fnIds = new Set(fn.map(batchOfPath));
-  const prIds = new Set(pr.map(batchOfPath));
-  const sumIds = new Set(sums.map(batchOfPath));
-  return fnIds.size === prIds.size && [...fnIds].every((id) => prIds.has(id) && (!isMergeBatch(id) || sumIds.has(id)));
-}
 
 /** The profiles view's dropped keys (computed once per engine, the totals' view uses them too), with their batch. */
 async function viewKeys(engine: QueryEngine): Promise<Dropped> {

@@ -388,6 +388,24 @@ async function writeMerged(writer: ParquetWriter, table: TableName, paths: reado
   return { in: rowsIn, out: Number(r.getRows()[0]?.[0] ?? 0) };
 }
 
+/**
+ * Whether every fresh functions file has a fresh profiles file of the same batch holding the same
+ * profiles, and every fresh profiles file a functions file: an ingest batch's files hold one set of
+ * profiles; a merge's when its pre-sums are listed (written only when functions and profiles merged
+ * the same batches). Not so while a merge is between its functions and its profiles swap, or a
+ * batch is being published. Then the functions' dedupe keys are the profiles' (a profile without
+ * functions rows has none in any copy), and the profiles view's dropped keys are the functions'.
+ */
+export function sameProfiles(fn: readonly string[], pr: readonly string[], sums: readonly string[]): boolean {
+  const fnIds = new Set(fn.map(batchOfPath));
+  const prIds = new Set(pr.map(batchOfPath));
+  const sumIds = new Set(sums.map(batchOfPath));
+  return fnIds.size === prIds.size && [...fnIds].every((id) => prIds.has(id) && (!isMergeBatch(id) || sumIds.has(id)));
+}
+
+/** The batch id of a fresh file's path (its name up to the first dot). */
+const batchOfPath = (p: string) => (p.split('/').pop() ?? '').split('.')[0];
+
 /** The merge tier's pre-sums table (lib/model/tables/functions-merge.ts). */
 export const SUMS_TABLE = 'functions_merge';
 
