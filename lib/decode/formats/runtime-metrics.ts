@@ -350,15 +350,8 @@ class Bytes {
     this.keep = pos;
   }
 
-  /**
-   * A copy of b[start..end) with `before` and `after` spare bytes around it, in a buffer reused
-   * by the next call (valid until then).
-   */
-  bytes(start: number, end: number, before: number, after: number): Buffer {
-    const len = before + Math.max(0, end - start) + after;
-    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafeSlow(Math.max(len, 2 * this.scratch.length));
-    const out = this.scratch.subarray(0, len);
-    if (end <= start) return out;
+  /** Makes b[start..end) resident (both ends read, no slice released in between) and returns the index of the slice holding `start`. */
+  private sliceOf(start: number, end: number): number {
     this.holding = true;
     try {
       this.at(start);
@@ -368,6 +361,19 @@ class Bytes {
     }
     let k = this.starts.length - 1;
     while (this.starts[k] > start) k--;
+    return k;
+  }
+
+  /**
+   * A copy of b[start..end) with `before` and `after` spare bytes around it, in a buffer reused
+   * by the next call (valid until then).
+   */
+  bytes(start: number, end: number, before: number, after: number): Buffer {
+    const len = before + Math.max(0, end - start) + after;
+    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafeSlow(Math.max(len, 2 * this.scratch.length));
+    const out = this.scratch.subarray(0, len);
+    if (end <= start) return out;
+    let k = this.sliceOf(start, end);
     for (let pos = start; pos < end; k++) {
       const from = pos - this.starts[k];
       const n = Math.min(this.parts[k].length - from, end - pos);
@@ -380,15 +386,7 @@ class Bytes {
   /** b[start..end) as UTF-8 text (copied out of the slices only when it spans several). */
   text(start: number, end: number): string {
     if (end <= start) return '';
-    this.holding = true;
-    try {
-      this.at(start);
-      this.at(end - 1);
-    } finally {
-      this.holding = false;
-    }
-    let k = this.starts.length - 1;
-    while (this.starts[k] > start) k--;
+    let k = this.sliceOf(start, end);
     const first = this.parts[k];
     const from = start - this.starts[k];
     if (end - this.starts[k] <= first.length) return first.toString('utf8', from, end - this.starts[k]);
