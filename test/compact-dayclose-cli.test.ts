@@ -4,12 +4,10 @@
 // (service, instance) pair per unit) makes a small day several units. Readers see every row once
 // after every unit, `top` is the same before and after, and a second run changes nothing.
 // Needs the build (the units' processes run dist/lib/aws/compact-units.js): npm run -s build.
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { unitProcesses } from '../lib/aws/compact-units';
-import { FreshBatch, prepareBytes } from '../lib/ingest';
-import { parseSourceMeta } from '../lib/model/source';
 import { openEngine } from '../lib/query/open';
 import { top } from '../lib/query/top';
 import { compact, type UnitReport, type WorkRunner } from '../lib/store/compact';
@@ -20,11 +18,11 @@ import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { runCompact } from '../bin/commands/compact';
 import { S3Store } from '../lib/aws/s3-store';
 import { athenaView } from './helpers/athena-view';
+import { ingestFixtureFleet } from './helpers/fixture-fleet';
 import { lambdaEnv, motoAvailable, motoBucket, startMoto } from './helpers/moto';
 import { gctraceLog } from './helpers/gctrace-gen';
 import { rowsSeen } from './helpers/rows-seen';
 
-const FIXTURES = path.join(__dirname, 'fixtures/go');
 const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1'];
 const RAW = ['profiles', 'functions', 'stacks', 'gc_cycles'] as const;
 // Two instances' gctrace logs over two UTC hours: a day of several hour files per pair.
@@ -49,22 +47,7 @@ async function fleetDir(): Promise<LocalStore> {
 
 /** `cpu` false: the gctrace logs only (gc_cycles: two instances over two hours). */
 async function ingestFleet(store: LocalStore | S3Store, cpu = true): Promise<void> {
-  const db = await openDuckDb();
-  const writer = await ParquetWriter.create(db);
-  try {
-    for (const run of cpu ? RUNS : []) {
-      const b = new FreshBatch({ store, writer });
-      const file = path.join(FIXTURES, run, 'cpu.pb.gz');
-      b.add(prepareBytes(readFileSync(file), parseSourceMeta({ service: run.includes('i2') ? 'svc-b' : 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: `fixtures/${run}/cpu` })).entries);
-      await b.publish();
-    }
-    const b = new FreshBatch({ store, writer });
-    for (const inst of ['gc1', 'gc2']) b.add(prepareBytes(GC_LOG, parseSourceMeta({ service: 'svc-a', instance: inst, version: 'v1', startUs: GC_START_US, source: `gc-${inst}`, sourceId: `test:gc:${inst}` })).entries);
-    await b.publish();
-  } finally {
-    writer.close();
-    db.closeSync();
-  }
+  await ingestFixtureFleet(store, { runs: cpu ? RUNS : [], kinds: ['cpu'], gcLog: GC_LOG, gcStartUs: GC_START_US });
 }
 
 /** What a user sees: CPU top fleet-wide and of one service, and every raw table's rows (count and an order-free hash). */

@@ -5,18 +5,15 @@
 // order, one unit delivered twice and a job's last unit to two workers at once (two concurrent
 // finalizers). Every row of every raw table is seen exactly once by DuckDB after every delivery,
 // Athena's symlinks never name a row twice, and the day ends as day files holding the same rows.
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import type { CompactEvent, PlannerResult } from '../lib/aws/compact-job';
 import { S3Store } from '../lib/aws/s3-store';
-import { FreshBatch, prepareBytes } from '../lib/ingest';
-import { parseSourceMeta } from '../lib/model/source';
 import { KEYS_PREFIX, parseWorkMessage, readJob, type UnitJob } from '../lib/store/compact-jobs';
 import { readManifest } from '../lib/store/manifest';
-import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { openDuckDb } from '../lib/store/parquet';
 import { gctraceLog } from './helpers/gctrace-gen';
 import { deliver, drain, receiveAll, sqsRecord, type WorkerHandler, type WorkQueue } from './helpers/compact-queue';
 import { athenaView } from './helpers/athena-view';
+import { ingestFixtureFleet } from './helpers/fixture-fleet';
 import { startCompactStack, type CompactStack } from './helpers/compact-stack';
 import { motoAvailable } from './helpers/moto';
 import { rowsSeen } from './helpers/rows-seen';
@@ -24,7 +21,6 @@ import { shuffled } from './helpers/shuffle';
 
 const BUCKET = 'fleetprof-dayclose';
 const REGION = 'us-east-1';
-const FIXTURES = path.join(__dirname, 'fixtures/go');
 const RUNS = ['svc-a-v1-i1', 'svc-a-v1-i2'];
 const KINDS = ['cpu'] as const;
 const RAW = ['profiles', 'functions', 'stacks', 'gc_cycles'] as const;
@@ -54,25 +50,8 @@ d('the day close in key-range units over the work queue (moto)', () => {
       env: { FLEETPROF_COMPACT_UNIT_ROWS: '1' },
     });
     ({ store, queue, planner, worker } = stack);
-    const db = await openDuckDb();
-    const writer = await ParquetWriter.create(db);
-    try {
-      // Each run's profiles in a batch of its own; the two gctrace logs in one more.
-      for (const run of RUNS) {
-        const b = new FreshBatch({ store, writer });
-        for (const kind of KINDS) {
-          const file = path.join(FIXTURES, run, `${kind}.pb.gz`);
-          b.add(prepareBytes(readFileSync(file), parseSourceMeta({ service: run.includes('i2') ? 'svc-b' : 'svc-a', instance: run, version: run.includes('v2') ? 'v2' : 'v1', source: file, sourceId: `fixtures/${run}/${kind}` })).entries);
-        }
-        await b.publish();
-      }
-      const b = new FreshBatch({ store, writer });
-      for (const inst of ['gc1', 'gc2']) b.add(prepareBytes(GC_LOG, parseSourceMeta({ service: 'svc-a', instance: inst, version: 'v1', startUs: GC_START_US, source: `gc-${inst}`, sourceId: `test:gc:${inst}` })).entries);
-      await b.publish();
-    } finally {
-      writer.close();
-      db.closeSync();
-    }
+    // Each run's profiles in a batch of its own; the two gctrace logs in one more.
+    await ingestFixtureFleet(store, { runs: RUNS, kinds: KINDS, gcLog: GC_LOG, gcStartUs: GC_START_US });
     // The hours, compacted through the queue (test/compact-fanout.test.ts checks that step).
     await planner({ scheduledTime: '2030-01-01T00:00:00Z', attempt: '1' });
     await drain(queue, worker);
