@@ -3,6 +3,7 @@ import { compactClock, compactLambdaOptions, runCompactPlanner, type CompactEven
 import { compactQueueUrl, makeSqsClient, sqsSend } from '../lib/aws/compact-queue';
 import type { LambdaContext } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
+import { tablesQuarantine } from '../lib/aws/quarantine';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
 // EventBridge Scheduler -> the compaction planner at the scheduled time (lib/infra/compaction.ts):
@@ -18,9 +19,11 @@ export async function handler(event: CompactEvent | undefined, context?: LambdaC
   obs.start(context);
   try {
     const nowUs = compactClock(event, Date.now() * 1000);
-    const store = tablesStore(s3, tablesBucket());
+    const bucket = tablesBucket();
+    const store = tablesStore(s3, bucket);
     const send = sqsSend(sqs, compactQueueUrl());
-    return await runCompactPlanner({ store, send, ...compactLambdaOptions(), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
+    // An unreadable fresh file of a closed hour is copied to quarantine/tables/<key> and skipped (lib/store/compact.ts).
+    return await runCompactPlanner({ store, send, ...compactLambdaOptions(), quarantine: tablesQuarantine(s3, bucket), log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
   } catch (e) {
     obs.log({ level: 'ERROR', msg: 'compaction planning failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
     throw e;

@@ -3,10 +3,8 @@ import { compactClock, runMergeJob, type CompactEvent, type MergeJobResult } fro
 import type { LambdaContext } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
-import { quarantineObject } from '../lib/aws/quarantine';
-import { PREFIXES } from '../lib/aws/resources';
+import { tablesQuarantine } from '../lib/aws/quarantine';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
-import type { UnreadableFile } from '../lib/store/merge';
 
 // EventBridge Scheduler -> the merger every minute (lib/infra/merge.ts): the open hours' settled
 // batch files merged into one file per table (lib/store/merge.ts). Reserved concurrency 1. All
@@ -23,9 +21,7 @@ export async function handler(event: CompactEvent | undefined, context?: LambdaC
     // The scheduled time: a retried attempt merges as of the same minute (settledness is by batch age).
     const nowUs = compactClock(event, Date.now() * 1000);
     const bucket = tablesBucket();
-    const quarantine = async (f: UnreadableFile) => {
-      await quarantineObject(s3, { bucket, key: PREFIXES.tables + f.key, etag: f.etag, code: 'unreadable', reason: f.reason, at: new Date().toISOString() });
-    };
+    const quarantine = tablesQuarantine(s3, bucket);
     return await runMergeJob({ store: tablesStore(s3, bucket), settings: lambdaDuckDbSettings(), quarantine, log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
   } catch (e) {
     obs.log({ level: 'ERROR', msg: 'merge failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });

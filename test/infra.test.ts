@@ -490,7 +490,7 @@ describe('compaction', () => {
     expect(cfg.Properties).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 });
   });
 
-  test('the scheduler role invokes the planner only; planner and worker read, write and delete under tables/ only and send to the work queue only', () => {
+  test('the scheduler role invokes the planner only; planner and worker read, write and delete under tables/ only (the planner also copies unreadable fresh files to quarantine/tables/fresh/) and send to the work queue only', () => {
     const invoker = sched.Properties.Target.RoleArn['Fn::GetAtt'][0];
     expect(roleStatements(invoker).map((st) => [st.Action, str(st.Resource)])).toEqual([['lambda:InvokeFunction', `<${fnId}.Arn>`]]);
     const queueId = logicalId(stack.compaction.queue);
@@ -499,6 +499,7 @@ describe('compaction', () => {
       expect(sts).toEqual([
         ['s3:DeleteObject,s3:GetObject,s3:PutObject', `<${bucketId}.Arn>/tables/*`],
         ['s3:ListBucket', `<${bucketId}.Arn>`],
+        ...(role === roleId ? [['s3:PutObject', `<${bucketId}.Arn>/quarantine/tables/fresh/*`]] : []),
       ]);
       const list_ = s3Statements(roleStatements(role)).find((st) => st.Action === 's3:ListBucket');
       expect(list_.Condition.StringLike['s3:prefix']).toEqual(['tables/', 'tables/*']);

@@ -1,10 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { makeS3Client } from '../../lib/aws/clients';
 import { runCompactJob } from '../../lib/aws/compact-job';
+import { tablesQuarantine } from '../../lib/aws/quarantine';
 import { stackCompactOptions, unitProcesses, type StoreSpec } from '../../lib/aws/compact-units';
 import { tablesStore } from '../../lib/aws/tables-store';
 import { compact, type CompactResult } from '../../lib/store/compact';
 import { LocalStore } from '../../lib/store/local';
+import { localQuarantine, quarantinedTableKey } from '../../lib/store/unreadable';
 import { requireDataDir, withWriter } from './engine';
 import { bucketOption, dataOption, isoTime } from './options';
 import { action, CliError } from './run';
@@ -60,17 +62,20 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
   let r: CompactResult;
   if (o.bucket !== undefined) {
     if (o.before !== undefined || o.all) throw new CliError('--before and --all apply to --data only (the bucket is compacted as the schedule does, at --now)');
-    r = await runCompactJob({ store: tablesStore(makeS3Client(), o.bucket), unitRows, apart: apart({ kind: 'bucket', bucket: o.bucket }) }, nowUs);
+    const s3 = makeS3Client();
+    r = await runCompactJob({ store: tablesStore(s3, o.bucket), unitRows, apart: apart({ kind: 'bucket', bucket: o.bucket }), quarantine: tablesQuarantine(s3, o.bucket) }, nowUs);
   } else {
     const data = o.data!;
     requireDataDir(data);
     const spec: StoreSpec = { kind: 'local', root: data };
-    if (o.before === undefined && !o.all) r = await runCompactJob({ store: new LocalStore(data), unitRows, apart: apart(spec) }, nowUs);
+    // An unreadable fresh file goes to <data>/quarantine/tables/<key>, as the stack moves it aside in the bucket.
+    const quarantine = localQuarantine(data);
+    if (o.before === undefined && !o.all) r = await runCompactJob({ store: new LocalStore(data), unitRows, apart: apart(spec), quarantine }, nowUs);
     // --all: every hour, the current one included (files still arriving for it are merged by a
     // later run into one more hour file).
     else {
       const closedBefore = o.all ? Infinity : Date.parse(`${o.before}T00:00:00Z`);
-      r = await withWriter(data, ({ store, writer }) => compact(store, writer, { now: nowUs / 1000, closedBefore, unitRows, apart: apart(spec) }));
+      r = await withWriter(data, ({ store, writer }) => compact(store, writer, { now: nowUs / 1000, closedBefore, unitRows, apart: apart(spec), quarantine }));
     }
   }
   const ratio = r.bytesAfter > 0 ? (r.bytesBefore / r.bytesAfter).toFixed(1) : '-';
@@ -80,8 +85,9 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
   if ('merge' in r) {
     const m = (r as { merge: { merges: number; filesMerged: number; refused: { key: string; reason: string }[] } }).merge;
     if (m.merges > 0) process.stderr.write(`merged ${m.filesMerged} fresh files of the open hours into ${m.merges} files\n`);
-    for (const f of m.refused) process.stderr.write(`merge refused ${f.key} (its batch stays raw): ${f.reason}\n`);
+    for (const f of m.refused) process.stderr.write(`quarantined ${f.key} to ${quarantinedTableKey(f.key)} (the rest of its batch merges): ${f.reason}\n`);
   }
+  for (const f of r.refused) process.stderr.write(`quarantined ${f.key} to ${quarantinedTableKey(f.key)} (the rest of its hour compacts): ${f.reason}\n`);
   if ('rollups' in r) {
     const ru = (r as { rollups: { hours: number; days: number; rows: number; files: number } }).rollups;
     process.stderr.write(`rolled up ${ru.hours} hours and ${ru.days} days: ${ru.rows} rows in ${ru.files} files\n`);

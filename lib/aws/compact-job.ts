@@ -62,6 +62,8 @@ export interface CompactJobDeps {
   onUnit?: CompactDueOptions['onUnit'];
   /** Where the units of large days run (CompactOptions.apart; compact-units.ts): runCompactJob only. */
   apart?: CompactDueOptions['apart'];
+  /** Where unreadable fresh files go (lib/store/unreadable.ts): the merge's and the hour planning's. */
+  quarantine?: CompactDueOptions['quarantine'];
 }
 
 /** The run's clock: the event's scheduled time (so a retried attempt compacts the same hours), else `fallbackUs`. */
@@ -82,8 +84,8 @@ export async function runCompactJob(deps: CompactJobDeps, nowUs: number): Promis
     const writer = await ParquetWriter.create(instance);
     try {
       // The open hours' merge first (what the stack's merger does every minute), then what is due.
-      const merge = await mergeOpen(deps.store, writer, { now: nowUs / 1000 });
-      const r = await compactDue(deps.store, writer, { nowUs, unitRows: deps.unitRows, onUnit: deps.onUnit, apart: deps.apart });
+      const merge = await mergeOpen(deps.store, writer, { now: nowUs / 1000, quarantine: deps.quarantine });
+      const r = await compactDue(deps.store, writer, { nowUs, unitRows: deps.unitRows, onUnit: deps.onUnit, apart: deps.apart, quarantine: deps.quarantine });
       const out: CompactJobResult = { ...r, merge, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0 };
       deps.log?.({ level: 'INFO', msg: 'compaction done', ...out });
       return out;
@@ -117,8 +119,9 @@ export async function runCompactPlanner(deps: CompactJobDeps & { send: Send }, n
       sent += ms.length;
     };
     // Large days in units: each runs in its own worker invocation (CompactOptions.dayUnits).
-    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows, splitMinUnits: deps.splitMinUnits, dayUnits: true });
+    const opts = dueOptions(deps.store, writer, { nowUs, unitRows: deps.unitRows, splitMinUnits: deps.splitMinUnits, dayUnits: true, quarantine: deps.quarantine });
     await planCompaction(deps.store, writer, opts, result, send, { housekeeping: true, resendAfterMs: COMPACT_FUNCTION.resendAfterSeconds * 1000 });
+    for (const f of result.refused) deps.log?.({ level: 'WARN', msg: 'compaction quarantined an unreadable fresh file (the rest of its hour compacts)', key: f.key, reason: f.reason });
     const out: PlannerResult = { ...result, now: new Date(nowUs / 1000).toISOString(), ms: Date.now() - t0, sent };
     deps.log?.({ level: 'INFO', msg: 'compaction planned', ...out });
     return out;

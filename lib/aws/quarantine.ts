@@ -1,5 +1,7 @@
 import { CopyObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { QUARANTINE_PREFIX } from '../model/upload-key';
+import type { Quarantine } from '../store/unreadable';
+import { PREFIXES } from './resources';
 
 // Poison uploads are copied to quarantine/<key> with quarantine/<key>.reason.json next to them,
 // then acknowledged; a bundle's poison member goes to quarantine/<key>/<member> (quarantineMember). The original stays under raw/ (a lifecycle rule expires raw/); nothing under
@@ -47,4 +49,15 @@ export async function quarantineMember(s3: S3Client, r: QuarantineReason & { mem
     new PutObjectCommand({ Bucket: r.bucket, Key: reasonKey, Body: JSON.stringify(r, null, 2), ContentType: 'application/json' }),
   );
   return { copy, reason: reasonKey };
+}
+
+/**
+ * The bucket's quarantine of table files (lib/store/unreadable.ts): a fresh file of tables/ DuckDB
+ * cannot read is copied to quarantine/tables/<key> with <that>.reason.json (code 'unreadable'),
+ * by the merger, the compaction planner and workers, and `fleetprof compact --bucket`.
+ */
+export function tablesQuarantine(s3: S3Client, bucket: string): Quarantine {
+  return async (f) => {
+    await quarantineObject(s3, { bucket, key: PREFIXES.tables + f.key, etag: f.etag, code: 'unreadable', reason: f.reason, at: new Date().toISOString() });
+  };
 }

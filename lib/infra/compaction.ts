@@ -6,9 +6,10 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { COMPACT_FUNCTION, COMPACT_QUEUE, COMPACT_WORKER_FUNCTION } from '../aws/resources';
+import { FRESH_PREFIX } from '../store/layout';
 import { listUnder, objectsUnder } from './access';
 import { DuckdbFunction } from './functions';
-import { ENV, TABLES_PREFIX, type FleetprofSettings } from './names';
+import { ENV, QUARANTINE_PREFIX, TABLES_PREFIX, type FleetprofSettings } from './names';
 
 export interface CompactionProps {
   readonly bucket: s3.IBucket;
@@ -80,6 +81,8 @@ export class Compaction extends Construct {
       // Units (planner) and a dt's rollups (the worker that finalizes its last job) go to the queue.
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'SendWork', actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }));
     }
+    // The planner copies an unreadable fresh file of a closed hour aside with its reason (lambdas/compact.ts), as the merger does.
+    this.fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'QuarantineFresh', actions: ['s3:PutObject'], resources: [objectsUnder(props.bucket, `${QUARANTINE_PREFIX}${TABLES_PREFIX}${FRESH_PREFIX}`)] }));
 
     const invoker = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {

@@ -62,11 +62,14 @@ export function suppressFindings(stack: NaggedStack): void {
   ], true);
 
   for (const role of [stack.compaction.fn.role, stack.compaction.worker.role]) {
+    const planner = role === stack.compaction.fn.role;
     NagSuppressions.addResourceSuppressions(role, [
       {
         id: 'AwsSolutions-IAM5',
-        reason: `Compaction reads, writes and deletes Parquet, manifests, Athena symlink lists and compaction jobs under ${TABLES_PREFIX} only. ${prefixReason}`,
-        appliesTo: [objects(TABLES_PREFIX)],
+        reason:
+          `Compaction reads, writes and deletes Parquet, manifests, Athena symlink lists and compaction jobs under ${TABLES_PREFIX}` +
+          `${planner ? `, and the planner copies unreadable fresh files under ${QUARANTINE_PREFIX}${TABLES_PREFIX}fresh/` : ' only'}. ${prefixReason}`,
+        appliesTo: [objects(TABLES_PREFIX), ...(planner ? [objects(`${QUARANTINE_PREFIX}${TABLES_PREFIX}fresh/`)] : [])],
       },
     ], true);
   }

@@ -21,6 +21,8 @@ export interface CompactDueOptions {
   readonly dayUnits?: boolean;
   /** Where an in-process run puts the units of large days (CompactOptions.apart: `fleetprof compact`, the benchmarks). */
   readonly apart?: CompactOptions['apart'];
+  /** Where an unreadable fresh file of a closed hour goes (CompactOptions.quarantine): the planner, `fleetprof compact`. */
+  readonly quarantine?: CompactOptions['quarantine'];
 }
 
 /** What the CLI prints about the rollups of a run. */
@@ -49,7 +51,7 @@ export async function compactDue(store: Store, writer: ParquetWriter, o: Compact
 export function dueOptions(store: Store, writer: ParquetWriter, o: CompactDueOptions): CompactOptions {
   const nowMs = o.nowUs / 1000;
   const closedBefore = nowMs - DEFAULT_SETTLE_MS;
-  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, splitMinUnits: o.splitMinUnits, onUnit: o.onUnit, dayUnits: o.dayUnits, apart: o.apart };
+  const opts: CompactOptions = { now: nowMs, tables: TABLE_NAMES, rollups: COMPACTOR_ROLLUPS, unitRows: o.unitRows, splitMinUnits: o.splitMinUnits, onUnit: o.onUnit, dayUnits: o.dayUnits, apart: o.apart, quarantine: o.quarantine };
   return {
     ...opts,
     afterDt: async (dt, res) => {

@@ -5,10 +5,11 @@ import { RAW_TABLE_NAMES, ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from
 import { UNIT_ROWS } from './compact-hour';
 import { dayFitsOneUnit, deleteOrphanSplits, finalizeJob, jobKey, keysKeyOfFile, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
-import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
+import { readManifest, retireFresh, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
 import { NO_ROLLUPS, type RollupBuilder, type RollupContext, type RollupOutput } from './rollup-hook';
 import type { Store, StoredObject } from './store';
+import { unreadableFiles, type Quarantine } from './unreadable';
 
 // Compaction of layout v2 (docs/architecture.md, "Storage layout"), per table and dt:
 //   1. every closed UTC hour's fresh batch files -> hour files `hHH-<hash>[-uIofN].parquet`: one,
@@ -73,6 +74,12 @@ export interface CompactOptions {
   splitMinUnits?: number;
   /** Called after each hour unit is written (benchmarks time units). */
   onUnit?: (u: UnitReport) => void;
+  /**
+   * Moves aside a fresh file of a closed hour DuckDB cannot read (lib/store/unreadable.ts); it is
+   * then retired in its manifest and the hour is planned without it. Without it such a file stops
+   * the run with an error naming it.
+   */
+  quarantine?: Quarantine;
 }
 
 /** One unit written (CompactOptions.onUnit): hour -1 for a day unit, unit -1 for a split group. */
@@ -122,6 +129,8 @@ export interface CompactResult {
   rollupDays: number;
   /** Wall time spent building and publishing rollups, ms (the rest of a run is compaction). */
   rollupMs: number;
+  /** Fresh files DuckDB could not read, quarantined (CompactOptions.quarantine), with the reason naming each. */
+  refused: { key: string; reason: string }[];
 }
 
 export const DEFAULT_SETTLE_MS = 2 * 60_000;
@@ -204,11 +213,14 @@ async function runApart(runner: WorkRunner, messages: readonly WorkMessage[], op
 }
 
 function addResult(into: CompactResult, r: CompactResult): void {
-  for (const k of Object.keys(into) as (keyof CompactResult)[]) into[k] += r[k];
+  for (const k of Object.keys(into) as (keyof CompactResult)[]) {
+    if (k === 'refused') into.refused.push(...(r.refused ?? []));
+    else into[k] += r[k];
+  }
 }
 
 export function emptyResult(): CompactResult {
-  return { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0, rollupFiles: 0, rollupRows: 0, rollupHours: 0, rollupDays: 0, rollupMs: 0 };
+  return { hours: 0, days: 0, filesMerged: 0, bytesBefore: 0, bytesAfter: 0, deleted: 0, conflicts: 0, rollupFiles: 0, rollupRows: 0, rollupHours: 0, rollupDays: 0, rollupMs: 0, refused: [] };
 }
 
 /** Planner, then its work, then the planner again: a day needs its hours live and rolled up first. */
@@ -290,8 +302,9 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
         pending.set(k.hour, [...(pending.get(k.hour) ?? []), o]);
       }
       for (const [hour, inputs] of [...pending].sort(([a], [b]) => a - b)) {
-        const job = await planHourJob(store, writer, table, dt, hour, inputs, m, { unitRows, rollupSource: rollups.sources.includes(table), now, splitGroupBytes: opts.splitGroupBytes, splitMinUnits: opts.splitMinUnits });
+        const job = await planReadableHour(store, writer, table, dt, hour, inputs, m, opts, result, { unitRows, rollupSource: rollups.sources.includes(table), now, splitGroupBytes: opts.splitGroupBytes, splitMinUnits: opts.splitMinUnits });
         acted++;
+        if (!job) continue; // every input was unreadable (quarantined)
         // An hour whose rows are all live already (late redeliveries) has no unit: its inputs are merged at once.
         if (job.names.length === 0) {
           await finalizeJob(store, job, now, result);
@@ -332,6 +345,37 @@ export async function planCompaction(store: Store, writer: ParquetWriter, opts: 
   return acted;
 }
 
+/**
+ * planHourJob over the hour's fresh `inputs`. When it fails on files DuckDB cannot read (a corrupt
+ * or truncated upload of ingest's, in an hour the merger no longer takes: lib/store/merge.ts does
+ * the same for open hours), each is quarantined (opts.quarantine: copied aside with its reason,
+ * then listed as merged and retired, so readers skip it at once) and named in `result.refused`,
+ * and the hour is planned again without them: nothing of it was written yet, and a re-run finds
+ * them merged. null when no input is left. Without a quarantine, an error naming the files.
+ */
+async function planReadableHour(store: Store, writer: ParquetWriter, table: TableName, dt: string, hour: number, inputs: readonly StoredObject[], manifest: DayManifest, opts: CompactOptions, result: CompactResult, o: Parameters<typeof planHourJob>[7]): Promise<UnitJob | null> {
+  let left = [...inputs];
+  let m = manifest;
+  for (;;) {
+    try {
+      return await planHourJob(store, writer, table, dt, hour, left, m, o);
+    } catch (e) {
+      const bad = await unreadableFiles(writer, left, await Promise.all(left.map((x) => store.localPath(x))));
+      if (bad.length === 0) throw e;
+      if (!opts.quarantine) throw new Error(`${bad.map((f) => f.reason).join('; ')}: hour ${hour} of ${table} dt=${dt} not compacted (no quarantine to move it aside)`, { cause: e });
+      for (const f of bad) {
+        // Aside first, then skipped: a run that fails in between finds the file again.
+        await opts.quarantine(f);
+        await retireFresh(store, table, dt, f.key, o.now);
+        result.refused.push({ key: f.key, reason: f.reason });
+      }
+      const gone = new Set(bad.map((f) => f.key));
+      left = left.filter((x) => !gone.has(x.key));
+      if (left.length === 0) return null;
+      m = (await readManifest(store, table, dt)).manifest;
+    }
+  }
+}
 
 /** A dt's live source files awaiting their rollups, by hour (an hour file) or 'day' (a day file). */
 async function pendingGroups(store: Store, rollups: RollupBuilder, dt: string): Promise<Map<number | 'day', Map<TableName, LiveFile[]>>> {

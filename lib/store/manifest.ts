@@ -76,3 +76,16 @@ export async function putText(store: Store, key: string, text: string): Promise<
 export function coveredHours(m: DayManifest): Set<number> {
   return new Set(m.live.flatMap((f) => f.hours));
 }
+
+/**
+ * Lists a fresh `key` as merged and retired (readers skip it at once; the deferred delete takes it
+ * after the grace): a merge's abandoned output, or a quarantined file (lib/store/unreadable.ts).
+ */
+export async function retireFresh(store: Store, table: string, dt: string, key: string, now: number): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { manifest: m, etag } = await readManifest(store, table, dt);
+    if (m.merged.includes(key)) return;
+    if (await writeManifest(store, table, dt, { ...m, merged: [...m.merged, key].sort(), retired: [...m.retired, { key, at: now }] }, etag)) return;
+  }
+  throw new Error(`${table} dt=${dt}: lost the manifest swap 5 times in a row`);
+}

@@ -5,8 +5,9 @@ import { duckdbType, RAW_TABLE_NAMES, TABLES, type TableName } from '../model/sc
 import { DEFAULT_GRACE_MS, DEFAULT_SETTLE_MS } from './compact';
 import { BATCH_COLUMN } from './dedupe';
 import { FRESH_PREFIX, freshDtPrefix, freshKey, hourDir, HOUR_US, parseKey, utcDate, utcHour } from './layout';
-import { coveredHours, readManifest, writeManifest } from './manifest';
+import { coveredHours, readManifest, retireFresh, writeManifest } from './manifest';
 import { missingColumns, sqlString, type ParquetWriter } from './parquet';
+import { unreadableFiles, type Quarantine, type UnreadableFile } from './unreadable';
 import type { Store, StoredObject } from './store';
 
 // The merge tier (issue #11 point 5: `top` over the last hour, which is always fresh). Ingest
@@ -43,11 +44,12 @@ import type { Store, StoredObject } from './store';
 // the same profiles, as one ingest batch's files do. Merged files are never merged again (a
 // minute's merge is ~1/60 of the hour: the compactor reads ~60 files per table-hour).
 // An input DuckDB cannot read (a corrupt or truncated file) is refused, named with the reason in
-// the result, and the hour's other batches merge. With `quarantine` (the stack's merger) the file is
-// also moved aside: copied away by the callback (quarantine/<key> with a reason), then listed as
-// merged and retired in its manifest, so readers and the compactor skip it at once and the merger
-// deletes it after the grace; the batch's readable files merge like any other's. Without it
-// (`fleetprof compact`) the batch stays raw in every table and the file is refused again each run.
+// the result, and the hour's other batches merge. With `quarantine` (the stack's merger and
+// `fleetprof compact`, lib/store/unreadable.ts) the file is also moved aside: copied away by the
+// callback (quarantine/tables/<key> with a reason), then listed as merged and retired in its
+// manifest, so readers and the compactor skip it at once and the merger deletes it after the
+// grace; the batch's readable files merge like any other's. Without it the batch stays raw in
+// every table and the file is refused again each run.
 // Athena reads no fresh file, so the merge changes nothing Athena sees. The merger LISTs the open
 // hours' fresh prefixes; ingest still never lists.
 
@@ -67,7 +69,7 @@ export interface MergeOptions {
   /** Retired fresh files are deleted this long after they stopped counting; default 15 min (compact.ts DEFAULT_GRACE_MS). */
   graceMs?: number;
   /** Moves an unreadable input aside (see above); it is retired in its manifest once this resolves. */
-  quarantine?: (f: UnreadableFile) => Promise<void>;
+  quarantine?: Quarantine;
   /** Called after each table's output is written, before its swap (tests interrupt here). */
   beforeSwap?: (s: { table: TableName; dt: string; hour: number; key: string }) => Promise<void>;
 }
@@ -93,13 +95,6 @@ export interface MergeResult {
   refused: { key: string; reason: string }[];
   /** Of those, the files moved aside (MergeOptions.quarantine). */
   quarantined: number;
-}
-
-/** An input DuckDB cannot read: its key, its version, and why, in words naming the key. */
-export interface UnreadableFile {
-  key: string;
-  etag: string;
-  reason: string;
 }
 
 /** The last minute's batches stay raw: an SQS batch's files are all published within seconds. */
@@ -223,7 +218,7 @@ export async function mergeHour(store: Store, writer: ParquetWriter, dt: string,
       for (const t of order) written.push(await writeTable(store, writer, t, dt, hour, inputs.get(t)!, id, { ...opts, sums: t === 'functions' && sums }, result));
     } catch (e) {
       if (!(e instanceof UnreadableInputs)) throw e;
-      for (const w of written) await retire(store, w.table, dt, w.key, opts.now);
+      for (const w of written) await retireFresh(store, w.table, dt, w.key, opts.now);
       for (const f of e.files) {
         result.refused.push({ key: f.key, reason: f.reason });
         if (!opts.quarantine) {
@@ -233,7 +228,7 @@ export async function mergeHour(store: Store, writer: ParquetWriter, dt: string,
         // Aside first, then skipped: a run that fails in between finds the file again next minute.
         // The next round of this loop lists the batch's other files without it.
         await opts.quarantine(f);
-        await retire(store, parseKey(f.key)!.table as TableName, dt, f.key, opts.now);
+        await retireFresh(store, parseKey(f.key)!.table as TableName, dt, f.key, opts.now);
         result.quarantined++;
       }
       continue;
@@ -257,16 +252,6 @@ interface Written {
   rows: { in: number; out: number };
 }
 
-/** Lists `key` as merged and retired in its table's manifest (skipped at once, deleted after the grace). */
-async function retire(store: Store, table: TableName, dt: string, key: string, now: number): Promise<void> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const { manifest: m, etag } = await readManifest(store, table, dt);
-    if (m.merged.includes(key)) return;
-    if (await writeManifest(store, table, dt, { ...m, merged: [...m.merged, key].sort(), retired: [...m.retired, { key, at: now }] }, etag)) return;
-  }
-  throw new Error(`${table} dt=${dt}: lost the manifest swap ${MAX_ATTEMPTS} times in a row`);
-}
-
 async function writeTable(store: Store, writer: ParquetWriter, table: TableName, dt: string, hour: number, inputs: readonly StoredObject[], id: string, opts: MergeOptions & { now: number; sums: boolean }, result: MergeResult): Promise<Written> {
   const key = freshKey(table, dt, hour, id);
   await fs.mkdir(store.scratchDir, { recursive: true });
@@ -278,7 +263,7 @@ async function writeTable(store: Store, writer: ParquetWriter, table: TableName,
     try {
       rows = await writeMerged(writer, table, paths, id, local, opts.zstdLevel ?? MERGE_ZSTD);
     } catch (e) {
-      const bad = await unreadable(writer, inputs, paths);
+      const bad = await unreadableFiles(writer, inputs, paths);
       if (bad.length > 0) throw new UnreadableInputs(bad);
       throw e;
     } finally {
@@ -300,36 +285,6 @@ async function writeTable(store: Store, writer: ParquetWriter, table: TableName,
     await fs.rm(sumsLocal, { force: true });
   }
   return { table, key, inputs, rows };
-}
-
-/** After a failed merge: the inputs DuckDB cannot read whole (every column of every row), each on its own. */
-async function unreadable(writer: ParquetWriter, inputs: readonly StoredObject[], paths: readonly string[]): Promise<UnreadableFile[]> {
-  const bad: UnreadableFile[] = [];
-  for (const [i, p] of paths.entries()) {
-    try {
-      await writer.connection.run(`SELECT max(hash(f)) FROM read_parquet('${sqlString(p)}', hive_partitioning = false) f`);
-    } catch (e) {
-      bad.push({ key: inputs[i].key, etag: inputs[i].etag, reason: unreadableReason(inputs[i].key, p, (e as Error).message) });
-    }
-  }
-  return bad;
-}
-
-/**
- * Why DuckDB could not read the file at `local` (the store's copy of `key`), in words naming the
- * key: DuckDB's first line, without its error type, with the local path replaced by the key and
- * any other absolute path (a temp or cache file) by <file>. The reason is stored next to the
- * quarantined copy and logged.
- */
-export function unreadableReason(key: string, local: string, message: string): string {
-  const what = message
-    .split('\n')[0]
-    .split(local)
-    .join(key)
-    .replace(/^[A-Z][A-Za-z ]* Error: /, '')
-    .replace(/(?<![\w.@-])(?:[A-Za-z]:)?[\\/](?:[^\s'"\\/:]+[\\/])+[^\s'"\\/:]*/g, '<file>')
-    .trim();
-  return `${key}: not a readable Parquet file (${what.length > 300 ? `${what.slice(0, 300)}…` : what})`;
 }
 
 async function swapTable(store: Store, w: Written, dt: string, hour: number, opts: MergeOptions & { now: number }, result: MergeResult): Promise<void> {
