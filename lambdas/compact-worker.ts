@@ -3,7 +3,8 @@ import { compactLambdaOptions, runCompactWorker } from '../lib/aws/compact-job';
 import { compactQueueUrl, makeSqsClient, sqsSend } from '../lib/aws/compact-queue';
 import type { LambdaContext, SQSBatchResponse, SQSEvent } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
-import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
+import { COMPACT_WORKER_FUNCTION } from '../lib/aws/resources';
+import { tablesBucket, tablesStore, trimTablesCache } from '../lib/aws/tables-store';
 
 // The compaction queue -> one work message per invocation (a unit of a job, or a dt's rollups;
 // lib/store/compact-jobs.ts). A failed message is reported in batchItemFailures: SQS redelivers it
@@ -18,6 +19,8 @@ export async function handler(event: SQSEvent, context?: LambdaContext): Promise
   obs.start(context);
   try {
     const store = tablesStore(s3, tablesBucket());
+    // Copies of inputs other invocations retired and deleted stay in this environment's /tmp: bounded here, with nothing in flight.
+    await trimTablesCache(store, COMPACT_WORKER_FUNCTION);
     const send = sqsSend(sqs, compactQueueUrl());
     const records = event.Records ?? [];
     const r = await runCompactWorker({ store, send, ...compactLambdaOptions(), log: (e) => obs.log(e) }, records.map((x) => x.body), Date.now() * 1000);

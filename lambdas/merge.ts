@@ -2,9 +2,10 @@ import { makeS3Client } from '../lib/aws/clients';
 import { compactClock, runMergeJob, type CompactEvent, type MergeJobResult } from '../lib/aws/compact-job';
 import type { LambdaContext } from '../lib/aws/events';
 import { lambdaObservability } from '../lib/aws/observability';
+import { MERGE_FUNCTION } from '../lib/aws/resources';
 import { lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { tablesQuarantine } from '../lib/aws/quarantine';
-import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
+import { tablesBucket, tablesStore, trimTablesCache } from '../lib/aws/tables-store';
 
 // EventBridge Scheduler -> the merger every minute (lib/infra/merge.ts): the open hours' settled
 // batch files merged into one file per table (lib/store/merge.ts). Reserved concurrency 1. All
@@ -22,7 +23,10 @@ export async function handler(event: CompactEvent | undefined, context?: LambdaC
     const nowUs = compactClock(event, Date.now() * 1000);
     const bucket = tablesBucket();
     const quarantine = tablesQuarantine(s3, bucket);
-    return await runMergeJob({ store: tablesStore(s3, bucket), settings: lambdaDuckDbSettings(), quarantine, log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
+    const store = tablesStore(s3, bucket);
+    // Copies earlier invocations left (the merger forgets its inputs; other copies would pile up in /tmp).
+    await trimTablesCache(store, MERGE_FUNCTION);
+    return await runMergeJob({ store, settings: lambdaDuckDbSettings(), quarantine, log: (e) => obs.log({ ...e, attempt: event?.attempt }) }, nowUs);
   } catch (e) {
     obs.log({ level: 'ERROR', msg: 'merge failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack });
     throw e;

@@ -81,7 +81,9 @@ export class S3Store implements Store {
   async localPath(obj: StoredObject): Promise<string> {
     const dest = this.cachePathOf(obj);
     try {
-      await fs.access(dest);
+      // A hit is a use: its time orders trimCache's evictions (least recently used first).
+      const now = new Date();
+      await fs.utimes(dest, now, now);
       return dest; // same ETag, same bytes
     } catch {
       /* not cached */
@@ -94,6 +96,46 @@ export class S3Store implements Store {
     await fs.rename(tmp, dest);
     await this.dropStaleVersions(dest);
     return dest;
+  }
+
+  /**
+   * Bounds the download cache: this bucket's cached copies, least recently used first (a copy's
+   * mtime is its download or its last hit), are deleted until at most `maxBytes` are left; partial
+   * downloads (`.part`) go too. A delete clears only the deleting process's copies: a compaction
+   * worker keeps the copies of inputs the planner (or a finalizer elsewhere) retires and deletes
+   * later, and a warm worker's /tmp would fill with them. Call it where nothing of this process is
+   * reading the cache: the compaction and merge Lambdas at the start of an invocation
+   * (tables-store.ts trimTablesCache), whose invocations run one at a time per environment.
+   */
+  async trimCache(maxBytes: number): Promise<{ files: number; bytes: number; left: number }> {
+    const files: { p: string; size: number; mtimeMs: number }[] = [];
+    const out = { files: 0, bytes: 0, left: 0 };
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) {
+          const st = await fs.stat(p).catch(() => null);
+          if (!st) continue;
+          if (e.name.endsWith('.part')) {
+            await fs.rm(p, { force: true });
+            out.files++;
+            out.bytes += st.size;
+          } else files.push({ p, size: st.size, mtimeMs: st.mtimeMs });
+        }
+      }
+    };
+    await walk(path.join(this.cacheDir, this.bucket));
+    let total = files.reduce((a, f) => a + f.size, 0);
+    for (const f of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+      if (total <= maxBytes) break;
+      await fs.rm(f.p, { force: true });
+      total -= f.size;
+      out.files++;
+      out.bytes += f.size;
+    }
+    out.left = total;
+    return out;
   }
 
   async forget(obj: StoredObject): Promise<void> {

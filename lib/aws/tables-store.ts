@@ -25,3 +25,18 @@ export function tablesStore(s3: S3Client, bucket: string, env: NodeJS.ProcessEnv
   }
   return s;
 }
+
+/**
+ * What a compaction or merge Lambda's download cache may keep between invocations: a quarter of
+ * its /tmp (`ephemeralStorageMb`), the rest left to the invocation's own downloads, outputs and
+ * DuckDB's spill. Their inputs are rarely read twice (each unit reads other files; the merger
+ * forgets its inputs), so the bound costs few downloads.
+ */
+export function cacheBudgetBytes(ephemeralStorageMb: number): number {
+  return Math.floor((ephemeralStorageMb * 1024 * 1024) / 4);
+}
+
+/** At the start of an invocation (nothing in flight): the store's cache trimmed to the function's budget (S3Store.trimCache). */
+export async function trimTablesCache(store: S3Store, fn: { ephemeralStorageMb: number }): Promise<void> {
+  await store.trimCache(cacheBudgetBytes(fn.ephemeralStorageMb));
+}
