@@ -8,6 +8,7 @@ import { lambdaObservability } from '../lib/aws/observability';
 import { ENV } from '../lib/aws/resources';
 import { envInt, lambdaDuckDbSettings } from '../lib/aws/runtime';
 import { openEngine } from '../lib/query/open';
+import { WarmTop } from '../lib/query/warm-top';
 import { isolatedSql, SqlProcessPool } from '../lib/query/sql-process';
 import { tablesBucket, tablesStore } from '../lib/aws/tables-store';
 
@@ -32,6 +33,16 @@ function sqlPool(): SqlProcessPool {
   return pool;
 }
 
+// `top` of CPU over fresh hours from per-file summaries kept while the environment is warm (the
+// files it summarized stay in the download cache, keyed by ETag): lib/query/warm-top.ts.
+// One per bucket's store (tablesStore keeps one per bucket); a Lambda serves one request at a time.
+const warm = new Map<object, WarmTop>();
+function warmTop(st: ReturnType<typeof tablesStore>, settings: ReturnType<typeof lambdaDuckDbSettings>): WarmTop {
+  let w = warm.get(st);
+  if (!w) warm.set(st, (w = new WarmTop(st, st.cacheDir, { settings })));
+  return w;
+}
+
 export async function handler(event: HttpEventV2, context?: LambdaContext): Promise<HttpResultV2> {
   obs.start(context);
   const t0 = Date.now();
@@ -41,6 +52,7 @@ export async function handler(event: HttpEventV2, context?: LambdaContext): Prom
   const sqlLimits = { timeoutMs: envInt(process.env, ENV.sqlTimeoutMs, 20_000), maxRows: envInt(process.env, ENV.sqlMaxRows, 10_000), maxBytes: 4 * 1024 * 1024 };
   const res = await handleApiRequest(req, {
     openEngine: (filter) => openEngine(st, filter, [st.cacheDir], settings),
+    warmTop: warmTop(st, settings),
     sqlLimits,
     runSql: isolatedSql(sqlPool(), st, [st.cacheDir], sqlLimits),
     onError: (e) => obs.log({ level: 'ERROR', msg: 'query failed', error: (e as Error).name, reason: (e as Error).message, stack: (e as Error).stack }),

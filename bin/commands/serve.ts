@@ -10,6 +10,7 @@ import { handleApiRequest } from '../../lib/api/router';
 import { listTableFiles } from '../../lib/query/open';
 import { EngineCache } from '../../lib/query/engine-cache';
 import { QueryEngine } from '../../lib/query/engine';
+import { WarmTop } from '../../lib/query/warm-top';
 import type { PartitionFilter } from '../../lib/store/layout';
 import { isolatedSql, SqlProcessPool } from '../../lib/query/sql-process';
 import { LocalStore } from '../../lib/store/local';
@@ -91,8 +92,12 @@ export async function runServe(o: ServeOptions): Promise<number> {
   const sqlLimits = { timeoutMs: o.sqlTimeoutMs ?? 20_000, maxRows: o.sqlMaxRows ?? 10_000, maxBytes: o.sqlMaxBytes };
   // Engines are reused between requests over the same files (lib/query/engine-cache.ts).
   const engines = new EngineCache((files) => QueryEngine.open(files, [dir], { memoryLimit: `${o.sqlMemoryMb ?? 1024}MB` }));
+  // `top` of CPU over fresh hours from per-file summaries: the last hour's files change every few
+  // seconds, so an engine keyed by its files is never reused there (lib/query/warm-top.ts).
+  const warmTop = new WarmTop(store, dir, { settings: { memoryLimit: `${o.sqlMemoryMb ?? 1024}MB` } });
   const deps = {
     openEngine: async (filter: PartitionFilter) => engines.lease(await listTableFiles(store, filter)),
+    warmTop,
     runSql: isolatedSql(pool, store, [dir], sqlLimits),
     sqlLimits,
     dataDir,
@@ -149,5 +154,6 @@ export async function runServe(o: ServeOptions): Promise<number> {
   });
   pool.close();
   engines.close();
+  warmTop.close();
   return 0;
 }

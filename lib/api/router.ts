@@ -11,7 +11,7 @@ import { gcTrends } from '../detect/gc-report';
 import type { GcQuery } from '../query/gc';
 import { exactJson } from '../query/json';
 import { runReadOnlySql, SqlRejected, type SqlLimits, type SqlResult } from '../query/sql';
-import { top, topPartitionFilter, type TopQuery } from '../query/top';
+import { top, topPartitionFilter, type TopQuery, type TopResult } from '../query/top';
 import { diff, diffPartitionFilter, type DiffQuery } from '../query/diff';
 import { flameGraph, flamePartitionFilter, type FlameQuery } from '../query/flamegraph';
 import { flameGraphJson, renderFlameHtml } from '../render/flamegraph';
@@ -63,6 +63,11 @@ export interface ApiDeps {
   dataDir?: string;
   /** The digest archive: keys under `digests/` (lib/aws/digest-job.ts archivePrefix). */
   digests?: { list(prefix: string): Promise<{ key: string }[]>; read(key: string): Promise<Uint8Array | null> };
+  /**
+   * `top` of CPU over fresh hours from per-file summaries kept between requests (lib/query/warm-top.ts,
+   * serve and the query Lambda); null: not that case, the engine answers.
+   */
+  warmTop?: { top(q: TopQuery): Promise<TopResult | null> };
   /** Largest accepted request body, bytes (default 64 KiB). */
   maxBodyBytes?: number;
   onError?: (e: unknown) => void;
@@ -218,7 +223,8 @@ type Handler = (req: ApiRequest, deps: ApiDeps) => Promise<ApiResponse>;
 async function getTop(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   const { params, labels } = parseParams(TopParams, req.query);
   const q: TopQuery = { ...cohortOf(params, labels), limit: params.limit, by: params.by ?? 'flat' };
-  return json(200, await withEngine(deps, topPartitionFilter(q), (e) => top(e, q)));
+  const warm = await deps.warmTop?.top(q);
+  return json(200, warm ?? (await withEngine(deps, topPartitionFilter(q), (e) => top(e, q))));
 }
 
 async function getGc(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {

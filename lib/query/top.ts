@@ -91,6 +91,11 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
     : bySamples
       ? await fromStacks(engine, q, sampleType, weights, params)
       : (sums?.functions ?? (await fromFunctions(engine, q, sampleType, weights, params)));
+  return finishTop(q, sampleType, { total: (totals[0]?.total as bigint | null) ?? null, unit: (totals[0]?.unit as string | null) ?? null }, fns);
+}
+
+/** The result from the window's total and per-function sums: pprof's order, the limit, exact integers (shared with lib/query/warm-top.ts). */
+export function finishTop(q: TopQuery, sampleType: string, totals: { total: bigint | null; unit: string | null }, fns: FunctionSums): TopResult {
   const abs = (v: bigint) => (v < 0n ? -v : v);
   const cmp = (a: bigint, b: bigint) => (a === b ? 0 : a > b ? -1 : 1);
   const byName = (a: string, b: string) => (a === b ? 0 : a < b ? -1 : 1);
@@ -104,8 +109,8 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
   return {
     type: q.kind,
     sampleType,
-    unit: (totals[0]?.unit as string | null) ?? '',
-    total: normalizeBig((totals[0]?.total as bigint | null) ?? 0n),
+    unit: totals.unit ?? '',
+    total: normalizeBig(totals.total ?? 0n),
     functions: limited.map((f) => ({ name: f.name, flat: normalizeBig(f.flat), cum: normalizeBig(f.cum) })),
   };
 }
@@ -116,7 +121,7 @@ async function fromPlan(engine: QueryEngine, plan: WindowPlan, s: Parameters<typ
   return engine.rows(`${head} (${sql}) ${tail}`, params);
 }
 
-type FunctionSums = { name: string; flat: bigint; cum: bigint }[];
+export type FunctionSums = { name: string; flat: bigint; cum: bigint }[];
 
 /** The per-profile functions rows, weighted: exact when labels select whole profiles only. */
 async function fromFunctions(engine: QueryEngine, q: TopQuery, sampleType: string, weights: string, wparams: SqlParams): Promise<FunctionSums> {

@@ -102,9 +102,14 @@ export function parseKey(key: string): ParsedKey | null {
 
 /** Whether a dt can hold rows matching the filter (service is a column: pruned inside the files). */
 export function dtMatches(dt: string, f: PartitionFilter): boolean {
-  if (f.fromUs !== undefined && dt < utcDate(f.fromUs)) return false;
-  if (f.toUs !== undefined && dt > utcDate(f.toUs - 1)) return false;
-  return true;
+  return dtMatcher(f)(dt);
+}
+
+/** dtMatches for one filter and many keys (a listing): the bounds' dates computed once. */
+export function dtMatcher(f: PartitionFilter): (dt: string) => boolean {
+  const lo = f.fromUs !== undefined ? utcDate(f.fromUs) : undefined;
+  const hi = f.toUs !== undefined ? utcDate(f.toUs - 1) : undefined;
+  return (dt) => (lo === undefined || dt >= lo) && (hi === undefined || dt <= hi);
 }
 
 /** Whether a key's partition can hold rows matching the filter (for pruning object listings). */

@@ -1,5 +1,5 @@
 import type { TableName } from '../model/schema';
-import { compactedDtPrefix, dtMatches, dtsInRange, FRESH_PREFIX, freshDtPrefix, parseKey, type PartitionFilter } from './layout';
+import { compactedDtPrefix, dtMatcher, dtsInRange, FRESH_PREFIX, freshDtPrefix, parseKey, type PartitionFilter } from './layout';
 import { coveredHours, EMPTY_MANIFEST, MANIFEST_NAME, readManifest, type DayManifest } from './manifest';
 import type { Store, StoredObject } from './store';
 
@@ -54,7 +54,8 @@ const MANIFEST_CONCURRENCY = 16;
  * manifest was read is still there (its delete waits a grace period); a live file published after
  * the first listing is picked up by listing its dt again.
  */
-export async function liveFileSet(store: Store, table: TableName, filter: PartitionFilter, opts: { lazy?: boolean } = {}): Promise<TableFileSet> {
+export async function liveFileSet(store: Store, table: TableName, filter: PartitionFilter, opts: { lazy?: boolean; keysOnly?: boolean } = {}): Promise<TableFileSet> {
+  const dtMatches = dtMatcher(filter);
   // Lazy: paths where the files will be, fetched by fetchFiles when read (a 30-day query over S3
   // reads ~50 rollup files of the thousands its window lists).
   const pending = opts.lazy && store.plannedPath ? new Map<string, StoredObject>() : undefined;
@@ -71,7 +72,7 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
   const addCompacted = (objs: StoredObject[]) => {
     for (const o of objs) {
       const k = parseKey(o.key);
-      if (!k || k.tier !== 'compacted' || k.table !== table || !dtMatches(k.dt, filter)) continue;
+      if (!k || k.tier !== 'compacted' || k.table !== table || !dtMatches(k.dt)) continue;
       let s = compacted.get(k.dt);
       if (!s) compacted.set(k.dt, (s = { objs: [], hasManifest: false }));
       if (k.name === MANIFEST_NAME) s.hasManifest = true;
@@ -105,10 +106,11 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
   }
 
   const mergedOf = new Map([...manifests].map(([dt, m]) => [dt, { merged: new Set(m.merged), covered: coveredHours(m) }]));
-  const fresh = await listEach(dts ? dts.map((dt) => freshDtPrefix(table, dt)) : [`${FRESH_PREFIX}${table}/`]);
+  // keysOnly (lib/query/warm-top.ts): the fresh tier's keys without a stat each (Store.list).
+  const fresh = (await Promise.all((dts ? dts.map((dt) => freshDtPrefix(table, dt)) : [`${FRESH_PREFIX}${table}/`]).map((p) => store.list(p, { keysOnly: opts.keysOnly })))).flat();
   for (const o of fresh) {
     const k = parseKey(o.key);
-    if (!k || k.tier !== 'fresh' || k.table !== table || !dtMatches(k.dt, filter) || !k.name.endsWith('.parquet')) continue;
+    if (!k || k.tier !== 'fresh' || k.table !== table || !dtMatches(k.dt) || !k.name.endsWith('.parquet')) continue;
     const m = mergedOf.get(k.dt);
     if (m?.merged.has(o.key)) continue;
     const p = await pathOf(o);

@@ -22,9 +22,9 @@ export class LocalStore implements Store {
     await fs.rename(localPath, dest);
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, opts: { keysOnly?: boolean } = {}): Promise<StoredObject[]> {
     const out: StoredObject[] = [];
-    const walk = async (dir: string): Promise<void> => {
+    const walk = async (dir: string, rel: string): Promise<void> => {
       let entries;
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
@@ -34,11 +34,17 @@ export class LocalStore implements Store {
       }
       for (const e of entries) {
         const full = path.join(dir, e.name);
+        const key = rel === '' ? e.name : `${rel}/${e.name}`;
         if (e.isDirectory()) {
-          if (e.name !== '.tmp') await walk(full);
+          if (e.name !== '.tmp') await walk(full, key);
         } else if (e.isFile()) {
-          const key = path.relative(this.root, full).split(path.sep).join('/');
           if (!key.startsWith(prefix)) continue;
+          // keysOnly: a warm reader lists an hour's ~1,700 files per table every few seconds and
+          // uses their keys only (a stat each was ~40% of that listing's CPU).
+          if (opts.keysOnly) {
+            out.push({ key, size: 0, etag: '' });
+            continue;
+          }
           // A file deleted between readdir and stat (a concurrent compactor's deferred delete) is
           // simply not listed, as an S3 listing taken a moment later would not list it.
           // Synchronous: a promise and a thread-pool round trip per file cost ~10x the CPU (0.3 of
@@ -49,7 +55,8 @@ export class LocalStore implements Store {
         }
       }
     };
-    await walk(path.join(this.root, prefix.split('/').slice(0, -1).join('/')));
+    const start = prefix.split('/').slice(0, -1).join('/');
+    await walk(path.join(this.root, start), start);
     return out.sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 

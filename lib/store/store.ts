@@ -16,7 +16,11 @@ export interface Versioned {
 export interface Store {
   /** Publishes a finished local file under `key`, atomically: readers see all of it or nothing. */
   putFile(key: string, localPath: string): Promise<void>;
-  list(prefix: string): Promise<StoredObject[]>;
+  /**
+   * The objects under `prefix`, by key. `keysOnly`: the caller uses the keys (and localPath) only,
+   * so a local store skips its stat per file (size 0, etag ''); S3's listing carries both anyway.
+   */
+  list(prefix: string, opts?: { keysOnly?: boolean }): Promise<StoredObject[]>;
   /** A local path DuckDB can read for `key` (the file itself locally; a cached copy for S3). */
   localPath(obj: StoredObject): Promise<string>;
   /**

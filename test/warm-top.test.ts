@@ -1,0 +1,229 @@
+// The warm `top` path (lib/query/warm-top.ts): one process answering repeated requests over a
+// fresh hour that changes between them (new batch files, a merge replacing its inputs, a
+// redelivered batch, a file quarantined or deleted), each answer equal to the engine's raw path
+// (rollups: false: the views over every file, no pre-sums) for windows that cut through files,
+// fleet-wide, per service and per version; the summary cache keeps only listed files and stays
+// within its byte bound.
+import { promises as fs } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { FreshBatch, prepareBytes } from '../lib/ingest';
+import { parseSourceMeta } from '../lib/model/source';
+import { LocalStore } from '../lib/store/local';
+import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
+import { compact } from '../lib/store/compact';
+import { mergeOpen } from '../lib/store/merge';
+import { parseKey } from '../lib/store/layout';
+import { openEngine } from '../lib/query/open';
+import { top, type TopQuery } from '../lib/query/top';
+import { exactJson } from '../lib/query/json';
+import { WarmTop } from '../lib/query/warm-top';
+import { FileSummaryCache } from '../lib/query/file-sums';
+import { encodeProfile, sampleProfile } from './helpers/pprof-builder';
+
+const H = 3_600_000_000;
+const MIN = 60_000_000;
+const A = Date.UTC(2026, 10, 20, 10) * 1000; // the fresh hour
+let instance: DuckDBInstance;
+let writer: ParquetWriter;
+let tmp: string;
+
+beforeAll(async () => {
+  instance = await openDuckDb();
+  writer = await ParquetWriter.create(instance);
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-warm-'));
+});
+
+afterAll(async () => {
+  writer?.close();
+  instance?.closeSync();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+const INSTANCES = [
+  { inst: 'i1', service: 'svc-a', version: 'v1' },
+  { inst: 'i2', service: 'svc-a', version: 'v2' },
+  { inst: 'i3', service: 'svc-b', version: 'v1' },
+];
+
+/** One ingest batch: a CPU profile (values varied by time and instance) and a heap profile per instance and time; `tag` the same as an earlier call's redelivers it. */
+async function batch(store: LocalStore, times: number[], tag: string, batchId?: string, only?: number): Promise<void> {
+  const b = new FreshBatch({ store, writer });
+  for (const t of times)
+    for (const [i, { inst, service, version }] of INSTANCES.entries()) {
+      if (only !== undefined && i !== only) continue;
+      const p = sampleProfile();
+      const k = BigInt(((t / MIN) % 7) + i + 1);
+      p.timeNanos = BigInt(t) * 1000n;
+      p.samples = (p.samples ?? []).map((s) => ({ ...s, values: (s.values ?? []).map((v) => BigInt(v) * k) }));
+      const bytes = gzipSync(encodeProfile(p));
+      b.add(prepareBytes(bytes, parseSourceMeta({ service, instance: inst, version, source: `${inst}-${t}-cpu.pb.gz`, sourceId: `test:${inst}:${t}:${tag}` })).entries);
+    }
+  await b.publish(batchId);
+}
+
+async function rawTop(store: LocalStore, q: TopQuery): Promise<string> {
+  const engine = await openEngine(store, { fromUs: q.fromUs, toUs: q.toUs }, [store.root]);
+  try {
+    return exactJson(await top(engine, { ...q, rollups: false }));
+  } finally {
+    engine.close();
+  }
+}
+
+/** Windows that hold files whole and cut through them (profiles at +2, +4, ... minutes, two times a batch), fleet, one service, one version. */
+function queries(): TopQuery[] {
+  const spans: [number, number][] = [
+    [A, A + H],
+    [A + 3 * MIN, A + 47 * MIN], // cuts batches holding +2/+4 and +46/+48
+    [A + 5 * MIN, A + 5 * MIN + 1], // nothing
+    [A + 10 * MIN, A + 10 * MIN + 1], // one instant
+  ];
+  const out: TopQuery[] = [];
+  for (const [fromUs, toUs] of spans) {
+    out.push({ kind: 'cpu', fromUs, toUs, by: 'flat' });
+    out.push({ kind: 'cpu', fromUs, toUs, service: 'svc-a', by: 'cum', limit: 2 });
+    out.push({ kind: 'cpu', fromUs, toUs, version: 'v1', sampleType: 'samples' });
+  }
+  return out;
+}
+
+async function expectSame(store: LocalStore, warm: WarmTop): Promise<void> {
+  for (const q of queries()) {
+    const got = await warm.top(q);
+    expect(got).not.toBeNull();
+    expect(exactJson(got)).toEqual(await rawTop(store, q));
+  }
+}
+
+/** The listed fresh files of a table (paths as the warm path keys them). */
+async function freshPaths(store: LocalStore, table: string): Promise<string[]> {
+  return (await store.list(`fresh/${table}/`)).filter((o) => o.key.endsWith('.parquet')).map((o) => path.join(store.root, o.key));
+}
+
+test('batches, a merge replacing its inputs between requests, the last minute raw: equal to the raw path for windows cutting files; merged inputs evicted', async () => {
+  const store = new LocalStore(path.join(tmp, 'merge'));
+  const warm = new WarmTop(store, store.root);
+  try {
+    for (let m = 2; m < 40; m += 4) await batch(store, [A + m * MIN, A + (m + 2) * MIN], `m${m}`);
+    await expectSame(store, warm);
+    await warm.top({ kind: 'cpu', fromUs: A, toUs: A + H });
+    expect(warm.last).toEqual({ read: 0, whole: 2 * 10, raw: 0, skipped: 0, dropped: 0 });
+    const inputs = await freshPaths(store, 'profiles');
+    expect(inputs.every((p) => warm.cache.has(p))).toBe(true);
+    // The merger every minute: settled batches -> one file per table, with pre-sums.
+    const r = await mergeOpen(store, writer, { now: A / 1000 + 45 * 60_000, minAgeMs: -Infinity });
+    expect(r.sumsFiles).toBe(1);
+    await batch(store, [A + 44 * MIN, A + 46 * MIN], 'last'); // the last minute's batch, raw
+    await batch(store, [A + 48 * MIN], 'last2');
+    const q = { kind: 'cpu' as const, fromUs: A, toUs: A + H };
+    expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
+    // Only the new files were read (the merge's pre-sums and profiles, the two batches' files), and the merged inputs were forgotten.
+    expect(warm.last!.read).toBe(2 + 2 * 2);
+    expect(inputs.some((p) => warm.cache.has(p))).toBe(false);
+    await expectSame(store, warm);
+    // The window cutting through the merge reads it raw; the whole hour sums it.
+    await warm.top({ kind: 'cpu', fromUs: A + 3 * MIN, toUs: A + H });
+    expect(warm.last!.raw).toBeGreaterThan(0);
+    await warm.top(q);
+    expect(warm.last!.raw).toBe(0);
+  } finally {
+    warm.close();
+  }
+}, 120_000);
+
+test('a redelivered batch (same profiles, larger batch id), a copy in a SMALLER batch than a merge, and a deleted batch: equal to the raw path each time', async () => {
+  const store = new LocalStore(path.join(tmp, 'redeliver'));
+  const warm = new WarmTop(store, store.root);
+  try {
+    for (let m = 2; m < 20; m += 4) await batch(store, [A + m * MIN, A + (m + 2) * MIN], `m${m}`);
+    await expectSame(store, warm);
+    await batch(store, [A + 6 * MIN, A + 8 * MIN], 'm6'); // redelivered: dropped whole
+    await expectSame(store, warm);
+    await warm.top({ kind: 'cpu', fromUs: A, toUs: A + H });
+    expect(warm.last!.dropped).toBe(2 * INSTANCES.length);
+    expect(warm.last!.raw).toBe(0); // a batch all of whose profiles are dropped is skipped, not read
+    // Half a batch again (one of its two times): some of that file's profiles dropped -> read raw with the drops.
+    await batch(store, [A + 10 * MIN, A + 30 * MIN], 'm10');
+    await expectSame(store, warm);
+    await warm.top({ kind: 'cpu', fromUs: A, toUs: A + H });
+    expect(warm.last!.raw).toBeGreaterThan(0);
+    // A merge, then a copy of a merged profile in a batch whose id is SMALLER than the merge's: the merge loses those profiles.
+    await mergeOpen(store, writer, { now: A / 1000 + 50 * 60_000, minAgeMs: -Infinity });
+    await batch(store, [A + 2 * MIN], 'm2', 'b000000001000000000000', 0);
+    await expectSame(store, warm);
+    // A batch deleted (quarantined: moved aside): its files no longer listed, its summaries forgotten.
+    const victim = (await freshPaths(store, 'profiles')).find((f) => parseKey(path.relative(store.root, f))!.name.startsWith('b000000001'))!;
+    for (const t of ['profiles', 'functions', 'stacks']) await fs.rm(victim.replace('/fresh/profiles/', `/fresh/${t}/`), { force: true });
+    await expectSame(store, warm);
+    expect(warm.cache.has(victim)).toBe(false);
+  } finally {
+    warm.close();
+  }
+}, 120_000);
+
+test('not the warm case: a batch being published (profiles file not yet there), another kind, an instance, a compacted hour -> null (the engine answers)', async () => {
+  const store = new LocalStore(path.join(tmp, 'null'));
+  const warm = new WarmTop(store, store.root);
+  try {
+    await batch(store, [A - 50 * MIN], 'prev');
+    await batch(store, [A + 2 * MIN], 'a');
+    const q = { kind: 'cpu' as const, fromUs: A, toUs: A + H };
+    expect(await warm.top(q)).not.toBeNull();
+    expect(await warm.top({ ...q, kind: 'heap' })).toBeNull();
+    expect(await warm.top({ ...q, instance: 'i1' })).toBeNull();
+    expect(await warm.top({ ...q, rollups: false })).toBeNull();
+    // A batch whose functions file is published and its profiles file not yet (ingest PUTs profiles last).
+    await batch(store, [A + 4 * MIN], 'b');
+    const pr = (await freshPaths(store, 'profiles')).sort().at(-1)!;
+    const aside = `${pr}.aside`;
+    await fs.rename(pr, aside);
+    expect(await warm.top(q)).toBeNull();
+    await fs.rename(aside, pr);
+    expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
+    // The hour before compacted: a window reaching into it is the planner's.
+    await compact(store, writer, { now: A / 1000 + 20 * 60_000, closedBefore: A / 1000 });
+    expect(await warm.top({ ...q, fromUs: A - H })).toBeNull();
+    expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
+  } finally {
+    warm.close();
+  }
+}, 120_000);
+
+test('the summary cache stays within its byte bound (least recently used out), and answers stay exact', async () => {
+  const store = new LocalStore(path.join(tmp, 'bound'));
+  for (let m = 2; m < 30; m += 4) await batch(store, [A + m * MIN, A + (m + 2) * MIN], `m${m}`);
+  const probe = new WarmTop(store, store.root);
+  let full: number;
+  try {
+    await probe.top({ kind: 'cpu', fromUs: A, toUs: A + H });
+    full = probe.cache.bytes;
+    expect(probe.cache.size).toBe(2 * 7);
+  } finally {
+    probe.close();
+  }
+  const warm = new WarmTop(store, store.root, { maxBytes: Math.floor(full / 2) });
+  try {
+    for (let i = 0; i < 2; i++) {
+      await expectSame(store, warm);
+      expect(warm.cache.bytes).toBeLessThanOrEqual(warm.cache.maxBytes);
+      expect(warm.cache.size).toBeLessThan(2 * 7);
+    }
+  } finally {
+    warm.close();
+  }
+  // The cache alone: entries beyond the bound are dropped oldest first.
+  const c = new FileSummaryCache(250);
+  const one = (f: string) => new Map([[f, { table: 'profiles' as const, lo: 0, hi: 0, ids: [], totals: [], bytes: 100 }]]);
+  for (const f of ['a', 'b', 'c']) await c.get([f], async () => one(f));
+  expect(c.size).toBe(2);
+  expect(c.bytes).toBe(200);
+  expect(c.has('a')).toBe(false);
+  await c.get(['b'], async () => one('b'));
+  await c.get(['d'], async () => one('d'));
+  expect([c.has('b'), c.has('c'), c.has('d')]).toEqual([true, false, true]);
+  c.forget((f) => f === 'b');
+  expect([c.size, c.bytes]).toEqual([1, 100]);
+}, 120_000);
