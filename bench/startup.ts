@@ -1,15 +1,21 @@
 // CLI start-up, side by side with its peer on the same machine in the same run: `node -e 0` (what
 // no CLI can beat), `fleetprof --version` (loads no command), `fleetprof top --help` (loads one
-// command), `fleetprof --help` (loads every command to list them). Medians of N runs, and the
-// ratio to the peer. The target (#13): --version costs about what node itself costs.
+// command), `fleetprof --help` (loads every command to list them), `fleetprof compact --data` over
+// an empty data directory (a command's whole run: it must not load the AWS SDK it does not use).
+// Medians of N runs, and the ratio to the peer. The target (#13): --version costs about what node
+// itself costs.
 //
 //   npm run bench:startup            (N = 7)
 
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 const CLI = process.env.FLEETPROF_BENCH_CLI ?? path.join(__dirname, '..', 'bin', 'fleetprof.js');
 const N = Number(process.env.FLEETPROF_BENCH_RUNS ?? 7);
+const EMPTY = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-startup-'));
+process.on('exit', () => rmSync(EMPTY, { recursive: true, force: true }));
 
 function median(args: string[]): number {
   const ms: number[] = [];
@@ -28,6 +34,7 @@ const rows: [string, string[]][] = [
   ['fleetprof --version', [CLI, '--version']],
   ['fleetprof top --help', [CLI, 'top', '--help']],
   ['fleetprof --help', [CLI, '--help']],
+  ['fleetprof compact --data', [CLI, 'compact', '--data', EMPTY, '--now', '2026-12-01T00:00:00Z']],
 ];
 const peer = median(rows[0][1]);
 process.stdout.write(`${'command'.padEnd(24)}  median ms  x node\n`);

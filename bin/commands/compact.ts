@@ -1,9 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { makeS3Client } from '../../lib/aws/clients';
 import { runCompactJob } from '../../lib/aws/compact-job';
-import { tablesQuarantine } from '../../lib/aws/quarantine';
 import { stackCompactOptions, unitProcesses, type StoreSpec } from '../../lib/aws/compact-units';
-import { tablesStore } from '../../lib/aws/tables-store';
 import { compact, type CompactResult } from '../../lib/store/compact';
 import { LocalStore } from '../../lib/store/local';
 import { localQuarantine, quarantinedTableKey } from '../../lib/store/unreadable';
@@ -62,6 +59,8 @@ export async function runCompact(o: CompactCliOptions): Promise<number> {
   let r: CompactResult;
   if (o.bucket !== undefined) {
     if (o.before !== undefined || o.all) throw new CliError('--before and --all apply to --data only (the bucket is compacted as the schedule does, at --now)');
+    // Loaded here only: `--data` never loads the AWS SDK (bench/startup.ts).
+    const [{ makeS3Client }, { tablesQuarantine }, { tablesStore }] = await Promise.all([import('../../lib/aws/clients'), import('../../lib/aws/quarantine'), import('../../lib/aws/tables-store')]);
     const s3 = makeS3Client();
     r = await runCompactJob({ store: tablesStore(s3, o.bucket), unitRows, apart: apart({ kind: 'bucket', bucket: o.bucket }), quarantine: tablesQuarantine(s3, o.bucket) }, nowUs);
   } else {

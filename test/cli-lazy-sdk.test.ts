@@ -1,0 +1,26 @@
+// `fleetprof compact --data` never loads the AWS SDK it does not use (~0.2 s of its start-up, bench/startup.ts):
+// the bucket's clients, store and quarantine are loaded for --bucket only (bin/commands/compact.ts,
+// lib/aws/compact-units.ts). Needs the build: npm run -s build.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const CLI = path.join(__dirname, '..', 'dist', 'bin', 'fleetprof.js');
+
+test('fleetprof compact --data loads no @aws-sdk or @smithy module', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-lazy-sdk-'));
+  try {
+    const hook = path.join(dir, 'hook.js');
+    // At exit, every loaded module file of the SDK's packages, one a line.
+    writeFileSync(hook, "process.on('exit', () => { for (const k of Object.keys(require.cache)) if (/[\\\\/]node_modules[\\\\/](@aws-sdk|@smithy)[\\\\/]/.test(k)) process.stderr.write(`loaded ${k}\\n`); });\n");
+    const data = path.join(dir, 'data');
+    mkdirSync(data);
+    const r = spawnSync(process.execPath, ['-r', hook, CLI, 'compact', '--data', data, '--now', '2026-12-01T00:00:00Z'], { encoding: 'utf8', env: { ...process.env, FLEETPROF_DATA: '', FLEETPROF_BUCKET: '' } });
+    expect(r.stderr).toMatch(/^compacted 0 hour and 0 day files/m);
+    expect(r.status).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('loaded '))).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
