@@ -19,7 +19,7 @@
 // as an SQS batch holds), before anything is measured. `--sample K` runs only K units of each job
 // (spread over the job) and scales the rest from them (the job is then not finalized and no
 // rollups run: the report says so). Prints numbers and checks rows in = rows out; asserts no time.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -35,6 +35,7 @@ import { liveFileSet } from '../lib/store/live';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, sqlString } from '../lib/store/parquet';
 import { CountingStore } from './counting-store';
+import { checkTop, type TopJson } from './fleet-checks';
 
 const HWM_HOOK = path.join(__dirname, 'hwm-hook.js');
 const SETTLE_US = 7 * 60_000_000; // the schedule's :07
@@ -57,6 +58,12 @@ interface RoleRun {
   peakMb: number;
   requests: Counts;
   sent: WorkMessage[];
+  /** The run that sent this message (index into the runs; -1 for the planner), for the schedule. */
+  from?: number;
+  job?: string;
+  /** Seconds since the planner started (measured, with `--parallel` processes at a time). */
+  startS?: number;
+  endS?: number;
 }
 
 // ---------------------------------------------------------------- child: one role
@@ -85,17 +92,52 @@ async function childRole(): Promise<void> {
   process.stdout.write(JSON.stringify({ cpuS: (c.user + c.system) / 1e6, wallS, requests: store.counts, sent }) + '\n');
 }
 
-function runRole(dir: string, nowUs: number, role: 'plan' | 'work', body?: string): Omit<RoleRun, 'role'> {
-  const hwm = path.join(os.tmpdir(), `fanout-hwm-${process.pid}`);
-  const r = spawnSync(process.execPath, ['--require', HWM_HOOK, __filename, '--child', '--role', role, '--dir', dir, '--now', String(nowUs), ...(body ? ['--body', body] : [])], {
-    env: { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MEMORY_MB) },
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  if (r.status !== 0) throw new Error(`role ${role} ${body ?? ''} failed (${r.status ?? r.signal}): ${r.stderr}`);
+function roleArgs(dir: string, nowUs: number, role: 'plan' | 'work', body?: string): string[] {
+  return ['--require', HWM_HOOK, __filename, '--child', '--role', role, '--dir', dir, '--now', String(nowUs), ...(body ? ['--body', body] : [])];
+}
+
+/** A child's environment: the Lambda's memory, and its own peak file (children may run side by side). */
+function roleEnv(hwm: string): NodeJS.ProcessEnv {
+  return { ...process.env, FLEETPROF_HWM_FILE: hwm, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MEMORY_MB) };
+}
+
+let roleSeq = 0;
+const hwmFile = () => path.join(os.tmpdir(), `fanout-hwm-${process.pid}-${roleSeq++}`);
+
+function roleResult(hwm: string, stdout: string): Omit<RoleRun, 'role'> {
   const peakMb = Number(readFileSync(hwm, 'utf8')) / 1024;
   rmSync(hwm, { force: true });
-  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { cpuS: number; wallS: number; requests: Counts; sent: WorkMessage[] }), peakMb };
+  return { ...(JSON.parse(stdout.trim().split('\n').pop()!) as { cpuS: number; wallS: number; requests: Counts; sent: WorkMessage[] }), peakMb };
+}
+
+function runRole(dir: string, nowUs: number, role: 'plan' | 'work', body?: string): Omit<RoleRun, 'role'> {
+  const hwm = hwmFile();
+  const r = spawnSync(process.execPath, roleArgs(dir, nowUs, role, body), { env: roleEnv(hwm), encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`role ${role} ${body ?? ''} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return roleResult(hwm, r.stdout);
+}
+
+/** runRole without blocking: `--parallel P` runs up to P of these at once, as P workers would. */
+function runRoleAsync(dir: string, nowUs: number, role: 'plan' | 'work', body?: string): Promise<Omit<RoleRun, 'role'>> {
+  const hwm = hwmFile();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, roleArgs(dir, nowUs, role, body), { env: roleEnv(hwm), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code !== 0) reject(new Error(`role ${role} ${body ?? ''} failed (${code ?? signal}): ${err}`));
+      else {
+        try {
+          resolve(roleResult(hwm, out));
+        } catch (e) {
+          reject(e as Error);
+        }
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------- data
@@ -198,6 +240,62 @@ function makespan(durations: readonly number[], workers: number): number {
   return Math.max(0, ...w);
 }
 
+/**
+ * The hour on `workers` workers from each role's measured duration (`dur`: CPU-s or wall), with the
+ * stack's dependencies: the planner's messages wait for the planner; a split job's units wait for
+ * all of its split groups (the last splitter sends them); rollup messages wait for every split and
+ * unit (the dt's last finalizer sends them); anything else waits for the role that sent it. Ready
+ * messages go to the first free worker, earliest ready first (the queue's order). runs[0] is the
+ * planner, which runs on its own (the scheduled Lambda). Returns the hour's end.
+ */
+export function scheduleOnWorkers(runs: readonly RoleRun[], workers: number, dur: (r: RoleRun) => number): number {
+  const end = new Array<number>(runs.length).fill(NaN);
+  end[0] = dur(runs[0]);
+  const body = runs.map((_, i) => i).filter((i) => runs[i].role === 'unit' || runs[i].role === 'split');
+  const deps = runs.map((r, i): number[] => {
+    if (i === 0) return [];
+    if (r.role === 'rollup' || r.role === 'rollups') return body.length > 0 ? body : [r.from ?? 0];
+    const from = runs[r.from ?? 0];
+    if (from?.role === 'split') return runs.map((_, j) => j).filter((j) => runs[j].role === 'split' && runs[j].job === from.job);
+    return [r.from ?? 0];
+  });
+  const free = new Array<number>(workers).fill(0);
+  const pending = new Set(runs.map((_, i) => i).filter((i) => i > 0));
+  while (pending.size > 0) {
+    let best = -1;
+    let bestAt = Infinity;
+    for (const i of pending) {
+      if (deps[i].some((d) => Number.isNaN(end[d]))) continue;
+      const at = Math.max(0, ...deps[i].map((d) => end[d]));
+      if (at < bestAt) [best, bestAt] = [i, at];
+    }
+    if (best < 0) throw new Error('schedule: a role waits for one that never ran');
+    pending.delete(best);
+    let k = 0;
+    for (let j = 1; j < workers; j++) if (free[j] < free[k]) k = j;
+    end[best] = Math.max(free[k], bestAt) + dur(runs[best]);
+    free[k] = end[best];
+  }
+  return Math.max(...end);
+}
+
+/** `fleetprof top` over the hour on DIR (fleet-wide and for one service) against I/N x the same on the source hour. */
+function topChecks(dir: string, source: string, hourUs: number, instances: readonly string[], service: string): { name: string; ok: boolean; detail: string }[] {
+  const cli = path.join(__dirname, '../bin/fleetprof.js');
+  const window = ['--from', new Date(hourUs / 1000).toISOString(), '--to', new Date((hourUs + HOUR_US) / 1000).toISOString()];
+  const top = (data: string, extra: string[]): TopJson => {
+    const r = spawnSync(process.execPath, [cli, 'top', '--type', 'cpu', ...extra, '--data', data, ...window, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`top ${extra.join(' ')} --data ${data} failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as TopJson;
+  };
+  // The generator names copies `<source instance>~<k>`.
+  const copies = instances.length / new Set(instances.map((i) => i.split('~')[0])).size;
+  return [
+    { name: 'fleet', ...checkTop(top(dir, []), top(source, []), copies) },
+    { name: `service ${service}`, ...checkTop(top(dir, ['--service', service]), top(source, ['--service', service]), copies) },
+  ];
+}
+
 /** K indexes spread over 0..n-1 (first and last included). */
 function spread(n: number, k: number): number[] {
   if (k >= n) return Array.from({ length: n }, (_, i) => i);
@@ -294,20 +392,24 @@ async function main(): Promise<void> {
     return;
   }
   const instances = new Set<string>();
+  const services = new Set<string>();
   {
     const db = await openDuckDb({ memoryLimit: '1GB', threads: 1 });
     const conn = await db.connect();
     const f = readdirSync(path.join(dir, 'fresh/profiles'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.parquet'));
     for (const [i] of (await conn.runAndReadAll(`SELECT DISTINCT instance FROM read_parquet([${f.map((x) => `'${sqlString(path.join(dir, 'fresh/profiles', x))}'`).join(', ')}])`)).getRows()) instances.add(String(i));
+    for (const [v] of (await conn.runAndReadAll(`SELECT DISTINCT service FROM read_parquet([${f.map((x) => `'${sqlString(path.join(dir, 'fresh/profiles', x))}'`).join(', ')}])`)).getRows()) services.add(String(v));
     conn.closeSync();
     db.closeSync();
   }
   const nowUs = p.hourUs + HOUR_US + SETTLE_US;
   const load0 = os.loadavg()[0];
   const runs: RoleRun[] = [];
+  const t0 = Date.now();
   const plan = runRole(dir, nowUs, 'plan');
-  runs.push({ role: 'plan', ...plan });
-  const queue = [...plan.sent];
+  runs.push({ role: 'plan', ...plan, from: -1, startS: 0, endS: (Date.now() - t0) / 1000 });
+  // Each message with the run that sent it (index into runs): the hour's schedule is rebuilt from these.
+  const queue: { m: WorkMessage; from: number }[] = plan.sent.map((m) => ({ m, from: 0 }));
   // Units of each job (its object, as the planner wrote it); in sample mode K per job, spread over it.
   const unitsOf = new Map<string, number>();
   const jobUnits = (job: string) => {
@@ -324,50 +426,87 @@ async function main(): Promise<void> {
   // role can be run on, side by side.
   const snapshot = arg('--snapshot-before-rollups');
   let snapped = false;
-  while (queue.length > 0) {
-    const m = queue.shift()!;
-    if (snapshot && !snapped && (m.kind === 'rollup' || m.kind === 'rollups')) {
-      snapped = true;
-      rmSync(snapshot, { recursive: true, force: true });
-      execFileSync('cp', ['-al', dir, snapshot]);
-      process.stderr.write(`  snapshot of the state before the rollups: ${snapshot}\n`);
+  // `--parallel P`: up to P work messages at once, each in its own process (P workers of the stack; 1: one
+  // after the other). A message whose process fails is run once more (the queue's redelivery; every role is
+  // safe to repeat), then the run fails.
+  const parallel = Number(arg('--parallel') ?? 1);
+  const redelivered: string[] = [];
+  const inflight = new Set<Promise<void>>();
+  let failure: Error | undefined;
+  const work = async (m: WorkMessage, from: number, what: Pick<RoleRun, 'role' | 'table' | 'unit' | 'units'>): Promise<void> => {
+    const startS = (Date.now() - t0) / 1000;
+    const body = JSON.stringify(m);
+    let r: Omit<RoleRun, 'role'>;
+    try {
+      r = await runRoleAsync(dir, nowUs, 'work', body);
+    } catch (e) {
+      redelivered.push(`${body}: ${(e as Error).message.slice(0, 300)}`);
+      process.stderr.write(`  FAILED, run once more: ${(e as Error).message.slice(0, 500)}\n`);
+      r = await runRoleAsync(dir, nowUs, 'work', body);
     }
-    if ((m.kind === 'unit' || m.kind === 'split') && skip.has(parseJobKey(m.job)?.table ?? '')) {
-      sampled = true;
-      continue;
-    }
-    if (m.kind === 'unit') {
-      // A unit sent twice (two splitters finishing together) runs once here.
-      if (done.has(`${m.job}#${m.unit}`)) continue;
-      done.add(`${m.job}#${m.unit}`);
-      const n = jobUnits(m.job);
-      if (!chosen(m.job, m.unit)) {
+    runs.push({ ...what, ...r, from, job: m.kind === 'unit' || m.kind === 'split' ? m.job : undefined, startS, endS: (Date.now() - t0) / 1000 });
+    const idx = runs.length - 1;
+    queue.push(...r.sent.map((x) => ({ m: x, from: idx })));
+    const name = what.role === 'unit' ? `unit ${what.table} ${what.unit! + 1}/${what.units}` : what.role === 'split' ? `split ${what.table} group ${what.unit}` : what.role === 'rollup' ? `rollup ${what.table}` : 'rollups';
+    process.stderr.write(`  ${name}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, GET ${r.requests.GET} PUT ${r.requests.PUT} (at ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  };
+  while (queue.length > 0 || inflight.size > 0) {
+    while (queue.length > 0 && inflight.size < parallel && !failure) {
+      const { m, from } = queue[0];
+      if (snapshot && !snapped && (m.kind === 'rollup' || m.kind === 'rollups')) {
+        // The state before the rollups: wait for the roles still running.
+        if (inflight.size > 0) break;
+        snapped = true;
+        rmSync(snapshot, { recursive: true, force: true });
+        execFileSync('cp', ['-al', dir, snapshot]);
+        process.stderr.write(`  snapshot of the state before the rollups: ${snapshot}\n`);
+      }
+      queue.shift();
+      let what: Pick<RoleRun, 'role' | 'table' | 'unit' | 'units'>;
+      if ((m.kind === 'unit' || m.kind === 'split') && skip.has(parseJobKey(m.job)?.table ?? '')) {
         sampled = true;
         continue;
       }
-      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
-      runs.push({ role: 'unit', table: parseJobKey(m.job)?.table, unit: m.unit, units: n, ...r });
-      queue.push(...r.sent);
-      process.stderr.write(`  unit ${parseJobKey(m.job)?.table} ${m.unit + 1}/${n}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET\n`);
-    } else if (m.kind === 'split') {
-      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
-      runs.push({ role: 'split', table: parseJobKey(m.job)?.table, unit: m.group, units: jobUnits(m.job), ...r });
-      queue.push(...r.sent);
-      process.stderr.write(`  split ${parseJobKey(m.job)?.table} group ${m.group}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET ${r.requests.PUT} PUT\n`);
-    } else if (m.kind === 'rollup') {
-      // One rollup table of the hour, as one worker runs it (the last one also builds profiles_1h and clears the hour's marks).
-      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
-      runs.push({ role: 'rollup', table: m.table, ...r });
-      queue.push(...r.sent);
-      process.stderr.write(`  rollup ${m.table} h${m.hour}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB, ${r.requests.GET} GET ${r.requests.PUT} PUT\n`);
-    } else {
-      const r = runRole(dir, nowUs, 'work', JSON.stringify(m));
-      runs.push({ role: 'rollups', ...r });
-      queue.push(...r.sent);
-      process.stderr.write(`  rollups ${m.dt}: ${r.cpuS.toFixed(1)} CPU-s, ${r.wallS.toFixed(1)} s, ${r.peakMb.toFixed(0)} MB\n`);
+      if (m.kind === 'unit') {
+        // A unit sent twice (two splitters finishing together) runs once here.
+        if (done.has(`${m.job}#${m.unit}`)) continue;
+        done.add(`${m.job}#${m.unit}`);
+        if (!chosen(m.job, m.unit)) {
+          sampled = true;
+          continue;
+        }
+        what = { role: 'unit', table: parseJobKey(m.job)?.table, unit: m.unit, units: jobUnits(m.job) };
+      } else if (m.kind === 'split') {
+        what = { role: 'split', table: parseJobKey(m.job)?.table, unit: m.group, units: jobUnits(m.job) };
+      } else if (m.kind === 'rollup') {
+        // One rollup table of the hour, as one worker runs it (the last one also builds profiles_1h and clears the hour's marks).
+        what = { role: 'rollup', table: m.table };
+      } else {
+        what = { role: 'rollups' };
+      }
+      const tracked: Promise<void> = work(m, from, what).then(
+        () => void inflight.delete(tracked),
+        (e: unknown) => {
+          inflight.delete(tracked);
+          failure ??= e as Error;
+        },
+      );
+      inflight.add(tracked);
     }
+    if (inflight.size === 0) {
+      if (failure) throw failure;
+      if (queue.length === 0) break;
+      continue;
+    }
+    await Promise.race(inflight);
   }
+  if (failure) throw failure;
+  const elapsedS = (Date.now() - t0) / 1000;
   const seen = sampled ? null : await rowsSeen(dir);
+  // `--source SRC` (the generator's source hour): `top` over the compacted hour, fleet-wide and per
+  // service, against the simulator's truth (I/N x the source hour's top; bench/fleet-checks.ts).
+  const source = arg('--source');
+  const checks = seen && source ? topChecks(dir, source, p.hourUs, [...instances], [...services].sort()[0]) : null;
   const load1 = os.loadavg()[0];
 
   // Totals, units scaled up per table when sampled.
@@ -439,8 +578,15 @@ async function main(): Promise<void> {
       fromUnitCpu: plan.cpuS + makespan(splitRuns.map((r) => r.cpuS), workers) + makespan(allCpus, workers) + makespan(rollups.map((r) => r.cpuS), workers),
       rollupsFromCpu: makespan(rollups.map((r) => r.cpuS), workers),
     },
+    // The same hour on `workers` workers with the stack's dependencies, from each role's measured CPU
+    // (what an unloaded worker of one vCPU spends) and from its wall here (--parallel roles at a time).
+    hourOnWorkers: { workers, fromCpuS: scheduleOnWorkers(runs, workers, (r) => r.cpuS), fromWallS: scheduleOnWorkers(runs, workers, (r) => r.wallS) },
+    // This run as it ran: --parallel roles at a time on this machine, planner start to the last role's end.
+    measured: { parallel, elapsedS, redelivered },
     rowsSeen: seen,
     rowsOk: seen ? RAW_TABLE_NAMES.every((t) => (p.rows[t] ?? 0) === (seen[t] ?? 0)) : null,
+    top: checks,
+    runs: runs.map(({ sent, requests, ...r }) => ({ ...r, sent: sent.length, GET: requests.GET, PUT: requests.PUT, LIST: requests.LIST })),
   };
   if (process.argv.includes('--json')) {
     process.stdout.write(JSON.stringify(out, null, 1) + '\n');
@@ -459,9 +605,12 @@ async function main(): Promise<void> {
     else console.log('rollups  not run (sampled units: the jobs are not finalized)');
     console.log(`total    ${f(total.cpuS).padStart(8)} CPU-s = ${f(out.perInstanceHour.cpuS, 3)} CPU-s per instance-hour; GET ${f(total.GET, 0)} (${f(out.perInstanceHour.GET, 2)} per instance-hour), PUT ${f(total.PUT, 0)} (${f(out.perInstanceHour.PUT, 3)}), LIST ${f(total.LIST, 0)}`);
     console.log(`hour wall with ${workers} workers: ${f(out.hourWallS.fromUnitWall)} s from the measured walls, ${f(out.hourWallS.fromUnitCpu)} s from CPU (plan + the splits', units' and rollups' makespans); largest unit peak ${f(out.maxUnitPeakMb, 0)} MB, largest role peak ${f(out.maxRolePeakMb, 0)} MB`);
+    console.log(`the hour on ${workers} workers (the stack's dependencies, list-scheduled): ${f(out.hourOnWorkers.fromCpuS)} s from each role's CPU, ${f(out.hourOnWorkers.fromWallS)} s from its wall here`);
+    console.log(`measured: ${f(elapsedS)} s wall for the whole hour, ${parallel} role(s) at a time on this machine${redelivered.length > 0 ? `; ${redelivered.length} role(s) failed and ran again: ${redelivered.join(' | ')}` : ''}`);
+    if (checks) for (const c of checks) console.log(`top ${c.name}: ${c.ok ? 'exact' : 'WRONG'} (${c.detail})`);
     console.log(seen ? `rows seen after: ${JSON.stringify(seen)} ${out.rowsOk ? '= fresh rows' : '!= fresh rows'}` : 'rows not checked (sampled)');
   }
-  if (seen && !out.rowsOk) process.exitCode = 1;
+  if ((seen && !out.rowsOk) || checks?.some((c) => !c.ok)) process.exitCode = 1;
 }
 
 main().catch((e) => {

@@ -154,6 +154,40 @@ test('each day unit runs in a process of its own; readers see every row once aft
   }
 }, 300_000);
 
+test('the hours too: each unit of an hour of several units runs in a process of its own, every row once after each', async () => {
+  const store = await fleetDir();
+  const truth = await rowsSeen(store, [store.root], ['gc_cycles']);
+  const db = await openDuckDb();
+  const writer = await ParquetWriter.create(db);
+  try {
+    const inner = unitProcesses({ store: { kind: 'local', root: store.root }, jobs: 2, nowUs: NOW_US, unitRows: 1 });
+    const apart: string[] = [];
+    const checking: WorkRunner = {
+      jobs: 2,
+      run: async (msg) => {
+        apart.push(msg.kind === 'unit' ? msg.job.replace(/^.*\/(h\d\d|day)-.*$/, '$1') : msg.kind);
+        const o = await inner.run(msg);
+        expect(await rowsSeen(store, [store.root], ['gc_cycles'])).toEqual(truth);
+        return o;
+      },
+    };
+    const ran: UnitReport[] = [];
+    // gc_cycles: two instances over two hours, one pair per unit: two hour jobs of 2 units, a day of 2.
+    const r = await compact(store, writer, { closedBefore: Infinity, now: NOW_US / 1000, unitRows: 1, tables: ['gc_cycles'], apart: checking, onUnit: (u) => ran.push(u) });
+    expect(r.hours).toBe(4); // hour files written: 2 units x 2 hours
+    expect(r.days).toBe(1);
+    expect(apart.sort()).toEqual(['day', 'day', 'h19', 'h19', 'h20', 'h20']);
+    // Every unit, hour and day, reported from its own process (its peak and CPU).
+    expect(ran.length).toBe(6);
+    expect(ran.every((u) => (u.peakMb ?? 0) > 0 && (u.cpuMs ?? 0) > 0)).toBe(true);
+    expect(await rowsSeen(store, [store.root], ['gc_cycles'])).toEqual(truth);
+    expect((await athenaView(store, ['gc_cycles'])).dupes).toBe(0);
+  } finally {
+    writer.close();
+    db.closeSync();
+  }
+}, 300_000);
+
 const d = motoAvailable() ? describe : describe.skip;
 d('the bucket (moto)', () => {
   test('fleetprof compact --bucket closes the day in units, each child process opening the same bucket: every row once', async () => {

@@ -20,7 +20,7 @@ export function register(program: Command): void {
       return v;
     })
     .option('--all', '--data only: treat every hour as closed, the current one included')
-    .option('--jobs <n>', 'day units run side by side, each in its own process with its own DuckDB (default 1)', jobsArg)
+    .option('--jobs <n>', 'units of large hours and days run side by side, each in its own process with its own DuckDB (default 1)', jobsArg)
     .action(async (opts: CompactCliOptions, cmd: Command) => {
       // $FLEETPROF_BUCKET and $FLEETPROF_DATA are defaults: a flag on the command line wins over the
       // other one's environment default (as in scrape).

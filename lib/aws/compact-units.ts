@@ -7,16 +7,20 @@ import { LocalStore } from '../store/local';
 import type { DuckDbSettings } from '../store/parquet';
 import type { Store } from '../store/store';
 import { compactLambdaOptions, runCompactWorker } from './compact-job';
+import { processSpillDir } from './runtime';
 import { COMPACT_FUNCTION } from './resources';
 
 // Work messages of an in-process compaction (`fleetprof compact`, the fleet simulator) run as the
 // stack runs them: each in a short-lived child process with its own DuckDB, running the
 // compaction worker's code (runCompactWorker, as lambdas/compact-worker.ts does for one SQS
-// message) with the worker Lambda's DuckDB settings. Used for the units of large days
-// (CompactOptions.apart): one process running a day's units one after another grew past 3 GB and
-// died in DuckDB (SIGSEGV at 3,152 MB, docs/performance.md "Day close in key-range units"), where
-// each unit in a fresh process peaked <= 2.4 GB. A process per unit bounds the memory by a unit's,
-// whatever the day's size; its start (~0.5 s, DuckDB's binding loaded) is small beside a unit.
+// message) with the worker Lambda's DuckDB settings. Used for the units of jobs of several units,
+// hours' and days', and split groups (CompactOptions.apart): one process running a day's units one
+// after another grew past 3 GB and died in DuckDB (SIGSEGV at 3,152 MB, docs/performance.md "Day
+// close in key-range units"), one running a 100-instance hour's units peaked 3,355 MB, where each
+// unit in a fresh process peaked <= 2.4 GB. A process per unit bounds the memory by a unit's,
+// whatever the hour's or day's size; its start (~0.5 s, DuckDB's binding loaded) is small beside a
+// unit. Each child spills into its own directory (runtime.ts processSpillDir; `--jobs N` runs them
+// side by side).
 // This file is also the children's entry point (the code under COMPACT_UNIT_CHILD_ENV below).
 
 /** Which store a child opens: the same directory, or the same bucket's tables/ (AWS chain from the environment). */
@@ -98,9 +102,9 @@ export function stackCompactOptions(): ReturnType<typeof compactLambdaOptions> {
   return compactLambdaOptions({ ...process.env, HOME: process.env.HOME || os.tmpdir(), AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(COMPACT_FUNCTION.memoryMb) });
 }
 
-/** A worker's DuckDB settings (stackCompactOptions), with the spill files under the store's scratch directory (not a temp directory other runs share). */
+/** A worker's DuckDB settings (stackCompactOptions), with the spill files in this process's own directory under the store's scratch directory (children run side by side: runtime.ts processSpillDir). */
 export function unitDuckDbSettings(scratchDir: string): DuckDbSettings {
-  return { ...stackCompactOptions().settings, tempDirectory: path.join(scratchDir, 'duckdb-spill') };
+  return { ...stackCompactOptions().settings, tempDirectory: processSpillDir(path.join(scratchDir, 'duckdb-spill')) };
 }
 
 /** The bucket's store loads the AWS SDK only when a child opens a bucket: `fleetprof compact --data` never does (~0.2 s of start-up, docs/cli.md). */

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DuckDbSettings } from '../store/parquet';
@@ -10,8 +10,7 @@ import type { DuckDbSettings } from '../store/parquet';
 export function lambdaDuckDbSettings(env: NodeJS.ProcessEnv = process.env): DuckDbSettings {
   const tmp = os.tmpdir();
   if (!env.HOME || env.HOME === '/home/sbx_user1051') env.HOME = tmp;
-  const tempDirectory = path.join(tmp, 'duckdb_tmp');
-  mkdirSync(tempDirectory, { recursive: true });
+  const tempDirectory = processSpillDir(path.join(tmp, 'duckdb_tmp'));
   const mb = lambdaMemoryMb(env);
   const settings: DuckDbSettings = { tempDirectory };
   if (mb !== undefined) {
@@ -20,6 +19,22 @@ export function lambdaDuckDbSettings(env: NodeJS.ProcessEnv = process.env): Duck
     settings.threads = Math.max(1, Math.min(os.cpus().length, Math.floor(mb / 512)));
   }
   return settings;
+}
+
+const spillDirs = new Set<string>();
+
+/**
+ * DuckDB's spill directory for this process: `<base>-<pid>`, created now and removed as the
+ * process exits. Processes side by side (`fleetprof compact --jobs N`'s children, benchmarks, a
+ * Lambda sandbox's /tmp reused by the next process) never share one: two DuckDBs spilling into one
+ * directory overwrote each other's files and crashed (SIGSEGV).
+ */
+export function processSpillDir(base: string): string {
+  const dir = `${base}-${process.pid}`;
+  mkdirSync(dir, { recursive: true });
+  if (spillDirs.size === 0) process.once('exit', () => spillDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  spillDirs.add(dir);
+  return dir;
 }
 
 /** Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB. */

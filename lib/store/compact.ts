@@ -63,9 +63,10 @@ export interface CompactOptions {
    */
   dayUnits?: boolean;
   /**
-   * Where `compact` runs the units of day jobs of several units (WorkRunner): each in its own
-   * process with its own DuckDB, as the stack runs each in its own worker invocation, so a large
-   * day closes with a unit's memory, not the day's. Set, large days are closed (as dayUnits).
+   * Where `compact` runs the units of jobs of several units and the split groups, hours' and days'
+   * (WorkRunner): each in its own process with its own DuckDB, as the stack runs each in its own
+   * worker invocation, so an hour or a large day compacts with a unit's memory, not the run's. Set,
+   * large days are closed (as dayUnits).
    */
   apart?: WorkRunner;
   /** Fresh bytes per split group of an hour job (compact-jobs.ts; default SPLIT_GROUP_BYTES; tests make it small). */
@@ -188,9 +189,16 @@ export async function compact(store: Store, writer: ParquetWriter, opts: Compact
   return result;
 }
 
-/** A unit of a day job of several units: run apart (CompactOptions.apart); a day of one unit is run here, like an hour's. */
+/**
+ * A unit of a job of several units (an hour's or a day's), or a split group: run apart
+ * (CompactOptions.apart). One process running an hour's units one after another peaked 3,355 MB at
+ * 100 instances where each unit in its own process stays a unit's size (docs/performance.md "In
+ * `fleetprof compact` and the benchmarks, a process per unit"). A job of one unit (small tables,
+ * small fleets) and the rollups run here: they are small, and a process costs ~1 s to start.
+ */
 async function runsApart(store: Store, msg: WorkMessage): Promise<boolean> {
-  if (msg.kind !== 'unit' || parseJobKey(msg.job)?.span !== 'day') return false;
+  if (msg.kind === 'split') return true;
+  if (msg.kind !== 'unit') return false;
   const job = await readJob(store, msg.job);
   return job !== null && job.names.length > 1;
 }
@@ -229,9 +237,20 @@ const MAX_ROUNDS = 6;
 const isRollupTable = (t: TableName) => (ROLLUP_TABLE_NAMES as readonly TableName[]).includes(t);
 const isRawTable = (t: TableName) => (RAW_TABLE_NAMES as readonly TableName[]).includes(t);
 
-/** zstd level and row groups of a job's outputs (the same for hour and day: see STORED_ZSTD). */
+/**
+ * Row groups of stacks HOUR files: half the stored form's. A unit's writer holds a whole row group
+ * of list columns beside its sort, and at 1,769 MB that row group decided the peak, not the unit's
+ * rows: a 2.4M-row stacks unit peaked 1,637 MB with 512K-row groups and 1,404 MB with 256K (1.25M
+ * rows: 1,527 / 1,401), and sorted with less spill (docs/performance.md "Cost model"). Hour files
+ * live until their day closes (the stack's planner and `fleetprof compact` close every day in
+ * units), so their larger bytes are held a day; day files keep the stored form's groups.
+ */
+export const HOUR_STACKS_ROW_GROUP_ROWS = 1 << 18;
+
+/** zstd level and row groups of a job's outputs (see STORED_ZSTD; stacks hour files: HOUR_STACKS_ROW_GROUP_ROWS). */
 function jobSettings(job: Pick<UnitJob, 'table' | 'span'>, opts: CompactOptions): JobSettings {
-  return { zstdLevel: opts.zstdLevel ?? STORED_ZSTD, rowGroupRows: storedRowGroupRows(job.table) };
+  const rowGroupRows = job.table === 'stacks' && job.span !== 'day' ? HOUR_STACKS_ROW_GROUP_ROWS : storedRowGroupRows(job.table);
+  return { zstdLevel: opts.zstdLevel ?? STORED_ZSTD, rowGroupRows };
 }
 
 /**
