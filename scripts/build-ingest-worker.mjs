@@ -3,16 +3,20 @@
 // module it loads (the decoders, the store, zod, @duckdb/node-api's JS; not the native binding).
 // A worker thread loads its modules again in its own V8 isolate; from ~250 files that start was
 // ~300 ms of CPU per worker, from one file ~190 (measured, docs/performance.md "Ingest").
-// bin/commands/ingest-workers.ts falls back to the unbundled file when this one is missing or
-// older than it (tsc run alone after a change).
+// Beside it, ingest-worker.bundle.json lists the package's files it was built from (size, mtime,
+// SHA-256): bin/commands/worker-bundle.ts judges the bundle stale when one of them changed (tsc
+// run alone after a change), and the workers then run the unbundled file, with a warning.
 import { build } from 'esbuild';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-await build({
+const outDir = join(root, 'dist/bin/commands');
+const r = await build({
   entryPoints: [join(root, 'dist/bin/commands/ingest-workers.js')],
-  outfile: join(root, 'dist/bin/commands/ingest-worker.bundle.js'),
+  outfile: join(outDir, 'ingest-worker.bundle.js'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -21,4 +25,15 @@ await build({
   external: ['@duckdb/node-bindings'],
   legalComments: 'eof',
   logLevel: 'warning',
+  metafile: true,
+  absWorkingDir: root,
 });
+const inputs = Object.keys(r.metafile.inputs)
+  .filter((p) => !p.split(/[\\/]/).includes('node_modules'))
+  .sort()
+  .map((p) => {
+    const abs = resolve(root, p);
+    const st = statSync(abs);
+    return { path: relative(outDir, abs), size: st.size, mtimeMs: st.mtimeMs, sha256: createHash('sha256').update(readFileSync(abs)).digest('hex') };
+  });
+writeFileSync(join(outDir, 'ingest-worker.bundle.json'), JSON.stringify({ version: 1, inputs }) + '\n');

@@ -1,10 +1,9 @@
-import { statSync } from 'node:fs';
-import * as path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { ProfileKind } from '../../lib/model/profile';
 import type * as Engine from './engine';
 import type * as Loop from './ingest-loop';
 import type { IngestOptions, IngestSink } from './ingest-loop';
+import { bundleState } from './worker-bundle';
 
 // `fleetprof ingest --jobs N`: this thread and N - 1 worker threads ingest side by side, each with
 // its own DuckDB (one thread) and its own batches (batch ids are random, so their files never
@@ -22,17 +21,19 @@ import type { IngestOptions, IngestSink } from './ingest-loop';
 /**
  * The file a worker runs: the build's bundle of this file and everything it loads
  * (scripts/build-ingest-worker.mjs; one file to load instead of ~250 cuts a worker's start by a third),
- * unless it is missing or older than this file (tsc run without the bundle step), then this file.
+ * unless it is missing or stale (worker-bundle.ts: `tsc` run without the bundle step), then this
+ * file: the same code, a slower start, said once on stderr. From the TypeScript sources (tests)
+ * there is no bundle to expect, and nothing is said.
  */
 function workerFile(): string {
-  const bundle = path.join(__dirname, 'ingest-worker.bundle.js');
-  try {
-    if (statSync(bundle).mtimeMs >= statSync(__filename).mtimeMs) return bundle;
-  } catch {
-    /* no bundle (running from the TypeScript sources, or built by tsc alone) */
-  }
+  if (!__filename.endsWith('.js')) return __filename;
+  const b = bundleState(__dirname);
+  if (b.ok) return b.file;
+  if (!warned) process.stderr.write(`fleetprof ingest: the worker bundle is not used (${b.reason}); workers load the unbundled modules, which starts them slower: run npm run build\n`);
+  warned = true;
   return __filename;
 }
+let warned = false;
 
 /** The ingest loop and the writer, loaded on first use (see above). */
 export function loadIngest(): { withWriter: typeof Engine.withWriter; ingestLoop: typeof Loop.ingestLoop } {
