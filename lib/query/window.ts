@@ -2,7 +2,7 @@ import { valueClass, type GaugeAggregate, type ValueClass } from '../model/tempo
 import type { PartitionFilter } from '../store/layout';
 import type { TableName } from '../model/schema';
 import { cohortPredicate, partitionFilter, type Cohort, type SqlParams } from './cohort';
-import { COUNTER_TYPES_SQL } from './views';
+import { COUNTER_TYPES_SQL } from '../store/rollup-terms';
 
 // What a window of profiles adds up to: one WEIGHT per profile, which every consumer (top, diff,
 // flame graphs, export, the digest, the HTTP API) multiplies sample values by. Because pprof's

@@ -18,10 +18,40 @@ import { valueClassSql } from '../model/temporality';
 // The -1 term applies to counter sample types only (valueClass 'counter'): a heap profile's inuse_*
 // types are gauges, summed with +1 whatever its temporality.
 
-/** Sample types whose totals going down mark a restart (as lib/query/views.ts COUNTER_TYPES_SQL). */
-const COUNTER_TYPES = `['alloc_objects', 'alloc_space', 'contentions', 'delay']`;
-const COUNTER_KINDS = `('allocs', 'heap', 'block', 'mutex')`;
+/** Counter sample types whose totals going down mark a restart (Go's alloc_* of heap/allocs, block and mutex types). */
+export const COUNTER_TYPES_SQL = `['alloc_objects', 'alloc_space', 'contentions', 'delay']`;
+/** Kinds whose cumulative snapshots carry counters (the -1 terms). */
+export const COUNTER_KINDS_SQL = `('allocs', 'heap', 'block', 'mutex')`;
+/** A profile's temporality, NULL read as its kind's default (CPU deltas, every other kind cumulative). */
+export const TEMPORALITY_SQL = `COALESCE(temporality, CASE WHEN kind = 'cpu' THEN 'delta' ELSE 'cumulative' END)`;
 const HOUR_US = 3_600_000_000;
+
+/**
+ * The counter-reset rule, in ONE place for the rollup builder, the query planner's raw edges and
+ * the documented view increase_terms (lib/query/views.ts): two CTEs (for a WITH list) over
+ * `cum`, the cumulative snapshots of counter kinds (columns profile_id, kind, service, instance,
+ * version, process, time, sample_types). `<name>_down`: per snapshot, whether some counter
+ * type's total is below the previous snapshot's of its series (kind, service, instance, version,
+ * process), i.e. the process restarted and the snapshot starts a new segment. `<name>`: per
+ * snapshot its kind, time, `down` and the previous snapshot of its series (prev_id, prev_time;
+ * NULL for the first). The -1 term of a snapshot is its prev_id, unless it is down.
+ */
+export function seriesPrevCtes(cum: string, name: string): string {
+  return `${name}_down AS (
+      SELECT profile_id, bool_or(COALESCE(total < prev, false)) AS down FROM (
+        SELECT profile_id, total, LAG(total) OVER (PARTITION BY kind, service, instance, version, process, type ORDER BY time, profile_id) AS prev FROM (
+          SELECT profile_id, kind, service, instance, version, process, time, st.type AS type, st.total AS total
+          FROM (SELECT *, UNNEST(sample_types) AS st FROM ${cum}) WHERE list_contains(${COUNTER_TYPES_SQL}, st.type)
+        )
+      ) GROUP BY profile_id
+    ),
+    ${name} AS (
+      SELECT c.profile_id, c.kind, c.time, COALESCE(d.down, false) AS down,
+             LAG(c.profile_id) OVER w AS prev_id, LAG(c.time) OVER w AS prev_time
+      FROM ${cum} c LEFT JOIN ${name}_down d ON d.profile_id = c.profile_id
+      WINDOW w AS (PARTITION BY c.kind, c.service, c.instance, c.version, c.process ORDER BY c.time, c.profile_id)
+    )`;
+}
 
 export interface TermsRange {
   /** Snapshots [fromUs, toUs) get terms (epoch microseconds; fromUs need not be hour-aligned). */
@@ -56,25 +86,11 @@ export function increaseTermsSql(r: TermsRange): string {
   const u = `CASE WHEN time < ${ts(first + HOUR_US)} THEN ${ts(floorFirst)} ELSE date_trunc('hour', time) - INTERVAL 1 HOUR END`;
   return `WITH tp AS (
       SELECT profile_id, kind, service, instance, version, COALESCE(process, '') AS process,
-             COALESCE(temporality, CASE WHEN kind = 'cpu' THEN 'delta' ELSE 'cumulative' END) AS temporality, time, sample_types
+             ${TEMPORALITY_SQL} AS temporality, time, sample_types
       FROM profiles WHERE ${scan}
     ),
-    tcum AS (SELECT * FROM tp WHERE kind IN ${COUNTER_KINDS} AND temporality = 'cumulative'),
-    ttotals AS (
-      SELECT profile_id, kind, service, instance, version, process, time, st.type AS type, st.total AS total
-      FROM (SELECT *, UNNEST(sample_types) AS st FROM tcum) WHERE list_contains(${COUNTER_TYPES}, st.type)
-    ),
-    tdown AS (
-      SELECT profile_id, bool_or(COALESCE(total < prev, false)) AS down FROM (
-        SELECT profile_id, total, LAG(total) OVER (PARTITION BY kind, service, instance, version, process, type ORDER BY time, profile_id) AS prev FROM ttotals
-      ) GROUP BY profile_id
-    ),
-    tlag AS (
-      SELECT c.profile_id, c.time, COALESCE(d.down, false) AS down,
-             LAG(c.profile_id) OVER w AS prev_id, LAG(c.time) OVER w AS prev_time
-      FROM tcum c LEFT JOIN tdown d ON d.profile_id = c.profile_id
-      WINDOW w AS (PARTITION BY c.kind, c.service, c.instance, c.version, c.process ORDER BY c.time, c.profile_id)
-    )
+    tcum AS (SELECT * FROM tp WHERE kind IN ${COUNTER_KINDS_SQL} AND temporality = 'cumulative'),
+    ${seriesPrevCtes('tcum', 'tlag')}
     SELECT profile_id AS snapshot_id, profile_id, 1::BIGINT AS w, false AS counter_only FROM tp WHERE ${inRange}
     UNION ALL
     SELECT profile_id, prev_id, -1::BIGINT, true FROM tlag
