@@ -48,7 +48,20 @@ const STR = (s: string | null) => 24 + (s?.length ?? 0);
 const ENTRY = 96;
 
 const list = (files: readonly string[]) => `[${files.map((f) => `'${sqlString(f)}'`).join(', ')}]`;
-const src = (files: readonly string[]) => `read_parquet(${list(files)}, filename = true, hive_partitioning = false, union_by_name = true)`;
+const src = (files: readonly string[], unionByName: boolean) => `read_parquet(${list(files)}, filename = true, hive_partitioning = false, union_by_name = ${unionByName})`;
+
+/**
+ * A statement over files read by column name as the first file has them (union_by_name reads every
+ * file's schema first: ~30% of summarizing a request's few new batch files); files written before
+ * a column was added differ, and the statement runs again with union_by_name.
+ */
+async function runRead(conn: DuckDBConnection, sql: (unionByName: boolean) => string) {
+  try {
+    return await conn.runAndReadAll(sql(false));
+  } catch {
+    return conn.runAndReadAll(sql(true));
+  }
+}
 const num = (v: unknown) => (v === null || v === undefined ? NaN : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 const groupKey = (g: Group) => JSON.stringify([g.service, g.version, g.sampleType]);
@@ -58,33 +71,44 @@ export async function summarize(conn: DuckDBConnection, kind: SummaryKind, files
   const out = new Map<string, FileSummary>();
   if (files.length === 0) return out;
   if (kind === 'profiles') {
-    const span = (await conn.runAndReadAll(`SELECT filename AS f, list(profile_id) AS ids, min(epoch_us("time")) AS lo, max(epoch_us("time")) AS hi FROM ${src(files)} WHERE kind = 'cpu' GROUP BY ALL`)).getRowObjectsJS();
-    const tot = (
-      await conn.runAndReadAll(
-        `SELECT f, service, version, s.type AS st, min(s.unit) AS unit, sum(s.total)::HUGEINT AS total FROM (SELECT filename AS f, service, version, UNNEST(sample_types) AS s FROM ${src(files)} WHERE kind = 'cpu') GROUP BY ALL`,
-      )
-    ).getRowObjectsJS();
-    const totals = new Map<string, (Group & { unit: string | null; total: bigint })[]>();
-    for (const r of tot) {
+    // One row per CPU profile (a batch file holds ~10 of them, a merge ~1,000): one statement, the sums here.
+    const rows = (await runRead(conn, (ubn) => `SELECT filename AS f, profile_id AS id, epoch_us("time") AS t, service, version, sample_types AS s FROM ${src(files, ubn)} WHERE kind = 'cpu'`)).getRowObjectsJS();
+    const acc = new Map<string, { lo: number; hi: number; ids: string[]; totals: Map<string, Group & { unit: string | null; total: bigint }> }>();
+    for (const r of rows) {
       const f = String(r.f);
-      if (!totals.has(f)) totals.set(f, []);
-      totals.get(f)!.push({ service: str(r.service), version: str(r.version), sampleType: String(r.st), unit: str(r.unit), total: BigInt(r.total as bigint) });
+      let a = acc.get(f);
+      if (!a) acc.set(f, (a = { lo: Infinity, hi: -Infinity, ids: [], totals: new Map() }));
+      const t = num(r.t);
+      a.lo = Math.min(a.lo, t);
+      a.hi = Math.max(a.hi, t);
+      a.ids.push(String(r.id));
+      for (const st of (r.s as { type: string; unit: string | null; total: bigint | number }[] | null) ?? []) {
+        const g: Group = { service: str(r.service), version: str(r.version), sampleType: String(st.type) };
+        const k = groupKey(g);
+        const cur = a.totals.get(k);
+        const unit = str(st.unit);
+        if (!cur) a.totals.set(k, { ...g, unit, total: BigInt(st.total) });
+        else {
+          cur.total += BigInt(st.total);
+          if (unit !== null && (cur.unit === null || unit < cur.unit)) cur.unit = unit;
+        }
+      }
     }
-    const spans = new Map(span.map((r) => [String(r.f), r]));
     for (const f of files) {
-      const s = spans.get(f);
-      const ids = ((s?.ids as unknown[] | undefined) ?? []).map(String);
-      const t = totals.get(f) ?? [];
+      const a = acc.get(f);
+      const ids = a?.ids ?? [];
+      const t = a ? [...a.totals.values()] : [];
       const bytes = ENTRY + ids.reduce((n, id) => n + 8 + STR(id), 0) + t.reduce((n, g) => n + ENTRY + STR(g.service) + STR(g.version) + STR(g.sampleType) + STR(g.unit), 0);
-      out.set(f, { table: 'profiles', lo: s ? num(s.lo) : Infinity, hi: s ? num(s.hi) : -Infinity, ids, totals: t, bytes });
+      out.set(f, { table: 'profiles', lo: a?.lo ?? Infinity, hi: a?.hi ?? -Infinity, ids, totals: t, bytes });
     }
     return out;
   }
   const [lo, hi] = kind === 'functions_merge' ? ['first_time', 'last_time'] : ['"time"', '"time"'];
   const rows = (
-    await conn.runAndReadAll(
-      `SELECT filename AS f, service, version, sample_type AS st, function AS fn, sum(flat)::HUGEINT AS flat, sum(cum)::HUGEINT AS cum, min(epoch_us(${lo})) AS lo, max(epoch_us(${hi})) AS hi
-       FROM ${src(files)} WHERE kind = 'cpu' GROUP BY ALL`,
+    await runRead(
+      conn,
+      (ubn) => `SELECT filename AS f, service, version, sample_type AS st, function AS fn, sum(flat)::HUGEINT AS flat, sum(cum)::HUGEINT AS cum, min(epoch_us(${lo})) AS lo, max(epoch_us(${hi})) AS hi
+       FROM ${src(files, ubn)} WHERE kind = 'cpu' GROUP BY ALL`,
     )
   ).getRowObjectsJS();
   const acc = new Map<string, { lo: number; hi: number; groups: Map<string, Group & { fns: Map<string, { flat: bigint; cum: bigint }> }>; bytes: number }>();
