@@ -7,7 +7,7 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runCompact } from '../bin/commands/compact';
 import { S3Store } from '../lib/aws/s3-store';
 import { FreshBatch, prepareBytes } from '../lib/ingest';
@@ -17,7 +17,7 @@ import { LocalStore } from '../lib/store/local';
 import { readManifest } from '../lib/store/manifest';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import type { Store } from '../lib/store/store';
-import { lambdaEnv, motoAvailable, motoBucket, startMoto } from './helpers/moto';
+import { motoAvailable, motoSandbox } from './helpers/moto';
 import { rowsSeen } from './helpers/rows-seen';
 
 const FIXTURES = path.join(__dirname, 'fixtures/go');
@@ -147,15 +147,10 @@ test('fleetprof compact --data quarantines a corrupt fresh file in an open hour 
 const d = motoAvailable() ? describe : describe.skip;
 d('the bucket (moto)', () => {
   test('fleetprof compact --bucket quarantines the same way, to the bucket\'s quarantine/tables/', async () => {
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-compact-quarantine-s3-'));
-    const moto = await startMoto();
-    const saved = { ...process.env };
     const bucket = 'fleetprof-compact-quarantine';
-    let s3: S3Client | undefined;
+    const sandbox = await motoSandbox({ bucket, tmpPrefix: 'fleetprof-compact-quarantine-s3-', env: true });
     try {
-      Object.assign(process.env, lambdaEnv(moto, { region: 'us-east-1', bucket, cacheDir: path.join(tmp, 'cache') }));
-      s3 = await motoBucket(moto, 'us-east-1', bucket);
-      const client = s3;
+      const { s3: client, tmp } = sandbox;
       const store = new S3Store({ client, bucket, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
       await scenario({
         store,
@@ -173,11 +168,7 @@ d('the bucket (moto)', () => {
         },
       });
     } finally {
-      s3?.destroy();
-      await moto.stop();
-      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-      Object.assign(process.env, saved);
-      await fs.rm(tmp, { recursive: true, force: true });
+      await sandbox.close();
     }
   }, 180_000);
 });

@@ -3,10 +3,9 @@
 // only its message; a transient failure writing the batch retries every message in it, and the
 // retry, even after a partial publish, counts each source once; a poison object never blocks
 // the rest.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { SQSRecord } from '../lib/aws/events';
 import { ingestSqsBatch, type IngestObjectDeps } from '../lib/aws/ingest-object';
@@ -14,7 +13,7 @@ import { openEngine } from '../lib/query/open';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import type { Store } from '../lib/store/store';
-import { motoAvailable, startMoto, type Moto } from './helpers/moto';
+import { motoAvailable, motoSandbox, type MotoSandbox } from './helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -29,17 +28,15 @@ const OBJECTS = ['svc-a-v1-i1', 'svc-a-v1-i2', 'svc-a-v2-i1'].flatMap((run, i) =
 const POISON = 'raw/svc-a/bad/20261121T205400.000Z_cpu.pb.gz';
 
 d('ingest Lambda batches (moto)', () => {
-  let moto: Moto;
+  let sandbox: MotoSandbox;
   let s3: S3Client;
   let tmp: string;
   let instance: DuckDBInstance;
   let writer: ParquetWriter;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-batch-'));
-    s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    sandbox = await motoSandbox({ bucket: BUCKET, region: REGION, tmpPrefix: 'fleetprof-batch-' });
+    ({ s3, tmp } = sandbox);
     for (const o of OBJECTS) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: o.key, Body: readFileSync(o.file) }));
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: POISON, Body: Buffer.from('not a profile') }));
     instance = await openDuckDb();
@@ -49,9 +46,7 @@ d('ingest Lambda batches (moto)', () => {
   afterAll(async () => {
     writer?.close();
     instance?.closeSync();
-    s3?.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await sandbox?.close();
   });
 
   const record = (key: string, id: string): SQSRecord => ({

@@ -5,11 +5,10 @@
 // writes. A gzip bomb is refused while it streams, with the reason, and quarantined (never
 // retried); formats that need their bytes whole (pprof) still get them; the spool directory is
 // gone once the batch is written. WHOLE_BYTES is lowered to a few KiB so the inputs stay small.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { SQSRecord } from '../lib/aws/events';
 import { ingestSqsBatch, type IngestObjectDeps, type ObjectOutcome } from '../lib/aws/ingest-object';
@@ -17,7 +16,7 @@ import { openEngine } from '../lib/query/open';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { gctraceLog } from './helpers/gctrace-gen';
-import { motoAvailable, s3EventRecord, startMoto, type Moto } from './helpers/moto';
+import { motoAvailable, motoSandbox, s3EventRecord, type MotoSandbox } from './helpers/moto';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -44,17 +43,15 @@ const OBJ = {
 };
 
 d('large objects through the ingest batch (moto)', () => {
-  let moto: Moto;
+  let sandbox: MotoSandbox;
   let s3: S3Client;
   let tmp: string;
   let instance: DuckDBInstance;
   let writer: ParquetWriter;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-large-'));
-    s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    sandbox = await motoSandbox({ bucket: BUCKET, region: REGION, tmpPrefix: 'fleetprof-large-' });
+    ({ s3, tmp } = sandbox);
     for (const o of Object.values(OBJ)) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: o.key, Body: o.body }));
     instance = await openDuckDb();
     writer = await ParquetWriter.create(instance);
@@ -63,9 +60,7 @@ d('large objects through the ingest batch (moto)', () => {
   afterAll(async () => {
     writer?.close();
     instance?.closeSync();
-    s3?.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await sandbox?.close();
   });
 
   const record = (key: string, i: number): SQSRecord => s3EventRecord(BUCKET, key, i, REGION);

@@ -6,8 +6,7 @@
 // second attempt of the same minute does nothing; a later run deletes the merged inputs after the
 // grace. A corrupt batch file is quarantined (copied to quarantine/ with a reason naming it, then
 // skipped by every reader), and its batch's other files and the hour's other batches merge.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CompactEvent, MergeJobResult } from '../lib/aws/compact-job';
@@ -21,7 +20,7 @@ import { HOUR_US, parseKey } from '../lib/store/layout';
 import { readManifest } from '../lib/store/manifest';
 import { isMergeBatch } from '../lib/store/merge';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
-import { countParquetObjects, lambdaEnv, motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+import { countParquetObjects, motoAvailable, motoSandbox, type MotoSandbox } from './helpers/moto';
 import { rowsSeen } from './helpers/rows-seen';
 
 const BUCKET = 'fleetprof-merge';
@@ -47,13 +46,12 @@ const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('merge-lambda skipped: moto_server is not on PATH (pip install "moto[server]")');
 
 d('the scheduled merger against moto', () => {
-  let moto: Moto;
+  let sandbox: MotoSandbox;
   let tmp: string;
   let s3: S3Client;
   let store: S3Store;
   let handler: (e: CompactEvent | undefined) => Promise<MergeJobResult>;
   let hourMs = 0;
-  const saved = { ...process.env };
 
   /** One ingest batch (one file per table) of `runs`' profiles under an explicit batch id; `copy` makes new profiles, none a redelivery. */
   async function batch(id: string, runs: readonly string[], kinds = KINDS, copy = ''): Promise<string[]> {
@@ -101,14 +99,9 @@ d('the scheduled merger against moto', () => {
   const objects = () => countParquetObjects(s3, BUCKET);
 
   beforeAll(async () => {
-    moto = await startMoto();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-merge-lambda-'));
-    Object.assign(process.env, {
-      ...lambdaEnv(moto, { region: REGION, bucket: BUCKET, cacheDir: path.join(tmp, 'cache') }),
-      // DuckDB gets the merger's share of memory and threads (lib/aws/runtime.ts).
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MERGE_FUNCTION.memoryMb),
-    });
-    s3 = await motoBucket(moto, REGION, BUCKET);
+    // DuckDB gets the merger's share of memory and threads (lib/aws/runtime.ts).
+    sandbox = await motoSandbox({ bucket: BUCKET, region: REGION, tmpPrefix: 'fleetprof-merge-lambda-', env: { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(MERGE_FUNCTION.memoryMb) } });
+    ({ s3, tmp } = sandbox);
     store = new S3Store({ client: s3, bucket: BUCKET, prefix: 'tables/', cacheDir: path.join(tmp, 'test-cache'), scratchDir: path.join(tmp, 'scratch') });
     jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // Powertools JSON logs
     handler = (await import('../lambdas/merge')).handler;
@@ -116,11 +109,7 @@ d('the scheduled merger against moto', () => {
 
   afterAll(async () => {
     jest.restoreAllMocks();
-    s3?.destroy();
-    await moto?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
+    await sandbox?.close();
   });
 
   test("a scheduled run merges the hour's settled batches once: every row seen once, the last minute raw; its retry does nothing; a later run deletes the inputs", async () => {

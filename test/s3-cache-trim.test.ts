@@ -4,12 +4,11 @@
 // a finalizer elsewhere) deleted; trimming evicts the least recently used copies (a hit counts as
 // a use) until the budget holds, and partial downloads. Against moto.
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { S3Store } from '../lib/aws/s3-store';
 import { cacheBudgetBytes, trimTablesCache } from '../lib/aws/tables-store';
-import { motoAvailable, motoBucket, startMoto, type Moto } from './helpers/moto';
+import { motoAvailable, motoSandbox, type MotoSandbox } from './helpers/moto';
 
 const BUCKET = 'fleetprof-cache-trim';
 const SIZE = 100_000;
@@ -34,20 +33,17 @@ async function cached(store: S3Store): Promise<{ names: string[]; bytes: number 
 
 const d = motoAvailable() ? describe : describe.skip;
 d('the download cache (moto)', () => {
-  let moto: Moto;
+  let sandbox: MotoSandbox;
   let s3: S3Client;
   let tmp: string;
 
   beforeAll(async () => {
-    moto = await startMoto();
-    s3 = await motoBucket(moto, 'us-east-1', BUCKET);
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'fleetprof-cache-trim-'));
+    sandbox = await motoSandbox({ bucket: BUCKET, tmpPrefix: 'fleetprof-cache-trim-' });
+    ({ s3, tmp } = sandbox);
   }, 60_000);
 
   afterAll(async () => {
-    s3?.destroy();
-    await moto?.stop();
-    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+    await sandbox?.close();
   });
 
   test("a worker's copies of objects another process deleted stay until trimmed; trimming keeps the most recently used within the budget", async () => {

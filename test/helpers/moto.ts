@@ -2,6 +2,9 @@
 // lib/aws/local-stack.ts startMotoServer), the environment the Lambda handlers read pointed at it,
 // a bucket, and SQS records as the event source mapping hands them to the ingest handler.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { SQSRecord } from '../../lib/aws/events';
 import { freePort, startMotoServer } from '../../lib/aws/local-stack';
@@ -49,6 +52,52 @@ export async function motoBucket(moto: Pick<Moto, 'endpoint'>, region: string, b
   const s3 = new S3Client({ region, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   return s3;
+}
+
+/** One test file's moto (motoSandbox): the server, an S3 client of its bucket, a temp directory. */
+export interface MotoSandbox {
+  readonly moto: Moto;
+  readonly s3: S3Client;
+  readonly tmp: string;
+  /** Stops moto, removes the temp directory and restores the environment. */
+  close(): Promise<void>;
+}
+
+/**
+ * The moto setup the S3 tests share: moto started, `bucket` created, a temp directory
+ * (`tmpPrefix`), and with `env` the handlers' environment set in this process (lambdaEnv, the
+ * download cache at <tmp>/cache, and `env`'s extra variables when it is an object).
+ */
+export async function motoSandbox(o: { bucket: string; tmpPrefix: string; region?: string; env?: boolean | Record<string, string> }): Promise<MotoSandbox> {
+  const region = o.region ?? 'us-east-1';
+  const saved = { ...process.env };
+  const moto = await startMoto();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), o.tmpPrefix));
+  const restore = () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  };
+  let s3: S3Client;
+  try {
+    if (o.env) Object.assign(process.env, lambdaEnv(moto, { region, bucket: o.bucket, cacheDir: path.join(tmp, 'cache') }), o.env === true ? {} : o.env);
+    s3 = await motoBucket(moto, region, o.bucket);
+  } catch (e) {
+    restore();
+    await moto.stop();
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    moto,
+    s3,
+    tmp,
+    close: async () => {
+      s3.destroy();
+      await moto.stop();
+      rmSync(tmp, { recursive: true, force: true });
+      restore();
+    },
+  };
 }
 
 /** The SQS record of an S3 ObjectCreated notification for `key`, as the ingest handler receives it. */
