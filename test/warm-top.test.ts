@@ -5,12 +5,9 @@
 // fleet-wide, per service and per version; the summary cache keeps only listed files and stays
 // within its byte bound.
 import { promises as fs } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { FreshBatch, prepareBytes } from '../lib/ingest';
-import { parseSourceMeta } from '../lib/model/source';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { compact } from '../lib/store/compact';
@@ -21,10 +18,10 @@ import { top, type TopQuery } from '../lib/query/top';
 import { exactJson } from '../lib/query/json';
 import { WarmTop } from '../lib/query/warm-top';
 import { FileSummaryCache } from '../lib/query/file-sums';
-import { encodeProfile, sampleProfile } from './helpers/pprof-builder';
+import { cpuBatch, CPU_INSTANCES, MIN_US } from './helpers/cpu-batch';
 
 const H = 3_600_000_000;
-const MIN = 60_000_000;
+const MIN = MIN_US;
 const A = Date.UTC(2026, 10, 20, 10) * 1000; // the fresh hour
 let instance: DuckDBInstance;
 let writer: ParquetWriter;
@@ -42,27 +39,8 @@ afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-const INSTANCES = [
-  { inst: 'i1', service: 'svc-a', version: 'v1' },
-  { inst: 'i2', service: 'svc-a', version: 'v2' },
-  { inst: 'i3', service: 'svc-b', version: 'v1' },
-];
-
-/** One ingest batch: a CPU profile (values varied by time and instance) and a heap profile per instance and time; `tag` the same as an earlier call's redelivers it. */
-async function batch(store: LocalStore, times: number[], tag: string, batchId?: string, only?: number): Promise<void> {
-  const b = new FreshBatch({ store, writer });
-  for (const t of times)
-    for (const [i, { inst, service, version }] of INSTANCES.entries()) {
-      if (only !== undefined && i !== only) continue;
-      const p = sampleProfile();
-      const k = BigInt(((t / MIN) % 7) + i + 1);
-      p.timeNanos = BigInt(t) * 1000n;
-      p.samples = (p.samples ?? []).map((s) => ({ ...s, values: (s.values ?? []).map((v) => BigInt(v) * k) }));
-      const bytes = gzipSync(encodeProfile(p));
-      b.add(prepareBytes(bytes, parseSourceMeta({ service, instance: inst, version, source: `${inst}-${t}-cpu.pb.gz`, sourceId: `test:${inst}:${t}:${tag}` })).entries);
-    }
-  await b.publish(batchId);
-}
+const INSTANCES = CPU_INSTANCES;
+const batch = (store: LocalStore, times: number[], tag: string, batchId?: string, only?: number) => cpuBatch(store, writer, times, tag, { batchId, only });
 
 async function rawTop(store: LocalStore, q: TopQuery): Promise<string> {
   const engine = await openEngine(store, { fromUs: q.fromUs, toUs: q.toUs }, [store.root]);

@@ -53,7 +53,10 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
   // select count whole here (cohortPredicate on profiles).
   const params: SqlParams = { st: sampleType };
   const bySamples = await needsSampleLabels(engine, q);
-  const plan = q.rollups === false || bySamples ? null : await planWindow(engine, q, sampleType, 'functions', { totals: true });
+  const planned = q.rollups === false || bySamples ? null : await planWindow(engine, q, sampleType, 'functions', { totals: true });
+  // The plan's raw spans through the pre-sums where they apply (below); the rollups answer the rest.
+  const spans = planned && q.kind === 'cpu' ? await rawSpansFromSums(engine, q, planned, sampleType) : null;
+  const plan = spans?.plan ?? planned;
   const weights = profileWeightsSql(q, sampleType, params);
   // The merge tier's pre-sums (like rollups, off with rollups: false) where they apply, else the functions view; they may bring the total too.
   const sums = plan || bySamples || q.rollups === false ? null : await topFromMergeSums(engine, q, sampleType, weights, params);
@@ -91,7 +94,53 @@ export async function top(engine: QueryEngine, q: TopQuery): Promise<TopResult> 
     : bySamples
       ? await fromStacks(engine, q, sampleType, weights, params)
       : (sums?.functions ?? (await fromFunctions(engine, q, sampleType, weights, params)));
-  return finishTop(q, sampleType, { total: (totals[0]?.total as bigint | null) ?? null, unit: (totals[0]?.unit as string | null) ?? null }, fns);
+  const total = { total: (totals[0]?.total as bigint | null) ?? null, unit: (totals[0]?.unit as string | null) ?? null };
+  return spans ? finishTop(q, sampleType, addTotals(total, spans.totals), addSums(fns, spans.functions)) : finishTop(q, sampleType, total, fns);
+}
+
+/**
+ * A plan's raw spans of CPU (a window over rolled-up hours and the fresh hour: the last 24 hours)
+ * summed as a window of their own by the merge tier's pre-sums (lib/query/merge-sums.ts) where its
+ * direct path applies: the fresh hour's merges pre-summed, the other files' rows without the
+ * weights' join; CPU profiles weigh 1, so disjoint spans add up. The plan's raw parts read the fresh
+ * hour through the functions and profiles views instead (2.7 of 3.3 CPU-s of the last two hours'
+ * `top` at 1,000 instances, docs/performance.md "The fresh hour"). Null when no span took that path.
+ */
+async function rawSpansFromSums(engine: QueryEngine, q: TopQuery, plan: WindowPlan, sampleType: string): Promise<{ plan: WindowPlan; functions: FunctionSums; totals: { total: bigint | null; unit: string | null } } | null> {
+  const left: [number, number][] = [];
+  let functions: FunctionSums = [];
+  let totals: { total: bigint | null; unit: string | null } = { total: null, unit: null };
+  for (const [a, b] of plan.raw) {
+    const sq: TopQuery = { ...q, fromUs: a, toUs: b };
+    const p: SqlParams = { st: sampleType };
+    const r = await topFromMergeSums(engine, sq, sampleType, profileWeightsSql(sq, sampleType, p), p);
+    if (!r?.totals) {
+      left.push([a, b]);
+      continue;
+    }
+    functions = addSums(functions, r.functions);
+    totals = addTotals(totals, r.totals);
+  }
+  return left.length === plan.raw.length ? null : { plan: { ...plan, raw: left }, functions, totals };
+}
+
+function addTotals(a: { total: bigint | null; unit: string | null }, b: { total: bigint | null; unit: string | null }): { total: bigint | null; unit: string | null } {
+  const total = a.total === null ? b.total : b.total === null ? a.total : a.total + b.total;
+  const unit = a.unit === null ? b.unit : b.unit === null ? a.unit : a.unit < b.unit ? a.unit : b.unit;
+  return { total, unit };
+}
+
+/** Per-function sums added by name; functions whose flat and cum are both 0 left out (as every path does). */
+function addSums(a: FunctionSums, b: FunctionSums): FunctionSums {
+  const by = new Map<string, { name: string; flat: bigint; cum: bigint }>();
+  for (const f of [...a, ...b]) {
+    const cur = by.get(f.name);
+    if (cur) {
+      cur.flat += BigInt(f.flat);
+      cur.cum += BigInt(f.cum);
+    } else by.set(f.name, { name: f.name, flat: BigInt(f.flat), cum: BigInt(f.cum) });
+  }
+  return [...by.values()].filter((f) => f.flat !== 0n || f.cum !== 0n);
 }
 
 /** The result from the window's total and per-function sums: pprof's order, the limit, exact integers (shared with lib/query/warm-top.ts). */
