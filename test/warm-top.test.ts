@@ -16,7 +16,7 @@ import { parseKey } from '../lib/store/layout';
 import { openEngine } from '../lib/query/open';
 import { top, type TopQuery } from '../lib/query/top';
 import { exactJson } from '../lib/query/json';
-import { WarmTop } from '../lib/query/warm-top';
+import { HourIds, WarmTop } from '../lib/query/warm-top';
 import { FileSummaryCache } from '../lib/query/file-sums';
 import { cpuBatch, CPU_INSTANCES, MIN_US } from './helpers/cpu-batch';
 
@@ -204,4 +204,12 @@ test('the summary cache stays within its byte bound (least recently used out), a
   expect([c.has('b'), c.has('c'), c.has('d')]).toEqual([true, false, true]);
   c.forget((f) => f === 'b');
   expect([c.size, c.bytes]).toEqual([1, 100]);
+  // The per-hour id counts: at most maxHours hours, least recently asked out; a repeat found.
+  const ids = new HourIds(2);
+  const f = (hour: number, batch: string, list: string[]) => ({ path: `${hour}/${batch}`, hour, batch, key: `${hour}/${batch}`, ids: list });
+  expect(ids.drops([f(1, 'b1', ['x', 'y']), f(1, 'b2', ['y'])]).dropped.get('1/b2')).toEqual(new Set(['y']));
+  ids.drops([f(2, 'b1', ['x'])]);
+  ids.drops([f(3, 'b1', ['x', 'z'])]);
+  expect(ids.size).toEqual({ hours: 2, ids: 3 });
+  expect(ids.drops([f(1, 'b1', ['x', 'y'])]).repeats).toBe(0); // hour 1 rebuilt from its files alone
 }, 120_000);

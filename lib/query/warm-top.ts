@@ -325,13 +325,16 @@ interface IdFile {
  * repeated id in the usual state at a cost of the files that changed, not of the hour's ~60,000 ids
  * at 1,000 instances (a map of them built per request was ~25 ms of CPU and its garbage). Only
  * when some id is on two files of an hour are that hour's drops worked out file by file. At most
- * `maxHours` hours are kept (least recently asked dropped); the ids are the summaries' own arrays.
+ * `maxHours` hours are kept (least recently asked dropped: an hour once compacted is never asked
+ * here again); the ids are the summaries' own arrays, held here too while their hour is kept
+ * (~60,000 per hour at 1,000 instances, a few MB), outside the summaries' byte bound.
  */
 export class HourIds {
   private readonly hours = new Map<number, { files: Map<string, readonly string[]>; count: Map<string, number>; repeated: number; lastUsed: number }>();
   private clock = 0;
 
-  constructor(readonly maxHours = 48) {}
+  /** 4: the current hour and the one before (until its compaction), and room for a window over both while another asks one. */
+  constructor(readonly maxHours = 4) {}
 
   /** Hours kept, and ids counted over them. */
   get size(): { hours: number; ids: number } {
