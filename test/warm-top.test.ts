@@ -204,6 +204,15 @@ test('the summary cache stays within its byte bound (least recently used out), a
   expect([c.has('b'), c.has('c'), c.has('d')]).toEqual([true, false, true]);
   c.forget((f) => f === 'b');
   expect([c.size, c.bytes]).toEqual([1, 100]);
+  // A request keeps what it asked for while another request forgets it (a listing taken later).
+  let release!: () => void;
+  const slow = c.get(['e', 'g'], async (missing) => {
+    await new Promise<void>((r) => (release = r));
+    return new Map(missing.map((f) => [f, one(f).get(f)!]));
+  });
+  c.forget((f) => f === 'g');
+  release();
+  expect([...(await slow).keys()]).toEqual(['e', 'g']);
   // The per-hour id counts: at most maxHours hours, least recently asked out; a repeat found.
   const ids = new HourIds(2);
   const f = (hour: number, batch: string, list: string[]) => ({ path: `${hour}/${batch}`, hour, batch, key: `${hour}/${batch}`, ids: list });

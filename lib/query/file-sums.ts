@@ -197,12 +197,11 @@ export class FileSummaryCache {
         );
       }
     }
+    // Taken before any await: a concurrent request may forget or trim entries meanwhile.
+    const mine = files.map((f) => [f, this.entries.get(f)!] as const);
     const out = new Map<string, FileSummary>();
-    for (const f of files) {
-      const e = this.entries.get(f)!;
-      e.lastUsed = now;
-      out.set(f, await e.summary);
-    }
+    for (const [, e] of mine) e.lastUsed = now;
+    for (const [f, e] of mine) out.set(f, await e.summary);
     this.trim();
     return out;
   }
