@@ -4,7 +4,7 @@
 // the last minute's batch files arrive between requests, then the merger replaces them.
 //
 //   node dist/bench/fresh-warm.js --source SRC --data MERGED --work DIR --instances I [--requests 40] [--slides 20]
-//                                 [--cold 3] [--pprof-subset 32] [--pprof-repeat 3] [--json]
+//                                 [--cold 3] [--pprof-subset 32] [--pprof-repeat 3] [--prev PREV [--cross-slides 20]] [--json]
 //
 // - MERGED is a merged fresh hour (bench/fresh-batches.ts then bench/fresh-merge.ts: every minute
 //   merged with pre-sums but the last, whose ~100 batch files per table are raw); it is only read.
@@ -24,6 +24,8 @@
 // - The cold CLI (`fleetprof top`, a child process, median of --cold) on the final DIR, and `go
 //   tool pprof -top` over 32 and 512 of SRC's CPU profiles in this run (bench/pprof-peer.ts, the
 //   fastest of 3 each), extrapolated to the hour's I x 60 CPU profiles.
+// - With --prev PREV (a layout holding the compacted hour before SRC's, e.g. the fleet simulator's
+//   over the same SRC): the last hour reaching into that compacted previous hour (prevHourPhase).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
@@ -36,7 +38,8 @@ import { top, topPartitionFilter, type TopQuery } from '../lib/query/top';
 import { exactJson } from '../lib/query/json';
 import { WarmTop } from '../lib/query/warm-top';
 import { isMergeBatch, mergeOpen } from '../lib/store/merge';
-import { readManifest } from '../lib/store/manifest';
+import { readManifest, writeManifest } from '../lib/store/manifest';
+import { hourJobTag } from '../lib/store/compact-jobs';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { pprofRate } from './pprof-peer';
@@ -173,14 +176,17 @@ async function main(): Promise<void> {
   }
   // The final answers against the truth: I/N x SRC's top over the same hour.
   const truth = (service?: string) => JSON.parse(execFileSync(process.execPath, [CLI, 'top', '--type', 'cpu', '--from', iso(H0), '--to', iso(H1), ...(service ? ['--service', service] : []), '--json', '--data', source], { encoding: 'utf8' })) as TopJson;
-  for (const service of [undefined, svc]) {
-    const got = JSON.parse((await ask(H0, H1, service)).body) as TopJson;
-    const want = truth(service);
-    const bad = Number(got.total) !== Number(want.total) * factor || got.functions.length !== want.functions.length || got.functions.some((f) => {
+  const truths = new Map<string, TopJson>();
+  const matchesTruth = (body: string, want: TopJson) => {
+    const got = JSON.parse(body) as TopJson;
+    return !(Number(got.total) !== Number(want.total) * factor || got.functions.length !== want.functions.length || got.functions.some((f) => {
       const w = want.functions.find((x) => x.name === f.name);
       return !w || Number(f.flat) !== Number(w.flat) * factor || Number(f.cum) !== Number(w.cum) * factor;
-    });
-    if (bad) throw new Error(`final ${service ?? 'fleet'} answer is not ${factor} x SRC's`);
+    }));
+  };
+  for (const service of [undefined, svc]) {
+    truths.set(service ?? '', truth(service));
+    if (!matchesTruth((await ask(H0, H1, service)).body, truths.get(service ?? '')!)) throw new Error(`final ${service ?? 'fleet'} answer is not ${factor} x SRC's`);
   }
 
   const slid: number[] = [];
@@ -193,6 +199,8 @@ async function main(): Promise<void> {
     await check(r.body, from, from + HOUR_MS, k % 2 === 0 ? svc : undefined);
   }
   const finalFleet = exactJson(JSON.parse((await ask(H0, H1)).body));
+  const prev = arg(argv, '--prev');
+  const cross = prev ? await prevHourPhase({ work, prev, store, hourMs, svc, slides: Number(arg(argv, '--cross-slides') ?? 20), warm, ask, engineAnswer, say, truthOk: (body, service) => matchesTruth(body, truths.get(service ?? '')!) }) : null;
   warm.close();
 
   const cold: number[] = [];
@@ -232,6 +240,7 @@ async function main(): Promise<void> {
     pprofS,
     ratio: { warm: pprofS / (pct(warmAll, 0.5) / 1000), sliding: pprofS / (pct(slid, 0.5) / 1000), cold: pprofS / pct(cold, 0.5) },
     diskMb: Math.round(dirBytes(work) / 1e6),
+    ...(cross ? { cross: { ...cross, ratio: pprofS / (cross.warmMs.p50 / 1000) } } : {}),
   };
   say(
     `warm [H, H+1h) while the hour changes: fleet p50 ${report.warmMs.fleet.p50.toFixed(1)} / p90 ${report.warmMs.fleet.p90.toFixed(1)} ms, service p50 ${report.warmMs.service.p50.toFixed(1)} / p90 ${report.warmMs.service.p90.toFixed(1)} ms; ` +
@@ -247,8 +256,142 @@ async function main(): Promise<void> {
       ? `go tool pprof -top (${Object.entries(pp.measured).map(([n, t]) => `${n} profiles ${t.toFixed(2)} s`).join(', ')}): ${pp.perProfileMs.toFixed(3)} ms/profile + ${pp.fixedSeconds.toFixed(2)} s, ${profiles} profiles ~${pprofS.toFixed(1)} s: warm ${report.ratio.warm.toFixed(0)}x, sliding ${report.ratio.sliding.toFixed(0)}x, cold CLI ${report.ratio.cold.toFixed(1)}x`
       : `pprof: ${pp.error}`,
   );
+  if (cross)
+    say(
+      `last hour reaching into the compacted previous hour (${cross.slides} windows, minutes 7-59 of the hour, from its kept inputs): warm p50 ${cross.warmMs.p50.toFixed(1)} / p90 ${cross.warmMs.p90.toFixed(1)} ms (${report.cross!.ratio.toFixed(0)}x pprof), ` +
+        `engine path on the same windows p50 ${cross.engineMs.p50.toFixed(0)} / p90 ${cross.engineMs.p90.toFixed(0)} ms; first request after the compaction read ${cross.readAfterSwitch} files; every answer equal to the engine's and to ${factor} x SRC`,
+    );
   say(`load ${load0.map((x) => x.toFixed(1)).join(' ')} at the start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`);
   if (json) process.stdout.write(JSON.stringify(report) + '\n');
+}
+
+/**
+ * The production case of the last hour (`--prev PREV`): for minutes 7-59 of every hour it reaches
+ * into the previous hour, which the compaction has rewritten (lib/store/compact-jobs.ts) and whose
+ * fresh inputs it keeps until the hour leaves the last hour (manifest.ts RETAIN_INPUTS_MS). Here:
+ *   1. DIR's hour H's live fresh files (profiles, functions, their pre-sums) copied into hour H-1
+ *      with every timestamp an hour earlier (untimed): the previous hour as the process saw it
+ *      while it was fresh; a few requests over windows reaching it warm the summaries;
+ *   2. hour H-1 "compacted": PREV's compacted files of H-1 (the fleet simulator's compaction of the
+ *      same SRC hour shifted by an hour: the same rows) linked in under the name the compaction of
+ *      step 1's files gives them (compact-jobs.ts hourJobTag), and the manifests swapped as
+ *      finalizeJob does (outputs live, inputs merged and retired with their `until`); PREV's hour
+ *      rollups of top's tables linked in. A 1,000-instance hour's real compaction takes ~28 min on
+ *      this machine under load (its profiles and functions are the same rows PREV holds);
+ *      test/warm-top.test.ts runs the real one;
+ *   3. `slides` requests over [H - 1h + x, H + x) for x from 7 to 59 minutes (fleet and one service
+ *      alternating), each checked against the engine path (timed: the path such a request took
+ *      before) and against the truth: the window holds every minute of SRC's hour once (H-1 from x,
+ *      H up to x), so every answer is I/N x SRC's `top` of the hour.
+ */
+async function prevHourPhase(o: {
+  work: string;
+  prev: string;
+  store: LocalStore;
+  hourMs: number;
+  svc: string;
+  slides: number;
+  warm: WarmTop;
+  ask: (fromMs: number, toMs: number, service?: string) => Promise<{ ms: number; body: string; stats?: unknown }>;
+  engineAnswer: (fromMs: number, toMs: number, service?: string) => Promise<string>;
+  say: (s: string) => void;
+  truthOk: (body: string, service?: string) => boolean;
+}): Promise<{ slides: number; inputs: number; shiftS: number; warmMs: { p50: number; p90: number }; engineMs: { p50: number; p90: number }; readAfterSwitch: number; samples: number[] }> {
+  const { work, prev, store, hourMs, svc, warm, say } = o;
+  const H = hourMs;
+  const P = H - HOUR_MS;
+  const [dt, pdt] = [iso(H).slice(0, 10), iso(P).slice(0, 10)];
+  const hh = (ms: number) => `hour=${iso(ms).slice(11, 13)}`;
+  const rel = (t: string, day: string, ms: number) => ['fresh', t, `dt=${day}`, hh(ms)].join('/');
+  // 1. H's live files, an hour earlier.
+  const inputs = new Map<string, string[]>();
+  const t0 = process.hrtime.bigint();
+  const db = await openDuckDb({ memoryLimit: '1024MB', tempDirectory: path.join(work, '.duckdb') });
+  const conn = await db.connect();
+  try {
+    const live = async (t: string) => {
+      const merged = new Set((await readManifest(store, t, dt)).manifest.merged);
+      return readdirSync(path.join(work, rel(t, dt, H))).filter((n) => n.endsWith('.parquet') && !merged.has(`${rel(t, dt, H)}/${n}`));
+    };
+    const fn = new Set(await live('functions'));
+    const names: Record<string, string[]> = { profiles: await live('profiles'), functions: [...fn], functions_merge: readdirSync(path.join(work, rel('functions_merge', dt, H))).filter((n) => fn.has(n)) };
+    for (const [t, ns] of Object.entries(names)) {
+      mkdirSync(path.join(work, rel(t, pdt, P)), { recursive: true });
+      for (const n of ns) {
+        const [from, to] = [path.join(work, rel(t, dt, H), n), path.join(work, rel(t, pdt, P), n)];
+        const cols = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${from}')`)).getRowObjectsJS();
+        const ts = cols.filter((c) => String(c.column_type).startsWith('TIMESTAMP')).map((c) => `"${String(c.column_name)}" - INTERVAL 1 HOUR AS "${String(c.column_name)}"`);
+        await conn.run(`COPY (SELECT * ${ts.length > 0 ? `REPLACE (${ts.join(', ')})` : ''} FROM read_parquet('${from}')) TO '${to}' (FORMAT parquet, COMPRESSION zstd)`);
+      }
+      if (t !== 'functions_merge') inputs.set(t, ns.map((n) => `${rel(t, pdt, P)}/${n}`).sort((a, b) => (a < b ? -1 : 1)));
+    }
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+  const shiftS = Number(process.hrtime.bigint() - t0) / 1e9;
+  say(`previous hour ${iso(P)}: ${inputs.get('profiles')!.length} + ${inputs.get('functions')!.length} fresh files (and pre-sums) copied an hour earlier in ${shiftS.toFixed(1)} s (untimed)`);
+  const windowAt = (k: number) => {
+    // x from 7 to 59 minutes, inside a minute's profiles (SRC's instances profile at seconds 0-3).
+    const x = Math.min(59, 7 + Math.floor((k * 52) / Math.max(1, o.slides))) * 60_000 + ((k % 3) + 0.5) * 1000;
+    return [P + x, H + x] as const;
+  };
+  const askChecked = async (k: number, engineMs?: number[]) => {
+    const [from, to] = windowAt(k);
+    const service = k % 2 === 1 ? svc : undefined;
+    warm.last = undefined;
+    const r = await o.ask(from, to, service);
+    if (!warm.last) throw new Error(`[${iso(from)}, ${iso(to)}) took the engine path`);
+    const e0 = process.hrtime.bigint();
+    const want = await o.engineAnswer(from, to, service);
+    engineMs?.push(Number(process.hrtime.bigint() - e0) / 1e6);
+    if (exactJson(JSON.parse(r.body)) !== want) throw new Error(`warm answer differs from the engine path for [${iso(from)}, ${iso(to)})`);
+    if (!o.truthOk(r.body, service)) throw new Error(`[${iso(from)}, ${iso(to)}) is not I/N x SRC's hour`);
+    return r;
+  };
+  for (let k = 0; k < 3; k++) await askChecked(k); // the previous hour while fresh: its summaries read
+
+  // 2. The compaction of H-1, as finalizeJob publishes it.
+  for (const t of ['profiles', 'functions']) {
+    const keys = inputs.get(t)!;
+    const tag = hourJobTag(keys, []);
+    const { manifest: pm } = await readManifest(new LocalStore(prev), t, pdt);
+    const outs = pm.live.filter((f) => f.hours.length === 1 && f.hours[0] === new Date(P).getUTCHours());
+    if (outs.length === 0) throw new Error(`${prev}: no compacted ${t} file of ${iso(P)}`);
+    const dir = path.join(work, t, `dt=${pdt}`);
+    mkdirSync(dir, { recursive: true });
+    const live = outs.map((f) => {
+      const name = f.name.replace(/^(h\d{2})-[0-9a-f]{24}/, `$1-${tag}`);
+      linkSync(path.join(prev, t, `dt=${pdt}`, f.name), path.join(dir, name));
+      return { ...f, name };
+    });
+    const at = H + 7 * 60_000;
+    const { manifest: m, etag } = await readManifest(store, t, pdt);
+    const next = { ...m, live: [...m.live, ...live], merged: [...new Set([...m.merged, ...keys])].sort(), retired: [...m.retired, ...keys.map((key) => ({ key, at, until: H + HOUR_MS }))] };
+    if (!(await writeManifest(store, t, pdt, next, etag))) throw new Error(`${t} dt=${pdt}: manifest changed`);
+  }
+  for (const t of ['profiles_1h', 'functions_1h', 'function_shares_1h']) if (existsSync(path.join(prev, t))) linkTree(path.join(prev, t), path.join(work, t));
+
+  // 3. The last hour sliding across the compacted previous hour.
+  const first = await askChecked(0);
+  const readAfterSwitch = (first.stats as { read: number }).read;
+  say(`first request after the compaction: ${first.ms.toFixed(1)} ms ${JSON.stringify(first.stats)}`);
+  const samples: number[] = [];
+  const engineMs: number[] = [];
+  for (let k = 1; k <= o.slides; k++) {
+    const r = await askChecked(k, engineMs);
+    samples.push(r.ms);
+    if (k <= 3) say(`cross slide ${k}: ${r.ms.toFixed(1)} ms ${JSON.stringify(r.stats)}`);
+  }
+  return {
+    slides: o.slides,
+    inputs: inputs.get('profiles')!.length + inputs.get('functions')!.length,
+    shiftS,
+    warmMs: { p50: pct(samples, 0.5), p90: pct(samples, 0.9) },
+    engineMs: { p50: pct(engineMs, 0.5), p90: pct(engineMs, 0.9) },
+    readAfterSwitch,
+    samples,
+  };
 }
 
 function dirBytes(d: string): number {

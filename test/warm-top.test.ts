@@ -161,10 +161,115 @@ test('not the warm case: a batch being published (profiles file not yet there), 
     expect(await warm.top(q)).toBeNull();
     await fs.rename(aside, pr);
     expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
-    // The hour before compacted: a window reaching into it is the planner's.
+    // The hour before compacted: a window reaching into it is read from its kept inputs (below).
     await compact(store, writer, { now: A / 1000 + 20 * 60_000, closedBefore: A / 1000 });
-    expect(await warm.top({ ...q, fromUs: A - H })).toBeNull();
+    expect(exactJson(await warm.top({ ...q, fromUs: A - H }))).toEqual(await rawTop(store, { ...q, fromUs: A - H }));
     expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
+  } finally {
+    warm.close();
+  }
+}, 120_000);
+
+/** The fresh files of one hour of a table (keys). */
+async function hourKeys(store: LocalStore, table: string, hourUs: number): Promise<string[]> {
+  const d = new Date(hourUs / 1000).toISOString();
+  return (await store.list(`fresh/${table}/dt=${d.slice(0, 10)}/hour=${d.slice(11, 13)}/`)).filter((o) => o.key.endsWith('.parquet')).map((o) => o.key);
+}
+
+test('a window reaching into a compacted hour: read from the fresh inputs the compaction keeps, equal to the raw path before and after; the compaction between two requests reads nothing new; inputs deleted an hour after the hour -> engine', async () => {
+  const store = new LocalStore(path.join(tmp, 'compacted'));
+  const warm = new WarmTop(store, store.root);
+  const P = A - H; // the previous hour, compacted below
+  const spans: [number, number][] = [
+    [P + 30 * MIN, A + 30 * MIN], // the last hour at A+30: cuts the previous hour's merge
+    [P + 41 * MIN, A + 3 * MIN],
+    [P + 55 * MIN, A + 55 * MIN], // the previous hour's raw batches only
+  ];
+  const qs = spans.flatMap(([fromUs, toUs]): TopQuery[] => [
+    { kind: 'cpu', fromUs, toUs, by: 'flat' },
+    { kind: 'cpu', fromUs, toUs, service: 'svc-a', by: 'cum', limit: 2 },
+    { kind: 'cpu', fromUs, toUs, version: 'v1', sampleType: 'samples' },
+  ]);
+  const answers = async () => Promise.all(qs.map((q) => rawTop(store, q)));
+  const same = async (want: string[]) => {
+    for (const [i, q] of qs.entries()) {
+      const got = await warm.top(q);
+      expect(got).not.toBeNull();
+      expect(exactJson(got)).toEqual(want[i]);
+    }
+  };
+  try {
+    // The previous hour as production leaves it: merged minute files (with pre-sums), then raw batches, a redelivery.
+    for (let m = 2; m < 42; m += 4) await batch(store, [P + m * MIN, P + (m + 2) * MIN], `p${m}`);
+    // Merged at P+55: its inputs (retired, still there) wait for the merger's grace until A+10, past the compaction.
+    await mergeOpen(store, writer, { now: P / 1000 + 55 * 60_000, minAgeMs: -Infinity });
+    for (let m = 46; m < 58; m += 4) await batch(store, [P + m * MIN, P + (m + 2) * MIN], `p${m}`);
+    await batch(store, [P + 50 * MIN, P + 52 * MIN], 'p50');
+    for (let m = 2; m < 58; m += 4) await batch(store, [A + m * MIN, A + (m + 2) * MIN], `a${m}`);
+    const before = await answers();
+    await same(before);
+
+    // The hour's compaction at A+7 min: the same answers from the engine (the kept inputs are merged: skipped) and from the same summaries.
+    const r = await compact(store, writer, { now: A / 1000 + 7 * 60_000, closedBefore: A / 1000 });
+    expect(r.hours).toBeGreaterThan(0);
+    expect((await store.list('profiles/dt=')).some((o) => /\/h09-[0-9a-f]{24}\.parquet$/.test(o.key))).toBe(true);
+    expect(await answers()).toEqual(before);
+    await warm.top(qs[0]);
+    expect(warm.last!.read).toBe(0);
+    expect(warm.last!.dropped).toBe(2 * INSTANCES.length);
+    await same(before);
+
+    // The merger's own deferred deletes (its inputs, 15 min after its merge) leave the compaction's inputs alone.
+    await mergeOpen(store, writer, { now: A / 1000 + 30 * 60_000 });
+    const kept = await hourKeys(store, 'profiles', P);
+    expect(kept.length).toBe(1 + 4); // the merge, the 4 raw batches
+    expect(kept.filter((k) => /m[0-9a-f]{11}\.parquet$/.test(k)).length).toBe(1);
+    // The planner's deletes wait until the hour left the last hour + the grace; a compaction again changes nothing.
+    const again = await compact(store, writer, { now: A / 1000 + 74 * 60_000, closedBefore: A / 1000 });
+    expect([again.hours, again.deleted]).toEqual([0, 0]);
+    expect(await hourKeys(store, 'profiles', P)).toEqual(kept);
+    expect(await answers()).toEqual(before);
+    await same(before);
+
+    // An hour after the hour + the grace: the inputs are deleted; the last hour no longer reaches the hour, a longer window takes the engine.
+    const gone = await compact(store, writer, { now: A / 1000 + 76 * 60_000, closedBefore: A / 1000 });
+    expect(gone.deleted).toBeGreaterThan(0);
+    expect(await hourKeys(store, 'profiles', P)).toEqual([]);
+    expect(await warm.top(qs[0])).toBeNull();
+    expect(await answers()).toEqual(before);
+    const q = { kind: 'cpu' as const, fromUs: A + 16 * MIN, toUs: A + 76 * MIN };
+    expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
+    expect(kept.some((k) => warm.cache.has(path.join(store.root, k)))).toBe(false);
+  } finally {
+    warm.close();
+  }
+}, 180_000);
+
+test('a compacted hour with a late file, then a second job over it, or an input missing -> engine', async () => {
+  const store = new LocalStore(path.join(tmp, 'late'));
+  const warm = new WarmTop(store, store.root);
+  const P = A - H;
+  const q = { kind: 'cpu' as const, fromUs: P + 30 * MIN, toUs: A + 30 * MIN };
+  try {
+    for (let m = 2; m < 58; m += 8) await batch(store, [P + m * MIN], `p${m}`);
+    await batch(store, [A + 2 * MIN], 'a2');
+    await compact(store, writer, { now: A / 1000 + 7 * 60_000, closedBefore: A / 1000 });
+    expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
+    // An input missing (deleted by hand): the job's inputs are not all there.
+    const kept = await hourKeys(store, 'functions', P);
+    const aside = path.join(store.root, `${kept[0]}.aside`);
+    await fs.rename(path.join(store.root, kept[0]), aside);
+    expect(await warm.top(q)).toBeNull();
+    await fs.rename(aside, path.join(store.root, kept[0]));
+    expect(exactJson(await warm.top(q))).toEqual(await rawTop(store, q));
+    // A late batch of the compacted hour: the engine's late-file rule, not the warm path.
+    await batch(store, [P + 40 * MIN], 'late');
+    expect(await warm.top(q)).toBeNull();
+    // Compacted by a second job (over the first one's files): not one job's inputs any more.
+    const r = await compact(store, writer, { now: A / 1000 + 20 * 60_000, closedBefore: A / 1000 });
+    expect(r.hours).toBeGreaterThan(0);
+    expect(await warm.top(q)).toBeNull();
+    expect(exactJson(await warm.top({ ...q, fromUs: A }))).toEqual(await rawTop(store, { ...q, fromUs: A }));
   } finally {
     warm.close();
   }

@@ -32,7 +32,7 @@ export async function openEngine(
  * (a redelivery or a late upload): the views keep only their rows the compacted files lack.
  * Tables the filter leaves out (`filter.tables`) are marked unlisted, not listed.
  */
-export async function listTableFiles(store: Store, filter: PartitionFilter, opts: { lazy?: boolean; keysOnly?: boolean } = {}): Promise<TableFiles> {
+export async function listTableFiles(store: Store, filter: PartitionFilter, opts: { lazy?: boolean; keysOnly?: boolean; hourInputs?: boolean } = {}): Promise<TableFiles> {
   const out = {} as TableFiles;
   await Promise.all(
     TABLE_NAMES.map(async (t) => {

@@ -30,10 +30,18 @@ import { windowPartitionFilter } from './window';
 // files, a merge's; a profile without functions rows has none in any copy), so the profiles' ids
 // decide both tables; while that pairing does not hold (a merge between its swaps, a batch being
 // published) the request takes the engine path.
+// A compacted hour (the last hour reaches the previous one for ~53 minutes of each hour) is read
+// from the fresh files the compaction took: the compactor keeps them until the hour has left the
+// last hour (lib/store/manifest.ts RETAIN_INPUTS_MS), and the listing names them only when the
+// hour's live files are exactly one hour job's outputs over exactly those files, all still there
+// (lib/store/compact-jobs.ts hourJobInputs: the job's tag hashes its inputs). They are the files
+// the hour had while it was fresh, so a compaction between two requests changes nothing here
+// (same paths, same summaries); the hour's rollups are not needed for a sub-day window.
 // Exact, and the same sums as the engine path by construction (test/warm-top.test.ts compares
 // them). Null (the caller takes the engine path) for anything else: another kind, an instance or
-// label filter, no time bounds, rollups off, or a window reaching an hour that has compacted files
-// or rollups (the planner's case) or late fresh files.
+// label filter, no time bounds, rollups off, or a window reaching an hour with compacted files or
+// rollups whose inputs are not all kept (deleted, a second job over late files, a day file) or
+// with late fresh files.
 
 /** The tables the warm path lists: the raw pair, the pre-sums, and profiles_1h to see rolled-up hours. */
 const WARM_TABLES: TableName[] = ['profiles', 'functions', SUMS_TABLE, 'profiles_1h'];
@@ -100,17 +108,25 @@ export class WarmTop {
     if (q.instance !== undefined || Object.keys(q.labels ?? {}).length > 0 || q.rollups === false) return null;
     const [from, to] = [q.fromUs, q.toUs];
     const sampleType = q.sampleType ?? DEFAULT_SAMPLE_TYPE.cpu;
-    const files = await listTableFiles(this.store, { ...windowPartitionFilter(q), tables: WARM_TABLES }, { lazy: true, keysOnly: true });
+    const files = await listTableFiles(this.store, { ...windowPartitionFilter(q), tables: WARM_TABLES }, { lazy: true, keysOnly: true, hourInputs: true });
     const meets = (hour: number) => hour + HOUR_US > from && hour < to;
-    // The window's hours must be fresh only: no compacted file, rollup or late file in them.
+    const hourUs = (dt: string, h: number) => Date.parse(`${dt}T00:00:00Z`) * 1000 + h * HOUR_US;
+    // A compacted hour counts as its kept fresh inputs when both raw tables have them (see the header).
+    const kept = (t: 'profiles' | 'functions') => new Map((files[t].hourInputs ?? []).map((c) => [hourUs(c.dt, c.hour), c.fresh]));
+    const keptPr = kept('profiles');
+    const keptFn = kept('functions');
+    const fromInputs = (h: number) => keptPr.has(h) && keptFn.has(h);
+    // The window's hours must be fresh, or compacted with their inputs kept: no other compacted file, rollup or late file in them.
     for (const t of ['profiles', 'functions', 'profiles_1h'] as const) {
       const f = files[t];
       if (f.lateHours.some((h) => meets(Date.parse(`${h}Z`) * 1000))) return null;
       if (!f.coverage && f.compacted.length > 0) return null;
-      if (f.coverage?.some((c) => c.hours.some((h) => meets(Date.parse(`${c.dt}T00:00:00Z`) * 1000 + h * HOUR_US)))) return null;
+      if (f.coverage?.some((c) => c.hours.some((h) => meets(hourUs(c.dt, h)) && !fromInputs(hourUs(c.dt, h))))) return null;
     }
-    this.forgetUnlisted(files);
-    const inHours = (t: TableName) => files[t].fresh.map(freshFile).filter((f): f is FreshFile => f !== null && meets(f.hour));
+    this.forgetUnlisted(files, [...keptPr.values(), ...keptFn.values()].flat());
+    const keptIn = (m: Map<number, readonly string[]>) => [...m].filter(([h]) => meets(h) && fromInputs(h)).flatMap(([, ps]) => ps);
+    const inHours = (t: TableName) =>
+      [...files[t].fresh, ...(t === 'profiles' ? keptIn(keptPr) : t === 'functions' ? keptIn(keptFn) : [])].map(freshFile).filter((f): f is FreshFile => f !== null && meets(f.hour));
     const pr = inHours('profiles');
     const fn = inHours('functions');
     if (pr.length === 0) return null;
@@ -265,11 +281,11 @@ export class WarmTop {
 
   /**
    * Forgets the summaries of files of the listed dts that the listing no longer shows (merged
-   * inputs, a compacted hour's fresh files, a quarantined or deleted file): what is kept is what
-   * can still be asked for.
+   * inputs, a compacted hour's fresh files once deleted or not its job's, a quarantined or deleted
+   * file): what is kept is what can still be asked for (`kept`: compacted hours' inputs).
    */
-  private forgetUnlisted(files: Record<TableName, TableFileSet>): void {
-    const live = new Set<string>();
+  private forgetUnlisted(files: Record<TableName, TableFileSet>, kept: readonly string[]): void {
+    const live = new Set<string>(kept);
     const dts = new Set<string>();
     for (const t of WARM_TABLES) {
       for (const p of files[t].fresh) {
@@ -325,15 +341,15 @@ interface IdFile {
  * repeated id in the usual state at a cost of the files that changed, not of the hour's ~60,000 ids
  * at 1,000 instances (a map of them built per request was ~25 ms of CPU and its garbage). Only
  * when some id is on two files of an hour are that hour's drops worked out file by file. At most
- * `maxHours` hours are kept (least recently asked dropped: an hour once compacted is never asked
- * here again); the ids are the summaries' own arrays, held here too while their hour is kept
+ * `maxHours` hours are kept (least recently asked dropped: an hour is asked here until an hour
+ * after it ends, while the compaction keeps its inputs); the ids are the summaries' own arrays, held here too while their hour is kept
  * (~60,000 per hour at 1,000 instances, a few MB), outside the summaries' byte bound.
  */
 export class HourIds {
   private readonly hours = new Map<number, { files: Map<string, readonly string[]>; count: Map<string, number>; repeated: number; lastUsed: number }>();
   private clock = 0;
 
-  /** 4: the current hour and the one before (until its compaction), and room for a window over both while another asks one. */
+  /** 4: the current hour and the one before (the last hour reaches it), and room for a window over both while another asks one. */
   constructor(readonly maxHours = 4) {}
 
   /** Hours kept, and ids counted over them. */

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { ROLLUP_TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { compareUtf8, endHour, packUnits, planDay, planHour, writeSplit, writeUnit, type HourPlan, type HourUnit, type UnitSource } from './compact-hour';
-import { compactedDtPrefix, freshDtPrefix, HOUR_US } from './layout';
-import { readManifest, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
+import { compactedDtPrefix, freshDtPrefix, hourDir, HOUR_US } from './layout';
+import { readManifest, RETAIN_INPUTS_MS, RETAIN_INPUTS_TABLES, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
 import type { Store, StoredObject } from './store';
 
@@ -301,6 +301,46 @@ export function outputNames(span: number | 'day', tag: string, units: number): s
   return Array.from({ length: units }, (_, i) => (units === 1 ? `${base}.parquet` : `${base}-u${i}of${units}.parquet`));
 }
 
+/** An hour job's tag: its inputs (sorted keys) and the live files it was planned over (bench/fresh-warm.ts names a compacted hour with it too). */
+export function hourJobTag(sortedInputs: readonly string[], covering: readonly string[]): string {
+  return hashTag([...sortedInputs, '|', ...covering]);
+}
+
+const HOUR_MS = HOUR_US / 1000;
+const HOUR_NAME_RE = /^h(\d{2})-([0-9a-f]{24})(?:-u\d+of\d+)?\.parquet$/;
+
+/**
+ * The fresh keys whose rows ARE `hour`'s live files in `m` (a table's manifest for `dt`), when
+ * that content is exactly one hour job's and every input still `exists` (kept for the last hour,
+ * RETAIN_INPUTS_MS); else null. The warm `top` (lib/query/warm-top.ts) reads a compacted hour
+ * from them. Exact by construction: the hour's live files must be exactly the outputs of one job
+ * planned over no live file (outputNames, covering nothing), and the candidate inputs (the hour's
+ * merged fresh keys retired by one manifest swap, i.e. with one `at`) must hash to that job's tag
+ * (planHourJob: the tag hashes the inputs and the covering files). A second job over late files,
+ * a day file, an input deleted or a retirement that is not the job's -> null.
+ */
+export function hourJobInputs(m: DayManifest, table: string, dt: string, hour: number, exists: (key: string) => boolean): string[] | null {
+  const covering = m.live.filter((f) => f.hours.includes(hour)).map((f) => f.name);
+  const first = covering.length > 0 ? HOUR_NAME_RE.exec(covering[0]) : null;
+  if (!first || Number(first[1]) !== hour) return null;
+  const tag = first[2];
+  const names = outputNames(hour, tag, covering.length);
+  if (!names.every((n) => covering.includes(n))) return null;
+  const prefix = `${freshDtPrefix(table, dt)}${hourDir(hour)}/`;
+  const merged = new Set(m.merged);
+  const byAt = new Map<number, string[]>();
+  for (const r of m.retired) {
+    if (!r.key.startsWith(prefix) || !merged.has(r.key)) continue;
+    byAt.set(r.at, [...(byAt.get(r.at) ?? []), r.key]);
+  }
+  for (const keys of byAt.values()) {
+    const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : 1));
+    if (hourJobTag(sorted, []) !== tag) continue;
+    return sorted.every(exists) ? sorted : null;
+  }
+  return null;
+}
+
 export async function putJob(store: Store, job: UnitJob): Promise<string> {
   const key = jobKey(job);
   await fs.mkdir(store.scratchDir, { recursive: true });
@@ -381,7 +421,7 @@ export async function planHourJob(
 ): Promise<UnitJob> {
   const sorted = [...inputs].sort((a, b) => (a.key < b.key ? -1 : 1));
   const covering = m.live.filter((f) => f.hours.includes(hour)).map((f) => f.name);
-  const tag = hashTag([...sorted.map((x) => x.key), '|', ...covering]);
+  const tag = hourJobTag(sorted.map((x) => x.key), covering);
   const base = { version: 1 as const, table, dt, span: hour, tag, inputs: sorted.map((x) => x.key), covering, hours: [hour], rollupSource: o.rollupSource, at: o.now };
   const paths = await inputPaths(store, { ...base, names: [], units: [], droppedKeys: [], bytesBefore: 0 });
   const dayStartUs = Date.parse(`${dt}T00:00:00Z`) * 1000;
@@ -566,7 +606,9 @@ export async function finalizeJob(store: Store, job: UnitJob, now: number, resul
         const counts = [...new Set(job.inputs.map((n) => keysKeyOfFile(job.table, job.dt, n)).filter((k): k is string => k !== null))];
         next = { version: 2, live: outputs, merged: m.merged, retired: [...m.retired, ...job.inputs.map((n) => ({ key: dir + n, at: now })), ...counts.map((key) => ({ key, at: now }))] };
       } else {
-        const inputs: Retired[] = job.inputs.map((key) => ({ key, at: now }));
+        // Kept while a last-hour window reaches the hour (manifest.ts RETAIN_INPUTS_MS; hourJobInputs finds them).
+        const keep = RETAIN_INPUTS_TABLES.includes(job.table) ? { until: Date.parse(`${job.dt}T00:00:00Z`) + (job.span + 1) * HOUR_MS + RETAIN_INPUTS_MS } : {};
+        const inputs: Retired[] = job.inputs.map((key) => ({ key, at: now, ...keep }));
         next = { version: 2, live: [...m.live, ...outputs], merged: [...new Set([...m.merged, ...job.inputs])].sort(), retired: [...m.retired, ...inputs] };
       }
     } else if (state === 'stale') {

@@ -5,7 +5,7 @@ import { RAW_TABLE_NAMES, ROLLUP_TABLE_NAMES, TABLE_NAMES, type TableName } from
 import { UNIT_ROWS } from './compact-hour';
 import { dayFitsOneUnit, deleteOrphanSplits, finalizeJob, jobKey, keysKeyOfFile, missingWork, openJobKeys, parseJobKey, planDayJob, planHourJob, putJob, readJob, runSplit, runUnit, startMessages, type JobSettings, type Send, type UnitJob, type WorkMessage } from './compact-jobs';
 import { compactedDtPrefix, DAY_US, FRESH_PREFIX, freshDtPrefix, HOUR_US, parseKey } from './layout';
-import { readManifest, retireFresh, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
+import { readManifest, retiredDue, retireFresh, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
 import { NO_ROLLUPS, type RollupBuilder, type RollupContext, type RollupOutput } from './rollup-hook';
 import type { Store, StoredObject } from './store';
@@ -484,7 +484,7 @@ async function housekeepDt(store: Store, table: TableName, dt: string, now: numb
     // key counts of such a file, is not deleted.
     const liveKeys = new Set(m.live.flatMap((f) => [dir + f.name, keysKeyOfFile(table, dt, f.name) ?? []].flat()));
     let retired: Retired[] = m.retired.filter((r) => !liveKeys.has(r.key));
-    const due = retired.filter((r) => r.at + grace <= now);
+    const due = retired.filter((r) => retiredDue(r, grace, now));
     if (due.length === 0 && retired.length === m.retired.length) return 0;
     // Delete, then drop from the manifest (a crash in between leaves entries whose delete is simply repeated).
     for (const r of due) await store.delete(r.key);

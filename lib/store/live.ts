@@ -1,5 +1,6 @@
 import type { TableName } from '../model/schema';
 import { compactedDtPrefix, dtMatcher, dtsInRange, FRESH_PREFIX, freshDtPrefix, parseKey, type PartitionFilter } from './layout';
+import { hourJobInputs } from './compact-jobs';
 import { coveredHours, EMPTY_MANIFEST, MANIFEST_NAME, readManifest, type DayManifest } from './manifest';
 import type { Store, StoredObject } from './store';
 
@@ -28,6 +29,18 @@ export interface TableFileSet {
   readonly pending?: ReadonlyMap<string, StoredObject>;
   /** Not listed (PartitionFilter.tables left it out): no file is known, and readers refuse it. */
   readonly unlisted?: boolean;
+  /**
+   * liveFileSet's `hourInputs` (lib/query/warm-top.ts): per compacted hour whose rows are exactly
+   * one hour job's fresh inputs and all of them are still kept (compact-jobs.ts hourJobInputs),
+   * those files (local paths, merged: never in `fresh`).
+   */
+  readonly hourInputs?: HourInputs[];
+}
+
+export interface HourInputs {
+  readonly dt: string;
+  readonly hour: number;
+  readonly fresh: readonly string[];
 }
 
 /** Fetches the files of `paths` that a lazy set left pending (no-op for local stores). */
@@ -54,7 +67,7 @@ const MANIFEST_CONCURRENCY = 16;
  * manifest was read is still there (its delete waits a grace period); a live file published after
  * the first listing is picked up by listing its dt again.
  */
-export async function liveFileSet(store: Store, table: TableName, filter: PartitionFilter, opts: { lazy?: boolean; keysOnly?: boolean } = {}): Promise<TableFileSet> {
+export async function liveFileSet(store: Store, table: TableName, filter: PartitionFilter, opts: { lazy?: boolean; keysOnly?: boolean; hourInputs?: boolean } = {}): Promise<TableFileSet> {
   const dtMatches = dtMatcher(filter);
   // Lazy: paths where the files will be, fetched by fetchFiles when read (a 30-day query over S3
   // reads ~50 rollup files of the thousands its window lists).
@@ -88,7 +101,7 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
       withManifest.slice(i, i + MANIFEST_CONCURRENCY).map(async (dt) => manifests.set(dt, (await readManifest(store, table, dt)).manifest)),
     );
   }
-  const set = { compacted: [] as string[], fresh: [] as string[], lateHours: [] as string[], coverage: [] as FileCoverage[], pending };
+  const set = { compacted: [] as string[], fresh: [] as string[], lateHours: [] as string[], coverage: [] as FileCoverage[], pending, ...(opts.hourInputs ? { hourInputs: [] as HourInputs[] } : {}) };
   const lateHours = new Set<string>();
   for (const dt of [...compacted.keys()].sort()) {
     const m = manifests.get(dt) ?? EMPTY_MANIFEST;
@@ -108,15 +121,27 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
   const mergedOf = new Map([...manifests].map(([dt, m]) => [dt, { merged: new Set(m.merged), covered: coveredHours(m) }]));
   // keysOnly (lib/query/warm-top.ts): the fresh tier's keys without a stat each (Store.list).
   const fresh = (await Promise.all((dts ? dts.map((dt) => freshDtPrefix(table, dt)) : [`${FRESH_PREFIX}${table}/`]).map((p) => store.list(p, { keysOnly: opts.keysOnly })))).flat();
+  const mergedListed = new Map<string, StoredObject>();
   for (const o of fresh) {
     const k = parseKey(o.key);
     if (!k || k.tier !== 'fresh' || k.table !== table || !dtMatches(k.dt) || !k.name.endsWith('.parquet')) continue;
     const m = mergedOf.get(k.dt);
-    if (m?.merged.has(o.key)) continue;
+    if (m?.merged.has(o.key)) {
+      mergedListed.set(o.key, o);
+      continue;
+    }
     const p = await pathOf(o);
     set.fresh.push(p);
     if (m?.covered.has(k.hour)) lateHours.add(`${k.dt}T${String(k.hour).padStart(2, '0')}:00:00`);
   }
   set.lateHours.push(...[...lateHours].sort());
+  if (set.hourInputs && mergedListed.size > 0) {
+    for (const [dt, { covered }] of [...mergedOf].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      for (const hour of [...covered].sort((a, b) => a - b)) {
+        const keys = hourJobInputs(manifests.get(dt)!, table, dt, hour, (k) => mergedListed.has(k));
+        if (keys) set.hourInputs.push({ dt, hour, fresh: await Promise.all(keys.map((k) => pathOf(mergedListed.get(k)!))) });
+      }
+    }
+  }
   return set;
 }

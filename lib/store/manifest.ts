@@ -25,10 +25,31 @@ export interface LiveFile {
 }
 
 export interface Retired {
-  /** Store key of a replaced file (compacted or fresh) to delete once `at` + grace has passed. */
+  /** Store key of a replaced file (compacted or fresh) to delete once `at` (or `until`) + grace has passed. */
   readonly key: string;
   /** When it stopped being live, epoch ms. */
   readonly at: number;
+  /**
+   * Not deleted before this either (epoch ms): a compacted hour's fresh inputs are kept until the
+   * hour has left every last-hour window (the hour's end + RETAIN_INPUTS_MS), so a warm process
+   * (lib/query/warm-top.ts) answers the last hour from them instead of the compacted files.
+   */
+  readonly until?: number;
+}
+
+/**
+ * How long after its hour ends a compacted hour's fresh inputs are kept (lib/store/compact-jobs.ts
+ * finalizeJob): the last hour, `top`'s most asked window (issue #11 point 5), reaches an hour
+ * until an hour after it ended. Readers skip them (they are merged) and Athena never reads fresh
+ * files, so only the warm path reads them: storage holds about one more hour of fresh files.
+ */
+export const RETAIN_INPUTS_MS = 60 * 60_000;
+/** The tables whose compacted hours' inputs are kept (RETAIN_INPUTS_MS): those lib/query/warm-top.ts reads. */
+export const RETAIN_INPUTS_TABLES: readonly string[] = ['profiles', 'functions'];
+
+/** Whether a retired file's deferred delete is due at `now` (its grace counted from `at`, or from `until` when later). */
+export function retiredDue(r: Retired, grace: number, now: number): boolean {
+  return Math.max(r.at, r.until ?? r.at) + grace <= now;
 }
 
 export interface DayManifest {

@@ -5,7 +5,7 @@ import { duckdbType, RAW_TABLE_NAMES, TABLES, type TableName } from '../model/sc
 import { DEFAULT_GRACE_MS, DEFAULT_SETTLE_MS } from './compact';
 import { BATCH_COLUMN } from './dedupe';
 import { FRESH_PREFIX, freshDtPrefix, freshKey, hourDir, HOUR_US, parseKey, utcDate, utcHour } from './layout';
-import { coveredHours, readManifest, retireFresh, writeManifest } from './manifest';
+import { coveredHours, readManifest, retiredDue, retireFresh, writeManifest } from './manifest';
 import { missingColumns, sqlString, type ParquetWriter } from './parquet';
 import { unreadableFiles, type Quarantine, type UnreadableFile } from './unreadable';
 import type { Store, StoredObject } from './store';
@@ -166,7 +166,7 @@ export async function mergeOpen(store: Store, writer: ParquetWriter, opts: Merge
 async function deleteRetiredFresh(store: Store, table: TableName, dt: string, now: number, grace: number): Promise<number> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { manifest: m, etag } = await readManifest(store, table, dt);
-    const due = m.retired.filter((r) => r.key.startsWith(FRESH_PREFIX) && r.at + grace <= now);
+    const due = m.retired.filter((r) => r.key.startsWith(FRESH_PREFIX) && retiredDue(r, grace, now));
     if (due.length === 0) return 0;
     for (const r of due) await store.delete(r.key);
     const gone = new Set(due.map((r) => r.key));
