@@ -13,6 +13,7 @@ import { S3Store } from '../lib/aws/s3-store';
 import { PREFIXES } from '../lib/aws/resources';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { mergeOpen } from '../lib/store/merge';
+import { compact } from '../lib/store/compact';
 import { openEngine } from '../lib/query/open';
 import { top, type TopQuery } from '../lib/query/top';
 import { exactJson } from '../lib/query/json';
@@ -109,6 +110,26 @@ d('warm top over S3 (moto)', () => {
         expect(r.statusCode).toBe(200);
         expect(JSON.parse(String(r.body))).toEqual(JSON.parse(await rawTop(q)));
       }
+    } finally {
+      warm.close();
+    }
+  }, 180_000);
+
+  test('the last hour reaching into a compacted hour: read from the inputs the compaction keeps (the same objects: no summary read again), equal to the raw path', async () => {
+    const P = A + 5 * H; // hours of their own in the bucket
+    const warm = new WarmTop(store, store.cacheDir);
+    const q: TopQuery = { kind: 'cpu', fromUs: P + 30 * MIN, toUs: P + H + 30 * MIN };
+    try {
+      for (let m = 2; m < 58; m += 8) await batch([P + m * MIN, P + (m + 2) * MIN], `p${m}`);
+      await mergeOpen(store, writer, { now: P / 1000 + 40 * 60_000, minAgeMs: -Infinity });
+      await batch([P + 50 * MIN], 'p50');
+      await batch([P + H + 2 * MIN, P + H + 20 * MIN], 'next');
+      expect(exactJson(await warm.top(q))).toEqual(await rawTop(q));
+      await compact(store, writer, { now: (P + H) / 1000 + 7 * 60_000, closedBefore: (P + H) / 1000 });
+      expect((await store.list('profiles/')).some((o) => o.key.endsWith('.parquet'))).toBe(true);
+      const got = await warm.top(q);
+      expect(warm.last!.read).toBe(0);
+      expect(exactJson(got)).toEqual(await rawTop(q));
     } finally {
       warm.close();
     }
