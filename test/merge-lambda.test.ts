@@ -42,6 +42,11 @@ function schedulerEvent(scheduledMs: number, attempt: number): CompactEvent {
 /** An ingest batch id (lib/store/layout.ts newBatchId) as of `ms`: the fixtures' hour, not the test's wall clock. */
 const batchId = (ms: number, n: number) => `b${ms.toString(36).padStart(9, '0')}${n.toString(16).padStart(12, '0')}`;
 
+// Each test runs the merger Lambda's handler several times against moto (~16 s alone at load 14);
+// beside the rest of the suite on a loaded 2-core machine one went over the default 60 s (CI at
+// abb2fc0). A timeout is a hang guard, not a speed assertion.
+jest.setTimeout(240_000);
+
 const d = motoAvailable() ? describe : describe.skip;
 if (!motoAvailable()) console.warn('merge-lambda skipped: moto_server is not on PATH (pip install "moto[server]")');
 
