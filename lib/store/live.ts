@@ -136,8 +136,14 @@ export async function liveFileSet(store: Store, table: TableName, filter: Partit
   }
   set.lateHours.push(...[...lateHours].sort());
   if (set.hourInputs && mergedListed.size > 0) {
+    // Only hours that still have merged fresh keys listed (the last hour's, ~2 per table).
+    const withKeys = new Set([...mergedListed.keys()].map((key) => {
+      const k = parseKey(key);
+      return k?.tier === 'fresh' ? `${k.dt}/${k.hour}` : '';
+    }));
     for (const [dt, { covered }] of [...mergedOf].sort(([a], [b]) => (a < b ? -1 : 1))) {
       for (const hour of [...covered].sort((a, b) => a - b)) {
+        if (!withKeys.has(`${dt}/${hour}`)) continue;
         const keys = hourJobInputs(manifests.get(dt)!, table, dt, hour, (k) => mergedListed.has(k));
         if (keys) set.hourInputs.push({ dt, hour, fresh: await Promise.all(keys.map((k) => pathOf(mergedListed.get(k)!))) });
       }
