@@ -72,26 +72,19 @@ export const DEFAULTS: CostInputs = {
   // A batch of agent bundles (6 profiles + metrics.jsonl) writes profiles, functions, stacks and
   // runtime_metrics: 4 files (counted: fleetprof ingest of 10 bundles); gc_cycles only with a gctrace log.
   parquetPutsPerBatch: 4,
-  // The hour through the fan-out's roles at 1,000 instances (bench/compact-fanout.ts, 2026-12-03
-  // 04:20-04:47, load 9-21, production-like fresh files, split groups): 1.56 CPU-s per
-  // instance-hour (functions, planner and small tables measured; stacks and rollups scaled from the
-  // 100-instance run of the same bench; the old build 1.88). Plus the hour units' stored form
-  // (zstd 9, large row groups; 73af962): +0.1-0.26 CPU-s per instance-hour measured at 100
-  // instances, counted here at its upper bound in case the scaled stacks predate it. Plus the day
-  // close, which since 73af962 runs only on a day that fits one unit: 4.2 CPU-s for 100 x 2 h
-  // (0.02 per instance-hour; at 1,000 instances it does not run). 1.56 + 0.26 + 0.02 = 1.84. Then
-  // (2026-12-03 08:27) the rollups measured at 1,000 instances, fanned out per hour and table
-  // (bench/compact-fanout.ts --rollups-only, load 22-29): 343 CPU-s for the hour, where the 1.56
-  // counted 290 scaled from 100 instances: +0.05. 1.61 + 0.26 + 0.02 = 1.89. Then (2026-12-03
-  // 11:30) large days are closed in key-range units by the stack's planner (761eb08, cdb718a):
-  // measured per unit at 100 instances x 24 h (bench/day-unit.ts, load 10-15) 0.62-0.75 CPU-s per
-  // instance-hour in place of the 0.02: 1.89 - 0.02 + 0.62 = 2.49 (2.62 at the upper end).
-  compactSPerInstanceHour: 2.49,
-  // lib/aws/resources.ts COMPACT_FUNCTION (deployed). At 1,769 MB (`--compact-mb 1769`) the units
-  // measured 2026-12-03 13:00-14:40 (load 10-23; bench/compact-fanout.ts and bench/day-unit.ts
-  // --memory-mb, OLD at 3,008 MB in the same windows) cost 1.0-1.12x these CPU-s: 2.49-2.79,
-  // $0.483-0.490 in all; not the default until every role is measured there (docs/performance.md "Cost model").
-  compactMemoryMb: 3008,
+  // Compaction at 1,769 MB (COMPACT_FUNCTION since 2026-12-03 17:50), stacks hour files in
+  // 256K-row groups: the hour of 1,000 instances through the fan-out's roles measured as a whole
+  // (bench/compact-fanout.ts --parallel 2 --memory-mb 1769, 60 fresh files per table, 2026-12-03
+  // 16:46-17:37, load 8-13): planner 5.9, 4 split groups 482.5, 63 units with their finalizers
+  // 592.5 CPU-s, and the rollups 361.2 (measured at 1,769 MB and 1,000 instances at 14:40; this
+  // run's were still running) = 1,442 CPU-s = 1.44 per instance-hour; plus the day close in
+  // key-range units at 1,769 MB (day files in 512K-row groups), measured per unit at 100 instances
+  // x 24 h (bench/day-unit.ts; the unit's shape at 1,000: 1 instance x 24 h): stacks 13.9-17.6
+  // CPU-s per 24 instance-hours (16:35), functions 2.8-3.0 (14:40), small tables 0.02: 0.72-0.88.
+  // 1.44 + 0.88 = 2.32. Was 2.49 at 3,008 MB (the hour partly scaled from 100 instances).
+  compactSPerInstanceHour: 2.32,
+  // lib/aws/resources.ts COMPACT_FUNCTION: one vCPU since the 2026-12-03 evening (was 3,008 MB).
+  compactMemoryMb: 1769,
   // With the merge tier the hour's compaction reads the merges' files, one per table per minute
   // (bench/fresh-merge.ts: one output per table per run) instead of 6 per instance-hour. The planner
   // measured on a merged hour (bench/compact-fanout.ts --child --role plan, 1,000 instances, the

@@ -521,6 +521,9 @@ describe('compaction', () => {
     expect(esm.Properties).toMatchObject({ BatchSize: 1, ScalingConfig: { MaximumConcurrency: DEFAULT_SETTINGS.compactWorkers }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
     expect(str(esm.Properties.EventSourceArn)).toBe(`<${logicalId(stack.compaction.queue)}.Arn>`);
     expect(resources[workerFnId].Properties.Timeout).toBe(900);
+    // Planner and workers at one memory (one vCPU): the planner packs units for the workers' memory.
+    expect(resources[workerFnId].Properties.MemorySize).toBe(1769);
+    expect(resources[fnId].Properties.MemorySize).toBe(resources[workerFnId].Properties.MemorySize);
     expect(resources[workerFnId].Properties.Environment.Variables.FLEETPROF_COMPACT_QUEUE_URL).toEqual({ Ref: logicalId(stack.compaction.queue) });
     expect(() => new FleetprofStack(newApp(), 'BadWorkers', { settings: { compactWorkers: 1 } })).toThrow(/compactWorkers/);
   });
@@ -537,7 +540,7 @@ describe('merge tier', () => {
     expect(str(sched.Properties.Target.Arn)).toBe(`<${fnId}.Arn>`);
     expect(JSON.parse(sched.Properties.Target.Input)).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>', attempt: '<aws.scheduler.attempt-number>' });
     expect(resources[fnId].Properties.ReservedConcurrentExecutions).toBe(1);
-    // One vCPU, not the compactor's 3,008 MB: the measured peak of a 1,000-instance minute fits (lib/aws/resources.ts).
+    // One vCPU: the measured peak of a 1,000-instance minute fits (lib/aws/resources.ts).
     expect(resources[fnId].Properties.MemorySize).toBe(1769);
     const [, cfg] = byType('AWS::Lambda::EventInvokeConfig').find(([, r]) => str(r.Properties.FunctionName) === `<${fnId}>`)!;
     expect(cfg.Properties).toMatchObject({ MaximumRetryAttempts: 0 });

@@ -72,7 +72,13 @@ export const DIGEST_FUNCTION = {
  */
 export const COMPACT_FUNCTION = {
   timeoutSeconds: 900,
-  memoryMb: 3008,
+  /**
+   * One vCPU (the stack's `compactMemoryMb`, planner and workers alike). Every role of an hour of
+   * 1,000 instances ran at this size's settings (DuckDB 60%, one thread, 2.35M-row units:
+   * lib/aws/compact-job.ts compactLambdaOptions) with a margin under it, at fewer GB-seconds than at
+   * 3,008 MB (docs/performance.md "Cost model", "Fan-out").
+   */
+  memoryMb: 1769,
   ephemeralStorageMb: 10240,
   /** Hourly, a few minutes after the hour closes (ingest of the hour's last uploads has finished). */
   scheduleExpression: 'cron(7 * * * ? *)',
@@ -109,16 +115,18 @@ export const MERGE_FUNCTION = {
 } as const;
 
 /**
- * Compaction worker Lambda (lambdas/compact-worker.ts): one work message per invocation (a unit:
- * up to 4M rows read, sorted and written, minutes; or a dt's rollups). Concurrency from the
- * measured cost: an hour of 1,000 instances is ~35 units and 68-101 min of one 2-vCPU worker
- * (4.1-6.1 s per instance-hour, docs/performance.md "Compaction and storage"), so 12 workers
- * finish it in ~6-9 min (<= 10 min) and 1,000 instances need no more; raise `compactWorkers` with
- * the fleet (10 min per 1,000 instances / N workers).
+ * Compaction worker Lambda (lambdas/compact-worker.ts): one work message per invocation (a split
+ * group, a unit of up to 2.35M rows at 1,769 MB read, sorted and written, or one rollup table of
+ * an hour). Concurrency from the measured cost: a whole hour of 1,000 instances through the roles
+ * at 1,769 MB's settings is ~50 invocations, the longest ~2.5 min of CPU (the stacks_1h rollup);
+ * list-scheduled on 12 workers with the stack's dependencies it ends in ~6 min of one vCPU each
+ * (<= 10 min; docs/performance.md "One hour of 1,000 instances as a whole"): raise
+ * `compactWorkers` with the fleet (~12 per 1,000 instances).
  */
 export const COMPACT_WORKER_FUNCTION = {
   timeoutSeconds: 900,
-  memoryMb: 3008,
+  /** The planner's: the planner packs the units the workers run from this memory (lib/infra/compaction.ts `compactMemoryMb`). */
+  memoryMb: COMPACT_FUNCTION.memoryMb,
   ephemeralStorageMb: 10240,
   /** One message per invocation: a unit takes minutes; a batch of them could exceed the 15 min limit. */
   batchSize: 1,
