@@ -75,14 +75,13 @@ export const DEFAULTS: CostInputs = {
   // Compaction at 1,769 MB (COMPACT_FUNCTION since 2026-12-03 17:50), stacks hour files in
   // 256K-row groups: the hour of 1,000 instances through the fan-out's roles measured as a whole
   // (bench/compact-fanout.ts --parallel 2 --memory-mb 1769, 60 fresh files per table, 2026-12-03
-  // 16:46-17:37, load 8-13): planner 5.9, 4 split groups 482.5, 63 units with their finalizers
-  // 592.5 CPU-s, and the rollups 361.2 (measured at 1,769 MB and 1,000 instances at 14:40; this
-  // run's were still running) = 1,442 CPU-s = 1.44 per instance-hour; plus the day close in
-  // key-range units at 1,769 MB (day files in 512K-row groups), measured per unit at 100 instances
-  // x 24 h (bench/day-unit.ts; the unit's shape at 1,000: 1 instance x 24 h): stacks 13.9-17.6
-  // CPU-s per 24 instance-hours (16:35), functions 2.8-3.0 (14:40), small tables 0.02: 0.72-0.88.
-  // 1.44 + 0.88 = 2.32. Was 2.49 at 3,008 MB (the hour partly scaled from 100 instances).
-  compactSPerInstanceHour: 2.32,
+  // 16:46-17:43, load 5-13): planner 7.2, 4 split groups 482.5, 63 units with their finalizers
+  // 592.5, 5 rollup messages 302.9 CPU-s = 1,384.9 = 1.385 per instance-hour; plus the day close
+  // in key-range units at 1,769 MB (day files in 512K-row groups), measured per unit at 100
+  // instances x 24 h (bench/day-unit.ts; the unit's shape at 1,000: 1 instance x 24 h): stacks
+  // 13.9-17.6 CPU-s per 24 instance-hours (16:35), functions 2.8-3.0 (14:40), small tables 0.02:
+  // 0.72-0.88. 1.385 + 0.88 = 2.27. Was 2.49 at 3,008 MB (the hour partly scaled from 100 instances).
+  compactSPerInstanceHour: 2.27,
   // lib/aws/resources.ts COMPACT_FUNCTION: one vCPU since the 2026-12-03 evening (was 3,008 MB).
   compactMemoryMb: 1769,
   // With the merge tier the hour's compaction reads the merges' files, one per table per minute
@@ -94,7 +93,9 @@ export const DEFAULTS: CostInputs = {
   // once more, the one-unit jobs of profiles, runtime_metrics and gc_cycles their 180, each of the
   // ~35 units 4: ~750 per fleet-hour, 0.75 per instance-hour at 1,000 instances. Was 48 (6,000 batch
   // files per table-hour; the old build, every unit reading every fresh file: 246).
-  compactGetsPerInstanceHour: 0.75,
+  // Measured (2026-12-03 16:46-17:43): the whole 1,000-instance hour above, 60 fresh files per table
+  // (~what the merge tier leaves per table-hour): 1,155 GETs = 1.16 per instance-hour. Was 0.75, counted.
+  compactGetsPerInstanceHour: 1.16,
   // ~3.0 B per CPU sample at 1,000 instances, rollups included (hour units in the stored form,
   // 73af962; "Storage per CPU sample") x 16,080 CPU samples per instance-hour.
   storedBytesPerInstanceHour: 48_000,

@@ -118,8 +118,8 @@ export const MERGE_FUNCTION = {
  * Compaction worker Lambda (lambdas/compact-worker.ts): one work message per invocation (a split
  * group, a unit of up to 2.35M rows at 1,769 MB read, sorted and written, or one rollup table of
  * an hour). Concurrency from the measured cost: a whole hour of 1,000 instances through the roles
- * at 1,769 MB's settings is ~50 invocations, the longest ~2.5 min of CPU (the stacks_1h rollup);
- * list-scheduled on 12 workers with the stack's dependencies it ends in ~6 min of one vCPU each
+ * at 1,769 MB's settings is 73 invocations, the longest ~2.4 min of CPU (a stacks split group);
+ * list-scheduled on 12 workers with the stack's dependencies it ends in ~5.5 min of one vCPU each
  * (<= 10 min; docs/performance.md "One hour of 1,000 instances as a whole"): raise
  * `compactWorkers` with the fleet (~12 per 1,000 instances).
  */
