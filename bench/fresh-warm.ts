@@ -39,7 +39,7 @@ import { exactJson } from '../lib/query/json';
 import { WarmTop } from '../lib/query/warm-top';
 import { isMergeBatch, mergeOpen } from '../lib/store/merge';
 import { readManifest, writeManifest } from '../lib/store/manifest';
-import { hourJobTag } from '../lib/store/compact-jobs';
+import { hourJobTag } from '../lib/store/hour-job-names';
 import { LocalStore } from '../lib/store/local';
 import { openDuckDb, ParquetWriter } from '../lib/store/parquet';
 import { pprofRate } from './pprof-peer';
@@ -274,7 +274,7 @@ async function main(): Promise<void> {
  *      while it was fresh; a few requests over windows reaching it warm the summaries;
  *   2. hour H-1 "compacted": PREV's compacted files of H-1 (the fleet simulator's compaction of the
  *      same SRC hour shifted by an hour: the same rows) linked in under the name the compaction of
- *      step 1's files gives them (compact-jobs.ts hourJobTag), and the manifests swapped as
+ *      step 1's files gives them (hour-job-names.ts hourJobTag), and the manifests swapped as
  *      finalizeJob does (outputs live, inputs merged and retired with their `until`); PREV's hour
  *      rollups of top's tables linked in. A 1,000-instance hour's real compaction takes ~28 min on
  *      this machine under load (its profiles and functions are the same rows PREV holds);

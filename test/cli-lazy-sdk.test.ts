@@ -24,3 +24,21 @@ test('fleetprof compact --data loads no @aws-sdk or @smithy module', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+// `fleetprof top` (the cold query path, issue #11.5) loads neither the AWS SDK nor zod: the upload
+// key's validation is ingest's, and reaching it through the merger's names (lib/query/merge-sums.ts
+// -> lib/store/merge.ts -> compact.ts -> unreadable.ts) cost ~55 ms of every cold `top` (99 modules).
+test('fleetprof top --data loads no @aws-sdk, @smithy or zod module', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetprof-lazy-top-'));
+  try {
+    const hook = path.join(dir, 'hook.js');
+    writeFileSync(hook, "process.on('exit', () => { for (const k of Object.keys(require.cache)) if (/[\\\\/]node_modules[\\\\/](@aws-sdk|@smithy|zod)[\\\\/]/.test(k)) process.stderr.write(`loaded ${k}\\n`); });\n");
+    const data = path.join(dir, 'data');
+    mkdirSync(data);
+    const r = spawnSync(process.execPath, ['-r', hook, CLI, 'top', '--type', 'cpu', '--data', data, '--json'], { encoding: 'utf8', env: { ...process.env, FLEETPROF_DATA: '', FLEETPROF_BUCKET: '' } });
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('loaded '))).toEqual([]);
+    expect(r.stderr).not.toMatch(/Error:/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);

@@ -19,8 +19,8 @@ import { isTemporality, TEMPORALITIES, type Temporality } from './temporality';
 //
 // Everything is validated with the same rules as CLI flags (lib/model/source.ts).
 
-export const UPLOAD_PREFIX = 'raw/';
-export const QUARANTINE_PREFIX = 'quarantine/';
+import { UPLOAD_PREFIX } from './bucket-prefixes';
+export { UPLOAD_PREFIX, QUARANTINE_PREFIX } from './bucket-prefixes';
 /** A bundle (lib/model/bundle.ts) holds several inputs of the other kinds. */
 export const UPLOAD_KINDS = [...MEMBER_KINDS, 'bundle'] as const;
 export type UploadKind = (typeof UPLOAD_KINDS)[number];

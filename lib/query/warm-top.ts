@@ -34,7 +34,7 @@ import { windowPartitionFilter } from './window';
 // from the fresh files the compaction took: the compactor keeps them until the hour has left the
 // last hour (lib/store/manifest.ts RETAIN_INPUTS_MS), and the listing names them only when the
 // hour's live files are exactly one hour job's outputs over exactly those files, all still there
-// (lib/store/compact-jobs.ts hourJobInputs: the job's tag hashes its inputs). They are the files
+// (lib/store/hour-job-names.ts hourJobInputs: the job's tag hashes its inputs). They are the files
 // the hour had while it was fresh, so a compaction between two requests changes nothing here
 // (same paths, same summaries); the hour's rollups are not needed for a sub-day window.
 // Exact, and the same sums as the engine path by construction (test/warm-top.test.ts compares

@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ROLLUP_TABLE_NAMES, TABLES, type TableName } from '../model/schema';
 import { compareUtf8, endHour, packUnits, planDay, planHour, writeSplit, writeUnit, type HourPlan, type HourUnit, type UnitSource } from './compact-hour';
-import { compactedDtPrefix, freshDtPrefix, hourDir, HOUR_US } from './layout';
+import { compactedDtPrefix, freshDtPrefix, HOUR_US } from './layout';
+import { hashTag, hourJobTag, outputNames, spanName } from './hour-job-names';
 import { readManifest, RETAIN_INPUTS_MS, RETAIN_INPUTS_TABLES, writeManifest, writeSymlink, type DayManifest, type LiveFile, type Retired } from './manifest';
 import type { ParquetWriter } from './parquet';
 import type { Store, StoredObject } from './store';
@@ -126,7 +127,6 @@ export function jobsDtPrefix(table: string, dt: string): string {
   return `${JOBS_PREFIX}${table}/dt=${dt}/`;
 }
 
-export const spanName = (span: number | 'day'): string => (span === 'day' ? 'day' : `h${String(span).padStart(2, '0')}`);
 
 export function jobKey(j: Pick<UnitJob, 'table' | 'dt' | 'span' | 'tag'>): string {
   return `${jobsDtPrefix(j.table, j.dt)}${spanName(j.span)}-${j.tag}.json`;
@@ -293,52 +293,6 @@ export async function missingWork(store: Store, job: UnitJob): Promise<WorkMessa
   const dir = compactedDtPrefix(job.table, job.dt);
   const have = new Set((await store.list(`${dir}${spanName(job.span)}-${job.tag}`)).map((o) => o.key));
   return job.names.flatMap((n, unit) => (have.has(dir + n) ? [] : [{ kind: 'unit' as const, job: key, unit }]));
-}
-
-/** Output names: `hHH-<tag>.parquet` / `day-<tag>.parquet`, `-uIofN` when more than one unit. */
-export function outputNames(span: number | 'day', tag: string, units: number): string[] {
-  const base = `${spanName(span)}-${tag}`;
-  return Array.from({ length: units }, (_, i) => (units === 1 ? `${base}.parquet` : `${base}-u${i}of${units}.parquet`));
-}
-
-/** An hour job's tag: its inputs (sorted keys) and the live files it was planned over (bench/fresh-warm.ts names a compacted hour with it too). */
-export function hourJobTag(sortedInputs: readonly string[], covering: readonly string[]): string {
-  return hashTag([...sortedInputs, '|', ...covering]);
-}
-
-const HOUR_MS = HOUR_US / 1000;
-const HOUR_NAME_RE = /^h(\d{2})-([0-9a-f]{24})(?:-u\d+of\d+)?\.parquet$/;
-
-/**
- * The fresh keys whose rows ARE `hour`'s live files in `m` (a table's manifest for `dt`), when
- * that content is exactly one hour job's and every input still `exists` (kept for the last hour,
- * RETAIN_INPUTS_MS); else null. The warm `top` (lib/query/warm-top.ts) reads a compacted hour
- * from them. Exact by construction: the hour's live files must be exactly the outputs of one job
- * planned over no live file (outputNames, covering nothing), and the candidate inputs (the hour's
- * merged fresh keys retired by one manifest swap, i.e. with one `at`) must hash to that job's tag
- * (planHourJob: the tag hashes the inputs and the covering files). A second job over late files,
- * a day file, an input deleted or a retirement that is not the job's -> null.
- */
-export function hourJobInputs(m: DayManifest, table: string, dt: string, hour: number, exists: (key: string) => boolean): string[] | null {
-  const covering = m.live.filter((f) => f.hours.includes(hour)).map((f) => f.name);
-  const first = covering.length > 0 ? HOUR_NAME_RE.exec(covering[0]) : null;
-  if (!first || Number(first[1]) !== hour) return null;
-  const tag = first[2];
-  const names = outputNames(hour, tag, covering.length);
-  if (!names.every((n) => covering.includes(n))) return null;
-  const prefix = `${freshDtPrefix(table, dt)}${hourDir(hour)}/`;
-  const merged = new Set(m.merged);
-  const byAt = new Map<number, string[]>();
-  for (const r of m.retired) {
-    if (!r.key.startsWith(prefix) || !merged.has(r.key)) continue;
-    byAt.set(r.at, [...(byAt.get(r.at) ?? []), r.key]);
-  }
-  for (const keys of byAt.values()) {
-    const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : 1));
-    if (hourJobTag(sorted, []) !== tag) continue;
-    return sorted.every(exists) ? sorted : null;
-  }
-  return null;
 }
 
 export async function putJob(store: Store, job: UnitJob): Promise<string> {
@@ -607,7 +561,7 @@ export async function finalizeJob(store: Store, job: UnitJob, now: number, resul
         next = { version: 2, live: outputs, merged: m.merged, retired: [...m.retired, ...job.inputs.map((n) => ({ key: dir + n, at: now })), ...counts.map((key) => ({ key, at: now }))] };
       } else {
         // Kept while a last-hour window reaches the hour (manifest.ts RETAIN_INPUTS_MS; hourJobInputs finds them).
-        const keep = RETAIN_INPUTS_TABLES.includes(job.table) ? { until: Date.parse(`${job.dt}T00:00:00Z`) + (job.span + 1) * HOUR_MS + RETAIN_INPUTS_MS } : {};
+        const keep = RETAIN_INPUTS_TABLES.includes(job.table) ? { until: Date.parse(`${job.dt}T00:00:00Z`) + (job.span + 1) * (HOUR_US / 1000) + RETAIN_INPUTS_MS } : {};
         const inputs: Retired[] = job.inputs.map((key) => ({ key, at: now, ...keep }));
         next = { version: 2, live: [...m.live, ...outputs], merged: [...new Set([...m.merged, ...job.inputs])].sort(), retired: [...m.retired, ...inputs] };
       }
@@ -647,10 +601,6 @@ export async function finalizeJob(store: Store, job: UnitJob, now: number, resul
 
 const MAX_ATTEMPTS = 5;
 
-function hashTag(parts: readonly string[]): string {
-  // The same 24 hex digits compact.ts's hashOf gives (names of earlier layouts stay comparable).
-  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 24);
-}
 
 /** A work message from its JSON text (a queue's body): clear errors naming what is wrong. */
 export function parseWorkMessage(text: string): WorkMessage {

@@ -1,6 +1,6 @@
 import type { TableName } from '../model/schema';
 import { compactedDtPrefix, dtMatcher, dtsInRange, FRESH_PREFIX, freshDtPrefix, parseKey, type PartitionFilter } from './layout';
-import { hourJobInputs } from './compact-jobs';
+import { hourJobInputs } from './hour-job-names';
 import { coveredHours, EMPTY_MANIFEST, MANIFEST_NAME, readManifest, type DayManifest } from './manifest';
 import type { Store, StoredObject } from './store';
 
@@ -31,7 +31,7 @@ export interface TableFileSet {
   readonly unlisted?: boolean;
   /**
    * liveFileSet's `hourInputs` (lib/query/warm-top.ts): per compacted hour whose rows are exactly
-   * one hour job's fresh inputs and all of them are still kept (compact-jobs.ts hourJobInputs),
+   * one hour job's fresh inputs and all of them are still kept (hour-job-names.ts hourJobInputs),
    * those files (local paths, merged: never in `fresh`).
    */
   readonly hourInputs?: HourInputs[];

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { QUARANTINE_PREFIX } from '../model/upload-key';
+import { QUARANTINE_PREFIX } from '../model/bucket-prefixes';
 import { sqlString, type ParquetWriter } from './parquet';
 import type { StoredObject } from './store';
 
