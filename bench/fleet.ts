@@ -271,8 +271,9 @@ async function main(): Promise<void> {
   // 2. compact, as the schedule would run it just after the last hour closed
   if (!a.reuse && !a.skipCompact) {
     const nowUs = endUs + 7 * 60e6;
-    // The Lambda's settings put DuckDB's spill files in $TMPDIR/duckdb_tmp; on a shared machine two
-    // runs (or another bench) would overwrite each other's spill files there, so each run gets its own.
+    // The Lambda's settings put DuckDB's spill files in $TMPDIR/duckdb_tmp-<pid> (lib/aws/runtime.ts
+    // processSpillDir, one per process); a TMPDIR per run also keeps the Lambda's other /tmp files
+    // (download cache, scratch) apart from another run's or bench's on a shared machine.
     const lambdaTmp = path.join(a.out, '.tmp', 'lambda-tmp');
     mkdirSync(lambdaTmp, { recursive: true });
     const c = measure([self, '--step', 'compact', '--out', a.out, '--now', String(nowUs), '--days', String(a.days)], {
